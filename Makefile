@@ -1,0 +1,45 @@
+# 党建质量管理体系 — the two commands of README.md live here.
+#   make run   — install what is missing, migrate, load the demo committee, serve on 127.0.0.1:8000
+#   make test  — install the same and run the whole suite with pytest
+# Both are idempotent and work as root (Debian packages installed) or as a normal user
+# (the Debian packages must then already be present).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+DEB_PACKAGES := fonts-noto-cjk poppler-utils gettext
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test deps debs lint demo check-debs
+
+debs:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "安装系统软件包:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "缺少系统软件包:$$missing — 请以 root 运行 'apt-get install$$missing' 后重试" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+deps: debs $(STAMP)
+
+run: deps
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""audits — checking and improvement: internal audits, CAPA, review (issue 5)."""

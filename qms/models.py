@@ -1,0 +1,345 @@
+"""The shared core's data: organisation tree (党组织), people (党员), positions (职务),
+role grants (角色授权) and the integrity ledger (留痕台账).
+
+Structure rules and default terms come from seed 001 三(二)1 and domain.md §2; their
+numbers live in ``qms/rules/structure.toml`` (data with citations), never here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ScopedQuerySet(models.QuerySet):
+    """A queryset that knows how to restrict itself to what a user may see.
+
+    Each model names, in ``scope_unit_lookup``, the lookup from itself to the 党组织 that owns it;
+    the rule itself lives in one place, ``qms.scoping``.
+    """
+
+    def visible_to(self, user):
+        from qms.scoping import restrict
+
+        return restrict(user, self)
+
+
+class AdminUnit(models.Model):
+    """行政单位 — the administrative unit (company, department) a 党组织 is set up in."""
+
+    code = models.CharField(_("编码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+
+    class Meta:
+        verbose_name = _("行政单位")
+        verbose_name_plural = _("行政单位")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UnitKind(models.TextChoices):
+    COMMITTEE = "committee", _("党委(基层委员会)")
+    GENERAL_BRANCH = "general_branch", _("党总支")
+    BRANCH = "branch", _("党支部")
+    JOINT_BRANCH = "joint_branch", _("联合党支部")
+    TEMP_BRANCH = "temp_branch", _("临时党支部")
+    GROUP = "group", _("党小组")
+
+
+BRANCH_KINDS = (UnitKind.BRANCH, UnitKind.JOINT_BRANCH, UnitKind.TEMP_BRANCH)
+
+
+class Unit(models.Model):
+    """党组织 — one node of the tree 党委 → 党总支 → 党支部 → 党小组.
+
+    ``path`` is a materialised path of zero-padded primary keys ("00000001/00000007/") so a
+    whole subtree is one indexed prefix query, whatever its depth.
+    """
+
+    scope_unit_lookup = ""
+    #: derived from ``parent``; recomputed on a move, so not part of the ledgered state
+    ledger_exclude = ("path", "depth")
+
+    code = models.CharField(_("组织编码"), max_length=32, unique=True)
+    name = models.CharField(_("组织名称"), max_length=100)
+    kind = models.CharField(_("组织类别"), max_length=20, choices=UnitKind.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级组织"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="children",
+    )
+    path = models.CharField(_("路径"), max_length=255, db_index=True, editable=False, default="")
+    depth = models.PositiveSmallIntegerField(_("层级"), default=0, editable=False)
+    admin_units = models.ManyToManyField(AdminUnit, verbose_name=_("所属行政单位"), blank=True, related_name="party_units")
+    founded_on = models.DateField(_("成立日期"), null=True, blank=True)
+    term_start = models.DateField(_("本届任期开始"), null=True, blank=True)
+    term_years = models.PositiveSmallIntegerField(
+        _("任期(年)"), null=True, blank=True,
+        help_text=_("留空则按组织类别的默认任期(基层委员会5年,总支、支部3年)"),
+    )
+    is_active = models.BooleanField(_("有效"), default=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党组织")
+        verbose_name_plural = _("党组织")
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_branch(self) -> bool:
+        return self.kind in BRANCH_KINDS
+
+    def subtree(self):
+        return Unit.objects.filter(path__startswith=self.path)
+
+    def ancestors(self):
+        ids = [int(p) for p in self.path.strip("/").split("/") if p]
+        return Unit.objects.filter(pk__in=ids).order_by("depth")
+
+
+class MemberCategory(models.TextChoices):
+    FULL = "full", _("正式党员")
+    PROBATIONARY = "probationary", _("预备党员")
+    CANDIDATE = "candidate", _("发展对象")
+    ACTIVIST = "activist", _("入党积极分子")
+
+
+PARTY_MEMBER_CATEGORIES = (MemberCategory.FULL, MemberCategory.PROBATIONARY)
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", _("在册")
+    TRANSFERRED_OUT = "transferred_out", _("已转出")
+    DECEASED = "deceased", _("已去世")
+    REMOVED = "removed", _("已除名")
+
+
+class Gender(models.TextChoices):
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+
+
+class Member(models.Model):
+    """党员 (and 入党积极分子/发展对象): a person with a status history.
+
+    The unit a person belongs to on any date is a ``Membership`` span; the current one is
+    the span with no end.
+    """
+
+    scope_unit_lookup = "memberships__unit"
+    scope_q = Q(memberships__end__isnull=True)
+
+    name = models.CharField(_("姓名"), max_length=50)
+    gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
+    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    ethnicity = models.CharField(_("民族"), max_length=20, blank=True)
+    education = models.CharField(_("学历"), max_length=20, blank=True)
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    category = models.CharField(_("人员类别"), max_length=20, choices=MemberCategory.choices)
+    status = models.CharField(_("党籍状态"), max_length=20, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
+    joined_on = models.DateField(_("入党日期"), null=True, blank=True, help_text=_("接收为预备党员的日期"))
+    full_on = models.DateField(_("转正日期"), null=True, blank=True)
+    retired_on = models.DateField(_("退休日期"), null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("登录账号"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="member",
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党员")
+        verbose_name_plural = _("党员")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def current_membership(self) -> Membership | None:
+        return self.memberships.filter(end__isnull=True).select_related("unit", "group").first()
+
+
+class Membership(models.Model):
+    """组织关系 — a span during which a person belongs to one 党支部 (and optionally a 党小组).
+
+    At most one open span per person (a partial unique constraint), so nobody is in two
+    units at once.
+    """
+
+    scope_unit_lookup = "unit"
+
+    member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="memberships")
+    unit = models.ForeignKey(Unit, verbose_name=_("所在党组织"), on_delete=models.PROTECT, related_name="memberships")
+    group = models.ForeignKey(
+        Unit, verbose_name=_("党小组"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="group_memberships",
+    )
+    start = models.DateField(_("起始日期"))
+    end = models.DateField(_("结束日期"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("组织关系")
+        verbose_name_plural = _("组织关系")
+        ordering = ["member_id", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["member"], condition=Q(end__isnull=True), name="one_open_membership"),
+            models.CheckConstraint(condition=Q(end__isnull=True) | Q(end__gte=models.F("start")), name="membership_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} @ {self.unit}"
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or self.end >= day)
+
+
+class MemberEventKind(models.TextChoices):
+    ENROLL = "enroll", _("建档")
+    TRANSFER_IN = "transfer_in", _("转入")
+    TRANSFER_OUT = "transfer_out", _("转出")
+    MOVE = "move", _("内部调整")
+    CATEGORY = "category", _("类别变更")
+    RETIRE = "retire", _("退休")
+    DEATH = "death", _("去世")
+    REMOVAL = "removal", _("除名")
+
+
+class MemberEvent(models.Model):
+    """党员状态变化 — one dated change in a person's party life, kept as history."""
+
+    scope_unit_lookup = "member__memberships__unit"
+    scope_q = Q(member__memberships__end__isnull=True)
+
+    member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("变化类型"), max_length=20, choices=MemberEventKind.choices)
+    date = models.DateField(_("日期"))
+    from_unit = models.ForeignKey(Unit, verbose_name=_("原组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_unit = models.ForeignKey(Unit, verbose_name=_("新组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("党员状态变化")
+        verbose_name_plural = _("党员状态变化")
+        ordering = ["member_id", "date", "id"]
+
+    objects = ScopedQuerySet.as_manager()
+
+
+class PositionTitle(models.TextChoices):
+    SECRETARY = "secretary", _("书记")
+    DEPUTY_SECRETARY = "deputy_secretary", _("副书记")
+    ORGANIZATION = "organization", _("组织委员")
+    PROPAGANDA = "propaganda", _("宣传委员")
+    DISCIPLINE = "discipline", _("纪检委员")
+    YOUTH = "youth", _("青年委员")
+    MEMBER = "committee_member", _("委员")
+    GROUP_LEADER = "group_leader", _("党小组长")
+
+
+#: Offices that make up a 支委会 / 党委会 (the 党小组长 is not a committee seat).
+COMMITTEE_TITLES = tuple(t for t in PositionTitle if t != PositionTitle.GROUP_LEADER)
+#: Offices whose holders manage their unit's subtree in the system.
+OFFICER_TITLES = COMMITTEE_TITLES
+
+
+class Position(models.Model):
+    """职务 — an office held in a unit for a time (书记, 组织委员, 党小组长 …)."""
+
+    scope_unit_lookup = "unit"
+
+    member = models.ForeignKey(Member, verbose_name=_("任职人"), on_delete=models.PROTECT, related_name="positions")
+    unit = models.ForeignKey(Unit, verbose_name=_("所在组织"), on_delete=models.PROTECT, related_name="positions")
+    title = models.CharField(_("职务"), max_length=20, choices=PositionTitle.choices)
+    start = models.DateField(_("任职日期"))
+    end = models.DateField(_("免职日期"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("职务")
+        verbose_name_plural = _("职务")
+        ordering = ["unit_id", "title", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.get_title_display()} {self.member}"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("体系管理员")
+    INTERNAL_AUDITOR = "internal_auditor", _("内审员")
+    EXTERNAL_AUDITOR = "external_auditor", _("外部审核员")
+
+
+class RoleGrant(models.Model):
+    """角色授权 — a role given to a login over a unit's subtree for a time.
+
+    Secretaries and officers need no grant: their scope follows from their current
+    ``Position``. Members see their own unit through their ``Membership``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("账号"), on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(_("角色"), max_length=30, choices=Role.choices)
+    unit = models.ForeignKey(Unit, verbose_name=_("范围"), on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateField(_("生效日期"), default=dt.date.today)
+    valid_until = models.DateField(_("失效日期"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("角色授权")
+        verbose_name_plural = _("角色授权")
+
+
+class PolicyOverride(models.Model):
+    """组织规则覆盖 — an organisation's own value for a shipped default rule (e.g. its own
+    threshold for when a 支部 needs a 支委会), inherited by the units below it."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("组织"), on_delete=models.CASCADE, related_name="policy_overrides")
+    key = models.CharField(_("规则键"), max_length=60)
+    value = models.IntegerField(_("取值"))
+    source = models.CharField(_("依据"), max_length=200, help_text=_("本组织的制度文件及条款"))
+
+    class Meta:
+        verbose_name = _("组织规则覆盖")
+        verbose_name_plural = _("组织规则覆盖")
+        constraints = [models.UniqueConstraint(fields=["unit", "key"], name="one_override_per_unit_key")]
+
+
+class LedgerEntry(models.Model):
+    """留痕 — one entry of the append-only, hash-chained integrity ledger.
+
+    ``seq`` is gapless and assigned under a lock; ``ts`` comes from the database clock;
+    ``hash = SHA-256(prev_hash || canonical(entry))``. On PostgreSQL a trigger refuses
+    UPDATE, DELETE and TRUNCATE (reliability.md §2.3). Written only by ``qms.ledger``.
+    """
+
+    seq = models.BigIntegerField(_("序号"), primary_key=True)
+    ts = models.DateTimeField(_("时间"))
+    actor_id = models.BigIntegerField(_("操作人ID"), null=True, blank=True)
+    actor_name = models.CharField(_("操作人"), max_length=150, blank=True)
+    action = models.CharField(_("动作"), max_length=60)
+    obj_type = models.CharField(_("对象类型"), max_length=60, db_index=True)
+    obj_id = models.CharField(_("对象ID"), max_length=64)
+    before = models.JSONField(_("变更前"), null=True, blank=True)
+    after = models.JSONField(_("变更后"), null=True, blank=True)
+    reason = models.TextField(_("原因"), blank=True)
+    prev_hash = models.CharField(_("前一哈希"), max_length=64)
+    hash = models.CharField(_("哈希"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("留痕记录")
+        verbose_name_plural = _("留痕记录")
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["obj_type", "obj_id", "seq"], name="ledger_obj_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.obj_type}:{self.obj_id}"

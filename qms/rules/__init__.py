@@ -1,0 +1,56 @@
+"""组织规则 — shipped default numbers (with citations) and each organisation's overrides.
+
+The defaults live in ``structure.toml`` beside this file; an organisation overrides a value
+for its own subtree with a ``PolicyOverride`` row, and the nearest ancestor's value wins.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from qms.models import PolicyOverride, Unit
+
+_FILE = Path(__file__).with_name("structure.toml")
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    value: int
+    label: str
+    source: str
+    overridden_by: str | None = None  # the unit whose own rule set the value
+
+
+@cache
+def defaults() -> dict[str, Rule]:
+    data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
+    return {k: Rule(k, int(v["value"]), v["label"], v["source"]) for k, v in data.items()}
+
+
+def rules_for(unit: Unit) -> dict[str, Rule]:
+    """The effective rule set at a unit: shipped defaults, overridden by the nearest ancestor."""
+    rules = dict(defaults())
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    overrides = PolicyOverride.objects.filter(unit_id__in=ids).select_related("unit")
+    by_depth = sorted(overrides, key=lambda o: o.unit.depth)
+    for o in by_depth:  # deeper units come later and win
+        base = rules.get(o.key)
+        label = base.label if base else o.key
+        rules[o.key] = Rule(o.key, o.value, label, o.source, overridden_by=o.unit.name)
+    return rules
+
+
+def rule_value(unit: Unit, key: str) -> int:
+    return rules_for(unit)[key].value
+
+
+TERM_KEYS = {
+    "committee": "term_years_committee",
+    "general_branch": "term_years_general_branch",
+    "branch": "term_years_branch",
+    "joint_branch": "term_years_branch",
+    "temp_branch": "term_years_branch",
+}

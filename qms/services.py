@@ -1,0 +1,382 @@
+"""Service functions for the shared core: the only code that changes units, people,
+positions and grants. Each runs in one transaction and writes its ledger entries there.
+
+Errors are ``django.core.exceptions.ValidationError`` with a Chinese message naming the
+field; nothing is saved when one is raised.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from qms import ledger
+from qms.models import (
+    BRANCH_KINDS,
+    AdminUnit,
+    Member,
+    MemberCategory,
+    MemberEvent,
+    MemberEventKind,
+    MemberStatus,
+    Membership,
+    PolicyOverride,
+    Position,
+    PositionTitle,
+    Role,
+    RoleGrant,
+    Unit,
+    UnitKind,
+)
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+#: Which kinds may sit under which (None = a root).
+_ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
+    UnitKind.COMMITTEE: (None, UnitKind.COMMITTEE),
+    UnitKind.GENERAL_BRANCH: (None, UnitKind.COMMITTEE),
+    UnitKind.BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
+    UnitKind.JOINT_BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
+    UnitKind.TEMP_BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
+    UnitKind.GROUP: BRANCH_KINDS,
+}
+
+
+def id_number_problem(value: str) -> str | None:
+    """Why a 居民身份证号码 is invalid (GB 11643-1999 check digit), or None if it is valid."""
+    v = (value or "").strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", v):
+        return "身份证号应为18位,前17位为数字,末位为数字或X"
+    try:
+        dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        return "身份证号中的出生日期无效"
+    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != v[17]:
+        return "身份证号校验位不正确"
+    return None
+
+
+def _check_parent(kind: str, parent: Unit | None) -> None:
+    allowed = _ALLOWED_PARENTS[kind]
+    parent_kind = parent.kind if parent else None
+    if parent_kind not in allowed:
+        kind_label = UnitKind(kind).label
+        where = f"“{UnitKind(parent_kind).label}”之下" if parent_kind else "顶层"
+        raise ValidationError({"parent": f"{kind_label}不能设在{where}"})
+
+
+def _set_path(unit: Unit) -> None:
+    parent_path = unit.parent.path if unit.parent_id else ""
+    unit.path = f"{parent_path}{unit.pk:08d}/"
+    unit.depth = unit.path.count("/") - 1
+
+
+@transaction.atomic
+def unit_create(
+    *, actor, code: str, name: str, kind: str, parent: Unit | None = None,
+    founded_on: dt.date | None = None, term_start: dt.date | None = None,
+    term_years: int | None = None, admin_units: list[AdminUnit] | tuple = (),
+) -> Unit:
+    """成立党组织 — add a unit to the tree."""
+    code = (code or "").strip()
+    if not _CODE_RE.match(code):
+        raise ValidationError({"code": "组织编码只能由字母、数字、下划线、点和短横线组成,最长32位"})
+    if Unit.objects.filter(code=code).exists():
+        raise ValidationError({"code": f"组织编码 {code} 已存在"})
+    if not (name or "").strip():
+        raise ValidationError({"name": "组织名称不能为空"})
+    if kind not in UnitKind.values:
+        raise ValidationError({"kind": f"未知的组织类别:{kind}"})
+    _check_parent(kind, parent)
+    if term_years is not None and not 1 <= term_years <= 10:
+        raise ValidationError({"term_years": "任期应在1至10年之间"})
+    unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent, founded_on=founded_on,
+                term_start=term_start, term_years=term_years)
+    unit.save()
+    _set_path(unit)
+    unit.save(update_fields=["path", "depth"])
+    if admin_units:
+        unit.admin_units.set(admin_units)
+    ledger.record("unit.create", unit, actor=actor)
+    return unit
+
+
+@transaction.atomic
+def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
+    """修改党组织 — change fields or move under another parent (never into its own subtree)."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "修改必须填写原因"})
+    unit = Unit.objects.select_for_update().get(pk=unit.pk)
+    before = ledger.snapshot(unit)
+    admin_units = changes.pop("admin_units", None)
+    new_parent = changes.pop("parent", unit.parent) if "parent" in changes else unit.parent
+    allowed = {"name", "founded_on", "term_start", "term_years", "is_active", "kind"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
+    for k, v in changes.items():
+        setattr(unit, k, v)
+    moved = (new_parent.pk if new_parent else None) != unit.parent_id
+    if moved and new_parent is not None and new_parent.path.startswith(unit.path):
+        raise ValidationError({"parent": "不能把党组织移到它自己或它的下级组织之下(会形成环)"})
+    _check_parent(unit.kind, new_parent)
+    old_path = unit.path
+    unit.parent = new_parent
+    if moved:
+        _set_path(unit)
+    unit.save()
+    if moved:
+        for d in Unit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk):
+            d.path = unit.path + d.path[len(old_path):]
+            d.depth = d.path.count("/") - 1
+            d.save(update_fields=["path", "depth"])
+    if admin_units is not None:
+        unit.admin_units.set(admin_units)
+    ledger.record("unit.update", unit, actor=actor, before=before, reason=reason)
+    return unit
+
+
+@transaction.atomic
+def admin_unit_create(*, actor, code: str, name: str) -> AdminUnit:
+    if AdminUnit.objects.filter(code=code).exists():
+        raise ValidationError({"code": f"行政单位编码 {code} 已存在"})
+    au = AdminUnit.objects.create(code=code, name=name)
+    ledger.record("admin_unit.create", au, actor=actor)
+    return au
+
+
+def _check_branch_and_group(unit: Unit, group: Unit | None) -> None:
+    if unit.kind not in BRANCH_KINDS:
+        raise ValidationError({"unit": f"党员只能编入党支部,“{unit.name}”是{unit.get_kind_display()}"})
+    if group is not None and (group.kind != UnitKind.GROUP or group.parent_id != unit.pk):
+        raise ValidationError({"group": f"党小组“{group.name}”不属于“{unit.name}”"})
+
+
+MEMBER_FIELDS = ("name", "gender", "id_number", "birth_date", "ethnicity", "education", "phone",
+                 "category", "joined_on", "full_on", "retired_on")
+
+
+def validate_member_fields(fields: dict[str, Any]) -> dict[str, str]:
+    """Field-level problems of a member's data, as {field: Chinese message}."""
+    errors: dict[str, str] = {}
+    if not (fields.get("name") or "").strip():
+        errors["name"] = "姓名不能为空"
+    if fields.get("gender") not in ("M", "F"):
+        errors["gender"] = "性别应为“男”或“女”"
+    problem = id_number_problem(fields.get("id_number") or "")
+    if problem:
+        errors["id_number"] = problem
+    if fields.get("category") not in MemberCategory.values:
+        errors["category"] = "人员类别应为正式党员、预备党员、发展对象或入党积极分子"
+    joined, full = fields.get("joined_on"), fields.get("full_on")
+    if fields.get("category") in (MemberCategory.FULL, MemberCategory.PROBATIONARY) and not joined:
+        errors["joined_on"] = "党员必须填写入党日期"
+    if fields.get("category") == MemberCategory.FULL and not full:
+        errors["full_on"] = "正式党员必须填写转正日期"
+    if joined and full and full < joined:
+        errors["full_on"] = "转正日期不能早于入党日期"
+    birth = fields.get("birth_date")
+    if birth and joined and (joined.year, joined.month, joined.day) < (birth.year + 18, birth.month, birth.day):
+        errors["joined_on"] = "入党时应年满十八岁"
+    return errors
+
+
+@transaction.atomic
+def member_enroll(*, actor, unit: Unit, start: dt.date, group: Unit | None = None,
+                  user=None, **fields: Any) -> Member:
+    """建档 — put a person on the roster of a 党支部 from a date."""
+    _check_branch_and_group(unit, group)
+    fields["id_number"] = (fields.get("id_number") or "").strip().upper()
+    errors = validate_member_fields(fields)
+    if errors:
+        raise ValidationError(errors)
+    if Member.objects.filter(id_number=fields["id_number"]).exists():
+        raise ValidationError({"id_number": f"身份证号 {fields['id_number']} 已在册"})
+    unknown = set(fields) - set(MEMBER_FIELDS)
+    if unknown:
+        raise ValidationError(f"未知字段:{', '.join(sorted(unknown))}")
+    member = Member.objects.create(user=user, **fields)
+    ms = Membership.objects.create(member=member, unit=unit, group=group, start=start)
+    ev = MemberEvent.objects.create(member=member, kind=MemberEventKind.ENROLL, date=start, to_unit=unit)
+    for obj, action in ((member, "member.enroll"), (ms, "membership.open"), (ev, "member_event.create")):
+        ledger.record(action, obj, actor=actor)
+    return member
+
+
+@transaction.atomic
+def member_update(member: Member, *, actor, reason: str, **changes: Any) -> Member:
+    """更正党员信息 — an amendment with a reason; the old values stay in the ledger."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "更正必须填写原因"})
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    before = ledger.snapshot(member)
+    unknown = set(changes) - set(MEMBER_FIELDS) - {"user"}
+    if unknown:
+        raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
+    for k, v in changes.items():
+        setattr(member, k, v)
+    errors = validate_member_fields({f: getattr(member, f) for f in MEMBER_FIELDS})
+    if errors:
+        raise ValidationError(errors)
+    if Member.objects.filter(id_number=member.id_number).exclude(pk=member.pk).exists():
+        raise ValidationError({"id_number": f"身份证号 {member.id_number} 已在册"})
+    member.save()
+    ledger.record("member.update", member, actor=actor, before=before, reason=reason)
+    return member
+
+
+def _close_membership(member: Member, day: dt.date, actor) -> Membership:
+    ms = Membership.objects.select_for_update().filter(member=member, end__isnull=True).first()
+    if ms is None:
+        raise ValidationError(f"{member.name} 当前没有所在党组织")
+    if day <= ms.start:
+        raise ValidationError({"date": f"日期应晚于当前组织关系的起始日期 {ms.start:%Y-%m-%d}"})
+    before = ledger.snapshot(ms)
+    ms.end = day - dt.timedelta(days=1)
+    ms.save(update_fields=["end"])
+    ledger.record("membership.close", ms, actor=actor, before=before)
+    return ms
+
+
+@transaction.atomic
+def member_transfer(member: Member, *, actor, date: dt.date, to_unit: Unit | None,
+                    group: Unit | None = None, note: str = "") -> Member:
+    """组织关系转接 — move to another 党支部 (or out of the tree when ``to_unit`` is None)."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status != MemberStatus.ACTIVE:
+        raise ValidationError(f"{member.name} 不在册,不能转接")
+    if to_unit is not None:
+        _check_branch_and_group(to_unit, group)
+    old = _close_membership(member, date, actor)
+    if to_unit is None:
+        before = ledger.snapshot(member)
+        member.status = MemberStatus.TRANSFERRED_OUT
+        member.save(update_fields=["status"])
+        ledger.record("member.transfer_out", member, actor=actor, before=before, reason=note)
+        kind = MemberEventKind.TRANSFER_OUT
+    else:
+        ms = Membership.objects.create(member=member, unit=to_unit, group=group, start=date)
+        ledger.record("membership.open", ms, actor=actor, reason=note)
+        kind = MemberEventKind.MOVE
+    ev = MemberEvent.objects.create(member=member, kind=kind, date=date, from_unit=old.unit, to_unit=to_unit, note=note)
+    ledger.record("member_event.create", ev, actor=actor)
+    return member
+
+
+_STATUS_EVENTS = {
+    MemberEventKind.RETIRE: None,
+    MemberEventKind.DEATH: MemberStatus.DECEASED,
+    MemberEventKind.REMOVAL: MemberStatus.REMOVED,
+}
+
+
+@transaction.atomic
+def member_status_change(member: Member, *, actor, kind: str, date: dt.date, note: str = "",
+                         category: str | None = None) -> MemberEvent:
+    """党员状态变化 — retirement, death, removal (除名) or a category change (e.g. 转正)."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    before = ledger.snapshot(member)
+    if kind == MemberEventKind.CATEGORY:
+        if category not in MemberCategory.values:
+            raise ValidationError({"category": "请选择新的人员类别"})
+        member.category = category
+        if category == MemberCategory.FULL:
+            member.full_on = date
+        if category == MemberCategory.PROBATIONARY:
+            member.joined_on = date
+    elif kind == MemberEventKind.RETIRE:
+        member.retired_on = date
+    elif kind in _STATUS_EVENTS:
+        if member.status != MemberStatus.ACTIVE:
+            raise ValidationError(f"{member.name} 已不在册")
+        member.status = _STATUS_EVENTS[kind]
+        _close_membership(member, date + dt.timedelta(days=1), actor)
+        for p in Position.objects.select_for_update().filter(member=member, end__isnull=True):
+            _position_close(p, date, actor, note or MemberEventKind(kind).label)
+    else:
+        raise ValidationError({"kind": f"不支持的变化类型:{kind}"})
+    member.save()
+    ledger.record(f"member.{kind}", member, actor=actor, before=before, reason=note)
+    ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=note)
+    ledger.record("member_event.create", ev, actor=actor)
+    return ev
+
+
+@transaction.atomic
+def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date) -> Position:
+    """任职 — a member takes an office in a unit. One holder per 书记 seat at a time."""
+    if title not in PositionTitle.values:
+        raise ValidationError({"title": f"未知的职务:{title}"})
+    if title == PositionTitle.GROUP_LEADER and unit.kind != UnitKind.GROUP:
+        raise ValidationError({"title": "党小组长只能在党小组任职"})
+    if title != PositionTitle.GROUP_LEADER and unit.kind == UnitKind.GROUP:
+        raise ValidationError({"title": "党小组只设党小组长"})
+    if member.status != MemberStatus.ACTIVE:
+        raise ValidationError({"member": f"{member.name} 不在册,不能任职"})
+    single = (PositionTitle.SECRETARY, PositionTitle.GROUP_LEADER)
+    if title in single and Position.objects.filter(unit=unit, title=title, end__isnull=True).exists():
+        raise ValidationError({"title": f"{unit.name} 已有在任{PositionTitle(title).label},请先免去原职务"})
+    if Position.objects.filter(unit=unit, member=member, title=title, end__isnull=True).exists():
+        raise ValidationError({"title": f"{member.name} 已在 {unit.name} 担任该职务"})
+    p = Position.objects.create(member=member, unit=unit, title=title, start=start)
+    ledger.record("position.assign", p, actor=actor)
+    return p
+
+
+def _position_close(p: Position, end: dt.date, actor, reason: str) -> None:
+    before = ledger.snapshot(p)
+    if end < p.start:
+        raise ValidationError({"end": "免职日期不能早于任职日期"})
+    p.end = end
+    p.save(update_fields=["end"])
+    ledger.record("position.end", p, actor=actor, before=before, reason=reason)
+
+
+@transaction.atomic
+def position_end(position: Position, *, actor, end: dt.date, reason: str) -> Position:
+    """免职 — an office ends."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "免职必须填写原因"})
+    p = Position.objects.select_for_update().get(pk=position.pk)
+    if p.end is not None:
+        raise ValidationError("该职务已免去")
+    _position_close(p, end, actor, reason)
+    return p
+
+
+@transaction.atomic
+def role_grant(*, actor, user, role: str, unit: Unit, valid_from: dt.date,
+               valid_until: dt.date | None = None) -> RoleGrant:
+    """授予角色 — 体系管理员, 内审员 or 外部审核员 over a subtree."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"未知的角色:{role}"})
+    if valid_until is not None and valid_until < valid_from:
+        raise ValidationError({"valid_until": "失效日期不能早于生效日期"})
+    g = RoleGrant.objects.create(user=user, role=role, unit=unit, valid_from=valid_from, valid_until=valid_until)
+    ledger.record("role.grant", g, actor=actor)
+    return g
+
+
+@transaction.atomic
+def policy_override_set(*, actor, unit: Unit, key: str, value: int, source: str) -> PolicyOverride:
+    """An organisation sets its own value for a default rule (with the document it comes from)."""
+    from qms.rules import defaults
+
+    if key not in defaults():
+        raise ValidationError({"key": f"未知的规则:{key}"})
+    if not (source or "").strip():
+        raise ValidationError({"source": "必须注明本组织制度依据"})
+    obj = PolicyOverride.objects.filter(unit=unit, key=key).select_for_update().first()
+    before = ledger.snapshot(obj) if obj else None
+    if obj is None:
+        obj = PolicyOverride(unit=unit, key=key)
+    obj.value, obj.source = value, source
+    obj.save()
+    ledger.record("policy.set", obj, actor=actor, before=before, reason=source)
+    return obj

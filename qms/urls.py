@@ -1,0 +1,6 @@
+"""URL composition root (the one place allowed to import every package)."""
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("qms.web.urls")),
+]

@@ -1,0 +1,1 @@
+"""workflows — execution: occurrences and their PDCA state machines (issue 4)."""
