@@ -22,11 +22,13 @@ def require_postgres():
 def _allow_owner_truncate_for_flush(request):
     """Transactional tests end with a TRUNCATE of every table; on PostgreSQL the ledger's
     trigger refuses that unless the table owner opts in for the session (migration 0002)."""
+    transactional = [n for n in ("transactional_db", "live_server") if n in request.fixturenames]
+    for name in transactional:  # set up inside this fixture, so torn down (flushed) after it
+        request.getfixturevalue(name)
     yield
-    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as c:
-                c.execute("SET qms.ledger_truncate = 'on'")
+    if transactional and connection.vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("SET qms.ledger_truncate = 'on'")
 
 
 @pytest.fixture
