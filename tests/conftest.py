@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 
 from tests import factories
 
@@ -18,17 +19,16 @@ def require_postgres():
         pytest.skip("需要 PostgreSQL(设置 DATABASE_URL 后运行)")
 
 
-@pytest.fixture(autouse=True)
-def _allow_owner_truncate_for_flush(request):
+def _allow_owner_truncate(sender, connection, **kwargs):
     """Transactional tests end with a TRUNCATE of every table; on PostgreSQL the ledger's
-    trigger refuses that unless the table owner opts in for the session (migration 0002)."""
-    transactional = [n for n in ("transactional_db", "live_server") if n in request.fixturenames]
-    for name in transactional:  # set up inside this fixture, so torn down (flushed) after it
-        request.getfixturevalue(name)
-    yield
-    if transactional and connection.vendor == "postgresql":
+    trigger refuses it unless the table owner opts in for the session (migration 0002).
+    Tests that check the refusal RESET the setting first."""
+    if connection.vendor == "postgresql":
         with connection.cursor() as c:
             c.execute("SET qms.ledger_truncate = 'on'")
+
+
+connection_created.connect(_allow_owner_truncate)
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install (Debian 12, as root) and start the real services the suite runs against:
+# PostgreSQL 15 and Redis on loopback. Source it: it exports DATABASE_URL and CELERY_BROKER_URL.
+# Idempotent: safe to run again on a machine where they already run.
+set -euo pipefail
+
+PG_USER=${PG_USER:-qms}
+PG_PASS=${PG_PASS:-qms-ci-pass}
+PG_DB=${PG_DB:-qms}
+
+need=""
+for p in postgresql redis-server; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+if [ -n "$need" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+
+ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
+if ! pg_lsclusters -h | grep -q "^$ver main"; then
+  pg_createcluster "$ver" main >/dev/null
+fi
+if ! pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+fi
+for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
+    CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASS' CREATEDB CREATEROLE;
+  END IF;
+END \$\$;
+SQL
+runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 \
+  || runuser -u postgres -- createdb -O "$PG_USER" "$PG_DB"
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+
+export DATABASE_URL="postgres://$PG_USER:$PG_PASS@127.0.0.1:5432/$PG_DB"
+export CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
+echo "PostgreSQL $ver 与 Redis 已就绪:DATABASE_URL=$DATABASE_URL CELERY_BROKER_URL=$CELERY_BROKER_URL"

@@ -1,0 +1,30 @@
+"""manage.py verify_ledger — recompute the ledger's hash chain and compare ledgered rows."""
+from django.core.management.base import BaseCommand
+
+from qms import ledger
+
+
+class Command(BaseCommand):
+    help = "校验留痕台账:重算哈希链,核对每个受控对象的当前数据与其最后一条留痕;发现问题时退出码为1"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from-seq", type=int, default=1, help="从该序号开始校验哈希链(此时不核对对象)")
+        parser.add_argument("--chain-only", action="store_true", help="只校验哈希链,不核对对象数据")
+
+    def handle(self, *args, from_seq: int, chain_only: bool, **options):
+        result = ledger.verify(from_seq=from_seq, check_objects=not chain_only)
+        if result.ok:
+            self.stdout.write(self.style.SUCCESS(
+                f"留痕台账校验通过:{result.entries} 条记录,核对对象 {result.objects} 个,"
+                f"链头序号 {result.head_seq},链头哈希 {result.head_hash}"
+            ))
+            return
+        self.stderr.write(self.style.ERROR(f"留痕台账校验失败:发现 {len(result.problems)} 个问题"))
+        if result.first_bad_seq is not None:
+            self.stderr.write(f"第一个出错的序号:{result.first_bad_seq}")
+        for p in result.problems[:200]:
+            where = f"[序号 {p.seq}]" if p.seq is not None else "[无留痕]"
+            self.stderr.write(f"{where} {p.kind}: {p.message}")
+        if len(result.problems) > 200:
+            self.stderr.write(f"……另有 {len(result.problems) - 200} 个问题未列出")
+        raise SystemExit(1)

@@ -1,0 +1,151 @@
+"""The integrity ledger: chain, verification and tamper detection (reliability.md T5, T8, T24)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from qms import ledger, services
+from qms.models import AdminUnit, LedgerEntry, Member
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def tamper(sql: str, params=()) -> None:
+    """Change the database behind the application's back (as the table owner would)."""
+    with connection.cursor() as c:
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
+        c.execute(sql, params)
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
+
+
+def run_verify() -> tuple[int, str, str]:
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_ledger", stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_every_service_write_has_an_entry_and_chain_verifies(tree):
+    result = ledger.verify()
+    assert result.ok, result.problems
+    # 6 units + 7 members × (member, membership, event)
+    assert result.entries == 6 + 7 * 3
+    seqs = list(LedgerEntry.objects.values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    code, out, _ = run_verify()
+    assert code == 0 and "校验通过" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_outside_transaction_is_refused():
+    au = AdminUnit(code="X", name="x")
+    with pytest.raises(ledger.LedgerError):
+        ledger.record("x", au, obj_id=1)
+
+
+def test_entries_chain_and_timestamps_are_monotonic(tree):
+    rows = list(LedgerEntry.objects.order_by("seq"))
+    assert rows[0].prev_hash == ledger.GENESIS_HASH
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert b.prev_hash == a.hash
+        assert b.ts >= a.ts
+
+
+def test_amendment_keeps_every_version_and_requires_reason(tree):
+    m = tree["m1"][0]
+    for i in range(3):
+        services.member_update(m, actor=None, reason=f"更正第{i}次", phone=f"1390000000{i}")
+    hist = list(ledger.history(m))
+    assert [e.action for e in hist] == ["member.enroll", "member.update", "member.update", "member.update"]
+    assert [e.after["phone"] for e in hist] == ["", "13900000000", "13900000001", "13900000002"]
+    assert hist[2].before["phone"] == "13900000000"
+    with pytest.raises(Exception, match="原因"):
+        services.member_update(m, actor=None, reason="  ", phone="1")
+    assert Member.objects.get(pk=m.pk).phone == "13900000002"
+
+
+def test_edit_of_ledger_row_is_detected_with_first_bad_seq(tree):
+    tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq = 5", ["篡改"])
+    result = ledger.verify()
+    assert not result.ok
+    assert result.first_bad_seq == 5
+    assert any(p.kind == "hash" and p.seq == 5 for p in result.problems)
+    code, _, err = run_verify()
+    assert code == 1 and "第一个出错的序号:5" in err
+
+
+def test_deleted_ledger_row_is_detected(tree):
+    tamper("DELETE FROM qms_ledgerentry WHERE seq = 7")
+    result = ledger.verify()
+    assert result.first_bad_seq == 7
+    assert {p.kind for p in result.problems} >= {"gap", "link"}
+
+
+def test_reordered_rows_are_detected(tree):
+    tamper("UPDATE qms_ledgerentry SET seq = -1 WHERE seq = 3")
+    tamper("UPDATE qms_ledgerentry SET seq = 3 WHERE seq = 4")
+    tamper("UPDATE qms_ledgerentry SET seq = 4 WHERE seq = -1")
+    result = ledger.verify()
+    assert result.first_bad_seq == 3
+
+
+def test_appended_forgery_is_detected(tree):
+    head_seq, head_hash = ledger.head()
+    tamper(
+        "INSERT INTO qms_ledgerentry (seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, prev_hash, hash)"
+        " VALUES (%s, %s, NULL, '系统', 'member.update', 'qms.member', '1', NULL, NULL, '', %s, %s)",
+        [head_seq + 1, dt.datetime.now(dt.UTC), head_hash, "f" * 64],
+    )
+    assert ledger.verify().first_bad_seq == head_seq + 1
+
+
+def test_object_edited_behind_the_apps_back_is_detected(tree):
+    m = tree["m2"][1]
+    last = ledger.history(m).last()
+    tamper("UPDATE qms_member SET name = %s WHERE id = %s", ["冒名", m.pk])
+    result = ledger.verify()
+    assert not result.ok
+    p = next(p for p in result.problems if p.kind == "object")
+    assert p.seq == last.seq and "name" in p.message
+
+
+def test_object_deleted_or_inserted_behind_the_apps_back_is_detected(tree):
+    ev = tree["m2"][2].events.first()
+    tamper("DELETE FROM qms_memberevent WHERE id = %s", [ev.pk])
+    tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
+    kinds = {p.kind for p in ledger.verify().problems}
+    assert {"vanished", "unrecorded"} <= kinds
+
+
+def test_canonical_form_is_stable_and_order_independent():
+    ts = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
+    a = ledger.canonical(seq=1, ts=ts, actor_id=None, actor_name="系统", action="a", obj_type="t", obj_id="1",
+                         before={"b": 1, "a": [1, 2]}, after=None, reason="")
+    b = ledger.canonical(seq=1, ts=ts, actor_id=None, actor_name="系统", action="a", obj_type="t", obj_id="1",
+                         before={"a": [1, 2], "b": 1}, after=None, reason="")
+    assert a == b
+    assert b'"ts":"2026-01-02T03:04:05.123456Z"' in a
+    assert "系统".encode() in a  # UTF-8, not \\u escapes
+
+
+def test_failed_service_leaves_no_entry(tree):
+    before = LedgerEntry.objects.count()
+    with pytest.raises(Exception):  # noqa: B017 - any validation failure
+        factories.member(tree["b1"], name="", id_number=factories.id_number(999))
+    assert LedgerEntry.objects.count() == before
+    with pytest.raises(Exception), transaction.atomic():  # noqa: B017
+        services.admin_unit_create(actor=None, code="AU1", name="单位")
+        raise RuntimeError("rollback")
+    assert LedgerEntry.objects.count() == before
+    assert ledger.verify().ok

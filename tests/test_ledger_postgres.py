@@ -1,0 +1,87 @@
+"""PostgreSQL-only guarantees of the ledger: serialised appends and append-only table (T1/T6)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from qms import ledger, services
+from qms.models import LedgerEntry
+from tests.conftest import require_postgres
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_appends_leave_a_gapless_unforked_chain():
+    require_postgres()
+    n = 20
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            services.admin_unit_create(actor=None, code=f"CC{i:02d}", name=f"并发单位{i}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    rows = list(LedgerEntry.objects.order_by("seq").values_list("seq", "prev_hash", "hash"))
+    assert [r[0] for r in rows] == list(range(1, n + 1))
+    assert len({r[1] for r in rows}) == n  # no two entries share a parent: no fork
+    result = ledger.verify()
+    assert result.ok, result.problems
+
+
+def _refused(sql: str) -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute(sql)
+    except DatabaseError:
+        return True
+    return False
+
+
+@pytest.mark.django_db
+def test_ledger_table_refuses_update_delete_truncate_even_for_the_owner(tree):
+    require_postgres()
+    with connection.cursor() as c:
+        c.execute("RESET qms.ledger_truncate")
+    try:
+        assert _refused("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = 1")
+        assert _refused("DELETE FROM qms_ledgerentry WHERE seq = 1")
+        assert _refused("TRUNCATE qms_ledgerentry")
+    finally:
+        with connection.cursor() as c:
+            c.execute("SET qms.ledger_truncate = 'on'")
+    assert LedgerEntry.objects.count() > 0 and ledger.verify().ok
+
+
+@pytest.mark.django_db
+def test_app_role_cannot_change_or_unprotect_the_ledger(tree):
+    """A non-owner application role, even granted every table privilege, cannot UPDATE,
+    DELETE, TRUNCATE, or disable the trigger (reliability.md T6)."""
+    require_postgres()
+    with connection.cursor() as c:
+        c.execute("CREATE ROLE qms_app_probe NOLOGIN")
+        c.execute("GRANT qms_app_probe TO CURRENT_USER")
+        c.execute("GRANT ALL ON qms_ledgerentry TO qms_app_probe")
+        c.execute("SET ROLE qms_app_probe")
+        c.execute("SET qms.ledger_truncate = 'on'")
+    try:
+        assert _refused("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = 1")
+        assert _refused("DELETE FROM qms_ledgerentry WHERE seq = 1")
+        assert _refused("TRUNCATE qms_ledgerentry")
+        assert _refused("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
+        assert _refused("ALTER TABLE qms_ledgerentry DISABLE TRIGGER qms_ledger_no_update_delete")
+    finally:
+        with connection.cursor() as c:
+            c.execute("RESET ROLE")
+    assert ledger.verify().ok
