@@ -343,3 +343,9 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.obj_type}:{self.obj_id}"
+
+    def changes(self) -> list[tuple[str, object, object]]:
+        """(field, old, new) for every field this entry changed; all fields on a creation."""
+        before, after = self.before or {}, self.after or {}
+        keys = sorted(set(before) | set(after))
+        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

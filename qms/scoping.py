@@ -83,10 +83,11 @@ def scopes_for(user, on: dt.date | None = None) -> list[Scope]:
         if ms is not None:
             scopes.append(Scope(ms.unit.pk, ms.unit.name, ms.unit.code, ms.unit.path, "member", False))
     order = {"admin": 0, "officer": 1, "internal_auditor": 2, "external_auditor": 3, "member": 4}
-    unique: dict[tuple[int, bool], Scope] = {}
+    result: list[Scope] = []
     for s in sorted(scopes, key=lambda s: (order[s.level], len(s.path))):
-        unique.setdefault((s.unit_id, s.can_manage), s)
-    result = list(unique.values())
+        # drop a scope already covered by a wider or equal one that is at least as strong
+        if not any(s.path.startswith(t.path) and (t.can_manage or not s.can_manage) for t in result):
+            result.append(s)
     if on is None:
         user._qms_scopes = result
     return result

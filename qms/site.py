@@ -1,18 +1,37 @@
-"""Site menu and scope context (context processor)."""
+"""Site menu and scope context (context processor). The composition root for navigation:
+later packages add their entries here."""
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+
+from qms.scoping import is_admin
+
+#: (url name, label, who sees it: "all" | "manage" | "admin")
+MENU = [
+    ("home", "首页", "all"),
+    ("unit_tree", "组织架构", "all"),
+    ("member_list", "党员", "all"),
+    ("roster_import", "花名册导入", "manage"),
+    ("org_check", "组织设置检查", "all"),
+    ("ledger", "留痕台账", "admin"),
+]
 
 
 def menu(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    scopes = list(request.scopes)
+    manages = any(s.can_manage for s in scopes)
+    admin = is_admin(user)
     items = []
-    for name, label in (("home", "首页"),):
+    for name, label, who in MENU:
+        if (who == "manage" and not manages) or (who == "admin" and not admin):
+            continue
         try:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": label, "active": request.path == url})
-    return {"site_menu": items, "site_scopes": list(request.scopes), "site_scope": request.scope}
+        active = request.path == url if name == "home" else request.path.startswith(url)
+        items.append({"url": url, "label": label, "active": active})
+    return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}

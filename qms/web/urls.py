@@ -4,9 +4,24 @@ from django.urls import include, path
 from qms.web import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("scope/", views.scope_switch, name="scope_switch"),
+    path("units/", views.unit_tree, name="unit_tree"),
+    path("units/new/", views.unit_create, name="unit_create"),
+    path("units/<str:code>/", views.unit_detail, name="unit_detail"),
+    path("units/<str:code>/edit/", views.unit_edit, name="unit_edit"),
+    path("units/<str:code>/positions/new/", views.position_add, name="position_add"),
+    path("positions/<int:pk>/end/", views.position_end, name="position_end"),
+    path("members/", views.member_list, name="member_list"),
+    path("members/export.xlsx", views.member_export, name="member_export"),
+    path("members/new/", views.member_new, name="member_new"),
+    path("members/<int:pk>/", views.member_detail, name="member_detail"),
+    path("members/<int:pk>/amend/", views.member_amend, name="member_amend"),
+    path("members/<int:pk>/transfer/", views.member_transfer, name="member_transfer"),
+    path("members/<int:pk>/status/", views.member_status, name="member_status"),
+    path("checks/", views.org_check, name="org_check"),
+    path("ledger/", views.ledger_page, name="ledger"),
     path("roster/", include("qms.web.roster_urls")),
 ]

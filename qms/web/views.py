@@ -1,14 +1,89 @@
-"""Thin views over the core services (placeholder bodies are replaced in this session)."""
+"""Thin views over the core services. Scope is decided only in ``qms.scoping``: lists go
+through ``restrict``, details through ``get_visible_or_404``, writes check ``can_manage``."""
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms.scoping import SESSION_KEY, scopes_for
+from qms import ledger, services
+from qms.models import (
+    BRANCH_KINDS,
+    LedgerEntry,
+    Member,
+    MemberCategory,
+    Membership,
+    Position,
+    Unit,
+    UnitKind,
+)
+from qms.rules import TERM_KEYS, rules_for
+from qms.scoping import SESSION_KEY, can_manage, get_visible_or_404, is_admin, restrict, scopes_for
+from qms.structure import term_end, tree_warnings
+from qms.web.forms import (
+    AmendForm,
+    EnrollForm,
+    PositionForm,
+    StatusForm,
+    TransferForm,
+    UnitForm,
+    apply_service,
+)
+
+
+def _scope_root(request) -> Unit | None:
+    scope = request.scope
+    if not scope:
+        return None
+    return Unit.objects.filter(pk=scope.unit_id).first()
+
+
+def _require_manage(user, unit: Unit) -> None:
+    if not can_manage(user, unit):
+        raise PermissionDenied("您只有查看权限,不能修改该组织的数据")
+
+
+def _member_counts(unit_ids: list[int]) -> dict[int, dict[str, int]]:
+    rows = (
+        Membership.objects.filter(unit_id__in=unit_ids, end__isnull=True)
+        .values("unit_id", "member__category").annotate(n=Count("id"))
+    )
+    out: dict[int, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["unit_id"], {})[r["member__category"]] = r["n"]
+    return out
 
 
 @login_required
 def home(request):
-    return render(request, "qms/home.html", {})
+    root = _scope_root(request)
+    ctx: dict = {"root": root}
+    if root is not None:
+        subtree = Unit.objects.filter(path__startswith=root.path)
+        by_kind = dict(subtree.values_list("kind").annotate(n=Count("id")))
+        members = Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True)
+        ctx.update(
+            warnings=tree_warnings(root),
+            n_units=sum(by_kind.values()),
+            by_kind=[(UnitKind(k).label, by_kind.get(k, 0)) for k in UnitKind.values if by_kind.get(k)],
+            n_members=members.filter(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).count(),
+            n_full=members.filter(member__category=MemberCategory.FULL).count(),
+            children=root.children.order_by("code"),
+            officers=Position.objects.filter(unit=root, end__isnull=True).select_related("member"),
+            can_manage=can_manage(request.user, root),
+            is_admin=is_admin(request.user),
+        )
+        if ctx["is_admin"]:
+            ctx["ledger_head"] = ledger.head()
+    return render(request, "qms/home.html", ctx)
 
 
 @login_required
@@ -20,4 +95,301 @@ def scope_switch(request):
         unit_id = None
     if any(s.unit_id == unit_id for s in scopes_for(request.user)):
         request.session[SESSION_KEY] = unit_id
-    return redirect(request.POST.get("next") or "home")
+    else:
+        messages.error(request, "不能切换到该范围")
+    return redirect("home")
+
+
+# ------------------------------------------------------------------------------ units
+
+
+@login_required
+def unit_tree(request):
+    units = list(restrict(request.user, Unit.objects.all()).order_by("path"))
+    counts = _member_counts([u.pk for u in units])
+    for u in units:
+        c = counts.get(u.pk, {})
+        u.n_full = c.get(MemberCategory.FULL, 0)
+        u.n_members = u.n_full + c.get(MemberCategory.PROBATIONARY, 0)
+    base = min((u.depth for u in units), default=0)
+    for u in units:
+        u.indent = u.depth - base
+        u.indent_em = f"{0.6 + 1.4 * u.indent:.1f}"
+    return render(request, "qms/unit_tree.html", {"units": units})
+
+
+@login_required
+def unit_detail(request, code: str):
+    unit = get_visible_or_404(request.user, Unit, code=code)
+    today = timezone.localdate()
+    rules = rules_for(unit)
+    term_key = TERM_KEYS.get(unit.kind)
+    years = unit.term_years or (rules[term_key].value if term_key else None)
+    memberships = (
+        Membership.objects.filter(unit__path__startswith=unit.path, end__isnull=True)
+        .select_related("member", "unit", "group").order_by("unit__path", "member__name")
+    )
+    positions = Position.objects.filter(unit=unit, end__isnull=True).select_related("member").order_by("title")
+    ctx = {
+        "unit": unit,
+        "ancestors": [a for a in unit.ancestors() if a.pk != unit.pk and restrict(request.user, Unit.objects.filter(pk=a.pk)).exists()],
+        "children": restrict(request.user, unit.children.all()).order_by("code"),
+        "memberships": memberships[:500],
+        "n_memberships": memberships.count(),
+        "positions": positions,
+        "warnings": [w for w in tree_warnings(unit) if w.unit_id == unit.pk],
+        "term_years": years,
+        "term_end": term_end(unit, years) if years else None,
+        "today": today,
+        "rules": sorted(rules.values(), key=lambda r: r.key),
+        "can_manage": can_manage(request.user, unit),
+        "history": ledger.history(unit)[:50],
+        "admin_units": unit.admin_units.all(),
+    }
+    return render(request, "qms/unit_detail.html", ctx)
+
+
+def _parent_choices(user):
+    return restrict(user, Unit.objects.exclude(kind=UnitKind.GROUP), manage=True).order_by("path")
+
+
+@login_required
+def unit_create(request):
+    parents = _parent_choices(request.user)
+    if not parents.exists():
+        raise PermissionDenied("您没有可管理的组织")
+    initial = {}
+    if request.GET.get("parent"):
+        initial["parent"] = parents.filter(code=request.GET["parent"]).first()
+    form = UnitForm(request.POST or None, parents=parents, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if d["parent"] is None and not is_admin(request.user):
+            form.add_error("parent", "只有体系管理员可以建立顶层组织")
+        else:
+            unit = apply_service(form, lambda: services.unit_create(
+                actor=request.user, code=d["code"], name=d["name"], kind=d["kind"], parent=d["parent"],
+                founded_on=d["founded_on"], term_start=d["term_start"], term_years=d["term_years"]))
+            if unit is not None:
+                messages.success(request, f"已建立党组织:{unit.name}")
+                return redirect("unit_detail", code=unit.code)
+    return render(request, "qms/form.html", {"form": form, "title": "新建党组织"})
+
+
+@login_required
+def unit_edit(request, code: str):
+    unit = get_visible_or_404(request.user, Unit, code=code)
+    _require_manage(request.user, unit)
+    parents = _parent_choices(request.user)
+    initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years")}
+    initial["parent"] = unit.parent
+    form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years")}
+        if d["parent"] != unit.parent:
+            changes["parent"] = d["parent"]
+        done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"], **changes))
+        if done is not None:
+            messages.success(request, "已保存修改")
+            return redirect("unit_detail", code=unit.code)
+    return render(request, "qms/form.html", {"form": form, "title": f"修改党组织:{unit.name}"})
+
+
+@login_required
+def position_add(request, code: str):
+    unit = get_visible_or_404(request.user, Unit, code=code)
+    _require_manage(request.user, unit)
+    form = PositionForm(request.POST or None, initial={"start": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        member = restrict(request.user, Member.objects.all()).filter(id_number=d["member_id_number"].strip().upper()).first()
+        if member is None:
+            form.add_error("member_id_number", "在您的管理范围内找不到该身份证号的党员")
+        else:
+            p = apply_service(form, lambda: services.position_assign(
+                actor=request.user, member=member, unit=unit, title=d["title"], start=d["start"]))
+            if p is not None:
+                messages.success(request, f"{member.name} 任 {unit.name} {p.get_title_display()}")
+                return redirect("unit_detail", code=unit.code)
+    return render(request, "qms/form.html", {"form": form, "title": f"任职:{unit.name}"})
+
+
+@login_required
+@require_POST
+def position_end(request, pk: int):
+    position = get_visible_or_404(request.user, Position, pk=pk)
+    _require_manage(request.user, position.unit)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, "免职必须填写原因")
+    else:
+        try:
+            services.position_end(position, actor=request.user, end=timezone.localdate(), reason=reason)
+            messages.success(request, f"已免去 {position.member.name} 的{position.get_title_display()}职务")
+        except services.ValidationError as exc:
+            messages.error(request, ";".join(exc.messages))
+    return redirect("unit_detail", code=position.unit.code)
+
+
+# ---------------------------------------------------------------------------- members
+
+
+def _member_queryset(request):
+    qs = restrict(request.user, Member.objects.all()).prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.filter(end__isnull=True).select_related("unit", "group"), to_attr="open_memberships")
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(id_number__startswith=q.upper()))
+    unit_code = request.GET.get("unit", "").strip()
+    if unit_code:
+        qs = qs.filter(memberships__end__isnull=True, memberships__unit__code=unit_code)
+    category = request.GET.get("category", "")
+    if category in MemberCategory.values:
+        qs = qs.filter(category=category)
+    return qs.order_by("id"), q, unit_code, category
+
+
+@login_required
+def member_list(request):
+    qs, q, unit_code, category = _member_queryset(request)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    units = restrict(request.user, Unit.objects.filter(kind__in=BRANCH_KINDS)).order_by("path")
+    return render(request, "qms/member_list.html", {
+        "page": page, "q": q, "unit_code": unit_code, "category": category, "units": units,
+        "categories": MemberCategory.choices, "querystring": request.GET.urlencode(),
+        "can_enroll": restrict(request.user, Unit.objects.filter(kind__in=BRANCH_KINDS), manage=True).exists(),
+    })
+
+
+EXPORT_HEADERS = ["姓名", "性别", "身份证号", "出生日期", "民族", "学历", "手机号", "人员类别", "入党日期", "转正日期", "所在党组织编码", "所在党组织", "党小组"]
+
+
+@login_required
+def member_export(request):
+    """花名册导出 (.xlsx) — the same scope and filters as the list."""
+    from openpyxl import Workbook
+
+    qs, *_ = _member_queryset(request)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "党员花名册"
+    ws.append(EXPORT_HEADERS)
+    for m in qs.iterator(chunk_size=1000):
+        ms = m.open_memberships[0] if m.open_memberships else None
+        ws.append([
+            m.name, m.get_gender_display(), m.id_number, m.birth_date, m.ethnicity, m.education, m.phone,
+            m.get_category_display(), m.joined_on, m.full_on,
+            ms.unit.code if ms else "", ms.unit.name if ms else "", ms.group.name if ms and ms.group else "",
+        ])
+    for col, width in zip("ABCDEFGHIJKLM", (10, 6, 22, 12, 8, 8, 14, 12, 12, 12, 14, 24, 14), strict=True):
+        ws.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f"attachment; filename=\"roster-{timezone.localdate():%Y%m%d}.xlsx\""
+    return resp
+
+
+@login_required
+def member_detail(request, pk: int):
+    member = get_visible_or_404(request.user, Member, pk=pk)
+    current = member.current_membership()
+    return render(request, "qms/member_detail.html", {
+        "member": member,
+        "current": current,
+        "memberships": member.memberships.select_related("unit", "group").order_by("start"),
+        "events": member.events.select_related("from_unit", "to_unit").order_by("date", "id"),
+        "positions": member.positions.select_related("unit").order_by("-start"),
+        "history": ledger.history(member),
+        "can_manage": bool(current) and can_manage(request.user, current.unit),
+    })
+
+
+@login_required
+def member_new(request):
+    branches = restrict(request.user, Unit.objects.filter(kind__in=BRANCH_KINDS), manage=True).order_by("path")
+    if not branches.exists():
+        raise PermissionDenied("您没有可管理的党支部")
+    groups = restrict(request.user, Unit.objects.filter(kind=UnitKind.GROUP), manage=True).order_by("path")
+    form = EnrollForm(request.POST or None, branches=branches, groups=groups, initial={"start": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        d = dict(form.cleaned_data)
+        unit, group, start = d.pop("unit"), d.pop("group"), d.pop("start")
+        m = apply_service(form, lambda: services.member_enroll(actor=request.user, unit=unit, group=group, start=start, **d))
+        if m is not None:
+            messages.success(request, f"已建档:{m.name}")
+            return redirect("member_detail", pk=m.pk)
+    return render(request, "qms/form.html", {"form": form, "title": "党员建档"})
+
+
+def _managed_member(request, pk: int) -> Member:
+    member = get_visible_or_404(request.user, Member, pk=pk)
+    current = member.current_membership()
+    if current is None or not can_manage(request.user, current.unit):
+        raise PermissionDenied("您只有查看权限,不能修改该党员的数据")
+    return member
+
+
+@login_required
+def member_amend(request, pk: int):
+    member = _managed_member(request, pk)
+    fields = [f for f in AmendForm.base_fields if f != "reason"]
+    form = AmendForm(request.POST or None, initial={f: getattr(member, f) for f in fields})
+    if request.method == "POST" and form.is_valid():
+        d = dict(form.cleaned_data)
+        reason = d.pop("reason")
+        changes = {k: v for k, v in d.items() if (getattr(member, k) or None) != (v or None)}
+        if not changes:
+            form.add_error(None, "没有任何改动")
+        elif apply_service(form, lambda: services.member_update(member, actor=request.user, reason=reason, **changes)) is not None:
+            messages.success(request, "已更正,原值保留在留痕中")
+            return redirect("member_detail", pk=member.pk)
+    return render(request, "qms/form.html", {"form": form, "title": f"更正党员信息:{member.name}"})
+
+
+@login_required
+def member_transfer(request, pk: int):
+    member = _managed_member(request, pk)
+    branches = restrict(request.user, Unit.objects.filter(kind__in=BRANCH_KINDS)).order_by("path")
+    form = TransferForm(request.POST or None, branches=branches, initial={"date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        done = apply_service(form, lambda: services.member_transfer(member, actor=request.user, date=d["date"], to_unit=d["to_unit"], note=d["note"]))
+        if done is not None:
+            messages.success(request, "组织关系已转接")
+            return redirect("member_detail", pk=member.pk) if d["to_unit"] and can_manage(request.user, d["to_unit"]) else redirect("member_list")
+    return render(request, "qms/form.html", {"form": form, "title": f"组织关系转接:{member.name}"})
+
+
+@login_required
+def member_status(request, pk: int):
+    member = _managed_member(request, pk)
+    form = StatusForm(request.POST or None, initial={"date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        done = apply_service(form, lambda: services.member_status_change(
+            member, actor=request.user, kind=d["kind"], date=d["date"], note=d["note"], category=d["category"] or None))
+        if done is not None:
+            messages.success(request, "已记录状态变化")
+            return redirect("member_list")
+    return render(request, "qms/form.html", {"form": form, "title": f"党员状态变化:{member.name}"})
+
+
+# ----------------------------------------------------------------------- checks, ledger
+
+
+@login_required
+def org_check(request):
+    root = _scope_root(request)
+    warnings = tree_warnings(root) if root else []
+    return render(request, "qms/org_check.html", {"warnings": warnings, "root": root})
+
+
+@login_required
+def ledger_page(request):
+    if not is_admin(request.user):
+        raise PermissionDenied("只有体系管理员可以查看全部留痕")
+    page = Paginator(LedgerEntry.objects.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    return render(request, "qms/ledger.html", {"page": page, "head": ledger.head()})

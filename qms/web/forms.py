@@ -1,0 +1,106 @@
+"""Forms for the core pages. They only collect and type the input; the rules are in
+``qms.services`` and its ValidationErrors are shown on the form (see ``apply_service``)."""
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from qms.models import Gender, MemberCategory, MemberEventKind, PositionTitle, Unit, UnitKind
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def apply_service(form: forms.Form, call) -> object | None:
+    """Run a service call; on ValidationError put its messages on the form and return None."""
+    try:
+        return call()
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errs in exc.error_dict.items():
+                target = field if field in form.fields else None
+                for e in errs:
+                    form.add_error(target, e.messages[0] if hasattr(e, "messages") else str(e))
+        else:
+            for m in exc.messages:
+                form.add_error(None, m)
+        return None
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Unit) -> str:
+        return f"{'— ' * obj.depth}{obj.name}({obj.code})"
+
+
+class UnitForm(forms.Form):
+    code = forms.CharField(label="组织编码", max_length=32)
+    name = forms.CharField(label="组织名称", max_length=100)
+    kind = forms.ChoiceField(label="组织类别", choices=UnitKind.choices)
+    parent = UnitChoiceField(label="上级组织", queryset=Unit.objects.none(), required=False)
+    founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
+    term_start = forms.DateField(label="本届任期开始", required=False, widget=DATE)
+    term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=10,
+                                    help_text="留空按默认:基层委员会5年,总支、支部3年")
+    reason = forms.CharField(label="修改原因", required=False, max_length=200)
+
+    def __init__(self, *args, parents=None, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = parents if parents is not None else Unit.objects.none()
+        if editing:
+            self.fields["code"].disabled = True
+            self.fields["reason"].required = True
+        else:
+            del self.fields["reason"]
+
+
+class MemberForm(forms.Form):
+    name = forms.CharField(label="姓名", max_length=50)
+    gender = forms.ChoiceField(label="性别", choices=Gender.choices)
+    id_number = forms.CharField(label="身份证号", max_length=18)
+    birth_date = forms.DateField(label="出生日期", required=False, widget=DATE)
+    ethnicity = forms.CharField(label="民族", max_length=20, required=False)
+    education = forms.CharField(label="学历", max_length=20, required=False)
+    phone = forms.CharField(label="手机号", max_length=20, required=False)
+    category = forms.ChoiceField(label="人员类别", choices=MemberCategory.choices)
+    joined_on = forms.DateField(label="入党日期", required=False, widget=DATE)
+    full_on = forms.DateField(label="转正日期", required=False, widget=DATE)
+
+
+class EnrollForm(MemberForm):
+    unit = UnitChoiceField(label="所在党支部", queryset=Unit.objects.none())
+    group = UnitChoiceField(label="党小组", queryset=Unit.objects.none(), required=False)
+    start = forms.DateField(label="加入日期", widget=DATE)
+
+    def __init__(self, *args, branches=None, groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = branches if branches is not None else Unit.objects.none()
+        self.fields["group"].queryset = groups if groups is not None else Unit.objects.none()
+
+
+class AmendForm(MemberForm):
+    reason = forms.CharField(label="更正原因", max_length=200, help_text="记录不得无痕修改:必须说明更正原因")
+
+
+class TransferForm(forms.Form):
+    date = forms.DateField(label="转接日期", widget=DATE)
+    to_unit = UnitChoiceField(label="转入党支部", queryset=Unit.objects.none(), required=False,
+                              help_text="留空表示转出本系统(转往系统外的组织)")
+    note = forms.CharField(label="说明", max_length=200, required=False)
+
+    def __init__(self, *args, branches=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_unit"].queryset = branches if branches is not None else Unit.objects.none()
+
+
+class StatusForm(forms.Form):
+    kind = forms.ChoiceField(label="变化类型", choices=[
+        (k.value, k.label) for k in (MemberEventKind.CATEGORY, MemberEventKind.RETIRE,
+                                     MemberEventKind.DEATH, MemberEventKind.REMOVAL)])
+    category = forms.ChoiceField(label="新的人员类别(仅类别变更)", choices=[("", "—")] + list(MemberCategory.choices), required=False)
+    date = forms.DateField(label="日期", widget=DATE)
+    note = forms.CharField(label="说明", max_length=200)
+
+
+class PositionForm(forms.Form):
+    member_id_number = forms.CharField(label="任职人身份证号", max_length=18)
+    title = forms.ChoiceField(label="职务", choices=PositionTitle.choices)
+    start = forms.DateField(label="任职日期", widget=DATE)

@@ -1,0 +1,122 @@
+"""Scope: a branch secretary sees only their branch's world — by list, detail, export and
+guessed URL (issue 2; reliability.md T10)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from qms import services
+from qms.models import Member, Position, Role, Unit
+from qms.scoping import can_manage, restrict, scopes_for
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(tree):
+    sec_user = factories.user("sec1")
+    sec = tree["m1"][0]
+    services.member_update(sec, actor=None, reason="开通账号", user=sec_user)
+    services.position_assign(actor=None, member=sec, unit=tree["b1"], title="secretary", start=dt.date(2024, 1, 1))
+    plain_user = factories.user("plain1")
+    services.member_update(tree["m1"][1], actor=None, reason="开通账号", user=plain_user)
+    admin_user = factories.user("admin1")
+    services.role_grant(actor=None, user=admin_user, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    nobody = factories.user("nobody")
+    return {"sec": sec_user, "plain": plain_user, "admin": admin_user, "nobody": nobody}
+
+
+def test_scopes_follow_positions_grants_and_membership(tree, people):
+    sec = scopes_for(people["sec"])
+    assert [(s.unit_code, s.level, s.can_manage) for s in sec] == [("B1", "officer", True)]
+    plain = scopes_for(people["plain"])
+    assert [(s.unit_code, s.level, s.can_manage) for s in plain] == [("B1", "member", False)]
+    assert scopes_for(people["admin"])[0].level == "admin"
+    assert scopes_for(people["nobody"]) == []
+
+
+def test_restrict_lists(tree, people):
+    sec_units = set(restrict(people["sec"], Unit.objects.all()).values_list("code", flat=True))
+    assert sec_units == {"B1", "B1G1", "B1G2"}
+    sec_members = set(restrict(people["sec"], Member.objects.all()))
+    assert sec_members == set(tree["m1"])
+    admin_units = restrict(people["admin"], Unit.objects.all()).count()
+    assert admin_units == Unit.objects.count()
+    assert restrict(people["nobody"], Member.objects.all()).count() == 0
+    assert can_manage(people["sec"], tree["b1"]) and not can_manage(people["sec"], tree["b2"])
+    assert not can_manage(people["plain"], tree["b1"])
+
+
+def test_expired_position_gives_no_scope(tree, people):
+    p = Position.objects.get(member__user=people["sec"])
+    services.position_end(p, actor=None, end=dt.date(2024, 6, 30), reason="调离")
+    people["sec"].refresh_from_db()
+    assert [s.level for s in scopes_for(people["sec"])] == ["member"]
+
+
+def test_transferred_member_leaves_old_branch_scope(tree, people):
+    moved = tree["m1"][3]
+    services.member_transfer(moved, actor=None, date=dt.date(2025, 3, 1), to_unit=tree["b2"])
+    assert moved not in set(restrict(people["sec"], Member.objects.all()))
+
+
+def _login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_secretary_cannot_reach_sibling_branch_by_any_route(client, tree, people):
+    _login(client, people["sec"])
+    b2, m_b2 = tree["b2"], tree["m2"][0]
+    # lists
+    r = client.get(reverse("member_list"))
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert tree["m1"][0].name in body and m_b2.name not in body
+    r = client.get(reverse("unit_tree"))
+    assert "第二党支部" not in r.content.decode() and "第一党支部" in r.content.decode()
+    # list filtered to the sibling explicitly
+    r = client.get(reverse("member_list"), {"unit": "B2"})
+    assert m_b2.name not in r.content.decode()
+    # details by guessed URL
+    assert client.get(reverse("unit_detail", args=["B2"])).status_code == 404
+    assert client.get(reverse("unit_detail", args=["G"])).status_code == 404
+    assert client.get(reverse("member_detail", args=[m_b2.pk])).status_code == 404
+    assert client.get(reverse("member_amend", args=[m_b2.pk])).status_code == 404
+    assert client.get(reverse("member_transfer", args=[m_b2.pk])).status_code == 404
+    assert client.get(reverse("unit_edit", args=["B2"])).status_code == 404
+    # export
+    r = client.get(reverse("member_export"))
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    names = {row[0] for row in ws.iter_rows(min_row=2, values_only=True)}
+    assert names == {m.name for m in tree["m1"]}
+    r = client.get(reverse("member_export"), {"unit": "B2"})
+    assert load_workbook(io.BytesIO(r.content)).active.max_row == 1  # header only
+
+
+def test_plain_member_reads_own_branch_but_cannot_change_it(client, tree, people):
+    _login(client, people["plain"])
+    assert client.get(reverse("unit_detail", args=["B1"])).status_code == 200
+    assert client.get(reverse("member_detail", args=[tree["m1"][2].pk])).status_code == 200
+    assert client.get(reverse("member_amend", args=[tree["m1"][2].pk])).status_code == 403
+    assert client.get(reverse("unit_edit", args=["B1"])).status_code == 403
+    assert client.get(reverse("member_detail", args=[tree["m2"][0].pk])).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, tree):
+    r = client.get(reverse("member_list"))
+    assert r.status_code == 302 and reverse("login") in r["Location"]
+
+
+def test_ledger_page_is_for_admins_only(client, tree, people):
+    _login(client, people["sec"])
+    assert client.get(reverse("ledger")).status_code == 403
+    client.force_login(people["admin"])
+    r = client.get(reverse("ledger"))
+    assert r.status_code == 200 and "链头序号" in r.content.decode()
