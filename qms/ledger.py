@@ -27,7 +27,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from qms.models import LedgerEntry
+from qms.models import LedgerCheckpoint, LedgerEntry
 
 GENESIS_HASH = "0" * 64
 #: Key of the transaction-level advisory lock that serialises appends (any fixed bigint).
@@ -311,3 +311,13 @@ def entries_for(objs: Iterable[models.Model]) -> models.QuerySet[LedgerEntry]:
     for o in objs:
         q |= models.Q(obj_type=label_of(o), obj_id=str(o.pk))
     return LedgerEntry.objects.filter(q).order_by("seq")
+
+
+def checkpoint() -> LedgerCheckpoint:
+    """Verify everything and store the outcome with the head seen (idempotent to repeat)."""
+    result = verify()
+    text = "\n".join(f"[{p.seq}] {p.message}" for p in result.problems[:200])
+    return LedgerCheckpoint.objects.create(
+        ok=result.ok, entries=result.entries, head_seq=result.head_seq, head_hash=result.head_hash,
+        first_bad_seq=result.first_bad_seq, problems=text,
+    )

@@ -349,3 +349,25 @@ class LedgerEntry(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+class LedgerCheckpoint(models.Model):
+    """校验点 — the result of one full ledger verification, with the head it saw.
+
+    Written by the nightly task and by ``verify_ledger --checkpoint``; the head (seq, hash)
+    is what an external copy (minutes of a management review, a second system) should keep
+    so that a self-consistent rewrite of the chain by a DBA is noticed (reliability.md T7).
+    """
+
+    created_at = models.DateTimeField(_("校验时间"), auto_now_add=True)
+    ok = models.BooleanField(_("通过"))
+    entries = models.BigIntegerField(_("记录数"))
+    head_seq = models.BigIntegerField(_("链头序号"))
+    head_hash = models.CharField(_("链头哈希"), max_length=64)
+    first_bad_seq = models.BigIntegerField(_("第一个出错序号"), null=True, blank=True)
+    problems = models.TextField(_("问题"), blank=True)
+
+    class Meta:
+        verbose_name = _("留痕校验点")
+        verbose_name_plural = _("留痕校验点")
+        ordering = ["-created_at"]

@@ -34,3 +34,52 @@ connection_created.connect(_allow_owner_truncate)
 @pytest.fixture
 def tree(db):
     return factories.small_tree()
+
+
+# ------------------------------------------------------------------ Celery: eager by default
+
+from qms.celery import app as celery_app  # noqa: E402
+
+celery_app.conf.task_always_eager = True  # unit tests run tasks in-process; see below for a real worker
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker on Redis, sharing the PostgreSQL test database.
+
+    Needs CELERY_BROKER_URL and PostgreSQL; skipped without them locally, failing in CI.
+    """
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django.conf import settings
+
+    broker = settings.CELERY_BROKER_URL
+    if not broker:
+        if IN_CI:
+            pytest.fail("CI=true 时必须设置 CELERY_BROKER_URL 并运行 Redis")
+        pytest.skip("需要 Redis(设置 CELERY_BROKER_URL 后运行)")
+    require_postgres()
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    queue = f"qms-test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qms", "worker", "--concurrency=1", "--without-mingle",
+         "--without-gossip", "-Q", queue, "--loglevel=WARNING", "-n", f"{queue}@%h"],
+        env=env, cwd=Path(__file__).resolve().parent.parent,
+    )
+    old = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield proc
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = old
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
