@@ -228,12 +228,15 @@ class MemberEvent(models.Model):
     to_unit = models.ForeignKey(Unit, verbose_name=_("新组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     note = models.CharField(_("说明"), max_length=200, blank=True)
 
+    objects = ScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("党员状态变化")
         verbose_name_plural = _("党员状态变化")
         ordering = ["member_id", "date", "id"]
 
-    objects = ScopedQuerySet.as_manager()
+    def __str__(self) -> str:
+        return f"{self.member} {self.get_kind_display()} {self.date}"
 
 
 class PositionTitle(models.TextChoices):
@@ -298,6 +301,9 @@ class RoleGrant(models.Model):
         verbose_name = _("角色授权")
         verbose_name_plural = _("角色授权")
 
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_role_display()} @ {self.unit}"
+
 
 class PolicyOverride(models.Model):
     """组织规则覆盖 — an organisation's own value for a shipped default rule (e.g. its own
@@ -312,6 +318,9 @@ class PolicyOverride(models.Model):
         verbose_name = _("组织规则覆盖")
         verbose_name_plural = _("组织规则覆盖")
         constraints = [models.UniqueConstraint(fields=["unit", "key"], name="one_override_per_unit_key")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.key}={self.value}"
 
 
 class LedgerEntry(models.Model):
@@ -371,3 +380,6 @@ class LedgerCheckpoint(models.Model):
         verbose_name = _("留痕校验点")
         verbose_name_plural = _("留痕校验点")
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} #{self.head_seq} {'通过' if self.ok else '失败'}"

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from qms.models import BRANCH_KINDS, COMMITTEE_TITLES, MemberCategory, MemberStatus, Membership, Position, Unit, UnitKind
+from qms.models import (
+    BRANCH_KINDS,
+    COMMITTEE_TITLES,
+    MemberCategory,
+    Membership,
+    MemberStatus,
+    Position,
+    Unit,
+    UnitKind,
+)
 from qms.rules import TERM_KEYS, defaults, rules_for
 
 

@@ -11,7 +11,16 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from qms import ledger, services
-from qms.models import LedgerEntry, Member, Membership, MemberStatus, PolicyOverride, Role, Unit, UnitKind
+from qms.models import (
+    LedgerEntry,
+    Member,
+    Membership,
+    MemberStatus,
+    PolicyOverride,
+    Role,
+    Unit,
+    UnitKind,
+)
 from qms.rules import defaults, rules_for
 from qms.structure import tree_warnings
 from tests import factories

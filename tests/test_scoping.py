@@ -72,7 +72,7 @@ def _login(client, user):
 
 def test_secretary_cannot_reach_sibling_branch_by_any_route(client, tree, people):
     _login(client, people["sec"])
-    b2, m_b2 = tree["b2"], tree["m2"][0]
+    m_b2 = tree["m2"][0]
     # lists
     r = client.get(reverse("member_list"))
     assert r.status_code == 200
