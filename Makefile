@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
-DEB_PACKAGES := fonts-noto-cjk poppler-utils gettext
+DEB_PACKAGES := fonts-noto-cjk poppler-utils gettext chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

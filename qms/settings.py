@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "qms.scoping.ScopeMiddleware",
+    "qms.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "qms.urls"
@@ -134,6 +135,7 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if os.environ.get("QMS_BEHIND_PROXY") == "1" else None
 
 # Celery: with no broker configured, tasks run eagerly so the embedded default still works.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -80,6 +80,10 @@ def home(request):
             officers=Position.objects.filter(unit=root, end__isnull=True).select_related("member"),
             can_manage=can_manage(request.user, root),
             is_admin=is_admin(request.user),
+            roster=(
+                members.select_related("member", "group").order_by("group__code", "member__name")[:200]
+                if root.kind in BRANCH_KINDS else None
+            ),
         )
         if ctx["is_admin"]:
             ctx["ledger_head"] = ledger.head()
