@@ -3,17 +3,18 @@ later packages add their entries here."""
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from qms.scoping import is_admin
 
 #: (url name, label, who sees it: "all" | "manage" | "admin")
 MENU = [
-    ("home", "首页", "all"),
-    ("unit_tree", "组织架构", "all"),
-    ("member_list", "党员", "all"),
-    ("roster_import", "花名册导入", "manage"),
-    ("org_check", "组织设置检查", "all"),
-    ("ledger", "留痕台账", "admin"),
+    ("home", _("首页"), "all"),
+    ("unit_tree", _("组织架构"), "all"),
+    ("member_list", _("党员"), "all"),
+    ("roster_import", _("花名册导入"), "manage"),
+    ("org_check", _("组织设置检查"), "all"),
+    ("ledger", _("留痕台账"), "admin"),
 ]
 
 

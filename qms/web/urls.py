@@ -24,4 +24,5 @@ urlpatterns = [
     path("checks/", views.org_check, name="org_check"),
     path("ledger/", views.ledger_page, name="ledger"),
     path("roster/", include("qms.web.roster_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
