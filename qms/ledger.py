@@ -106,12 +106,12 @@ def format_ts(ts: dt.datetime) -> str:
 
 
 def canonical(
-    *, seq: int, ts: dt.datetime, actor_id: int | None, actor_name: str, action: str,
+    *, seq: int, ts: dt.datetime | str, actor_id: int | None, actor_name: str, action: str,
     obj_type: str, obj_id: str, before: Any, after: Any, reason: str,
 ) -> bytes:
     """The bytes that are hashed: sorted-key compact UTF-8 JSON, explicit nulls, UTC µs."""
     body = {
-        "seq": seq, "ts": format_ts(ts), "actor_id": actor_id, "actor_name": actor_name,
+        "seq": seq, "ts": ts if isinstance(ts, str) else format_ts(ts), "actor_id": actor_id, "actor_name": actor_name,
         "action": action, "obj_type": obj_type, "obj_id": obj_id,
         "before": before, "after": after, "reason": reason,
     }
@@ -225,10 +225,35 @@ class VerifyResult:
 _ENTRY_FIELDS = ("seq", "ts", "actor_id", "actor_name", "action", "obj_type", "obj_id", "before", "after", "reason", "prev_hash", "hash")
 
 
+#: PostgreSQL formats the timestamp exactly as ``format_ts`` does, in C.
+_PG_ROWS = (
+    "SELECT seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor_id, actor_name,"
+    " action, obj_type, obj_id, before, after, reason, prev_hash, hash"
+    " FROM qms_ledgerentry WHERE seq > %s ORDER BY seq LIMIT %s"
+)
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def _iter_entries(from_seq: int, chunk: int = 5000) -> Iterator[tuple]:
+    """Entries in ``seq`` order, ``ts`` already in canonical text form, in keyset pages."""
     last = from_seq - 1
+    raw = connection.vendor == "postgresql"
     while True:
-        rows = list(LedgerEntry.objects.filter(seq__gt=last).order_by("seq").values_list(*_ENTRY_FIELDS)[:chunk])
+        if raw:  # no per-row ORM conversion; Django's psycopg loader hands jsonb over as text
+            with connection.cursor() as c:
+                c.execute(_PG_ROWS, [last, chunk])
+                rows = [
+                    (*r[:7], _loads(r[7]), _loads(r[8]), *r[9:])
+                    for r in c.fetchall()
+                ]
+        else:
+            rows = [
+                (r[0], format_ts(r[1]), *r[2:])
+                for r in LedgerEntry.objects.filter(seq__gt=last).order_by("seq").values_list(*_ENTRY_FIELDS)[:chunk]
+            ]
         if not rows:
             return
         yield from rows
@@ -243,7 +268,7 @@ def verify(*, from_seq: int = 1, check_objects: bool = True) -> VerifyResult:
         prev = LedgerEntry.objects.filter(seq=from_seq - 1).values_list("hash", "ts").first()
         if prev is None:
             return VerifyResult(0, 0, 0, GENESIS_HASH, [Problem(from_seq - 1, "missing", f"起始序号 {from_seq - 1} 的记录不存在")])
-        prev_hash, prev_ts = prev
+        prev_hash, prev_ts = prev[0], format_ts(prev[1])
         check_objects = False
     else:
         prev_hash, prev_ts = GENESIS_HASH, None
