@@ -20,6 +20,9 @@ class ChosenLanguageMiddleware:
             lang = settings.LANGUAGE_CODE
         translation.activate(lang)
         request.LANGUAGE_CODE = lang
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()  # back to LANGUAGE_CODE for whatever runs next in this thread
         response.headers.setdefault("Content-Language", lang)
         return response

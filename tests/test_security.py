@@ -21,6 +21,7 @@ def test_check_deploy_on_production_settings_has_no_issues(tmp_path):
     env = {**os.environ, "QMS_ENV": "production", "SECRET_KEY": "x" * 30 + "-Kq9!vT2#pL7@wZ4$mN8^rB5&cX1*hJ6",
            "ALLOWED_HOSTS": "qms.example.org", "QMS_VAR_DIR": str(tmp_path)}
     env.pop("DEBUG", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     out = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
