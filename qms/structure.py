@@ -99,8 +99,10 @@ def tree_warnings(root: Unit | None = None, *, on: dt.date | None = None) -> lis
                 warn("too_many_members", f"正式党员 {n_full} 名,超过 {cap} 名,可考虑成立党总支", "branch_max_full_members")
         if u.kind != UnitKind.GROUP and n_com:
             lo, hi = r["committee_size_min"].value, r["committee_size_max"].value
-            needs_committee = u.kind not in BRANCH_KINDS or n_full > r["branch_committee_required_above"].value
-            if needs_committee and not lo <= n_com <= hi:
+            # a branch below its size threshold may have only a 书记, and one above it with too
+            # few members already has the "no_committee" warning: only too many counts there
+            too_few = n_com < lo and u.kind not in BRANCH_KINDS
+            if too_few or n_com > hi:
                 warn("committee_size", f"委员会现有 {n_com} 人,应为 {lo}–{hi} 人", "committee_size_max")
         if u.kind == UnitKind.JOINT_BRANCH:
             cap = r["joint_branch_max_units"].value

@@ -1,0 +1,121 @@
+"""The demo committee: shape, positions, logins and scopes, idempotence, intact ledger."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Count, Q
+
+from qms import demo, ledger
+from qms.models import (
+    BRANCH_KINDS,
+    LedgerEntry,
+    Member,
+    MemberCategory,
+    Membership,
+    MemberStatus,
+    Position,
+    Unit,
+    UnitKind,
+)
+from qms.scoping import restrict, scopes_for
+from qms.structure import tree_warnings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loaded():
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+def test_shape_and_output(loaded):
+    assert Unit.objects.filter(kind=UnitKind.GENERAL_BRANCH).count() >= 3
+    assert Unit.objects.filter(kind__in=BRANCH_KINDS).count() >= 12
+    assert Unit.objects.filter(kind=UnitKind.GROUP).count() >= 40
+    assert Member.objects.count() >= 300
+    assert Unit.objects.filter(kind=UnitKind.JOINT_BRANCH).exists()
+    for login in demo.DEMO_LOGINS:
+        assert login["username"] in loaded and login["password"] in loaded
+    assert f"根组织编码:{demo.ROOT_CODE}" in loaded
+
+
+def test_every_member_on_the_roll_has_exactly_one_open_membership(loaded):
+    active = Member.objects.filter(status=MemberStatus.ACTIVE)
+    counts = active.annotate(n=Count("memberships", filter=Q(memberships__end__isnull=True)))
+    assert {m.n for m in counts} == {1}
+    assert not Membership.objects.filter(end__isnull=True, member__status=MemberStatus.TRANSFERRED_OUT).exists()
+
+
+def test_positions_follow_the_structure_rule_except_the_deliberate_branch(loaded):
+    warnings = tree_warnings(Unit.objects.get(code=demo.ROOT_CODE), on=demo.TODAY)
+    assert {(w.unit_code, w.code) for w in warnings} == {("HX-Z3-B3", "no_committee"), ("HX-Z2-B3", "term_expired")}
+    for g in Unit.objects.filter(kind=UnitKind.GROUP):
+        assert Position.objects.filter(unit=g, title="group_leader", end__isnull=True).count() == 1
+    assert Position.objects.filter(unit__code=demo.ROOT_CODE, end__isnull=True).count() == 7
+
+
+def test_logins_and_scopes(loaded):
+    for login in demo.DEMO_LOGINS:
+        assert authenticate(username=login["username"], password=login["password"]) is not None, login
+    from django.contrib.auth import get_user_model
+
+    U = get_user_model()
+    sec = U.objects.get(username="shuji_b1")
+    assert [(s.unit_code, s.can_manage) for s in scopes_for(sec)] == [("HX-Z1-B1", True)]
+    seen = set(restrict(sec, Unit.objects.all()).values_list("code", flat=True))
+    assert "HX-Z1-B1" in seen and "HX-Z1-B2" not in seen and all(c.startswith("HX-Z1-B1") for c in seen)
+    assert [(s.unit_code, s.can_manage) for s in scopes_for(U.objects.get(username="zongzhi"))] == [("HX-Z1", True)]
+    assert [(s.unit_code, s.level) for s in scopes_for(U.objects.get(username="dangyuan"))] == [("HX-Z1-B1", "member")]
+    assert scopes_for(U.objects.get(username="admin"))[0].level == "admin"
+    auditor = scopes_for(U.objects.get(username="neishen"))
+    assert ("HX", "internal_auditor", False) in [(s.unit_code, s.level, s.can_manage) for s in auditor]
+    assert [(s.level, s.can_manage) for s in scopes_for(U.objects.get(username="waishen"))] == [("external_auditor", False)]
+
+
+def test_categories_and_dates_are_coherent(loaded):
+    for m in Member.objects.all():
+        if m.category == MemberCategory.FULL:
+            assert m.joined_on and m.full_on and m.full_on > m.joined_on
+        if m.joined_on:
+            assert (m.joined_on.year - m.birth_date.year) >= 18
+        assert m.gender == ("M" if int(m.id_number[16]) % 2 else "F")
+
+
+def test_second_run_changes_nothing_and_ledger_verifies(loaded):
+    before = (Member.objects.count(), LedgerEntry.objects.count())
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    assert "已存在" in out.getvalue()
+    assert (Member.objects.count(), LedgerEntry.objects.count()) == before
+    assert ledger.verify().ok
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _fingerprint():
+    return (
+        sorted(Member.objects.values_list("name", "id_number", "category", "joined_on")),
+        sorted(Membership.objects.values_list("member__id_number", "unit__code", "group__code", "start", "end")),
+        sorted(Position.objects.values_list("member__id_number", "unit__code", "title")),
+    )
+
+
+def test_two_builds_on_empty_databases_are_identical():
+    try:
+        with transaction.atomic():
+            demo.build()
+            first = _fingerprint()
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert not Member.objects.exists()
+    demo.build()
+    assert _fingerprint() == first and len(first[0]) >= 300
