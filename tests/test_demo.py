@@ -119,3 +119,11 @@ def test_two_builds_on_empty_databases_are_identical():
     assert not Member.objects.exists()
     demo.build()
     assert _fingerprint() == first and len(first[0]) >= 300
+
+
+def test_readme_lists_the_demo_logins():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for login in demo.DEMO_LOGINS:
+        assert f"| `{login['username']}` | `{login['password']}` |" in readme
