@@ -22,6 +22,7 @@ from qms.models import (
     MemberCategory,
     Membership,
     Position,
+    PositionTitle,
     Unit,
     UnitKind,
 )
@@ -51,6 +52,14 @@ def _require_manage(user, unit: Unit) -> None:
         raise PermissionDenied("您只有查看权限,不能修改该组织的数据")
 
 
+_TITLE_ORDER = {t: i for i, t in enumerate(PositionTitle.values)}
+
+
+def _by_title(positions) -> list[Position]:
+    """书记 first, then 副书记, 委员 … (the order of ``PositionTitle``)."""
+    return sorted(positions, key=lambda p: (_TITLE_ORDER.get(p.title, 99), p.start))
+
+
 def _member_counts(unit_ids: list[int]) -> dict[int, dict[str, int]]:
     rows = (
         Membership.objects.filter(unit_id__in=unit_ids, end__isnull=True)
@@ -77,7 +86,7 @@ def home(request):
             n_members=members.filter(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).count(),
             n_full=members.filter(member__category=MemberCategory.FULL).count(),
             children=root.children.order_by("code"),
-            officers=Position.objects.filter(unit=root, end__isnull=True).select_related("member"),
+            officers=_by_title(Position.objects.filter(unit=root, end__isnull=True).select_related("member")),
             can_manage=can_manage(request.user, root),
             is_admin=is_admin(request.user),
             roster=(
@@ -133,7 +142,7 @@ def unit_detail(request, code: str):
         Membership.objects.filter(unit__path__startswith=unit.path, end__isnull=True)
         .select_related("member", "unit", "group").order_by("unit__path", "member__name")
     )
-    positions = Position.objects.filter(unit=unit, end__isnull=True).select_related("member").order_by("title")
+    positions = _by_title(Position.objects.filter(unit=unit, end__isnull=True).select_related("member"))
     ctx = {
         "unit": unit,
         "ancestors": [a for a in unit.ancestors() if a.pk != unit.pk and restrict(request.user, Unit.objects.filter(pk=a.pk)).exists()],
