@@ -5,3 +5,9 @@ class ProceduresConfig(AppConfig):
     name = "procedures"
     verbose_name = "体系文件"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from procedures import models
+        from qms import ledger
+
+        ledger.register(models.Document, models.DocumentVersion, models.RecordForm, models.FormField, models.Obligation)

@@ -1,0 +1,310 @@
+"""Loading the shipped standard library (``procedures/library/*.toml``).
+
+All files are validated first; if any has a problem, nothing is loaded and every problem is
+reported with its file, key path and reason in Chinese (all-or-nothing per run). Loading is
+idempotent: a document or form whose library version and content are already loaded is left
+alone and writes no ledger entry. A newer library version becomes the library's effective
+version, and each organisation that adopted the document gets the update offered as a *draft*
+of its own document — an organisation's own versions are never overwritten.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from procedures.models import (
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    EventKind,
+    FieldType,
+    FormField,
+    Obligation,
+    Period,
+    RecordForm,
+    VersionStatus,
+)
+from qms import ledger
+from qms.models import PositionTitle, UnitKind
+
+LIBRARY_DIR = Path(__file__).resolve().parent / "library"
+
+DOC_KEYS = {"key", "code", "title", "kind", "version", "review_months", "why", "what", "who", "when", "where", "how", "body"}
+DOC_REQUIRED = {"key", "code", "title", "kind", "version"}
+OBL_KEYS = {"key", "title", "form", "applies_to", "requires_committee", "min_full_members", "count", "per", "every_months",
+            "before", "preferred_period", "event", "grace_days", "responsible", "checker", "checker_level", "description", "source"}
+OBL_REQUIRED = {"key", "title", "applies_to", "responsible", "checker", "source"}
+FORM_KEYS = {"code", "version", "title", "source", "fields"}
+FIELD_KEYS = {"key", "label", "type", "required", "help"}
+CONTENT_FIELDS = ("why", "what", "who", "when", "where", "how", "body")
+
+
+@dataclass(frozen=True)
+class LibraryProblem:
+    file: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.key}]:{self.reason}"
+
+
+@dataclass
+class LoadReport:
+    problems: list[LibraryProblem] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    offered: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changes(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.offered)
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_keys(problems, fname, where, data, allowed, required):
+    if not isinstance(data, dict):
+        problems.append(LibraryProblem(fname, where, "应为一个表(键值对)"))
+        return False
+    for k in sorted(set(data) - allowed):
+        problems.append(LibraryProblem(fname, f"{where}.{k}", "未知字段"))
+    for k in sorted(required - set(data)):
+        problems.append(LibraryProblem(fname, f"{where}.{k}", "缺少必填字段"))
+    return True
+
+
+def _check_frequency(problems, fname, where, o):
+    kinds = [k for k in ("per", "every_months", "before", "event") if o.get(k)]
+    if not kinds:
+        problems.append(LibraryProblem(fname, where, "没有频次:需要 count+per、every_months、before 或 event 之一"))
+        return
+    if len([k for k in kinds if k != "before"]) > 1 or ("event" in kinds and len(kinds) > 1):
+        problems.append(LibraryProblem(fname, where, f"频次字段互相冲突:{'、'.join(kinds)}"))
+    if "per" in kinds or "count" in o:
+        if o.get("per") not in Period.values:
+            problems.append(LibraryProblem(fname, f"{where}.per", f"频次单位“{o.get('per')}”无效,应为 {'/'.join(Period.values)}"))
+        if not isinstance(o.get("count"), int) or isinstance(o.get("count"), bool) or o["count"] < 1:
+            problems.append(LibraryProblem(fname, f"{where}.count", "次数应为正整数"))
+    if "every_months" in o and (not isinstance(o["every_months"], int) or not 1 <= o["every_months"] <= 12):
+        problems.append(LibraryProblem(fname, f"{where}.every_months", "间隔月数应为1–12的整数"))
+    if o.get("before"):
+        try:
+            m, d = (int(x) for x in str(o["before"]).split("-"))
+            dt.date(2024, m, d)
+        except ValueError:
+            problems.append(LibraryProblem(fname, f"{where}.before", f"日期“{o['before']}”无效,应为 MM-DD"))
+    if o.get("preferred_period") and o["preferred_period"] not in ("Q1", "Q2", "Q3", "Q4", "H1", "H2"):
+        problems.append(LibraryProblem(fname, f"{where}.preferred_period", "建议时段应为 Q1–Q4 或 H1/H2"))
+    if o.get("event") and o["event"] not in EventKind.values:
+        problems.append(LibraryProblem(fname, f"{where}.event", f"未知的触发事件“{o['event']}”"))
+
+
+def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem], dict, list[dict]]:
+    """Parse and check every file; returns (problems, forms by code, documents)."""
+    problems: list[LibraryProblem] = []
+    forms: dict[str, dict] = {}
+    documents: list[dict] = []
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        problems.append(LibraryProblem(str(directory), "-", "目录中没有 .toml 文件"))
+    parsed: dict[str, dict] = {}
+    for path in files:
+        try:
+            parsed[path.name] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(LibraryProblem(path.name, "-", f"TOML 格式错误:{exc}"))
+    for fname, data in parsed.items():
+        if "forms" not in data:
+            continue
+        for k in sorted(set(data) - {"forms", "library_version"}):
+            problems.append(LibraryProblem(fname, k, "未知字段"))
+        for i, f in enumerate(data["forms"]):
+            code = f.get("code") if isinstance(f, dict) else None
+            where = f"forms[{i}]({code})"
+            if not _check_keys(problems, fname, where, f, FORM_KEYS, FORM_KEYS - {"source"}):
+                continue
+            if code in forms:
+                problems.append(LibraryProblem(fname, where, f"表格编号 {code} 重复"))
+            if not f.get("fields"):
+                problems.append(LibraryProblem(fname, f"{where}.fields", "表格没有任何栏目"))
+            seen: set[str] = set()
+            for j, fld in enumerate(f.get("fields") or []):
+                fw = f"{where}.fields[{j}]"
+                if not _check_keys(problems, fname, fw, fld, FIELD_KEYS, {"key", "label", "type"}):
+                    continue
+                if fld.get("type") not in FieldType.values:
+                    problems.append(LibraryProblem(fname, f"{fw}.type", f"未知的栏目类型“{fld.get('type')}”"))
+                if fld.get("key") in seen:
+                    problems.append(LibraryProblem(fname, f"{fw}.key", f"栏目键 {fld.get('key')} 重复"))
+                seen.add(fld.get("key"))
+            forms[code] = {**f, "_file": fname}
+    codes: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for fname, data in parsed.items():
+        if "forms" in data:
+            continue
+        for k in sorted(set(data) - {"document", "obligations"}):
+            problems.append(LibraryProblem(fname, k, "未知字段"))
+        doc = data.get("document")
+        if doc is None:
+            problems.append(LibraryProblem(fname, "document", "缺少 [document] 表"))
+            continue
+        if not _check_keys(problems, fname, "document", doc, DOC_KEYS, DOC_REQUIRED):
+            continue
+        if doc.get("kind") not in DocumentKind.values:
+            problems.append(LibraryProblem(fname, "document.kind", f"未知的文件类别“{doc.get('kind')}”"))
+        for label, registry, value in (("文件编号", codes, doc.get("code")), ("文件键", keys, doc.get("key"))):
+            if value in registry:
+                problems.append(LibraryProblem(fname, "document", f"{label} {value} 与 {registry[value]} 重复"))
+            registry[value] = fname
+        okeys: set[str] = set()
+        for i, o in enumerate(data.get("obligations", [])):
+            where = f"obligations[{i}]({o.get('key')})" if isinstance(o, dict) else f"obligations[{i}]"
+            if not _check_keys(problems, fname, where, o, OBL_KEYS, OBL_REQUIRED):
+                continue
+            if o.get("key") in okeys:
+                problems.append(LibraryProblem(fname, where, f"规定键 {o.get('key')} 重复"))
+            okeys.add(o.get("key"))
+            if not str(o.get("source", "")).strip():
+                problems.append(LibraryProblem(fname, f"{where}.source", "规定必须注明依据(seed 文件或法规条款)"))
+            if o.get("form") and o["form"] not in forms:
+                problems.append(LibraryProblem(fname, f"{where}.form", f"引用的记录表格 {o['form']} 不存在"))
+            kinds = o.get("applies_to")
+            if not isinstance(kinds, list) or not kinds or any(k not in UnitKind.values for k in kinds):
+                problems.append(LibraryProblem(fname, f"{where}.applies_to", f"适用组织类别无效,应为 {'/'.join(UnitKind.values)} 中的若干项"))
+            for role in ("responsible", "checker"):
+                if o.get(role) not in PositionTitle.values:
+                    problems.append(LibraryProblem(fname, f"{where}.{role}", f"未知的职务“{o.get(role)}”"))
+            if o.get("checker_level", "self") not in ("self", "parent"):
+                problems.append(LibraryProblem(fname, f"{where}.checker_level", "应为 self 或 parent"))
+            _check_frequency(problems, fname, where, o)
+        documents.append({**doc, "obligations": data.get("obligations", []), "_file": fname})
+    return problems, forms, documents
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _obligation_fields(o: dict, form_by_code: dict[str, RecordForm]) -> dict[str, Any]:
+    return {
+        "key": o["key"], "title": o["title"], "form": form_by_code.get(o.get("form")) if o.get("form") else None,
+        "applies_to": list(o["applies_to"]), "requires_committee": bool(o.get("requires_committee", False)),
+        "min_full_members": o.get("min_full_members"), "count": o.get("count"), "per": o.get("per", ""),
+        "every_months": o.get("every_months"), "before": o.get("before", ""),
+        "preferred_period": o.get("preferred_period", ""), "event": o.get("event", ""),
+        "grace_days": o.get("grace_days", 0), "responsible": o["responsible"], "checker": o["checker"],
+        "checker_level": o.get("checker_level", "self"), "description": o.get("description", ""), "source": o["source"],
+    }
+
+
+def copy_version_content(src: DocumentVersion, dst: DocumentVersion, actor) -> None:
+    """Copy the obligations of one version onto a new (draft) one, with ledger entries."""
+    for o in src.obligations.all():
+        new = Obligation.objects.create(version=dst, **{
+            f.name: getattr(o, f.name) for f in Obligation._meta.concrete_fields if f.name not in ("id", "version")
+        })
+        ledger.record("obligation.create", new, actor=actor)
+
+
+def _load_form(f: dict, report: LoadReport) -> RecordForm:
+    d = digest({k: v for k, v in f.items() if k != "_file"})
+    existing = RecordForm.objects.filter(owner=None, code=f["code"], version=f["version"]).first()
+    if existing is not None:
+        if existing.library_digest != d:
+            report.problems.append(LibraryProblem(f["_file"], f["code"], f"表格 {f['code']} 内容已改变但版本号仍为 {f['version']},请提高版本号"))
+        else:
+            report.unchanged += 1
+        return existing
+    form = RecordForm.objects.create(code=f["code"], version=f["version"], title=f["title"], source=f.get("source", ""), library_digest=d)
+    ledger.record("record_form.create", form, actor=None, reason="载入标准文件库")
+    for i, fld in enumerate(f["fields"]):
+        ff = FormField.objects.create(form=form, key=fld["key"], label=fld["label"], type=fld["type"],
+                                      required=fld.get("required", True), order=i, help_text=fld.get("help", ""))
+        ledger.record("form_field.create", ff, actor=None)
+    report.created.append(f"{form.code} {form.version}")
+    return form
+
+
+def _load_document(d: dict, form_by_code: dict[str, RecordForm], report: LoadReport, today: dt.date) -> None:
+    content = {k: v for k, v in d.items() if k != "_file"}
+    dig = digest(content)
+    doc = Document.objects.filter(owner=None, library_key=d["key"]).first()
+    current = doc.effective_version() if doc else None
+    if current is not None and current.library_version == d["version"]:
+        if current.library_digest != dig:
+            report.problems.append(LibraryProblem(d["_file"], "document.version", f"{d['code']} 内容已改变但版本号仍为 {d['version']},请提高版本号"))
+        else:
+            report.unchanged += 1
+        return
+    if doc is None:
+        doc = Document.objects.create(code=d["code"], title=d["title"], kind=d["kind"], library_key=d["key"],
+                                      review_months=d.get("review_months", 12))
+        ledger.record("document.create", doc, actor=None, reason="载入标准文件库")
+    if current is not None:  # first step down the old one: only one may be effective
+        before = ledger.snapshot(current)
+        current.supersede()
+        current.save()
+        ledger.record("document_version.supersede", current, actor=None, before=before, reason=f"被标准文件库 {d['version']} 替代")
+    version = DocumentVersion.objects.create(
+        document=doc, label=d["version"], status=VersionStatus.EFFECTIVE, effective_on=today,
+        next_review_on=today.replace(year=today.year + 1) if doc.review_months >= 12 else None,
+        change_reason="标准文件库首次载入" if current is None else f"标准文件库由 {current.library_version} 更新至 {d['version']}",
+        library_version=d["version"], library_digest=dig, approval_meaning="标准文件库发布",
+        **{k: d.get(k, "") for k in CONTENT_FIELDS},
+    )
+    ledger.record("document_version.create", version, actor=None, reason=version.change_reason)
+    for o in d["obligations"]:
+        ob = Obligation.objects.create(version=version, **_obligation_fields(o, form_by_code))
+        ledger.record("obligation.create", ob, actor=None)
+    (report.updated if current else report.created).append(f"{doc.code} {d['version']}")
+    if current is not None:
+        _offer_to_adopters(doc, version, report)
+
+
+def _offer_to_adopters(library_doc: Document, new: DocumentVersion, report: LoadReport) -> None:
+    """Each organisation that adopted this document gets the update as a draft of its own."""
+    for own in Document.objects.filter(based_on=library_doc).select_related("owner"):
+        label = f"{new.label}-库更新"
+        if own.versions.filter(label=label).exists():
+            continue
+        draft = DocumentVersion.objects.create(
+            document=own, label=label, status=VersionStatus.DRAFT,
+            change_reason=f"标准文件库更新至 {new.label},请对照本组织制度审核后发布(不会覆盖现行版本)",
+            **{k: getattr(new, k) for k in CONTENT_FIELDS},
+        )
+        ledger.record("document_version.offer", draft, actor=None, reason=draft.change_reason)
+        copy_version_content(new, draft, None)
+        report.offered.append(f"{own.owner.name}:{own.code} {label}")
+
+
+def load_library(directory: Path = LIBRARY_DIR, *, today: dt.date | None = None) -> LoadReport:
+    """Validate everything, then load it all in one transaction (or nothing on any problem)."""
+    from django.utils import timezone
+
+    problems, forms, documents = validate_library(directory)
+    report = LoadReport(problems=list(problems))
+    if report.problems:
+        return report
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        form_by_code = {code: _load_form(f, report) for code, f in forms.items()}
+        for d in documents:
+            _load_document(d, form_by_code, report, today)
+        if report.problems:  # content changed without a new version number: load nothing
+            transaction.set_rollback(True)
+            report.created, report.updated, report.offered, report.unchanged = [], [], [], 0
+    return report

@@ -1,0 +1,296 @@
+"""体系文件 — controlled documents (ISO 9001 §7.5), their versions, record forms and the
+obligations (规定) a procedure version lays down.
+
+A procedure's rules are data: how often, for which units, with which record form, owned
+by whom, checked by whom, each with a ``source`` citing the seed or regulation it comes
+from. The shipped standard library has ``owner = None``; an organisation issues its own
+version of a library document (``based_on``) to override what its own 制度 says, and the
+units below inherit the nearest ancestor's effective version (``procedures.rules``).
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from qms.models import PositionTitle, Unit
+
+
+class DocumentKind(models.TextChoices):
+    MANUAL = "manual", _("手册")
+    PROCEDURE = "procedure", _("程序文件")
+    WORK_INSTRUCTION = "work_instruction", _("作业文件")
+    RECORD_FORM = "record_form", _("记录表格")
+
+
+class Document(models.Model):
+    """体系文件 — one controlled document; its content lives in its versions."""
+
+    code = models.CharField(_("文件编号"), max_length=40)
+    title = models.CharField(_("文件名称"), max_length=120)
+    kind = models.CharField(_("文件类别"), max_length=20, choices=DocumentKind.choices)
+    owner = models.ForeignKey(
+        Unit, verbose_name=_("发布组织"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="documents", help_text=_("留空表示系统内置的标准文件库"),
+    )
+    library_key = models.CharField(_("文件库键"), max_length=60, blank=True, db_index=True)
+    based_on = models.ForeignKey(
+        "self", verbose_name=_("依据的标准文件"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="adoptions",
+    )
+    review_months = models.PositiveSmallIntegerField(_("定期评审周期(月)"), default=12)
+
+    class Meta:
+        verbose_name = _("体系文件")
+        verbose_name_plural = _("体系文件")
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "code"], name="document_code_per_owner"),
+            models.UniqueConstraint(fields=["code"], condition=Q(owner__isnull=True), name="library_document_code"),
+            models.UniqueConstraint(fields=["library_key"], condition=Q(owner__isnull=True) & ~Q(library_key=""), name="library_document_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    def effective_version(self) -> DocumentVersion | None:
+        return self.versions.filter(status=VersionStatus.EFFECTIVE).first()
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    UNDER_REVIEW = "under_review", _("审核中")
+    APPROVED = "approved", _("已批准")
+    EFFECTIVE = "effective", _("现行有效")
+    SUPERSEDED = "superseded", _("已被替代")
+    OBSOLETE = "obsolete", _("已作废")
+
+
+EDITABLE_STATES = (VersionStatus.DRAFT,)
+
+
+# Guards: pure functions of the version, named for what they check.
+def has_been_reviewed(version: DocumentVersion) -> bool:
+    return version.reviewed_by_id is not None
+
+
+def effective_date_reached(version: DocumentVersion) -> bool:
+    return version.effective_on is not None and version.effective_on <= timezone.localdate()
+
+
+def has_content(version: DocumentVersion) -> bool:
+    return bool((version.what or "").strip() or (version.body or "").strip())
+
+
+class DocumentVersion(ConcurrentTransitionMixin, models.Model):
+    """版本 — one controlled version of a document; moves draft → under review → approved →
+    effective → superseded (or obsolete). Only drafts may be edited; exactly one version of a
+    document is effective at a time (a partial unique constraint)."""
+
+    document = models.ForeignKey(Document, verbose_name=_("文件"), on_delete=models.PROTECT, related_name="versions")
+    label = models.CharField(_("版本号"), max_length=20)
+    status = FSMField(_("状态"), max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT, protected=True)
+    change_reason = models.TextField(_("修订原因"), blank=True)
+    effective_on = models.DateField(_("生效日期"), null=True, blank=True)
+    next_review_on = models.DateField(_("下次评审日期"), null=True, blank=True)
+    why = models.TextField(_("目的(Why)"), blank=True)
+    what = models.TextField(_("内容(What)"), blank=True)
+    who = models.TextField(_("职责(Who)"), blank=True)
+    when = models.TextField(_("时间(When)"), blank=True)
+    where = models.TextField(_("地点(Where)"), blank=True)
+    how = models.TextField(_("方法(How)"), blank=True)
+    body = models.TextField(_("正文"), blank=True)
+    library_version = models.CharField(_("文件库版本"), max_length=20, blank=True)
+    library_digest = models.CharField(_("文件库内容摘要"), max_length=64, blank=True)
+    drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("起草人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    drafted_at = models.DateTimeField(_("起草时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("批准人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
+    approval_meaning = models.CharField(_("签署含义"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("文件版本")
+        verbose_name_plural = _("文件版本")
+        ordering = ["document_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["document"], condition=Q(status="effective"), name="one_effective_version"),
+            models.UniqueConstraint(fields=["document", "label"], name="version_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document.code} {self.label}({self.get_status_display()})"
+
+    # ---- transitions: called only from procedures.services, inside transaction.atomic()
+    @transition(field=status, source=VersionStatus.DRAFT, target=VersionStatus.UNDER_REVIEW, conditions=[has_content])
+    def submit(self) -> None:
+        """提交审核."""
+
+    @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.UNDER_REVIEW)
+    def review(self) -> None:
+        """审核通过 (stays under review until approved)."""
+
+    @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.DRAFT)
+    def send_back(self) -> None:
+        """退回修改."""
+
+    @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.APPROVED, conditions=[has_been_reviewed])
+    def approve(self) -> None:
+        """批准."""
+
+    @transition(field=status, source=VersionStatus.APPROVED, target=VersionStatus.EFFECTIVE, conditions=[effective_date_reached])
+    def publish(self) -> None:
+        """发布生效 (on its effective date)."""
+
+    @transition(field=status, source=VersionStatus.EFFECTIVE, target=VersionStatus.SUPERSEDED)
+    def supersede(self) -> None:
+        """被新版本替代."""
+
+    @transition(field=status, source=[VersionStatus.DRAFT, VersionStatus.UNDER_REVIEW, VersionStatus.APPROVED, VersionStatus.EFFECTIVE], target=VersionStatus.OBSOLETE)
+    def withdraw(self) -> None:
+        """作废."""
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", _("文本")
+    RICH_TEXT = "rich_text", _("富文本")
+    DATE = "date", _("日期")
+    DATETIME = "datetime", _("日期时间")
+    PLACE = "place", _("地点")
+    ATTENDANCE = "attendance", _("出席/缺席/列席")
+    VOTES = "votes", _("表决情况")
+    RESOLUTIONS = "resolutions", _("决议分工落实")
+    LECTURER = "lecturer", _("主讲人")
+    TOPIC = "topic", _("主题")
+    SCORE = "score", _("评分")
+    ATTACHMENTS = "attachments", _("附件")
+
+
+class RecordForm(models.Model):
+    """记录表格 — the fields a record must have; ``required`` ones make it "要素齐全"."""
+
+    code = models.CharField(_("表格编号"), max_length=40)
+    version = models.CharField(_("表格版本"), max_length=20)
+    title = models.CharField(_("表格名称"), max_length=120)
+    owner = models.ForeignKey(Unit, verbose_name=_("发布组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="record_forms")
+    source = models.CharField(_("依据"), max_length=200, blank=True)
+    library_digest = models.CharField(_("文件库内容摘要"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("记录表格")
+        verbose_name_plural = _("记录表格")
+        ordering = ["code", "version"]
+        constraints = [models.UniqueConstraint(fields=["owner", "code", "version"], name="form_code_version_per_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+
+class FormField(models.Model):
+    """表格栏目 — one field of a record form."""
+
+    form = models.ForeignKey(RecordForm, verbose_name=_("记录表格"), on_delete=models.CASCADE, related_name="fields")
+    key = models.CharField(_("键"), max_length=40)
+    label = models.CharField(_("栏目"), max_length=60)
+    type = models.CharField(_("类型"), max_length=20, choices=FieldType.choices)
+    required = models.BooleanField(_("必填"), default=True)
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    help_text = models.CharField(_("填写说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("表格栏目")
+        verbose_name_plural = _("表格栏目")
+        ordering = ["form_id", "order"]
+        constraints = [models.UniqueConstraint(fields=["form", "key"], name="form_field_key")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Period(models.TextChoices):
+    MONTH = "month", _("月")
+    QUARTER = "quarter", _("季度")
+    HALF_YEAR = "half_year", _("半年")
+    YEAR = "year", _("年")
+
+
+#: Periods per year, used to turn "at least N per period" into yearly expectations.
+PERIODS_PER_YEAR = {Period.MONTH: 12, Period.QUARTER: 4, Period.HALF_YEAR: 2, Period.YEAR: 1}
+
+
+class EventKind(models.TextChoices):
+    MEMBER_TRANSFER = "member_transfer", _("组织关系转接")
+    JOB_CHANGE = "job_change", _("岗位变动")
+    COMMENDATION = "commendation", _("受到表彰")
+    DISCIPLINE = "discipline", _("受到处分")
+    HARDSHIP = "hardship", _("生活困难")
+    CONFLICT = "conflict", _("发生矛盾")
+    BAD_REPORT = "bad_report", _("群众反映问题")
+    RETIREMENT = "retirement", _("退休")
+    SERIOUS_DISCIPLINE_CASE = "serious_discipline_case", _("党员严重违纪")
+    TERM_EXPIRY = "term_expiry", _("任期届满")
+    NEW_SECRETARY = "new_secretary", _("新任书记")
+
+
+class Obligation(models.Model):
+    """规定 — one rule a procedure version lays down: which record, how often (or on which
+    event), for which units, owned and checked by whom, and where the rule comes from."""
+
+    version = models.ForeignKey(DocumentVersion, verbose_name=_("文件版本"), on_delete=models.CASCADE, related_name="obligations")
+    key = models.CharField(_("规定键"), max_length=60)
+    title = models.CharField(_("规定"), max_length=120)
+    form = models.ForeignKey(RecordForm, verbose_name=_("记录表格"), null=True, blank=True, on_delete=models.PROTECT, related_name="obligations")
+    applies_to = models.JSONField(_("适用组织类别"), default=list)
+    requires_committee = models.BooleanField(_("仅限设委员会的组织"), default=False)
+    min_full_members = models.PositiveIntegerField(_("正式党员人数下限"), null=True, blank=True)
+    count = models.PositiveSmallIntegerField(_("次数"), null=True, blank=True)
+    per = models.CharField(_("每"), max_length=12, choices=Period.choices, blank=True)
+    every_months = models.PositiveSmallIntegerField(_("每隔(月)"), null=True, blank=True)
+    before = models.CharField(_("每年截止(月-日)"), max_length=5, blank=True)
+    preferred_period = models.CharField(_("建议时段"), max_length=4, blank=True)
+    event = models.CharField(_("触发事件"), max_length=30, choices=EventKind.choices, blank=True)
+    grace_days = models.PositiveSmallIntegerField(_("宽限天数"), default=0)
+    responsible = models.CharField(_("责任人"), max_length=20, choices=PositionTitle.choices)
+    checker = models.CharField(_("检查人"), max_length=20, choices=PositionTitle.choices)
+    checker_level = models.CharField(_("检查人所在层级"), max_length=10, choices=[("self", _("本级")), ("parent", _("上级"))], default="self")
+    description = models.TextField(_("说明"), blank=True)
+    source = models.CharField(_("依据"), max_length=200)
+
+    class Meta:
+        verbose_name = _("规定")
+        verbose_name_plural = _("规定")
+        ordering = ["version_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["version", "key"], name="obligation_key_per_version")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def frequency_text(self) -> str:
+        """How often, in words (for the procedure page and the rule-set page)."""
+        if self.event:
+            return f"事件触发:{self.get_event_display()}"
+        parts = []
+        if self.every_months:
+            parts.append(f"每{self.every_months}个月至少1次")
+        elif self.count and self.per:
+            parts.append(f"每{self.get_per_display()}至少{self.count}次")
+        if self.before:
+            m, d = self.before.split("-")
+            parts.append(f"每年{int(m)}月{int(d)}日前")
+        if self.preferred_period:
+            parts.append(f"一般在{self.preferred_period.replace('Q', '第')}{'季度' if self.preferred_period.startswith('Q') else ''}")
+        return ",".join(parts)
+
+    def expected_per_year(self) -> int:
+        """How many executions one unit owes in a year (0 for event-triggered rules)."""
+        if self.event:
+            return 0
+        if self.every_months:
+            return max(1, 12 // self.every_months)
+        if self.count and self.per:
+            return self.count * PERIODS_PER_YEAR[self.per]
+        return 1 if self.before or self.preferred_period else 0

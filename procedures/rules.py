@@ -1,0 +1,83 @@
+"""适用规定 — the effective rule set of a unit, and where each rule comes from.
+
+For each library document, a unit follows the effective version of the nearest
+ancestor-or-self that issued its own version of it (``Document.owner`` with ``based_on``),
+else the library's own effective version. Obligations then apply by unit kind and by the
+conditions they state (has a 支委会; at least N full members).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
+from qms.models import COMMITTEE_TITLES, MemberCategory, Membership, Position, Unit
+from qms.rules import rule_value
+
+
+@dataclass(frozen=True)
+class EffectiveObligation:
+    obligation: Obligation
+    version: DocumentVersion
+    document: Document
+    from_unit: Unit | None  # None: the shipped standard library
+
+    @property
+    def origin(self) -> str:
+        return f"{self.from_unit.name}的 {self.document.code} {self.version.label}" if self.from_unit else f"标准文件库 {self.document.code} {self.version.label}"
+
+    @property
+    def expected_per_year(self) -> int:
+        return self.obligation.expected_per_year()
+
+
+def effective_versions(unit: Unit) -> list[tuple[DocumentVersion, Unit | None]]:
+    """The effective version of each document for this unit, with the unit that issued it."""
+    ancestor_ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    versions = list(
+        DocumentVersion.objects.filter(status=VersionStatus.EFFECTIVE)
+        .filter(Q(document__owner__isnull=True) | Q(document__owner_id__in=ancestor_ids))
+        .select_related("document", "document__owner", "document__based_on")
+    )
+    depth = {uid: i for i, uid in enumerate(ancestor_ids)}
+    chosen: dict[str, tuple[int, DocumentVersion]] = {}
+    for v in versions:
+        doc = v.document
+        key = doc.library_key or (doc.based_on.library_key if doc.based_on else f"own:{doc.pk}")
+        rank = -1 if doc.owner_id is None else depth[doc.owner_id]
+        if key not in chosen or rank > chosen[key][0]:
+            chosen[key] = (rank, v)
+    return [(v, v.document.owner) for _, v in sorted(chosen.values(), key=lambda x: x[1].document.code)]
+
+
+def _has_committee(unit: Unit) -> bool:
+    n = Position.objects.filter(unit=unit, title__in=COMMITTEE_TITLES, end__isnull=True).values("member").distinct().count()
+    return n >= rule_value(unit, "committee_size_min")
+
+
+def _full_members(unit: Unit) -> int:
+    return Membership.objects.filter(unit=unit, end__isnull=True, member__category=MemberCategory.FULL).count()
+
+
+def applies(obligation: Obligation, unit: Unit) -> bool:
+    if unit.kind not in obligation.applies_to:
+        return False
+    if obligation.requires_committee and not _has_committee(unit):
+        return False
+    return not (obligation.min_full_members and _full_members(unit) < obligation.min_full_members)
+
+
+def effective_rules(unit: Unit) -> list[EffectiveObligation]:
+    """Every obligation that applies to this unit, with its origin."""
+    out: list[EffectiveObligation] = []
+    pairs = effective_versions(unit)
+    obligations = Obligation.objects.filter(version__in=[v for v, _ in pairs]).select_related("form")
+    by_version: dict[int, list[Obligation]] = {}
+    for o in obligations:
+        by_version.setdefault(o.version_id, []).append(o)
+    for v, owner in pairs:
+        for o in by_version.get(v.pk, []):
+            if applies(o, unit):
+                out.append(EffectiveObligation(o, v, v.document, owner))
+    return out

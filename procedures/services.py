@@ -1,0 +1,220 @@
+"""Document control services (ISO 9001 §7.5): the only code that changes documents, versions
+and obligations. Each call is one transaction with its ledger entries; version moves go
+through the FSM transitions on ``DocumentVersion`` with its optimistic lock, so two people
+acting on the same version at once get one success and one clear refusal.
+
+Separation of duties: nobody reviews a version they drafted, and nobody approves a version
+they drafted or reviewed. Approval records who, when and the meaning of the signature
+(签署含义); an e-signature with a re-entered password will hook in at ``_sign``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
+
+from procedures.library_loader import CONTENT_FIELDS, copy_version_content
+from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
+from qms import ledger
+from qms.models import Unit
+
+CONFLICT = "该版本已被他人处理(状态已改变),请刷新页面后重试"
+
+
+def _locked(version: DocumentVersion) -> DocumentVersion:
+    return DocumentVersion.objects.select_for_update().select_related("document").get(pk=version.pk)
+
+
+def _move(version: DocumentVersion, method: str, *, actor, reason: str = "", **changes: Any) -> DocumentVersion:
+    """Run one transition with its field changes and ledger entry, or refuse clearly."""
+    v = _locked(version)
+    if v.status != version.status:  # someone moved it since the caller loaded it
+        raise ValidationError(CONFLICT)
+    before = ledger.snapshot(v)
+    bound = getattr(v, method)
+    if not can_proceed(bound):
+        raise ValidationError(_refusal(v, method))
+    for k, val in changes.items():
+        setattr(v, k, val)
+    try:
+        bound()
+        v.save()
+    except (ConcurrentTransition, TransitionNotAllowed) as exc:
+        raise ValidationError(CONFLICT) from exc
+    ledger.record(f"document_version.{method}", v, actor=actor, before=before, reason=reason)
+    version.refresh_from_db()
+    return v
+
+
+def _refusal(v: DocumentVersion, method: str) -> str:
+    if method == "submit" and v.status == VersionStatus.DRAFT:
+        return "版本没有内容(What/正文),不能提交审核"
+    if method == "approve" and v.status == VersionStatus.UNDER_REVIEW:
+        return "该版本尚未审核,不能批准"
+    if method == "publish" and v.status == VersionStatus.APPROVED:
+        return f"尚未到生效日期({v.effective_on:%Y-%m-%d}),不能发布" if v.effective_on else "未设定生效日期"
+    return f"当前状态“{v.get_status_display()}”不允许此操作"
+
+
+@transaction.atomic
+def version_create(document: Document, *, actor, label: str, change_reason: str,
+                   copy_from: DocumentVersion | None = None) -> DocumentVersion:
+    """起草 — a new draft version, by default a copy of the effective one."""
+    label = (label or "").strip()
+    if not label:
+        raise ValidationError({"label": "请填写版本号"})
+    if document.versions.filter(label=label).exists():
+        raise ValidationError({"label": f"版本号 {label} 已存在"})
+    src = copy_from or document.effective_version()
+    if src is not None and not (change_reason or "").strip():
+        raise ValidationError({"change_reason": "新版本必须说明修订原因"})
+    v = DocumentVersion.objects.create(
+        document=document, label=label, change_reason=change_reason, drafted_by=actor, drafted_at=timezone.now(),
+        **({k: getattr(src, k) for k in CONTENT_FIELDS} if src else {}),
+    )
+    ledger.record("document_version.create", v, actor=actor, reason=change_reason)
+    if src is not None:
+        copy_version_content(src, v, actor)
+    return v
+
+
+def _editable(version: DocumentVersion) -> DocumentVersion:
+    v = _locked(version)
+    if v.status not in (VersionStatus.DRAFT,):
+        raise ValidationError(f"“{v.get_status_display()}”的版本不能修改,请新建版本")
+    return v
+
+
+@transaction.atomic
+def version_update(version: DocumentVersion, *, actor, **changes: Any) -> DocumentVersion:
+    """修改草稿 — only drafts can be edited."""
+    v = _editable(version)
+    allowed = set(CONTENT_FIELDS) | {"change_reason", "label"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
+    before = ledger.snapshot(v)
+    for k, val in changes.items():
+        setattr(v, k, val)
+    v.save()
+    ledger.record("document_version.update", v, actor=actor, before=before)
+    return v
+
+
+@transaction.atomic
+def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: Any) -> Obligation:
+    """修改规定 — on a draft version only (e.g. 支委会 every two months instead of monthly)."""
+    _editable(obligation.version)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "修改规定必须说明原因(本组织制度依据)"})
+    o = Obligation.objects.select_for_update().get(pk=obligation.pk)
+    before = ledger.snapshot(o)
+    allowed = {"title", "count", "per", "every_months", "before", "preferred_period", "grace_days", "responsible",
+               "checker", "checker_level", "description", "source", "applies_to", "requires_committee", "min_full_members"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
+    for k, val in changes.items():
+        setattr(o, k, val)
+    if o.every_months and (o.count or o.per):
+        o.count, o.per = None, ""
+    if not (o.source or "").strip():
+        raise ValidationError({"source": "规定必须注明依据"})
+    o.save()
+    ledger.record("obligation.update", o, actor=actor, before=before, reason=reason)
+    return o
+
+
+@transaction.atomic
+def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
+    """提交审核."""
+    return _move(version, "submit", actor=actor)
+
+
+@transaction.atomic
+def version_review(version: DocumentVersion, *, actor, comment: str = "") -> DocumentVersion:
+    """审核 — by someone other than the drafter."""
+    if version.drafted_by_id and actor is not None and actor.pk == version.drafted_by_id:
+        raise ValidationError("起草人不能审核自己起草的版本(职责分离)")
+    return _move(version, "review", actor=actor, reason=comment, reviewed_by=actor, reviewed_at=timezone.now())
+
+
+@transaction.atomic
+def version_send_back(version: DocumentVersion, *, actor, reason: str) -> DocumentVersion:
+    """退回修改 — with the reason; the review is cleared."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "退回必须说明原因"})
+    return _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None)
+
+
+def _sign(actor, meaning: str) -> dict[str, Any]:
+    """The signature manifest kept on the version: who, when (UTC), and what it means."""
+    return {"approved_by": actor, "approved_at": timezone.now(), "approval_meaning": meaning}
+
+
+@transaction.atomic
+def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, meaning: str = "批准发布") -> DocumentVersion:
+    """批准 — by someone who neither drafted nor reviewed it; sets the effective date."""
+    if actor is None:
+        raise ValidationError("批准必须由具名人员操作")
+    if actor.pk in (version.drafted_by_id, version.reviewed_by_id):
+        raise ValidationError("起草人或审核人不能批准同一版本(职责分离)")
+    if effective_on < timezone.localdate():
+        raise ValidationError({"effective_on": "生效日期不能早于今天"})
+    v = _move(version, "approve", actor=actor, effective_on=effective_on, **_sign(actor, meaning))
+    if effective_on <= timezone.localdate():
+        v = _publish(v, actor=actor)
+    return v
+
+
+def _publish(version: DocumentVersion, *, actor) -> DocumentVersion:
+    current = DocumentVersion.objects.select_for_update().filter(document=version.document, status=VersionStatus.EFFECTIVE).first()
+    if current is not None and current.pk != version.pk:
+        _move(current, "supersede", actor=actor, reason=f"被 {version.label} 替代")
+    return _move(version, "publish", actor=actor, reason="到生效日期发布")
+
+
+@transaction.atomic
+def version_publish(version: DocumentVersion, *, actor=None) -> DocumentVersion:
+    """发布 — an approved version whose effective date has come; supersedes the current one."""
+    return _publish(version, actor=actor)
+
+
+def publish_due() -> int:
+    """Daily: publish every approved version whose effective date has come."""
+    n = 0
+    for v in DocumentVersion.objects.filter(status=VersionStatus.APPROVED, effective_on__lte=timezone.localdate()):
+        with transaction.atomic():
+            _publish(v, actor=None)
+        n += 1
+    return n
+
+
+@transaction.atomic
+def version_withdraw(version: DocumentVersion, *, actor, reason: str) -> DocumentVersion:
+    """作废."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "作废必须说明原因"})
+    return _move(version, "withdraw", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def document_adopt(library_doc: Document, *, unit: Unit, actor, label: str, change_reason: str) -> DocumentVersion:
+    """采用并修订 — a committee issues its own version of a library document (a draft copy of
+    the library's effective version), to change what its own 制度 says."""
+    if library_doc.owner_id is not None:
+        raise ValidationError("只能采用标准文件库中的文件")
+    if unit.kind == "group":
+        raise ValidationError("党小组不能发布体系文件")
+    own = Document.objects.filter(owner=unit, based_on=library_doc).first()
+    if own is None:
+        own = Document.objects.create(code=library_doc.code, title=library_doc.title, kind=library_doc.kind, owner=unit,
+                                      based_on=library_doc, library_key=library_doc.library_key,
+                                      review_months=library_doc.review_months)
+        ledger.record("document.adopt", own, actor=actor, reason=change_reason)
+    src = own.effective_version() or library_doc.effective_version()
+    return version_create(own, actor=actor, label=label, change_reason=change_reason, copy_from=src)

@@ -1,0 +1,258 @@
+"""Document control lifecycle, separation of duties, one effective version, and
+per-organisation overrides of the library's rules (issue 3)."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from procedures import services
+from procedures.library_loader import load_library
+from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
+from procedures.rules import effective_rules
+from qms import ledger
+from qms import services as core
+from qms.models import UnitKind
+from tests import factories
+from tests.conftest import require_postgres
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate
+
+
+@pytest.fixture
+def people():
+    return {n: factories.user(n) for n in ("drafter", "reviewer", "approver")}
+
+
+@pytest.fixture
+def doc(db):
+    load_library()
+    return Document.objects.get(owner=None, library_key="branch_committee_meeting")
+
+
+def _draft(doc, people, label="2026.2"):
+    return services.version_create(doc, actor=people["drafter"], label=label, change_reason="年度修订")
+
+
+def _through_approval(v, people, effective_on=None):
+    services.version_submit(v, actor=people["drafter"])
+    services.version_review(v, actor=people["reviewer"])
+    return services.version_approve(v, actor=people["approver"], effective_on=effective_on or TODAY())
+
+
+def test_full_lifecycle_supersedes_the_old_version(doc, people):
+    old = doc.effective_version()
+    v = _draft(doc, people)
+    assert v.status == VersionStatus.DRAFT and v.obligations.count() == old.obligations.count()
+    v = _through_approval(v, people)
+    assert v.status == VersionStatus.EFFECTIVE and v.approved_by == people["approver"] and v.approval_meaning == "批准发布"
+    old.refresh_from_db()
+    assert old.status == VersionStatus.SUPERSEDED
+    assert DocumentVersion.objects.filter(document=doc, status=VersionStatus.EFFECTIVE).count() == 1
+    actions = [e.action for e in ledger.history(v)]
+    assert actions == ["document_version.create", "document_version.submit", "document_version.review",
+                       "document_version.approve", "document_version.publish"]
+    assert ledger.verify().ok
+
+
+def test_future_effective_date_waits_for_the_daily_publish(doc, people, monkeypatch):
+    later = TODAY() + dt.timedelta(days=10)
+    v = _through_approval(_draft(doc, people), people, effective_on=later)
+    assert v.status == VersionStatus.APPROVED
+    with pytest.raises(ValidationError, match="尚未到生效日期"):
+        services.version_publish(v)
+    assert services.publish_due() == 0
+    assert doc.effective_version().library_version == "2026.1"
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: later)
+    assert services.publish_due() == 1
+    assert doc.effective_version().pk == v.pk
+
+
+# allowed and forbidden moves, table-driven: (state reached by these steps, action, allowed?)
+STEPS = {
+    "draft": [],
+    "under_review": ["submit"],
+    "reviewed": ["submit", "review"],
+    "approved": ["submit", "review", "approve_later"],
+    "effective": ["submit", "review", "approve"],
+    "obsolete": ["withdraw"],
+}
+MOVES = [
+    ("draft", "submit", True), ("draft", "review", False), ("draft", "approve", False), ("draft", "withdraw", True),
+    ("under_review", "submit", False), ("under_review", "approve", False), ("under_review", "review", True),
+    ("under_review", "send_back", True), ("reviewed", "approve", True), ("reviewed", "publish", False),
+    ("approved", "submit", False), ("approved", "review", False), ("approved", "withdraw", True),
+    ("effective", "submit", False), ("effective", "send_back", False), ("effective", "withdraw", True),
+    ("obsolete", "submit", False), ("obsolete", "withdraw", False),
+]
+
+
+def _act(v, action, people):
+    d, r, a = people["drafter"], people["reviewer"], people["approver"]
+    return {
+        "submit": lambda: services.version_submit(v, actor=d),
+        "review": lambda: services.version_review(v, actor=r),
+        "send_back": lambda: services.version_send_back(v, actor=r, reason="补充"),
+        "approve": lambda: services.version_approve(v, actor=a, effective_on=TODAY()),
+        "approve_later": lambda: services.version_approve(v, actor=a, effective_on=TODAY() + dt.timedelta(days=30)),
+        "publish": lambda: services.version_publish(v),
+        "withdraw": lambda: services.version_withdraw(v, actor=a, reason="不再适用"),
+    }[action]()
+
+
+@pytest.mark.parametrize(("state", "action", "allowed"), MOVES)
+def test_allowed_and_forbidden_moves(doc, people, state, action, allowed):
+    v = _draft(doc, people)
+    for step in STEPS[state]:
+        _act(v, step, people)
+        v.refresh_from_db()
+    before = v.status
+    if allowed:
+        _act(v, action, people)
+        v.refresh_from_db()
+        assert v.status != before or action == "review"
+    else:
+        with pytest.raises(ValidationError):
+            _act(v, action, people)
+        v.refresh_from_db()
+        assert v.status == before
+
+
+def test_separation_of_duties(doc, people):
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    with pytest.raises(ValidationError, match="起草人不能审核"):
+        services.version_review(v, actor=people["drafter"])
+    services.version_review(v, actor=people["reviewer"])
+    for who in ("drafter", "reviewer"):
+        with pytest.raises(ValidationError, match="职责分离"):
+            services.version_approve(v, actor=people[who], effective_on=TODAY())
+    with pytest.raises(ValidationError, match="生效日期不能早于今天"):
+        services.version_approve(v, actor=people["approver"], effective_on=TODAY() - dt.timedelta(days=1))
+
+
+def test_only_drafts_can_be_edited_and_new_versions_need_a_reason(doc, people):
+    with pytest.raises(ValidationError, match="请新建版本"):
+        services.version_update(doc.effective_version(), actor=people["drafter"], what="偷偷改")
+    with pytest.raises(ValidationError, match="修订原因"):
+        services.version_create(doc, actor=people["drafter"], label="X", change_reason="")
+    v = _draft(doc, people)
+    services.version_update(v, actor=people["drafter"], what="新内容")
+    services.version_submit(v, actor=people["drafter"])
+    with pytest.raises(ValidationError, match="请新建版本"):
+        services.version_update(v, actor=people["drafter"], what="审核中再改")
+
+
+def test_one_effective_version_is_a_database_constraint(doc, people):
+    v = _draft(doc, people)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DocumentVersion.objects.filter(pk=v.pk).update(status=VersionStatus.EFFECTIVE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvers_at_once_exactly_one_wins():
+    require_postgres()
+    load_library()
+    doc = Document.objects.get(owner=None, library_key="branch_committee_meeting")
+    people = {n: factories.user(n) for n in ("drafter", "reviewer", "a1", "a2")}
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    services.version_review(v, actor=people["reviewer"])
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def approve(name):
+        try:
+            mine = DocumentVersion.objects.get(pk=v.pk)
+            barrier.wait(10)
+            services.version_approve(mine, actor=people[name], effective_on=TODAY() + dt.timedelta(days=5))
+            results.append("ok")
+        except ValidationError as exc:
+            results.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    ts = [threading.Thread(target=approve, args=(n,)) for n in ("a1", "a2")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert results.count("ok") == 1, results
+    assert any("已被他人处理" in r or "不允许" in r for r in results if r != "ok")
+    assert ledger.history(DocumentVersion.objects.get(pk=v.pk)).filter(action="document_version.approve").count() == 1
+
+
+# ------------------------------------------------------------------------------ overrides
+
+
+@pytest.fixture
+def two_committees(db):
+    load_library()
+    c1 = factories.unit("C1", UnitKind.COMMITTEE, name="甲党委")
+    c2 = factories.unit("C2", UnitKind.COMMITTEE, name="乙党委")
+    b1 = factories.unit("C1B", UnitKind.BRANCH, parent=c1, name="甲一支部")
+    b2 = factories.unit("C2B", UnitKind.BRANCH, parent=c2, name="乙一支部")
+    for b in (b1, b2):  # a 支委会 of 3, so the 支委会 rule applies
+        ms = [factories.member(b, f"{b.code}委员{i}") for i in range(3)]
+        for m, t in zip(ms, ("secretary", "organization", "propaganda"), strict=True):
+            core.position_assign(actor=None, member=m, unit=b, title=t, start=dt.date(2024, 1, 1))
+    return c1, c2, b1, b2
+
+
+def _rule(unit, key):
+    return next(r for r in effective_rules(unit) if r.obligation.key == key)
+
+
+def test_committee_override_applies_below_it_and_not_to_a_sibling(two_committees, people):
+    c1, c2, b1, b2 = two_committees
+    lib = Document.objects.get(owner=None, library_key="branch_committee_meeting")
+    v = services.document_adopt(lib, unit=c1, actor=people["drafter"], label="甲-2026", change_reason="本委制度:每两月召开一次支委会")
+    o = v.obligations.get(key="branch_committee_meeting")
+    services.obligation_update(o, actor=people["drafter"], reason="甲党委《支部工作细则》第3条", every_months=2,
+                               source="甲党委《支部工作细则》第3条(seed 004 篇1 十三)")
+    _through_approval(v, people)
+    r1, r2 = _rule(b1, "branch_committee_meeting"), _rule(b2, "branch_committee_meeting")
+    assert r1.expected_per_year == 6 and r1.from_unit == c1 and "甲党委" in r1.origin
+    assert r2.expected_per_year == 12 and r2.from_unit is None and "标准文件库" in r2.origin
+    assert lib.effective_version().status == VersionStatus.EFFECTIVE  # the library itself is untouched
+    assert ledger.verify().ok
+
+
+def test_rules_apply_by_kind_and_conditions(two_committees):
+    c1, _c2, b1, _b2 = two_committees
+    keys_branch = {r.obligation.key for r in effective_rules(b1)}
+    keys_committee = {r.obligation.key for r in effective_rules(c1)}
+    assert {"branch_general_meeting", "branch_committee_meeting", "theme_party_day"} <= keys_branch
+    assert "committee_meeting" not in keys_branch and "committee_meeting" in keys_committee
+    small = factories.unit("C1S", UnitKind.BRANCH, parent=c1, name="小支部")
+    assert "branch_committee_meeting" not in {r.obligation.key for r in effective_rules(small)}  # no 支委会
+    group = factories.unit("C1BG", UnitKind.GROUP, parent=b1, name="小组")
+    assert {r.obligation.key for r in effective_rules(group)} == {"party_group_meeting"}
+
+
+def test_newer_library_is_offered_as_a_draft_to_adopters(two_committees, people, tmp_path):
+    import shutil
+
+    from procedures.library_loader import LIBRARY_DIR
+
+    c1, *_ = two_committees
+    lib = Document.objects.get(owner=None, library_key="branch_committee_meeting")
+    own = services.document_adopt(lib, unit=c1, actor=people["drafter"], label="甲-2026", change_reason="本委制度")
+    _through_approval(own, people)
+    libdir = tmp_path / "lib"
+    shutil.copytree(LIBRARY_DIR, libdir)
+    p = libdir / "cx02_branch_committee_meeting.toml"
+    p.write_text(p.read_text(encoding="utf-8").replace('version = "2026.1"', 'version = "2027.1"').replace("研究支部日常工作", "研究支部日常工作和重要事项"), encoding="utf-8")
+    report = load_library(libdir)
+    assert report.updated == ["DJ-CX-02 2027.1"] and len(report.offered) == 1
+    own.refresh_from_db()
+    assert own.status == VersionStatus.EFFECTIVE  # the organisation's own version is not overwritten
+    offer = DocumentVersion.objects.get(document=own.document, label="2027.1-库更新")
+    assert offer.status == VersionStatus.DRAFT and "研究支部日常工作和重要事项" in offer.why
+    assert lib.effective_version().label == "2027.1"
+    assert Obligation.objects.filter(version=offer).count() == 1
