@@ -11,3 +11,8 @@ class ProceduresConfig(AppConfig):
         from qms import ledger
 
         ledger.register(models.Document, models.DocumentVersion, models.RecordForm, models.FormField, models.Obligation)
+
+        from procedures.panels import overdue_review_panel
+        from qms.site import register_home_panel
+
+        register_home_panel(overdue_review_panel)

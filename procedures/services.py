@@ -175,7 +175,11 @@ def _publish(version: DocumentVersion, *, actor) -> DocumentVersion:
     current = DocumentVersion.objects.select_for_update().filter(document=version.document, status=VersionStatus.EFFECTIVE).first()
     if current is not None and current.pk != version.pk:
         _move(current, "supersede", actor=actor, reason=f"被 {version.label} 替代")
-    return _move(version, "publish", actor=actor, reason="到生效日期发布")
+    months = version.document.review_months
+    start = version.effective_on or timezone.localdate()
+    y, m = divmod(start.month - 1 + months, 12)
+    next_review = start.replace(year=start.year + y, month=m + 1, day=min(start.day, 28))
+    return _move(version, "publish", actor=actor, reason="到生效日期发布", next_review_on=next_review)
 
 
 @transaction.atomic

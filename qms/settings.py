@@ -152,6 +152,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-ledger-nightly": {"task": "qms.verify_ledger", "schedule": 24 * 3600.0},
+    "publish-due-versions": {"task": "procedures.publish_due", "schedule": 3600.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -12,10 +12,26 @@ MENU = [
     ("home", _("首页"), "all"),
     ("unit_tree", _("组织架构"), "all"),
     ("member_list", _("党员"), "all"),
+    ("procedure_register", _("体系文件"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),
 ]
+
+
+#: Panels other packages add to the home page (registered in their AppConfig.ready, so
+#: this lower package never imports them). Each takes the request and returns None or
+#: {"title": str, "rows": [(text, url, note)], "empty": str}.
+HOME_PANELS: list = []
+
+
+def register_home_panel(fn) -> None:
+    if fn not in HOME_PANELS:
+        HOME_PANELS.append(fn)
+
+
+def home_panels(request) -> list[dict]:
+    return [p for p in (fn(request) for fn in HOME_PANELS) if p]
 
 
 def menu(request):

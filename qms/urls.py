@@ -2,5 +2,6 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("procedures/", include("procedures.urls")),
     path("", include("qms.web.urls")),
 ]

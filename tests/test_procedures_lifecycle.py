@@ -256,3 +256,14 @@ def test_newer_library_is_offered_as_a_draft_to_adopters(two_committees, people,
     assert offer.status == VersionStatus.DRAFT and "研究支部日常工作和重要事项" in offer.why
     assert lib.effective_version().label == "2027.1"
     assert Obligation.objects.filter(version=offer).count() == 1
+
+
+def test_publish_due_task_runs_eagerly(doc, people, monkeypatch):
+    from procedures.tasks import publish_due_task
+
+    later = TODAY() + dt.timedelta(days=3)
+    v = _through_approval(_draft(doc, people), people, effective_on=later)
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: later)
+    assert publish_due_task.delay().get() == 1
+    v.refresh_from_db()
+    assert v.status == VersionStatus.EFFECTIVE

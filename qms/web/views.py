@@ -28,6 +28,7 @@ from qms.models import (
 )
 from qms.rules import TERM_KEYS, rules_for
 from qms.scoping import SESSION_KEY, can_manage, get_visible_or_404, is_admin, restrict, scopes_for
+from qms.site import home_panels
 from qms.structure import term_end, tree_warnings
 from qms.web.forms import (
     AmendForm,
@@ -74,7 +75,7 @@ def _member_counts(unit_ids: list[int]) -> dict[int, dict[str, int]]:
 @login_required
 def home(request):
     root = _scope_root(request)
-    ctx: dict = {"root": root}
+    ctx: dict = {"root": root, "panels": home_panels(request)}
     if root is not None:
         subtree = Unit.objects.filter(path__startswith=root.path)
         by_kind = dict(subtree.values_list("kind").annotate(n=Count("id")))
