@@ -12,7 +12,8 @@ class ProceduresConfig(AppConfig):
 
         ledger.register(models.Document, models.DocumentVersion, models.RecordForm, models.FormField, models.Obligation)
 
-        from procedures.panels import overdue_review_panel
+        from procedures.panels import approval_tasks_panel, overdue_review_panel
         from qms.site import register_home_panel
 
+        register_home_panel(approval_tasks_panel)
         register_home_panel(overdue_review_panel)

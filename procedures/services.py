@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
+from procedures import flows
 from procedures.library_loader import CONTENT_FIELDS, copy_version_content
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
 from qms import ledger
@@ -131,8 +132,10 @@ def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: 
 
 @transaction.atomic
 def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
-    """提交审核."""
-    return _move(version, "submit", actor=actor)
+    """提交审核 — and open the approval process's review task."""
+    v = _move(version, "submit", actor=actor)
+    flows.begin(v)
+    return v
 
 
 @transaction.atomic
@@ -140,7 +143,9 @@ def version_review(version: DocumentVersion, *, actor, comment: str = "") -> Doc
     """审核 — by someone other than the drafter."""
     if version.drafted_by_id and actor is not None and actor.pk == version.drafted_by_id:
         raise ValidationError("起草人不能审核自己起草的版本(职责分离)")
-    return _move(version, "review", actor=actor, reason=comment, reviewed_by=actor, reviewed_at=timezone.now())
+    v = _move(version, "review", actor=actor, reason=comment, reviewed_by=actor, reviewed_at=timezone.now())
+    flows.complete(v, flows.DocumentApprovalFlow.review, actor)
+    return v
 
 
 @transaction.atomic
@@ -148,7 +153,9 @@ def version_send_back(version: DocumentVersion, *, actor, reason: str) -> Docume
     """退回修改 — with the reason; the review is cleared."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "退回必须说明原因"})
-    return _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None)
+    v = _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None)
+    flows.cancel(v)
+    return v
 
 
 def _sign(actor, meaning: str) -> dict[str, Any]:
@@ -166,6 +173,7 @@ def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, m
     if effective_on < timezone.localdate():
         raise ValidationError({"effective_on": "生效日期不能早于今天"})
     v = _move(version, "approve", actor=actor, effective_on=effective_on, **_sign(actor, meaning))
+    flows.complete(v, flows.DocumentApprovalFlow.approve, actor)
     if effective_on <= timezone.localdate():
         v = _publish(v, actor=actor)
     return v
@@ -203,7 +211,9 @@ def version_withdraw(version: DocumentVersion, *, actor, reason: str) -> Documen
     """作废."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "作废必须说明原因"})
-    return _move(version, "withdraw", actor=actor, reason=reason)
+    v = _move(version, "withdraw", actor=actor, reason=reason)
+    flows.cancel(v)
+    return v
 
 
 @transaction.atomic

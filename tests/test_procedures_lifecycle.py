@@ -9,8 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
+from viewflow.workflow.status import PROCESS, STATUS
 
 from procedures import services
+from procedures.flows import ApprovalProcess
 from procedures.library_loader import load_library
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
 from procedures.rules import effective_rules
@@ -58,6 +60,21 @@ def test_full_lifecycle_supersedes_the_old_version(doc, people):
     assert actions == ["document_version.create", "document_version.submit", "document_version.review",
                        "document_version.approve", "document_version.publish"]
     assert ledger.verify().ok
+    # the viewflow process held the work items and is finished, each task done by its person
+    process = ApprovalProcess.objects.get(artifact_object_id=v.pk)
+    assert process.status == PROCESS.DONE
+    done = {t.flow_task.name: t.owner for t in process.task_set.filter(status=STATUS.DONE) if t.owner}
+    assert done == {"review": people["reviewer"], "approve": people["approver"]}
+
+
+def test_send_back_cancels_the_process_and_resubmit_starts_a_new_one(doc, people):
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    services.version_send_back(v, actor=people["reviewer"], reason="依据不足")
+    assert list(ApprovalProcess.objects.filter(artifact_object_id=v.pk).values_list("status", flat=True)) == [PROCESS.CANCELED]
+    services.version_submit(v, actor=people["drafter"])
+    statuses = sorted(ApprovalProcess.objects.filter(artifact_object_id=v.pk).values_list("status", flat=True))
+    assert statuses == sorted([PROCESS.CANCELED, PROCESS.NEW])
 
 
 def test_future_effective_date_waits_for_the_daily_publish(doc, people, monkeypatch):

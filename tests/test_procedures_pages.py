@@ -63,6 +63,9 @@ def test_adopt_override_through_the_pages_and_see_it_in_the_rule_set(client, sit
                                                                         "grace_days": 0, "source": "本委《细则》第3条", "reason": "本委制度"})
     assert r.status_code == 302
     client.post(reverse("procedure_version_action", args=[v.pk, "submit"]))
+    client.force_login(site["reviewer"])
+    assert "文件审批待办" in (home := client.get(reverse("home")).content.decode()) and "待审核" in home
+    client.force_login(site["admin"])
     # the drafter may not review: refused with a message, state unchanged
     client.post(reverse("procedure_version_action", args=[v.pk, "review"]), follow=True)
     v.refresh_from_db()
