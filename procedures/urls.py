@@ -11,6 +11,7 @@ urlpatterns = [
     path("versions/<int:pk>/edit/", views.edit_version, name="procedure_version_edit"),
     path("versions/<int:pk>/<str:action>/", views.version_action, name="procedure_version_action"),
     path("obligations/<int:pk>/edit/", views.edit_obligation, name="procedure_obligation_edit"),
+    path("forms/<int:pk>/", views.form_preview, name="procedure_form"),
     path("forms/<int:pk>.pdf", views.form_pdf, name="procedure_form_pdf"),
     path("rules/<str:code>/", views.unit_rules, name="procedure_unit_rules"),
 ]

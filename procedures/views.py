@@ -67,6 +67,13 @@ def register(request):
     versions = DocumentVersion.objects.filter(document__in=visible_documents(request.user)).select_related("document", "document__owner")
     if status in VersionStatus.values:
         versions = versions.filter(status=status)
+    # readers see what is in force or was; drafts and pending versions only their authors' units
+    editable_owner_paths = [sc.path for sc in scopes_for(request.user) if sc.can_manage]
+    pending = Q(status__in=[VersionStatus.DRAFT, VersionStatus.UNDER_REVIEW, VersionStatus.APPROVED])
+    mine = Q(pk__in=[])
+    for path in editable_owner_paths:
+        mine |= Q(document__owner__path__startswith=path)
+    versions = versions.exclude(pending & ~mine)
     if kind in DocumentKind.values:
         versions = versions.filter(document__kind=kind)
     today = timezone.localdate()
@@ -80,7 +87,9 @@ def register(request):
 @login_required
 def document_detail(request, pk: int):
     doc = _document(request.user, pk)
-    versions = list(doc.versions.order_by("-id"))
+    can_edit = _can_edit(request.user, doc)
+    versions = [v for v in doc.versions.order_by("-id")
+                if can_edit or v.status in (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED, VersionStatus.OBSOLETE)]
     shown = doc.effective_version() or (versions[0] if versions else None)
     vid = request.GET.get("version")
     if vid:
@@ -90,7 +99,7 @@ def document_detail(request, pk: int):
         "doc": doc, "version": shown, "versions": versions,
         "obligations": shown.obligations.select_related("form") if shown else [],
         "history": ledger.history(shown) if shown else [],
-        "can_edit": _can_edit(request.user, doc),
+        "can_edit": can_edit,
         "adopt_units": managed if doc.owner_id is None else [],
         "content_fields": [(f, DocumentVersion._meta.get_field(f).verbose_name, getattr(shown, f)) for f in CONTENT_FIELDS if shown],
     })
@@ -146,6 +155,15 @@ def unit_rules(request, code: str):
     return render(request, "procedures/unit_rules.html", {"unit": unit, "rules": rules,
                                                           "periodic": [r for r in rules if not r.obligation.event],
                                                           "events": [r for r in rules if r.obligation.event]})
+
+
+@login_required
+def form_preview(request, pk: int):
+    """The record form as the web form a record will be filled in with (read-only preview)."""
+    form = get_object_or_404(RecordForm, pk=pk)
+    if form.owner_id and not restrict(request.user, Unit.objects.filter(pk=form.owner_id)).exists():
+        raise Http404
+    return render(request, "procedures/form_preview.html", {"form": form, "fields": form.fields.all()})
 
 
 @login_required

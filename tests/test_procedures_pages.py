@@ -130,3 +130,22 @@ def test_overdue_review_shows_on_the_admin_home(client, site):
     assert "逾期未评审的体系文件" in body and "DJ-CX-01" in body
     client.force_login(site["sec"])
     assert "逾期未评审" not in client.get(reverse("home")).content.decode()
+
+
+def test_form_preview_shows_required_elements(client, site):
+    client.force_login(site["sec"])
+    form = RecordForm.objects.get(code="DJ-JL-01")
+    body = client.get(reverse("procedure_form", args=[form.pk])).content.decode()
+    assert "决议分工落实情况" in body and body.count('<span class="bad">*</span>') >= 7 and "打印(A4 PDF)" in body
+
+
+def test_readers_do_not_see_drafts(client, site):
+    from procedures import services
+
+    lib = Document.objects.get(owner=None, library_key="party_lecture")
+    v = services.document_adopt(lib, unit=site["committee"], actor=site["admin"], label="草-1", change_reason="本委制度")
+    client.force_login(site["sec"])  # a branch secretary below the committee: reader of its documents
+    assert "草-1" not in client.get(reverse("procedure_register"), {"status": "draft"}).content.decode()
+    assert "草-1" not in client.get(reverse("procedure_detail", args=[v.document_id])).content.decode()
+    client.force_login(site["admin"])
+    assert "草-1" in client.get(reverse("procedure_register"), {"status": "draft"}).content.decode()
