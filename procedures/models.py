@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from qms.models import PositionTitle, Unit
+from qms.models import PositionTitle, Unit, UnitKind
 
 
 class DocumentKind(models.TextChoices):
@@ -268,6 +268,10 @@ class Obligation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def applies_to_display(self) -> str:
+        labels = dict(UnitKind.choices)
+        return "、".join(str(labels.get(k, k)) for k in self.applies_to)
 
     def frequency_text(self) -> str:
         """How often, in words (for the procedure page and the rule-set page)."""

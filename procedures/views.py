@@ -116,7 +116,7 @@ def _line_diff(a: str, b: str) -> list[tuple[str, str]]:
 
 def _obligation_row(o: Obligation) -> dict:
     return {"title": o.title, "frequency": o.frequency_text(), "form": o.form.code if o.form else "",
-            "applies": "、".join(o.applies_to), "responsible": o.get_responsible_display(), "source": o.source}
+            "applies": o.applies_to_display(), "responsible": o.get_responsible_display(), "source": o.source}
 
 
 @login_required
