@@ -31,6 +31,7 @@ from qms.models import (
     Unit,
     UnitKind,
 )
+from qms.signals import member_event_recorded
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -266,6 +267,7 @@ def member_transfer(member: Member, *, actor, date: dt.date, to_unit: Unit | Non
         kind = MemberEventKind.MOVE
     ev = MemberEvent.objects.create(member=member, kind=kind, date=date, from_unit=old.unit, to_unit=to_unit, note=note)
     ledger.record("member_event.create", ev, actor=actor)
+    member_event_recorded.send(sender=MemberEvent, event=ev)
     return member
 
 
@@ -281,6 +283,7 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
                          category: str | None = None) -> MemberEvent:
     """党员状态变化 — retirement, death, removal (除名) or a category change (e.g. 转正)."""
     member = Member.objects.select_for_update().get(pk=member.pk)
+    current = member.current_membership()
     before = ledger.snapshot(member)
     if kind == MemberEventKind.CATEGORY:
         if category not in MemberCategory.values:
@@ -303,8 +306,10 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
         raise ValidationError({"kind": f"不支持的变化类型:{kind}"})
     member.save()
     ledger.record(f"member.{kind}", member, actor=actor, before=before, reason=note)
-    ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=note)
+    ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=note,
+                                    from_unit=current.unit if current else None)
     ledger.record("member_event.create", ev, actor=actor)
+    member_event_recorded.send(sender=MemberEvent, event=ev)
     return ev
 
 

@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "verify-ledger-nightly": {"task": "qms.verify_ledger", "schedule": 24 * 3600.0},
     "publish-due-versions": {"task": "procedures.publish_due", "schedule": 3600.0},
+    "schedule-occurrences": {"task": "workflows.schedule", "schedule": 24 * 3600.0},
+    "mark-missed-occurrences": {"task": "workflows.mark_missed", "schedule": 24 * 3600.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -5,3 +5,15 @@ class WorkflowsConfig(AppConfig):
     name = "workflows"
     verbose_name = "执行与记录"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from qms import ledger
+        from qms.signals import member_event_recorded
+        from workflows import models, scheduler
+
+        ledger.register(models.Occurrence)
+
+        def _on_event(sender, event, **kwargs):
+            scheduler.on_member_event(event)
+
+        member_event_recorded.connect(_on_event, weak=False, dispatch_uid="workflows.on_member_event")

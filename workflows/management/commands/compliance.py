@@ -1,0 +1,37 @@
+"""manage.py compliance — the compliance matrix of a subtree and year as JSON or CSV."""
+import csv
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from qms.models import Unit
+from workflows.compliance import STATUS_LABELS, compliance
+
+
+class Command(BaseCommand):
+    help = "输出执行情况矩阵(党组织 × 规定 × 期间 → 状态)及执行率"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--unit", help="组织编码(默认为组织树的根)")
+        parser.add_argument("--year", type=int, default=timezone.localdate().year)
+        parser.add_argument("--format", choices=["json", "csv"], default="json")
+
+    def handle(self, *args, unit=None, year: int, format: str, **options):
+        if unit:
+            root = Unit.objects.filter(code=unit).first()
+            if root is None:
+                raise CommandError(f"找不到组织编码 {unit}")
+        else:
+            roots = list(Unit.objects.filter(parent__isnull=True)[:2])
+            if len(roots) != 1:
+                raise CommandError("组织树有多个根,请用 --unit 指定")
+            root = roots[0]
+        m = compliance(root, year)
+        if format == "json":
+            self.stdout.write(json.dumps(m.as_dict(), ensure_ascii=False, indent=2))
+            return
+        w = csv.writer(self.stdout)
+        w.writerow(["组织编码", "组织名称", "规定", "期间", "截止日期", "状态"])
+        for c in m.cells:
+            w.writerow([c["unit"], m.units[c["unit"]], m.obligations[c["obligation"]], c["period"], c["due"], STATUS_LABELS[c["status"]]])

@@ -1,0 +1,111 @@
+"""排期 — obligations × units × calendar → occurrences.
+
+Idempotent (a second run creates nothing: unique slots), re-plans only the future (an
+``open`` occurrence that no longer corresponds to an effective rule, and whose period has
+not started, is cancelled with the reason "规则或组织变化"), and never touches the past.
+Event-triggered obligations get their occurrences from ``on_member_event``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from procedures.models import Obligation
+from procedures.rules import effective_rules
+from qms import ledger
+from qms.models import MemberEvent, Unit
+from workflows.models import Occurrence, State
+from workflows.periods import add_months, slots_for
+
+
+@dataclass
+class ScheduleReport:
+    created: int = 0
+    cancelled: int = 0
+    units: int = 0
+
+
+def horizon(today: dt.date) -> tuple[dt.date, dt.date]:
+    """Current and next quarter-aligned span: from the start of this year's current quarter
+    to the end of the next quarter (so monthly, quarterly and yearly rules are all covered)."""
+    q_start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return q_start, add_months(q_start, 6) - dt.timedelta(days=1)
+
+
+def _slots(ob: Obligation, start: dt.date, end: dt.date):
+    return slots_for(count=ob.count, per=ob.per, every_months=ob.every_months, before=ob.before,
+                     preferred_period=ob.preferred_period, grace_days=ob.grace_days, start=start, end=end)
+
+
+@transaction.atomic
+def schedule(*, through: dt.date | None = None, today: dt.date | None = None, root: Unit | None = None) -> ScheduleReport:
+    """Create the occurrences due from the current period up to ``through``."""
+    today = today or timezone.localdate()
+    start, end = horizon(today)
+    if through is not None:
+        end = max(end, through)
+    units = Unit.objects.filter(is_active=True)
+    if root is not None:
+        units = units.filter(path__startswith=root.path)
+    report = ScheduleReport()
+    for unit in units:
+        report.units += 1
+        wanted: set[tuple[str, dt.date, int]] = set()
+        existing = {
+            (o.obligation_key, o.period_start, o.seq): o
+            for o in Occurrence.objects.filter(unit=unit, event__isnull=True, period_end__gte=start)
+        }
+        for rule in effective_rules(unit):
+            ob = rule.obligation
+            if ob.event:
+                continue
+            for slot in _slots(ob, start, end):
+                key = (ob.key, slot.start, slot.seq)
+                wanted.add(key)
+                occ = existing.get(key)
+                if occ is None:
+                    occ = Occurrence.objects.create(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
+                                                    period_end=slot.end, seq=slot.seq, due_date=slot.due)
+                    ledger.record("occurrence.schedule", occ, actor=None)
+                    report.created += 1
+        for key, occ in existing.items():
+            if key not in wanted and occ.state == State.OPEN and occ.period_start > today:
+                before = ledger.snapshot(occ)
+                occ.remark = REPLAN_REASON
+                occ.cancel()
+                occ.save()
+                ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=REPLAN_REASON)
+                report.cancelled += 1
+    return report
+
+
+REPLAN_REASON = "规则或组织变化,不再需要"
+
+
+@transaction.atomic
+def on_member_event(event: MemberEvent) -> list[Occurrence]:
+    """An event (a transfer, a retirement …) creates the occurrences its rules call for in the
+    member's unit, e.g. a 谈心谈话 within 30 days (seed 001 三(二)5 六必谈)."""
+    kinds = {"transfer_in": "member_transfer", "move": "member_transfer", "transfer_out": "member_transfer",
+             "retire": "retirement"}
+    kind = kinds.get(event.kind)
+    unit = event.to_unit or event.from_unit
+    if kind is None or unit is None:
+        return []
+    created = []
+    for rule in effective_rules(unit):
+        ob = rule.obligation
+        if ob.event != kind:
+            continue
+        occ, new = Occurrence.objects.get_or_create(
+            unit=unit, obligation_key=ob.key, event=event,
+            defaults={"obligation": ob, "period_start": event.date, "period_end": event.date + dt.timedelta(days=ob.grace_days),
+                      "due_date": event.date + dt.timedelta(days=ob.grace_days)},
+        )
+        if new:
+            ledger.record("occurrence.trigger", occ, actor=None, reason=f"{event.get_kind_display()}:{event.member.name}")
+            created.append(occ)
+    return created

@@ -1,0 +1,15 @@
+"""Daily execution jobs (Celery beat): schedule what is owed, and mark gaps."""
+from celery import shared_task
+
+from workflows import scheduler, services
+
+
+@shared_task(acks_late=True, name="workflows.schedule")
+def schedule_task() -> dict:
+    r = scheduler.schedule()
+    return {"units": r.units, "created": r.created, "cancelled": r.cancelled}
+
+
+@shared_task(acks_late=True, name="workflows.mark_missed")
+def mark_missed_task() -> int:
+    return services.mark_missed()
