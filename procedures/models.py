@@ -257,6 +257,8 @@ class Obligation(models.Model):
     responsible = models.CharField(_("责任人"), max_length=20, choices=PositionTitle.choices)
     checker = models.CharField(_("检查人"), max_length=20, choices=PositionTitle.choices)
     checker_level = models.CharField(_("检查人所在层级"), max_length=10, choices=[("self", _("本级")), ("parent", _("上级"))], default="self")
+    quorum = models.CharField(_("法定人数"), max_length=16, blank=True, choices=[
+        ("", _("不适用")), ("full_members", _("应到会正式党员过半数")), ("committee", _("委员过半数"))])
     description = models.TextField(_("说明"), blank=True)
     source = models.CharField(_("依据"), max_length=200)
 

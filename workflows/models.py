@@ -110,3 +110,116 @@ class Occurrence(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=[State.OPEN, State.PLANNED], target=State.CANCELLED)
     def cancel(self) -> None:
         """取消: with a reason (approved by the level above, or a rule change)."""
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+class Record(models.Model):
+    """记录 — what was filled in for an occurrence, on the obligation's record form.
+
+    Editable while the occurrence is planned or held; frozen once checked (C). After that a
+    change is an amendment with a reason (``services.record_amend``); every value it had is
+    in the ledger. Whether it is frozen is derived from the occurrence's state, not stored.
+    """
+
+    scope_unit_lookup = "occurrence__unit"
+
+    occurrence = models.OneToOneField(Occurrence, verbose_name=_("应开展事项"), on_delete=models.PROTECT, related_name="record")
+    form = models.ForeignKey("procedures.RecordForm", verbose_name=_("记录表格"), on_delete=models.PROTECT, related_name="+")
+    elements = models.JSONField(_("记录要素"), default=dict, blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提交人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("检查人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    checked_at = models.DateTimeField(_("检查时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("记录")
+        verbose_name_plural = _("记录")
+
+    def __str__(self) -> str:
+        return f"{self.occurrence} 记录"
+
+    @property
+    def frozen(self) -> bool:
+        return self.occurrence.state in (State.CHECKED, State.CLOSED)
+
+
+class Presence(models.TextChoices):
+    PRESENT = "present", _("出席")
+    ABSENT = "absent", _("缺席")
+    ATTENDING = "attending", _("列席")
+
+
+class Attendance(models.Model):
+    """出席情况 — one person at one meeting, taken from the unit's roster on that date
+    (列席 may be someone from elsewhere). Absentees on approved leave owe a 补课."""
+
+    scope_unit_lookup = "record__occurrence__unit"
+
+    record = models.ForeignKey(Record, verbose_name=_("记录"), on_delete=models.CASCADE, related_name="attendance")
+    member = models.ForeignKey("qms.Member", verbose_name=_("党员"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    guest_name = models.CharField(_("列席人员"), max_length=60, blank=True)
+    presence = models.CharField(_("出席情况"), max_length=10, choices=Presence.choices)
+    reason = models.CharField(_("缺席原因"), max_length=100, blank=True)
+    on_leave = models.BooleanField(_("经批准请假"), default=False)
+
+    class Meta:
+        verbose_name = _("出席情况")
+        verbose_name_plural = _("出席情况")
+        constraints = [models.UniqueConstraint(fields=["record", "member"], condition=Q(member__isnull=False), name="one_attendance_per_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member or self.guest_name} {self.get_presence_display()}"
+
+
+class FollowUpKind(models.TextChoices):
+    RESOLUTION = "resolution", _("决议落实")
+    MAKEUP = "makeup", _("补课")
+
+
+class FollowUp(models.Model):
+    """决议落实 / 补课 — a resolution's task or an absentee's make-up, with owner and due date."""
+
+    scope_unit_lookup = "record__occurrence__unit"
+
+    record = models.ForeignKey(Record, verbose_name=_("记录"), on_delete=models.PROTECT, related_name="followups")
+    kind = models.CharField(_("类别"), max_length=12, choices=FollowUpKind.choices)
+    text = models.CharField(_("事项"), max_length=200)
+    owner = models.ForeignKey("qms.Member", verbose_name=_("责任人"), on_delete=models.PROTECT, related_name="followups")
+    due_date = models.DateField(_("完成时限"))
+    done_on = models.DateField(_("完成日期"), null=True, blank=True)
+    outcome = models.CharField(_("落实情况"), max_length=200, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("决议落实/补课")
+        verbose_name_plural = _("决议落实/补课")
+        ordering = ["due_date", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Attachment(models.Model):
+    """附件 — a sign-in sheet, photo or minutes, stored content-addressed with its SHA-256."""
+
+    scope_unit_lookup = "record__occurrence__unit"
+
+    record = models.ForeignKey(Record, verbose_name=_("记录"), on_delete=models.PROTECT, related_name="attachments")
+    name = models.CharField(_("文件名"), max_length=120)
+    content_type = models.CharField(_("类型"), max_length=60)
+    size = models.PositiveIntegerField(_("大小"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    file = models.FileField(_("文件"), upload_to="attachments/%Y/%m/")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+
+    def __str__(self) -> str:
+        return self.name

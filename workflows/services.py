@@ -4,14 +4,33 @@ occurrence get one success and one clear refusal (row lock + optimistic FSM lock
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import mimetypes
+from pathlib import PurePath
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
+from procedures.models import FieldType
 from qms import ledger
-from workflows.models import Occurrence, State
+from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
+from qms.rules import rule_value
+from qms.scoping import can_manage, is_admin
+from workflows.models import (
+    Attachment,
+    Attendance,
+    FollowUp,
+    FollowUpKind,
+    Occurrence,
+    Presence,
+    Record,
+    State,
+)
 
 CONFLICT = "该事项已被他人更新,请刷新页面后重试"
 
@@ -45,8 +64,11 @@ def occurrence_plan(occ: Occurrence, *, actor, planned_date: dt.date, place: str
         raise ValidationError(f"计划缺少:{'、'.join(missing)}")
     if planned_date < occ.period_start:
         raise ValidationError({"planned_date": f"计划日期早于本期开始({occ.period_start:%Y-%m-%d})"})
-    return _move(occ, "plan", actor=actor, planned_date=planned_date, place=place.strip(), topic=topic.strip(),
-                 late=planned_date > occ.due_date)
+    occ = _move(occ, "plan", actor=actor, planned_date=planned_date, place=place.strip(), topic=topic.strip(),
+                late=planned_date > occ.due_date)
+    if occ.obligation.form_id and not Record.objects.filter(occurrence=occ).exists():
+        _ensure_record(occ, actor)
+    return occ
 
 
 @transaction.atomic
@@ -64,3 +86,315 @@ def mark_missed() -> int:
             _move(occ, "miss", actor=None, reason="到期未开展", remark="到期未开展")
         n += 1
     return n
+
+
+# ---------------------------------------------------------------------------------- records
+# Rules enforced here (seed 001 三(二)2 要素齐全; 三(二)6 补课; domain.md §6 quorum):
+# attendance comes from the unit's roster on the meeting date; a record cannot pass the check
+# unless every required element is there; resolutions count only with a quorum; a record is
+# frozen after the check and changed only by an amendment with a reason.
+
+EDITABLE = (State.PLANNED, State.HELD)
+
+
+def roster_on(unit, day: dt.date):
+    """Members whose membership in ``unit`` covers ``day`` (the roster of that date)."""
+    return Member.objects.filter(memberships__unit=unit, memberships__start__lte=day).filter(
+        Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)).distinct()
+
+
+def _meeting_day(occ: Occurrence) -> dt.date:
+    return occ.held_on or occ.planned_date or occ.period_start
+
+
+def _record(occ: Occurrence, *, editable: bool = True) -> Record:
+    rec = Record.objects.filter(occurrence=occ).select_related("occurrence").first()
+    if rec is None:
+        raise ValidationError("请先制定计划(日期、地点、主题)再填写记录")
+    if editable and rec.occurrence.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,修改请使用“更正”并填写原因")
+    return rec
+
+
+def _ensure_record(occ: Occurrence, actor) -> Record:
+    rec = Record.objects.filter(occurrence=occ).first()
+    if rec is None:
+        if occ.obligation.form_id is None:
+            raise ValidationError("该规定没有记录表格")
+        rec = Record.objects.create(occurrence=occ, form=occ.obligation.form,
+                                    elements={"time": occ.planned_date.isoformat() if occ.planned_date else "",
+                                              "place": occ.place, "topic": occ.topic})
+        ledger.record("record.create", rec, actor=actor)
+    return rec
+
+
+_SIMPLE = {FieldType.TEXT, FieldType.RICH_TEXT, FieldType.DATE, FieldType.DATETIME, FieldType.PLACE,
+           FieldType.LECTURER, FieldType.TOPIC, FieldType.SCORE, FieldType.VOTES}
+
+
+def _valid_votes(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k), int) and value[k] >= 0 for k in ("for", "against", "abstain"))
+
+
+def _clean_elements(rec: Record, elements: dict) -> dict:
+    fields = {f.key: f for f in rec.form.fields.all()}
+    unknown = set(elements) - set(fields)
+    if unknown:
+        raise ValidationError(f"记录表格 {rec.form.code} 没有这些栏目:{'、'.join(sorted(unknown))}")
+    clean = {}
+    for key, value in elements.items():
+        f = fields[key]
+        if f.type not in _SIMPLE:
+            raise ValidationError(f"“{f.label}”在专门的区域填写(出席、决议、附件)")
+        if f.type == FieldType.VOTES and value not in ("", None) and not _valid_votes(value):
+            raise ValidationError("表决情况应填写同意、反对、弃权的人数(非负整数)")
+        if f.type in (FieldType.DATE, FieldType.DATETIME) and value:
+            try:
+                (dt.datetime.fromisoformat if f.type == FieldType.DATETIME else dt.date.fromisoformat)(str(value))
+            except ValueError as exc:
+                raise ValidationError(f"“{f.label}”的日期格式不正确") from exc
+        clean[key] = value.strip() if isinstance(value, str) else value
+    return clean
+
+
+@transaction.atomic
+def record_save(occ: Occurrence, *, actor, elements: dict) -> Record:
+    """填写记录 — save the simple elements (time, place, topic, speeches, votes …)."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state in (State.CHECKED, State.CLOSED):
+        raise ValidationError("记录已检查并冻结,修改请使用“更正”并填写原因")
+    if occ.state not in EDITABLE:
+        raise ValidationError("请先制定计划(日期、地点、主题)再填写记录")
+    rec = _ensure_record(occ, actor)
+    before = ledger.snapshot(rec)
+    rec.elements = {**rec.elements, **_clean_elements(rec, elements)}
+    rec.save(update_fields=["elements"])
+    ledger.record("record.update", rec, actor=actor, before=before)
+    return rec
+
+
+@transaction.atomic
+def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, presence: str, reason: str = "",
+                    on_leave: bool = False, guest_name: str = "") -> Attendance:
+    """记出席 — one person: 出席 / 缺席 (with reason) / 列席. Members must be on the unit's
+    roster on the meeting date; a 列席 guest from outside is named."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,不能再修改出席情况")
+    rec = _ensure_record(occ, actor)
+    if presence not in Presence.values:
+        raise ValidationError("出席情况应为出席、缺席或列席")
+    day = _meeting_day(occ)
+    if member is None:
+        if presence != Presence.ATTENDING or not guest_name.strip():
+            raise ValidationError("非本组织人员只能作为列席人员,并须填写姓名")
+        att = Attendance.objects.create(record=rec, guest_name=guest_name.strip(), presence=presence)
+        ledger.record("attendance.add", att, actor=actor)
+        return att
+    if presence != Presence.ATTENDING and not roster_on(occ.unit, day).filter(pk=member.pk).exists():
+        raise ValidationError(f"{member.name} {day:%Y-%m-%d} 不在{occ.unit.name}的党员名册中,不能记为出席或缺席")
+    if presence == Presence.ABSENT and not reason.strip():
+        raise ValidationError(f"{member.name} 缺席,须填写缺席原因")
+    att = Attendance.objects.filter(record=rec, member=member).first()
+    before = ledger.snapshot(att) if att else None
+    if att is None:
+        att = Attendance(record=rec, member=member)
+    att.presence, att.reason, att.on_leave = presence, reason.strip(), bool(on_leave and presence == Presence.ABSENT)
+    att.save()
+    ledger.record("attendance.mark", att, actor=actor, before=before)
+    return att
+
+
+@transaction.atomic
+def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: dt.date) -> FollowUp:
+    """决议分工 — a resolution becomes a follow-up with an owner and a due date."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,不能再增加决议")
+    rec = _ensure_record(occ, actor)
+    if not (text or "").strip():
+        raise ValidationError("请填写决议事项")
+    day = _meeting_day(occ)
+    if due_date < day:
+        raise ValidationError("完成时限不能早于会议日期")
+    if not roster_on(occ.unit, day).filter(pk=owner.pk).exists():
+        raise ValidationError(f"责任人 {owner.name} 不在本组织名册中")
+    fu = FollowUp.objects.create(record=rec, kind=FollowUpKind.RESOLUTION, text=text.strip(), owner=owner, due_date=due_date)
+    ledger.record("followup.add", fu, actor=actor)
+    return fu
+
+
+@transaction.atomic
+def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str) -> FollowUp:
+    """落实 / 补课完成 — with what was done."""
+    fu = FollowUp.objects.select_for_update().get(pk=fu.pk)
+    if fu.done_on:
+        raise ValidationError("该事项已完成")
+    if not (outcome or "").strip():
+        raise ValidationError("请填写落实情况")
+    before = ledger.snapshot(fu)
+    fu.done_on, fu.outcome = done_on, outcome.strip()
+    fu.save()
+    ledger.record("followup.done", fu, actor=actor, before=before)
+    return fu
+
+
+def missing_elements(rec: Record) -> list[str]:
+    """The labels of required elements that are not there — “要素齐全” is this list empty."""
+    missing = []
+    attendance = list(rec.attendance.all())
+    for f in rec.form.fields.filter(required=True):
+        if f.type == FieldType.ATTENDANCE:
+            ok = any(a.presence == Presence.PRESENT for a in attendance)
+        elif f.type == FieldType.RESOLUTIONS:
+            ok = rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists() or str(rec.elements.get(f.key, "")).strip() != ""
+        elif f.type == FieldType.ATTACHMENTS:
+            ok = rec.attachments.exists()
+        elif f.type == FieldType.VOTES:
+            v = rec.elements.get(f.key)
+            ok = isinstance(v, dict) and all(isinstance(v.get(k), int) for k in ("for", "against", "abstain"))
+        else:
+            ok = str(rec.elements.get(f.key, "") or "").strip() != ""
+        if not ok:
+            missing.append(f.label)
+    return missing
+
+
+def quorum(rec: Record) -> tuple[int, int] | None:
+    """(present, entitled) for meetings with a quorum rule; None where none applies.
+    党员大会: full members on the roster that day; 委员会: committee members that day."""
+    occ = rec.occurrence
+    rule = occ.obligation.quorum
+    if not rule:
+        return None
+    day = _meeting_day(occ)
+    if rule == "committee":
+        entitled_ids = set(Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
+                           .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
+    else:
+        entitled_ids = set(roster_on(occ.unit, day).filter(category=MemberCategory.FULL).values_list("pk", flat=True))
+    present = rec.attendance.filter(presence=Presence.PRESENT, member_id__in=entitled_ids).count()
+    return present, len(entitled_ids)
+
+
+def quorum_reached(rec: Record) -> bool:
+    q = quorum(rec)
+    return q is None or q[0] * 2 > q[1]
+
+
+@transaction.atomic
+def record_submit(occ: Occurrence, *, actor, held_on: dt.date) -> Occurrence:
+    """D 执行 — the meeting was held on ``held_on``; the record is submitted for checking.
+    A date after the due date is allowed and marked late; one before the period is refused."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    rec = _record(occ)
+    if held_on < occ.period_start:
+        raise ValidationError(f"开展日期早于本期开始({occ.period_start:%Y-%m-%d}),不属于本期")
+    if held_on > timezone.localdate():
+        raise ValidationError("开展日期不能晚于今天")
+    before = ledger.snapshot(rec)
+    rec.submitted_by, rec.submitted_at = actor, timezone.now()
+    rec.save(update_fields=["submitted_by", "submitted_at"])
+    ledger.record("record.submit", rec, actor=actor, before=before)
+    occ = _move(occ, "hold", actor=actor, held_on=held_on, late=held_on > occ.due_date)
+    makeup = rule_value(occ.unit, "makeup_days")
+    for a in rec.attendance.filter(presence=Presence.ABSENT, on_leave=True).select_related("member"):
+        if not rec.followups.filter(kind=FollowUpKind.MAKEUP, owner=a.member).exists():
+            fu = FollowUp.objects.create(record=rec, kind=FollowUpKind.MAKEUP, owner=a.member, text=f"{a.member.name} 补课",
+                                         due_date=held_on + dt.timedelta(days=makeup))
+            ledger.record("followup.makeup", fu, actor=actor)
+    return occ
+
+
+def may_check(user, occ: Occurrence) -> bool:
+    """The checker named by the obligation (its title, in the unit or the one above), or a 体系管理员."""
+    if user is None:
+        return False
+    if is_admin(user):
+        return True
+    ob = occ.obligation
+    unit = occ.unit.parent if ob.checker_level == "parent" and occ.unit.parent_id else occ.unit
+    today = timezone.localdate()
+    return Position.objects.filter(member__user=user, unit=unit, title=ob.checker, start__lte=today).filter(
+        Q(end__isnull=True) | Q(end__gte=today)).exists() or (ob.checker_level == "parent" and can_manage(user, unit) and unit != occ.unit)
+
+
+@transaction.atomic
+def record_check(occ: Occurrence, *, actor) -> Occurrence:
+    """C 检查 — by the named checker, not the submitter; the record must be complete and,
+    where resolutions were voted, quorate. Then the record is frozen."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    rec = _record(occ, editable=False)
+    if occ.state != State.HELD:
+        raise ValidationError(f"当前状态“{occ.get_state_display()}”不能检查")
+    if not may_check(actor, occ):
+        raise ValidationError(f"检查人应为{'上级组织' if occ.obligation.checker_level == 'parent' else '本组织'}的{occ.obligation.get_checker_display()}")
+    if actor is not None and rec.submitted_by_id == actor.pk:
+        raise ValidationError("提交人不能检查自己提交的记录")
+    missing = missing_elements(rec)
+    if missing:
+        raise ValidationError(f"记录要素不全,缺少:{'、'.join(missing)}")
+    if not quorum_reached(rec) and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
+        present, entitled = quorum(rec)
+        raise ValidationError(f"到会 {present} 人,未超过应到会 {entitled} 人的半数,会议决议无效")
+    before = ledger.snapshot(rec)
+    rec.checked_by, rec.checked_at = actor, timezone.now()
+    rec.save(update_fields=["checked_by", "checked_at"])
+    ledger.record("record.check", rec, actor=actor, before=before)
+    return _move(occ, "mark_checked", actor=actor)
+
+
+@transaction.atomic
+def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
+    """A 处理 — closed when every resolution and make-up is done."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    rec = _record(occ, editable=False)
+    open_items = list(rec.followups.filter(done_on__isnull=True))
+    if open_items:
+        raise ValidationError(f"还有 {len(open_items)} 项决议落实或补课未完成:{'、'.join(f.text for f in open_items[:5])}")
+    return _move(occ, "close", actor=actor)
+
+
+@transaction.atomic
+def record_amend(occ: Occurrence, *, actor, reason: str, elements: dict) -> Record:
+    """更正 — a checked record changes only with a reason; the old values stay in the ledger."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "更正已检查的记录必须填写原因"})
+    rec = _record(Occurrence.objects.select_for_update().get(pk=occ.pk), editable=False)
+    before = ledger.snapshot(rec)
+    rec.elements = {**rec.elements, **_clean_elements(rec, elements)}
+    rec.save(update_fields=["elements"])
+    ledger.record("record.amend", rec, actor=actor, before=before, reason=reason)
+    return rec
+
+
+ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
+                   ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
+
+
+@transaction.atomic
+def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
+    """附件 — allow-listed types checked by their first bytes, size-limited, stored under an
+    application-made name (its SHA-256), never the user's path."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,不能再上传附件")
+    rec = _ensure_record(occ, actor)
+    name = PurePath(upload.name or "").name
+    ext = PurePath(name.lower()).suffix
+    if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
+        raise ValidationError(f"不允许的文件类型:{name}(只接受 PDF、PNG、JPG、DOCX、XLSX)")
+    if upload.size > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError(f"文件过大({upload.size / 1048576:.1f} MB),上限 {settings.QMS_MAX_UPLOAD_BYTES // 1048576} MB")
+    data = upload.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
+    if len(data) > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError("文件过大")
+    if not data.startswith(ALLOWED_UPLOADS[ext]):
+        raise ValidationError(f"文件内容与扩展名不符:{name}")
+    digest = hashlib.sha256(data).hexdigest()
+    att = Attachment(record=rec, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
+                     size=len(data), sha256=digest, uploaded_by=actor)
+    att.file.save(f"{digest}{ext}", ContentFile(data), save=False)
+    att.save()
+    ledger.record("attachment.add", att, actor=actor)
+    return att
