@@ -13,6 +13,8 @@ MENU = [
     ("unit_tree", _("组织架构"), "all"),
     ("member_list", _("党员"), "all"),
     ("procedure_register", _("体系文件"), "all"),
+    ("occurrence_list", _("应开展事项"), "all"),
+    ("compliance", _("执行情况"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

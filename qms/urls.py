@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("procedures/", include("procedures.urls")),
+    path("work/", include("workflows.urls")),
     path("", include("qms.web.urls")),
 ]

@@ -17,3 +17,9 @@ class WorkflowsConfig(AppConfig):
             scheduler.on_member_event(event)
 
         member_event_recorded.connect(_on_event, weak=False, dispatch_uid="workflows.on_member_event")
+
+        from qms.site import register_home_panel
+        from workflows import panels
+
+        for panel in (panels.compliance_panel, panels.due_panel, panels.overdue_panel, panels.waiting_panel):
+            register_home_panel(panel)

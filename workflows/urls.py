@@ -1,0 +1,12 @@
+from django.urls import path
+
+from workflows import views
+
+urlpatterns = [
+    path("", views.occurrence_list, name="occurrence_list"),
+    path("<int:pk>/", views.occurrence_detail, name="occurrence_detail"),
+    path("<int:pk>/<str:action>/", views.occurrence_action, name="occurrence_action"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
+    path("compliance/", views.compliance_page, name="compliance"),
+    path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
+]

@@ -1,0 +1,218 @@
+"""Execution pages: the occurrence list of a unit, the occurrence page (PDCA stepper, plan,
+record, attendance, resolutions, submit, check, close, amendments, attachments), the
+compliance heatmap and its Excel download. Thin over ``workflows.services``."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from procedures.models import FieldType
+from qms import ledger
+from qms.models import Member, Unit
+from qms.scoping import can_manage, get_visible_or_404, restrict
+from workflows import services
+from workflows.compliance import STATUS_LABELS, compliance
+from workflows.models import PDCA, Attachment, FollowUp, Occurrence, Presence, State
+
+
+def _date(value: str, label: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value or "")
+    except ValueError:
+        raise ValidationError(f"请填写有效的{label}(YYYY-MM-DD)") from None
+
+
+@login_required
+def occurrence_list(request):
+    """事项 — what is due, overdue and waiting in the current scope."""
+    scope = request.scope or None
+    if not scope:
+        raise PermissionDenied("您没有可查看的党组织")
+    today = timezone.localdate()
+    qs = restrict(request.user, Occurrence.objects.all()).filter(unit__path__startswith=scope.path).select_related("unit", "obligation")
+    show = request.GET.get("show", "due")
+    filters = {
+        "due": {"state__in": [State.OPEN, State.PLANNED], "period_start__lte": today},
+        "held": {"state": State.HELD},
+        "checked": {"state": State.CHECKED},
+        "missed": {"state": State.MISSED},
+        "all": {},
+    }
+    items = qs.filter(**filters.get(show, filters["due"])).order_by("due_date", "unit__path")[:500]
+    return render(request, "workflows/occurrence_list.html", {"items": items, "show": show, "today": today, "scope": scope})
+
+
+@login_required
+def occurrence_detail(request, pk: int):
+    occ = get_visible_or_404(request.user, Occurrence.objects.select_related("unit", "obligation", "obligation__form", "event"), pk=pk)
+    rec = getattr(occ, "record", None)
+    day = occ.held_on or occ.planned_date or occ.period_start
+    roster = list(services.roster_on(occ.unit, day).order_by("name")) if rec else []
+    marks = {a.member_id: a for a in rec.attendance.all()} if rec else {}
+    fields = []
+    if rec:
+        for f in rec.form.fields.all():
+            if f.type in (FieldType.ATTENDANCE, FieldType.RESOLUTIONS, FieldType.ATTACHMENTS):
+                continue
+            value = rec.elements.get(f.key, "")
+            fields.append({"key": f.key, "label": f.label, "type": f.type, "required": f.required, "value": value})
+    steps = []
+    order = [s for s, _ in PDCA]
+    reached = order.index(occ.state) if occ.state in order else -1
+    for i, (_state, label) in enumerate(PDCA):
+        steps.append({"label": label, "done": i <= reached, "current": i == reached})
+    q = services.quorum(rec) if rec else None
+    return render(request, "workflows/occurrence.html", {
+        "occ": occ, "rec": rec, "steps": steps, "fields": fields,
+        "roster": [(m, marks.get(m.pk)) for m in roster],
+        "guests": [a for a in (rec.attendance.all() if rec else []) if a.member_id is None or a.presence == Presence.ATTENDING],
+        "followups": rec.followups.select_related("owner") if rec else [],
+        "attachments": rec.attachments.all() if rec else [],
+        "missing": services.missing_elements(rec) if rec else [],
+        "quorum": q,
+        "can_edit": can_manage(request.user, occ.unit),
+        "can_check": occ.state == State.HELD and services.may_check(request.user, occ),
+        "history": ledger.entries_for([occ, rec] if rec else [occ]),
+        "today": timezone.localdate(),
+    })
+
+
+_ACTIONS = ("plan", "save", "attend", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
+
+
+@login_required
+@require_POST
+def occurrence_action(request, pk: int, action: str):
+    occ = get_visible_or_404(request.user, Occurrence, pk=pk)
+    if action not in _ACTIONS:
+        raise PermissionDenied
+    if action != "check" and not can_manage(request.user, occ.unit):
+        raise PermissionDenied("您只有查看权限")
+    p, u = request.POST, request.user
+    try:
+        if action == "plan":
+            services.occurrence_plan(occ, actor=u, planned_date=_date(p.get("planned_date"), "计划日期"), place=p.get("place", ""), topic=p.get("topic", ""))
+        elif action == "save":
+            rec = occ.record
+            elements = {}
+            for f in rec.form.fields.all():
+                if f.type == FieldType.VOTES:
+                    nums = [p.get(f"{f.key}_{k}", "") for k in ("for", "against", "abstain")]
+                    if any(nums):
+                        try:
+                            elements[f.key] = {k: int(n or 0) for k, n in zip(("for", "against", "abstain"), nums, strict=True)}
+                        except ValueError:
+                            raise ValidationError("表决人数应为整数") from None
+                elif f.key in p:
+                    elements[f.key] = p.get(f.key, "")
+            services.record_save(occ, actor=u, elements=elements)
+        elif action == "attend":
+            member = restrict(u, Member.objects.all()).filter(pk=p.get("member") or 0).first() or Member.objects.filter(pk=p.get("member") or 0).first()
+            services.attendance_mark(occ, actor=u, member=member, presence=p.get("presence", ""), reason=p.get("reason", ""), on_leave=p.get("on_leave") == "1")
+        elif action == "guest":
+            services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
+        elif action == "resolution":
+            owner = Member.objects.filter(pk=p.get("owner") or 0).first()
+            if owner is None:
+                raise ValidationError("请选择责任人")
+            services.followup_add(occ, actor=u, text=p.get("text", ""), owner=owner, due_date=_date(p.get("due_date"), "完成时限"))
+        elif action == "submit":
+            services.record_submit(occ, actor=u, held_on=_date(p.get("held_on"), "开展日期"))
+        elif action == "check":
+            services.record_check(occ, actor=u)
+        elif action == "close":
+            services.occurrence_close(occ, actor=u)
+        elif action == "followup_done":
+            fu = FollowUp.objects.get(pk=p.get("followup") or 0, record__occurrence=occ)
+            services.followup_done(fu, actor=u, done_on=_date(p.get("done_on"), "完成日期"), outcome=p.get("outcome", ""))
+        elif action == "amend":
+            key = p.get("field", "")
+            services.record_amend(occ, actor=u, reason=p.get("reason", ""), elements={key: p.get("value", "")})
+        elif action == "attach":
+            if "file" not in request.FILES:
+                raise ValidationError("请选择文件")
+            services.attachment_add(occ, actor=u, upload=request.FILES["file"])
+        elif action == "cancel":
+            services.occurrence_cancel(occ, actor=u, reason=p.get("reason", ""))
+        messages.success(request, "已保存")
+    except ValidationError as exc:
+        messages.error(request, ";".join(exc.messages))
+    except (FollowUp.DoesNotExist, AttributeError):
+        messages.error(request, "请先制定计划再填写记录")
+    return redirect("occurrence_detail", pk=occ.pk)
+
+
+@login_required
+def attachment_download(request, pk: int):
+    att = get_visible_or_404(request.user, Attachment, pk=pk)
+    resp = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
+    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+# ------------------------------------------------------------------------------ compliance
+
+COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "missed": "#c62828", "not_due": "#e0e0e0", "cancelled": "#9e9e9e"}
+
+
+def _matrix(request):
+    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    root = get_visible_or_404(request.user, Unit, code=code)
+    try:
+        year = int(request.GET.get("year") or timezone.localdate().year)
+    except ValueError:
+        year = timezone.localdate().year
+    return root, year, compliance(root, year)
+
+
+@login_required
+def compliance_page(request):
+    """执行情况热力图 — unit × obligation, each cell a strip of its periods, coloured by status;
+    drawn with plain HTML/CSS (no external asset)."""
+    root, year, m = _matrix(request)
+    grid: dict[tuple[str, str], list[dict]] = {}
+    for c in m.cells:
+        grid.setdefault((c["unit"], c["obligation"]), []).append({**c, "colour": COLOURS[c["status"]], "label": STATUS_LABELS[c["status"]]})
+    units = sorted(m.units.items(), key=lambda kv: kv[0])
+    obligations = sorted(m.obligations.items())
+    rows = [{"code": code, "name": name, "rate": m.by_unit[code].rate,
+             "cells": [grid.get((code, key), []) for key, _ in obligations]} for code, name in units]
+    return render(request, "workflows/compliance.html", {
+        "root": root, "year": year, "matrix": m, "rows": rows, "obligations": obligations,
+        "by_obligation": [m.by_obligation[k].rate for k, _ in obligations],
+        "legend": [(COLOURS[k], v) for k, v in STATUS_LABELS.items()],
+        "overall": m.overall,
+    })
+
+
+@login_required
+def compliance_xlsx(request):
+    from openpyxl import Workbook
+    from openpyxl.styles import PatternFill
+
+    root, year, m = _matrix(request)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "执行情况明细"
+    ws.append(["组织编码", "组织名称", "规定", "期间", "截止日期", "状态"])
+    for c in m.cells:
+        ws.append([c["unit"], m.units[c["unit"]], m.obligations[c["obligation"]], c["period"], c["due"], STATUS_LABELS[c["status"]]])
+        ws.cell(row=ws.max_row, column=6).fill = PatternFill("solid", fgColor=COLOURS[c["status"]].lstrip("#"))
+    s = wb.create_sheet("执行率")
+    s.append(["组织编码", "组织名称", "按时完成", "逾期完成", "未开展", "执行率"])
+    for code, r in sorted(m.by_unit.items()):
+        s.append([code, m.units[code], r.on_time, r.late, r.missed, r.rate])
+    buf = io.BytesIO()
+    wb.save(buf)
+    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="compliance-{root.code}-{year}.xlsx"'
+    return resp
