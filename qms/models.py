@@ -383,3 +383,28 @@ class LedgerCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} #{self.head_seq} {'通过' if self.ok else '失败'}"
+
+
+class Notification(models.Model):
+    """通知 — an in-app message to one user (and e-mail where configured).
+
+    ``key`` makes sending idempotent: the daily reminder job can run any number of times and
+    each person gets each reminder once.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("接收人"), on_delete=models.CASCADE, related_name="notifications")
+    key = models.CharField(_("去重键"), max_length=120)
+    title = models.CharField(_("标题"), max_length=200)
+    url = models.CharField(_("链接"), max_length=200, blank=True)
+    level = models.CharField(_("级别"), max_length=10, default="info", choices=[("info", _("提醒")), ("warning", _("逾期")), ("danger", _("上报"))])
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_notification_per_key")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -155,8 +155,10 @@ CELERY_BEAT_SCHEDULE = {
     "publish-due-versions": {"task": "procedures.publish_due", "schedule": 3600.0},
     "schedule-occurrences": {"task": "workflows.schedule", "schedule": 24 * 3600.0},
     "mark-missed-occurrences": {"task": "workflows.mark_missed", "schedule": 24 * 3600.0},
+    "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
 }
 
+QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from qms.notify import unread_count
 from qms.scoping import is_admin
 
 #: (url name, label, who sees it: "all" | "manage" | "admin")
@@ -18,6 +19,7 @@ MENU = [
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),
+    ("notifications", _("通知"), "all"),
 ]
 
 
@@ -51,6 +53,7 @@ def menu(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        active = request.path == url if name == "home" else request.path.startswith(url)
-        items.append({"url": url, "label": label, "active": active})
+        active = request.path == url if name in ("home", "occurrence_list") else request.path.startswith(url)
+        badge = unread_count(user) if name == "notifications" else 0
+        items.append({"url": url, "label": label, "active": active, "badge": badge})
     return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}

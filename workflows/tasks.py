@@ -13,3 +13,11 @@ def schedule_task() -> dict:
 @shared_task(acks_late=True, name="workflows.mark_missed")
 def mark_missed_task() -> int:
     return services.mark_missed()
+
+
+@shared_task(acks_late=True, name="workflows.send_reminders")
+def send_reminders_task() -> dict:
+    from workflows.reminders import send_reminders
+
+    r = send_reminders()
+    return {"sent": r.sent, "escalated": r.escalated, "terms": r.terms}

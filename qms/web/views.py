@@ -407,3 +407,16 @@ def ledger_page(request):
         raise PermissionDenied("只有体系管理员可以查看全部留痕")
     page = Paginator(LedgerEntry.objects.order_by("-seq"), 50).get_page(request.GET.get("page"))
     return render(request, "qms/ledger.html", {"page": page, "head": ledger.head()})
+
+
+@login_required
+def notifications(request):
+    """通知 — the user's notifications; POST marks them all read."""
+    from qms.models import Notification
+
+    mine = Notification.objects.filter(user=request.user)
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("notifications")
+    page = Paginator(mine, 50).get_page(request.GET.get("page"))
+    return render(request, "qms/notifications.html", {"page": page})

@@ -1,0 +1,31 @@
+"""通知 — send in-app notifications (and e-mail after commit where an address and a mail
+backend are configured). Idempotent by key."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from qms.models import Notification, Position, Unit
+
+
+def notify(user, *, key: str, title: str, url: str = "", level: str = "info") -> bool:
+    """Send once; returns True if this call created the notification."""
+    _, created = Notification.objects.get_or_create(user=user, key=key, defaults={"title": title, "url": url, "level": level})
+    if created and getattr(user, "email", "") and getattr(settings, "QMS_SEND_EMAIL", False):
+        transaction.on_commit(lambda: send_mail(f"[党建质量管理体系] {title}", f"{title}\n{url}", None, [user.email], fail_silently=True))
+    return created
+
+
+def holders(unit: Unit, titles) -> list:
+    """Users holding any of ``titles`` in ``unit`` today (the people a rule makes responsible)."""
+    today = timezone.localdate()
+    qs = (Position.objects.filter(unit=unit, title__in=list(titles), start__lte=today, member__user__isnull=False)
+          .filter(Q(end__isnull=True) | Q(end__gte=today)).select_related("member__user"))
+    return [p.member.user for p in qs]
+
+
+def unread_count(user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
