@@ -156,6 +156,7 @@ CELERY_BEAT_SCHEDULE = {
     "schedule-occurrences": {"task": "workflows.schedule", "schedule": 24 * 3600.0},
     "mark-missed-occurrences": {"task": "workflows.mark_missed", "schedule": 24 * 3600.0},
     "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
+    "notify-dues-arrears": {"task": "workflows.notify_arrears", "schedule": 24 * 3600.0},
 }
 
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"

@@ -16,6 +16,7 @@ MENU = [
     ("procedure_register", _("体系文件"), "all"),
     ("occurrence_list", _("应开展事项"), "all"),
     ("compliance", _("执行情况"), "all"),
+    ("dues_page", _("党费"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

@@ -11,7 +11,8 @@ class WorkflowsConfig(AppConfig):
         from qms.signals import member_event_recorded
         from workflows import models, scheduler
 
-        ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment)
+        ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
+                        models.DuesPayment, models.RemovalRequest)
 
         def _on_event(sender, event, **kwargs):
             scheduler.on_member_event(event)

@@ -223,3 +223,72 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# ------------------------------------------------------------------------------------ 党费
+
+
+class PayWay(models.TextChoices):
+    CASH = "cash", _("现金")
+    TRANSFER = "transfer", _("转账")
+    ONLINE = "online", _("线上缴纳")
+
+
+class DuesPayment(models.Model):
+    """党费 — one member's dues for one month (paid in person, in full, monthly)."""
+
+    scope_unit_lookup = "member__memberships__unit"
+    scope_q = Q(member__memberships__end__isnull=True)
+
+    member = models.ForeignKey("qms.Member", verbose_name=_("党员"), on_delete=models.PROTECT, related_name="dues")
+    month = models.DateField(_("所属月份"), help_text=_("该月1日"))
+    income = models.DecimalField(_("税后月收入"), max_digits=10, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("金额"), max_digits=8, decimal_places=2)
+    paid_on = models.DateField(_("交纳日期"))
+    way = models.CharField(_("交纳方式"), max_length=10, choices=PayWay.choices)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党费交纳")
+        verbose_name_plural = _("党费交纳")
+        ordering = ["member_id", "month"]
+        constraints = [models.UniqueConstraint(fields=["member", "month"], name="one_payment_per_member_month")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.month:%Y-%m} {self.amount}"
+
+
+class RemovalRequest(ConcurrentTransitionMixin, models.Model):
+    """除名申请 — started by the branch for a member with 6 months' unpaid dues; decided by
+    the higher organisation (seed 001 三(二)7: 经上级党组织批准)."""
+
+    scope_unit_lookup = "unit"
+
+    member = models.ForeignKey("qms.Member", verbose_name=_("党员"), on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(Unit, verbose_name=_("所在党组织"), on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("理由"))
+    state = FSMField(_("状态"), max_length=10, default="requested", protected=True,
+                     choices=[("requested", _("待上级审批")), ("approved", _("已批准")), ("rejected", _("未批准"))])
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), null=True, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审批人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("除名申请")
+        verbose_name_plural = _("除名申请")
+        constraints = [models.UniqueConstraint(fields=["member"], condition=Q(state="requested"), name="one_open_removal_request")]
+
+    def __str__(self) -> str:
+        return f"{self.member} 除名申请"
+
+    @transition(field=state, source="requested", target="approved")
+    def approve(self) -> None:
+        """上级批准."""
+
+    @transition(field=state, source="requested", target="rejected")
+    def reject(self) -> None:
+        """上级不批准."""

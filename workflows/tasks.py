@@ -21,3 +21,11 @@ def send_reminders_task() -> dict:
 
     r = send_reminders()
     return {"sent": r.sent, "escalated": r.escalated, "terms": r.terms}
+
+
+@shared_task(acks_late=True, name="workflows.notify_arrears")
+def notify_arrears_task() -> int:
+    from qms.models import Unit
+    from workflows.dues import notify_arrears
+
+    return sum(notify_arrears(root) for root in Unit.objects.filter(parent__isnull=True))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
+    path("dues/", views.dues_page, name="dues_page"),
 ]

@@ -216,3 +216,54 @@ def compliance_xlsx(request):
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="compliance-{root.code}-{year}.xlsx"'
     return resp
+
+
+# ------------------------------------------------------------------------------------ 党费
+
+
+@login_required
+def dues_page(request):
+    """党费 — a branch's last 12 months, members × months, with arrears and removal requests."""
+    from decimal import Decimal, InvalidOperation
+
+    from workflows import dues
+    from workflows.models import DuesPayment, PayWay, RemovalRequest
+
+    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    unit = get_visible_or_404(request.user, Unit, code=code)
+    manage = can_manage(request.user, unit)
+    if request.method == "POST":
+        p = request.POST
+        try:
+            action = p.get("action")
+            if action == "pay":
+                if not manage:
+                    raise PermissionDenied
+                member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
+                amount = Decimal(p["amount"]) if p.get("amount") else None
+                income = Decimal(p["income"]) if p.get("income") else None
+                dues.dues_record(member, actor=request.user, month=_date(p.get("month", "") + "-01", "月份"),
+                                 paid_on=_date(p.get("paid_on"), "交纳日期"), way=p.get("way", ""), amount=amount, income=income)
+            elif action == "remove":
+                member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
+                dues.removal_request(member, actor=request.user, reason=p.get("reason", ""))
+            elif action in ("approve", "reject"):
+                req = RemovalRequest.objects.get(pk=p.get("request") or 0)
+                dues.removal_decide(req, actor=request.user, approve=action == "approve", note=p.get("note", ""))
+            messages.success(request, "已保存")
+        except (ValidationError, InvalidOperation, Member.DoesNotExist, RemovalRequest.DoesNotExist) as exc:
+            messages.error(request, ";".join(getattr(exc, "messages", ["输入有误"])))
+        return redirect(f"{request.path}?unit={unit.code}")
+    last = dues.month_start(timezone.localdate())
+    months = [dues.months_back(last, i) for i in range(11, -1, -1)]
+    members = Member.objects.filter(memberships__unit=unit, memberships__end__isnull=True,
+                                    category__in=["full", "probationary"]).order_by("name")
+    paid = {(p.member_id, p.month): p for p in DuesPayment.objects.filter(member__in=members, month__gte=months[0])}
+    grid = [(m, [paid.get((m.pk, mo)) for mo in months]) for m in members]
+    return render(request, "workflows/dues.html", {
+        "unit": unit, "months": months, "grid": grid, "manage": manage, "ways": PayWay.choices,
+        "arrears": dues.arrears(unit), "threshold": dues.table()["arrears_months"],
+        "requests": [(r, bool(r.unit.parent_id) and can_manage(request.user, r.unit.parent))
+                     for r in RemovalRequest.objects.filter(unit__path__startswith=unit.path, state="requested").select_related("member", "unit", "unit__parent")],
+        "this_month": last,
+    })
