@@ -85,7 +85,11 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     for field in obj._meta.concrete_fields:
         if field.attname in exclude or field.name in exclude:
             continue
-        data[field.attname] = _jsonable(field.value_from_object(obj))
+        value = field.value_from_object(obj)
+        if isinstance(field, models.DecimalField) and value is not None:
+            # the same text whether the value came from the user ("6000") or the DB ("6000.00")
+            value = format(decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-field.decimal_places)), "f")
+        data[field.attname] = _jsonable(value)
     for field in obj._meta.many_to_many:
         if field.name in exclude:
             continue

@@ -149,3 +149,13 @@ def test_failed_service_leaves_no_entry(tree):
         raise RuntimeError("rollback")
     assert LedgerEntry.objects.count() == before
     assert ledger.verify().ok
+
+
+def test_decimal_snapshot_is_the_same_before_and_after_the_database():
+    from decimal import Decimal
+
+    from workflows.models import DuesPayment
+
+    p = DuesPayment(amount=Decimal("40"), income=Decimal("4000"), month=dt.date(2026, 1, 1), paid_on=dt.date(2026, 1, 2), way="cash")
+    snap = ledger.snapshot(p)
+    assert snap["amount"] == "40.00" and snap["income"] == "4000.00"
