@@ -35,7 +35,6 @@ deps: debs $(STAMP)
 
 run: deps
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_procedures
 	$(PY) manage.py demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

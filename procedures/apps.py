@@ -16,4 +16,9 @@ class ProceduresConfig(AppConfig):
         from qms.site import register_home_panel
 
         register_home_panel(approval_tasks_panel)
+
+        from procedures.demo import load_library_step
+        from qms.demo import register_step
+
+        register_step("标准文件库", load_library_step)
         register_home_panel(overdue_review_panel)

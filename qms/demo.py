@@ -136,6 +136,17 @@ def _category(rng: random.Random) -> str:
     return MemberCategory.ACTIVIST
 
 
+#: Later steps of the demo added by higher packages in their AppConfig.ready (the library,
+#: a year of executions …), run in order after the organisation is built. Each is
+#: (name, callable(root_unit, admin_user) -> str summary).
+STEPS: list[tuple[str, object]] = []
+
+
+def register_step(name: str, fn) -> None:
+    if all(n != name for n, _ in STEPS):
+        STEPS.append((name, fn))
+
+
 def exists() -> bool:
     return Unit.objects.filter(code=ROOT_CODE).exists()
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def loaded():
     out = io.StringIO()
-    call_command("demo", stdout=out)
+    call_command("demo", "--no-history", stdout=out)
     return out.getvalue()
 
 
@@ -127,3 +127,24 @@ def test_readme_lists_the_demo_logins():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for login in demo.DEMO_LOGINS:
         assert f"| `{login['username']}` | `{login['password']}` |" in readme
+
+
+def test_history_step_gives_a_year_of_mostly_complete_records_for_one_branch():
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from procedures.library_loader import load_library
+    from workflows.compliance import compliance
+    from workflows.demo import history_step
+    from workflows.models import Occurrence, State
+
+    demo.build()
+    load_library()
+    branch = Unit.objects.get(code="HX-Z1-B1")
+    summary = history_step(branch, get_user_model().objects.get(username="admin"))
+    assert "闭环" in summary
+    states = set(Occurrence.objects.filter(unit__path__startswith=branch.path).values_list("state", flat=True))
+    assert {State.CLOSED, State.MISSED} <= states
+    m = compliance(branch, timezone.localdate().year)
+    assert m.overall.rate is not None and m.overall.rate > 0.5
+    assert ledger.verify().ok

@@ -199,3 +199,16 @@ def test_daily_tasks_run(org):
     assert out["created"] > 0 and out["units"] == 3
     assert schedule_task.delay().get()["created"] == 0
     assert isinstance(mark_missed_task.delay().get(), int)
+
+
+def test_term_expiry_creates_the_election_occurrence_which_becomes_a_gap(org):
+    core.unit_update(org["b1"], actor=None, reason="录入任期", term_start=D(2023, 12, 1))  # 3 years → 2026-12-01
+    schedule(today=D(2026, 8, 15))
+    occ = Occurrence.objects.get(unit=org["b1"], obligation_key="term_election")
+    assert occ.due_date == D(2026, 12, 1) and occ.period_start == D(2026, 6, 1)
+    assert not Occurrence.objects.filter(unit=org["b2"], obligation_key="term_election").exists()  # no term recorded
+    m = compliance(org["c"], 2026, today=D(2026, 12, 5))
+    cell = next(c for c in m.cells if c["unit"] == "B1" and c["obligation"] == "term_election")
+    assert cell["status"] == "missed"
+    schedule(today=D(2026, 8, 15))
+    assert Occurrence.objects.filter(unit=org["b1"], obligation_key="term_election").count() == 1

@@ -24,3 +24,8 @@ class WorkflowsConfig(AppConfig):
 
         for panel in (panels.compliance_panel, panels.due_panel, panels.overdue_panel, panels.waiting_panel):
             register_home_panel(panel)
+
+        from qms.demo import register_step
+        from workflows.demo import history_step
+
+        register_step("执行记录", history_step)

@@ -60,6 +60,17 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
         }
         for rule in effective_rules(unit):
             ob = rule.obligation
+            if ob.event == "term_expiry":
+                slot = _term_slot(unit)
+                if slot is not None and slot.start <= end:
+                    wanted.add((ob.key, slot.start, 1))
+                    if (ob.key, slot.start, 1) not in existing and not Occurrence.objects.filter(
+                            unit=unit, obligation_key=ob.key, period_start=slot.start, event__isnull=True).exists():
+                        occ = Occurrence.objects.create(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
+                                                        period_end=slot.end, seq=1, due_date=slot.due)
+                        ledger.record("occurrence.schedule", occ, actor=None, reason="任期届满应换届")
+                        report.created += 1
+                continue
             if ob.event:
                 continue
             for slot in _slots(ob, start, end):
@@ -83,6 +94,21 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
 
 
 REPLAN_REASON = "规则或组织变化,不再需要"
+
+
+def _term_slot(unit: Unit):
+    """换届: owed in the months before the term ends (seed 001 三(二)8); due on the end date."""
+    from qms.rules import TERM_KEYS, rules_for
+    from qms.structure import term_end
+    from workflows.periods import Slot
+
+    if unit.kind not in TERM_KEYS or unit.term_start is None:
+        return None
+    rules = rules_for(unit)
+    end = term_end(unit, unit.term_years or rules[TERM_KEYS[unit.kind]].value)
+    first = rules["term_reminder_months_first"].value
+    start = add_months(end.replace(day=1), -first)
+    return Slot(start, end, 1, end)
 
 
 @transaction.atomic

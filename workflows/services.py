@@ -98,8 +98,9 @@ EDITABLE = (State.PLANNED, State.HELD)
 
 
 def roster_on(unit, day: dt.date):
-    """Members whose membership in ``unit`` covers ``day`` (the roster of that date)."""
-    return Member.objects.filter(memberships__unit=unit, memberships__start__lte=day).filter(
+    """Members whose membership in ``unit`` (or, for a 党小组, in that group) covers ``day``."""
+    where = Q(memberships__group=unit) if unit.kind == "group" else Q(memberships__unit=unit)
+    return Member.objects.filter(where, memberships__start__lte=day).filter(
         Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)).distinct()
 
 

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_secretary_sees_own_branch_and_not_the_sibling(page):
-    call_command("demo", stdout=io.StringIO())
+    call_command("demo", "--no-history", stdout=io.StringIO())
     login(page, "shuji_b1", "demo-shuji-2026")
     assert page.locator("h1").first.inner_text().startswith("运行一值党支部")
     shot(page, "secretary-home")
