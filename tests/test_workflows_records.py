@@ -180,3 +180,44 @@ def test_uploads_are_checked_and_bad_ones_not_stored(org, tmp_path, settings):
     assert Attachment.objects.count() == 0 and not any(os.scandir(tmp_path))
     good = services.attachment_add(occ, actor=org["sec"], upload=SimpleUploadedFile("../../签到表.pdf", b"%PDF-1.4 test", content_type="application/pdf"))
     assert good.name == "签到表.pdf" and good.file.name.endswith(f"{good.sha256}.pdf") and ".." not in good.file.name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_submitting_at_once_one_wins():
+    import threading
+
+    from django.db import connections
+
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    b = factories.unit("B", UnitKind.BRANCH, parent=c, name="第一党支部")
+    ms = [factories.member(b, f"党员{i}", start=D(2020, 1, 1)) for i in range(3)]
+    schedule(today=TODAY)
+    occ = Occurrence.objects.filter(unit=b, obligation_key="branch_general_meeting", period_start__lte=TODAY).order_by("-period_start").first()
+    day = max(occ.period_start, TODAY - dt.timedelta(days=1))
+    services.occurrence_plan(occ, actor=None, planned_date=day, place="会议室", topic="主题")
+    for m in ms:
+        services.attendance_mark(occ, actor=None, member=m, presence="present")
+    barrier, results = threading.Barrier(2), []
+
+    def submit():
+        try:
+            mine = Occurrence.objects.get(pk=occ.pk)
+            barrier.wait(10)
+            services.record_submit(mine, actor=None, held_on=day)
+            results.append("ok")
+        except ValidationError as exc:
+            results.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    ts = [threading.Thread(target=submit) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert results.count("ok") == 1 and any("已被他人更新" in r or "不允许" in r for r in results if r != "ok"), results
+    assert ledger.history(Occurrence.objects.get(pk=occ.pk)).filter(action="occurrence.hold").count() == 1

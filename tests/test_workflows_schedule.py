@@ -119,7 +119,13 @@ def test_plan_and_forbidden_moves(org):
     assert occ.state == State.PLANNED and not occ.late
     with pytest.raises(ValidationError):  # A before D and C: forbidden
         services._move(occ, "close", actor=None)
-    services.occurrence_cancel(occ, actor=None, reason="上级通知改期")
+    sec = factories.user("b1sec")
+    core.member_update(org["b1"].memberships.first().member, actor=None, reason="账号", user=sec)
+    with pytest.raises(ValidationError, match="上级党组织同意"):
+        services.occurrence_cancel(occ, actor=sec, reason="想取消")
+    up = factories.user("up")
+    core.role_grant(actor=None, user=up, role="admin", unit=org["c"], valid_from=D(2020, 1, 1))
+    services.occurrence_cancel(occ, actor=up, reason="上级通知改期")
     occ.refresh_from_db()
     assert occ.state == State.CANCELLED and occ.remark == "上级通知改期"
     with pytest.raises(ValidationError):

@@ -71,10 +71,19 @@ def occurrence_plan(occ: Occurrence, *, actor, planned_date: dt.date, place: str
     return occ
 
 
+def may_cancel(user, occ: Occurrence) -> bool:
+    """Cancelling needs the level above (or a 体系管理员): a unit cannot excuse itself."""
+    parent = occ.unit.parent
+    return user is not None and (is_admin(user) or (parent is not None and can_manage(user, parent)))
+
+
 @transaction.atomic
 def occurrence_cancel(occ: Occurrence, *, actor, reason: str) -> Occurrence:
+    """取消 — with a reason, by the level above."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "取消必须说明原因"})
+    if not may_cancel(actor, occ):
+        raise ValidationError("取消须经上级党组织同意:请由上级组织负责人操作")
     return _move(occ, "cancel", actor=actor, reason=reason, remark=reason)
 
 

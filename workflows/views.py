@@ -80,6 +80,7 @@ def occurrence_detail(request, pk: int):
         "quorum": q,
         "can_edit": can_manage(request.user, occ.unit),
         "can_check": occ.state == State.HELD and services.may_check(request.user, occ),
+        "can_cancel": occ.state in (State.OPEN, State.PLANNED) and services.may_cancel(request.user, occ),
         "history": ledger.entries_for([occ, rec] if rec else [occ]),
         "today": timezone.localdate(),
     })
@@ -94,7 +95,7 @@ def occurrence_action(request, pk: int, action: str):
     occ = get_visible_or_404(request.user, Occurrence, pk=pk)
     if action not in _ACTIONS:
         raise PermissionDenied
-    if action != "check" and not can_manage(request.user, occ.unit):
+    if action not in ("check", "cancel") and not can_manage(request.user, occ.unit):
         raise PermissionDenied("您只有查看权限")
     p, u = request.POST, request.user
     try:
