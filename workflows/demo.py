@@ -52,7 +52,7 @@ def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplet
     topic = rng.choice(TOPICS)
     services.occurrence_plan(occ, actor=None, planned_date=day, place=rng.choice(["党员活动室", "三楼会议室", "班组学习室"]), topic=topic)
     roster = list(services.roster_on(occ.unit, day))
-    if occ.obligation.quorum == "committee":
+    if occ.obligation.quorum == "committee" or len(roster) > 60:  # committees meet as their members
         from qms.models import COMMITTEE_TITLES, Position
 
         roster = [p.member for p in Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, end__isnull=True).select_related("member")]

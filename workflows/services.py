@@ -107,8 +107,14 @@ EDITABLE = (State.PLANNED, State.HELD)
 
 
 def roster_on(unit, day: dt.date):
-    """Members whose membership in ``unit`` (or, for a 党小组, in that group) covers ``day``."""
-    where = Q(memberships__group=unit) if unit.kind == "group" else Q(memberships__unit=unit)
+    """Members whose membership covers ``day``: in that 党小组, that 党支部, or — for a 党委 or
+    党总支, whose 党员大会 gathers everyone below — anywhere in its subtree."""
+    if unit.kind == "group":
+        where = Q(memberships__group=unit)
+    elif unit.kind in ("committee", "general_branch"):
+        where = Q(memberships__unit__path__startswith=unit.path)
+    else:
+        where = Q(memberships__unit=unit)
     return Member.objects.filter(where, memberships__start__lte=day).filter(
         Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)).distinct()
 
