@@ -218,3 +218,23 @@ def test_term_expiry_creates_the_election_occurrence_which_becomes_a_gap(org):
     assert cell["status"] == "missed"
     schedule(today=D(2026, 8, 15))
     assert Occurrence.objects.filter(unit=org["b1"], obligation_key="term_election").count() == 1
+
+
+# allowed (✓) and forbidden (✗) moves of the occurrence FSM, from each state
+FSM_TABLE = {
+    State.OPEN: {"plan": True, "hold": False, "mark_checked": False, "close": False, "cancel": True},
+    State.PLANNED: {"plan": True, "hold": True, "mark_checked": False, "close": False, "cancel": True},
+    State.HELD: {"plan": False, "hold": False, "mark_checked": True, "close": False, "cancel": False, "miss": False},
+    State.CHECKED: {"plan": False, "hold": False, "mark_checked": False, "close": True, "cancel": False, "miss": False},
+    State.CLOSED: {"plan": False, "hold": False, "mark_checked": False, "close": False, "cancel": False, "miss": False},
+    State.MISSED: {"plan": False, "hold": False, "close": False, "cancel": False, "miss": False},
+    State.CANCELLED: {"plan": False, "hold": False, "close": False, "cancel": False, "miss": False},
+}
+
+
+@pytest.mark.parametrize(("state", "method", "allowed"), [(s, m, a) for s, moves in FSM_TABLE.items() for m, a in moves.items()])
+def test_occurrence_transition_table(state, method, allowed):
+    occ = Occurrence(state=state, planned_date=D(2026, 1, 5), place="p", topic="t", due_date=D(2000, 1, 1),
+                     period_start=D(2026, 1, 1), period_end=D(2026, 1, 31))
+    edges = {t.name for t in occ.get_available_state_transitions()}
+    assert (method in edges) is allowed
