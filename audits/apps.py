@@ -5,3 +5,12 @@ class AuditsConfig(AppConfig):
     name = "audits"
     verbose_name = "审核与改进"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audits import models, panels
+        from qms import ledger
+        from qms.site import register_home_panel
+
+        ledger.register(models.Nonconformity)
+        register_home_panel(panels.rectification_panel)
+        register_home_panel(panels.gaps_panel)

@@ -157,6 +157,7 @@ CELERY_BEAT_SCHEDULE = {
     "mark-missed-occurrences": {"task": "workflows.mark_missed", "schedule": 24 * 3600.0},
     "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
     "notify-dues-arrears": {"task": "workflows.notify_arrears", "schedule": 24 * 3600.0},
+    "escalate-overdue-capa": {"task": "audits.escalate_overdue", "schedule": 24 * 3600.0},
 }
 
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"

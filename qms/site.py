@@ -17,6 +17,7 @@ MENU = [
     ("occurrence_list", _("应开展事项"), "all"),
     ("compliance", _("执行情况"), "all"),
     ("dues_page", _("党费"), "all"),
+    ("nc_register", _("问题清单"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

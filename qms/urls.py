@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("procedures/", include("procedures.urls")),
     path("work/", include("workflows.urls")),
+    path("audits/", include("audits.urls")),
     path("", include("qms.web.urls")),
 ]

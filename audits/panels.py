@@ -1,0 +1,37 @@
+"""Home-page panels of improvement: 整改率 of the current scope and gaps that can be raised."""
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+
+from audits.models import Nonconformity
+from audits.services import rectification
+from qms.scoping import current_scope, restrict
+from workflows.models import Occurrence, State
+
+
+def rectification_panel(request) -> dict | None:
+    scope = current_scope(request)
+    if scope is None:
+        return None
+    qs = restrict(request.user, Nonconformity.objects.all()).filter(unit__path__startswith=scope.path)
+    st = rectification(qs)
+    if not st.total:
+        return None
+    overdue = [nc for nc in qs.select_related("unit") if nc.overdue][:10]
+    rows = [(f"{nc.code} {nc.unit.name}", reverse("nc_detail", args=[nc.pk]), f"逾期(期限 {nc.due_date:%Y-%m-%d})") for nc in overdue]
+    rate = "—" if st.rate is None else f"{st.rate:.0%}"
+    return {"title": f"整改率 {rate}(按期 {st.on_time}/{st.total},平均 {st.mean_days or '—'} 天关闭)", "rows": rows, "empty": "没有逾期的整改。"}
+
+
+def gaps_panel(request) -> dict | None:
+    """For managers: last quarter's gaps (未开展) not yet raised as nonconformities."""
+    scope = current_scope(request)
+    if scope is None or not scope.can_manage:
+        return None
+    since = timezone.localdate().replace(day=1) - timezone.timedelta(days=92)
+    gaps = (restrict(request.user, Occurrence.objects.all()).filter(unit__path__startswith=scope.path, state=State.MISSED,
+                                                                     due_date__gte=since, nonconformities__isnull=True)
+            .select_related("unit", "obligation")[:10])
+    rows = [(f"{o.unit.name} · {o.obligation.title}({o.period_label()})", reverse("nc_raise_gap", args=[o.pk]), "立项整改") for o in gaps]
+    return {"title": "近期执行缺口(可立项整改)", "rows": rows, "empty": "近期没有未立项的执行缺口。"}

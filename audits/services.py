@@ -1,0 +1,218 @@
+"""Corrective-action services (ISO 9001 §10.2): the only code that moves a nonconformity.
+
+Who may do what: the responsible unit's managers acknowledge, analyse, plan and implement;
+the person who raised it (an auditor or the level above) verifies and closes — never the
+one who implemented it. A due date in the past is refused. Each call is one transaction with
+its ledger entry; concurrent verify/reject: one wins.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
+
+from audits.models import OPEN_STATES, RECTIFIED_STATES, Grade, NCSource, Nonconformity
+from qms import ledger
+from qms.models import Member, Unit
+from qms.notify import holders, notify
+from qms.scoping import can_manage, is_admin
+from workflows.models import Occurrence, State
+
+CONFLICT = "该整改单已被他人处理,请刷新页面后重试"
+LEADERS = ("secretary", "deputy_secretary")
+
+
+def _next_code(year: int) -> str:
+    prefix = f"NC-{year}-"
+    last = Nonconformity.objects.filter(code__startswith=prefix).aggregate(m=Max("code"))["m"]
+    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{n:04d}"
+
+
+@transaction.atomic
+def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, requirement: str, evidence: str,
+             occurrence: Occurrence | None = None, follows: Nonconformity | None = None) -> Nonconformity:
+    """提出不符合项 — a finding needs its clause and its evidence."""
+    missing = [label for label, v in (("条款", clause), ("要求", requirement), ("客观证据", evidence)) if not (v or "").strip()]
+    if missing:
+        raise ValidationError(f"不符合项必须写明:{'、'.join(missing)}")
+    if grade not in Grade.values or source not in NCSource.values:
+        raise ValidationError("等级或来源无效")
+    today = timezone.localdate()
+    nc = Nonconformity.objects.create(code=_next_code(today.year), unit=unit, source=source, grade=grade, clause=clause.strip(),
+                                      requirement=requirement.strip(), evidence=evidence.strip(), occurrence=occurrence,
+                                      follows=follows, raised_by=actor, raised_on=today)
+    ledger.record("nc.raise", nc, actor=actor)
+    for user in holders(unit, LEADERS):
+        notify(user, key=f"nc:{nc.pk}:raised", title=f"不符合项 {nc.code}:{nc.get_grade_display()},请确认并整改", url=reverse("nc_detail", args=[nc.pk]), level="warning")
+    return nc
+
+
+@transaction.atomic
+def nc_raise_from_gap(occ: Occurrence, *, actor) -> Nonconformity:
+    """从执行缺口立项 — a missed occurrence (or one whose record stays incomplete)."""
+    if occ.state not in (State.MISSED, State.HELD):
+        raise ValidationError("只有未开展或记录要素不全的事项可以立项整改")
+    if occ.nonconformities.exists():
+        raise ValidationError("该事项已立项整改")
+    what = "未开展" if occ.state == State.MISSED else "记录要素不全,未通过检查"
+    return nc_raise(actor=actor, unit=occ.unit, source=NCSource.GAP, grade=Grade.MINOR,
+                    clause=f"{occ.obligation.version.document.code}", requirement=f"{occ.obligation.title}:{occ.obligation.frequency_text()}(依据:{occ.obligation.source})",
+                    evidence=f"{occ.unit.name} {occ.period_label()} {occ.obligation.title}{what}(截止 {occ.due_date:%Y-%m-%d})", occurrence=occ)
+
+
+def _move(nc: Nonconformity, method: str, *, actor, reason: str = "", **changes) -> Nonconformity:
+    n = Nonconformity.objects.select_for_update().get(pk=nc.pk)
+    if n.state != nc.state:
+        raise ValidationError(CONFLICT)
+    before = ledger.snapshot(n)
+    for k, v in changes.items():
+        setattr(n, k, v)
+    bound = getattr(n, method)
+    if not can_proceed(bound):
+        raise ValidationError(_refusal(n, method))
+    try:
+        bound()
+        n.save()
+    except (ConcurrentTransition, TransitionNotAllowed) as exc:
+        raise ValidationError(CONFLICT) from exc
+    ledger.record(f"nc.{method}", n, actor=actor, before=before, reason=reason)
+    nc.refresh_from_db()
+    return n
+
+
+def _refusal(n: Nonconformity, method: str) -> str:
+    return {
+        "analyse": "请填写根本原因(可用五问法逐层追问)",
+        "plan": "请填写纠正、纠正措施、责任人和整改期限",
+        "implement": "请填写整改证据",
+        "confirm_effective": f"有效性评价应在 {n.effectiveness_due} 之后进行",
+        "confirm_ineffective": f"有效性评价应在 {n.effectiveness_due} 之后进行",
+    }.get(method, f"当前状态“{n.get_state_display()}”不允许此操作")
+
+
+def _auditee(actor, nc: Nonconformity) -> None:
+    if actor is not None and not can_manage(actor, nc.unit):
+        raise ValidationError("只有责任组织的负责人可以办理整改")
+
+
+def _auditor(actor, nc: Nonconformity) -> None:
+    if actor is None or not (actor.pk == nc.raised_by_id or is_admin(actor) or (nc.unit.parent_id and can_manage(actor, nc.unit.parent))):
+        raise ValidationError("验证须由提出人、上级组织或体系管理员进行")
+
+
+@transaction.atomic
+def nc_acknowledge(nc, *, actor) -> Nonconformity:
+    _auditee(actor, nc)
+    return _move(nc, "acknowledge", actor=actor, acknowledged_by=actor)
+
+
+@transaction.atomic
+def nc_analyse(nc, *, actor, why: list[str], root_cause: str) -> Nonconformity:
+    """原因分析 — the 5-why chain and the root cause it leads to."""
+    _auditee(actor, nc)
+    chain = [w.strip() for w in why if (w or "").strip()][:5]
+    return _move(nc, "analyse", actor=actor, why=chain, root_cause=(root_cause or "").strip())
+
+
+@transaction.atomic
+def nc_plan(nc, *, actor, correction: str, corrective_action: str, owner: Member, due_date: dt.date) -> Nonconformity:
+    _auditee(actor, nc)
+    if due_date < timezone.localdate():
+        raise ValidationError({"due_date": "整改期限不能早于今天"})
+    return _move(nc, "plan", actor=actor, correction=(correction or "").strip(), corrective_action=(corrective_action or "").strip(),
+                 owner=owner, due_date=due_date)
+
+
+@transaction.atomic
+def nc_implement(nc, *, actor, evidence: str, done_on: dt.date) -> Nonconformity:
+    _auditee(actor, nc)
+    return _move(nc, "implement", actor=actor, implementation_evidence=(evidence or "").strip(), implemented_by=actor, implemented_on=done_on)
+
+
+@transaction.atomic
+def nc_verify(nc, *, actor, note: str) -> Nonconformity:
+    """验证 — never by the person who registered the implementation."""
+    _auditor(actor, nc)
+    if nc.implemented_by_id and actor.pk == nc.implemented_by_id:
+        raise ValidationError("实施人不能验证自己的整改")
+    return _move(nc, "verify", actor=actor, verified_by=actor, verification_note=(note or "").strip())
+
+
+@transaction.atomic
+def nc_reject(nc, *, actor, reason: str) -> Nonconformity:
+    """验证未通过 — back to planning, with the reason."""
+    _auditor(actor, nc)
+    if not (reason or "").strip():
+        raise ValidationError("退回必须说明原因")
+    return _move(nc, "reject", actor=actor, reason=reason, verification_note=reason.strip(), implementation_evidence="")
+
+
+@transaction.atomic
+def nc_close(nc, *, actor, effectiveness_after_days: int = 90) -> Nonconformity:
+    """关闭 — only after verification; schedules the effectiveness review."""
+    _auditor(actor, nc)
+    today = timezone.localdate()
+    return _move(nc, "close", actor=actor, closed_on=today, effectiveness_due=today + dt.timedelta(days=effectiveness_after_days))
+
+
+@transaction.atomic
+def nc_review_effectiveness(nc, *, actor, effective: bool, note: str) -> Nonconformity:
+    """有效性评价 — not effective raises a new nonconformity linked to this one."""
+    _auditor(actor, nc)
+    if not (note or "").strip():
+        raise ValidationError("请填写评价依据")
+    n = _move(nc, "confirm_effective" if effective else "confirm_ineffective", actor=actor, effectiveness_note=note.strip())
+    if not effective:
+        nc_raise(actor=actor, unit=n.unit, source=NCSource.FOLLOW_UP, grade=n.grade, clause=n.clause, requirement=n.requirement,
+                 evidence=f"{n.code} 整改后问题再次出现:{note.strip()}", follows=n)
+    return n
+
+
+def escalate_overdue(today: dt.date | None = None) -> int:
+    """Overdue tickets are reported to the unit above (once per ticket)."""
+    today = today or timezone.localdate()
+    sent = 0
+    for nc in Nonconformity.objects.filter(state__in=OPEN_STATES, due_date__lt=today).select_related("unit", "unit__parent"):
+        if not nc.unit.parent_id:
+            continue
+        for user in holders(nc.unit.parent, LEADERS):
+            sent += notify(user, key=f"nc:{nc.pk}:overdue", level="danger", url=reverse("nc_detail", args=[nc.pk]),
+                           title=f"下级组织整改逾期:{nc.code}({nc.unit.name},期限 {nc.due_date:%Y-%m-%d})")
+    return sent
+
+
+# ------------------------------------------------------------------------------ 整改率
+
+
+@dataclass
+class RectificationStats:
+    total: int
+    rectified: int
+    on_time: int
+    mean_days: float | None
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self.total else round(self.rectified / self.total, 4)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return None if not self.total else round(self.on_time / self.total, 4)
+
+
+def rectification(qs) -> RectificationStats:
+    """整改率 — rectified share (closed and after), on time (closed by the due date), and mean
+    days from raising to closing. Observations (观察项) are not nonconformities and not counted."""
+    rows = list(qs.exclude(grade=Grade.OBSERVATION).values_list("state", "raised_on", "closed_on", "due_date"))
+    done = [(r, c, d) for s, r, c, d in rows if s in RECTIFIED_STATES and c]
+    on_time = sum(1 for _, c, d in done if d is None or c <= d)
+    mean = round(sum((c - r).days for r, c, _ in done) / len(done), 1) if done else None
+    return RectificationStats(len(rows), len(done), on_time, mean)
+
