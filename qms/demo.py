@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from qms import services
 from qms.models import MemberCategory, Role, Unit, UnitKind
@@ -240,7 +241,7 @@ def build() -> dict[str, int]:
     services.role_grant(actor=None, user=users["admin"], role=Role.ADMIN, unit=units[ROOT_CODE], valid_from=dt.date(2020, 1, 1))
     services.role_grant(actor=None, user=users["neishen"], role=Role.INTERNAL_AUDITOR, unit=units[ROOT_CODE], valid_from=dt.date(2025, 1, 1))
     services.role_grant(actor=None, user=users["waishen"], role=Role.EXTERNAL_AUDITOR, unit=units[ROOT_CODE],
-                        valid_from=dt.date(2026, 1, 1), valid_until=dt.date.today() + dt.timedelta(days=90))
+                        valid_from=dt.date(2026, 1, 1), valid_until=timezone.localdate() + dt.timedelta(days=90))
     return {
         "units": Unit.objects.count(),
         "branches": sum(1 for b in BRANCHES),

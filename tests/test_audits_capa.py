@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from audits import services
@@ -22,7 +23,7 @@ from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.django_db
 D = dt.date
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 
 
 @pytest.fixture

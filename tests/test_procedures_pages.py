@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from procedures.library_loader import load_library
 from procedures.models import Document, DocumentVersion, RecordForm, VersionStatus
@@ -73,7 +74,7 @@ def test_adopt_override_through_the_pages_and_see_it_in_the_rule_set(client, sit
     client.force_login(site["reviewer"])
     client.post(reverse("procedure_version_action", args=[v.pk, "review"]))
     client.force_login(site["approver"])
-    r = client.post(reverse("procedure_version_action", args=[v.pk, "approve"]), {"effective_on": dt.date.today().isoformat()}, follow=True)
+    r = client.post(reverse("procedure_version_action", args=[v.pk, "approve"]), {"effective_on": timezone.localdate().isoformat()}, follow=True)
     v.refresh_from_db()
     assert v.status == VersionStatus.EFFECTIVE, r.content.decode()[:500]
     for unit in (site["b1"], site["b2"]):  # both branches under the committee get 6 a year

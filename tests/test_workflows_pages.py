@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from procedures.library_loader import load_library
@@ -17,7 +18,7 @@ from workflows.models import Occurrence, State
 from workflows.scheduler import schedule
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 
 
 @pytest.fixture

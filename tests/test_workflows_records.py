@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import timezone
 
 from procedures.library_loader import load_library
 from qms import ledger
@@ -21,7 +22,7 @@ from workflows.scheduler import schedule
 
 pytestmark = pytest.mark.django_db
 D = dt.date
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 
 
 @pytest.fixture

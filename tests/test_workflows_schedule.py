@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from procedures import services as doc_services
 from procedures.library_loader import load_library
@@ -89,7 +90,7 @@ def test_rule_change_replans_only_future_occurrences(org):
     doc_services.obligation_update(o, actor=people["d"], reason="本委制度", every_months=2, source="本委制度第3条")
     doc_services.version_submit(v, actor=people["d"])
     doc_services.version_review(v, actor=people["r"])
-    doc_services.version_approve(v, actor=people["a"], effective_on=dt.date.today())
+    doc_services.version_approve(v, actor=people["a"], effective_on=timezone.localdate())
     r = schedule(today=today)
     months = sorted(o.period_start.month for o in Occurrence.objects.filter(unit=org["b1"], obligation_key="branch_committee_meeting").exclude(state=State.CANCELLED))
     # past and current periods untouched (Jul, Aug); future monthly ones (Sep–Dec) replaced by Sep–Oct, Nov–Dec
