@@ -11,6 +11,6 @@ class AuditsConfig(AppConfig):
         from qms import ledger
         from qms.site import register_home_panel
 
-        ledger.register(models.Nonconformity)
+        ledger.register(models.Nonconformity, models.Audit, models.ChecklistItem, models.SampledRecord)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)

@@ -80,6 +80,7 @@ class Nonconformity(ConcurrentTransitionMixin, models.Model):
     requirement = models.TextField(_("要求"))
     evidence = models.TextField(_("客观证据"))
     occurrence = models.ForeignKey(Occurrence, verbose_name=_("相关事项"), null=True, blank=True, on_delete=models.PROTECT, related_name="nonconformities")
+    audit = models.ForeignKey("Audit", verbose_name=_("所属审核"), null=True, blank=True, on_delete=models.PROTECT, related_name="findings")
     follows = models.ForeignKey("self", verbose_name=_("前序不符合项"), null=True, blank=True, on_delete=models.PROTECT, related_name="successors")
     state = FSMField(_("状态"), max_length=14, choices=NCState.choices, default=NCState.RAISED, protected=True)
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提出人"), null=True, on_delete=models.PROTECT, related_name="+")
@@ -149,3 +150,98 @@ class Nonconformity(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=NCState.CLOSED, target=NCState.INEFFECTIVE, conditions=[effectiveness_review_due])
     def confirm_ineffective(self) -> None:
         """有效性评价:无效(另立新的不符合项)."""
+
+
+# --------------------------------------------------------------------------- internal audit
+
+
+class AuditState(models.TextChoices):
+    PLANNED = "planned", _("已计划")
+    IN_PROGRESS = "in_progress", _("实施中")
+    REPORTED = "reported", _("已出报告")
+
+
+class Audit(ConcurrentTransitionMixin, models.Model):
+    """审核 — one internal audit (ISO 9001 §9.2, ISO 19011 §6): scope, criteria, team, dates."""
+
+    scope_unit_lookup = "root"
+
+    year = models.PositiveSmallIntegerField(_("审核方案年度"))
+    title = models.CharField(_("审核名称"), max_length=120)
+    root = models.ForeignKey(Unit, verbose_name=_("组织审核的党组织"), on_delete=models.PROTECT, related_name="+")
+    units = models.ManyToManyField(Unit, verbose_name=_("受审核组织"), related_name="audits")
+    documents = models.ManyToManyField("procedures.Document", verbose_name=_("审核准则(程序文件)"), blank=True, related_name="+")
+    clauses = models.CharField(_("ISO 条款"), max_length=200, blank=True)
+    objectives = models.TextField(_("审核目的"), blank=True)
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核组长"), on_delete=models.PROTECT, related_name="+")
+    team = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("审核组成员"), blank=True, related_name="+")
+    start = models.DateField(_("开始日期"))
+    end = models.DateField(_("结束日期"))
+    state = FSMField(_("状态"), max_length=12, choices=AuditState.choices, default=AuditState.PLANNED, protected=True)
+    sample_seed = models.BigIntegerField(_("抽样种子"), null=True, blank=True)
+    sample_method = models.CharField(_("抽样方法"), max_length=200, blank=True)
+    conclusion = models.TextField(_("审核结论"), blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("内部审核")
+        verbose_name_plural = _("内部审核")
+        ordering = ["-start"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @transition(field=state, source=AuditState.PLANNED, target=AuditState.IN_PROGRESS)
+    def open_meeting(self) -> None:
+        """首次会议."""
+
+    @transition(field=state, source=AuditState.IN_PROGRESS, target=AuditState.REPORTED)
+    def report(self) -> None:
+        """末次会议,出具报告."""
+
+
+class ItemResult(models.TextChoices):
+    UNCHECKED = "", _("未检查")
+    CONFORM = "conform", _("符合")
+    NONCONFORM = "nonconform", _("不符合")
+    OBSERVATION = "observation", _("观察项")
+    NA = "na", _("不适用")
+
+
+class ChecklistItem(models.Model):
+    """检查表条目 — generated from the scope, editable by the auditors."""
+
+    audit = models.ForeignKey(Audit, verbose_name=_("审核"), on_delete=models.CASCADE, related_name="items")
+    order = models.PositiveIntegerField(_("顺序"), default=0)
+    unit = models.ForeignKey(Unit, verbose_name=_("受审核组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    clause = models.CharField(_("条款"), max_length=60)
+    text = models.CharField(_("检查内容"), max_length=300)
+    result = models.CharField(_("结论"), max_length=12, choices=ItemResult.choices, blank=True, default="")
+    note = models.TextField(_("检查记录"), blank=True)
+    evidence = models.ManyToManyField(Occurrence, verbose_name=_("查阅的记录"), blank=True, related_name="+")
+    finding = models.OneToOneField(Nonconformity, verbose_name=_("审核发现"), null=True, blank=True, on_delete=models.PROTECT, related_name="checklist_item")
+
+    class Meta:
+        verbose_name = _("检查表条目")
+        verbose_name_plural = _("检查表条目")
+        ordering = ["audit_id", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class SampledRecord(models.Model):
+    """抽样 — a record drawn for examination, with the stratum it was drawn from."""
+
+    audit = models.ForeignKey(Audit, verbose_name=_("审核"), on_delete=models.CASCADE, related_name="sample")
+    occurrence = models.ForeignKey(Occurrence, verbose_name=_("记录"), on_delete=models.PROTECT, related_name="+")
+    stratum = models.CharField(_("抽样层"), max_length=60)
+
+    class Meta:
+        verbose_name = _("抽样记录")
+        verbose_name_plural = _("抽样记录")
+        constraints = [models.UniqueConstraint(fields=["audit", "occurrence"], name="sample_once")]
+
+    def __str__(self) -> str:
+        return f"{self.audit} · {self.occurrence}"

@@ -1,0 +1,215 @@
+"""Internal audit services (ISO 9001 §9.2, ISO 19011 §5–6): plan with auditor independence
+and time-limited access, checklist from the scope, reproducible stratified sampling,
+checklist results, findings that become nonconformities, opening and reporting.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from audits.models import Audit, ChecklistItem, ItemResult, NCSource, SampledRecord
+from audits.services import nc_raise
+from procedures.rules import effective_rules
+from qms import ledger
+from qms import services as core
+from qms.models import Role, Unit
+from qms.scoping import can_manage, is_admin
+from workflows.models import Occurrence, State
+
+DONE = (State.HELD, State.CHECKED, State.CLOSED)
+
+
+def own_units(user, day: dt.date) -> list[Unit]:
+    """The units a person belongs to or holds office in on a day."""
+    units = list(Unit.objects.filter(memberships__member__user=user, memberships__start__lte=day)
+                 .filter(Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)))
+    units += list(Unit.objects.filter(positions__member__user=user, positions__start__lte=day)
+                  .filter(Q(positions__end__isnull=True) | Q(positions__end__gte=day)))
+    return units
+
+
+def independence_conflicts(users, units, day: dt.date) -> list[str]:
+    """Nobody audits their own unit, a unit in their own subtree, or a unit that contains theirs."""
+    out = []
+    for user in users:
+        for own in own_units(user, day):
+            for u in units:
+                if u.path.startswith(own.path) or own.path.startswith(u.path):
+                    out.append(f"{user.get_full_name() or user.get_username()} 属于或任职于“{own.name}”,不能审核“{u.name}”")
+    return sorted(set(out))
+
+
+@transaction.atomic
+def audit_plan(*, actor, year: int, title: str, root: Unit, units: list[Unit], lead, team=(), documents=(),
+               clauses: str = "", objectives: str = "", start: dt.date, end: dt.date) -> Audit:
+    """审核计划 — refused with the conflict named when an auditor is not independent."""
+    if actor is not None and not (is_admin(actor) or can_manage(actor, root)):
+        raise ValidationError("只有体系管理员或该组织负责人可以编制审核计划")
+    if not units:
+        raise ValidationError("请选择受审核组织")
+    if end < start:
+        raise ValidationError("结束日期不能早于开始日期")
+    outside = [u.name for u in units if not u.path.startswith(root.path)]
+    if outside:
+        raise ValidationError(f"受审核组织不在{root.name}范围内:{'、'.join(outside)}")
+    auditors = [lead, *[t for t in team if t != lead]]
+    conflicts = independence_conflicts(auditors, units, start)
+    if conflicts:
+        raise ValidationError("审核员独立性冲突:" + ";".join(conflicts))
+    audit = Audit.objects.create(year=year, title=title.strip() or f"{year}年内部审核", root=root, clauses=clauses,
+                                 objectives=objectives, lead=lead, start=start, end=end)
+    audit.units.set(units)
+    audit.team.set(auditors)
+    audit.documents.set(documents)
+    ledger.record("audit.plan", audit, actor=actor)
+    for user in auditors:  # read access to the audited scope for the audit's duration only
+        for u in units:
+            core.role_grant(actor=actor, user=user, role=Role.INTERNAL_AUDITOR, unit=u, valid_from=start, valid_until=end)
+    checklist_generate(audit, actor=actor)
+    return audit
+
+
+ISO_ITEMS = [
+    ("7.5.2", "体系文件使用现行有效版本,修订经审核批准"),
+    ("7.5.3", "记录要素齐全、清晰完整,更正留有原因"),
+    ("10.2", "以往不符合项已按期整改并验证有效"),
+]
+
+
+def checklist_generate(audit: Audit, *, actor) -> int:
+    """检查表 — per audited unit: each effective periodic rule's frequency and record
+    completeness, resolutions followed up, term not expired, and the ISO clause items."""
+    n = 0
+    order = 0
+    for unit in audit.units.order_by("path"):
+        rows = []
+        for rule in effective_rules(unit):
+            ob = rule.obligation
+            if ob.event:
+                continue
+            rows.append((rule.document.code, f"{ob.title}:{ob.frequency_text()},本年度应开展 {ob.expected_per_year()} 次,实际达标"))
+            rows.append((rule.document.code, f"{ob.title}:抽查记录要素齐全、决议分工落实"))
+        rows.append(("DJ-CX-11", "任期未届满,或已按期换届"))
+        rows += ISO_ITEMS
+        for clause, text in rows:
+            order += 1
+            item = ChecklistItem.objects.create(audit=audit, unit=unit, clause=clause, text=text, order=order)
+            ledger.record("checklist.add", item, actor=actor)
+            n += 1
+    return n
+
+
+@transaction.atomic
+def sample_draw(audit: Audit, *, actor, seed: int, per_unit: int | None = None, ratio: float | None = None) -> list[SampledRecord]:
+    """抽样 — stratified by unit: from each audited unit's executed records of the year, draw
+    ``per_unit`` or ``ratio`` of them with a random generator seeded by (seed, unit code).
+    The same inputs always give the same sample; the method and seed are kept on the audit."""
+    if (per_unit is None) == (ratio is None) or (per_unit is not None and per_unit < 1) or (ratio is not None and not 0 < ratio <= 1):
+        raise ValidationError("请给出每个单位的抽样数量,或 0–1 之间的抽样比例(二者选一)")
+    if audit.state != "planned":
+        raise ValidationError("首次会议后不能重新抽样")
+    before = ledger.snapshot(audit)
+    for old in audit.sample.all():
+        ledger.record("sample.remove", old, actor=actor, before=ledger.snapshot(old), after=None)
+        old.delete()
+    drawn = []
+    for unit in audit.units.order_by("path"):
+        candidates = list(Occurrence.objects.filter(unit__path__startswith=unit.path, state__in=DONE, period_start__year=audit.year)
+                          .order_by("pk").values_list("pk", flat=True))
+        k = min(len(candidates), per_unit if per_unit is not None else math.ceil(len(candidates) * ratio))
+        rng = random.Random(f"{seed}:{unit.code}")
+        for pk in sorted(rng.sample(candidates, k)):
+            s = SampledRecord.objects.create(audit=audit, occurrence_id=pk, stratum=unit.code)
+            ledger.record("sample.draw", s, actor=actor)
+            drawn.append(s)
+    audit.sample_seed = seed
+    audit.sample_method = (f"按受审核组织分层随机抽样,每单位 {per_unit} 份" if per_unit is not None else f"按受审核组织分层随机抽样,比例 {ratio:.0%}") + f",随机种子 {seed}"
+    audit.save(update_fields=["sample_seed", "sample_method"])
+    ledger.record("audit.sample", audit, actor=actor, before=before)
+    return drawn
+
+
+def _auditor(actor, audit: Audit) -> None:
+    if actor is None or not (audit.team.filter(pk=actor.pk).exists() or actor.pk == audit.lead_id):
+        raise ValidationError("只有审核组成员可以填写检查表")
+
+
+@transaction.atomic
+def audit_open(audit: Audit, *, actor) -> Audit:
+    """首次会议."""
+    if actor is None or actor.pk != audit.lead_id:
+        raise ValidationError("首次会议由审核组长主持")
+    a = Audit.objects.select_for_update().get(pk=audit.pk)
+    before = ledger.snapshot(a)
+    a.open_meeting()
+    a.save()
+    ledger.record("audit.open", a, actor=actor, before=before)
+    return a
+
+
+@transaction.atomic
+def item_record(item: ChecklistItem, *, actor, result: str, note: str, evidence=()) -> ChecklistItem:
+    """检查结论 — 符合/不符合/观察项/不适用, with the records examined and notes."""
+    _auditor(actor, item.audit)
+    if item.audit.state != "in_progress":
+        raise ValidationError("审核未在实施中(首次会议后、出具报告前才能填写)")
+    if result not in [v for v in ItemResult.values if v]:
+        raise ValidationError("请选择结论")
+    if result in (ItemResult.NONCONFORM, ItemResult.OBSERVATION) and not (note or "").strip():
+        raise ValidationError("不符合或观察项必须写明客观证据")
+    i = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    before = ledger.snapshot(i)
+    i.result, i.note = result, (note or "").strip()
+    i.save()
+    if evidence:
+        i.evidence.set(evidence)
+    ledger.record("checklist.record", i, actor=actor, before=before)
+    return i
+
+
+@transaction.atomic
+def finding_raise(item: ChecklistItem, *, actor, grade: str):
+    """审核发现 → 不符合项报告单 (with the item's clause, requirement and evidence)."""
+    item = ChecklistItem.objects.select_for_update().select_related("audit", "unit").get(pk=item.pk)
+    _auditor(actor, item.audit)
+    if item.result not in (ItemResult.NONCONFORM, ItemResult.OBSERVATION):
+        raise ValidationError("只有结论为不符合或观察项的条目可以形成审核发现")
+    if item.finding_id:
+        raise ValidationError("该条目已形成审核发现")
+    if item.result == ItemResult.OBSERVATION:
+        grade = "observation"
+    nc = nc_raise(actor=actor, unit=item.unit, source=NCSource.INTERNAL_AUDIT, grade=grade, clause=item.clause,
+                  requirement=item.text, evidence=item.note)
+    nc.audit = item.audit
+    nc.save(update_fields=["audit"])
+    ledger.record("nc.link_audit", nc, actor=actor)
+    before = ledger.snapshot(item)
+    item.finding = nc
+    item.save(update_fields=["finding"])
+    ledger.record("checklist.finding", item, actor=actor, before=before)
+    return nc
+
+
+@transaction.atomic
+def audit_report(audit: Audit, *, actor, conclusion: str) -> Audit:
+    """末次会议与审核报告 — every item must have a conclusion."""
+    if actor is None or actor.pk != audit.lead_id:
+        raise ValidationError("审核报告由审核组长出具")
+    open_items = audit.items.filter(result="").count()
+    if open_items:
+        raise ValidationError(f"还有 {open_items} 个检查项未填写结论")
+    if not (conclusion or "").strip():
+        raise ValidationError("请填写审核结论")
+    a = Audit.objects.select_for_update().get(pk=audit.pk)
+    before = ledger.snapshot(a)
+    a.conclusion = conclusion.strip()
+    a.report()
+    a.save()
+    ledger.record("audit.report", a, actor=actor, before=before)
+    return a
+

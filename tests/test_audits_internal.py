@@ -1,0 +1,123 @@
+"""Internal audit: plan with independence and time-limited access, checklist from the scope,
+reproducible stratified sampling, findings → nonconformities, report PDF (issue 5 §1–6, §9)."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from audits import audit_services as svc
+from audits.models import Nonconformity
+from audits.report import report_pdf
+from procedures.library_loader import load_library
+from qms import ledger
+from qms import services as core
+from qms.models import Role, RoleGrant, UnitKind
+from qms.scoping import scopes_for
+from tests import factories
+from tests.conftest import IN_CI
+from workflows.models import Occurrence, State
+from workflows.scheduler import schedule
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def org():
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    g1 = factories.unit("G1", UnitKind.GENERAL_BRANCH, parent=c, name="第一总支")
+    g2 = factories.unit("G2", UnitKind.GENERAL_BRANCH, parent=c, name="第二总支")
+    b1 = factories.unit("B1", UnitKind.BRANCH, parent=g1, name="一支部")
+    b2 = factories.unit("B2", UnitKind.BRANCH, parent=g1, name="二支部")
+    b3 = factories.unit("B3", UnitKind.BRANCH, parent=g2, name="三支部")
+    for b in (b1, b2, b3):
+        for i in range(3):
+            factories.member(b, f"{b.code}-{i}")
+    admin = factories.user("adm")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
+    auditor = factories.user("aud")
+    core.member_update(b3.memberships.first().member, actor=None, reason="账号", user=auditor)
+    insider = factories.user("insider")
+    core.member_update(b1.memberships.first().member, actor=None, reason="账号", user=insider)
+    schedule(today=TODAY - dt.timedelta(days=200), through=TODAY)
+    for occ in Occurrence.objects.filter(unit__in=[b1, b2], due_date__lt=TODAY)[:40]:
+        Occurrence.objects.filter(pk=occ.pk).update(state=State.CLOSED)  # fixture: a year of executed records
+    return {"c": c, "g1": g1, "b1": b1, "b2": b2, "b3": b3, "admin": admin, "auditor": auditor, "insider": insider}
+
+
+def _plan(org, lead=None, units=None):
+    return svc.audit_plan(actor=org["admin"], year=TODAY.year, title="年度内审", root=org["c"], units=units or [org["b1"], org["b2"]],
+                          lead=lead or org["auditor"], start=TODAY, end=TODAY + dt.timedelta(days=5))
+
+
+def test_independence_is_enforced_with_the_conflict_named(org):
+    with pytest.raises(ValidationError, match="属于或任职于“一支部”,不能审核“一支部”"):
+        _plan(org, lead=org["insider"])
+    with pytest.raises(ValidationError, match="不能审核“第一总支”"):
+        _plan(org, lead=org["insider"], units=[org["g1"]])  # the auditor's unit lies inside it
+    assert not RoleGrant.objects.filter(role=Role.INTERNAL_AUDITOR).exists()
+
+
+def test_plan_grants_read_access_for_the_audit_only_and_builds_the_checklist(org):
+    audit = _plan(org)
+    grants = RoleGrant.objects.filter(user=org["auditor"], role=Role.INTERNAL_AUDITOR)
+    assert {g.unit.code for g in grants} == {"B1", "B2"} and all(g.valid_until == audit.end for g in grants)
+    assert {s.unit_code for s in scopes_for(org["auditor"], on=TODAY) if s.level == "internal_auditor"} == {"B1", "B2"}
+    assert not [s for s in scopes_for(org["auditor"], on=audit.end + dt.timedelta(days=1)) if s.level == "internal_auditor"]
+    texts = [i.text for i in audit.items.filter(unit=org["b1"])]
+    assert any("召开支部党员大会" in t and "应开展 4 次" in t for t in texts)
+    assert any("任期" in t for t in texts) and audit.items.filter(clause="10.2").count() == 2
+
+
+def test_sampling_is_reproducible_and_stratified(org):
+    audit = _plan(org)
+    first = [s.occurrence_id for s in svc.sample_draw(audit, actor=org["admin"], seed=2026, per_unit=3)]
+    again = [s.occurrence_id for s in svc.sample_draw(audit, actor=org["admin"], seed=2026, per_unit=3)]
+    other = [s.occurrence_id for s in svc.sample_draw(audit, actor=org["admin"], seed=7, per_unit=3)]
+    assert first == again and len(first) == 6 and first != other
+    assert {s.stratum for s in audit.sample.all()} == {"B1", "B2"}
+    audit.refresh_from_db()
+    assert "随机种子 7" in audit.sample_method
+    with pytest.raises(ValidationError):
+        svc.sample_draw(audit, actor=org["admin"], seed=1)
+
+
+def test_checklist_findings_report(org, tmp_path):
+    audit = _plan(org)
+    svc.sample_draw(audit, actor=org["admin"], seed=2026, ratio=0.2)
+    with pytest.raises(ValidationError, match="首次会议由审核组长"):
+        svc.audit_open(audit, actor=org["admin"])
+    audit = svc.audit_open(audit, actor=org["auditor"])
+    items = list(audit.items.all())
+    with pytest.raises(ValidationError, match="客观证据"):
+        svc.item_record(items[0], actor=org["auditor"], result="nonconform", note="")
+    svc.item_record(items[0], actor=org["auditor"], result="nonconform", note="抽查3月支委会记录缺表决情况")
+    svc.item_record(items[1], actor=org["auditor"], result="observation", note="签到表字迹潦草")
+    with pytest.raises(ValidationError, match="审核组成员"):
+        svc.item_record(items[2], actor=org["admin"], result="conform", note="")
+    nc = svc.finding_raise(items[0], actor=org["auditor"], grade="minor")
+    obs = svc.finding_raise(items[1], actor=org["auditor"], grade="minor")
+    assert nc.source == "internal_audit" and nc.audit == audit and obs.grade == "observation"
+    with pytest.raises(ValidationError, match="未填写结论"):
+        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合")
+    for i in items[2:]:
+        svc.item_record(i, actor=org["auditor"], result="conform", note="")
+    audit = svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行,发现一般不符合1项、观察项1项")
+    assert audit.state == "reported" and Nonconformity.objects.filter(audit=audit).count() == 2
+    problems = ledger.verify().problems  # the fixture set occurrence states directly: only those show
+    assert problems and all("workflows.occurrence" in p.message for p in problems)
+    if shutil.which("pdftotext") is None:
+        if IN_CI:
+            pytest.fail("CI 必须安装 poppler-utils")
+        pytest.skip("需要 pdftotext")
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(report_pdf(audit))
+    text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
+    for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行"):
+        assert s in text, s
