@@ -10,4 +10,9 @@ urlpatterns = [
     path("problems/<int:pk>/feedback.pdf", views.feedback_pdf, name="nc_feedback_pdf"),
     path("problems/<int:pk>/<str:name>/", views.action, name="nc_action"),
     path("gaps/<int:pk>/raise/", views.raise_from_gap, name="nc_raise_gap"),
+    path("", views.audit_list, name="audit_list"),
+    path("new/", views.audit_new, name="audit_new"),
+    path("<int:pk>/", views.audit_detail, name="audit_detail"),
+    path("<int:pk>/report.pdf", views.audit_report_pdf, name="audit_report_pdf"),
+    path("<int:pk>/<str:name>/", views.audit_action, name="audit_action"),
 ]

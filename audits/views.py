@@ -177,3 +177,111 @@ def feedback_pdf(request, pk: int):
     resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="{nc.code}.pdf"'
     return resp
+
+
+# --------------------------------------------------------------------------- internal audit
+
+
+@login_required
+def audit_list(request):
+    from audits.models import Audit
+    from qms.scoping import is_admin
+
+    audits = restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)
+    return render(request, "audits/audit_list.html", {"audits": audits.distinct().order_by("-start"), "can_plan": is_admin(request.user)})
+
+
+@login_required
+def audit_new(request):
+    from django.contrib.auth import get_user_model
+
+    from audits import audit_services
+    from qms.scoping import is_admin
+
+    if not is_admin(request.user):
+        raise PermissionDenied("只有体系管理员可以编制审核计划")
+    units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
+    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    if request.method == "POST":
+        p = request.POST
+        try:
+            chosen = list(units.filter(pk__in=p.getlist("units")))
+            lead = users.filter(pk=p.get("lead") or 0).first()
+            if lead is None:
+                raise ValidationError("请选择审核组长")
+            start, end = dt.date.fromisoformat(p.get("start", "")), dt.date.fromisoformat(p.get("end", ""))
+            root = units.first()
+            a = audit_services.audit_plan(actor=request.user, year=start.year, title=p.get("title", ""), root=root, units=chosen,
+                                          lead=lead, team=list(users.filter(pk__in=p.getlist("team"))), clauses=p.get("clauses", ""),
+                                          objectives=p.get("objectives", ""), start=start, end=end)
+            messages.success(request, "审核计划已建立,检查表已生成,审核员已获得审核期内的查阅权限")
+            return redirect("audit_detail", pk=a.pk)
+        except ValueError:
+            messages.error(request, "请填写有效的开始和结束日期")
+        except ValidationError as exc:
+            messages.error(request, ";".join(exc.messages))
+    return render(request, "audits/audit_new.html", {"units": units, "users": users, "p": request.POST})
+
+
+@login_required
+def audit_detail(request, pk: int):
+    from audits.models import Audit, ItemResult
+
+    audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
+    if audit is None:
+        raise PermissionDenied("无权查看该审核")
+    in_team = audit.team.filter(pk=request.user.pk).exists() or audit.lead_id == request.user.pk
+    return render(request, "audits/audit_detail.html", {
+        "audit": audit, "items": audit.items.select_related("unit", "finding"), "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
+        "results": [c for c in ItemResult.choices if c[0]], "in_team": in_team, "is_lead": audit.lead_id == request.user.pk,
+        "grades": Grade.choices, "units": audit.units.all(), "team": audit.team.all(),
+    })
+
+
+@login_required
+@require_POST
+def audit_action(request, pk: int, name: str):
+    from audits import audit_services
+    from audits.models import Audit, ChecklistItem
+
+    audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
+    if audit is None:
+        raise PermissionDenied
+    p, u = request.POST, request.user
+    try:
+        if name == "sample":
+            per_unit = int(p["per_unit"]) if p.get("per_unit") else None
+            ratio = float(p["ratio"]) / 100 if p.get("ratio") else None
+            audit_services.sample_draw(audit, actor=u, seed=int(p.get("seed") or 0), per_unit=per_unit, ratio=ratio)
+        elif name == "open":
+            audit_services.audit_open(audit, actor=u)
+        elif name == "item":
+            item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
+            audit_services.item_record(item, actor=u, result=p.get("result", ""), note=p.get("note", ""))
+        elif name == "finding":
+            item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
+            nc = audit_services.finding_raise(item, actor=u, grade=p.get("grade", "minor"))
+            messages.success(request, f"已开具不符合项报告单 {nc.code}")
+        elif name == "report":
+            audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""))
+        else:
+            raise PermissionDenied
+        messages.success(request, "已保存")
+    except (ValueError, ChecklistItem.DoesNotExist):
+        messages.error(request, "输入有误")
+    except ValidationError as exc:
+        messages.error(request, ";".join(exc.messages))
+    return redirect("audit_detail", pk=audit.pk)
+
+
+@login_required
+def audit_report_pdf(request, pk: int):
+    from audits.models import Audit
+    from audits.report import report_pdf
+
+    audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
+    if audit is None:
+        raise PermissionDenied
+    resp = HttpResponse(report_pdf(audit), content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="audit-{audit.pk}.pdf"'
+    return resp

@@ -18,6 +18,7 @@ MENU = [
     ("compliance", _("执行情况"), "all"),
     ("dues_page", _("党费"), "all"),
     ("nc_register", _("问题清单"), "all"),
+    ("audit_list", _("内部审核"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

@@ -121,3 +121,28 @@ def test_checklist_findings_report(org, tmp_path):
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
     for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行"):
         assert s in text, s
+
+
+def test_audit_through_the_pages(client, org):
+    from django.urls import reverse
+
+    from audits.models import Audit
+
+    client.force_login(org["admin"])
+    start, end = TODAY.isoformat(), (TODAY + dt.timedelta(days=3)).isoformat()
+    body = client.post(reverse("audit_new"), {"title": "页面内审", "units": [org["b1"].pk], "lead": org["insider"].pk, "start": start, "end": end}, follow=True).content.decode()
+    assert "独立性冲突" in body and not Audit.objects.exists()
+    r = client.post(reverse("audit_new"), {"title": "页面内审", "units": [org["b1"].pk, org["b2"].pk], "lead": org["auditor"].pk, "start": start, "end": end})
+    audit = Audit.objects.get()
+    assert r.status_code == 302
+    client.force_login(org["auditor"])
+    client.post(reverse("audit_action", args=[audit.pk, "sample"]), {"seed": "2026", "per_unit": "2"})
+    client.post(reverse("audit_action", args=[audit.pk, "open"]))
+    item = audit.items.first()
+    client.post(reverse("audit_action", args=[audit.pk, "item"]), {"item": item.pk, "result": "nonconform", "note": "缺少记录"})
+    client.post(reverse("audit_action", args=[audit.pk, "finding"]), {"item": item.pk, "grade": "minor"})
+    page = client.get(reverse("audit_detail", args=[audit.pk])).content.decode()
+    assert "NC-" in page and "随机种子 2026" in page
+    assert client.get(reverse("audit_report_pdf", args=[audit.pk]))["Content-Type"] == "application/pdf"
+    client.force_login(org["insider"])  # not in the team, and the audit is not in their scope
+    assert client.get(reverse("audit_detail", args=[audit.pk])).status_code == 403
