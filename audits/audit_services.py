@@ -175,7 +175,7 @@ def item_record(item: ChecklistItem, *, actor, result: str, note: str, evidence=
 @transaction.atomic
 def finding_raise(item: ChecklistItem, *, actor, grade: str):
     """审核发现 → 不符合项报告单 (with the item's clause, requirement and evidence)."""
-    item = ChecklistItem.objects.select_for_update().select_related("audit", "unit").get(pk=item.pk)
+    item = ChecklistItem.objects.select_for_update(of=("self",)).select_related("audit", "unit").get(pk=item.pk)
     _auditor(actor, item.audit)
     if item.result not in (ItemResult.NONCONFORM, ItemResult.OBSERVATION):
         raise ValidationError("只有结论为不符合或观察项的条目可以形成审核发现")
