@@ -11,6 +11,7 @@ class AuditsConfig(AppConfig):
         from qms import ledger
         from qms.site import register_home_panel
 
-        ledger.register(models.Nonconformity, models.Audit, models.ChecklistItem, models.SampledRecord)
+        ledger.register(models.Nonconformity, models.Audit, models.ChecklistItem, models.SampledRecord,
+                        models.ProgrammeEntry)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)

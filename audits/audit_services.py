@@ -213,3 +213,45 @@ def audit_report(audit: Audit, *, actor, conclusion: str) -> Audit:
     ledger.record("audit.report", a, actor=actor, before=before)
     return a
 
+
+
+@transaction.atomic
+def programme_build(root: Unit, year: int, *, actor) -> list:
+    """审核方案 (ISO 9001 §9.2.2, ISO 19011 §5) — every 党支部 of the subtree once a year,
+    ordered by risk: low compliance last year and open nonconformities come first; units not
+    audited last year are brought forward (the carried-over part of last year's programme).
+    Idempotent for a year: existing entries are kept."""
+    from audits.models import OPEN_STATES, Nonconformity, ProgrammeEntry
+    from qms.models import BRANCH_KINDS
+    from workflows.compliance import compliance
+
+    if ProgrammeEntry.objects.filter(year=year, root=root).exists():
+        return list(ProgrammeEntry.objects.filter(year=year, root=root))
+    last = compliance(root, year - 1)
+    open_ncs: dict[int, int] = {}
+    for uid in Nonconformity.objects.filter(unit__path__startswith=root.path, state__in=OPEN_STATES).values_list("unit_id", flat=True):
+        open_ncs[uid] = open_ncs.get(uid, 0) + 1
+    audited_last_year = set(Audit.objects.filter(year=year - 1, units__path__startswith=root.path).values_list("units", flat=True))
+    scored = []
+    for unit in Unit.objects.filter(path__startswith=root.path, kind__in=BRANCH_KINDS, is_active=True).order_by("path"):
+        rate = last.by_unit[unit.code].rate if unit.code in last.by_unit else None
+        reasons, score = [], 0
+        if rate is not None and rate < 0.9:
+            score += 2 if rate < 0.8 else 1
+            reasons.append(f"上年执行率 {rate:.0%}")
+        if open_ncs.get(unit.pk):
+            score += min(open_ncs[unit.pk], 3)
+            reasons.append(f"未关闭不符合项 {open_ncs[unit.pk]} 项")
+        if unit.pk not in audited_last_year:
+            score += 1
+            reasons.append("上年未审核")
+        scored.append((-score, unit.path, unit, "、".join(reasons) or "年度例行审核"))
+    entries = []
+    scored.sort(key=lambda x: (x[0], x[1]))
+    for i, (neg, _path, unit, reason) in enumerate(scored):
+        priority = 1 if -neg >= 3 else 2 if -neg >= 1 else 3
+        quarter = min(4, 1 + i * 4 // max(len(scored), 1))
+        e = ProgrammeEntry.objects.create(year=year, root=root, unit=unit, priority=priority, reason=reason, quarter=quarter)
+        ledger.record("programme.add", e, actor=actor)
+        entries.append(e)
+    return entries

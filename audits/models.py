@@ -245,3 +245,27 @@ class SampledRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.audit} · {self.occurrence}"
+
+
+class ProgrammeEntry(models.Model):
+    """审核方案条目 — one unit in the year's audit programme, with its priority and the reason."""
+
+    scope_unit_lookup = "unit"
+
+    year = models.PositiveSmallIntegerField(_("年度"))
+    root = models.ForeignKey(Unit, verbose_name=_("编制组织"), on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(Unit, verbose_name=_("受审核组织"), on_delete=models.PROTECT, related_name="+")
+    priority = models.PositiveSmallIntegerField(_("优先级"), help_text=_("1 最高"))
+    reason = models.CharField(_("理由"), max_length=200)
+    quarter = models.PositiveSmallIntegerField(_("计划季度"))
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审核方案条目")
+        verbose_name_plural = _("审核方案条目")
+        ordering = ["year", "priority", "unit_id"]
+        constraints = [models.UniqueConstraint(fields=["year", "root", "unit"], name="programme_unit_once")]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.unit}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("problems/<int:pk>/<str:name>/", views.action, name="nc_action"),
     path("gaps/<int:pk>/raise/", views.raise_from_gap, name="nc_raise_gap"),
     path("", views.audit_list, name="audit_list"),
+    path("programme/", views.programme, name="audit_programme"),
     path("new/", views.audit_new, name="audit_new"),
     path("<int:pk>/", views.audit_detail, name="audit_detail"),
     path("<int:pk>/report.pdf", views.audit_report_pdf, name="audit_report_pdf"),

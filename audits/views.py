@@ -285,3 +285,28 @@ def audit_report_pdf(request, pk: int):
     resp = HttpResponse(report_pdf(audit), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="audit-{audit.pk}.pdf"'
     return resp
+
+
+@login_required
+def programme(request):
+    """年度审核方案 — built from the data, highest risk first."""
+    from audits import audit_services
+    from audits.models import ProgrammeEntry
+    from qms.scoping import is_admin
+
+    scope = request.scope or None
+    if not scope:
+        raise PermissionDenied
+    root = Unit.objects.get(pk=scope.unit_id)
+    try:
+        year = int(request.GET.get("year") or timezone.localdate().year)
+    except ValueError:
+        year = timezone.localdate().year
+    if request.method == "POST":
+        if not is_admin(request.user):
+            raise PermissionDenied("只有体系管理员可以编制审核方案")
+        audit_services.programme_build(root, year, actor=request.user)
+        messages.success(request, f"已编制 {year} 年审核方案")
+        return redirect(f"{request.path}?year={year}")
+    entries = restrict(request.user, ProgrammeEntry.objects.filter(year=year, root=root)).select_related("unit")
+    return render(request, "audits/programme.html", {"entries": entries, "year": year, "root": root, "can_build": is_admin(request.user)})

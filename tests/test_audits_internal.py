@@ -146,3 +146,21 @@ def test_audit_through_the_pages(client, org):
     assert client.get(reverse("audit_report_pdf", args=[audit.pk]))["Content-Type"] == "application/pdf"
     client.force_login(org["insider"])  # not in the team, and the audit is not in their scope
     assert client.get(reverse("audit_detail", args=[audit.pk])).status_code == 403
+
+
+def test_programme_puts_risky_units_first_and_is_idempotent(org, client):
+    from django.urls import reverse
+
+    from audits import services as capa
+    from audits.models import ProgrammeEntry
+
+    capa.nc_raise(actor=org["admin"], unit=org["b3"], source="spot_check", grade="minor", clause="7.5", requirement="r", evidence="e1")
+    capa.nc_raise(actor=org["admin"], unit=org["b3"], source="spot_check", grade="minor", clause="7.5", requirement="r", evidence="e2")
+    entries = svc.programme_build(org["c"], TODAY.year, actor=org["admin"])
+    assert [e.unit.code for e in entries][0] == "B3" and entries[0].priority == 1
+    assert "未关闭不符合项 2 项" in entries[0].reason and all("上年未审核" in e.reason for e in entries)
+    assert {e.unit.code for e in entries} == {"B1", "B2", "B3"}
+    assert len(svc.programme_build(org["c"], TODAY.year, actor=org["admin"])) == 3 and ProgrammeEntry.objects.count() == 3
+    client.force_login(org["admin"])
+    body = client.get(reverse("audit_programme")).content.decode()
+    assert "三支部" in body and "未关闭不符合项 2 项" in body
