@@ -1,11 +1,26 @@
 """Loading the shipped standard library (``procedures/library/*.toml``).
 
-All files are validated first; if any has a problem, nothing is loaded and every problem is
-reported with its file, key path and reason in Chinese (all-or-nothing per run). Loading is
-idempotent: a document or form whose library version and content are already loaded is left
-alone and writes no ledger entry. A newer library version becomes the library's effective
-version, and each organisation that adopted the document gets the update offered as a *draft*
-of its own document — an organisation's own versions are never overwritten.
+**Validation, all or nothing per run.** Every file is parsed and checked first; if any file
+has a problem, *nothing* is loaded and every problem is reported with its file, key path
+and reason in Chinese. The same holds for a document or form whose content changed without
+a new version number (found while loading; the transaction is rolled back).
+
+**Idempotent.** A shipped version is recognised by ``library_version`` (any status) on the
+library document; if it is already there with the same content digest, it is left alone
+and no ledger entry is written. A second run reports 0 changes.
+
+**A newer library version never overwrites anyone's own version.**
+
+- If the library document's effective version is itself a shipped one, the new shipped
+  version becomes effective in its place (the old one is superseded) — that is what
+  "following the standard library" means for every unit that has not adopted the document.
+- If the library document's effective version was issued locally (the 体系管理员 revised
+  the library document through the services), or the document has no effective version
+  (withdrawn on purpose), the new shipped version is added as a **draft** (an offer) for
+  review and approval; the local decision stands until someone approves the offer.
+- Every organisation that adopted the document (``Document.based_on``) gets the new shipped
+  content as a **draft** of its own document (label ``<version>-库更新``); its effective
+  version is untouched.
 """
 from __future__ import annotations
 
@@ -18,18 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from procedures.models import (
     Document,
     DocumentKind,
     DocumentVersion,
-    EventKind,
     FieldType,
     FormField,
     Obligation,
     Period,
     RecordForm,
     VersionStatus,
+    add_months,
+    frequency_problems,
 )
 from qms import ledger
 from qms.models import PositionTitle, UnitKind
@@ -40,11 +57,14 @@ DOC_KEYS = {"key", "code", "title", "kind", "version", "review_months", "why", "
 DOC_REQUIRED = {"key", "code", "title", "kind", "version"}
 OBL_KEYS = {"key", "title", "form", "applies_to", "requires_committee", "min_full_members", "count", "per", "every_months",
             "before", "preferred_period", "event", "grace_days", "responsible", "checker", "checker_level", "description", "source",
-            "quorum"}
+            "quorum", "why", "what", "who", "when", "where", "how"}
 OBL_REQUIRED = {"key", "title", "applies_to", "responsible", "checker", "source"}
 FORM_KEYS = {"code", "version", "title", "source", "fields"}
 FIELD_KEYS = {"key", "label", "type", "required", "help"}
 CONTENT_FIELDS = ("why", "what", "who", "when", "where", "how", "body")
+OBLIGATION_5W1H = ("why", "what", "who", "when", "where", "how")
+#: Who signs what the loader publishes (no person: the shipped library itself).
+LIBRARY_SIGNER = "系统(标准文件库)"
 
 
 @dataclass(frozen=True)
@@ -88,30 +108,20 @@ def _check_keys(problems, fname, where, data, allowed, required):
     return True
 
 
-def _check_frequency(problems, fname, where, o):
-    kinds = [k for k in ("per", "every_months", "before", "event") if o.get(k)]
-    if not kinds:
-        problems.append(LibraryProblem(fname, where, "没有频次:需要 count+per、every_months、before 或 event 之一"))
-        return
-    if len([k for k in kinds if k != "before"]) > 1 or ("event" in kinds and len(kinds) > 1):
-        problems.append(LibraryProblem(fname, where, f"频次字段互相冲突:{'、'.join(kinds)}"))
-    if "per" in kinds or "count" in o:
-        if o.get("per") not in Period.values:
-            problems.append(LibraryProblem(fname, f"{where}.per", f"频次单位“{o.get('per')}”无效,应为 {'/'.join(Period.values)}"))
-        if not isinstance(o.get("count"), int) or isinstance(o.get("count"), bool) or o["count"] < 1:
-            problems.append(LibraryProblem(fname, f"{where}.count", "次数应为正整数"))
-    if "every_months" in o and (not isinstance(o["every_months"], int) or not 1 <= o["every_months"] <= 12):
-        problems.append(LibraryProblem(fname, f"{where}.every_months", "间隔月数应为1–12的整数"))
-    if o.get("before"):
+def _check_lengths(problems, fname, where, data, model):
+    """Text longer than its column would load on SQLite and fail on PostgreSQL: refuse it here."""
+    for k, v in data.items():
         try:
-            m, d = (int(x) for x in str(o["before"]).split("-"))
-            dt.date(2024, m, d)
-        except ValueError:
-            problems.append(LibraryProblem(fname, f"{where}.before", f"日期“{o['before']}”无效,应为 MM-DD"))
-    if o.get("preferred_period") and o["preferred_period"] not in ("Q1", "Q2", "Q3", "Q4", "H1", "H2"):
-        problems.append(LibraryProblem(fname, f"{where}.preferred_period", "建议时段应为 Q1–Q4 或 H1/H2"))
-    if o.get("event") and o["event"] not in EventKind.values:
-        problems.append(LibraryProblem(fname, f"{where}.event", f"未知的触发事件“{o['event']}”"))
+            limit = model._meta.get_field(k).max_length
+        except Exception:  # not a model field (e.g. ``fields``, ``version`` of a document)
+            continue
+        if limit and isinstance(v, str) and len(v) > limit:
+            problems.append(LibraryProblem(fname, f"{where}.{k}", f"长度 {len(v)} 超过上限 {limit} 个字符"))
+
+
+def _check_frequency(problems, fname, where, o):
+    for key, reason in frequency_problems(o):
+        problems.append(LibraryProblem(fname, f"{where}.{key}" if key else where, reason))
 
 
 def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem], dict, list[dict]]:
@@ -138,6 +148,7 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
             where = f"forms[{i}]({code})"
             if not _check_keys(problems, fname, where, f, FORM_KEYS, FORM_KEYS - {"source"}):
                 continue
+            _check_lengths(problems, fname, where, f, RecordForm)
             if code in forms:
                 problems.append(LibraryProblem(fname, where, f"表格编号 {code} 重复"))
             if not f.get("fields"):
@@ -147,6 +158,7 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
                 fw = f"{where}.fields[{j}]"
                 if not _check_keys(problems, fname, fw, fld, FIELD_KEYS, {"key", "label", "type"}):
                     continue
+                _check_lengths(problems, fname, fw, {**fld, "help_text": fld.get("help", "")}, FormField)
                 if fld.get("type") not in FieldType.values:
                     problems.append(LibraryProblem(fname, f"{fw}.type", f"未知的栏目类型“{fld.get('type')}”"))
                 if fld.get("key") in seen:
@@ -166,6 +178,7 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
             continue
         if not _check_keys(problems, fname, "document", doc, DOC_KEYS, DOC_REQUIRED):
             continue
+        _check_lengths(problems, fname, "document", {**doc, "library_key": doc.get("key", "")}, Document)
         if doc.get("kind") not in DocumentKind.values:
             problems.append(LibraryProblem(fname, "document.kind", f"未知的文件类别“{doc.get('kind')}”"))
         for label, registry, value in (("文件编号", codes, doc.get("code")), ("文件键", keys, doc.get("key"))):
@@ -177,6 +190,7 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
             where = f"obligations[{i}]({o.get('key')})" if isinstance(o, dict) else f"obligations[{i}]"
             if not _check_keys(problems, fname, where, o, OBL_KEYS, OBL_REQUIRED):
                 continue
+            _check_lengths(problems, fname, where, o, Obligation)
             if o.get("key") in okeys:
                 problems.append(LibraryProblem(fname, where, f"规定键 {o.get('key')} 重复"))
             okeys.add(o.get("key"))
@@ -203,15 +217,18 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
 
 
 def _obligation_fields(o: dict, form_by_code: dict[str, RecordForm]) -> dict[str, Any]:
+    count, per = o.get("count"), o.get("per", "")
+    if o.get("preferred_period") and not per:  # "in Q4" alone means once a year, due by the end of Q4
+        count, per = 1, Period.YEAR
     return {
         "key": o["key"], "title": o["title"], "form": form_by_code.get(o.get("form")) if o.get("form") else None,
         "applies_to": list(o["applies_to"]), "requires_committee": bool(o.get("requires_committee", False)),
-        "min_full_members": o.get("min_full_members"), "count": o.get("count"), "per": o.get("per", ""),
+        "min_full_members": o.get("min_full_members"), "count": count, "per": per,
         "every_months": o.get("every_months"), "before": o.get("before", ""),
         "preferred_period": o.get("preferred_period", ""), "event": o.get("event", ""),
         "grace_days": o.get("grace_days", 0), "responsible": o["responsible"], "checker": o["checker"],
         "checker_level": o.get("checker_level", "self"), "description": o.get("description", ""), "source": o["source"],
-        "quorum": o.get("quorum", ""),
+        "quorum": o.get("quorum", ""), **{k: o.get(k, "") for k in OBLIGATION_5W1H},
     }
 
 
@@ -243,13 +260,17 @@ def _load_form(f: dict, report: LoadReport) -> RecordForm:
     return form
 
 
+def _free_label(doc: Document, label: str) -> str:
+    return label if not doc.versions.filter(label=label).exists() else f"{label}-库"
+
+
 def _load_document(d: dict, form_by_code: dict[str, RecordForm], report: LoadReport, today: dt.date) -> None:
     content = {k: v for k, v in d.items() if k != "_file"}
     dig = digest(content)
     doc = Document.objects.filter(owner=None, library_key=d["key"]).first()
-    current = doc.effective_version() if doc else None
-    if current is not None and current.library_version == d["version"]:
-        if current.library_digest != dig:
+    shipped = doc.versions.filter(library_version=d["version"]).first() if doc else None
+    if shipped is not None:  # this library version is already here (whatever became of it since)
+        if shipped.library_digest != dig:
             report.problems.append(LibraryProblem(d["_file"], "document.version", f"{d['code']} 内容已改变但版本号仍为 {d['version']},请提高版本号"))
         else:
             report.unchanged += 1
@@ -258,36 +279,52 @@ def _load_document(d: dict, form_by_code: dict[str, RecordForm], report: LoadRep
         doc = Document.objects.create(code=d["code"], title=d["title"], kind=d["kind"], library_key=d["key"],
                                       review_months=d.get("review_months", 12))
         ledger.record("document.create", doc, actor=None, reason="载入标准文件库")
-    if current is not None:  # first step down the old one: only one may be effective
+    current = doc.effective_version()
+    first = not doc.versions.exists()
+    follows_library = first or (current is not None and current.library_version != "")
+    if follows_library:
+        reason = "标准文件库首次载入" if current is None else f"标准文件库由 {current.library_version} 更新至 {d['version']}"
+    elif current is not None:
+        reason = f"标准文件库更新至 {d['version']};现行版本 {current.label} 为本系统自行修订,新版作为草稿提供,审核批准后方生效"
+    else:
+        reason = f"标准文件库更新至 {d['version']};该文件已作废,新版作为草稿提供,审核批准后方生效"
+    if follows_library and current is not None:  # first step down the old one: only one may be effective
         before = ledger.snapshot(current)
         current.supersede()
         current.save()
         ledger.record("document_version.supersede", current, actor=None, before=before, reason=f"被标准文件库 {d['version']} 替代")
+    signed = {"approver_name": LIBRARY_SIGNER, "approved_at": timezone.now(), "approval_meaning": "标准文件库发布"}
     version = DocumentVersion.objects.create(
-        document=doc, label=d["version"], status=VersionStatus.EFFECTIVE, effective_on=today,
-        next_review_on=today.replace(year=today.year + 1) if doc.review_months >= 12 else None,
-        change_reason="标准文件库首次载入" if current is None else f"标准文件库由 {current.library_version} 更新至 {d['version']}",
-        library_version=d["version"], library_digest=dig, approval_meaning="标准文件库发布",
-        **{k: d.get(k, "") for k in CONTENT_FIELDS},
+        document=doc, label=_free_label(doc, d["version"]),
+        status=VersionStatus.EFFECTIVE if follows_library else VersionStatus.DRAFT,
+        effective_on=today if follows_library else None,
+        next_review_on=add_months(today, doc.review_months) if follows_library else None,
+        change_reason=reason, library_version=d["version"], library_digest=dig,
+        **(signed if follows_library else {}), **{k: d.get(k, "") for k in CONTENT_FIELDS},
     )
-    ledger.record("document_version.create", version, actor=None, reason=version.change_reason)
+    ledger.record("document_version.create" if follows_library else "document_version.offer", version, actor=None, reason=reason)
     for o in d["obligations"]:
         ob = Obligation.objects.create(version=version, **_obligation_fields(o, form_by_code))
         ledger.record("obligation.create", ob, actor=None)
-    (report.updated if current else report.created).append(f"{doc.code} {d['version']}")
-    if current is not None:
+    if first:
+        report.created.append(f"{doc.code} {d['version']}")
+    elif follows_library:
+        report.updated.append(f"{doc.code} {d['version']}")
+    else:
+        report.offered.append(f"标准文件库:{doc.code} {version.label}(草稿)")
+    if not first:
         _offer_to_adopters(doc, version, report)
 
 
 def _offer_to_adopters(library_doc: Document, new: DocumentVersion, report: LoadReport) -> None:
     """Each organisation that adopted this document gets the update as a draft of its own."""
     for own in Document.objects.filter(based_on=library_doc).select_related("owner"):
-        label = f"{new.label}-库更新"
+        label = f"{new.library_version}-库更新"
         if own.versions.filter(label=label).exists():
             continue
         draft = DocumentVersion.objects.create(
             document=own, label=label, status=VersionStatus.DRAFT,
-            change_reason=f"标准文件库更新至 {new.label},请对照本组织制度审核后发布(不会覆盖现行版本)",
+            change_reason=f"标准文件库更新至 {new.library_version},请对照本组织制度审核后发布(不会覆盖现行版本)",
             **{k: getattr(new, k) for k in CONTENT_FIELDS},
         )
         ledger.record("document_version.offer", draft, actor=None, reason=draft.change_reason)
@@ -297,8 +334,6 @@ def _offer_to_adopters(library_doc: Document, new: DocumentVersion, report: Load
 
 def load_library(directory: Path = LIBRARY_DIR, *, today: dt.date | None = None) -> LoadReport:
     """Validate everything, then load it all in one transaction (or nothing on any problem)."""
-    from django.utils import timezone
-
     problems, forms, documents = validate_library(directory)
     report = LoadReport(problems=list(problems))
     if report.problems:

@@ -9,12 +9,16 @@ units below inherit the nearest ancestor's effective version (``procedures.rules
 """
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+import math
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from qms.models import PositionTitle, Unit, UnitKind
 
@@ -59,6 +63,20 @@ class Document(models.Model):
     def effective_version(self) -> DocumentVersion | None:
         return self.versions.filter(status=VersionStatus.EFFECTIVE).first()
 
+    @property
+    def next_review_on(self) -> dt.date | None:
+        """下次评审日期 — kept on the effective version (set when it takes effect from
+        ``review_months``), so a new version restarts the review clock (ISO 9001 §7.5.2)."""
+        v = self.effective_version()
+        return v.next_review_on if v else None
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, clamped to the month's last day (29 Feb → 28 Feb)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
 
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", _("草稿")
@@ -77,6 +95,10 @@ def has_been_reviewed(version: DocumentVersion) -> bool:
     return version.reviewed_by_id is not None
 
 
+def not_yet_reviewed(version: DocumentVersion) -> bool:
+    return version.reviewed_by_id is None
+
+
 def effective_date_reached(version: DocumentVersion) -> bool:
     return version.effective_on is not None and version.effective_on <= timezone.localdate()
 
@@ -85,10 +107,18 @@ def has_content(version: DocumentVersion) -> bool:
     return bool((version.what or "").strip() or (version.body or "").strip())
 
 
-class DocumentVersion(ConcurrentTransitionMixin, models.Model):
+class DocumentVersion(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     """版本 — one controlled version of a document; moves draft → under review → approved →
     effective → superseded (or obsolete). Only drafts may be edited; exactly one version of a
-    document is effective at a time (a partial unique constraint)."""
+    document is effective at a time (a partial unique constraint).
+
+    Each signing act (审核, 批准) is kept on the version itself: who (the user and their
+    name as it was at signing), when, and what the signature means (ISO 9001 §7.5.2 c,
+    review and approval for suitability). The ledger keeps the full history.
+
+    (``ConcurrentTransitionMixin`` already derives from ``FSMModelMixin`` in django-fsm-2;
+    both are named so that ``refresh_from_db`` keeps working on the protected field even if
+    the mixins are ever split again.)"""
 
     document = models.ForeignKey(Document, verbose_name=_("文件"), on_delete=models.PROTECT, related_name="versions")
     label = models.CharField(_("版本号"), max_length=20)
@@ -109,8 +139,11 @@ class DocumentVersion(ConcurrentTransitionMixin, models.Model):
     drafted_at = models.DateTimeField(_("起草时间"), null=True, blank=True)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    reviewer_name = models.CharField(_("审核人姓名"), max_length=150, blank=True)
+    review_meaning = models.CharField(_("审核签署含义"), max_length=60, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("批准人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
+    approver_name = models.CharField(_("批准人姓名"), max_length=150, blank=True)
     approval_meaning = models.CharField(_("签署含义"), max_length=60, blank=True)
 
     class Meta:
@@ -130,9 +163,9 @@ class DocumentVersion(ConcurrentTransitionMixin, models.Model):
     def submit(self) -> None:
         """提交审核."""
 
-    @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.UNDER_REVIEW)
+    @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.UNDER_REVIEW, conditions=[not_yet_reviewed])
     def review(self) -> None:
-        """审核通过 (stays under review until approved)."""
+        """审核通过 (stays under review until approved; reviewed once per submission)."""
 
     @transition(field=status, source=VersionStatus.UNDER_REVIEW, target=VersionStatus.DRAFT)
     def send_back(self) -> None:
@@ -236,6 +269,60 @@ class EventKind(models.TextChoices):
     NEW_SECRETARY = "new_secretary", _("新任书记")
 
 
+#: The fields that together say how often an obligation falls due.
+FREQUENCY_KEYS = ("count", "per", "every_months", "before", "preferred_period", "event")
+PREFERRED_PERIODS = ("Q1", "Q2", "Q3", "Q4", "H1", "H2")
+
+
+def frequency_problems(o: dict) -> list[tuple[str, str]]:
+    """Check an obligation's frequency (a TOML table or a model's values); returns
+    ``(key, reason)`` pairs, key ``""`` meaning the obligation as a whole.
+
+    Exactly one way of saying how often: ``count`` + ``per``; ``every_months``; ``before``
+    ("MM-DD", once a year before that day, e.g. 七一); ``preferred_period`` alone (once a
+    year, due by the end of that quarter/half) or with ``per = "year"``; or ``event``.
+    These are the combinations the scheduler knows how to lay out — anything else would be
+    silently ignored there, so it is refused here.
+    """
+    has = {k for k in FREQUENCY_KEYS if o.get(k) is not None and o.get(k) != ""}
+    if not has:
+        return [("", "没有频次:需要 count+per、every_months、before、preferred_period 或 event 之一")]
+    out: list[tuple[str, str]] = []
+    periodic = has & {"count", "per"}
+    for key, others in (("event", has - {"event"}),
+                        ("every_months", periodic | (has & {"before", "preferred_period"})),
+                        ("before", periodic | (has & {"preferred_period"}))):
+        if key in has and others:
+            out.append(("", f"频次字段互相冲突:{key} 不能与 {'、'.join(sorted(others))} 同时使用"))
+            break
+    if periodic:
+        if o.get("per") in (None, ""):
+            out.append(("per", "缺少频次单位 per(count 须与 per 同时填写)"))
+        elif o.get("per") not in Period.values:
+            out.append(("per", f"频次单位“{o.get('per')}”无效,应为 {'/'.join(Period.values)}"))
+        count = o.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            out.append(("count", "次数应为正整数(count 与 per 须同时填写)"))
+    if "every_months" in has:
+        n = o["every_months"]
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 12:
+            out.append(("every_months", "间隔月数应为1–12的整数"))
+    if "before" in has:
+        try:
+            m, d = (int(x) for x in str(o["before"]).split("-"))
+            dt.date(2024, m, d)  # a leap year: 02-29 is a valid day
+        except ValueError:
+            out.append(("before", f"日期“{o['before']}”无效,应为 MM-DD"))
+    if "preferred_period" in has:
+        if o["preferred_period"] not in PREFERRED_PERIODS:
+            out.append(("preferred_period", "建议时段应为 Q1–Q4 或 H1/H2"))
+        elif "per" in has and o.get("per") != Period.YEAR:
+            out.append(("preferred_period", "建议时段只适用于每年的规定(per = \"year\")"))
+    if "event" in has and o["event"] not in EventKind.values:
+        out.append(("event", f"未知的触发事件“{o['event']}”"))
+    return out
+
+
 class Obligation(models.Model):
     """规定 — one rule a procedure version lays down: which record, how often (or on which
     event), for which units, owned and checked by whom, and where the rule comes from."""
@@ -260,6 +347,12 @@ class Obligation(models.Model):
     quorum = models.CharField(_("法定人数"), max_length=16, blank=True, choices=[
         ("", _("不适用")), ("full_members", _("应到会正式党员过半数")), ("committee", _("委员过半数"))])
     description = models.TextField(_("说明"), blank=True)
+    why = models.TextField(_("目的(Why)"), blank=True)
+    what = models.TextField(_("内容(What)"), blank=True)
+    who = models.TextField(_("职责(Who)"), blank=True)
+    when = models.TextField(_("时间(When)"), blank=True)
+    where = models.TextField(_("地点(Where)"), blank=True)
+    how = models.TextField(_("方法(How)"), blank=True)
     source = models.CharField(_("依据"), max_length=200)
 
     class Meta:
@@ -292,11 +385,15 @@ class Obligation(models.Model):
         return ",".join(parts)
 
     def expected_per_year(self) -> int:
-        """How many executions one unit owes in a year (0 for event-triggered rules)."""
+        """How many executions one unit owes in a calendar year (0 for event-triggered rules).
+
+        Periods are counted from 1 January, as the scheduler lays them out: every 2 months →
+        6, every 5 months → 3 (Jan, Jun, Nov); ``count`` per month/quarter/half-year/year →
+        ``count`` × 12/4/2/1; a ``before`` date or a ``preferred_period`` alone → 1."""
         if self.event:
             return 0
         if self.every_months:
-            return max(1, 12 // self.every_months)
+            return math.ceil(12 / self.every_months)
         if self.count and self.per:
             return self.count * PERIODS_PER_YEAR[self.per]
         return 1 if self.before or self.preferred_period else 0

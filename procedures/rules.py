@@ -4,6 +4,11 @@ For each library document, a unit follows the effective version of the nearest
 ancestor-or-self that issued its own version of it (``Document.owner`` with ``based_on``),
 else the library's own effective version. Obligations then apply by unit kind and by the
 conditions they state (has a 支委会; at least N full members).
+
+Example (domain.md: seeds disagree — 支委会 monthly in seed 001 三(二)2, every two months in
+seed 004 篇1 十三): a 党委 that adopts DJ-CX-02 and issues its own version with
+``every_months = 2`` makes every branch below it owe 6 支委会 a year, while a branch under
+a sibling 党委 that did not keeps the library's 12.
 """
 from __future__ import annotations
 
@@ -30,6 +35,20 @@ class EffectiveObligation:
     @property
     def expected_per_year(self) -> int:
         return self.obligation.expected_per_year()
+
+
+def expected_count(obligation: Obligation, year: int) -> int:
+    """How many times one unit must carry out ``obligation`` in calendar ``year``.
+
+    Monthly ×1 → 12; every 2 months → 6; quarterly → 4; half-yearly → 2; yearly, a
+    ``before`` date (七一) or a preferred period (Q4) → 1; event-triggered → 0 (those are
+    counted from the events, not the calendar). Periods start on 1 January, as the
+    scheduler lays them out. The year is taken so that callers ask the right question;
+    today no rule depends on it (a leap year changes nothing: 02-29 rules still fall once).
+    """
+    if not 1 <= year <= 9999:
+        raise ValueError(f"year out of range: {year}")
+    return obligation.expected_per_year()
 
 
 def effective_versions(unit: Unit) -> list[tuple[DocumentVersion, Unit | None]]:

@@ -3,13 +3,18 @@ and obligations. Each call is one transaction with its ledger entries; version m
 through the FSM transitions on ``DocumentVersion`` with its optimistic lock, so two people
 acting on the same version at once get one success and one clear refusal.
 
-Separation of duties: nobody reviews a version they drafted, and nobody approves a version
-they drafted or reviewed. Approval records who, when and the meaning of the signature
-(签署含义); an e-signature with a re-entered password will hook in at ``_sign``.
+Separation of duties (ISO 9001 §7.5.2 c, review and approval): nobody reviews a version they
+drafted, and nobody approves a version they drafted or reviewed. These checks run on the
+*locked* row, so a caller holding an out-of-date copy cannot slip past them.
+
+Each signing act is recorded on the version itself — who (user and name as at signing),
+when, and its meaning (签署含义: 审核 / 批准) — and in the ledger entry of the same
+transaction.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,9 +24,16 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures import flows
 from procedures.library_loader import CONTENT_FIELDS, copy_version_content
-from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
+from procedures.models import (
+    Document,
+    DocumentVersion,
+    Obligation,
+    VersionStatus,
+    add_months,
+    frequency_problems,
+)
 from qms import ledger
-from qms.models import Unit
+from qms.models import Unit, UnitKind
 
 CONFLICT = "该版本已被他人处理(状态已改变),请刷新页面后重试"
 
@@ -30,19 +42,24 @@ def _locked(version: DocumentVersion) -> DocumentVersion:
     return DocumentVersion.objects.select_for_update().select_related("document").get(pk=version.pk)
 
 
-def _move(version: DocumentVersion, method: str, *, actor, reason: str = "", **changes: Any) -> DocumentVersion:
-    """Run one transition with its field changes and ledger entry, or refuse clearly."""
+def _move(version: DocumentVersion, method: str, *, actor, reason: str = "",
+          check: Callable[[DocumentVersion], None] | None = None, **changes: Any) -> DocumentVersion:
+    """Run one transition with its field changes and ledger entry, or refuse clearly.
+
+    ``check`` runs on the locked, fresh row (separation of duties is decided there)."""
     v = _locked(version)
     if v.status != version.status:  # someone moved it since the caller loaded it
         raise ValidationError(CONFLICT)
+    if check is not None:
+        check(v)
     before = ledger.snapshot(v)
     bound = getattr(v, method)
     if not can_proceed(bound):
         raise ValidationError(_refusal(v, method))
-    for k, val in changes.items():
-        setattr(v, k, val)
     try:
-        bound()
+        bound()  # guards see the row as it was; the move's own field changes come after
+        for k, val in changes.items():
+            setattr(v, k, val)
         v.save()
     except (ConcurrentTransition, TransitionNotAllowed) as exc:
         raise ValidationError(CONFLICT) from exc
@@ -56,6 +73,8 @@ def _refusal(v: DocumentVersion, method: str) -> str:
         return "版本没有内容(What/正文),不能提交审核"
     if method == "approve" and v.status == VersionStatus.UNDER_REVIEW:
         return "该版本尚未审核,不能批准"
+    if method == "review" and v.status == VersionStatus.UNDER_REVIEW:
+        return "该版本已审核,等待批准"
     if method == "publish" and v.status == VersionStatus.APPROVED:
         return f"尚未到生效日期({v.effective_on:%Y-%m-%d}),不能发布" if v.effective_on else "未设定生效日期"
     return f"当前状态“{v.get_status_display()}”不允许此操作"
@@ -115,7 +134,8 @@ def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: 
     o = Obligation.objects.select_for_update().get(pk=obligation.pk)
     before = ledger.snapshot(o)
     allowed = {"title", "count", "per", "every_months", "before", "preferred_period", "grace_days", "responsible",
-               "checker", "checker_level", "description", "source", "applies_to", "requires_committee", "min_full_members"}
+               "checker", "checker_level", "description", "source", "applies_to", "requires_committee", "min_full_members",
+               "quorum", "why", "what", "who", "when", "where", "how"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
@@ -125,6 +145,13 @@ def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: 
         o.count, o.per = None, ""
     if not (o.source or "").strip():
         raise ValidationError({"source": "规定必须注明依据"})
+    problems = frequency_problems({k: getattr(o, k) for k in ("count", "per", "every_months", "before",
+                                                              "preferred_period", "event")})
+    if problems:
+        raise ValidationError([f"{k}:{r}" if k else r for k, r in problems])
+    if not isinstance(o.applies_to, list) or not o.applies_to or any(k not in UnitKind.values for k in o.applies_to):
+        raise ValidationError({"applies_to": "适用组织类别无效"})
+    o.full_clean(exclude=["version", "form"], validate_unique=False)
     o.save()
     ledger.record("obligation.update", o, actor=actor, before=before, reason=reason)
     return o
@@ -140,10 +167,16 @@ def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
 
 @transaction.atomic
 def version_review(version: DocumentVersion, *, actor, comment: str = "") -> DocumentVersion:
-    """审核 — by someone other than the drafter."""
-    if version.drafted_by_id and actor is not None and actor.pk == version.drafted_by_id:
-        raise ValidationError("起草人不能审核自己起草的版本(职责分离)")
-    v = _move(version, "review", actor=actor, reason=comment, reviewed_by=actor, reviewed_at=timezone.now())
+    """审核 — by a named person other than the drafter; signed with the meaning “审核”."""
+    if actor is None:
+        raise ValidationError("审核必须由具名人员操作")
+
+    def not_the_drafter(v: DocumentVersion) -> None:
+        if v.drafted_by_id is not None and actor.pk == v.drafted_by_id:
+            raise ValidationError("起草人不能审核自己起草的版本(职责分离)")
+
+    v = _move(version, "review", actor=actor, reason=comment, check=not_the_drafter,
+              **_sign(actor, "审核", role="review"))
     flows.complete(v, flows.DocumentApprovalFlow.review, actor)
     return v
 
@@ -153,26 +186,44 @@ def version_send_back(version: DocumentVersion, *, actor, reason: str) -> Docume
     """退回修改 — with the reason; the review is cleared."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "退回必须说明原因"})
-    v = _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None)
+    v = _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None,
+              reviewer_name="", review_meaning="")
     flows.cancel(v)
     return v
 
 
-def _sign(actor, meaning: str) -> dict[str, Any]:
-    """The signature manifest kept on the version: who, when (UTC), and what it means."""
-    return {"approved_by": actor, "approved_at": timezone.now(), "approval_meaning": meaning}
+def signer_name(user) -> str:
+    """The name shown on a signature: full name if known, else the login name."""
+    full = (user.get_full_name() or "").strip() if hasattr(user, "get_full_name") else ""
+    return full or user.get_username()
+
+
+def _sign(actor, meaning: str, *, role: str = "approve") -> dict[str, Any]:
+    """The signature kept on the version: who (user and name as at signing), when, and what
+    it means (审核 / 批准 …)."""
+    now = timezone.now()
+    if role == "review":
+        return {"reviewed_by": actor, "reviewed_at": now, "reviewer_name": signer_name(actor), "review_meaning": meaning}
+    return {"approved_by": actor, "approved_at": now, "approver_name": signer_name(actor), "approval_meaning": meaning}
 
 
 @transaction.atomic
 def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, meaning: str = "批准发布") -> DocumentVersion:
-    """批准 — by someone who neither drafted nor reviewed it; sets the effective date."""
+    """批准 — by someone who neither drafted nor reviewed it; sets the effective date and is
+    signed with its meaning (default “批准发布”)."""
     if actor is None:
         raise ValidationError("批准必须由具名人员操作")
-    if actor.pk in (version.drafted_by_id, version.reviewed_by_id):
-        raise ValidationError("起草人或审核人不能批准同一版本(职责分离)")
+    if not (meaning or "").strip():
+        raise ValidationError({"meaning": "请填写签署含义"})
     if effective_on < timezone.localdate():
         raise ValidationError({"effective_on": "生效日期不能早于今天"})
-    v = _move(version, "approve", actor=actor, effective_on=effective_on, **_sign(actor, meaning))
+
+    def neither_drafter_nor_reviewer(v: DocumentVersion) -> None:
+        if actor.pk in (v.drafted_by_id, v.reviewed_by_id):
+            raise ValidationError("起草人或审核人不能批准同一版本(职责分离)")
+
+    v = _move(version, "approve", actor=actor, effective_on=effective_on, check=neither_drafter_nor_reviewer,
+              **_sign(actor, meaning))
     flows.complete(v, flows.DocumentApprovalFlow.approve, actor)
     if effective_on <= timezone.localdate():
         v = _publish(v, actor=actor)
@@ -183,10 +234,8 @@ def _publish(version: DocumentVersion, *, actor) -> DocumentVersion:
     current = DocumentVersion.objects.select_for_update().filter(document=version.document, status=VersionStatus.EFFECTIVE).first()
     if current is not None and current.pk != version.pk:
         _move(current, "supersede", actor=actor, reason=f"被 {version.label} 替代")
-    months = version.document.review_months
     start = version.effective_on or timezone.localdate()
-    y, m = divmod(start.month - 1 + months, 12)
-    next_review = start.replace(year=start.year + y, month=m + 1, day=min(start.day, 28))
+    next_review = add_months(start, version.document.review_months)
     return _move(version, "publish", actor=actor, reason="到生效日期发布", next_review_on=next_review)
 
 
@@ -222,7 +271,7 @@ def document_adopt(library_doc: Document, *, unit: Unit, actor, label: str, chan
     the library's effective version), to change what its own 制度 says."""
     if library_doc.owner_id is not None:
         raise ValidationError("只能采用标准文件库中的文件")
-    if unit.kind == "group":
+    if unit.kind == UnitKind.GROUP:
         raise ValidationError("党小组不能发布体系文件")
     own = Document.objects.filter(owner=unit, based_on=library_doc).first()
     if own is None:

@@ -3,6 +3,7 @@ per-organisation overrides of the library's rules (issue 3)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 import pytest
@@ -15,7 +16,7 @@ from procedures import services
 from procedures.flows import ApprovalProcess
 from procedures.library_loader import load_library
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
-from procedures.rules import effective_rules
+from procedures.rules import effective_rules, expected_count
 from qms import ledger
 from qms import services as core
 from qms.models import UnitKind
@@ -37,7 +38,7 @@ def doc(db):
     return Document.objects.get(owner=None, library_key="branch_committee_meeting")
 
 
-def _draft(doc, people, label="2026.2"):
+def _draft(doc, people, label="本地-1"):
     return services.version_create(doc, actor=people["drafter"], label=label, change_reason="年度修订")
 
 
@@ -53,6 +54,9 @@ def test_full_lifecycle_supersedes_the_old_version(doc, people):
     assert v.status == VersionStatus.DRAFT and v.obligations.count() == old.obligations.count()
     v = _through_approval(v, people)
     assert v.status == VersionStatus.EFFECTIVE and v.approved_by == people["approver"] and v.approval_meaning == "批准发布"
+    # each signature: who (and the name as signed), when, and what it means
+    assert (v.reviewed_by, v.reviewer_name, v.review_meaning) == (people["reviewer"], "reviewer", "审核")
+    assert v.approver_name == "approver" and v.approved_at and v.reviewed_at <= v.approved_at
     old.refresh_from_db()
     assert old.status == VersionStatus.SUPERSEDED
     assert DocumentVersion.objects.filter(document=doc, status=VersionStatus.EFFECTIVE).count() == 1
@@ -84,7 +88,7 @@ def test_future_effective_date_waits_for_the_daily_publish(doc, people, monkeypa
     with pytest.raises(ValidationError, match="尚未到生效日期"):
         services.version_publish(v)
     assert services.publish_due() == 0
-    assert doc.effective_version().library_version == "2026.1"
+    assert doc.effective_version().library_version != ""  # still the shipped one
     monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: later)
     assert services.publish_due() == 1
     assert doc.effective_version().pk == v.pk
@@ -97,15 +101,22 @@ STEPS = {
     "reviewed": ["submit", "review"],
     "approved": ["submit", "review", "approve_later"],
     "effective": ["submit", "review", "approve"],
+    "superseded": ["submit", "review", "approve", "next_version_effective"],
     "obsolete": ["withdraw"],
 }
 MOVES = [
-    ("draft", "submit", True), ("draft", "review", False), ("draft", "approve", False), ("draft", "withdraw", True),
+    ("draft", "submit", True), ("draft", "review", False), ("draft", "approve", False), ("draft", "send_back", False),
+    ("draft", "publish", False), ("draft", "withdraw", True),
     ("under_review", "submit", False), ("under_review", "approve", False), ("under_review", "review", True),
-    ("under_review", "send_back", True), ("reviewed", "approve", True), ("reviewed", "publish", False),
-    ("approved", "submit", False), ("approved", "review", False), ("approved", "withdraw", True),
-    ("effective", "submit", False), ("effective", "send_back", False), ("effective", "withdraw", True),
-    ("obsolete", "submit", False), ("obsolete", "withdraw", False),
+    ("under_review", "send_back", True), ("under_review", "withdraw", True),
+    ("reviewed", "review", False), ("reviewed", "approve", True), ("reviewed", "publish", False), ("reviewed", "send_back", True),
+    ("approved", "submit", False), ("approved", "review", False), ("approved", "approve", False),
+    ("approved", "publish", False),  # its effective date has not come
+    ("approved", "withdraw", True),
+    ("effective", "submit", False), ("effective", "review", False), ("effective", "send_back", False),
+    ("effective", "publish", False), ("effective", "withdraw", True),
+    ("superseded", "submit", False), ("superseded", "publish", False), ("superseded", "withdraw", False),
+    ("obsolete", "submit", False), ("obsolete", "review", False), ("obsolete", "withdraw", False),
 ]
 
 
@@ -119,6 +130,7 @@ def _act(v, action, people):
         "approve_later": lambda: services.version_approve(v, actor=a, effective_on=TODAY() + dt.timedelta(days=30)),
         "publish": lambda: services.version_publish(v),
         "withdraw": lambda: services.version_withdraw(v, actor=a, reason="不再适用"),
+        "next_version_effective": lambda: _through_approval(_draft(v.document, people, label="本地-9"), people),
     }[action]()
 
 
@@ -128,6 +140,7 @@ def test_allowed_and_forbidden_moves(doc, people, state, action, allowed):
     for step in STEPS[state]:
         _act(v, step, people)
         v.refresh_from_db()
+    assert v.status == {"reviewed": "under_review"}.get(state, state)
     before = v.status
     if allowed:
         _act(v, action, people)
@@ -153,6 +166,51 @@ def test_separation_of_duties(doc, people):
         services.version_approve(v, actor=people["approver"], effective_on=TODAY() - dt.timedelta(days=1))
 
 
+def test_separation_of_duties_holds_with_an_out_of_date_copy(doc, people):
+    """The reviewer kept a copy loaded before reviewing: approving with it is still refused,
+    because the check runs on the locked row."""
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    stale = DocumentVersion.objects.get(pk=v.pk)
+    services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["reviewer"])
+    assert stale.reviewed_by_id is None
+    with pytest.raises(ValidationError, match="职责分离"):
+        services.version_approve(stale, actor=people["reviewer"], effective_on=TODAY())
+    with pytest.raises(ValidationError, match="已审核"):
+        services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["approver"])
+
+
+def test_signatures_need_a_named_person_and_a_meaning(doc, people):
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    with pytest.raises(ValidationError, match="具名"):
+        services.version_review(v, actor=None)
+    services.version_review(v, actor=people["reviewer"])
+    with pytest.raises(ValidationError, match="具名"):
+        services.version_approve(v, actor=None, effective_on=TODAY())
+    with pytest.raises(ValidationError, match="签署含义"):
+        services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning=" ")
+    v = services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning="批准(党委会2026年第3次会议)")
+    assert v.approval_meaning == "批准(党委会2026年第3次会议)"
+
+
+def test_send_back_clears_the_review_signature(doc, people):
+    v = _draft(doc, people)
+    services.version_submit(v, actor=people["drafter"])
+    services.version_review(v, actor=people["reviewer"])
+    services.version_send_back(v, actor=people["approver"], reason="依据需补充")
+    v.refresh_from_db()
+    assert (v.status, v.reviewed_by, v.reviewer_name, v.review_meaning) == (VersionStatus.DRAFT, None, "", "")
+
+
+def test_status_is_protected_from_direct_assignment(doc):
+    v = doc.effective_version()
+    with pytest.raises(AttributeError):
+        v.status = VersionStatus.DRAFT
+    v.refresh_from_db()  # FSMModelMixin: refreshing a protected field still works
+    assert v.status == VersionStatus.EFFECTIVE
+
+
 def test_only_drafts_can_be_edited_and_new_versions_need_a_reason(doc, people):
     with pytest.raises(ValidationError, match="请新建版本"):
         services.version_update(doc.effective_version(), actor=people["drafter"], what="偷偷改")
@@ -163,12 +221,44 @@ def test_only_drafts_can_be_edited_and_new_versions_need_a_reason(doc, people):
     services.version_submit(v, actor=people["drafter"])
     with pytest.raises(ValidationError, match="请新建版本"):
         services.version_update(v, actor=people["drafter"], what="审核中再改")
+    effective_rule = doc.effective_version().obligations.first()
+    with pytest.raises(ValidationError, match="请新建版本"):
+        services.obligation_update(effective_rule, actor=people["drafter"], reason="改", every_months=2)
+
+
+def test_obligation_edits_are_checked_like_the_library(doc, people):
+    v = _draft(doc, people)
+    o = v.obligations.get(key="branch_committee_meeting")
+    with pytest.raises(ValidationError, match="every_months"):
+        services.obligation_update(o, actor=people["drafter"], reason="试", every_months=13)
+    with pytest.raises(ValidationError, match="频次字段互相冲突"):
+        services.obligation_update(o, actor=people["drafter"], reason="试", before="07-01")
+    with pytest.raises(ValidationError, match="依据"):
+        services.obligation_update(o, actor=people["drafter"], reason="试", source="")
+    with pytest.raises(ValidationError, match="原因"):
+        services.obligation_update(o, actor=people["drafter"], reason="", every_months=2)
+    with pytest.raises(ValidationError, match="适用组织类别"):
+        services.obligation_update(o, actor=people["drafter"], reason="试", applies_to=["club"])
+    o.refresh_from_db()
+    assert (o.count, o.per, o.every_months) == (1, "month", None)
+    o = services.obligation_update(o, actor=people["drafter"], reason="本委制度", every_months=2, how="每双月第一周召开")
+    assert (o.count, o.per, o.every_months, o.how) == (None, "", 2, "每双月第一周召开")
 
 
 def test_one_effective_version_is_a_database_constraint(doc, people):
     v = _draft(doc, people)
     with pytest.raises(IntegrityError), transaction.atomic():
         DocumentVersion.objects.filter(pk=v.pk).update(status=VersionStatus.EFFECTIVE)
+
+
+def test_publishing_supersedes_in_the_same_transaction(doc, people):
+    first = doc.effective_version()
+    for label in ("本地-2", "本地-3"):
+        _through_approval(_draft(doc, people, label=label), people)
+        assert DocumentVersion.objects.filter(document=doc, status=VersionStatus.EFFECTIVE).count() == 1
+    statuses = dict(doc.versions.values_list("label", "status"))
+    assert statuses == {first.label: "superseded", "本地-2": "superseded", "本地-3": "effective"}
+    assert ledger.verify().ok
 
 
 @pytest.mark.django_db(transaction=True)
@@ -240,6 +330,61 @@ def test_committee_override_applies_below_it_and_not_to_a_sibling(two_committees
     assert ledger.verify().ok
 
 
+def _own_version(lib_key, unit, people, label, **rule_changes):
+    lib = Document.objects.get(owner=None, library_key=lib_key)
+    v = services.document_adopt(lib, unit=unit, actor=people["drafter"], label=label, change_reason=f"{unit.name}制度")
+    o = v.obligations.get(key=lib_key)
+    services.obligation_update(o, actor=people["drafter"], reason=f"{unit.name}制度", **rule_changes)
+    return _through_approval(v, people)
+
+
+def test_the_nearest_ancestor_wins(two_committees, people):
+    """甲党委 says every 2 months; its 总支 says quarterly for the branches below it; a branch
+    directly under 甲党委 follows 甲党委, the branch under the 总支 follows the 总支."""
+    c1, _c2, b1, b2 = two_committees
+    gb = factories.unit("C1G", UnitKind.GENERAL_BRANCH, parent=c1, name="甲总支")
+    b3 = factories.unit("C1GB", UnitKind.BRANCH, parent=gb, name="甲总支一支部")
+    ms = [factories.member(b3, f"甲总支委员{i}") for i in range(3)]
+    for m, t in zip(ms, ("secretary", "organization", "propaganda"), strict=True):
+        core.position_assign(actor=None, member=m, unit=b3, title=t, start=dt.date(2024, 1, 1))
+    _own_version("branch_committee_meeting", c1, people, "甲-1", every_months=2, source="甲党委细则第3条")
+    _own_version("branch_committee_meeting", gb, people, "总支-1", count=1, per="quarter", source="甲总支细则第2条")
+    r1, r3, r2 = (_rule(u, "branch_committee_meeting") for u in (b1, b3, b2))
+    assert (expected_count(r1.obligation, 2026), r1.from_unit) == (6, c1)
+    assert (expected_count(r3.obligation, 2026), r3.from_unit) == (4, gb) and "甲总支" in r3.origin
+    assert (expected_count(r2.obligation, 2026), r2.from_unit) == (12, None)
+    # a unit's other rules still come from the library
+    assert _rule(b3, "branch_general_meeting").from_unit is None
+
+
+def test_a_withdrawn_own_version_falls_back_to_the_library(two_committees, people):
+    c1, _c2, b1, _b2 = two_committees
+    own = _own_version("branch_committee_meeting", c1, people, "甲-1", every_months=2, source="甲党委细则第3条")
+    assert expected_count(_rule(b1, "branch_committee_meeting").obligation, 2026) == 6
+    services.version_withdraw(own, actor=people["approver"], reason="恢复执行标准文件库")
+    assert expected_count(_rule(b1, "branch_committee_meeting").obligation, 2026) == 12
+
+
+def test_min_full_members_condition(two_committees, people):
+    c1, _c2, b1, _b2 = two_committees  # b1 has 3 full members
+    _own_version("branch_general_meeting", c1, people, "甲-1", min_full_members=5, source="甲党委细则第5条")
+    assert "branch_general_meeting" not in {r.obligation.key for r in effective_rules(b1)}
+    for i in range(2):
+        factories.member(b1, f"新党员{i}")
+    assert "branch_general_meeting" in {r.obligation.key for r in effective_rules(b1)}
+
+
+@pytest.mark.parametrize(("frequency", "count"), [
+    ({"count": 1, "per": "month"}, 12), ({"every_months": 2}, 6), ({"count": 1, "per": "quarter"}, 4),
+    ({"count": 1, "per": "half_year"}, 2), ({"count": 2, "per": "year"}, 2), ({"every_months": 5}, 3),
+    ({"every_months": 12}, 1), ({"before": "07-01"}, 1), ({"count": 1, "per": "year", "preferred_period": "Q4"}, 1),
+    ({"preferred_period": "Q4"}, 1), ({"event": "retirement"}, 0), ({"before": "02-29"}, 1),
+])
+def test_expected_count(frequency, count):
+    o = Obligation(key="x", title="x", applies_to=["branch"], responsible="secretary", checker="secretary", source="s", **frequency)
+    assert expected_count(o, 2026) == count == expected_count(o, 2028)
+
+
 def test_rules_apply_by_kind_and_conditions(two_committees):
     c1, _c2, b1, _b2 = two_committees
     keys_branch = {r.obligation.key for r in effective_rules(b1)}
@@ -264,7 +409,8 @@ def test_newer_library_is_offered_as_a_draft_to_adopters(two_committees, people,
     libdir = tmp_path / "lib"
     shutil.copytree(LIBRARY_DIR, libdir)
     p = libdir / "cx02_branch_committee_meeting.toml"
-    p.write_text(p.read_text(encoding="utf-8").replace('version = "2026.1"', 'version = "2027.1"').replace("研究支部日常工作", "研究支部日常工作和重要事项"), encoding="utf-8")
+    text = re.sub(r'(?m)^version = ".*"$', 'version = "2027.1"', p.read_text(encoding="utf-8"), count=1)
+    p.write_text(text.replace("研究支部日常工作", "研究支部日常工作和重要事项"), encoding="utf-8")
     report = load_library(libdir)
     assert report.updated == ["DJ-CX-02 2027.1"] and len(report.offered) == 1
     own.refresh_from_db()

@@ -4,6 +4,8 @@ internet). Screenshots go to ``var/screenshots/`` (a few are kept in docs/screen
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,19 @@ CHROMIUM = os.environ.get("QMS_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
+def _wait_for_request_threads(timeout: float = 10.0) -> None:
+    """Let the live server's request threads finish closing their connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any("process_request_thread" in t.name for t in threading.enumerate()):
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(live_server):
+    # Depends on live_server so that the browser (and its keep-alive connections) is closed
+    # *before* the live server stops sharing the test database with its request threads.
     if not Path(CHROMIUM).exists():
         if IN_CI:
             pytest.fail(f"CI=true 时必须安装 Chromium({CHROMIUM})")
@@ -37,6 +50,7 @@ def browser():
             yield b
         finally:
             b.close()
+            _wait_for_request_threads()
 
 
 @pytest.fixture
