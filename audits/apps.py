@@ -12,6 +12,14 @@ class AuditsConfig(AppConfig):
         from qms.site import register_home_panel
 
         ledger.register(models.Nonconformity, models.Audit, models.ChecklistItem, models.SampledRecord,
-                        models.ProgrammeEntry)
+                        models.ProgrammeEntry, models.ChecklistTemplate, models.AuditMeeting, models.ManagementReview,
+                        models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
+        register_home_panel(panels.objectives_panel)
+        register_home_panel(panels.ranking_panel)
+
+        from audits.demo import improvement_step
+        from qms.demo import register_step
+
+        register_step("目标考核与整改", improvement_step)

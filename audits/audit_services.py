@@ -11,13 +11,23 @@ import random
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from audits.models import Audit, ChecklistItem, ItemResult, NCSource, SampledRecord
+from audits.models import (
+    Audit,
+    AuditMeeting,
+    ChecklistItem,
+    ChecklistTemplate,
+    ItemResult,
+    MeetingKind,
+    NCSource,
+    SampledRecord,
+)
 from audits.services import nc_raise
 from procedures.rules import effective_rules
 from qms import ledger
 from qms import services as core
-from qms.models import Role, Unit
+from qms.models import Member, Role, Unit
 from qms.scoping import can_manage, is_admin
 from workflows.models import Occurrence, State
 
@@ -139,17 +149,145 @@ def _auditor(actor, audit: Audit) -> None:
         raise ValidationError("只有审核组成员可以填写检查表")
 
 
+def _meeting(audit: Audit, kind: str, *, actor, held_on: dt.date, place: str, auditors, auditees, notes: str) -> AuditMeeting:
+    """首次/末次会议记录 — date within the audit, place, the auditors and auditees present, notes."""
+    missing = [k for k, v in (("地点", place), ("会议内容", notes)) if not (v or "").strip()]
+    if missing:
+        raise ValidationError(f"请填写会议{'、'.join(missing)}")
+    if not audit.start <= held_on <= max(audit.end, audit.start):
+        raise ValidationError(f"会议日期应在审核期间({audit.start:%Y-%m-%d} 至 {audit.end:%Y-%m-%d})")
+    if held_on > timezone.localdate():
+        raise ValidationError("会议日期不能晚于今天")
+    team = set(audit.team.values_list("pk", flat=True)) | {audit.lead_id}
+    auditors = list(auditors)
+    if not auditors or any(u.pk not in team for u in auditors):
+        raise ValidationError("出席审核员须为审核组成员(至少一人)")
+    auditees = list(auditees)
+    in_scope = Q()
+    for u in audit.units.all():
+        in_scope |= Q(memberships__unit__path__startswith=u.path, memberships__end__isnull=True)
+        in_scope |= Q(positions__unit=u, positions__end__isnull=True)
+    allowed = set(Member.objects.filter(in_scope).values_list("pk", flat=True))
+    if not auditees or any(m.pk not in allowed for m in auditees):
+        raise ValidationError("受审核方出席人员须为受审核组织的党员(至少一人)")
+    m = AuditMeeting.objects.create(audit=audit, kind=kind, held_on=held_on, place=place.strip(), notes=notes.strip())
+    m.auditors.set(auditors)
+    m.auditees.set(auditees)
+    ledger.record("audit.meeting", m, actor=actor)
+    return m
+
+
 @transaction.atomic
-def audit_open(audit: Audit, *, actor) -> Audit:
-    """首次会议."""
+def audit_open(audit: Audit, *, actor, held_on: dt.date, place: str, auditors, auditees, notes: str) -> Audit:
+    """首次会议 — chaired by the lead auditor; its record (attendance, notes) is kept."""
     if actor is None or actor.pk != audit.lead_id:
         raise ValidationError("首次会议由审核组长主持")
     a = Audit.objects.select_for_update().get(pk=audit.pk)
+    if a.state != "planned":
+        raise ValidationError("审核已开始")
+    _meeting(a, MeetingKind.OPENING, actor=actor, held_on=held_on, place=place, auditors=auditors, auditees=auditees, notes=notes)
     before = ledger.snapshot(a)
     a.open_meeting()
     a.save()
     ledger.record("audit.open", a, actor=actor, before=before)
     return a
+
+
+def _editable(audit: Audit, actor) -> None:
+    _auditor(actor, audit)
+    if Audit.objects.filter(pk=audit.pk).values_list("state", flat=True).first() == "reported":
+        raise ValidationError("审核报告已出具,检查表不能再修改")
+
+
+@transaction.atomic
+def item_add(audit: Audit, *, actor, unit: Unit | None, clause: str, text: str) -> ChecklistItem:
+    """审核员增加检查项 (placed last)."""
+    _editable(audit, actor)
+    if not (clause or "").strip() or not (text or "").strip():
+        raise ValidationError("请填写条款和检查内容")
+    if unit is not None and not audit.units.filter(pk=unit.pk).exists():
+        raise ValidationError("该组织不在本次审核范围内")
+    order = (audit.items.order_by("-order").values_list("order", flat=True).first() or 0) + 1
+    item = ChecklistItem.objects.create(audit=audit, unit=unit, clause=clause.strip(), text=text.strip()[:300], order=order)
+    ledger.record("checklist.add", item, actor=actor)
+    return item
+
+
+@transaction.atomic
+def item_remove(item: ChecklistItem, *, actor, reason: str) -> None:
+    """删除检查项 — only before it has a conclusion; the ledger keeps what was removed and why."""
+    _editable(item.audit, actor)
+    i = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if i.result or i.finding_id:
+        raise ValidationError("已填写结论的检查项不能删除")
+    if not (reason or "").strip():
+        raise ValidationError("删除检查项须说明原因")
+    ledger.record("checklist.remove", i, actor=actor, before=ledger.snapshot(i), after=None, reason=reason.strip())
+    i.delete()
+
+
+@transaction.atomic
+def item_move(item: ChecklistItem, *, actor, up: bool) -> ChecklistItem:
+    """调整顺序 — swap with the neighbour above or below."""
+    _editable(item.audit, actor)
+    items = list(ChecklistItem.objects.select_for_update().filter(audit_id=item.audit_id).order_by("order", "id"))
+    idx = next(n for n, i in enumerate(items) if i.pk == item.pk)
+    other = idx - 1 if up else idx + 1
+    if not 0 <= other < len(items):
+        return items[idx]
+    a, b = items[idx], items[other]
+    before_a, before_b = ledger.snapshot(a), ledger.snapshot(b)
+    if a.order == b.order:  # older lists may share numbers: renumber first
+        for n, i in enumerate(items, start=1):
+            i.order = n
+        ChecklistItem.objects.bulk_update(items, ["order"])
+    a.order, b.order = b.order, a.order
+    a.save(update_fields=["order"])
+    b.save(update_fields=["order"])
+    ledger.record("checklist.move", a, actor=actor, before=before_a)
+    ledger.record("checklist.move", b, actor=actor, before=before_b)
+    return a
+
+
+@transaction.atomic
+def template_save(audit: Audit, *, actor, name: str) -> ChecklistTemplate:
+    """另存为检查表模板 — the audit's distinct (clause, text) pairs, in order."""
+    _auditor(actor, audit)
+    if not (name or "").strip():
+        raise ValidationError("请填写模板名称")
+    if ChecklistTemplate.objects.filter(root=audit.root, name=name.strip()).exists():
+        raise ValidationError(f"模板“{name.strip()}”已存在")
+    seen, rows = set(), []
+    for clause, text in audit.items.order_by("order", "id").values_list("clause", "text"):
+        if (clause, text) not in seen:
+            seen.add((clause, text))
+            rows.append({"clause": clause, "text": text})
+    t = ChecklistTemplate.objects.create(name=name.strip(), root=audit.root, items=rows, created_by=actor)
+    ledger.record("checklist_template.save", t, actor=actor)
+    return t
+
+
+def templates_for(audit: Audit) -> list[ChecklistTemplate]:
+    """The templates an audit may use: its organisation's, and those of the levels above."""
+    return [t for t in ChecklistTemplate.objects.select_related("root").order_by("name")
+            if audit.root.path.startswith(t.root.path) or t.root.path.startswith(audit.root.path)]
+
+
+@transaction.atomic
+def template_apply(audit: Audit, template: ChecklistTemplate, *, actor) -> int:
+    """套用模板 — add the template's items for every audited unit, skipping ones already there."""
+    _editable(audit, actor)
+    if not audit.root.path.startswith(template.root.path) and not template.root.path.startswith(audit.root.path):
+        raise ValidationError("该模板不属于本组织")
+    have = set(audit.items.values_list("unit_id", "clause", "text"))
+    n = 0
+    for unit in audit.units.order_by("path"):
+        for row in template.items:
+            if (unit.pk, row["clause"], row["text"]) in have:
+                continue
+            item_add(audit, actor=actor, unit=unit, clause=row["clause"], text=row["text"])
+            n += 1
+    return n
 
 
 @transaction.atomic
@@ -196,8 +334,9 @@ def finding_raise(item: ChecklistItem, *, actor, grade: str):
 
 
 @transaction.atomic
-def audit_report(audit: Audit, *, actor, conclusion: str) -> Audit:
-    """末次会议与审核报告 — every item must have a conclusion."""
+def audit_report(audit: Audit, *, actor, conclusion: str, held_on: dt.date, place: str, auditors, auditees,
+                 notes: str) -> Audit:
+    """末次会议与审核报告 — every item must have a conclusion; the closing meeting is recorded."""
     if actor is None or actor.pk != audit.lead_id:
         raise ValidationError("审核报告由审核组长出具")
     open_items = audit.items.filter(result="").count()
@@ -206,13 +345,15 @@ def audit_report(audit: Audit, *, actor, conclusion: str) -> Audit:
     if not (conclusion or "").strip():
         raise ValidationError("请填写审核结论")
     a = Audit.objects.select_for_update().get(pk=audit.pk)
+    if a.state != "in_progress":
+        raise ValidationError("审核未在实施中")
+    _meeting(a, MeetingKind.CLOSING, actor=actor, held_on=held_on, place=place, auditors=auditors, auditees=auditees, notes=notes)
     before = ledger.snapshot(a)
     a.conclusion = conclusion.strip()
     a.report()
     a.save()
     ledger.record("audit.report", a, actor=actor, before=before)
     return a
-
 
 
 @transaction.atomic

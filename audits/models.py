@@ -23,6 +23,7 @@ class Grade(models.TextChoices):
     MAJOR = "major", _("严重不符合")
     MINOR = "minor", _("一般不符合")
     OBSERVATION = "observation", _("观察项")
+    IMPROVEMENT = "improvement", _("改进项")
 
 
 class NCSource(models.TextChoices):
@@ -100,6 +101,11 @@ class Nonconformity(ConcurrentTransitionMixin, models.Model):
     closed_on = models.DateField(_("关闭日期"), null=True, blank=True)
     effectiveness_due = models.DateField(_("有效性评价日期"), null=True, blank=True)
     effectiveness_note = models.TextField(_("有效性评价"), blank=True)
+    requires_document = models.ForeignKey("procedures.Document", verbose_name=_("须修订的程序文件"), null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+",
+                                          help_text=_("改进须发布该文件的新版本后才能验证"))
+    document_baseline = models.ForeignKey("procedures.DocumentVersion", verbose_name=_("立项时的现行版本"), null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
 
     objects = ScopedQuerySet.as_manager()
 
@@ -269,3 +275,232 @@ class ProgrammeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.unit}"
+
+
+class ChecklistTemplate(models.Model):
+    """检查表模板 — a reusable list of (clause, text) items, applied to each audited unit."""
+
+    scope_unit_lookup = "root"
+
+    name = models.CharField(_("模板名称"), max_length=80)
+    root = models.ForeignKey(Unit, verbose_name=_("所属组织"), on_delete=models.PROTECT, related_name="+")
+    items = models.JSONField(_("检查内容"), default=list, help_text=_("[{clause, text}, …]"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("检查表模板")
+        verbose_name_plural = _("检查表模板")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["root", "name"], name="checklist_template_name_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MeetingKind(models.TextChoices):
+    OPENING = "opening", _("首次会议")
+    CLOSING = "closing", _("末次会议")
+
+
+class AuditMeeting(models.Model):
+    """首次/末次会议记录 — when, where, who attended (auditors and auditees), what was said."""
+
+    audit = models.ForeignKey(Audit, verbose_name=_("审核"), on_delete=models.PROTECT, related_name="meetings")
+    kind = models.CharField(_("会议"), max_length=10, choices=MeetingKind.choices)
+    held_on = models.DateField(_("日期"))
+    place = models.CharField(_("地点"), max_length=120)
+    auditors = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("出席审核员"), related_name="+")
+    auditees = models.ManyToManyField(Member, verbose_name=_("受审核方出席人员"), related_name="+")
+    notes = models.TextField(_("会议内容"))
+
+    class Meta:
+        verbose_name = _("审核会议")
+        verbose_name_plural = _("审核会议")
+        ordering = ["audit_id", "held_on"]
+        constraints = [models.UniqueConstraint(fields=["audit", "kind"], name="one_meeting_of_each_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.audit} {self.get_kind_display()}"
+
+
+# ------------------------------------------------------------------- 管理评审 (ISO 9001 §9.3)
+
+
+class ReviewState(models.TextChoices):
+    PLANNED = "planned", _("已计划")
+    HELD = "held", _("已召开")
+    CLOSED = "closed", _("已关闭")
+
+
+def has_inputs(review: ManagementReview) -> bool:
+    return bool(review.inputs)
+
+
+def has_minutes(review: ManagementReview) -> bool:
+    return bool((review.minutes or "").strip()) and review.held_on is not None
+
+
+class ManagementReview(ConcurrentTransitionMixin, models.Model):
+    """管理评审 — a planned meeting of the committee: inputs gathered from the data (ISO 9001
+    §9.3.2), the meeting record, and outputs as decisions whose actions run through the
+    corrective/improvement machine (§9.3.3)."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("评审年度"))
+    title = models.CharField(_("名称"), max_length=120)
+    planned_on = models.DateField(_("计划日期"))
+    chair = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("主持人"), on_delete=models.PROTECT, related_name="+")
+    state = FSMField(_("状态"), max_length=10, choices=ReviewState.choices, default=ReviewState.PLANNED, protected=True)
+    inputs = models.JSONField(_("评审输入"), default=dict, blank=True)
+    inputs_at = models.DateTimeField(_("输入汇集时间"), null=True, blank=True)
+    held_on = models.DateField(_("召开日期"), null=True, blank=True)
+    attendees = models.TextField(_("出席人员"), blank=True)
+    minutes = models.TextField(_("会议记录"), blank=True)
+    conclusion = models.TextField(_("评审结论"), blank=True, help_text=_("体系的适宜性、充分性和有效性"))
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("管理评审")
+        verbose_name_plural = _("管理评审")
+        ordering = ["-planned_on"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @transition(field=state, source=ReviewState.PLANNED, target=ReviewState.HELD, conditions=[has_inputs, has_minutes])
+    def hold(self) -> None:
+        """召开评审会议(有输入、有记录)."""
+
+    @transition(field=state, source=ReviewState.HELD, target=ReviewState.CLOSED)
+    def close(self) -> None:
+        """评审关闭(输出已形成措施)."""
+
+
+class DecisionKind(models.TextChoices):
+    IMPROVEMENT = "improvement", _("改进机会")
+    CHANGE = "change", _("体系变更")
+    RESOURCE = "resource", _("资源需求")
+
+
+class ReviewDecision(models.Model):
+    """评审输出 — one decision; its action is a ticket (Nonconformity, source 管理评审)."""
+
+    review = models.ForeignKey(ManagementReview, verbose_name=_("管理评审"), on_delete=models.PROTECT, related_name="decisions")
+    kind = models.CharField(_("类别"), max_length=12, choices=DecisionKind.choices)
+    text = models.TextField(_("决定"))
+    action = models.OneToOneField(Nonconformity, verbose_name=_("措施单"), on_delete=models.PROTECT, related_name="review_decision")
+
+    class Meta:
+        verbose_name = _("评审输出")
+        verbose_name_plural = _("评审输出")
+        ordering = ["review_id", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+# ------------------------------------------------------------- 目标、指标与考核 (方针目标)
+
+
+class Comparator(models.TextChoices):
+    AT_LEAST = "ge", "≥"
+    AT_MOST = "le", "≤"
+
+
+class Objective(models.Model):
+    """党建目标 — a yearly target on an indicator computed from the data (see ``indicators``)."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    indicator = models.CharField(_("指标"), max_length=40)
+    title = models.CharField(_("目标"), max_length=120)
+    comparator = models.CharField(_("比较"), max_length=2, choices=Comparator.choices, default=Comparator.AT_LEAST)
+    target = models.DecimalField(_("目标值(%)"), max_digits=5, decimal_places=1)
+    source = models.CharField(_("依据"), max_length=200)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党建目标")
+        verbose_name_plural = _("党建目标")
+        ordering = ["root_id", "year", "id"]
+        constraints = [models.UniqueConstraint(fields=["root", "year", "indicator"], name="objective_once")]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.title}"
+
+    def met(self, value: float | None) -> bool | None:
+        """Whether an indicator value (a 0–1 share) meets the target; None when not measurable."""
+        if value is None:
+            return None
+        pct = round(value * 100, 1)
+        return pct >= float(self.target) if self.comparator == Comparator.AT_LEAST else pct <= float(self.target)
+
+
+class ScoringScheme(models.Model):
+    """考核方案 — 季度督查、半年考核、全年点评 (seed 001 四(三)) with weighted items."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    title = models.CharField(_("名称"), max_length=120)
+    source = models.CharField(_("依据"), max_length=200)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("考核方案")
+        verbose_name_plural = _("考核方案")
+        constraints = [models.UniqueConstraint(fields=["root", "year"], name="one_scheme_per_year")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ScoringItem(models.Model):
+    """考核项目 — worth ``points``; computed from an indicator, or entered by the inspectors."""
+
+    scheme = models.ForeignKey(ScoringScheme, verbose_name=_("考核方案"), on_delete=models.CASCADE, related_name="items")
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    title = models.CharField(_("考核内容"), max_length=120)
+    points = models.DecimalField(_("分值"), max_digits=5, decimal_places=1)
+    indicator = models.CharField(_("计算指标"), max_length=40, blank=True, help_text=_("空表示由督查人员评分"))
+
+    class Meta:
+        verbose_name = _("考核项目")
+        verbose_name_plural = _("考核项目")
+        ordering = ["scheme_id", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Score(models.Model):
+    """评分 — an inspector's score for one item, unit and round (Q1–Q4 督查, H1/H2 考核, Y 点评)."""
+
+    scope_unit_lookup = "unit"
+
+    item = models.ForeignKey(ScoringItem, verbose_name=_("考核项目"), on_delete=models.PROTECT, related_name="scores")
+    unit = models.ForeignKey(Unit, verbose_name=_("被考核组织"), on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(_("考核轮次"), max_length=2)
+    value = models.DecimalField(_("得分"), max_digits=5, decimal_places=1)
+    note = models.CharField(_("评分说明"), max_length=300)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("评分人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("评分")
+        verbose_name_plural = _("评分")
+        constraints = [models.UniqueConstraint(fields=["item", "unit", "period"], name="one_score_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.period} {self.item}: {self.value}"

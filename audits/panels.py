@@ -35,3 +35,39 @@ def gaps_panel(request) -> dict | None:
             .select_related("unit", "obligation")[:10])
     rows = [(f"{o.unit.name} · {o.obligation.title}({o.period_label()})", reverse("nc_raise_gap", args=[o.pk]), "立项整改") for o in gaps]
     return {"title": "近期执行缺口(可立项整改)", "rows": rows, "empty": "近期没有未立项的执行缺口。"}
+
+
+def ranking_panel(request) -> dict | None:
+    """考核排名 of the scope's scheme for the year (whole-year round), top ten."""
+    from audits.models import ScoringScheme
+    from audits.scoring import ranking
+
+    scope = current_scope(request)
+    if scope is None:
+        return None
+    year = timezone.localdate().year
+    scheme = ScoringScheme.objects.filter(root_id=scope.unit_id, year=year).first()
+    if scheme is None:
+        return None
+    _items, rows = ranking(scheme, "Y")
+    url = reverse("scoring") + f"?year={year}&period=Y"
+    out = [(f"第{r.rank}名 {r.unit.name}", url, f"{r.total} 分" + (f"(待评分 {r.pending} 项)" if r.pending else "")) for r in rows[:10]]
+    return {"title": f"{year} 年考核排名(全年点评)", "rows": out, "empty": "没有被考核的党支部。"}
+
+
+def objectives_panel(request) -> dict | None:
+    """党建目标 of the scope for the year, each with its computed result."""
+    from audits.scoring import objectives_status
+    from qms.models import Unit
+
+    scope = current_scope(request)
+    if scope is None:
+        return None
+    year = timezone.localdate().year
+    rows = objectives_status(Unit.objects.get(pk=scope.unit_id), year)
+    if not rows:
+        return None
+    url = reverse("objectives") + f"?year={year}"
+    out = [(f"{s.objective.title}({s.objective.get_comparator_display()}{s.objective.target}%)", url,
+            f"{s.share.text()} " + ("无数据" if s.met is None else "达成" if s.met else "未达成")) for s in rows]
+    return {"title": f"{year} 年党建目标", "rows": out, "empty": ""}

@@ -16,6 +16,7 @@ def report_pdf(audit: Audit) -> bytes:
     html = render_to_string("audits/report_print.html", {
         "audit": audit, "units": audit.units.order_by("path"), "team": audit.team.all(), "documents": audit.documents.all(),
         "findings": findings, "counts": counts, "items": audit.items.count(), "sample": audit.sample.count(),
+        "meetings": audit.meetings.prefetch_related("auditors", "auditees"),
         "printed_at": timezone.localtime(),
     })
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()

@@ -37,7 +37,8 @@ def _next_code(year: int) -> str:
 
 @transaction.atomic
 def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, requirement: str, evidence: str,
-             occurrence: Occurrence | None = None, follows: Nonconformity | None = None) -> Nonconformity:
+             occurrence: Occurrence | None = None, follows: Nonconformity | None = None,
+             requires_document=None) -> Nonconformity:
     """提出不符合项 — a finding needs its clause and its evidence."""
     missing = [label for label, v in (("条款", clause), ("要求", requirement), ("客观证据", evidence)) if not (v or "").strip()]
     if missing:
@@ -47,7 +48,8 @@ def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, require
     today = timezone.localdate()
     nc = Nonconformity.objects.create(code=_next_code(today.year), unit=unit, source=source, grade=grade, clause=clause.strip(),
                                       requirement=requirement.strip(), evidence=evidence.strip(), occurrence=occurrence,
-                                      follows=follows, raised_by=actor, raised_on=today)
+                                      follows=follows, raised_by=actor, raised_on=today, requires_document=requires_document,
+                                      document_baseline=requires_document.effective_version() if requires_document else None)
     ledger.record("nc.raise", nc, actor=actor)
     for user in holders(unit, LEADERS):
         notify(user, key=f"nc:{nc.pk}:raised", title=f"不符合项 {nc.code}:{nc.get_grade_display()},请确认并整改", url=reverse("nc_detail", args=[nc.pk]), level="warning")
@@ -142,7 +144,22 @@ def nc_verify(nc, *, actor, note: str) -> Nonconformity:
     _auditor(actor, nc)
     if nc.implemented_by_id and actor.pk == nc.implemented_by_id:
         raise ValidationError("实施人不能验证自己的整改")
+    if nc.requires_document_id and not _revised_since(nc):
+        doc = nc.requires_document
+        raise ValidationError(f"该改进要求修订《{doc.title}》({doc.code}):须在 {nc.raised_on:%Y-%m-%d} 之后发布新版本,才能验证")
     return _move(nc, "verify", actor=actor, verified_by=actor, verification_note=(note or "").strip())
+
+
+def _revised_since(nc: Nonconformity) -> bool:
+    """持续改进 — a version of the named procedure newer than the one in force when the ticket
+    was raised has taken effect."""
+    from procedures.models import DocumentVersion, VersionStatus
+
+    newer = DocumentVersion.objects.filter(document_id=nc.requires_document_id, effective_on__gte=nc.raised_on,
+                                           status__in=(VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED))
+    if nc.document_baseline_id:
+        newer = newer.filter(pk__gt=nc.document_baseline_id)
+    return newer.exists()
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audits import views
+from audits import improve_views, views
 
 urlpatterns = [
     path("problems/", views.register, name="nc_register"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("problems/<int:pk>/feedback.pdf", views.feedback_pdf, name="nc_feedback_pdf"),
     path("problems/<int:pk>/<str:name>/", views.action, name="nc_action"),
     path("gaps/<int:pk>/raise/", views.raise_from_gap, name="nc_raise_gap"),
+    path("reviews/", improve_views.review_list, name="review_list"),
+    path("reviews/<int:pk>/", improve_views.review_detail, name="review_detail"),
+    path("reviews/<int:pk>/<str:name>/", improve_views.review_action, name="review_action"),
+    path("objectives/", improve_views.objectives, name="objectives"),
+    path("scoring/", improve_views.scoring_page, name="scoring"),
     path("", views.audit_list, name="audit_list"),
     path("programme/", views.programme, name="audit_programme"),
     path("new/", views.audit_new, name="audit_new"),

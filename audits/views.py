@@ -8,7 +8,7 @@ import io
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -230,11 +230,25 @@ def audit_detail(request, pk: int):
     audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
     if audit is None:
         raise PermissionDenied("无权查看该审核")
+    from audits import audit_services
+
     in_team = audit.team.filter(pk=request.user.pk).exists() or audit.lead_id == request.user.pk
+    auditees = Member.objects.none()
+    if in_team:
+        from django.db.models import Q
+
+        q = Q()
+        for unit in audit.units.all():
+            q |= Q(memberships__unit__path__startswith=unit.path, memberships__end__isnull=True)
+        auditees = Member.objects.filter(q).distinct().order_by("name")
     return render(request, "audits/audit_detail.html", {
-        "audit": audit, "items": audit.items.select_related("unit", "finding"), "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
+        "audit": audit, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
+        "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
         "results": [c for c in ItemResult.choices if c[0]], "in_team": in_team, "is_lead": audit.lead_id == request.user.pk,
-        "grades": Grade.choices, "units": audit.units.all(), "team": audit.team.all(),
+        "grades": [g for g in Grade.choices if g[0] != "improvement"], "units": audit.units.all(), "team": audit.team.all(),
+        "meetings": audit.meetings.prefetch_related("auditors", "auditees"), "auditees": auditees,
+        "templates": audit_services.templates_for(audit) if in_team else [],
+        "today": timezone.localdate(),
     })
 
 
@@ -253,25 +267,59 @@ def audit_action(request, pk: int, name: str):
             per_unit = int(p["per_unit"]) if p.get("per_unit") else None
             ratio = float(p["ratio"]) / 100 if p.get("ratio") else None
             audit_services.sample_draw(audit, actor=u, seed=int(p.get("seed") or 0), per_unit=per_unit, ratio=ratio)
-        elif name == "open":
-            audit_services.audit_open(audit, actor=u)
+        elif name in ("open", "report"):
+            meeting = _meeting_fields(audit, p)
+            if name == "open":
+                audit_services.audit_open(audit, actor=u, **meeting)
+            else:
+                audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""), **meeting)
         elif name == "item":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
-            audit_services.item_record(item, actor=u, result=p.get("result", ""), note=p.get("note", ""))
+            audit_services.item_record(item, actor=u, result=p.get("result", ""), note=p.get("note", ""),
+                                       evidence=list(Occurrence.objects.filter(pk__in=[x for x in p.getlist("evidence") if x.isdigit()])
+                                                     .filter(pk__in=audit.sample.values("occurrence_id"))))
         elif name == "finding":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
             nc = audit_services.finding_raise(item, actor=u, grade=p.get("grade", "minor"))
             messages.success(request, f"已开具不符合项报告单 {nc.code}")
-        elif name == "report":
-            audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""))
+        elif name == "item_add":
+            unit = audit.units.filter(pk=p.get("unit") or 0).first()
+            audit_services.item_add(audit, actor=u, unit=unit, clause=p.get("clause", ""), text=p.get("text", ""))
+        elif name == "item_remove":
+            item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
+            audit_services.item_remove(item, actor=u, reason=p.get("reason", ""))
+        elif name in ("item_up", "item_down"):
+            item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
+            audit_services.item_move(item, actor=u, up=name == "item_up")
+        elif name == "template_save":
+            t = audit_services.template_save(audit, actor=u, name=p.get("template_name", ""))
+            messages.success(request, f"已另存为检查表模板“{t.name}”({len(t.items)} 项)")
+        elif name == "template_apply":
+            t = next((t for t in audit_services.templates_for(audit) if str(t.pk) == p.get("template")), None)
+            if t is None:
+                raise ValidationError("请选择检查表模板")
+            n = audit_services.template_apply(audit, t, actor=u)
+            messages.success(request, f"已套用模板“{t.name}”,新增 {n} 项")
         else:
             raise PermissionDenied
         messages.success(request, "已保存")
-    except (ValueError, ChecklistItem.DoesNotExist):
-        messages.error(request, "输入有误")
+    except (ValueError, ChecklistItem.DoesNotExist, ObjectDoesNotExist):
+        messages.error(request, "输入有误,请检查后重试")
     except ValidationError as exc:
         messages.error(request, ";".join(exc.messages))
     return redirect("audit_detail", pk=audit.pk)
+
+
+def _meeting_fields(audit, p) -> dict:
+    """首次/末次会议 form fields → service arguments (a bad date raises ValueError)."""
+    from django.contrib.auth import get_user_model
+
+    team = {audit.lead_id, *audit.team.values_list("pk", flat=True)}
+    return {
+        "held_on": dt.date.fromisoformat(p.get("held_on", "")), "place": p.get("place", ""), "notes": p.get("notes", ""),
+        "auditors": list(get_user_model().objects.filter(pk__in=[int(x) for x in p.getlist("auditors") if x.isdigit() and int(x) in team])),
+        "auditees": list(Member.objects.filter(pk__in=[int(x) for x in p.getlist("auditees") if x.isdigit()])),
+    }
 
 
 @login_required

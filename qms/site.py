@@ -19,6 +19,8 @@ MENU = [
     ("dues_page", _("党费"), "all"),
     ("nc_register", _("问题清单"), "all"),
     ("audit_list", _("内部审核"), "all"),
+    ("review_list", _("管理评审"), "manage"),
+    ("objectives", _("目标与考核"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

@@ -56,6 +56,12 @@ def _plan(org, lead=None, units=None):
                           lead=lead or org["auditor"], start=TODAY, end=TODAY + dt.timedelta(days=5))
 
 
+def _meeting(org, **extra):
+    return {"held_on": TODAY, "place": "党委会议室", "auditors": [org["auditor"]],
+            "auditees": [org["b1"].memberships.first().member, org["b2"].memberships.first().member],
+            "notes": "介绍审核计划、范围和方法", **extra}
+
+
 def test_independence_is_enforced_with_the_conflict_named(org):
     with pytest.raises(ValidationError, match="属于或任职于“一支部”,不能审核“一支部”"):
         _plan(org, lead=org["insider"])
@@ -92,8 +98,16 @@ def test_checklist_findings_report(org, tmp_path):
     audit = _plan(org)
     svc.sample_draw(audit, actor=org["admin"], seed=2026, ratio=0.2)
     with pytest.raises(ValidationError, match="首次会议由审核组长"):
-        svc.audit_open(audit, actor=org["admin"])
-    audit = svc.audit_open(audit, actor=org["auditor"])
+        svc.audit_open(audit, actor=org["admin"], **_meeting(org))
+    with pytest.raises(ValidationError, match="受审核组织的党员"):  # b3's member is not an auditee of this audit
+        svc.audit_open(audit, actor=org["auditor"], **_meeting(org, auditees=[org["b3"].memberships.last().member]))
+    with pytest.raises(ValidationError, match="审核组成员"):
+        svc.audit_open(audit, actor=org["auditor"], **_meeting(org, auditors=[org["insider"]]))
+    with pytest.raises(ValidationError, match="地点"):
+        svc.audit_open(audit, actor=org["auditor"], **_meeting(org, place=" "))
+    audit = svc.audit_open(audit, actor=org["auditor"], **_meeting(org))
+    opening = audit.meetings.get(kind="opening")
+    assert opening.auditees.count() == 2 and list(opening.auditors.all()) == [org["auditor"]]
     items = list(audit.items.all())
     with pytest.raises(ValidationError, match="客观证据"):
         svc.item_record(items[0], actor=org["auditor"], result="nonconform", note="")
@@ -105,11 +119,12 @@ def test_checklist_findings_report(org, tmp_path):
     obs = svc.finding_raise(items[1], actor=org["auditor"], grade="minor")
     assert nc.source == "internal_audit" and nc.audit == audit and obs.grade == "observation"
     with pytest.raises(ValidationError, match="未填写结论"):
-        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合")
+        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合", **_meeting(org))
     for i in items[2:]:
         svc.item_record(i, actor=org["auditor"], result="conform", note="")
-    audit = svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行,发现一般不符合1项、观察项1项")
-    assert audit.state == "reported" and Nonconformity.objects.filter(audit=audit).count() == 2
+    audit = svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行,发现一般不符合1项、观察项1项",
+                             **_meeting(org, notes="通报审核发现,受审核方确认"))
+    assert audit.state == "reported" and audit.meetings.get(kind="closing").notes.startswith("通报") and Nonconformity.objects.filter(audit=audit).count() == 2
     problems = ledger.verify().problems  # the fixture set occurrence states directly: only those show
     assert problems and all("workflows.occurrence" in p.message for p in problems)
     if shutil.which("pdftotext") is None:
@@ -119,7 +134,8 @@ def test_checklist_findings_report(org, tmp_path):
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(report_pdf(audit))
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
-    for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行"):
+    for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行",
+              "首次会议", "末次会议", "党委会议室", "通报审核发现"):
         assert s in text, s
 
 
@@ -137,7 +153,11 @@ def test_audit_through_the_pages(client, org):
     assert r.status_code == 302
     client.force_login(org["auditor"])
     client.post(reverse("audit_action", args=[audit.pk, "sample"]), {"seed": "2026", "per_unit": "2"})
-    client.post(reverse("audit_action", args=[audit.pk, "open"]))
+    client.post(reverse("audit_action", args=[audit.pk, "open"]), {
+        "held_on": TODAY.isoformat(), "place": "会议室", "notes": "首次会议", "auditors": [org["auditor"].pk],
+        "auditees": [org["b1"].memberships.first().member.pk]})
+    audit.refresh_from_db()
+    assert audit.state == "in_progress"
     item = audit.items.first()
     client.post(reverse("audit_action", args=[audit.pk, "item"]), {"item": item.pk, "result": "nonconform", "note": "缺少记录"})
     client.post(reverse("audit_action", args=[audit.pk, "finding"]), {"item": item.pk, "grade": "minor"})
@@ -164,3 +184,51 @@ def test_programme_puts_risky_units_first_and_is_idempotent(org, client):
     client.force_login(org["admin"])
     body = client.get(reverse("audit_programme")).content.decode()
     assert "三支部" in body and "未关闭不符合项 2 项" in body
+
+
+def test_checklist_items_can_be_added_removed_reordered_and_reused_as_a_template(org):
+    from audits.models import ChecklistItem, ChecklistTemplate
+    from qms.models import LedgerEntry
+
+    audit = _plan(org)
+    n = audit.items.count()
+    with pytest.raises(ValidationError, match="审核组成员"):
+        svc.item_add(audit, actor=org["insider"], unit=org["b1"], clause="9.1", text="x")
+    with pytest.raises(ValidationError, match="不在本次审核范围"):
+        svc.item_add(audit, actor=org["auditor"], unit=org["b3"], clause="9.1", text="x")
+    added = svc.item_add(audit, actor=org["auditor"], unit=org["b1"], clause="9.1.3", text="支部对执行情况开展自查并分析")
+    assert audit.items.count() == n + 1 and list(audit.items.all())[-1] == added
+    svc.item_move(added, actor=org["auditor"], up=True)
+    order = [i.pk for i in audit.items.all()]
+    assert order.index(added.pk) == n - 1
+    svc.item_move(added, actor=org["auditor"], up=False)
+    assert [i.pk for i in audit.items.all()][-1] == added.pk
+    first = audit.items.first()
+    with pytest.raises(ValidationError, match="原因"):
+        svc.item_remove(first, actor=org["auditor"], reason="")
+    svc.item_remove(first, actor=org["auditor"], reason="与第2项重复")
+    assert not ChecklistItem.objects.filter(pk=first.pk).exists()
+    assert LedgerEntry.objects.filter(action="checklist.remove", obj_id=str(first.pk), after__isnull=True, reason="与第2项重复").exists()
+
+    tpl = svc.template_save(audit, actor=org["auditor"], name="支部年度内审")
+    assert {"clause": "9.1.3", "text": "支部对执行情况开展自查并分析"} in tpl.items
+    assert len(tpl.items) == len({(i.clause, i.text) for i in audit.items.all()})
+    with pytest.raises(ValidationError, match="已存在"):
+        svc.template_save(audit, actor=org["auditor"], name="支部年度内审")
+    other = svc.audit_plan(actor=org["admin"], year=TODAY.year, title="专项审核", root=org["c"], units=[org["b2"]],
+                           lead=org["auditor"], start=TODAY, end=TODAY + dt.timedelta(days=2))
+    assert ChecklistTemplate.objects.get() in svc.templates_for(other)
+    added_n = svc.template_apply(other, tpl, actor=org["auditor"])
+    assert other.items.filter(unit=org["b2"], clause="9.1.3").count() == 1 and added_n >= 1
+    assert svc.template_apply(other, tpl, actor=org["auditor"]) == 0  # nothing twice
+
+    audit = svc.audit_open(audit, actor=org["auditor"], **_meeting(org))
+    item = audit.items.first()
+    svc.item_record(item, actor=org["auditor"], result="conform", note="")
+    with pytest.raises(ValidationError, match="已填写结论"):
+        svc.item_remove(item, actor=org["auditor"], reason="x")
+    for i in audit.items.filter(result=""):
+        svc.item_record(i, actor=org["auditor"], result="na", note="")
+    svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org))
+    with pytest.raises(ValidationError, match="不能再修改"):
+        svc.item_add(audit, actor=org["auditor"], unit=None, clause="1", text="x")

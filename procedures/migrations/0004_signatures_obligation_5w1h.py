@@ -4,33 +4,11 @@ from django.db import migrations, models
 
 
 def ledger_catch_up(apps, schema_editor):
-    """Record the new (empty) columns in the ledger for rows that already exist.
-
-    ``qms.ledger.verify`` compares each row's snapshot with its last entry; new columns would
-    otherwise make every old row look edited outside the system. An entry is written only
-    where every previously ledgered field still matches and the sole difference is columns
-    the entry did not know (this migration's, and ``quorum`` from 0003): genuine drift is
-    left alone for ``verify`` to report. On a fresh database there are no rows: nothing runs.
-    """
+    """Record the new (empty) columns in the ledger for rows that already exist (see
+    ``qms.ledger.catch_up_added_fields``)."""
     from qms import ledger
 
-    LedgerEntry = apps.get_model("qms", "LedgerEntry")
-    for name in ("DocumentVersion", "Obligation"):
-        model = apps.get_model("procedures", name)
-        if not model.objects.exists():
-            continue
-        label = model._meta.label_lower
-        last = dict(LedgerEntry.objects.filter(obj_type=label).order_by("seq").values_list("obj_id", "after"))
-        for obj in model.objects.order_by("pk"):
-            after = last.get(str(obj.pk))
-            if not after:
-                continue
-            current = ledger.snapshot(obj)
-            added = sorted(set(current) - set(after))
-            if not added or any(current.get(k) != v for k, v in after.items()):
-                continue
-            ledger.record("schema.add_fields", obj, actor=None, before=after, after=current,
-                          reason=f"数据库结构升级(procedures 0004):新增字段 {', '.join(added)},原有数据未变")
+    ledger.catch_up_added_fields(apps, "procedures", ("DocumentVersion", "Obligation"), "0004")
 
 
 class Migration(migrations.Migration):
