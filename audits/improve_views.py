@@ -203,3 +203,50 @@ def scoring_page(request):
         "rounds": indicators.ROUNDS.items(), "indicator_names": indicators.names(),
         "manual_items": [i for i in items if not i.indicator],
     })
+
+
+# ------------------------------------------------------------------------ annual statistics
+
+
+@login_required
+def annual_page(request):
+    from audits import annual
+
+    root, year = _root(request), _year(request)
+    may = is_admin(request.user) or can_manage(request.user, root)
+    if request.method == "POST":
+        if not may:
+            raise PermissionDenied("只有体系管理员或党组织负责人可以填报")
+        try:
+            annual.enter(root, year, request.POST.get("key", ""), actor=request.user, value=request.POST.get("value", ""),
+                         note=request.POST.get("note", ""))
+            messages.success(request, "已填报(留痕)")
+        except ValidationError as exc:
+            _errors(request, exc)
+        return redirect(f"{request.path}?year={year}")
+    return render(request, "audits/annual.html", {"rows": annual.rows(root, year), "root": root, "year": year, "may": may,
+                                                   "source": annual.form()["source"]})
+
+
+@login_required
+def annual_xlsx(request):
+    from django.http import HttpResponse
+
+    from audits import annual
+
+    root, year = _root(request), _year(request)
+    resp = HttpResponse(annual.xlsx(root, year), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="annual-{root.code}-{year}.xlsx"'
+    return resp
+
+
+@login_required
+def annual_pdf(request):
+    from django.http import HttpResponse
+
+    from audits import annual
+
+    root, year = _root(request), _year(request)
+    resp = HttpResponse(annual.pdf(root, year), content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="annual-{root.code}-{year}.pdf"'
+    return resp

@@ -504,3 +504,114 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} {self.period} {self.item}: {self.value}"
+
+
+# --------------------------------------------------------------------- 认证证据包 (有效必鉴证)
+
+
+class PackState(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("生成中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class EvidencePack(ConcurrentTransitionMixin, models.Model):
+    """认证证据包 — one PDF/A-3b plus a ZIP (attachments + manifest) for a unit's subtree and a
+    period, built by a background task; its SHA-256 values and the ledger head are kept."""
+
+    scope_unit_lookup = "root"
+    ledger_exclude = ("percent", "chapter")  # progress is not a record change
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    start = models.DateField(_("期间开始"))
+    end = models.DateField(_("期间结束"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    state = FSMField(_("状态"), max_length=10, choices=PackState.choices, default=PackState.QUEUED, protected=True)
+    percent = models.PositiveSmallIntegerField(_("进度"), default=0)
+    chapter = models.CharField(_("当前章节"), max_length=120, blank=True)
+    pdf = models.FileField(_("PDF/A"), upload_to="packs/", blank=True)
+    zip = models.FileField(_("ZIP"), upload_to="packs/", blank=True)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    zip_sha256 = models.CharField(_("ZIP SHA-256"), max_length=64, blank=True)
+    pages = models.PositiveIntegerField(_("页数"), default=0)
+    ledger_seq = models.BigIntegerField(_("留痕序号"), null=True, blank=True)
+    ledger_hash = models.CharField(_("留痕哈希"), max_length=64, blank=True)
+    missing = models.JSONField(_("缺失附件"), default=list, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("认证证据包")
+        verbose_name_plural = _("认证证据包")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.root} {self.start:%Y-%m-%d}—{self.end:%Y-%m-%d}"
+
+    @transition(field=state, source=[PackState.QUEUED, PackState.FAILED], target=PackState.RUNNING)
+    def begin(self) -> None:
+        """开始生成."""
+
+    @transition(field=state, source=PackState.RUNNING, target=PackState.DONE)
+    def finish(self) -> None:
+        """生成完成."""
+
+    @transition(field=state, source=[PackState.QUEUED, PackState.RUNNING], target=PackState.FAILED)
+    def fail(self) -> None:
+        """生成失败(原因记录在 error)."""
+
+
+class PackLink(models.Model):
+    """外部审核员访问链接 — read-only, for one named auditor and one pack, expiring, revocable;
+    only the token's SHA-256 is stored (the link is shown once when issued)."""
+
+    scope_unit_lookup = "pack__root"
+
+    pack = models.ForeignKey(EvidencePack, verbose_name=_("证据包"), on_delete=models.PROTECT, related_name="links")
+    auditor_name = models.CharField(_("审核员姓名"), max_length=60)
+    organisation = models.CharField(_("认证机构"), max_length=120)
+    token_sha256 = models.CharField(_("令牌摘要"), max_length=64, unique=True)
+    include_records = models.BooleanField(_("可查阅所引记录"), default=False)
+    expires_on = models.DateField(_("有效期至"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("签发人"), on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField(_("签发时间"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("撤销人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("外部审核访问链接")
+        verbose_name_plural = _("外部审核访问链接")
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"{self.auditor_name}({self.organisation})"
+
+    def usable(self, today=None) -> bool:
+        return self.revoked_at is None and (today or timezone.localdate()) <= self.expires_on
+
+
+class AnnualReport(models.Model):
+    """年度党建工作统计 — the hand-entered part of the yearly form (seed 004 篇5); the rest is
+    counted from the records when the form is shown. ``values``: {key: {value, note, by, at}}."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    values = models.JSONField(_("手工填报"), default=dict, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("年度党建工作统计")
+        verbose_name_plural = _("年度党建工作统计")
+        constraints = [models.UniqueConstraint(fields=["root", "year"], name="one_annual_report")]
+
+    def __str__(self) -> str:
+        return f"{self.root} {self.year}"

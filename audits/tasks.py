@@ -7,3 +7,11 @@ from audits.services import escalate_overdue
 @shared_task(acks_late=True, name="audits.escalate_overdue")
 def escalate_overdue_task() -> int:
     return escalate_overdue()
+
+
+@shared_task(acks_late=True, name="audits.build_evidence_pack")
+def build_evidence_pack(pack_id: int) -> str:
+    """认证证据包 — built in the worker; progress and the outcome are kept on the pack."""
+    from audits.packs import pack_run
+
+    return pack_run(pack_id).state

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audits import improve_views, views
+from audits import improve_views, pack_views, views
 
 urlpatterns = [
     path("problems/", views.register, name="nc_register"),
@@ -15,6 +15,14 @@ urlpatterns = [
     path("reviews/<int:pk>/<str:name>/", improve_views.review_action, name="review_action"),
     path("objectives/", improve_views.objectives, name="objectives"),
     path("scoring/", improve_views.scoring_page, name="scoring"),
+    path("annual/", improve_views.annual_page, name="annual"),
+    path("annual.xlsx", improve_views.annual_xlsx, name="annual_xlsx"),
+    path("annual.pdf", improve_views.annual_pdf, name="annual_pdf"),
+    path("packs/", pack_views.pack_list, name="pack_list"),
+    path("packs/<int:pk>/", pack_views.pack_detail, name="pack_detail"),
+    path("packs/<int:pk>/progress.json", pack_views.pack_progress, name="pack_progress"),
+    path("packs/<int:pk>/pack.<str:kind>", pack_views.pack_download, name="pack_download"),
+    path("packs/<int:pk>/<str:name>/", pack_views.pack_action, name="pack_action"),
     path("", views.audit_list, name="audit_list"),
     path("programme/", views.programme, name="audit_programme"),
     path("new/", views.audit_new, name="audit_new"),

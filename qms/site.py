@@ -21,6 +21,8 @@ MENU = [
     ("audit_list", _("内部审核"), "all"),
     ("review_list", _("管理评审"), "manage"),
     ("objectives", _("目标与考核"), "all"),
+    ("pack_list", _("认证证据包"), "manage"),
+    ("annual", _("年度统计"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),

@@ -9,5 +9,6 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
+    path("records.xlsx", views.records_xlsx, name="records_xlsx"),
     path("dues/", views.dues_page, name="dues_page"),
 ]

@@ -11,4 +11,21 @@ document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("a[data-back]").forEach(function (el) {
     el.addEventListener("click", function (ev) { ev.preventDefault(); window.history.back(); });
   });
+  // 后台任务进度:[data-progress-url] polls a JSON {percent, chapter, state} and reloads when finished
+  document.querySelectorAll("[data-progress-url]").forEach(function (box) {
+    var url = box.getAttribute("data-progress-url");
+    var bar = box.querySelector("progress"), label = box.querySelector("[data-progress-label]");
+    function poll() {
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (d) {
+          if (bar) { bar.value = d.percent; }
+          if (label) { label.textContent = d.percent + "% · " + d.chapter; }
+          if (d.state === "done" || d.state === "failed") { window.location.reload(); }
+          else { window.setTimeout(poll, 1500); }
+        })
+        .catch(function () { window.setTimeout(poll, 4000); });
+    }
+    window.setTimeout(poll, 1000);
+  });
 });

@@ -1,0 +1,212 @@
+"""认证证据包 services — request a pack (scope checked), build it in the background with
+progress, keep its files and hashes; external auditors' read-only links (named, one pack,
+expiring, revocable, every access in the ledger).
+
+The pack itself is made by ``audits.evidence.builder.build_pack``; this module is the
+lifecycle around it (the one place ``EvidencePack.state`` changes).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from audits.models import EvidencePack, PackLink, PackState
+from qms import ledger
+from qms.models import Unit
+from qms.notify import notify
+from qms.scoping import can_manage, is_admin
+
+log = logging.getLogger(__name__)
+MAX_DAYS = 3 * 366
+
+
+def may_request(user, root: Unit) -> bool:
+    return user is not None and (is_admin(user) or can_manage(user, root))
+
+
+@transaction.atomic
+def pack_request(*, actor, root: Unit, start: dt.date, end: dt.date, enqueue: bool = True) -> EvidencePack:
+    """申请证据包 — only for a unit the requester manages; the build runs as a background task
+    started when this transaction commits (never inside the request)."""
+    if not may_request(actor, root):
+        raise ValidationError(f"无权为“{root.name}”生成证据包(超出本人管理范围)")
+    if start > end:
+        raise ValidationError("期间开始不能晚于期间结束")
+    if (end - start).days > MAX_DAYS:
+        raise ValidationError("期间不能超过三年")
+    if EvidencePack.objects.filter(root=root, start=start, end=end, state__in=(PackState.QUEUED, PackState.RUNNING)).exists():
+        raise ValidationError("相同组织和期间的证据包正在生成,请稍候")
+    pack = EvidencePack.objects.create(root=root, start=start, end=end, requested_by=actor)
+    ledger.record("pack.request", pack, actor=actor)
+    if enqueue:
+        from audits.tasks import build_evidence_pack
+
+        transaction.on_commit(lambda: build_evidence_pack.delay(pack.pk))
+    return pack
+
+
+def _progress(pk: int):
+    def report(percent: int, chapter: str) -> None:
+        EvidencePack.objects.filter(pk=pk).update(percent=max(0, min(100, int(percent))), chapter=(chapter or "")[:120])
+    return report
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pack_run(pk: int) -> EvidencePack:
+    """Build a requested pack (called by the task). Progress is written as it goes; the end
+    state (done or failed, with the reason) and its ledger entry are one transaction. A
+    failure is recorded and the requester notified — never silent."""
+    from audits.evidence.builder import build_pack
+
+    with transaction.atomic():
+        pack = EvidencePack.objects.select_for_update().select_related("root", "requested_by").get(pk=pk)
+        if pack.state not in (PackState.QUEUED, PackState.FAILED):
+            return pack  # already built or being built (a redelivered task)
+        before = ledger.snapshot(pack)
+        pack.begin()
+        pack.percent, pack.chapter, pack.error = 0, "开始", ""
+        pack.save()
+        ledger.record("pack.begin", pack, actor=None, before=before)
+    work = Path(tempfile.mkdtemp(prefix=f"pack-{pk}-"))
+    try:
+        who = pack.requested_by.get_full_name() or pack.requested_by.get_username()
+        result = build_pack(pack.root, pack.start, pack.end, out_dir=work, generated_by=who, progress=_progress(pk))
+        with transaction.atomic():
+            p = EvidencePack.objects.select_for_update().get(pk=pk)
+            before = ledger.snapshot(p)
+            stem = f"pack-{p.pk}-{p.root.code}-{p.start:%Y%m%d}-{p.end:%Y%m%d}"
+            with Path(result.pdf_path).open("rb") as f:
+                p.pdf.save(f"{stem}.pdf", File(f), save=False)
+            with Path(result.zip_path).open("rb") as f:
+                p.zip.save(f"{stem}.zip", File(f), save=False)
+            p.pdf_sha256, p.zip_sha256 = result.pdf_sha256, result.zip_sha256
+            p.pages = result.pages
+            p.ledger_seq, p.ledger_hash = result.ledger_head
+            p.missing = [str(m) for m in result.missing_attachments]
+            p.percent, p.chapter, p.finished_at = 100, "完成", timezone.now()
+            p.finish()
+            p.save()
+            ledger.record("pack.finish", p, actor=None, before=before)
+            if p.missing:
+                notify(p.requested_by, key=f"pack:{p.pk}:missing", level="warning", url=reverse("pack_detail", args=[p.pk]),
+                       title=f"证据包已生成,但有 {len(p.missing)} 个附件在存储中缺失(已在证据包中列明)")
+            else:
+                notify(p.requested_by, key=f"pack:{p.pk}:done", url=reverse("pack_detail", args=[p.pk]),
+                       title=f"证据包已生成:{p.root.name} {p.start:%Y-%m-%d} 至 {p.end:%Y-%m-%d}")
+        return p
+    except Exception as exc:  # recorded on the pack and in the ledger, then re-raised for the worker's log
+        log.exception("evidence pack %s failed", pk)
+        with transaction.atomic():
+            p = EvidencePack.objects.select_for_update().get(pk=pk)
+            before = ledger.snapshot(p)
+            p.error = f"{type(exc).__name__}: {exc}"[:2000]
+            p.fail()
+            p.save()
+            ledger.record("pack.fail", p, actor=None, before=before, reason=p.error[:200])
+            notify(p.requested_by, key=f"pack:{p.pk}:failed", level="danger", url=reverse("pack_detail", args=[p.pk]),
+                   title="证据包生成失败,请查看原因后重试")
+        return p
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def verify_stored(pack: EvidencePack) -> list[str]:
+    """Re-check a stored pack's files against the hashes kept when it was built."""
+    problems = []
+    for field, expected in (("pdf", pack.pdf_sha256), ("zip", pack.zip_sha256)):
+        f = getattr(pack, field)
+        if not f:
+            problems.append(f"{field.upper()} 文件不存在")
+            continue
+        try:
+            actual = _sha256(Path(f.path))
+        except FileNotFoundError:
+            problems.append(f"{field.upper()} 文件在存储中缺失")
+            continue
+        if actual != expected:
+            problems.append(f"{field.upper()} 文件的 SHA-256 与生成时不符")
+    return problems
+
+
+# ------------------------------------------------------------------- external auditor links
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def link_issue(pack: EvidencePack, *, actor, auditor_name: str, organisation: str, expires_on: dt.date,
+               include_records: bool = False) -> tuple[PackLink, str]:
+    """签发只读链接 — by the 体系管理员, for a named auditor and a finished pack; returns the
+    link and its token (shown once; only its digest is stored)."""
+    if actor is None or not is_admin(actor):
+        raise ValidationError("只有体系管理员可以签发外部审核链接")
+    if pack.state != PackState.DONE:
+        raise ValidationError("证据包尚未生成完成")
+    missing = [k for k, v in (("审核员姓名", auditor_name), ("认证机构", organisation)) if not (v or "").strip()]
+    if missing:
+        raise ValidationError(f"请填写{'、'.join(missing)}")
+    today = timezone.localdate()
+    if expires_on < today:
+        raise ValidationError("有效期不能早于今天")
+    if expires_on > today + dt.timedelta(days=180):
+        raise ValidationError("有效期最长 180 天")
+    token = secrets.token_urlsafe(32)
+    link = PackLink.objects.create(pack=pack, auditor_name=auditor_name.strip(), organisation=organisation.strip(),
+                                   token_sha256=token_digest(token), include_records=include_records,
+                                   expires_on=expires_on, issued_by=actor)
+    ledger.record("pack_link.issue", link, actor=actor)
+    return link, token
+
+
+@transaction.atomic
+def link_revoke(link: PackLink, *, actor, reason: str) -> PackLink:
+    if actor is None or not is_admin(actor):
+        raise ValidationError("只有体系管理员可以撤销外部审核链接")
+    if not (reason or "").strip():
+        raise ValidationError("撤销须说明原因")
+    lk = PackLink.objects.select_for_update().get(pk=link.pk)
+    if lk.revoked_at:
+        raise ValidationError("该链接已撤销")
+    before = ledger.snapshot(lk)
+    lk.revoked_at, lk.revoked_by = timezone.now(), actor
+    lk.save()
+    ledger.record("pack_link.revoke", lk, actor=actor, before=before, reason=reason.strip())
+    return lk
+
+
+@transaction.atomic
+def link_access(token: str, *, what: str, client: str) -> tuple[PackLink | None, str]:
+    """Open a link: returns (link, "") when usable, else (link or None, why not). Every access
+    — allowed or refused — is written to the ledger."""
+    lk = PackLink.objects.select_related("pack", "pack__root").filter(token_sha256=token_digest(token or "")).first()
+    if lk is None:
+        return None, "链接无效"
+    if lk.revoked_at:
+        why = "该链接已被撤销"
+    elif timezone.localdate() > lk.expires_on:
+        why = f"该链接已于 {lk.expires_on:%Y-%m-%d} 过期"
+    else:
+        why = ""
+    ledger.record("pack_link.access" if not why else "pack_link.refused", lk, actor=None,
+                  reason=f"{lk.auditor_name}({lk.organisation})访问 {what},来自 {client}" + (f";拒绝:{why}" if why else ""))
+    return lk, why
