@@ -21,7 +21,7 @@ def rectification_panel(request) -> dict | None:
     overdue = [nc for nc in qs.select_related("unit") if nc.overdue][:10]
     rows = [(f"{nc.code} {nc.unit.name}", reverse("nc_detail", args=[nc.pk]), f"逾期(期限 {nc.due_date:%Y-%m-%d})") for nc in overdue]
     rate = "—" if st.rate is None else f"{st.rate:.0%}"
-    return {"title": f"整改率 {rate}(按期 {st.on_time}/{st.total},平均 {st.mean_days or '—'} 天关闭)", "rows": rows, "empty": "没有逾期的整改。"}
+    return {"title": f"整改率 {rate}(按期 {st.on_time}/{st.total},平均 {'—' if st.mean_days is None else st.mean_days} 天关闭)", "rows": rows, "empty": "没有逾期的整改。"}
 
 
 def gaps_panel(request) -> dict | None:
