@@ -1,0 +1,297 @@
+"""认证证据包 builder — one PDF/A-3b and a ZIP with the original attachments and a manifest.
+
+The PDF is made chapter by chapter (each chapter its own WeasyPrint document, joined at the
+end), so no single giant HTML is laid out. Page numbers are known without a second pass:
+the table of contents has a fixed number of lines, so it is first laid out with placeholder
+numbers to learn how many pages it takes; each chapter is then rendered with its first page
+number (``@page :first { counter-reset: page N }``) and its length adds to the next one's
+start; finally the contents are laid out again with the real numbers (same lines → same
+length). Headings carry PDF bookmarks.
+
+Chapters follow ISO 9001 clauses 4–10, with one chapter per procedure under clause 8.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from audits.evidence import charts
+from audits.models import Audit, ManagementReview, Nonconformity
+from procedures.models import DocumentVersion, VersionStatus
+from qms import ledger
+from qms.models import LedgerEntry, Membership, Position, Unit
+from workflows.compliance import STATUS_LABELS, cell_status
+from workflows.models import Attachment, Occurrence, State
+
+HELD = (State.HELD, State.CHECKED, State.CLOSED)
+FULL_RECORDS_PER_OBLIGATION = 2
+NONE = "本期间无记录"
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass
+class PackResult:
+    pdf_path: Path
+    zip_path: Path
+    pdf_sha256: str
+    zip_sha256: str
+    pages: int
+    ledger_head: tuple[int, str]
+    missing_attachments: list[str] = field(default_factory=list)
+    chapters: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Chapter:
+    title: str
+    template: str
+    context: dict
+    first_page: int = 0
+    pages: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _render(template: str, context: dict, first_page: int):
+    from weasyprint import HTML
+
+    html = render_to_string(template, {**context, "first_page": first_page})
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def _scope(root: Unit) -> dict:
+    units = list(Unit.objects.filter(path__startswith=root.path, is_active=True).order_by("path"))
+    members = dict(Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True)
+                   .values_list("unit_id").annotate(n=Count("id")).order_by())
+    leaders = list(Position.objects.filter(unit=root, end__isnull=True).select_related("member").order_by("title"))
+    return {"units": [(u, members.get(u.pk, 0), u.depth - root.depth) for u in units], "leaders": leaders,
+            "member_total": sum(members.values())}
+
+
+def _documents(root: Unit, end: dt.date) -> tuple[list, list]:
+    """现行有效文件清单 and the approval history of those documents."""
+    owners = Q(document__owner__isnull=True) | Q(document__owner__path__startswith=root.path)
+    for i in range(9, len(root.path), 9):  # documents of the levels above apply too
+        owners |= Q(document__owner__path=root.path[:i])
+    effective = list(DocumentVersion.objects.filter(owners, status=VersionStatus.EFFECTIVE).select_related("document")
+                     .order_by("document__code"))
+    history = list(DocumentVersion.objects.filter(owners, document__in=[v.document_id for v in effective],
+                                                  approved_at__isnull=False, approved_at__date__lte=end)
+                   .select_related("document").order_by("document__code", "approved_at"))
+    return effective, history
+
+
+def _occurrences(root: Unit, start: dt.date, end: dt.date, today: dt.date):
+    rows = (Occurrence.objects.filter(unit__path__startswith=root.path)
+            .filter(Q(due_date__gte=start, due_date__lte=end) | Q(held_on__gte=start, held_on__lte=end))
+            .select_related("unit", "obligation__version__document", "record")
+            .annotate(present=Count("record__attendance", filter=Q(record__attendance__presence="present")),
+                      absent=Count("record__attendance", filter=Q(record__attendance__presence="absent")))
+            .order_by("obligation__version__document__code", "obligation_key", "unit__path", "due_date"))
+    by_doc: dict[str, dict] = {}
+    for o in rows.iterator(chunk_size=2000):
+        doc = o.obligation.version.document
+        d = by_doc.setdefault(doc.code, {"document": doc, "obligations": {}})
+        ob = d["obligations"].setdefault(o.obligation_key, {"obligation": o.obligation, "cells": defaultdict(Counter),
+                                                            "records": []})
+        if start <= o.due_date <= end:
+            ob["cells"][o.unit.name][cell_status(o.state, o.late, o.due_date, today)] += 1
+        if o.state in HELD and o.held_on and start <= o.held_on <= end:
+            ob["records"].append(o)
+    return by_doc
+
+
+def _full_records(occurrences: list[Occurrence]) -> list[dict]:
+    out = []
+    for o in occurrences:
+        rec = getattr(o, "record", None)
+        out.append({"occ": o, "followups": list(rec.followups.all()) if rec else [],
+                    "attachments": list(rec.attachments.all()) if rec else [], "elements": rec.elements if rec else {}})
+    return out
+
+
+def _attachments(root: Unit, start: dt.date, end: dt.date) -> list[Attachment]:
+    return list(Attachment.objects.filter(record__occurrence__unit__path__startswith=root.path,
+                                          record__occurrence__held_on__gte=start, record__occurrence__held_on__lte=end)
+                .select_related("record__occurrence__unit", "record__occurrence__obligation").order_by("pk"))
+
+
+def _ledger_seqs(attachments: list[Attachment]) -> dict[str, int]:
+    ids = [str(a.pk) for a in attachments]
+    seqs: dict[str, int] = {}
+    for obj_id, seq in (LedgerEntry.objects.filter(obj_type="workflows.attachment", obj_id__in=ids)
+                        .order_by("seq").values_list("obj_id", "seq")):
+        seqs.setdefault(obj_id, seq)
+    return seqs
+
+
+# ---------------------------------------------------------------------------------- build
+
+
+def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, generated_by: str,
+               progress: Progress | None = None, extra_chapters: list[tuple[str, str]] | None = None) -> PackResult:
+    """Build the pack for ``root``'s subtree and ``start``–``end`` into ``out_dir``."""
+    from weasyprint import Attachment as PdfAttachment
+
+    report = progress or (lambda p, c: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    today = timezone.localdate()
+    head = ledger.head()
+    generated_at = timezone.localtime()
+    report(1, "汇集数据")
+
+    scope = _scope(root)
+    effective, history = _documents(root, end)
+    by_doc = _occurrences(root, start, end, today)
+    attachments = _attachments(root, start, end)
+    seqs = _ledger_seqs(attachments)
+    missing: list[str] = []
+    present: list[tuple[Attachment, Path | None]] = []
+    for a in attachments:
+        try:
+            path = Path(a.file.path)
+            ok = path.is_file()
+        except (ValueError, NotImplementedError):
+            path, ok = None, False
+        if not ok:
+            missing.append(f"{a.name}(记录 {a.record_id},{a.record.occurrence.unit.name})")
+        present.append((a, path if ok else None))
+
+    compliance_units: dict[str, Counter] = defaultdict(Counter)
+    for d in by_doc.values():
+        for ob in d["obligations"].values():
+            for unit_name, c in ob["cells"].items():
+                compliance_units[unit_name].update(c)
+
+    def share(c: Counter) -> float | None:
+        due = c["on_time"] + c["late"] + c["missed"]
+        return None if not due else (c["on_time"] + c["late"]) / due
+
+    audits = list(Audit.objects.filter(units__path__startswith=root.path, start__lte=end, end__gte=start).distinct()
+                  .prefetch_related("units", "findings", "meetings").order_by("start"))
+    ncs = list(Nonconformity.objects.filter(unit__path__startswith=root.path, raised_on__gte=start, raised_on__lte=end)
+               .select_related("unit", "owner").order_by("code"))
+    reviews = list(ManagementReview.objects.filter(Q(root__path__startswith=root.path) | Q(root__in=_ancestors(root)),
+                                                   held_on__gte=start, held_on__lte=end)
+                   .prefetch_related("decisions__action").order_by("held_on"))
+    from audits.scoring import objectives_status
+
+    objectives = [(y, objectives_status(root, y, today=today)) for y in range(start.year, end.year + 1)]
+    nc_states = Counter(n.get_state_display() for n in ncs)
+
+    base = {"root": root, "start": start, "end": end, "generated_at": generated_at, "generated_by": generated_by,
+            "head": head, "none": NONE}
+    chapters: list[Chapter] = [
+        Chapter("4 组织环境:体系范围", "audits/evidence/ch_scope.html", {**base, **scope}),
+        Chapter("5 领导作用与 6 策划:方针和党建目标", "audits/evidence/ch_objectives.html", {
+            **base, "objectives": objectives,
+            "charts": [charts.bar_chart([(s.objective.title, s.share.value) for s in rows], title=f"{y} 年党建目标完成情况")
+                       for y, rows in objectives if rows]}),
+        Chapter("7 支持:成文信息(现行有效文件清单与审批记录)", "audits/evidence/ch_documents.html",
+                {**base, "effective": effective, "history": history}),
+    ]
+    for n, (code, d) in enumerate(sorted(by_doc.items()), start=1):
+        obligations = []
+        for ob in d["obligations"].values():
+            cells = sorted(ob["cells"].items())
+            obligations.append({"obligation": ob["obligation"], "cells": [(u, c, share(c)) for u, c in cells],
+                                "records": ob["records"], "full": _full_records(ob["records"][:FULL_RECORDS_PER_OBLIGATION])})
+        chapters.append(Chapter(f"8.{n} {code} {d['document'].title}", "audits/evidence/ch_procedure.html",
+                                {**base, "document": d["document"], "obligations": obligations, "labels": STATUS_LABELS}))
+    if not by_doc:
+        chapters.append(Chapter("8 运行:程序执行记录", "audits/evidence/ch_procedure.html",
+                                {**base, "document": None, "obligations": [], "labels": STATUS_LABELS}))
+    chapters += [
+        Chapter("9 绩效评价:执行情况、内部审核与管理评审", "audits/evidence/ch_evaluation.html", {
+            **base, "audits": audits, "reviews": reviews,
+            "chart": charts.bar_chart([(u, share(c)) for u, c in sorted(compliance_units.items())],
+                                      title="各党组织规定执行率") if compliance_units else "",
+            "units": [(u, c, share(c)) for u, c in sorted(compliance_units.items())]}),
+        Chapter("10 改进:不符合项与纠正措施台账", "audits/evidence/ch_improvement.html", {
+            **base, "ncs": ncs, "chart": charts.count_chart(sorted(nc_states.items()), title="不符合项状态") if ncs else ""}),
+        Chapter("附件清单", "audits/evidence/ch_attachments.html",
+                {**base, "attachments": [(a, p is not None, seqs.get(str(a.pk))) for a, p in present], "missing": missing}),
+    ]
+    for title, html in extra_chapters or []:
+        chapters.append(Chapter(title, "audits/evidence/ch_extra.html", {**base, "html": html}))
+    chapters.append(Chapter("如何验证本证据包", "audits/evidence/ch_verify.html", base))
+
+    total = len(chapters) + 3
+    cover = _render("audits/evidence/cover.html", {**base, "units": len(scope["units"])}, 1)
+    toc_ctx = {**base, "chapters": chapters}
+    for c in chapters:
+        c.first_page = 999
+    toc_pages = len(_render("audits/evidence/toc.html", toc_ctx, 2).pages)
+    page = len(cover.pages) + toc_pages + 1
+    documents = []
+    for i, c in enumerate(chapters, start=1):
+        report(2 + int(88 * (i - 1) / total), c.title)
+        c.first_page = page
+        doc = _render(c.template, {**c.context, "title": c.title}, page)
+        c.pages = len(doc.pages)
+        page += c.pages
+        documents.append(doc)
+    toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1)
+    if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
+        raise RuntimeError("目录页数与预排不一致")
+
+    report(92, "写入 PDF/A-3b 并嵌入附件")
+    pdf_path = out_dir / "pack.pdf"
+    pdf_attachments = [PdfAttachment(filename=str(p), name=f"{a.record_id}-{a.name}",
+                                     description=f"记录 {a.record_id} 附件 {a.name} SHA-256 {a.sha256}", relationship="Source")
+                       for a, p in present if p is not None]
+    all_pages = [p for d in (cover, toc, *documents) for p in d.pages]
+    cover.copy(all_pages).write_pdf(pdf_path, pdf_variant="pdf/a-3b", attachments=pdf_attachments)
+    pdf_sha = sha256_file(pdf_path)
+
+    report(96, "打包附件与清单")
+    files = []
+    zip_path = out_dir / "pack.zip"
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.write(pdf_path, "pack.pdf")
+        for a, p in present:
+            if p is None:
+                continue
+            arc = f"attachments/{a.record_id}/{a.pk}-{a.name}"
+            z.write(p, arc)
+            files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "attachment_id": a.pk,
+                          "record_id": a.record_id, "occurrence_id": a.record.occurrence_id,
+                          "ledger_seq": seqs.get(str(a.pk))})
+        manifest = {
+            "format": "party-qms-evidence-pack/1", "unit": {"code": root.code, "name": root.name},
+            "period": {"from": start.isoformat(), "to": end.isoformat()},
+            "generated_at": generated_at.isoformat(), "generated_by": generated_by,
+            "ledger_head": {"seq": head[0], "hash": head[1]},
+            "pdf": {"path": "pack.pdf", "size": pdf_path.stat().st_size, "sha256": pdf_sha},
+            "files": files, "missing": missing,
+        }
+        z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    report(100, "完成")
+    return PackResult(pdf_path, zip_path, pdf_sha, sha256_file(zip_path), len(all_pages), head, missing,
+                      [(c.title, c.first_page) for c in chapters])
+
+
+def _ancestors(unit: Unit) -> list[int]:
+    return [int(p) for p in unit.path.strip("/").split("/")[:-1] if p]

@@ -1,0 +1,232 @@
+"""Certification evidence pack (issue 6): PDF/A-3b with embedded CJK fonts, contents and
+bookmarks, attachments byte-for-byte, manifest hashes, verify_pack passing and failing on a
+tampered copy, empty periods and missing files, the background build with progress, the
+external auditor's expiring and revocable link (every access ledgered), and a real worker."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from audits import packs
+from audits.evidence.builder import build_pack
+from audits.evidence.verify import verify_pack
+from audits.models import EvidencePack, PackState
+from qms import services as core
+from qms.models import LedgerEntry, Role
+from tests import factories
+from tests.conftest import IN_CI
+from tests.test_workflows_records import _full_record, _occ, org  # noqa: F401  (fixture and helpers)
+from workflows import services
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+SIGN_IN = b"%PDF-1.4\n% \xe7\xad\xbe\xe5\x88\xb0\xe8\xa1\xa8 sign-in sheet\n" + bytes(range(256)) * 4
+
+
+def _tools():
+    if not all(shutil.which(t) for t in ("pdfinfo", "pdffonts", "pdftotext", "pdfdetach")):
+        if IN_CI:
+            pytest.fail("CI 必须安装 poppler-utils")
+        pytest.skip("需要 poppler-utils")
+
+
+@pytest.fixture
+def held(org, settings, tmp_path):  # noqa: F811
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    occ = _occ(org)
+    day = _full_record(org, occ)
+    att = services.attachment_add(occ, actor=org["sec"], upload=SimpleUploadedFile("签到表.pdf", SIGN_IN, content_type="application/pdf"))
+    services.record_submit(occ, actor=org["sec"], held_on=day)
+    return {**org, "occ": occ, "att": att, "day": day}
+
+
+def _run(*cmd) -> str:
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=True).stdout
+
+
+def _build(held, out: Path, start=None, end=None):
+    return build_pack(held["c"], start or dt.date(TODAY.year - 1, 1, 1), end or TODAY, out_dir=out, generated_by="测试")
+
+
+def test_pdf_is_pdfa_with_cjk_fonts_contents_and_the_attachment(held, tmp_path):
+    _tools()
+    r = _build(held, tmp_path / "out")
+    pdf = str(r.pdf_path)
+    info = _run("pdfinfo", pdf)
+    assert int(next(ln for ln in info.splitlines() if ln.startswith("Pages:")).split()[1]) == r.pages
+    meta = _run("pdfinfo", "-meta", pdf)
+    assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
+    fonts = [line.split() for line in _run("pdffonts", pdf).splitlines()[2:]]
+    assert fonts and all("CJK" in f[0] for f in fonts) and all(f[-5] == "yes" for f in fonts)  # emb column
+    text = "".join(_run("pdftotext", pdf, "-").split())
+    for s in ("测试党委", "认证证据包", "目录", "学习贯彻党章", "第一党支部", "现行有效文件清单", "如何验证本证据包",
+              "DJ-CX-01", "4组织环境:体系范围", "10改进:不符合项与纠正措施台账"):
+        assert s in text, s
+    toc = "".join(_run("pdftotext", "-f", "2", "-l", "2", pdf, "-").split())
+    for title, first in r.chapters:  # the contents list every chapter with its page, and that page holds it
+        assert "".join(title.split()) + str(first) in toc, title
+        page = "".join(_run("pdftotext", "-f", str(first), "-l", str(first), pdf, "-").split())
+        assert "".join(title.split())[:12] in page and f"第{first}页" in page
+    outline = subprocess.run(["pdfinfo", "-struct", pdf], capture_output=True, text=True).returncode == 0
+    assert outline
+    detached = tmp_path / "detached"
+    detached.mkdir()
+    assert f"{held['att'].record_id}-签到表.pdf" in _run("pdfdetach", "-list", pdf)
+    _run("pdfdetach", "-saveall", "-o", str(detached), pdf)
+    assert (detached / f"{held['att'].record_id}-签到表.pdf").read_bytes() == SIGN_IN
+
+
+def test_zip_manifest_and_verification(held, tmp_path):
+    r = _build(held, tmp_path / "out")
+    with zipfile.ZipFile(r.zip_path) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        f = manifest["files"][0]
+        assert z.read(f["path"]) == SIGN_IN and f["sha256"] == held["att"].sha256 and f["size"] == len(SIGN_IN)
+        assert z.read("pack.pdf") == r.pdf_path.read_bytes()
+    assert manifest["ledger_head"] == {"seq": r.ledger_head[0], "hash": r.ledger_head[1]}
+    entry = LedgerEntry.objects.get(seq=f["ledger_seq"])
+    assert entry.obj_type == "workflows.attachment" and entry.obj_id == str(held["att"].pk)
+    assert verify_pack(r.zip_path) == []
+
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(r.zip_path) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == f["path"]:
+                data = data[:100] + bytes([data[100] ^ 1]) + data[101:]  # one altered byte
+            dst.writestr(item, data)
+    problems = verify_pack(tampered)
+    assert len(problems) == 1 and f["path"] in problems[0] and "SHA-256" in problems[0]
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("verify_pack", str(r.zip_path), stdout=out, stderr=err)
+    assert "校验通过" in out.getvalue()
+    with pytest.raises(SystemExit) as exc:
+        call_command("verify_pack", str(tampered), stdout=out, stderr=err)
+    assert exc.value.code == 1 and f["path"] in err.getvalue()
+
+
+def test_empty_period_says_so_and_missing_files_are_listed(held, tmp_path):
+    _tools()
+    long_ago = dt.date(2001, 1, 1)
+    r = build_pack(held["c"], long_ago, long_ago + dt.timedelta(days=30), out_dir=tmp_path / "empty", generated_by="测试")
+    text = "".join(_run("pdftotext", str(r.pdf_path), "-").split())
+    assert text.count("本期间无记录") >= 2 and "本期间无不符合项" in text and "本期间无内部审核" in text
+    assert verify_pack(r.zip_path) == []
+
+    Path(held["att"].file.path).unlink()  # the stored file disappears
+    r = _build(held, tmp_path / "gone")
+    assert r.missing_attachments and "签到表.pdf" in r.missing_attachments[0]
+    text = "".join(_run("pdftotext", str(r.pdf_path), "-").split())
+    assert "存储中缺失的附件" in text
+    with zipfile.ZipFile(r.zip_path) as z:
+        assert json.loads(z.read("manifest.json"))["missing"] == r.missing_attachments
+
+
+def test_command_line(held, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("evidence_pack", "--unit", "C", "--from", f"{TODAY.year - 1}-01-01", "--to", TODAY.isoformat(),
+                 "--out", str(tmp_path / "cli" / "pack.zip"), stdout=out, stderr=err)
+    assert (tmp_path / "cli" / "pack.pdf").exists() and "100%" in err.getvalue() and "SHA-256" in out.getvalue()
+    call_command("verify_pack", str(tmp_path / "cli" / "pack.zip"), stdout=out, stderr=err)
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="不存在"):
+        call_command("evidence_pack", "--unit", "NOPE", "--from", "2026-01-01", "--to", "2026-02-01", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="不能晚于"):
+        call_command("evidence_pack", "--unit", "C", "--from", "2026-03-01", "--to", "2026-02-01", "--out", str(tmp_path))
+
+
+def test_request_build_download_and_external_links(held, client, django_capture_on_commit_callbacks):
+    admin = factories.user("office")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))
+    with pytest.raises(ValidationError, match="超出本人管理范围"):
+        packs.pack_request(actor=held["sec"], root=held["c"], start=dt.date(TODAY.year, 1, 1), end=TODAY)
+    assert not EvidencePack.objects.exists()
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(reverse("pack_list"), {"unit": "C", "start": f"{TODAY.year - 1}-01-01", "end": TODAY.isoformat()})
+    pack = EvidencePack.objects.get()
+    assert r.status_code == 302 and pack.state == PackState.DONE and pack.percent == 100 and pack.pages > 5
+    assert client.get(reverse("pack_progress", args=[pack.pk])).json() == {"state": "done", "percent": 100, "chapter": "完成"}
+    assert b"".join(client.get(reverse("pack_download", args=[pack.pk, "pdf"])).streaming_content).startswith(b"%PDF")
+    assert packs.verify_stored(pack) == []
+    assert set(LedgerEntry.objects.filter(obj_type="audits.evidencepack").values_list("action", flat=True)) == {
+        "pack.request", "pack.begin", "pack.finish"}
+
+    with pytest.raises(ValidationError, match="只有体系管理员"):
+        packs.link_issue(pack, actor=held["sec"], auditor_name="王审核", organisation="某认证中心", expires_on=TODAY)
+    with pytest.raises(ValidationError, match="不能早于今天"):
+        packs.link_issue(pack, actor=admin, auditor_name="王审核", organisation="某认证中心", expires_on=TODAY - dt.timedelta(days=1))
+    client.post(reverse("pack_action", args=[pack.pk, "link"]), {"auditor_name": "王审核", "organisation": "某认证中心",
+                                                                 "expires_on": (TODAY + dt.timedelta(days=10)).isoformat()})
+    url = client.get(reverse("pack_detail", args=[pack.pk])).context["token"]
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert client.get(reverse("pack_detail", args=[pack.pk])).context["token"] is None  # shown once
+    client.logout()
+    page = client.get(f"/external/{token}/")
+    assert page.status_code == 200 and "王审核" in page.content.decode() and pack.pdf_sha256 in page.content.decode()
+    assert b"".join(client.get(f"/external/{token}/pack.zip").streaming_content)[:2] == b"PK"
+    assert LedgerEntry.objects.filter(action="pack_link.access").count() == 2
+    assert client.get("/external/not-a-token/").status_code == 404
+
+    link = pack.links.get()
+    link.expires_on = TODAY - dt.timedelta(days=1)  # (a fixture shortcut: the date passes)
+    link.save()
+    expired = client.get(f"/external/{token}/")
+    assert expired.status_code == 410 and "已于" in expired.content.decode() and pack.pdf_sha256 not in expired.content.decode()
+    link.expires_on = TODAY + dt.timedelta(days=5)
+    link.save()
+    packs.link_revoke(link, actor=admin, reason="审核结束")
+    revoked = client.get(f"/external/{token}/pack.pdf")
+    assert revoked.status_code == 410 and "已被撤销" in revoked.content.decode()
+    assert LedgerEntry.objects.filter(action="pack_link.refused").count() == 2
+
+
+def test_a_failed_build_is_recorded_not_silent(held, monkeypatch):
+    admin = factories.user("office")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))
+    pack = packs.pack_request(actor=admin, root=held["c"], start=TODAY, end=TODAY, enqueue=False)
+
+    def broken(*a, **k):
+        raise OSError("磁盘已满")
+
+    monkeypatch.setattr("audits.evidence.builder.build_pack", broken)
+    pack = packs.pack_run(pack.pk)
+    assert pack.state == PackState.FAILED and "磁盘已满" in pack.error
+    assert LedgerEntry.objects.filter(action="pack.fail", obj_id=str(pack.pk)).exists()
+    from qms.models import Notification
+
+    assert Notification.objects.filter(user=admin, key=f"pack:{pack.pk}:failed").exists()
+
+
+@pytest.mark.celery_worker
+def test_a_real_worker_builds_a_pack(celery_worker_process):
+    from procedures.library_loader import load_library
+
+    load_library()
+    root = factories.small_tree()["committee"]
+    admin = factories.user("office")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=root, valid_from=dt.date(2020, 1, 1))
+    pack = packs.pack_request(actor=admin, root=root, start=dt.date(TODAY.year, 1, 1), end=TODAY)  # enqueued on commit
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        pack.refresh_from_db()
+        if pack.state in (PackState.DONE, PackState.FAILED):
+            break
+        time.sleep(0.5)
+    assert pack.state == PackState.DONE, pack.error
+    assert pack.pdf_sha256 and packs.verify_stored(pack) == []
