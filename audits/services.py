@@ -224,12 +224,24 @@ class RectificationStats:
         return None if not self.total else round(self.on_time / self.total, 4)
 
 
-def rectification(qs) -> RectificationStats:
-    """整改率 — rectified share (closed and after), on time (closed by the due date), and mean
-    days from raising to closing. Observations (观察项) are not nonconformities and not counted."""
-    rows = list(qs.exclude(grade=Grade.OBSERVATION).values_list("state", "raised_on", "closed_on", "due_date"))
+def _stats(rows) -> RectificationStats:
     done = [(r, c, d) for s, r, c, d in rows if s in RECTIFIED_STATES and c]
     on_time = sum(1 for _, c, d in done if d is None or c <= d)
     mean = round(sum((c - r).days for r, c, _ in done) / len(done), 1) if done else None
     return RectificationStats(len(rows), len(done), on_time, mean)
+
+
+def rectification(qs) -> RectificationStats:
+    """整改率 — rectified share (closed and after), on time (closed by the due date), and mean
+    days from raising to closing. Observations (观察项) are not nonconformities and not counted."""
+    return _stats(list(qs.exclude(grade=Grade.OBSERVATION).values_list("state", "raised_on", "closed_on", "due_date")))
+
+
+def rectification_by_unit(qs) -> list[tuple[str, RectificationStats]]:
+    """整改率 per responsible unit (name order by unit code), from one query."""
+    rows: dict[tuple[str, str], list] = {}
+    for code, name, *row in (qs.exclude(grade=Grade.OBSERVATION)
+                             .values_list("unit__code", "unit__name", "state", "raised_on", "closed_on", "due_date")):
+        rows.setdefault((code, name), []).append(row)
+    return [(name, _stats(r)) for (code, name), r in sorted(rows.items())]
 

@@ -46,9 +46,7 @@ def _filtered(request):
 def register(request):
     qs, f = _filtered(request)
     stats = services.rectification(qs)
-    by_unit = []
-    for code, name in qs.values_list("unit__code", "unit__name").distinct().order_by("unit__code"):
-        by_unit.append((name, services.rectification(qs.filter(unit__code=code))))
+    by_unit = services.rectification_by_unit(qs)
     return render(request, "audits/register.html", {
         "items": qs[:500], "f": f, "stats": stats, "by_unit": by_unit,
         "states": NCState.choices, "grades": Grade.choices, "sources": NCSource.choices, "querystring": request.GET.urlencode(),

@@ -225,3 +225,19 @@ def test_concurrent_verify_and_reject_one_wins():
     final = Nonconformity.objects.get(pk=nc.pk).state
     assert final in (NCState.VERIFIED, NCState.PLANNED)
     assert ledger.history(Nonconformity.objects.get(pk=nc.pk)).filter(action__in=["nc.verify", "nc.reject"]).count() == 1
+
+
+def test_register_page_queries_do_not_grow_with_units(org, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(org["auditor"])
+    _raise(org)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("nc_register"))
+    for i in range(5):
+        u = factories.unit(f"X{i}", UnitKind.BRANCH, parent=org["c"], name=f"新支部{i}")
+        services.nc_raise(actor=org["auditor"], unit=u, source="spot_check", grade="minor", clause="7.5", requirement="r", evidence="e")
+    with CaptureQueriesContext(connection) as many:
+        body = client.get(reverse("nc_register")).content.decode()
+    assert "新支部4" in body and len(many.captured_queries) == len(few.captured_queries)

@@ -62,3 +62,10 @@ def test_state_changing_endpoints_refuse_posts_without_csrf_token(tree):
     ]
     for url in urls:
         assert c.post(url, {"x": "1"}).status_code == 403, url
+
+
+@pytest.mark.django_db
+def test_health_check_answers_without_login_or_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        r = client.get("/healthz")
+    assert r.status_code == 200 and r.content == b"ok"

@@ -70,10 +70,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _render(template: str, context: dict, first_page: int):
+def _render(template: str, context: dict, first_page: int, keep: list[str] | None = None):
     from weasyprint import HTML
 
     html = render_to_string(template, {**context, "first_page": first_page})
+    if keep is not None:
+        keep.append(html)
     return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
 
 
@@ -150,8 +152,10 @@ def _ledger_seqs(attachments: list[Attachment]) -> dict[str, int]:
 
 
 def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, generated_by: str,
-               progress: Progress | None = None, extra_chapters: list[tuple[str, str]] | None = None) -> PackResult:
-    """Build the pack for ``root``'s subtree and ``start``–``end`` into ``out_dir``."""
+               progress: Progress | None = None, extra_chapters: list[tuple[str, str]] | None = None,
+               keep_html: list[str] | None = None) -> PackResult:
+    """Build the pack for ``root``'s subtree and ``start``–``end`` into ``out_dir``
+    (``keep_html`` collects each chapter's final HTML, for the benchmark's bare baseline)."""
     from weasyprint import Attachment as PdfAttachment
 
     report = progress or (lambda p, c: None)
@@ -239,7 +243,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     chapters.append(Chapter("如何验证本证据包", "audits/evidence/ch_verify.html", base))
 
     total = len(chapters) + 3
-    cover = _render("audits/evidence/cover.html", {**base, "units": len(scope["units"])}, 1)
+    cover = _render("audits/evidence/cover.html", {**base, "units": len(scope["units"])}, 1, keep_html)
     toc_ctx = {**base, "chapters": chapters}
     for c in chapters:
         c.first_page = 999
@@ -249,7 +253,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     for i, c in enumerate(chapters, start=1):
         report(2 + int(88 * (i - 1) / total), c.title)
         c.first_page = page
-        doc = _render(c.template, {**c.context, "title": c.title}, page)
+        doc = _render(c.template, {**c.context, "title": c.title}, page, keep_html)
         c.pages = len(doc.pages)
         page += c.pages
         documents.append(doc)

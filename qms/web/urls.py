@@ -6,6 +6,7 @@ from qms.web import views
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
     path("", views.home, name="home"),
     path("scope/", views.scope_switch, name="scope_switch"),
     path("units/", views.unit_tree, name="unit_tree"),

@@ -420,3 +420,8 @@ def notifications(request):
         return redirect("notifications")
     page = Paginator(mine, 50).get_page(request.GET.get("page"))
     return render(request, "qms/notifications.html", {"page": page})
+
+
+def healthz(request):
+    """存活检查 — for a load balancer or monitor: the process answers; touches no database."""
+    return HttpResponse("ok", content_type="text/plain")
