@@ -101,3 +101,17 @@ def test_secretary_cannot_open_a_sibling_branchs_occurrence(client, org):
     assert client.post(reverse("occurrence_action", args=[other.pk, "plan"]), {}).status_code == 404
     assert "第二党支部" not in client.get(reverse("occurrence_list"), {"show": "all"}).content.decode()
     assert client.get(reverse("compliance"), {"unit": "B2"}).status_code == 404
+
+
+def test_large_subtrees_get_a_rolled_up_map_with_drill_down(client, org, monkeypatch):
+    from workflows import views
+
+    monkeypatch.setattr(views, "ROLLUP_ABOVE", 1)  # (the real threshold is 60 units)
+    Occurrence.objects.filter(unit=org["b1"], due_date__lt=TODAY).update(state=State.CLOSED)
+    client.force_login(org["users"]["checker"])
+    body = client.get(reverse("compliance"), {"unit": "C", "year": TODAY.year}).content.decode()
+    assert '<a href="?unit=B1&year=' in body and '<a href="?unit=B2&year=' in body
+    assert "/work/" not in body.split("heat-wrap")[1].split("</table>")[0]  # no per-occurrence links at this level
+    assert "直属组织" in body
+    drill = client.get(reverse("compliance"), {"unit": "B1", "year": TODAY.year}).content.decode()
+    assert 'class="cell" href="/work/' in drill or "该年度没有应开展事项" in drill

@@ -175,11 +175,53 @@ def _matrix(request):
     return root, year, compliance(root, year)
 
 
+ROLLUP_ABOVE = 60  # units in the subtree above which the map shows one row per subordinate unit
+
+
+def rate_colour(rate: float | None) -> str:
+    if rate is None:
+        return COLOURS["not_due"]
+    return COLOURS["on_time"] if rate >= 0.95 else COLOURS["late"] if rate >= 0.8 else COLOURS["missed"]
+
+
+def _compliance_rolled(request, root, year, m):
+    """Large subtrees: one row per directly subordinate unit (its whole subtree rolled up), one
+    cell per obligation coloured by its rate; each row drills down to that unit's own map."""
+    from collections import defaultdict
+
+    from workflows.compliance import Rate
+
+    paths = dict(Unit.objects.filter(path__startswith=root.path).values_list("code", "path"))
+    children = list(Unit.objects.filter(parent=root, is_active=True).order_by("path").values_list("code", "name", "path"))
+    by_path = {p: (code, name) for code, name, p in children}
+    cut = len(root.path) + 9
+    agg: dict[tuple[str, str], Rate] = defaultdict(Rate)
+    per_row: dict[str, Rate] = defaultdict(Rate)
+    for c in m.cells:
+        code, _name = by_path.get(paths.get(c["unit"], "")[:cut], (root.code, root.name))
+        agg[(code, c["obligation"])].add(c["status"])
+        per_row[code].add(c["status"])
+    obligations = sorted(m.obligations.items())
+    names = [(root.code, root.name)] * (root.code in per_row) + [(code, name) for code, name, _ in children]
+    rows = [{"code": code, "name": name, "rate": per_row[code].rate, "drill": code != root.code,
+             "cells": [{"rate": agg[(code, k)].rate, "colour": rate_colour(agg[(code, k)].rate),
+                        "done": agg[(code, k)].on_time + agg[(code, k)].late, "due": agg[(code, k)].due} for k, _ in obligations]}
+            for code, name in names]
+    return render(request, "workflows/compliance.html", {
+        "root": root, "year": year, "matrix": m, "rows": rows, "obligations": obligations, "rolled": True,
+        "units_count": len(m.units), "overall": m.overall,
+        "legend": [(COLOURS["on_time"], "执行率 ≥ 95%"), (COLOURS["late"], "80%–95%"), (COLOURS["missed"], "< 80%"),
+                   (COLOURS["not_due"], "尚无到期事项")],
+    })
+
+
 @login_required
 def compliance_page(request):
     """执行情况热力图 — unit × obligation, each cell a strip of its periods, coloured by status;
     drawn with plain HTML/CSS (no external asset)."""
     root, year, m = _matrix(request)
+    if len(m.units) > ROLLUP_ABOVE:
+        return _compliance_rolled(request, root, year, m)
     grid: dict[tuple[str, str], list[dict]] = {}
     for c in m.cells:
         grid.setdefault((c["unit"], c["obligation"]), []).append({**c, "colour": COLOURS[c["status"]], "label": STATUS_LABELS[c["status"]]})
