@@ -63,4 +63,7 @@ def menu(request):
         active = request.path == url if name in ("home", "occurrence_list") else request.path.startswith(url)
         badge = unread_count(user) if name == "notifications" else 0
         items.append({"url": url, "label": label, "active": active, "badge": badge})
+    longest = max((len(i["url"]) for i in items if i["active"]), default=0)
+    for i in items:  # only the most specific entry is highlighted (/audits/packs/ is not 内部审核)
+        i["active"] = i["active"] and len(i["url"]) == longest
     return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}

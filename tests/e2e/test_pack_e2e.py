@@ -27,7 +27,8 @@ def test_pack_built_in_the_background_downloaded_and_verified(celery_worker_proc
     page.select_option("select[name=unit]", value="HX")
     page.fill("input[name=start]", f"{today.year}-01-01")
     page.fill("input[name=end]", today.isoformat())
-    page.click("text=生成")
+    page.click("button:text('生成')")
+    page.wait_for_url("**/audits/packs/*/")
     pack = EvidencePack.objects.get()
     # the request returned at once; the worker builds it — the page shows a progress bar until it is done
     assert page.locator("[data-progress-url] progress").count() == 1 or pack.state == PackState.DONE
