@@ -368,7 +368,7 @@ def programme_build(root: Unit, year: int, *, actor) -> list:
 
     if ProgrammeEntry.objects.filter(year=year, root=root).exists():
         return list(ProgrammeEntry.objects.filter(year=year, root=root))
-    last = compliance(root, year - 1)
+    last = compliance(root, year - 1, cells=False)
     open_ncs: dict[int, int] = {}
     for uid in Nonconformity.objects.filter(unit__path__startswith=root.path, state__in=OPEN_STATES).values_list("unit_id", flat=True):
         open_ncs[uid] = open_ncs.get(uid, 0) + 1

@@ -70,7 +70,7 @@ def review_inputs(root: Unit, year: int, *, today: dt.date | None = None) -> dic
     audit_rows = [{"title": a.title, "state": a.get_state_display(), "start": a.start.isoformat(), "conclusion": a.conclusion}
                   for a in audits.order_by("start")]
 
-    m = compliance(root, year, today=today)
+    m = compliance(root, year, today=today, cells=False)
     by_obligation = [{"key": k, "title": m.obligations[k], **r.as_dict()} for k, r in sorted(m.by_obligation.items())]
 
     ncs = Nonconformity.objects.filter(**sub, raised_on__gte=start, raised_on__lte=end)

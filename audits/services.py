@@ -224,24 +224,32 @@ class RectificationStats:
         return None if not self.total else round(self.on_time / self.total, 4)
 
 
-def _stats(rows) -> RectificationStats:
-    done = [(r, c, d) for s, r, c, d in rows if s in RECTIFIED_STATES and c]
-    on_time = sum(1 for _, c, d in done if d is None or c <= d)
-    mean = round(sum((c - r).days for r, c, _ in done) / len(done), 1) if done else None
-    return RectificationStats(len(rows), len(done), on_time, mean)
+def _aggregates() -> dict:
+    """整改率 counted by the database: all, rectified, rectified on time, total days to close."""
+    from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+
+    done = Q(state__in=RECTIFIED_STATES, closed_on__isnull=False)
+    return {"total": Count("id"), "rectified": Count("id", filter=done),
+            "on_time": Count("id", filter=done & (Q(due_date__isnull=True) | Q(closed_on__lte=F("due_date")))),
+            "days": Sum(ExpressionWrapper(F("closed_on") - F("raised_on"), output_field=DurationField()), filter=done)}
+
+
+def _stats(row: dict) -> RectificationStats:
+    days = row["days"]
+    mean = round(days.total_seconds() / 86400 / row["rectified"], 1) if row["rectified"] and days is not None else None
+    return RectificationStats(row["total"], row["rectified"], row["on_time"], mean)
 
 
 def rectification(qs) -> RectificationStats:
     """整改率 — rectified share (closed and after), on time (closed by the due date), and mean
-    days from raising to closing. Observations (观察项) are not nonconformities and not counted."""
-    return _stats(list(qs.exclude(grade=Grade.OBSERVATION).values_list("state", "raised_on", "closed_on", "due_date")))
+    days from raising to closing. Observations (观察项) are not nonconformities and not counted.
+    One aggregate query."""
+    return _stats(qs.exclude(grade=Grade.OBSERVATION).order_by().aggregate(**_aggregates()))
 
 
 def rectification_by_unit(qs) -> list[tuple[str, RectificationStats]]:
-    """整改率 per responsible unit (name order by unit code), from one query."""
-    rows: dict[tuple[str, str], list] = {}
-    for code, name, *row in (qs.exclude(grade=Grade.OBSERVATION)
-                             .values_list("unit__code", "unit__name", "state", "raised_on", "closed_on", "due_date")):
-        rows.setdefault((code, name), []).append(row)
-    return [(name, _stats(r)) for (code, name), r in sorted(rows.items())]
+    """整改率 per responsible unit (by unit code), from one grouped query."""
+    rows = (qs.exclude(grade=Grade.OBSERVATION).order_by().values("unit__code", "unit__name")
+            .annotate(**_aggregates()).order_by("unit__code"))
+    return [(r["unit__name"], _stats(r)) for r in rows]
 

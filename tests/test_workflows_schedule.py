@@ -168,6 +168,13 @@ def test_compliance_on_a_hand_built_case(org):
     r = m.by_obligation["branch_committee_meeting"]
     assert (r.on_time, r.late) == (1, 1) and r.missed == 1 + 3  # B1 Sep, B2 Jul–Sep
     assert m.by_unit["B1"].rate == round(2 / m.by_unit["B1"].due, 4)
+    with CaptureQueriesContext(connection) as q:  # the rates alone, counted by the database, agree
+        rates = compliance(org["c"], 2026, today=D(2026, 10, 5), cells=False)
+    assert len(q) == 1 and not rates.cells
+    assert rates.overall.as_dict() == m.overall.as_dict()
+    assert {k: r.as_dict() for k, r in rates.by_unit.items()} == {k: r.as_dict() for k, r in m.by_unit.items()}
+    assert {k: r.as_dict() for k, r in rates.by_obligation.items()} == {k: r.as_dict() for k, r in m.by_obligation.items()}
+    assert rates.by_unit_obligation[("B1", "branch_committee_meeting")].as_dict()["missed"] == 1
 
 
 def test_compliance_query_count_does_not_grow_with_units(org):

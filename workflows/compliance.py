@@ -69,6 +69,7 @@ class Matrix:
     overall: Rate = field(default_factory=Rate)
     units: dict[str, str] = field(default_factory=dict)
     obligations: dict[str, str] = field(default_factory=dict)
+    by_unit_obligation: dict[tuple[str, str], Rate] = field(default_factory=lambda: defaultdict(Rate))
 
     def as_dict(self) -> dict:
         return {
@@ -80,9 +81,15 @@ class Matrix:
         }
 
 
-def compliance(root: Unit, year: int, *, today: dt.date | None = None) -> Matrix:
-    """The matrix for ``root``'s subtree and a calendar year (one SQL query)."""
+def compliance(root: Unit, year: int, *, today: dt.date | None = None, cells: bool = True) -> Matrix:
+    """The matrix for ``root``'s subtree and a calendar year (one SQL query).
+
+    ``cells=False`` gives only the rates (per unit, per obligation, per unit × obligation and
+    overall), counted by the database with a ``GROUP BY`` — for dashboards, the programme,
+    the management review and large heatmaps, where the individual cells are not shown."""
     today = today or timezone.localdate()
+    if not cells:
+        return _rates(root, year, today)
     rows = (
         Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
         .values_list("pk", "unit__code", "unit__name", "obligation_key", "obligation__title", "period_start",
@@ -100,4 +107,28 @@ def compliance(root: Unit, year: int, *, today: dt.date | None = None) -> Matrix
         label = f"{start:%Y-%m-%d} 事件" if event_id else Slot(start, end, seq, due).label()
         m.cells.append({"id": pk, "unit": code, "obligation": key, "period": label, "period_start": start.isoformat(),
                         "due": due.isoformat(), "status": status})
+    return m
+
+
+def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
+    from django.db.models import Count, Q
+
+    done = Q(state__in=DONE_STATES)
+    open_ = ~Q(state__in=(*DONE_STATES, State.CANCELLED, State.MISSED))
+    rows = (
+        Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
+        .values_list("unit__code", "unit__name", "obligation_key", "obligation__title")
+        .annotate(on_time=Count("id", filter=done & Q(late=False)), late=Count("id", filter=done & Q(late=True)),
+                  missed=Count("id", filter=Q(state=State.MISSED) | (open_ & Q(due_date__lt=today))),
+                  not_due=Count("id", filter=open_ & Q(due_date__gte=today)),
+                  cancelled=Count("id", filter=Q(state=State.CANCELLED)))
+        .order_by()
+    )
+    m = Matrix(root=root, year=year)
+    for code, name, key, title, *counts in rows:
+        m.units[code] = name
+        m.obligations[key] = title
+        for rate in (m.by_unit[code], m.by_obligation[key], m.overall, m.by_unit_obligation[(code, key)]):
+            for status, n in zip(("on_time", "late", "missed", "not_due", "cancelled"), counts, strict=True):
+                setattr(rate, status, getattr(rate, status) + n)
     return m

@@ -64,7 +64,7 @@ def compliance_panel(request) -> dict | None:
     root = Unit.objects.get(pk=scope.unit_id)
     if root.kind not in ("committee", "general_branch"):
         return None
-    m = compliance(root, timezone.localdate().year)
+    m = compliance(root, timezone.localdate().year, cells=False)
     worst = sorted(((r.rate, code) for code, r in m.by_unit.items() if r.rate is not None))[:5]
     rows = [(m.units[code], reverse("compliance") + f"?unit={code}", f"执行率 {rate:.0%}") for rate, code in worst]
     overall = "—" if m.overall.rate is None else f"{m.overall.rate:.0%}"

@@ -165,13 +165,17 @@ def attachment_download(request, pk: int):
 COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "missed": "#c62828", "not_due": "#e0e0e0", "cancelled": "#9e9e9e"}
 
 
+def _year(request) -> int:
+    try:
+        return int(request.GET.get("year") or timezone.localdate().year)
+    except ValueError:
+        return timezone.localdate().year
+
+
 def _matrix(request):
     code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
     root = get_visible_or_404(request.user, Unit, code=code)
-    try:
-        year = int(request.GET.get("year") or timezone.localdate().year)
-    except ValueError:
-        year = timezone.localdate().year
+    year = _year(request)
     return root, year, compliance(root, year)
 
 
@@ -197,10 +201,12 @@ def _compliance_rolled(request, root, year, m):
     cut = len(root.path) + 9
     agg: dict[tuple[str, str], Rate] = defaultdict(Rate)
     per_row: dict[str, Rate] = defaultdict(Rate)
-    for c in m.cells:
-        code, _name = by_path.get(paths.get(c["unit"], "")[:cut], (root.code, root.name))
-        agg[(code, c["obligation"])].add(c["status"])
-        per_row[code].add(c["status"])
+    statuses = ("on_time", "late", "missed", "not_due", "cancelled")
+    for (unit_code, key), r in m.by_unit_obligation.items():
+        code, _name = by_path.get(paths.get(unit_code, "")[:cut], (root.code, root.name))
+        for target in (agg[(code, key)], per_row[code]):
+            for st in statuses:
+                setattr(target, st, getattr(target, st) + getattr(r, st))
     obligations = sorted(m.obligations.items())
     names = [(root.code, root.name)] * (root.code in per_row) + [(code, name) for code, name, _ in children]
     rows = [{"code": code, "name": name, "rate": per_row[code].rate, "drill": code != root.code,
@@ -219,9 +225,12 @@ def _compliance_rolled(request, root, year, m):
 def compliance_page(request):
     """执行情况热力图 — unit × obligation, each cell a strip of its periods, coloured by status;
     drawn with plain HTML/CSS (no external asset)."""
+    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    root = get_visible_or_404(request.user, Unit, code=code)
+    if Unit.objects.filter(path__startswith=root.path).count() > ROLLUP_ABOVE:
+        year = _year(request)
+        return _compliance_rolled(request, root, year, compliance(root, year, cells=False))
     root, year, m = _matrix(request)
-    if len(m.units) > ROLLUP_ABOVE:
-        return _compliance_rolled(request, root, year, m)
     grid: dict[tuple[str, str], list[dict]] = {}
     for c in m.cells:
         grid.setdefault((c["unit"], c["obligation"]), []).append({**c, "colour": COLOURS[c["status"]], "label": STATUS_LABELS[c["status"]]})
