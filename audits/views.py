@@ -47,8 +47,14 @@ def register(request):
     qs, f = _filtered(request)
     stats = services.rectification(qs)
     by_unit = services.rectification_by_unit(qs)
+    from django.core.paginator import Paginator
+
+    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
     return render(request, "audits/register.html", {
-        "items": qs[:500], "f": f, "stats": stats, "by_unit": by_unit,
+        "items": page.object_list, "page": page, "f": f, "stats": stats, "by_unit": by_unit,
+        "pager_query": params.urlencode(),
         "states": NCState.choices, "grades": Grade.choices, "sources": NCSource.choices, "querystring": request.GET.urlencode(),
     })
 

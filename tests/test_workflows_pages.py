@@ -113,5 +113,10 @@ def test_large_subtrees_get_a_rolled_up_map_with_drill_down(client, org, monkeyp
     assert '<a href="?unit=B1&year=' in body and '<a href="?unit=B2&year=' in body
     assert "/work/" not in body.split("heat-wrap")[1].split("</table>")[0]  # no per-occurrence links at this level
     assert "直属组织" in body
+    from workflows.compliance import compliance
+
+    rows = {r["code"]: r for r in client.get(reverse("compliance"), {"unit": "C", "year": TODAY.year}).context["rows"]}
+    for code in ("B1", "B2"):  # the database's roll-up agrees with the cell-by-cell matrix of each branch
+        assert rows[code]["rate"] == compliance(org[code.lower()], TODAY.year).overall.rate
     drill = client.get(reverse("compliance"), {"unit": "B1", "year": TODAY.year}).content.decode()
     assert 'class="cell" href="/work/' in drill or "该年度没有应开展事项" in drill

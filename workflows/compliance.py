@@ -110,25 +110,55 @@ def compliance(root: Unit, year: int, *, today: dt.date | None = None, cells: bo
     return m
 
 
-def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
+def _counts(today: dt.date) -> dict:
+    """The five status counts as SQL aggregates (the same rules as ``cell_status``)."""
     from django.db.models import Count, Q
 
     done = Q(state__in=DONE_STATES)
     open_ = ~Q(state__in=(*DONE_STATES, State.CANCELLED, State.MISSED))
-    rows = (
-        Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
-        .values_list("unit__code", "unit__name", "obligation_key", "obligation__title")
-        .annotate(on_time=Count("id", filter=done & Q(late=False)), late=Count("id", filter=done & Q(late=True)),
-                  missed=Count("id", filter=Q(state=State.MISSED) | (open_ & Q(due_date__lt=today))),
-                  not_due=Count("id", filter=open_ & Q(due_date__gte=today)),
-                  cancelled=Count("id", filter=Q(state=State.CANCELLED)))
-        .order_by()
-    )
+    return {"on_time": Count("id", filter=done & Q(late=False)), "late": Count("id", filter=done & Q(late=True)),
+            "missed": Count("id", filter=Q(state=State.MISSED) | (open_ & Q(due_date__lt=today))),
+            "not_due": Count("id", filter=open_ & Q(due_date__gte=today)),
+            "cancelled": Count("id", filter=Q(state=State.CANCELLED))}
+
+
+STATUSES = ("on_time", "late", "missed", "not_due", "cancelled")
+
+
+def _add(rate: Rate, row: dict) -> None:
+    for status in STATUSES:
+        setattr(rate, status, getattr(rate, status) + row[status])
+
+
+def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
+    rows = (Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
+            .values("unit__code", "unit__name", "obligation_key", "obligation__title").annotate(**_counts(today)).order_by())
     m = Matrix(root=root, year=year)
-    for code, name, key, title, *counts in rows:
-        m.units[code] = name
-        m.obligations[key] = title
+    for r in rows:
+        code, key = r["unit__code"], r["obligation_key"]
+        m.units[code] = r["unit__name"]
+        m.obligations[key] = r["obligation__title"]
         for rate in (m.by_unit[code], m.by_obligation[key], m.overall, m.by_unit_obligation[(code, key)]):
-            for status, n in zip(("on_time", "late", "missed", "not_due", "cancelled"), counts, strict=True):
-                setattr(rate, status, getattr(rate, status) + n)
+            _add(rate, r)
     return m
+
+
+def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tuple[dict[tuple[str, str], Rate], dict[str, str]]:
+    """Rates per (directly subordinate unit's path, obligation key), each child's whole subtree
+    rolled up by the database (``GROUP BY`` on the path prefix): the rows of a committee-wide
+    heatmap without reading every occurrence. Occurrences of ``root`` itself come under its
+    own path. Returns the rates and the obligations' titles."""
+    from django.db.models.functions import Substr
+
+    today = today or timezone.localdate()
+    cut = len(root.path) + 9  # one level of Unit.path ("00000001/")
+    rows = (Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
+            .annotate(prefix=Substr("unit__path", 1, cut))
+            .values("prefix", "obligation_key", "obligation__title").annotate(**_counts(today)).order_by())
+    out: dict[tuple[str, str], Rate] = defaultdict(Rate)
+    titles: dict[str, str] = {}
+    for r in rows:
+        prefix = r["prefix"] if len(r["prefix"]) == cut else root.path
+        titles[r["obligation_key"]] = r["obligation__title"]
+        _add(out[(prefix, r["obligation_key"])], r)
+    return out, titles

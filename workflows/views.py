@@ -188,34 +188,32 @@ def rate_colour(rate: float | None) -> str:
     return COLOURS["on_time"] if rate >= 0.95 else COLOURS["late"] if rate >= 0.8 else COLOURS["missed"]
 
 
-def _compliance_rolled(request, root, year, m):
-    """Large subtrees: one row per directly subordinate unit (its whole subtree rolled up), one
-    cell per obligation coloured by its rate; each row drills down to that unit's own map."""
+def _compliance_rolled(request, root, year):
+    """Large subtrees: one row per directly subordinate unit (its whole subtree rolled up by
+    the database), one cell per obligation coloured by its rate; each row drills down."""
     from collections import defaultdict
 
-    from workflows.compliance import Rate
+    from workflows.compliance import STATUSES, Rate, rates_by_child
 
-    paths = dict(Unit.objects.filter(path__startswith=root.path).values_list("code", "path"))
+    rates, titles = rates_by_child(root, year)
     children = list(Unit.objects.filter(parent=root, is_active=True).order_by("path").values_list("code", "name", "path"))
-    by_path = {p: (code, name) for code, name, p in children}
-    cut = len(root.path) + 9
-    agg: dict[tuple[str, str], Rate] = defaultdict(Rate)
+    obligations = sorted(titles.items())
     per_row: dict[str, Rate] = defaultdict(Rate)
-    statuses = ("on_time", "late", "missed", "not_due", "cancelled")
-    for (unit_code, key), r in m.by_unit_obligation.items():
-        code, _name = by_path.get(paths.get(unit_code, "")[:cut], (root.code, root.name))
-        for target in (agg[(code, key)], per_row[code]):
-            for st in statuses:
+    overall = Rate()
+    for (prefix, _key), r in rates.items():
+        for target in (per_row[prefix], overall):
+            for st in STATUSES:
                 setattr(target, st, getattr(target, st) + getattr(r, st))
-    obligations = sorted(m.obligations.items())
-    names = [(root.code, root.name)] * (root.code in per_row) + [(code, name) for code, name, _ in children]
-    rows = [{"code": code, "name": name, "rate": per_row[code].rate, "drill": code != root.code,
-             "cells": [{"rate": agg[(code, k)].rate, "colour": rate_colour(agg[(code, k)].rate),
-                        "done": agg[(code, k)].on_time + agg[(code, k)].late, "due": agg[(code, k)].due} for k, _ in obligations]}
-            for code, name in names]
+    lines = [(root.code, root.name, root.path, False)] * (root.path in per_row) + [(c, n, p, True) for c, n, p in children]
+    empty = Rate()
+    rows = [{"code": code, "name": name, "rate": per_row[path].rate if path in per_row else None, "drill": drill,
+             "cells": [{"rate": rates.get((path, k), empty).rate, "colour": rate_colour(rates.get((path, k), empty).rate),
+                        "done": rates.get((path, k), empty).on_time + rates.get((path, k), empty).late,
+                        "due": rates.get((path, k), empty).due} for k, _ in obligations]}
+            for code, name, path, drill in lines]
     return render(request, "workflows/compliance.html", {
-        "root": root, "year": year, "matrix": m, "rows": rows, "obligations": obligations, "rolled": True,
-        "units_count": len(m.units), "overall": m.overall,
+        "root": root, "year": year, "rows": rows, "obligations": obligations, "rolled": True,
+        "units_count": Unit.objects.filter(path__startswith=root.path).count(), "overall": overall,
         "legend": [(COLOURS["on_time"], "执行率 ≥ 95%"), (COLOURS["late"], "80%–95%"), (COLOURS["missed"], "< 80%"),
                    (COLOURS["not_due"], "尚无到期事项")],
     })
@@ -228,8 +226,7 @@ def compliance_page(request):
     code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
     root = get_visible_or_404(request.user, Unit, code=code)
     if Unit.objects.filter(path__startswith=root.path).count() > ROLLUP_ABOVE:
-        year = _year(request)
-        return _compliance_rolled(request, root, year, compliance(root, year, cells=False))
+        return _compliance_rolled(request, root, _year(request))
     root, year, m = _matrix(request)
     grid: dict[tuple[str, str], list[dict]] = {}
     for c in m.cells:

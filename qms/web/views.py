@@ -72,6 +72,9 @@ def _member_counts(unit_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
+HOME_WARNINGS = 20  # the home page shows the first few; the full list is on 组织设置检查
+
+
 @login_required
 def home(request):
     root = _scope_root(request)
@@ -80,8 +83,9 @@ def home(request):
         subtree = Unit.objects.filter(path__startswith=root.path)
         by_kind = dict(subtree.values_list("kind").annotate(n=Count("id")))
         members = Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True)
+        warnings = tree_warnings(root)
         ctx.update(
-            warnings=tree_warnings(root),
+            warnings=warnings[:HOME_WARNINGS], warnings_total=len(warnings),
             n_units=sum(by_kind.values()),
             by_kind=[(UnitKind(k).label, by_kind.get(k, 0)) for k in UnitKind.values if by_kind.get(k)],
             n_members=members.filter(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).count(),
