@@ -52,6 +52,7 @@ def main() -> None:
     floor()  # warm the cache for both
     floors, cells = timed(floor, args.runs)
     ours, matrix = timed(lambda: compliance(root, year, today=today), args.runs)
+    rates_t, _ = timed(lambda: compliance(root, year, today=today, cells=False), args.runs)
     n_q = queries(lambda: compliance(root, year, today=today))
     one = Unit.objects.filter(path__startswith=root.path, kind="general_branch").order_by("path").first()
     n_q_one = queries(lambda: compliance(one, year, today=today)) if one else n_q
@@ -60,8 +61,10 @@ def main() -> None:
     print(f"units {units:,}, occurrences {len(matrix.cells):,}, groups in floor {len(cells):,}")
     print(f"floor (SQL GROUP BY): {summary(floors)}")
     print(f"compliance():          {summary(ours)}")
+    rates_ratio = statistics.median(rates_t) / statistics.median(floors)
+    print(f"compliance(cells=False): {summary(rates_t)} — {rates_ratio:.2f}× the floor (rates only, counted by the database)")
     print(f"ratio {ratio:.2f}× the floor; queries {n_q} (whole tree) vs {n_q_one} (one 党总支); peak Python memory {mem / 2**20:.0f} MiB")
-    print(f"targets: ≤ 3× floor {'met' if ratio <= 3 else 'MISSED'}, ≤ 5 s {'met' if statistics.median(ours) <= 5 else 'MISSED'}, "
+    print(f"targets (full matrix): ≤ 3× floor {'met' if ratio <= 3 else 'MISSED'}, ≤ 5 s {'met' if statistics.median(ours) <= 5 else 'MISSED'}, "
           f"queries independent of units {'met' if n_q == n_q_one else 'MISSED'}")
 
 

@@ -100,3 +100,48 @@ def effective_rules(unit: Unit) -> list[EffectiveObligation]:
             if applies(o, unit):
                 out.append(EffectiveObligation(o, v, v.document, owner))
     return out
+
+
+def effective_rules_many(units: list[Unit], *, rules: dict[int, dict] | None = None) -> dict[int, list[EffectiveObligation]]:
+    """``effective_rules`` for many units with a fixed number of queries (versions, their
+    obligations, committee sizes, full-member counts, rule overrides), whatever the number of
+    units — for the scheduler's whole-tree pass."""
+    from django.db.models import Count
+
+    from qms.rules import rules_for_many
+
+    versions = list(DocumentVersion.objects.filter(status=VersionStatus.EFFECTIVE)
+                    .select_related("document", "document__owner", "document__based_on"))
+    by_version: dict[int, list[Obligation]] = {}
+    for o in Obligation.objects.filter(version__in=versions).select_related("form"):
+        by_version.setdefault(o.version_id, []).append(o)
+    ids = [u.pk for u in units]
+    committee = dict(Position.objects.filter(unit_id__in=ids, title__in=COMMITTEE_TITLES, end__isnull=True)
+                     .values_list("unit").annotate(n=Count("member", distinct=True)).order_by())
+    full = dict(Membership.objects.filter(unit_id__in=ids, end__isnull=True, member__category=MemberCategory.FULL)
+                .values_list("unit").annotate(n=Count("id")).order_by())
+    rules = rules if rules is not None else rules_for_many(units)
+    out: dict[int, list[EffectiveObligation]] = {}
+    for unit in units:
+        ancestor_ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+        depth = {uid: i for i, uid in enumerate(ancestor_ids)}
+        chosen: dict[str, tuple[int, DocumentVersion]] = {}
+        for v in versions:
+            doc = v.document
+            if doc.owner_id is not None and doc.owner_id not in depth:
+                continue
+            key = doc.library_key or (doc.based_on.library_key if doc.based_on else f"own:{doc.pk}")
+            rank = -1 if doc.owner_id is None else depth[doc.owner_id]
+            if key not in chosen or rank > chosen[key][0]:
+                chosen[key] = (rank, v)
+        has_committee = committee.get(unit.pk, 0) >= rules[unit.pk]["committee_size_min"].value
+        rows = []
+        for _, v in sorted(chosen.values(), key=lambda x: x[1].document.code):
+            for o in by_version.get(v.pk, []):
+                if unit.kind not in o.applies_to or (o.requires_committee and not has_committee):
+                    continue
+                if o.min_full_members and full.get(unit.pk, 0) < o.min_full_members:
+                    continue
+                rows.append(EffectiveObligation(o, v, v.document, v.document.owner))
+        out[unit.pk] = rows
+    return out

@@ -80,6 +80,31 @@ def test_schedule_is_idempotent_and_ledgered(org):
     assert ledger.verify().ok
 
 
+def test_the_whole_tree_rules_agree_with_each_units_rules_and_a_rerun_costs_no_per_unit_queries(org):
+    from procedures.rules import effective_rules, effective_rules_many
+    from qms.models import Unit
+
+    today = D(2026, 8, 15)
+    for i in range(3):  # a small branch (no committee, few members) and a group: the conditions differ
+        b = factories.unit(f"S{i}", UnitKind.BRANCH, parent=org["c"], name=f"小支部{i}")
+        factories.member(b, f"小{i}")
+        factories.unit(f"S{i}-G", UnitKind.GROUP, parent=b, name=f"小组{i}")
+    units = list(Unit.objects.order_by("path"))
+    many = effective_rules_many(units)
+    for u in units:
+        assert [(r.obligation.pk, r.version.pk) for r in many[u.pk]] == [(r.obligation.pk, r.version.pk) for r in effective_rules(u)], u.code
+    schedule(today=today)
+    with CaptureQueriesContext(connection) as few:
+        schedule(today=today)
+    for i in range(5):
+        b = factories.unit(f"N{i}", UnitKind.BRANCH, parent=org["c"], name=f"新支部{i}")
+        factories.member(b, f"新{i}")
+    schedule(today=today)
+    with CaptureQueriesContext(connection) as many_units:
+        r = schedule(today=today)
+    assert r.created == 0 and len(many_units) == len(few)
+
+
 def test_rule_change_replans_only_future_occurrences(org):
     today = D(2026, 8, 15)
     schedule(today=today)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from procedures.models import Obligation
-from procedures.rules import effective_rules
+from procedures.rules import effective_rules, effective_rules_many
 from qms import ledger
 from qms.models import MemberEvent, Unit
 from workflows.models import Occurrence, State
@@ -50,18 +50,28 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
     units = Unit.objects.filter(is_active=True)
     if root is not None:
         units = units.filter(path__startswith=root.path)
+    units = list(units.order_by("path"))
+    # everything the pass reads is loaded up front (a fixed number of queries for any tree):
+    # a re-run that finds nothing to do costs no per-unit queries
+    from qms.rules import rules_for_many
+
+    rules = rules_for_many(units)
+    effective = effective_rules_many(units, rules=rules)
+    existing_all: dict[int, dict] = {}
+    occurrences = Occurrence.objects.filter(event__isnull=True, period_end__gte=start)
+    if root is not None:
+        occurrences = occurrences.filter(unit__path__startswith=root.path)
+    for o in occurrences:
+        existing_all.setdefault(o.unit_id, {})[(o.obligation_key, o.period_start, o.seq)] = o
     report = ScheduleReport()
     for unit in units:
         report.units += 1
         wanted: set[tuple[str, dt.date, int]] = set()
-        existing = {
-            (o.obligation_key, o.period_start, o.seq): o
-            for o in Occurrence.objects.filter(unit=unit, event__isnull=True, period_end__gte=start)
-        }
-        for rule in effective_rules(unit):
+        existing = existing_all.get(unit.pk, {})
+        for rule in effective[unit.pk]:
             ob = rule.obligation
             if ob.event == "term_expiry":
-                slot = _term_slot(unit)
+                slot = _term_slot(unit, rules[unit.pk])
                 if slot is not None and slot.start <= end:
                     wanted.add((ob.key, slot.start, 1))
                     if (ob.key, slot.start, 1) not in existing and not Occurrence.objects.filter(
@@ -96,7 +106,7 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
 REPLAN_REASON = "规则或组织变化,不再需要"
 
 
-def _term_slot(unit: Unit):
+def _term_slot(unit: Unit, rules: dict | None = None):
     """换届: owed in the months before the term ends (seed 001 三(二)8); due on the end date."""
     from qms.rules import TERM_KEYS, rules_for
     from qms.structure import term_end
@@ -104,7 +114,7 @@ def _term_slot(unit: Unit):
 
     if unit.kind not in TERM_KEYS or unit.term_start is None:
         return None
-    rules = rules_for(unit)
+    rules = rules if rules is not None else rules_for(unit)
     end = term_end(unit, unit.term_years or rules[TERM_KEYS[unit.kind]].value)
     first = rules["term_reminder_months_first"].value
     start = add_months(end.replace(day=1), -first)

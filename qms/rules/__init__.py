@@ -43,6 +43,26 @@ def rules_for(unit: Unit) -> dict[str, Rule]:
     return rules
 
 
+def rules_for_many(units: list[Unit]) -> dict[int, dict[str, Rule]]:
+    """``rules_for`` for many units at once (one query for all the overrides)."""
+    overrides = list(PolicyOverride.objects.select_related("unit"))
+    base = dict(defaults())
+    if not overrides:
+        return {u.pk: base for u in units}
+    by_unit: dict[int, list] = {}
+    for o in overrides:
+        by_unit.setdefault(o.unit_id, []).append(o)
+    out: dict[int, dict[str, Rule]] = {}
+    for u in units:
+        ids = [int(p) for p in u.path.strip("/").split("/") if p]
+        rules = dict(base)
+        for o in sorted((o for i in ids for o in by_unit.get(i, [])), key=lambda o: o.unit.depth):
+            b = rules.get(o.key)
+            rules[o.key] = Rule(o.key, o.value, b.label if b else o.key, o.source, overridden_by=o.unit.name)
+        out[u.pk] = rules
+    return out
+
+
 def rule_value(unit: Unit, key: str) -> int:
     return rules_for(unit)[key].value
 
