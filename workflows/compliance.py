@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import Max
 from django.utils import timezone
 
 from qms.models import Unit
@@ -131,13 +132,19 @@ def _add(rate: Rate, row: dict) -> None:
 
 
 def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
-    rows = (Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
-            .values("unit__code", "unit__name", "obligation_key", "obligation__title").annotate(**_counts(today)).order_by())
+    """Grouped on the occurrence table's own columns (no join per row); the names of the
+    units and obligations that appear come from two small queries."""
+    from procedures.models import Obligation
+
+    rows = list(Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
+                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id")).order_by())
+    units = {pk: (code, name) for pk, code, name in Unit.objects.filter(path__startswith=root.path).values_list("pk", "code", "name")}
+    titles = dict(Obligation.objects.filter(pk__in={r["ob"] for r in rows}).values_list("pk", "title"))
     m = Matrix(root=root, year=year)
     for r in rows:
-        code, key = r["unit__code"], r["obligation_key"]
-        m.units[code] = r["unit__name"]
-        m.obligations[key] = r["obligation__title"]
+        (code, name), key = units[r["unit_id"]], r["obligation_key"]
+        m.units[code] = name
+        m.obligations.setdefault(key, titles[r["ob"]])
         for rate in (m.by_unit[code], m.by_obligation[key], m.overall, m.by_unit_obligation[(code, key)]):
             _add(rate, r)
     return m
