@@ -42,18 +42,23 @@ def _filtered(request):
     return qs, f
 
 
+BY_UNIT_SHOWN = 30  # the per-unit table lists the lowest 整改率 first; Excel has every row
+
+
 @login_required
 def register(request):
     qs, f = _filtered(request)
     stats = services.rectification(qs)
     by_unit = services.rectification_by_unit(qs)
+    units_total = len(by_unit)
+    by_unit = sorted(by_unit, key=lambda x: (x[1].rate if x[1].rate is not None else 2, x[0]))[:BY_UNIT_SHOWN]
     from django.core.paginator import Paginator
 
     page = Paginator(qs, 100).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "audits/register.html", {
-        "items": page.object_list, "page": page, "f": f, "stats": stats, "by_unit": by_unit,
+        "items": page.object_list, "page": page, "units_total": units_total, "f": f, "stats": stats, "by_unit": by_unit,
         "pager_query": params.urlencode(),
         "states": NCState.choices, "grades": Grade.choices, "sources": NCSource.choices, "querystring": request.GET.urlencode(),
     })

@@ -131,15 +131,23 @@ def _add(rate: Rate, row: dict) -> None:
         setattr(rate, status, getattr(rate, status) + row[status])
 
 
-def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
-    """Grouped on the occurrence table's own columns (no join per row); the names of the
-    units and obligations that appear come from two small queries."""
+def _grouped(root: Unit, year: int, today: dt.date) -> list[dict]:
+    """Status counts per (unit id, obligation key): grouped on the occurrence table's own
+    columns, with no join per row (the floor query's shape)."""
+    return list(Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
+                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id")).order_by())
+
+
+def _titles(rows: list[dict]) -> dict[int, str]:
     from procedures.models import Obligation
 
-    rows = list(Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
-                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id")).order_by())
+    return dict(Obligation.objects.filter(pk__in={r["ob"] for r in rows}).values_list("pk", "title"))
+
+
+def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
+    rows = _grouped(root, year, today)
     units = {pk: (code, name) for pk, code, name in Unit.objects.filter(path__startswith=root.path).values_list("pk", "code", "name")}
-    titles = dict(Obligation.objects.filter(pk__in={r["ob"] for r in rows}).values_list("pk", "title"))
+    titles = _titles(rows)
     m = Matrix(root=root, year=year)
     for r in rows:
         (code, name), key = units[r["unit_id"]], r["obligation_key"]
@@ -152,20 +160,18 @@ def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
 
 def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tuple[dict[tuple[str, str], Rate], dict[str, str]]:
     """Rates per (directly subordinate unit's path, obligation key), each child's whole subtree
-    rolled up by the database (``GROUP BY`` on the path prefix): the rows of a committee-wide
-    heatmap without reading every occurrence. Occurrences of ``root`` itself come under its
-    own path. Returns the rates and the obligations' titles."""
-    from django.db.models.functions import Substr
-
+    rolled up: the rows of a committee-wide heatmap without reading every occurrence.
+    Occurrences of ``root`` itself come under its own path. Returns the rates and the
+    obligations' titles (three queries, whatever the size of the tree)."""
     today = today or timezone.localdate()
     cut = len(root.path) + 9  # one level of Unit.path ("00000001/")
-    rows = (Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
-            .annotate(prefix=Substr("unit__path", 1, cut))
-            .values("prefix", "obligation_key", "obligation__title").annotate(**_counts(today)).order_by())
+    rows = _grouped(root, year, today)
+    prefix = {pk: (path[:cut] if len(path) >= cut else root.path)
+              for pk, path in Unit.objects.filter(path__startswith=root.path).values_list("pk", "path")}
+    titles = _titles(rows)
     out: dict[tuple[str, str], Rate] = defaultdict(Rate)
-    titles: dict[str, str] = {}
+    names: dict[str, str] = {}
     for r in rows:
-        prefix = r["prefix"] if len(r["prefix"]) == cut else root.path
-        titles[r["obligation_key"]] = r["obligation__title"]
-        _add(out[(prefix, r["obligation_key"])], r)
-    return out, titles
+        names.setdefault(r["obligation_key"], titles[r["ob"]])
+        _add(out[(prefix[r["unit_id"]], r["obligation_key"])], r)
+    return out, names
