@@ -14,7 +14,7 @@ class AuditsConfig(AppConfig):
         ledger.register(models.Nonconformity, models.Audit, models.ChecklistItem, models.SampledRecord,
                         models.ProgrammeEntry, models.ChecklistTemplate, models.AuditMeeting, models.ManagementReview,
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
-                        models.EvidencePack, models.PackLink, models.AnnualReport)
+                        models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)

@@ -54,12 +54,23 @@ def independence_conflicts(users, units, day: dt.date) -> list[str]:
     return sorted(set(out))
 
 
+def may_plan(user, root: Unit) -> bool:
+    """体系管理员, the unit's own leaders, or an internal auditor whose standing grant covers it
+    (the lead auditor prepares the audit plan, ISO 19011 §6.3.2)."""
+    from qms.scoping import scopes_for
+
+    if user is None:
+        return False
+    return is_admin(user) or can_manage(user, root) or any(
+        s.level == "internal_auditor" and root.path.startswith(s.path) for s in scopes_for(user))
+
+
 @transaction.atomic
 def audit_plan(*, actor, year: int, title: str, root: Unit, units: list[Unit], lead, team=(), documents=(),
                clauses: str = "", objectives: str = "", start: dt.date, end: dt.date) -> Audit:
     """审核计划 — refused with the conflict named when an auditor is not independent."""
-    if actor is not None and not (is_admin(actor) or can_manage(actor, root)):
-        raise ValidationError("只有体系管理员或该组织负责人可以编制审核计划")
+    if actor is not None and not may_plan(actor, root):
+        raise ValidationError("只有体系管理员、该组织负责人或内审员可以编制审核计划")
     if not units:
         raise ValidationError("请选择受审核组织")
     if end < start:

@@ -615,3 +615,27 @@ class AnnualReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.root} {self.year}"
+
+
+class NCAttachment(models.Model):
+    """整改证据附件 — a file proving the corrective action was implemented, stored under its
+    SHA-256 like a record's attachment."""
+
+    scope_unit_lookup = "nonconformity__unit"
+
+    nonconformity = models.ForeignKey(Nonconformity, verbose_name=_("不符合项"), on_delete=models.PROTECT, related_name="attachments")
+    name = models.CharField(_("文件名"), max_length=120)
+    content_type = models.CharField(_("类型"), max_length=60)
+    size = models.PositiveIntegerField(_("大小"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    file = models.FileField(_("文件"), upload_to="nc/%Y/%m/")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("整改证据附件")
+        verbose_name_plural = _("整改证据附件")
+
+    def __str__(self) -> str:
+        return self.name

@@ -133,9 +133,35 @@ def nc_plan(nc, *, actor, correction: str, corrective_action: str, owner: Member
 
 
 @transaction.atomic
-def nc_implement(nc, *, actor, evidence: str, done_on: dt.date) -> Nonconformity:
+def nc_implement(nc, *, actor, evidence: str, done_on: dt.date, uploads=()) -> Nonconformity:
+    """实施 — the evidence in words, optionally with files (scanned records, photos); all or nothing."""
     _auditee(actor, nc)
-    return _move(nc, "implement", actor=actor, implementation_evidence=(evidence or "").strip(), implemented_by=actor, implemented_on=done_on)
+    n = _move(nc, "implement", actor=actor, implementation_evidence=(evidence or "").strip(), implemented_by=actor, implemented_on=done_on)
+    for upload in uploads:
+        nc_attach(n, actor=actor, upload=upload)
+    return n
+
+
+@transaction.atomic
+def nc_attach(nc, *, actor, upload):
+    """整改证据附件 — by the auditee while the action is planned or implemented (before verification)."""
+    import mimetypes
+
+    from django.core.files.base import ContentFile
+
+    from audits.models import NCAttachment
+    from workflows.services import read_upload
+
+    _auditee(actor, nc)
+    if nc.state not in ("planned", "implemented"):
+        raise ValidationError("只有制定措施后、验证前可以上传整改证据")
+    name, ext, data, digest = read_upload(upload)
+    att = NCAttachment(nonconformity=nc, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
+                       size=len(data), sha256=digest, uploaded_by=actor)
+    att.file.save(f"{digest}{ext}", ContentFile(data), save=False)
+    att.save()
+    ledger.record("nc.attach", att, actor=actor)
+    return att
 
 
 @transaction.atomic

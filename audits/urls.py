@@ -8,6 +8,7 @@ urlpatterns = [
     path("problems/new/", views.raise_nc, name="nc_raise"),
     path("problems/<int:pk>/", views.detail, name="nc_detail"),
     path("problems/<int:pk>/feedback.pdf", views.feedback_pdf, name="nc_feedback_pdf"),
+    path("problems/<int:pk>/files/<int:att>/", views.nc_attachment, name="nc_attachment"),
     path("problems/<int:pk>/<str:name>/", views.action, name="nc_action"),
     path("gaps/<int:pk>/raise/", views.raise_from_gap, name="nc_raise_gap"),
     path("reviews/", improve_views.review_list, name="review_list"),

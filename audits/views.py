@@ -95,8 +95,20 @@ def detail(request, pk: int):
     return render(request, "audits/detail.html", {
         "nc": nc, "history": ledger.history(nc), "members": members[:300],
         "is_auditee": can_manage(request.user, nc.unit),
-        "today": timezone.localdate(), "why": (nc.why + [""] * 5)[:5],
+        "today": timezone.localdate(), "why": (nc.why + [""] * 5)[:5], "attachments": nc.attachments.all(),
     })
+
+
+@login_required
+def nc_attachment(request, pk: int, att: int):
+    """整改证据附件 download — only for those who may see the ticket."""
+    from django.http import FileResponse
+
+    nc = get_visible_or_404(request.user, Nonconformity.objects.all(), pk=pk)
+    a = nc.attachments.filter(pk=att).first()
+    if a is None:
+        raise PermissionDenied("附件不存在")
+    return FileResponse(a.file.open("rb"), as_attachment=True, filename=a.name, content_type=a.content_type)
 
 
 @login_required
@@ -123,7 +135,8 @@ def action(request, pk: int, name: str):
             services.nc_plan(nc, actor=u, correction=p.get("correction", ""), corrective_action=p.get("corrective_action", ""),
                              owner=owner, due_date=day("due_date", "整改期限"))
         elif name == "implement":
-            services.nc_implement(nc, actor=u, evidence=p.get("evidence", ""), done_on=day("done_on", "完成日期"))
+            services.nc_implement(nc, actor=u, evidence=p.get("evidence", ""), done_on=day("done_on", "完成日期"),
+                                  uploads=request.FILES.getlist("evidence_file"))
         elif name == "verify":
             services.nc_verify(nc, actor=u, note=p.get("note", ""))
         elif name == "reject":
@@ -193,11 +206,13 @@ def feedback_pdf(request, pk: int):
 
 @login_required
 def audit_list(request):
+    from audits.audit_services import may_plan
     from audits.models import Audit
-    from qms.scoping import is_admin
 
     audits = restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)
-    return render(request, "audits/audit_list.html", {"audits": audits.distinct().order_by("-start"), "can_plan": is_admin(request.user)})
+    top = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path").first()
+    return render(request, "audits/audit_list.html", {"audits": audits.distinct().order_by("-start"),
+                                                       "can_plan": top is not None and may_plan(request.user, top)})
 
 
 @login_required
@@ -205,11 +220,10 @@ def audit_new(request):
     from django.contrib.auth import get_user_model
 
     from audits import audit_services
-    from qms.scoping import is_admin
 
-    if not is_admin(request.user):
-        raise PermissionDenied("只有体系管理员可以编制审核计划")
     units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
+    if not units.exists() or not audit_services.may_plan(request.user, units.first()):
+        raise PermissionDenied("只有体系管理员、组织负责人或内审员可以编制审核计划")
     users = get_user_model().objects.filter(is_active=True).order_by("username")
     if request.method == "POST":
         p = request.POST

@@ -241,3 +241,32 @@ def test_register_page_queries_do_not_grow_with_units(org, client):
     with CaptureQueriesContext(connection) as many:
         body = client.get(reverse("nc_register")).content.decode()
     assert "新支部4" in body and len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_implementation_evidence_files_all_or_nothing(org, client, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    nc = _raise(org)
+    services.nc_acknowledge(nc, actor=org["sec"])
+    services.nc_analyse(nc, actor=org["sec"], why=["为什么"], root_cause="制度缺失")
+    services.nc_plan(nc, actor=org["sec"], correction="补开", corrective_action="建立制度", owner=org["m1"][1],
+                     due_date=TODAY + dt.timedelta(days=9))
+    fake = SimpleUploadedFile("会议记录.pdf", b"MZ not a pdf", content_type="application/pdf")
+    with pytest.raises(ValidationError, match="内容与扩展名不符"):
+        services.nc_implement(nc, actor=org["sec"], evidence="已补开", done_on=TODAY, uploads=[fake])
+    nc.refresh_from_db()
+    assert nc.state == NCState.PLANNED and not nc.attachments.exists()  # nothing half-saved
+    client.force_login(org["sec"])
+    pdf = SimpleUploadedFile("补开会议记录.pdf", b"%PDF-1.4 minutes", content_type="application/pdf")
+    client.post(reverse("nc_action", args=[nc.pk, "implement"]), {"evidence": "已补开", "done_on": TODAY.isoformat(), "evidence_file": pdf})
+    nc.refresh_from_db()
+    att = nc.attachments.get()
+    assert nc.state == NCState.IMPLEMENTED and att.name == "补开会议记录.pdf" and len(att.sha256) == 64
+    assert "补开会议记录.pdf" in client.get(reverse("nc_detail", args=[nc.pk])).content.decode()
+    body = b"".join(client.get(reverse("nc_attachment", args=[nc.pk, att.pk])).streaming_content)
+    assert body == b"%PDF-1.4 minutes"
+    assert ledger.history(att).filter(action="nc.attach").exists()
+    outsider = factories.user("outsider")
+    client.force_login(outsider)
+    assert client.get(reverse("nc_attachment", args=[nc.pk, att.pk])).status_code == 404

@@ -232,3 +232,14 @@ def test_checklist_items_can_be_added_removed_reordered_and_reused_as_a_template
     svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org))
     with pytest.raises(ValidationError, match="不能再修改"):
         svc.item_add(audit, actor=org["auditor"], unit=None, clause="1", text="x")
+
+
+def test_an_internal_auditor_may_plan_a_plain_member_may_not(org):
+    neutral = factories.user("lead")
+    core.role_grant(actor=None, user=neutral, role=Role.INTERNAL_AUDITOR, unit=org["c"], valid_from=dt.date(2020, 1, 1))
+    audit = svc.audit_plan(actor=neutral, year=TODAY.year, title="内审员编制", root=org["c"], units=[org["b2"]], lead=neutral,
+                           start=TODAY, end=TODAY + dt.timedelta(days=3))
+    assert audit.lead == neutral
+    with pytest.raises(ValidationError, match="只有体系管理员、该组织负责人或内审员"):
+        svc.audit_plan(actor=org["insider"], year=TODAY.year, title="x", root=org["c"], units=[org["b2"]], lead=neutral,
+                       start=TODAY, end=TODAY + dt.timedelta(days=3))

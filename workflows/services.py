@@ -388,14 +388,9 @@ ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xf
                    ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
 
 
-@transaction.atomic
-def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
-    """附件 — allow-listed types checked by their first bytes, size-limited, stored under an
-    application-made name (its SHA-256), never the user's path."""
-    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
-    if occ.state not in EDITABLE:
-        raise ValidationError("记录已检查并冻结,不能再上传附件")
-    rec = _ensure_record(occ, actor)
+def read_upload(upload) -> tuple[str, str, bytes, str]:
+    """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
+    size-limited, the user's path dropped. Returns (name, extension, bytes, SHA-256)."""
     name = PurePath(upload.name or "").name
     ext = PurePath(name.lower()).suffix
     if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
@@ -407,7 +402,18 @@ def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
         raise ValidationError("文件过大")
     if not data.startswith(ALLOWED_UPLOADS[ext]):
         raise ValidationError(f"文件内容与扩展名不符:{name}")
-    digest = hashlib.sha256(data).hexdigest()
+    return name, ext, data, hashlib.sha256(data).hexdigest()
+
+
+@transaction.atomic
+def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
+    """附件 — allow-listed types checked by their first bytes, size-limited, stored under an
+    application-made name (its SHA-256), never the user's path."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,不能再上传附件")
+    rec = _ensure_record(occ, actor)
+    name, ext, data, digest = read_upload(upload)
     att = Attachment(record=rec, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
                      size=len(data), sha256=digest, uploaded_by=actor)
     att.file.save(f"{digest}{ext}", ContentFile(data), save=False)

@@ -1,8 +1,9 @@
-"""Scenario 3 (issue 8), on the demo data in Chromium: the 体系管理员 plans an audit of two
-branches; the internal auditor holds the opening meeting, records two nonconformities and
-raises them as findings; the branch secretary takes one ticket through cause, plan and
-implementation; the auditor verifies and closes it — and the 整改率 on the problem register
-goes from 0% to 50%. Then the committee's ranking and objectives show on the home page."""
+"""Scenario 3 (issue 8), on the demo data in Chromium: the internal auditor (a member of
+another branch) plans an audit of two branches, draws a sample, holds the opening meeting,
+records two nonconformities and raises them as findings; the branch secretary takes one
+ticket through cause, plan and implementation with an attached file; the auditor verifies and
+closes it — and the 整改率 goes from 0% to 50% on the register and the committee's dashboard,
+where the objectives and the ranking show too."""
 from __future__ import annotations
 
 import datetime as dt
@@ -30,19 +31,20 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     call_command("load_procedures", stdout=io.StringIO())
     today = timezone.localdate()
 
-    login(page, "admin", "demo-admin-2026")
-    page.goto("/audits/new/")
-    page.fill("input[name=title]", "运行部年度内审")
-    page.select_option("select[name=units]", label=["运行一值党支部", "运行二值党支部"])
-    page.select_option("select[name=lead]", label="neishen")
-    page.fill("input[name=start]", today.isoformat())
-    page.fill("input[name=end]", (today + dt.timedelta(days=5)).isoformat())
-    page.click("text=保存计划")
+    auditor = _new_page(browser, live_server, "neishen", "demo-audit-2026")
+    auditor.goto("/audits/new/")
+    auditor.fill("input[name=title]", "运行部年度内审")
+    auditor.select_option("select[name=units]", label=["运行一值党支部", "运行二值党支部"])
+    auditor.select_option("select[name=lead]", label="neishen")
+    auditor.fill("input[name=start]", today.isoformat())
+    auditor.fill("input[name=end]", (today + dt.timedelta(days=5)).isoformat())
+    auditor.click("text=保存计划")
     audit = Audit.objects.get(title="运行部年度内审")
     assert audit.units.count() == 2 and audit.items.exists()
-
-    auditor = _new_page(browser, live_server, "neishen", "demo-audit-2026")
-    auditor.goto(f"/audits/{audit.pk}/")
+    auditor.fill("input[name=seed]", "2026")
+    auditor.fill("input[name=per_unit]", "2")
+    auditor.click("button:text('抽样')")
+    assert "随机种子 2026" in auditor.content()
     auditor.fill("input[name=place]", "运行部会议室")
     auditor.locator("input[name=auditees]").first.check()
     auditor.fill("textarea[name=notes]", "介绍审核范围、方法和日程")
@@ -58,6 +60,7 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     assert findings.count() == 2
     shot(auditor, "e2e-audit-findings")
 
+    login(page, "admin", "demo-admin-2026")
     page.goto("/audits/problems/")
     assert "0%" in page.locator(".stat").first.inner_text()
 
@@ -73,9 +76,11 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     sec.fill("input[name=due_date]", (today + dt.timedelta(days=14)).isoformat())
     sec.click("text=提交措施")
     sec.fill("textarea[name=evidence]", "已补记,并于本月支委会使用新表")
+    sec.set_input_files("input[name=evidence_file]", files=[{"name": "补记的表决情况.pdf", "mimeType": "application/pdf",
+                                                              "buffer": b"%PDF-1.4 votes recorded"}])
     sec.click("text=提交整改")
     nc.refresh_from_db()
-    assert nc.state == NCState.IMPLEMENTED
+    assert nc.state == NCState.IMPLEMENTED and nc.attachments.get().name == "补记的表决情况.pdf"
 
     auditor.goto(f"/audits/problems/{nc.pk}/")
     auditor.fill("input[name=note]", "查阅补记和本月记录,属实")
