@@ -53,6 +53,26 @@ def held(org, settings, tmp_path):  # noqa: F811
     return {**org, "occ": occ, "att": att, "day": day}
 
 
+NC_PROOF = b"\x89PNG\r\n\x1a\n" + b"photo of the new sign-in sheet" * 10
+
+
+def _nc_with_evidence_file(held):
+    """A ticket of 第一党支部 implemented with a photo as evidence (through the services)."""
+    from audits import services as capa
+
+    admin = factories.user("checker-admin")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))
+    nc = capa.nc_raise(actor=admin, unit=held["b"], source="spot_check", grade="minor", clause="DJ-CX-01",
+                       requirement="签到表应由本人签名", evidence="3月签到表代签")
+    capa.nc_acknowledge(nc, actor=held["sec"])
+    capa.nc_analyse(nc, actor=held["sec"], why=["为什么代签"], root_cause="会前未准备签到表")
+    capa.nc_plan(nc, actor=held["sec"], correction="重新签到", corrective_action="会前打印签到表", owner=held["m"][1],
+                 due_date=TODAY + dt.timedelta(days=7))
+    capa.nc_implement(nc, actor=held["sec"], evidence="见照片", done_on=TODAY,
+                      uploads=[SimpleUploadedFile("新签到表.png", NC_PROOF, content_type="image/png")])
+    return nc
+
+
 def _run(*cmd) -> str:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=True).stdout
 
@@ -106,11 +126,15 @@ def test_pdf_is_pdfa_with_cjk_fonts_contents_and_the_attachment(held, tmp_path):
 
 
 def test_zip_manifest_and_verification(held, tmp_path):
+    nc = _nc_with_evidence_file(held)
     r = _build(held, tmp_path / "out")
     with zipfile.ZipFile(r.zip_path) as z:
         manifest = json.loads(z.read("manifest.json"))
         f = manifest["files"][0]
         assert z.read(f["path"]) == SIGN_IN and f["sha256"] == held["att"].sha256 and f["size"] == len(SIGN_IN)
+        proof = next(x for x in manifest["files"] if x["obj_type"] == "audits.ncattachment")  # 整改证据 too
+        assert proof["path"] == f"nc/{nc.code}/{nc.attachments.get().pk}-新签到表.png" and z.read(proof["path"]) == NC_PROOF
+        assert LedgerEntry.objects.get(seq=proof["ledger_seq"]).obj_type == "audits.ncattachment"
         assert z.read("pack.pdf") == r.pdf_path.read_bytes()
     assert manifest["ledger_head"] == {"seq": r.ledger_head[0], "hash": r.ledger_head[1]}
     entry = LedgerEntry.objects.get(seq=f["ledger_seq"])

@@ -139,13 +139,22 @@ def _attachments(root: Unit, start: dt.date, end: dt.date) -> list[Attachment]:
                 .select_related("record__occurrence__unit", "record__occurrence__obligation").order_by("pk"))
 
 
-def _ledger_seqs(attachments: list[Attachment]) -> dict[str, int]:
-    ids = [str(a.pk) for a in attachments]
+def _ledger_seqs(obj_type: str, objs) -> dict[str, int]:
+    """The ledger entry that recorded each stored file (the first entry for the object)."""
+    ids = [str(a.pk) for a in objs]
     seqs: dict[str, int] = {}
-    for obj_id, seq in (LedgerEntry.objects.filter(obj_type="workflows.attachment", obj_id__in=ids)
+    for obj_id, seq in (LedgerEntry.objects.filter(obj_type=obj_type, obj_id__in=ids)
                         .order_by("seq").values_list("obj_id", "seq")):
         seqs.setdefault(obj_id, seq)
     return seqs
+
+
+def _stored(f) -> Path | None:
+    try:
+        path = Path(f.path)
+    except (ValueError, NotImplementedError):
+        return None
+    return path if path.is_file() else None
 
 
 # ---------------------------------------------------------------------------------- build
@@ -170,18 +179,14 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     effective, history = _documents(root, end)
     by_doc = _occurrences(root, start, end, today)
     attachments = _attachments(root, start, end)
-    seqs = _ledger_seqs(attachments)
+    seqs = _ledger_seqs("workflows.attachment", attachments)
     missing: list[str] = []
     present: list[tuple[Attachment, Path | None]] = []
     for a in attachments:
-        try:
-            path = Path(a.file.path)
-            ok = path.is_file()
-        except (ValueError, NotImplementedError):
-            path, ok = None, False
-        if not ok:
+        path = _stored(a.file)
+        if path is None:
             missing.append(f"{a.name}(记录 {a.record_id},{a.record.occurrence.unit.name})")
-        present.append((a, path if ok else None))
+        present.append((a, path))
 
     compliance_units: dict[str, Counter] = defaultdict(Counter)
     for d in by_doc.values():
@@ -197,6 +202,16 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
                   .prefetch_related("units", "findings", "meetings").order_by("start"))
     ncs = list(Nonconformity.objects.filter(unit__path__startswith=root.path, raised_on__gte=start, raised_on__lte=end)
                .select_related("unit", "owner").order_by("code"))
+    from audits.models import NCAttachment
+
+    nc_files = list(NCAttachment.objects.filter(nonconformity__in=ncs).select_related("nonconformity__unit").order_by("pk"))
+    nc_seqs = _ledger_seqs("audits.ncattachment", nc_files)
+    nc_present: list[tuple[NCAttachment, Path | None]] = []
+    for a in nc_files:
+        path = _stored(a.file)
+        if path is None:
+            missing.append(f"{a.name}(不符合项 {a.nonconformity.code} 的整改证据)")
+        nc_present.append((a, path))
     reviews = list(ManagementReview.objects.filter(Q(root__path__startswith=root.path) | Q(root__in=_ancestors(root)),
                                                    held_on__gte=start, held_on__lte=end)
                    .prefetch_related("decisions__action").order_by("held_on"))
@@ -236,7 +251,8 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         Chapter("10 改进:不符合项与纠正措施台账", "audits/evidence/ch_improvement.html", {
             **base, "ncs": ncs, "chart": charts.count_chart(sorted(nc_states.items()), title="不符合项状态") if ncs else ""}),
         Chapter("附件清单", "audits/evidence/ch_attachments.html",
-                {**base, "attachments": [(a, p is not None, seqs.get(str(a.pk))) for a, p in present], "missing": missing}),
+                {**base, "attachments": [(a, p is not None, seqs.get(str(a.pk))) for a, p in present],
+                 "nc_files": [(a, p is not None, nc_seqs.get(str(a.pk))) for a, p in nc_present], "missing": missing}),
     ]
     for title, html in extra_chapters or []:
         chapters.append(Chapter(title, "audits/evidence/ch_extra.html", {**base, "html": html}))
@@ -266,6 +282,9 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     pdf_attachments = [PdfAttachment(filename=str(p), name=f"{a.record_id}-{a.name}",
                                      description=f"记录 {a.record_id} 附件 {a.name} SHA-256 {a.sha256}", relationship="Source")
                        for a, p in present if p is not None]
+    pdf_attachments += [PdfAttachment(filename=str(p), name=f"{a.nonconformity.code}-{a.name}",
+                                      description=f"不符合项 {a.nonconformity.code} 整改证据 {a.name} SHA-256 {a.sha256}",
+                                      relationship="Source") for a, p in nc_present if p is not None]
     all_pages = [p for d in (cover, toc, *documents) for p in d.pages]
     cover.copy(all_pages).write_pdf(pdf_path, pdf_variant="pdf/a-3b", attachments=pdf_attachments)
     pdf_sha = sha256_file(pdf_path)
@@ -280,9 +299,16 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
                 continue
             arc = f"attachments/{a.record_id}/{a.pk}-{a.name}"
             z.write(p, arc)
-            files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "attachment_id": a.pk,
-                          "record_id": a.record_id, "occurrence_id": a.record.occurrence_id,
+            files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "obj_type": "workflows.attachment",
+                          "attachment_id": a.pk, "record_id": a.record_id, "occurrence_id": a.record.occurrence_id,
                           "ledger_seq": seqs.get(str(a.pk))})
+        for a, p in nc_present:
+            if p is None:
+                continue
+            arc = f"nc/{a.nonconformity.code}/{a.pk}-{a.name}"
+            z.write(p, arc)
+            files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "obj_type": "audits.ncattachment",
+                          "attachment_id": a.pk, "nonconformity": a.nonconformity.code, "ledger_seq": nc_seqs.get(str(a.pk))})
         manifest = {
             "format": "party-qms-evidence-pack/1", "unit": {"code": root.code, "name": root.name},
             "period": {"from": start.isoformat(), "to": end.isoformat()},

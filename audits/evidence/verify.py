@@ -73,7 +73,7 @@ def _against_ledger(manifest: dict) -> list[str]:
             problems.append(f"文件 {f['path']} 引用的留痕条目 {seq} 不存在")
             continue
         after = e.after or {}
-        if e.obj_type != "workflows.attachment" or e.obj_id != str(f["attachment_id"]):
+        if e.obj_type != f.get("obj_type", "workflows.attachment") or e.obj_id != str(f["attachment_id"]):
             problems.append(f"文件 {f['path']} 引用的留痕条目 {seq} 记录的不是该附件")
         elif after.get("sha256") != f["sha256"]:
             problems.append(f"文件 {f['path']} 与留痕条目 {seq} 登记的 SHA-256 不符")
