@@ -273,6 +273,20 @@ def rectification(qs) -> RectificationStats:
     return _stats(qs.exclude(grade=Grade.OBSERVATION).order_by().aggregate(**_aggregates()))
 
 
+def rectification_lowest(qs, n: int) -> tuple[list[tuple[str, RectificationStats]], int]:
+    """The ``n`` responsible units with the lowest 整改率 (ties by unit code), and how many units
+    have nonconformities at all — sorted and cut by the database (two queries), so a
+    committee with thousands of branches does not fetch every unit's row to show thirty."""
+    from django.db.models import F, FloatField
+    from django.db.models.functions import Cast
+
+    counted = qs.exclude(grade=Grade.OBSERVATION).order_by()
+    rows = (counted.values("unit__code", "unit__name").annotate(**_aggregates())
+            .annotate(share=Cast(F("rectified"), FloatField()) / Cast(F("total"), FloatField()))
+            .order_by("share", "unit__code")[:n])
+    return [(r["unit__name"], _stats(r)) for r in rows], counted.values("unit_id").distinct().count()
+
+
 def rectification_by_unit(qs) -> list[tuple[str, RectificationStats]]:
     """整改率 per responsible unit (by unit code), from one grouped query."""
     rows = (qs.exclude(grade=Grade.OBSERVATION).order_by().values("unit__code", "unit__name")

@@ -49,9 +49,7 @@ BY_UNIT_SHOWN = 30  # the per-unit table lists the lowest 整改率 first; Excel
 def register(request):
     qs, f = _filtered(request)
     stats = services.rectification(qs)
-    by_unit = services.rectification_by_unit(qs)
-    units_total = len(by_unit)
-    by_unit = sorted(by_unit, key=lambda x: (x[1].rate if x[1].rate is not None else 2, x[0]))[:BY_UNIT_SHOWN]
+    by_unit, units_total = services.rectification_lowest(qs, BY_UNIT_SHOWN)
     from django.core.paginator import Paginator
 
     page = Paginator(qs, 100).get_page(request.GET.get("page"))

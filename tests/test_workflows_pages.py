@@ -113,6 +113,7 @@ def test_large_subtrees_get_a_rolled_up_map_with_drill_down(client, org, monkeyp
     assert '<a href="?unit=B1&year=' in body and '<a href="?unit=B2&year=' in body
     assert "/work/" not in body.split("heat-wrap")[1].split("</table>")[0]  # no per-occurrence links at this level
     assert "直属组织" in body
+    assert 'class="h-good" title="100%(' in body  # B1 did everything that was due: a green cell with its counts
     from workflows.compliance import compliance
 
     rows = {r["code"]: r for r in client.get(reverse("compliance"), {"unit": "C", "year": TODAY.year}).context["rows"]}

@@ -14,7 +14,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from qms.models import Unit
-from workflows.models import Occurrence, State
+from workflows.models import TALLY_UNDATED as UNDATED
+from workflows.models import Bucket, Occurrence, OccurrenceTally, State, SubtreeTally
 from workflows.periods import Slot
 
 DONE_STATES = (State.HELD, State.CHECKED, State.CLOSED)
@@ -41,6 +42,14 @@ class Rate:
 
     def add(self, status: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
+
+    def __iadd__(self, other: Rate) -> Rate:
+        self.on_time += other.on_time
+        self.late += other.late
+        self.missed += other.missed
+        self.not_due += other.not_due
+        self.cancelled += other.cancelled
+        return self
 
     @property
     def due(self) -> int:
@@ -98,50 +107,57 @@ def compliance(root: Unit, year: int, *, today: dt.date | None = None, cells: bo
         .order_by("unit__path", "obligation_key", "period_start", "seq")
     )
     m = Matrix(root=root, year=year)
+    # The same few periods recur in every unit: label and format each one once.
+    labels: dict[tuple, tuple[str, str, str]] = {}
+    by_unit, by_obligation, overall, cells_out = m.by_unit, m.by_obligation, m.overall, m.cells
     for pk, code, name, key, title, start, end, seq, due, state, late, event_id in rows:
         status = cell_status(state, late, due, today)
         m.units[code] = name
         m.obligations[key] = title
-        m.by_unit[code].add(status)
-        m.by_obligation[key].add(status)
-        m.overall.add(status)
-        label = f"{start:%Y-%m-%d} 事件" if event_id else Slot(start, end, seq, due).label()
-        m.cells.append({"id": pk, "unit": code, "obligation": key, "period": label, "period_start": start.isoformat(),
-                        "due": due.isoformat(), "status": status})
+        by_unit[code].add(status)
+        by_obligation[key].add(status)
+        overall.add(status)
+        slot = (start, end, seq, due, bool(event_id))
+        label = labels.get(slot)
+        if label is None:
+            text = f"{start:%Y-%m-%d} 事件" if event_id else Slot(start, end, seq, due).label()
+            label = labels[slot] = (text, start.isoformat(), due.isoformat())
+        cells_out.append({"id": pk, "unit": code, "obligation": key, "period": label[0], "period_start": label[1],
+                          "due": label[2], "status": status})
     return m
 
 
 def _counts(today: dt.date) -> dict:
-    """The five status counts as SQL aggregates (the same rules as ``cell_status``)."""
-    from django.db.models import Count, Q
+    """The five status counts as SQL sums over the tally's buckets (the same rules as
+    ``cell_status``: an open occurrence past its due date is missed, else not yet due)."""
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
 
-    done = Q(state__in=DONE_STATES)
-    open_ = ~Q(state__in=(*DONE_STATES, State.CANCELLED, State.MISSED))
-    return {"on_time": Count("id", filter=done & Q(late=False)), "late": Count("id", filter=done & Q(late=True)),
-            "missed": Count("id", filter=Q(state=State.MISSED) | (open_ & Q(due_date__lt=today))),
-            "not_due": Count("id", filter=open_ & Q(due_date__gte=today)),
-            "cancelled": Count("id", filter=Q(state=State.CANCELLED))}
+    def total(q: Q):
+        return Coalesce(Sum("n", filter=q), 0)
+
+    open_ = Q(bucket=Bucket.OPEN)
+    return {"on_time": total(Q(bucket=Bucket.ON_TIME)), "late": total(Q(bucket=Bucket.LATE)),
+            "missed": total(Q(bucket=Bucket.MISSED) | (open_ & Q(due_date__lt=today))),
+            "not_due": total(open_ & Q(due_date__gte=today)), "cancelled": total(Q(bucket=Bucket.CANCELLED))}
 
 
 STATUSES = ("on_time", "late", "missed", "not_due", "cancelled")
 
 
-def _add(rate: Rate, row: dict) -> None:
-    for status in STATUSES:
-        setattr(rate, status, getattr(rate, status) + row[status])
-
-
-def _grouped(root: Unit, year: int, today: dt.date) -> list[dict]:
-    """Status counts per (unit id, obligation key): grouped on the occurrence table's own
-    columns, with no join per row (the floor query's shape)."""
-    return list(Occurrence.objects.filter(unit__path__startswith=root.path, period_start__year=year)
-                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id")).order_by())
+def _grouped(root: Unit, year: int, today: dt.date) -> list[tuple]:
+    """Status counts per (unit id, obligation key), read from the tally (执行计数) that the
+    occurrence table's triggers keep: a few rows per unit × obligation, not every occurrence.
+    Rows are tuples ``(unit_id, obligation_key, *STATUSES counts, an obligation id)``."""
+    return list(OccurrenceTally.objects.filter(unit__path__startswith=root.path, year=year)
+                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id"))
+                .values_list("unit_id", "obligation_key", *STATUSES, "ob").order_by())
 
 
 def _titles(rows: list[dict]) -> dict[int, str]:
     from procedures.models import Obligation
 
-    return dict(Obligation.objects.filter(pk__in={r["ob"] for r in rows}).values_list("pk", "title"))
+    return dict(Obligation.objects.filter(pk__in={r[-1] for r in rows}).values_list("pk", "title"))
 
 
 def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
@@ -149,29 +165,133 @@ def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
     units = {pk: (code, name) for pk, code, name in Unit.objects.filter(path__startswith=root.path).values_list("pk", "code", "name")}
     titles = _titles(rows)
     m = Matrix(root=root, year=year)
-    for r in rows:
-        (code, name), key = units[r["unit_id"]], r["obligation_key"]
+    per_unit: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    per_obligation: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    for unit_id, key, on_time, late, missed, not_due, cancelled, ob in rows:
+        code, name = units[unit_id]
         m.units[code] = name
-        m.obligations.setdefault(key, titles[r["ob"]])
-        for rate in (m.by_unit[code], m.by_obligation[key], m.overall, m.by_unit_obligation[(code, key)]):
-            _add(rate, r)
+        if key not in m.obligations:
+            m.obligations[key] = titles[ob]
+        m.by_unit_obligation[(code, key)] = Rate(on_time, late, missed, not_due, cancelled)
+        for acc in (per_unit[code], per_obligation[key]):
+            acc[0] += on_time
+            acc[1] += late
+            acc[2] += missed
+            acc[3] += not_due
+            acc[4] += cancelled
+    for code, acc in per_unit.items():
+        m.by_unit[code] = Rate(*acc)
+    for key, acc in per_obligation.items():
+        m.by_obligation[key] = Rate(*acc)
+    m.overall = Rate(*(sum(acc[i] for acc in per_obligation.values()) for i in range(5)))
     return m
 
 
 def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tuple[dict[tuple[str, str], Rate], dict[str, str]]:
     """Rates per (directly subordinate unit's path, obligation key), each child's whole subtree
-    rolled up: the rows of a committee-wide heatmap without reading every occurrence.
-    Occurrences of ``root`` itself come under its own path. Returns the rates and the
-    obligations' titles (three queries, whatever the size of the tree)."""
+    rolled up: the rows of a committee-wide heatmap. Read from the subtree tally of each child
+    (everything below it) and the tally of the child itself — a few rows per child and
+    obligation, however many branches lie below. Occurrences of ``root`` itself come under its
+    own path. Returns the rates and the obligations' titles (three queries, whatever the size
+    of the tree)."""
     today = today or timezone.localdate()
-    cut = len(root.path) + 9  # one level of Unit.path ("00000001/")
-    rows = _grouped(root, year, today)
-    prefix = {pk: (path[:cut] if len(path) >= cut else root.path)
-              for pk, path in Unit.objects.filter(path__startswith=root.path).values_list("pk", "path")}
+    children = dict(Unit.objects.filter(parent=root).values_list("pk", "path"))
+    below = (SubtreeTally.objects.filter(ancestor_id__in=children, year=year).values("ancestor_id", "obligation_key")
+             .annotate(**_counts(today), ob=Max("obligation_id"))
+             .values_list("ancestor_id", "obligation_key", *STATUSES, "ob").order_by())
+    own = (OccurrenceTally.objects.filter(unit_id__in=[*children, root.pk], year=year).values("unit_id", "obligation_key")
+           .annotate(**_counts(today), ob=Max("obligation_id"))
+           .values_list("unit_id", "obligation_key", *STATUSES, "ob").order_by())
+    paths = {**children, root.pk: root.path}
+    rows = [*below, *own]
     titles = _titles(rows)
-    out: dict[tuple[str, str], Rate] = defaultdict(Rate)
+    out: dict[tuple[str, str], Rate] = {}
     names: dict[str, str] = {}
-    for r in rows:
-        names.setdefault(r["obligation_key"], titles[r["ob"]])
-        _add(out[(prefix[r["unit_id"]], r["obligation_key"])], r)
+    for unit_id, key, on_time, late, missed, not_due, cancelled, ob in rows:
+        if key not in names:
+            names[key] = titles[ob]
+        cell = Rate(on_time, late, missed, not_due, cancelled)
+        where = (paths[unit_id], key)
+        if where in out:
+            out[where] += cell
+        else:
+            out[where] = cell
     return out, names
+
+
+def tally_drift(*, limit: int = 20) -> list[str]:
+    """Where the tally (执行计数) differs from a recount of the occurrences themselves — empty
+    when they agree. Recounted with the ORM (not the triggers' SQL), so it checks them."""
+    from django.db.models import Case, Count, DateField, F, Value, When
+    from django.db.models.functions import ExtractYear
+
+    bucket = Case(When(state__in=DONE_STATES, late=True, then=Value(Bucket.LATE.value)),
+                  When(state__in=DONE_STATES, then=Value(Bucket.ON_TIME.value)),
+                  When(state=State.MISSED, then=Value(Bucket.MISSED.value)),
+                  When(state=State.CANCELLED, then=Value(Bucket.CANCELLED.value)), default=Value(Bucket.OPEN.value))
+    due = Case(When(state__in=(*DONE_STATES, State.MISSED, State.CANCELLED), then=Value(UNDATED)),
+               default=F("due_date"), output_field=DateField())
+    fields = ("unit_id", "obligation_id", "obligation_key", "year", "bucket", "due_date")
+    counted = {tuple(r[:6]): r[6] for r in Occurrence.objects.annotate(year=ExtractYear("period_start"), bucket=bucket, due=due)
+               .values_list("unit_id", "obligation_id", "obligation_key", "year", "bucket", "due").annotate(n=Count("id"))
+               .order_by()}
+    kept = {tuple(r[:6]): r[6] for r in OccurrenceTally.objects.filter(n__gt=0).values_list(*fields, "n")}
+    out = _differences("执行计数", fields, counted, kept, limit)
+    # The subtree tally: every superior named by a unit's path holds the sum of its counts.
+    paths = dict(Unit.objects.values_list("pk", "path"))
+    expected: dict[tuple, int] = defaultdict(int)
+    for (unit_id, *rest), n in counted.items():
+        path = paths[unit_id]
+        for i in range(9, len(path) - 8, 9):
+            expected[(int(path[i - 9:i - 1]), *rest)] += n
+    below = {tuple(r[:6]): r[6] for r in SubtreeTally.objects.values_list("ancestor_id", *fields[1:], "n")}
+    return out + _differences("下级汇总计数", ("ancestor_id", *fields[1:]), expected, below, limit - len(out))
+
+
+def _differences(what: str, fields: tuple, counted: dict, kept: dict, limit: int) -> list[str]:
+    out: list[str] = []
+    for key in sorted(counted.keys() | kept.keys(), key=str):
+        if len(out) >= limit:
+            break
+        if counted.get(key, 0) != kept.get(key, 0):
+            out.append(f"{what} {dict(zip(fields, key, strict=True))}: 计数 {kept.get(key, 0)},实际 {counted.get(key, 0)}")
+    return out
+
+
+def tally_rebuild() -> int:
+    """Recount both tallies from the occurrences (after a restore, or if ``tally_drift`` ever
+    finds a difference); on PostgreSQL the occurrence and unit tables are locked against
+    writes meanwhile. The subtree tally is rebuilt by its own triggers as the unit tally's rows
+    go in. Returns the number of unit tally rows."""
+    from django.db import connection, transaction
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear
+
+    undated = dt.date.fromisoformat(UNDATED)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as c:
+                c.execute("LOCK TABLE workflows_occurrence, qms_unit IN SHARE MODE")
+        OccurrenceTally.objects.all().delete()
+        SubtreeTally.objects.all().delete()
+        merged: dict[tuple, int] = defaultdict(int)
+        for o in (Occurrence.objects.values("unit_id", "obligation_id", "obligation_key", "state", "late", "due_date",
+                                            year=ExtractYear("period_start")).annotate(n=Count("id")).order_by()):
+            b = bucket_of(o["state"], o["late"])
+            merged[(o["unit_id"], o["obligation_id"], o["obligation_key"], o["year"], b,
+                    o["due_date"] if b == Bucket.OPEN else undated)] += o["n"]
+        OccurrenceTally.objects.bulk_create(
+            [OccurrenceTally(unit_id=k[0], obligation_id=k[1], obligation_key=k[2], year=k[3], bucket=k[4], due_date=k[5], n=n)
+             for k, n in merged.items()], batch_size=5000)
+        return len(merged)
+
+
+def bucket_of(state: str, late: bool) -> str:
+    """The tally bucket of an occurrence in ``state`` (the same rule as the triggers)."""
+    if state in DONE_STATES:
+        return Bucket.LATE if late else Bucket.ON_TIME
+    if state == State.MISSED:
+        return Bucket.MISSED
+    if state == State.CANCELLED:
+        return Bucket.CANCELLED
+    return Bucket.OPEN

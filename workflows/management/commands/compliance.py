@@ -1,4 +1,5 @@
-"""manage.py compliance — the compliance matrix of a subtree and year as JSON or CSV."""
+"""manage.py compliance — the compliance matrix of a subtree and year as JSON or CSV;
+``--check-tally`` / ``--rebuild-tally`` check or rebuild the 执行计数 the rates are read from."""
 import csv
 import json
 
@@ -6,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from qms.models import Unit
-from workflows.compliance import STATUS_LABELS, compliance
+from workflows.compliance import STATUS_LABELS, compliance, tally_drift, tally_rebuild
 
 
 class Command(BaseCommand):
@@ -16,8 +17,20 @@ class Command(BaseCommand):
         parser.add_argument("--unit", help="组织编码(默认为组织树的根)")
         parser.add_argument("--year", type=int, default=timezone.localdate().year)
         parser.add_argument("--format", choices=["json", "csv"], default="json")
+        parser.add_argument("--check-tally", action="store_true", help="核对执行计数与应开展事项是否一致(不一致时退出码为 1)")
+        parser.add_argument("--rebuild-tally", action="store_true", help="按应开展事项重新统计执行计数")
 
-    def handle(self, *args, unit=None, year: int, format: str, **options):
+    def handle(self, *args, unit=None, year: int, format: str, check_tally=False, rebuild_tally=False, **options):
+        if rebuild_tally:
+            self.stdout.write(f"执行计数已重建:{tally_rebuild():,} 行")
+        if check_tally:
+            drift = tally_drift()
+            if drift:
+                self.stderr.write("执行计数与应开展事项不一致(前 20 处):\n" + "\n".join(drift))
+                raise SystemExit(1)
+            self.stdout.write("执行计数与应开展事项一致")
+        if check_tally or rebuild_tally:
+            return
         if unit:
             root = Unit.objects.filter(code=unit).first()
             if root is None:
