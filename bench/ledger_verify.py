@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qms.settings")
 
 
@@ -34,6 +35,7 @@ def main() -> None:
     from django.test.utils import get_runner, setup_test_environment  # noqa: F401
 
     django.setup()
+    from common import machine
     from django.conf import settings
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
@@ -87,12 +89,17 @@ def main() -> None:
             prof = cProfile.Profile()
             prof.runcall(ledger.verify, check_objects=False)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
+        print(machine())
         n = args.entries
         f_med, v_med = statistics.median(floors), statistics.median(verifies)
         print(f"database: {connection.vendor}  entries: {n:,}  build: {build:.1f} s")
         print(f"floor  (hashlib loop): median {n / f_med:,.0f} entries/s  (min {min(floors):.2f} s, max {max(floors):.2f} s)")
         print(f"verify_ledger        : median {n / v_med:,.0f} entries/s  (min {min(verifies):.2f} s, max {max(verifies):.2f} s)")
         print(f"ratio verify/floor   : {v_med / f_med:.1f}x   target ≥ 50,000 entries/s: {'met' if n / v_med >= 50_000 else 'MISSED'}")
+        import resource
+
+        print(f"peak RSS of this process (holds the floor's {n:,} payloads too): "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
         _ = settings
     finally:
         teardown_databases(old, verbosity=0)

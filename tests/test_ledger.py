@@ -159,3 +159,22 @@ def test_decimal_snapshot_is_the_same_before_and_after_the_database():
     p = DuesPayment(amount=Decimal("40"), income=Decimal("4000"), month=dt.date(2026, 1, 1), paid_on=dt.date(2026, 1, 2), way="cash")
     snap = ledger.snapshot(p)
     assert snap["amount"] == "40.00" and snap["income"] == "4000.00"
+
+
+def test_a_batch_append_chains_like_single_appends_and_verifies(tree):
+    """record_many (the scheduler's first pass): consecutive seq, each hash over the previous,
+    one snapshot per object; verify accepts it and still catches an edit inside the batch."""
+    seq0, _ = ledger.head()
+    with transaction.atomic():
+        admins = [AdminUnit.objects.create(code=f"BATCH{i}", name=f"批量单位{i}") for i in range(5)]
+        entries = ledger.record_many("admin_unit.create", admins)
+        ledger.record("admin_unit.update", admins[0], reason="单条追加接在批量之后")
+    assert [e.seq for e in entries] == list(range(seq0 + 1, seq0 + 6))
+    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert entries[0].after == ledger.snapshot(admins[0]) and entries[0].before is None
+    assert ledger.verify().ok
+    with pytest.raises(ledger.LedgerError):
+        ledger.record_many("x", [AdminUnit(code="unsaved", name="未保存")])  # outside a transaction and unsaved
+    tamper("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = %s", [seq0 + 3])
+    result = ledger.verify()
+    assert not result.ok and result.first_bad_seq == seq0 + 3

@@ -64,6 +64,18 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
     for o in occurrences:
         existing_all.setdefault(o.unit_id, {})[(o.obligation_key, o.period_start, o.seq)] = o
     report = ScheduleReport()
+    # New occurrences go in by the thousand, each batch with its ledger entries in one locked
+    # append (the first pass over a large tree creates one per unit and period).
+    new: dict[str, list[Occurrence]] = {"": [], TERM_REASON: []}
+
+    def flush(limit: int = 0) -> None:
+        for reason, batch in new.items():
+            if len(batch) > limit:
+                Occurrence.objects.bulk_create(batch)
+                ledger.record_many("occurrence.schedule", batch, reason=reason)
+                report.created += len(batch)
+                batch.clear()
+
     for unit in units:
         report.units += 1
         wanted: set[tuple[str, dt.date, int]] = set()
@@ -76,22 +88,17 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                     wanted.add((ob.key, slot.start, 1))
                     if (ob.key, slot.start, 1) not in existing and not Occurrence.objects.filter(
                             unit=unit, obligation_key=ob.key, period_start=slot.start, event__isnull=True).exists():
-                        occ = Occurrence.objects.create(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
-                                                        period_end=slot.end, seq=1, due_date=slot.due)
-                        ledger.record("occurrence.schedule", occ, actor=None, reason="任期届满应换届")
-                        report.created += 1
+                        new[TERM_REASON].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
+                                                           period_end=slot.end, seq=1, due_date=slot.due))
                 continue
             if ob.event:
                 continue
             for slot in _slots(ob, start, end):
                 key = (ob.key, slot.start, slot.seq)
                 wanted.add(key)
-                occ = existing.get(key)
-                if occ is None:
-                    occ = Occurrence.objects.create(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
-                                                    period_end=slot.end, seq=slot.seq, due_date=slot.due)
-                    ledger.record("occurrence.schedule", occ, actor=None)
-                    report.created += 1
+                if key not in existing:
+                    new[""].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
+                                              period_end=slot.end, seq=slot.seq, due_date=slot.due))
         for key, occ in existing.items():
             if key not in wanted and occ.state == State.OPEN and occ.period_start > today:
                 before = ledger.snapshot(occ)
@@ -100,10 +107,14 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                 occ.save()
                 ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=REPLAN_REASON)
                 report.cancelled += 1
+        flush(limit=BATCH - 1)
+    flush()
     return report
 
 
 REPLAN_REASON = "规则或组织变化,不再需要"
+TERM_REASON = "任期届满应换届"
+BATCH = 2000
 
 
 def _term_slot(unit: Unit, rules: dict | None = None):
