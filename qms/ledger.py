@@ -266,18 +266,22 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+def _pg_rows(rows: list[tuple]) -> list[tuple]:
+    return [(*r[:7], _loads(r[7]), _loads(r[8]), *r[9:]) for r in rows]
+
+
 def _iter_entries(from_seq: int, chunk: int = 5000) -> Iterator[tuple]:
     """Entries in ``seq`` order, ``ts`` already in canonical text form, in keyset pages."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        yield from _iter_prefetched(from_seq, chunk)
+        return
     last = from_seq - 1
     raw = connection.vendor == "postgresql"
     while True:
         if raw:  # no per-row ORM conversion; Django's psycopg loader hands jsonb over as text
             with connection.cursor() as c:
                 c.execute(_PG_ROWS, [last, chunk])
-                rows = [
-                    (*r[:7], _loads(r[7]), _loads(r[8]), *r[9:])
-                    for r in c.fetchall()
-                ]
+                rows = _pg_rows(c.fetchall())
         else:
             rows = [
                 (r[0], format_ts(r[1]), *r[2:])
@@ -287,6 +291,34 @@ def _iter_entries(from_seq: int, chunk: int = 5000) -> Iterator[tuple]:
             return
         yield from rows
         last = rows[-1][0]
+
+
+def _iter_prefetched(from_seq: int, chunk: int) -> Iterator[tuple]:
+    """PostgreSQL outside a transaction (the command, the nightly task): a second thread, on
+    its own connection, fetches the next page while this one decodes and hashes the current
+    one — the database's work and ours overlap on two cores. Inside a transaction (where a
+    second connection would not see uncommitted rows) the plain loop above is used."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def fetch(after: int) -> list[tuple]:
+        with connections["default"].cursor() as c:
+            c.execute(_PG_ROWS, [after, chunk])
+            return c.fetchall()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-verify")
+    try:
+        pending = pool.submit(fetch, from_seq - 1)
+        while True:
+            rows = pending.result()
+            if not rows:
+                return
+            pending = pool.submit(fetch, rows[-1][0])
+            yield from _pg_rows(rows)
+    finally:
+        pool.submit(lambda: connections["default"].close()).result()  # the worker's own connection
+        pool.shutdown()
 
 
 def verify(*, from_seq: int = 1, check_objects: bool = True) -> VerifyResult:

@@ -85,3 +85,24 @@ def test_app_role_cannot_change_or_unprotect_the_ledger(tree):
         with connection.cursor() as c:
             c.execute("RESET ROLE")
     assert ledger.verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_outside_a_transaction_reads_ahead_and_still_finds_the_first_bad_entry():
+    """Outside a transaction, verify fetches the next page on a second connection while it
+    hashes the current one; with pages of 7 entries, every page boundary is crossed."""
+    require_postgres()
+    for i in range(40):
+        services.admin_unit_create(actor=None, code=f"RA{i:02d}", name=f"预读单位{i}")
+    from qms.ledger import _iter_entries
+
+    assert not connection.in_atomic_block
+    seqs = [row[0] for row in _iter_entries(1, chunk=7)]
+    assert seqs == list(range(1, LedgerEntry.objects.count() + 1))
+    assert ledger.verify().ok
+    with connection.cursor() as c:
+        c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
+        c.execute("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = 23")
+        c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
+    result = ledger.verify()
+    assert not result.ok and result.first_bad_seq == 23
