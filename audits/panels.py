@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import Nonconformity
+from audits.models import OPEN_STATES, Nonconformity
 from audits.services import rectification
 from qms.scoping import current_scope, restrict
 from workflows.models import Occurrence, State
@@ -18,7 +18,7 @@ def rectification_panel(request) -> dict | None:
     st = rectification(qs)
     if not st.total:
         return None
-    overdue = [nc for nc in qs.select_related("unit") if nc.overdue][:10]
+    overdue = qs.filter(state__in=OPEN_STATES, due_date__lt=timezone.localdate()).select_related("unit").order_by("due_date", "pk")[:10]
     rows = [(f"{nc.code} {nc.unit.name}", reverse("nc_detail", args=[nc.pk]), f"逾期(期限 {nc.due_date:%Y-%m-%d})") for nc in overdue]
     rate = "—" if st.rate is None else f"{st.rate:.0%}"
     return {"title": f"整改率 {rate}(按期 {st.on_time}/{st.total},平均 {'—' if st.mean_days is None else st.mean_days} 天关闭)", "rows": rows, "empty": "没有逾期的整改。"}

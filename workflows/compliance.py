@@ -19,6 +19,8 @@ from workflows.models import Bucket, Occurrence, OccurrenceTally, State, Subtree
 from workflows.periods import Slot
 
 DONE_STATES = (State.HELD, State.CHECKED, State.CLOSED)
+#: Units in a subtree above which pages show one rolled-up row per directly subordinate unit.
+ROLLUP_ABOVE = 60
 STATUS_LABELS = {"on_time": "按时完成", "late": "逾期完成", "missed": "未开展", "not_due": "未到期", "cancelled": "已取消"}
 
 

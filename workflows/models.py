@@ -74,7 +74,9 @@ class Occurrence(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["unit", "obligation_key", "period_start", "seq"], condition=Q(event__isnull=True), name="one_occurrence_per_slot"),
             models.UniqueConstraint(fields=["unit", "obligation_key", "event"], condition=Q(event__isnull=False), name="one_occurrence_per_event"),
         ]
-        indexes = [models.Index(fields=["unit", "period_start"], name="occ_unit_period")]
+        indexes = [models.Index(fields=["unit", "period_start"], name="occ_unit_period"),
+                   # home panels (due this month, overdue, recent gaps) list the first few by due date
+                   models.Index(fields=["due_date"], name="occ_due")]
 
     def __str__(self) -> str:
         return f"{self.unit} · {self.period_label()} · {self.obligation.title}"

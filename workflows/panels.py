@@ -54,9 +54,11 @@ def waiting_panel(request) -> dict | None:
 
 
 def compliance_panel(request) -> dict | None:
-    """For a committee or 总支 scope: this year's rate and the five weakest units."""
+    """For a committee or 总支 scope: this year's rate and the five weakest units — for a
+    large subtree, the five weakest directly subordinate units (each with everything below
+    it, from the subtree tally), as on the heatmap."""
     from qms.models import Unit
-    from workflows.compliance import compliance
+    from workflows.compliance import ROLLUP_ABOVE, Rate, compliance, rates_by_child
 
     scope = current_scope(request)
     if scope is None:
@@ -64,8 +66,23 @@ def compliance_panel(request) -> dict | None:
     root = Unit.objects.get(pk=scope.unit_id)
     if root.kind not in ("committee", "general_branch"):
         return None
-    m = compliance(root, timezone.localdate().year, cells=False)
-    worst = sorted(((r.rate, code) for code, r in m.by_unit.items() if r.rate is not None))[:5]
-    rows = [(m.units[code], reverse("compliance") + f"?unit={code}", f"执行率 {rate:.0%}") for rate, code in worst]
-    overall = "—" if m.overall.rate is None else f"{m.overall.rate:.0%}"
-    return {"title": f"本年度执行率 {overall}(执行率最低的组织)", "rows": rows, "empty": "本年度尚无到期事项。"}
+    year = timezone.localdate().year
+    if Unit.objects.filter(path__startswith=root.path).count() > ROLLUP_ABOVE:
+        rates, _titles = rates_by_child(root, year)
+        children = {path: (code, name) for code, name, path in Unit.objects.filter(parent=root).values_list("code", "name", "path")}
+        by_child: dict[str, Rate] = {}
+        overall = Rate()
+        for (path, _key), r in rates.items():
+            by_child.setdefault(path, Rate())
+            by_child[path] += r
+            overall += r
+        worst = sorted((r.rate, children[p][0], children[p][1]) for p, r in by_child.items() if p in children and r.rate is not None)[:5]
+        what = "执行率最低的直属组织"
+    else:
+        m = compliance(root, year, cells=False)
+        overall = m.overall
+        worst = sorted((r.rate, code, m.units[code]) for code, r in m.by_unit.items() if r.rate is not None)[:5]
+        what = "执行率最低的组织"
+    rows = [(name, reverse("compliance") + f"?unit={code}", f"执行率 {rate:.0%}") for rate, code, name in worst]
+    rate = "—" if overall.rate is None else f"{overall.rate:.0%}"
+    return {"title": f"本年度执行率 {rate}({what})", "rows": rows, "empty": "本年度尚无到期事项。"}

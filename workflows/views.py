@@ -20,7 +20,7 @@ from qms import ledger
 from qms.models import Member, Unit
 from qms.scoping import can_manage, get_visible_or_404, restrict
 from workflows import services
-from workflows.compliance import STATUS_LABELS, compliance
+from workflows.compliance import ROLLUP_ABOVE, STATUS_LABELS, compliance
 from workflows.models import PDCA, Attachment, FollowUp, Occurrence, Presence, State
 
 
@@ -180,7 +180,6 @@ def _matrix(request):
     return root, year, compliance(root, year)
 
 
-ROLLUP_ABOVE = 60  # units in the subtree above which the map shows one row per subordinate unit
 
 
 RATE_CLASSES = (("h-good", "执行率 ≥ 95%"), ("h-fair", "80%–95%"), ("h-poor", "< 80%"), ("h-none", "尚无到期事项"))

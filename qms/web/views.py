@@ -88,8 +88,9 @@ def home(request):
             warnings=warnings[:HOME_WARNINGS], warnings_total=len(warnings),
             n_units=sum(by_kind.values()),
             by_kind=[(UnitKind(k).label, by_kind.get(k, 0)) for k in UnitKind.values if by_kind.get(k)],
-            n_members=members.filter(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).count(),
-            n_full=members.filter(member__category=MemberCategory.FULL).count(),
+            **members.aggregate(  # one query for both counts
+                n_members=Count("id", filter=Q(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY))),
+                n_full=Count("id", filter=Q(member__category=MemberCategory.FULL))),
             children=root.children.order_by("code"),
             officers=_by_title(Position.objects.filter(unit=root, end__isnull=True).select_related("member")),
             can_manage=can_manage(request.user, root),

@@ -32,8 +32,11 @@ def _carry(vendor: str, path: str, source: str, where: str, delta: str) -> str:
 
 
 def _prune(vendor: str, path: str, source: str, where: str) -> str:
-    return (f"DELETE FROM {SUB} WHERE n = 0 AND ancestor_id IN (SELECT {_ancestor(vendor, path)} FROM {source} "
-            f"JOIN workflows_pathlevel l ON l.i < length({path}) / 9 WHERE {where})")
+    """Remove the rows of ``source``'s keys that fell to zero (matched on the whole key, so
+    each delete is a few index look-ups)."""
+    return (f"DELETE FROM {SUB} WHERE n = 0 AND ({KEY}) IN (SELECT {_ancestor(vendor, path)}, k.obligation_id, "
+            f"k.obligation_key, k.year, k.bucket, k.due_date FROM {source} JOIN workflows_pathlevel l "
+            f"ON l.i < length({path}) / 9 WHERE {where})")
 
 
 def _sqlite() -> list[str]:
@@ -42,11 +45,11 @@ def _sqlite() -> list[str]:
     def on_tally(row: str, delta: str) -> str:
         src = f"(SELECT {row}.obligation_id AS obligation_id, {row}.obligation_key AS obligation_key, {row}.year AS year, " \
               f"{row}.bucket AS bucket, {row}.due_date AS due_date) k JOIN qms_unit u"
-        return f"{_carry(v, 'u.path', src, f'u.id = {row}.unit_id', delta)}; {_prune(v, 'u.path', 'qms_unit u', f'u.id = {row}.unit_id')}"
+        return f"{_carry(v, 'u.path', src, f'u.id = {row}.unit_id', delta)}; {_prune(v, 'u.path', src, f'u.id = {row}.unit_id')}"
 
     def on_move(path: str, delta: str) -> str:
         return (f"{_carry(v, path, f'{TALLY} k', 'k.unit_id = NEW.id', delta)}; "
-                f"{_prune(v, path, '(SELECT 1) one', '1 = 1')}")
+                f"{_prune(v, path, f'{TALLY} k', 'k.unit_id = NEW.id')}")
 
     return [
         f"CREATE TRIGGER workflows_subtree_tally_insert AFTER INSERT ON {TALLY} WHEN NEW.n <> 0 BEGIN {on_tally('NEW', 'NEW.n')}; END",
@@ -59,13 +62,25 @@ def _sqlite() -> list[str]:
 
 
 def _postgresql() -> list[str]:
-    v = "postgresql"
-    one = "(SELECT ob AS obligation_id, okey AS obligation_key, yr AS year, b AS bucket, d AS due_date) k"
+    # plpgsql (its statements' plans are cached per session) and one indexed upsert per
+    # superior: a change costs depth × one index look-up, however large the tree.
     return [
         f"""CREATE OR REPLACE FUNCTION workflows_subtree_add(p text, ob bigint, okey varchar, yr integer, b varchar, d date,
-                                                     delta integer) RETURNS void LANGUAGE sql AS $$
-  {_carry(v, 'p', one, 'true', 'delta')};
-  {_prune(v, 'p', '(SELECT 1) one', 'true')};
+                                                     delta integer) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  a bigint;
+  remaining integer;
+BEGIN
+  FOR lvl IN 1 .. length(p) / 9 - 1 LOOP
+    a := CAST(substr(p, 9 * lvl - 8, 8) AS bigint);
+    INSERT INTO {SUB} ({KEY}, n) VALUES (a, ob, okey, yr, b, d, delta)
+      ON CONFLICT ({KEY}) DO UPDATE SET n = {SUB}.n + excluded.n RETURNING n INTO remaining;
+    IF remaining = 0 THEN
+      DELETE FROM {SUB} WHERE ancestor_id = a AND obligation_id = ob AND obligation_key = okey AND year = yr
+        AND bucket = b AND due_date = d;
+    END IF;
+  END LOOP;
+END;
 $$""",
         f"""CREATE OR REPLACE FUNCTION workflows_subtree_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
