@@ -121,3 +121,21 @@ def test_large_subtrees_get_a_rolled_up_map_with_drill_down(client, org, monkeyp
         assert rows[code]["rate"] == compliance(org[code.lower()], TODAY.year).overall.rate
     drill = client.get(reverse("compliance"), {"unit": "B1", "year": TODAY.year}).content.decode()
     assert 'class="cell" href="/work/' in drill or "该年度没有应开展事项" in drill
+
+
+def test_the_committee_home_panel_names_the_weakest_units_small_or_large(client, org, monkeypatch):
+    """Small subtree: the weakest units at any level; above the roll-up threshold: the weakest
+    directly subordinate units from the subtree tally — both with the same overall rate."""
+    import re
+
+    from workflows import compliance as compliance_module
+
+    Occurrence.objects.filter(unit=org["b1"], due_date__lt=TODAY).update(state=State.CLOSED)
+    client.force_login(org["users"]["checker"])
+    small = client.get(reverse("home")).content.decode()
+    monkeypatch.setattr(compliance_module, "ROLLUP_ABOVE", 1)
+    large = client.get(reverse("home")).content.decode()
+    assert "执行率最低的组织" in small and "执行率最低的直属组织" in large
+    rate = re.compile(r"本年度执行率 (\d+%|—)")
+    assert rate.search(small).group(1) == rate.search(large).group(1) != "—"
+    assert "第二党支部" in large.split("执行率最低的直属组织")[1][:2000]  # B2 did nothing: it is among the weakest
