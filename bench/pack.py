@@ -1,22 +1,40 @@
-"""Benchmark: the evidence pack (issue 7 §4) — pages per second and peak memory for packs of
-growing periods, against bare WeasyPrint rendering the same chapters' HTML (no data
-gathering, no PDF/A, no attachments, no ZIP) in the same process. Each size runs in its own
-child process so peak RSS is that build's own.
+"""Benchmark: the evidence pack (issue 7 §4) — pages per second and peak memory for a series of
+pack sizes up to ~500 pages, against bare WeasyPrint rendering the same chapters' HTML (default
+``HTML(string=…).render()`` per chapter, pages joined, ``write_pdf()``: no data gathering, no
+PDF/A, no attachments, no ZIP) in the same process. Each size runs in its own child process, so
+peak RSS is that build's own; the bare baseline runs after the pack, so it does not count in it.
 
-    DATABASE_URL=postgres://…/qms_bench .venv/bin/python bench/pack.py --unit BIG-Z000 --months 3 6 12
+A size is ``UNIT:MONTHS`` — the subtree of ``UNIT`` for the last ``MONTHS`` months of the current
+year. On ``bench/generate.py --scale 0.1`` (20 党总支 × 25 党支部 × 3 党小组) a 党总支-year
+(``BIG-Z000:12``) is ~90 pages and the whole tree (``BIG``) ~100 pages a month plus the fixed
+chapters, so the default series is ~100, ~250 and ~500 pages:
+
+    DATABASE_URL=postgres://…/qms_bench_pack .venv/bin/python bench/pack.py
+    DATABASE_URL=… .venv/bin/python bench/pack.py --sizes BIG-Z000:12 BIG:3 --runs 3
 """
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from common import machine, setup
+
+DEFAULT_SIZES = ["BIG-Z000:12", "BIG:1", "BIG:4"]
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def child(unit: str, months: int) -> dict:
@@ -33,37 +51,73 @@ def child(unit: str, months: int) -> dict:
     end = timezone.localdate()
     start = max(dt.date(end.year, 1, 1), end - dt.timedelta(days=30 * months))
     html: list[str] = []
+    phases: dict[str, float] = {}
+    rss_before = _rss_mib()
+
+    def progress(percent: int, label: str) -> None:  # the builder's own progress steps, timed
+        phases.setdefault({1: "data"}.get(percent, "write" if percent == 92 else "zip" if percent == 96 else
+                                           "done" if percent == 100 else "layout"), time.perf_counter())
+
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        r = build_pack(root, start, end, out_dir=Path(tmp), generated_by="bench", keep_html=html)
+        r = build_pack(root, start, end, out_dir=Path(tmp), generated_by="bench", keep_html=html, progress=progress)
         ours = time.perf_counter() - t
-        rss_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        pdf_mib = r.pdf_path.stat().st_size / 2**20
         t = time.perf_counter()
         docs = [HTML(string=h).render() for h in html]
         docs[0].copy([p for d in docs for p in d.pages]).write_pdf(Path(tmp) / "bare.pdf")
         bare = time.perf_counter() - t
-    return {"months": months, "start": start.isoformat(), "pages": r.pages, "ours": ours, "bare": bare,
-            "rss_mib": rss_ours / 1024}
+    split = {"data": phases["layout"] - phases["data"], "layout": phases["write"] - phases["layout"],
+             "write": phases["zip"] - phases["write"], "zip": phases["done"] - phases["zip"]}
+    firsts = [first for _, first in r.chapters] + [r.pages + 1]
+    return {"size": f"{unit}:{months}", "start": start.isoformat(), "end": end.isoformat(), "pages": r.pages,
+            "chapters": len(r.chapters), "largest_chapter": max(b - a for a, b in pairwise(firsts)), "ours": ours, "bare": bare, "rss_mib": rss_ours, "rss_before_mib": rss_before,
+            "pdf_mib": pdf_mib, "split": split}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--unit", default="BIG-Z000")
-    parser.add_argument("--months", type=int, nargs="+", default=[3, 6, 12])
-    parser.add_argument("--child", type=int)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, metavar="UNIT:MONTHS")
+    parser.add_argument("--runs", type=int, default=1, help="runs per size (median, min and max are printed)")
+    parser.add_argument("--child")
+    parser.add_argument("--json", action="store_true", help="also print each run as a JSON line")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.unit, args.child)))
+        unit, months = args.child.rsplit(":", 1)
+        print(json.dumps(child(unit, int(months))))
         return
     setup()
     print(machine())
-    for m in args.months:
-        out = subprocess.run([sys.executable, __file__, "--unit", args.unit, "--child", str(m)], capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
-        r = json.loads(out)
-        print(f"{r['months']:>2} months from {r['start']}: {r['pages']} pages; pack {r['ours']:.1f}s "
-              f"({r['pages'] / r['ours']:.1f} pages/s); bare WeasyPrint {r['bare']:.1f}s; ratio {r['ours'] / r['bare']:.2f}×; "
-              f"peak RSS {r['rss_mib']:.0f} MiB")
+    import weasyprint
+
+    print(f"WeasyPrint {weasyprint.__version__}")
+    rows = []
+    for size in args.sizes:
+        runs = []
+        for _ in range(args.runs):
+            out = subprocess.run([sys.executable, __file__, "--child", size], capture_output=True, text=True,
+                                 check=True).stdout.strip().splitlines()[-1]
+            runs.append(json.loads(out))
+            if args.json:
+                print(out)
+        med = statistics.median
+        r = runs[0]
+        ours, bare = [x["ours"] for x in runs], [x["bare"] for x in runs]
+        rss = [x["rss_mib"] for x in runs]
+        s = {k: med(x["split"][k] for x in runs) for k in r["split"]}
+        spread = f" (min {min(ours):.1f}, max {max(ours):.1f}, n={len(runs)})" if len(runs) > 1 else ""
+        print(f"{size} {r['start']}–{r['end']}: {r['pages']} pages, {r['chapters']} chapters (largest {r['largest_chapter']} pages), PDF {r['pdf_mib']:.1f} MiB; "
+              f"pack {med(ours):.1f}s{spread} = {r['pages'] / med(ours):.1f} pages/s "
+              f"[data {s['data']:.1f}s, layout {s['layout']:.1f}s, PDF/A write {s['write']:.1f}s, ZIP {s['zip']:.1f}s]; "
+              f"bare WeasyPrint {med(bare):.1f}s = {r['pages'] / med(bare):.1f} pages/s; ratio {med(ours) / med(bare):.2f}×; "
+              f"peak RSS {med(rss):.0f} MiB (after Django set-up {r['rss_before_mib']:.0f} MiB)")
+        rows.append((r["pages"], med(rss)))
+    if len(rows) > 1:
+        (p0, m0), (p1, m1) = rows[0], rows[-1]
+        if p1 != p0:
+            print(f"peak RSS from {p0} to {p1} pages: ×{m1 / m0:.2f} for ×{p1 / p0:.2f} the pages "
+                  f"({(m1 - m0) / (p1 - p0):.2f} MiB per extra page)")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,32 @@ def test_pdf_is_pdfa_with_cjk_fonts_contents_and_the_attachment(held, tmp_path):
     assert (detached / f"{held['att'].record_id}-签到表.pdf").read_bytes() == SIGN_IN
 
 
+def test_pages_painted_as_their_chapter_is_laid_out_give_the_same_pdf(held, tmp_path, monkeypatch):
+    """Memory (issue 7 §4): each chapter's pages are painted right after its layout and the
+    layout freed; the PDF is the one the ordinary path (every layout kept until write_pdf) makes."""
+    _tools()
+    from audits.evidence import painted
+
+    assert painted.SUPPORTED, "WeasyPrint's page stream changed: packs would keep every page's layout in memory"
+    kinds = []
+    real_paint = painted._paint
+    monkeypatch.setattr(painted, "_paint", lambda *a: kinds.append(type(r := real_paint(*a)).__name__) or r)
+    early = _build(held, tmp_path / "early")
+    assert kinds.count("PaintedPage") >= early.pages - 2  # all but the pages with charts (SVG groups)
+    monkeypatch.setattr(painted, "ENABLED", False)
+    late = _build(held, tmp_path / "late")
+    assert early.pages == late.pages and early.chapters == late.chapters
+    for pdf in (early.pdf_path, late.pdf_path):
+        meta = _run("pdfinfo", "-meta", str(pdf))
+        assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
+    text = [_run("pdftotext", "-layout", "-f", "2", str(r.pdf_path), "-") for r in (early, late)]  # (cover: time)
+    assert text[0] == text[1]
+    fonts = [[ln.split()[0] + ln.split()[-5] for ln in _run("pdffonts", str(r.pdf_path)).splitlines()[2:]] for r in (early, late)]
+    assert fonts[0] == fonts[1] and all("CJK" in f and f.endswith("yes") for f in fonts[0])
+    assert _bookmarks(early.pdf_path) == _bookmarks(late.pdf_path)
+    assert f"{held['att'].record_id}-签到表.pdf" in _run("pdfdetach", "-list", str(early.pdf_path))
+
+
 def test_zip_manifest_and_verification(held, tmp_path):
     nc = _nc_with_evidence_file(held)
     r = _build(held, tmp_path / "out")
