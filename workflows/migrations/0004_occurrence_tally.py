@@ -50,26 +50,48 @@ def _backfill(vendor: str) -> str:
             f"FROM workflows_occurrence o GROUP BY {', '.join(str(i) for i in range(1, 7))}")
 
 
+def _keyed(vendor: str, r: str, delta: str) -> str:
+    cols = KEY.split(", ")
+    return f"SELECT {', '.join(f'{e} AS {c}' for c, e in zip(cols, _values(vendor, r), strict=True))}, {delta} AS delta"
+
+
+def _apply(deltas: str) -> str:
+    """Add the net change per tally key of a statement's rows; a row whose count falls to zero
+    is deleted by its id (an index look-up; a set-based delete made the planner scan the
+    whole tally for every statement)."""
+    cols = ", ".join(f"d.{c}" for c in KEY.split(", "))
+    return (f"FOR rid, remaining IN INSERT INTO {TABLE} ({KEY}, n) SELECT {cols}, SUM(d.delta) FROM ({deltas}) d "
+            f"GROUP BY {cols} HAVING SUM(d.delta) <> 0 ON CONFLICT ({KEY}) DO UPDATE SET n = {TABLE}.n + excluded.n "
+            f"RETURNING id, n LOOP IF remaining = 0 THEN DELETE FROM {TABLE} WHERE id = rid; END IF; END LOOP")
+
+
 def _postgresql() -> list[str]:
+    """Statement-level triggers with transition tables: a bulk insert of thousands of rows
+    changes each tally row once, not once per occurrence (row-level triggers made the
+    counters of a large subtree hot rows updated thousands of times in one transaction)."""
     v = "postgresql"
-    return [
-        f"""CREATE OR REPLACE FUNCTION workflows_occurrence_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+    deltas = {
+        "insert": (f"{_keyed(v, 'r', '1')} FROM new_rows r", "REFERENCING NEW TABLE AS new_rows"),
+        "delete": (f"{_keyed(v, 'r', '-1')} FROM old_rows r", "REFERENCING OLD TABLE AS old_rows"),
+        "update": (f"{_keyed(v, 'r', '-1')} FROM old_rows r UNION ALL {_keyed(v, 'r', '1')} FROM new_rows r",
+                   "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    }
+    out = []
+    for op, (sql, referencing) in deltas.items():
+        out += [
+            f"""CREATE OR REPLACE FUNCTION workflows_occurrence_tally_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  rid bigint;
+  remaining integer;
 BEGIN
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    {_decrement(v, 'OLD')};
-  END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    {_increment(v, 'NEW')};
-  END IF;
+  {_apply(sql)};
   RETURN NULL;
 END;
 $$""",
-        "CREATE TRIGGER workflows_occurrence_tally_insert_delete AFTER INSERT OR DELETE ON workflows_occurrence "
-        "FOR EACH ROW EXECUTE FUNCTION workflows_occurrence_tally()",
-        f"CREATE TRIGGER workflows_occurrence_tally_update AFTER UPDATE OF {', '.join(TRIGGER_COLUMNS)} "
-        f"ON workflows_occurrence FOR EACH ROW WHEN ({_changed(v)}) EXECUTE FUNCTION workflows_occurrence_tally()",
-        _backfill(v),
-    ]
+            f"CREATE TRIGGER workflows_occurrence_tally_{op} AFTER {op.upper()} ON workflows_occurrence {referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION workflows_occurrence_tally_{op}()",
+        ]
+    return [*out, _backfill(v)]
 
 
 def _sqlite() -> list[str]:
@@ -84,9 +106,9 @@ def _sqlite() -> list[str]:
 
 
 BACKWARD = {
-    "postgresql": ["DROP TRIGGER IF EXISTS workflows_occurrence_tally_insert_delete ON workflows_occurrence",
-                   "DROP TRIGGER IF EXISTS workflows_occurrence_tally_update ON workflows_occurrence",
-                   "DROP FUNCTION IF EXISTS workflows_occurrence_tally()"],
+    "postgresql": [*(f"DROP TRIGGER IF EXISTS workflows_occurrence_tally_{op} ON workflows_occurrence"
+                     for op in ("insert", "update", "delete")),
+                   *(f"DROP FUNCTION IF EXISTS workflows_occurrence_tally_{op}()" for op in ("insert", "update", "delete"))],
     "sqlite": ["DROP TRIGGER IF EXISTS workflows_occurrence_tally_insert", "DROP TRIGGER IF EXISTS workflows_occurrence_tally_delete",
                "DROP TRIGGER IF EXISTS workflows_occurrence_tally_update"],
 }

@@ -61,9 +61,45 @@ def _sqlite() -> list[str]:
     ]
 
 
+def _pg_carry() -> list[str]:
+    """Statement-level triggers on the tally with transition tables: the net change of each
+    tally row a statement touched is carried to every superior, summed per key, so a bulk
+    change updates each superior's row once per statement."""
+    cols = "d.obligation_id, d.obligation_key, d.year, d.bucket, d.due_date"
+    expand = "FROM ({deltas}) d JOIN qms_unit u ON u.id = d.unit_id JOIN workflows_pathlevel l ON l.i < length(u.path) / 9"
+    carry = (f"FOR rid, remaining IN INSERT INTO {SUB} ({KEY}, n) SELECT {_ancestor('postgresql', 'u.path')}, {cols}, "
+             f"SUM(d.delta) {expand} GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(d.delta) <> 0 ON CONFLICT ({KEY}) "
+             f"DO UPDATE SET n = {SUB}.n + excluded.n RETURNING id, n LOOP "
+             f"IF remaining = 0 THEN DELETE FROM {SUB} WHERE id = rid; END IF; END LOOP")
+    tally = "r.unit_id, r.obligation_id, r.obligation_key, r.year, r.bucket, r.due_date"
+    deltas = {
+        "insert": (f"SELECT {tally}, r.n AS delta FROM new_rows r", "REFERENCING NEW TABLE AS new_rows"),
+        "delete": (f"SELECT {tally}, -r.n AS delta FROM old_rows r", "REFERENCING OLD TABLE AS old_rows"),
+        # a tally row keeps its key: new minus old count, summed per key (no join of the two
+        # transition tables, which the planner, seeing no statistics, would nest-loop)
+        "update": (f"SELECT {tally}, r.n AS delta FROM new_rows r UNION ALL SELECT {tally}, -r.n FROM old_rows r",
+                   "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    }
+    out = []
+    for op, (sql, referencing) in deltas.items():
+        out += [
+            f"""CREATE OR REPLACE FUNCTION workflows_subtree_tally_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  rid bigint;
+  remaining integer;
+BEGIN
+  {carry.format(deltas=sql)};
+  RETURN NULL;
+END;
+$$""",
+            f"CREATE TRIGGER workflows_subtree_tally_{op} AFTER {op.upper()} ON {TALLY} {referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION workflows_subtree_tally_{op}()",
+        ]
+    return out
+
+
 def _postgresql() -> list[str]:
-    # plpgsql (its statements' plans are cached per session) and one indexed upsert per
-    # superior: a change costs depth × one index look-up, however large the tree.
+    # A moved unit (row-level on qms_unit, rare): plpgsql, one indexed upsert per superior.
     return [
         f"""CREATE OR REPLACE FUNCTION workflows_subtree_add(p text, ob bigint, okey varchar, yr integer, b varchar, d date,
                                                      delta integer) RETURNS void LANGUAGE plpgsql AS $$
@@ -82,25 +118,6 @@ BEGIN
   END LOOP;
 END;
 $$""",
-        f"""CREATE OR REPLACE FUNCTION workflows_subtree_tally() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  k {TALLY}%ROWTYPE;
-  delta integer;
-  p text;
-BEGIN
-  IF TG_OP = 'DELETE' THEN k := OLD; delta := -OLD.n;
-  ELSIF TG_OP = 'INSERT' THEN k := NEW; delta := NEW.n;
-  ELSE k := NEW; delta := NEW.n - OLD.n;
-  END IF;
-  IF delta <> 0 THEN
-    SELECT path INTO p FROM qms_unit WHERE id = k.unit_id;
-    IF p IS NOT NULL THEN
-      PERFORM workflows_subtree_add(p, k.obligation_id, k.obligation_key, k.year, k.bucket, k.due_date, delta);
-    END IF;
-  END IF;
-  RETURN NULL;
-END;
-$$""",
         f"""CREATE OR REPLACE FUNCTION workflows_subtree_move() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   t record;
@@ -112,8 +129,7 @@ BEGIN
   RETURN NULL;
 END;
 $$""",
-        f"CREATE TRIGGER workflows_subtree_tally AFTER INSERT OR UPDATE OF n OR DELETE ON {TALLY} "
-        "FOR EACH ROW EXECUTE FUNCTION workflows_subtree_tally()",
+        *_pg_carry(),
         "CREATE TRIGGER workflows_subtree_tally_move AFTER UPDATE OF path ON qms_unit FOR EACH ROW "
         "WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION workflows_subtree_move()",
     ]
@@ -130,9 +146,11 @@ def _backfill(vendor: str) -> list[str]:
 
 
 BACKWARD = {
-    "postgresql": ["DROP TRIGGER IF EXISTS workflows_subtree_tally ON workflows_occurrencetally",
+    "postgresql": [*(f"DROP TRIGGER IF EXISTS workflows_subtree_tally_{op} ON workflows_occurrencetally"
+                     for op in ("insert", "update", "delete")),
+                   *(f"DROP FUNCTION IF EXISTS workflows_subtree_tally_{op}()" for op in ("insert", "update", "delete")),
                    "DROP TRIGGER IF EXISTS workflows_subtree_tally_move ON qms_unit",
-                   "DROP FUNCTION IF EXISTS workflows_subtree_tally()", "DROP FUNCTION IF EXISTS workflows_subtree_move()",
+                   "DROP FUNCTION IF EXISTS workflows_subtree_move()",
                    "DROP FUNCTION IF EXISTS workflows_subtree_add(text, bigint, varchar, integer, varchar, date, integer)",
                    "DROP TABLE IF EXISTS workflows_pathlevel"],
     "sqlite": [*(f"DROP TRIGGER IF EXISTS workflows_subtree_tally_{t}" for t in ("insert", "update", "delete", "move")),
