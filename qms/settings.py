@@ -87,10 +87,15 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "qms.wsgi.application"
 
+_DB_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'qms.sqlite3'}")
 DATABASES = {
+    # PostgreSQL connections are kept for a minute between requests (checked before reuse): a new
+    # connection per request costs the connect, the password exchange and a cold backend's
+    # catalogue caches on every page (docs/benchmarks.md §3). ``CONN_MAX_AGE=0`` turns it off.
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'qms.sqlite3'}"),
-        conn_max_age=0,
+        _DB_URL,
+        conn_max_age=0 if _DB_URL.startswith("sqlite") else int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
