@@ -167,25 +167,15 @@ def _rates(root: Unit, year: int, today: dt.date) -> Matrix:
     units = {pk: (code, name) for pk, code, name in Unit.objects.filter(path__startswith=root.path).values_list("pk", "code", "name")}
     titles = _titles(rows)
     m = Matrix(root=root, year=year)
-    per_unit: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
-    per_obligation: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
     for unit_id, key, on_time, late, missed, not_due, cancelled, ob in rows:
         code, name = units[unit_id]
         m.units[code] = name
         if key not in m.obligations:
             m.obligations[key] = titles[ob]
-        m.by_unit_obligation[(code, key)] = Rate(on_time, late, missed, not_due, cancelled)
-        for acc in (per_unit[code], per_obligation[key]):
-            acc[0] += on_time
-            acc[1] += late
-            acc[2] += missed
-            acc[3] += not_due
-            acc[4] += cancelled
-    for code, acc in per_unit.items():
-        m.by_unit[code] = Rate(*acc)
-    for key, acc in per_obligation.items():
-        m.by_obligation[key] = Rate(*acc)
-    m.overall = Rate(*(sum(acc[i] for acc in per_obligation.values()) for i in range(5)))
+        cell = m.by_unit_obligation[(code, key)] = Rate(on_time, late, missed, not_due, cancelled)
+        m.by_unit[code] += cell
+        m.by_obligation[key] += cell
+        m.overall += cell
     return m
 
 
@@ -194,7 +184,7 @@ def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tu
     rolled up: the rows of a committee-wide heatmap. Read from the subtree tally of each child
     (everything below it) and the tally of the child itself — a few rows per child and
     obligation, however many branches lie below. Occurrences of ``root`` itself come under its
-    own path. Returns the rates and the obligations' titles (three queries, whatever the size
+    own path. Returns the rates and the obligations' titles (four queries, whatever the size
     of the tree)."""
     today = today or timezone.localdate()
     children = dict(Unit.objects.filter(parent=root).values_list("pk", "path"))
@@ -221,9 +211,19 @@ def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tu
     return out, names
 
 
-def tally_drift(*, limit: int = 20) -> list[str]:
-    """Where the tally (执行计数) differs from a recount of the occurrences themselves — empty
-    when they agree. Recounted with the ORM (not the triggers' SQL), so it checks them."""
+def totals_by_child(rates: dict[tuple[str, str], Rate]) -> tuple[dict[str, Rate], Rate]:
+    """``rates_by_child``'s cells summed per row (subordinate unit's path) and overall."""
+    per_row: dict[str, Rate] = defaultdict(Rate)
+    overall = Rate()
+    for (path, _key), r in rates.items():
+        per_row[path] += r
+        overall += r
+    return dict(per_row), overall
+
+
+def _recount() -> dict[tuple, int]:
+    """The unit tally recounted from the occurrences with the ORM (not the triggers' SQL):
+    key (unit_id, obligation_id, obligation_key, year, bucket, due_date) → count."""
     from django.db.models import Case, Count, DateField, F, Value, When
     from django.db.models.functions import ExtractYear
 
@@ -231,12 +231,18 @@ def tally_drift(*, limit: int = 20) -> list[str]:
                   When(state__in=DONE_STATES, then=Value(Bucket.ON_TIME.value)),
                   When(state=State.MISSED, then=Value(Bucket.MISSED.value)),
                   When(state=State.CANCELLED, then=Value(Bucket.CANCELLED.value)), default=Value(Bucket.OPEN.value))
-    due = Case(When(state__in=(*DONE_STATES, State.MISSED, State.CANCELLED), then=Value(UNDATED)),
+    due = Case(When(state__in=(*DONE_STATES, State.MISSED, State.CANCELLED), then=Value(dt.date.fromisoformat(UNDATED))),
                default=F("due_date"), output_field=DateField())
+    return {tuple(r[:6]): r[6] for r in Occurrence.objects.annotate(year=ExtractYear("period_start"), bucket=bucket, due=due)
+            .values_list("unit_id", "obligation_id", "obligation_key", "year", "bucket", "due").annotate(n=Count("id"))
+            .order_by()}
+
+
+def tally_drift(*, limit: int = 20) -> list[str]:
+    """Where the tally (执行计数) differs from a recount of the occurrences themselves — empty
+    when they agree. Recounted with the ORM (not the triggers' SQL), so it checks them."""
     fields = ("unit_id", "obligation_id", "obligation_key", "year", "bucket", "due_date")
-    counted = {tuple(r[:6]): r[6] for r in Occurrence.objects.annotate(year=ExtractYear("period_start"), bucket=bucket, due=due)
-               .values_list("unit_id", "obligation_id", "obligation_key", "year", "bucket", "due").annotate(n=Count("id"))
-               .order_by()}
+    counted = _recount()
     kept = {tuple(r[:6]): r[6] for r in OccurrenceTally.objects.filter(n__gt=0).values_list(*fields, "n")}
     out = _differences("执行计数", fields, counted, kept, limit)
     # The subtree tally: every superior named by a unit's path holds the sum of its counts.
@@ -266,34 +272,15 @@ def tally_rebuild() -> int:
     writes meanwhile. The subtree tally is rebuilt by its own triggers as the unit tally's rows
     go in. Returns the number of unit tally rows."""
     from django.db import connection, transaction
-    from django.db.models import Count
-    from django.db.models.functions import ExtractYear
 
-    undated = dt.date.fromisoformat(UNDATED)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as c:
                 c.execute("LOCK TABLE workflows_occurrence, qms_unit IN SHARE MODE")
         OccurrenceTally.objects.all().delete()
         SubtreeTally.objects.all().delete()
-        merged: dict[tuple, int] = defaultdict(int)
-        for o in (Occurrence.objects.values("unit_id", "obligation_id", "obligation_key", "state", "late", "due_date",
-                                            year=ExtractYear("period_start")).annotate(n=Count("id")).order_by()):
-            b = bucket_of(o["state"], o["late"])
-            merged[(o["unit_id"], o["obligation_id"], o["obligation_key"], o["year"], b,
-                    o["due_date"] if b == Bucket.OPEN else undated)] += o["n"]
+        counted = _recount()
         OccurrenceTally.objects.bulk_create(
             [OccurrenceTally(unit_id=k[0], obligation_id=k[1], obligation_key=k[2], year=k[3], bucket=k[4], due_date=k[5], n=n)
-             for k, n in merged.items()], batch_size=5000)
-        return len(merged)
-
-
-def bucket_of(state: str, late: bool) -> str:
-    """The tally bucket of an occurrence in ``state`` (the same rule as the triggers)."""
-    if state in DONE_STATES:
-        return Bucket.LATE if late else Bucket.ON_TIME
-    if state == State.MISSED:
-        return Bucket.MISSED
-    if state == State.CANCELLED:
-        return Bucket.CANCELLED
-    return Bucket.OPEN
+             for k, n in counted.items()], batch_size=5000)
+        return len(counted)

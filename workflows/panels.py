@@ -58,7 +58,7 @@ def compliance_panel(request) -> dict | None:
     large subtree, the five weakest directly subordinate units (each with everything below
     it, from the subtree tally), as on the heatmap."""
     from qms.models import Unit
-    from workflows.compliance import ROLLUP_ABOVE, Rate, compliance, rates_by_child
+    from workflows.compliance import ROLLUP_ABOVE, compliance, rates_by_child, totals_by_child
 
     scope = current_scope(request)
     if scope is None:
@@ -70,12 +70,7 @@ def compliance_panel(request) -> dict | None:
     if Unit.objects.filter(path__startswith=root.path).count() > ROLLUP_ABOVE:
         rates, _titles = rates_by_child(root, year)
         children = {path: (code, name) for code, name, path in Unit.objects.filter(parent=root).values_list("code", "name", "path")}
-        by_child: dict[str, Rate] = {}
-        overall = Rate()
-        for (path, _key), r in rates.items():
-            by_child.setdefault(path, Rate())
-            by_child[path] += r
-            overall += r
+        by_child, overall = totals_by_child(rates)
         worst = sorted((r.rate, children[p][0], children[p][1]) for p, r in by_child.items() if p in children and r.rate is not None)[:5]
         what = "执行率最低的直属组织"
     else:

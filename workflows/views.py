@@ -202,27 +202,22 @@ def _rolled_cells(rates: dict, path: str, obligations: list[tuple[str, str]]) ->
     return mark_safe("".join(out))  # noqa: S308 — numbers and constants only
 
 
-def _compliance_rolled(request, root, year):
+def _compliance_rolled(request, root, year, units_count: int):
     """Large subtrees: one row per directly subordinate unit (its whole subtree rolled up by
     the database from the subtree tally), one cell per obligation coloured by its rate; each
     row drills down."""
-    from workflows.compliance import Rate, rates_by_child
+    from workflows.compliance import rates_by_child, totals_by_child
 
     rates, titles = rates_by_child(root, year)
     children = list(Unit.objects.filter(parent=root, is_active=True).order_by("path").values_list("code", "name", "path"))
     obligations = sorted(titles.items())
-    per_row: dict[str, Rate] = {}
-    overall = Rate()
-    for (prefix, _key), r in rates.items():
-        per_row.setdefault(prefix, Rate())
-        per_row[prefix] += r
-        overall += r
+    per_row, overall = totals_by_child(rates)
     lines = [(root.code, root.name, root.path, False)] * (root.path in per_row) + [(c, n, p, True) for c, n, p in children]
     rows = [{"code": code, "name": name, "rate": per_row[path].rate if path in per_row else None, "drill": drill,
              "cells_html": _rolled_cells(rates, path, obligations)} for code, name, path, drill in lines]
     return render(request, "workflows/compliance.html", {
         "root": root, "year": year, "rows": rows, "obligations": obligations, "rolled": True,
-        "units_count": Unit.objects.filter(path__startswith=root.path).count(), "overall": overall,
+        "units_count": units_count, "overall": overall,
         "rate_legend": RATE_CLASSES,
     })
 
@@ -233,8 +228,9 @@ def compliance_page(request):
     drawn with plain HTML/CSS (no external asset)."""
     code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
     root = get_visible_or_404(request.user, Unit, code=code)
-    if Unit.objects.filter(path__startswith=root.path).count() > ROLLUP_ABOVE:
-        return _compliance_rolled(request, root, _year(request))
+    units_count = Unit.objects.filter(path__startswith=root.path).count()
+    if units_count > ROLLUP_ABOVE:
+        return _compliance_rolled(request, root, _year(request), units_count)
     root, year, m = _matrix(request)
     grid: dict[tuple[str, str], list[dict]] = {}
     for c in m.cells:
