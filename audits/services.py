@@ -285,11 +285,3 @@ def rectification_lowest(qs, n: int) -> tuple[list[tuple[str, RectificationStats
             .annotate(share=Cast(F("rectified"), FloatField()) / Cast(F("total"), FloatField()))
             .order_by("share", "unit__code")[:n])
     return [(r["unit__name"], _stats(r)) for r in rows], counted.values("unit_id").distinct().count()
-
-
-def rectification_by_unit(qs) -> list[tuple[str, RectificationStats]]:
-    """整改率 per responsible unit (by unit code), from one grouped query."""
-    rows = (qs.exclude(grade=Grade.OBSERVATION).order_by().values("unit__code", "unit__name")
-            .annotate(**_aggregates()).order_by("unit__code"))
-    return [(r["unit__name"], _stats(r)) for r in rows]
-
