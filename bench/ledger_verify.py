@@ -3,7 +3,9 @@
 Builds N chained ledger entries in a scratch database (bulk insert, hashes computed the
 same way ``qms.ledger.record`` does), then measures in the same run:
 - the floor: SHA-256 over the same canonical bytes in a plain loop (no database);
-- ``ledger.verify(check_objects=False)``: read + decode + canonicalise + hash + link checks.
+- ``ledger.verify(check_objects=False)``: read + decode + canonicalise + hash + link checks,
+  in one forked process per CPU (the default for large ledgers), then in one process, then
+  inside a transaction (one connection, no read-ahead).
 Prints entries/s and the ratio. Usage (PostgreSQL recommended, SQLite works):
 
     DATABASE_URL=postgres://… .venv/bin/python bench/ledger_verify.py --entries 1000000 --runs 3
@@ -71,7 +73,7 @@ def main() -> None:
         LedgerEntry.objects.bulk_create(batch)
         build = time.perf_counter() - t0
 
-        floors, verifies, plains = [], [], []
+        floors, verifies, singles, plains = [], [], [], []
         for _ in range(args.runs):
             t = time.perf_counter()
             p = ledger.GENESIS_HASH
@@ -83,6 +85,9 @@ def main() -> None:
             verifies.append(time.perf_counter() - t)
             assert result.ok and result.entries == args.entries, result.problems[:3]
             t = time.perf_counter()
+            assert ledger.verify(check_objects=False, processes=1).ok
+            singles.append(time.perf_counter() - t)
+            t = time.perf_counter()
             with transaction.atomic():  # inside a transaction: one connection, no read-ahead thread
                 assert ledger.verify(check_objects=False).ok
             plains.append(time.perf_counter() - t)
@@ -91,14 +96,18 @@ def main() -> None:
             import pstats
 
             prof = cProfile.Profile()
-            prof.runcall(ledger.verify, check_objects=False)
+            prof.runcall(ledger.verify, check_objects=False, processes=1)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
         print(machine())
         n = args.entries
         f_med, v_med = statistics.median(floors), statistics.median(verifies)
         print(f"database: {connection.vendor}  entries: {n:,}  build: {build:.1f} s")
         print(f"floor  (hashlib loop): median {n / f_med:,.0f} entries/s  (min {min(floors):.2f} s, max {max(floors):.2f} s)")
-        print(f"verify_ledger        : median {n / v_med:,.0f} entries/s  (min {min(verifies):.2f} s, max {max(verifies):.2f} s)")
+        procs = len(ledger._parallel_bounds(1, None) or [None])
+        print(f"verify_ledger        : median {n / v_med:,.0f} entries/s  (min {min(verifies):.2f} s, max {max(verifies):.2f} s)"
+              f" — {procs} process(es), one per CPU")
+        print(f"verify, one process  : median {n / statistics.median(singles):,.0f} entries/s  "
+              f"(min {min(singles):.2f} s, max {max(singles):.2f} s) — with the read-ahead thread")
         print(f"verify, one connection: median {n / statistics.median(plains):,.0f} entries/s  "
               f"(min {min(plains):.2f} s, max {max(plains):.2f} s) — the same check without the read-ahead thread")
         print(f"ratio verify/floor   : {v_med / f_med:.1f}x   target ≥ 50,000 entries/s: {'met' if n / v_med >= 50_000 else 'MISSED'}")

@@ -15,6 +15,7 @@ Design (reliability.md §2.3):
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import hashlib
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from django.utils import timezone
 
@@ -258,73 +260,226 @@ _ENTRY_FIELDS = ("seq", "ts", "actor_id", "actor_name", "action", "obj_type", "o
 _PG_ROWS = (
     "SELECT seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor_id, actor_name,"
     " action, obj_type, obj_id, before, after, reason, prev_hash, hash"
-    " FROM qms_ledgerentry WHERE seq > %s ORDER BY seq LIMIT %s"
+    " FROM qms_ledgerentry WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
 )
+
+#: Below this many entries a single process verifies (starting processes costs more than it saves).
+PARALLEL_FROM = 50_000
+_NO_END = 2**62
 
 
 def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _pg_rows(rows: list[tuple]) -> list[tuple]:
-    return [(*r[:7], _loads(r[7]), _loads(r[8]), *r[9:]) for r in rows]
+def _fast_loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _iter_entries(from_seq: int, chunk: int = 5000) -> Iterator[tuple]:
-    """Entries in ``seq`` order, ``ts`` already in canonical text form, in keyset pages."""
+def _fast_canonical(
+    seq: int, ts: str, actor_id: int | None, actor_name: str, action: str,
+    obj_type: str, obj_id: str, before: Any, after: Any, reason: str,
+) -> bytes | None:
+    """``canonical`` through orjson, for verifying only: the same bytes for what the ledger
+    writes (sorted keys, compact, UTF-8, the same escapes), five to ten times faster. Where
+    the two encoders differ (an exponent written ``1e-7`` rather than ``1e-07``, an integer
+    beyond 64 bits) the hash will not match and ``verify`` recomputes with ``canonical``, the
+    form the entry was written in. A match is never wrong: equal JSON text parses to equal
+    values, so the stored values are the hashed ones whichever encoder produced the text."""
+    try:
+        return orjson.dumps({
+            "seq": seq, "ts": ts, "actor_id": actor_id, "actor_name": actor_name,
+            "action": action, "obj_type": obj_type, "obj_id": obj_id,
+            "before": before, "after": after, "reason": reason,
+        }, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: a value orjson does not write
+        return None
+
+
+def _iter_entries(first: int, last: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
+    """Entries with ``first <= seq <= last`` in ``seq`` order, ``ts`` already in canonical
+    text form, in keyset pages. On PostgreSQL ``before``/``after`` come as JSON text (decoded
+    by the caller); on SQLite the ORM has decoded them."""
+    end = _NO_END if last is None else last
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        yield from _iter_prefetched(from_seq, chunk)
+        yield from _iter_prefetched(first, end, chunk)
         return
-    last = from_seq - 1
+    after = first - 1
     raw = connection.vendor == "postgresql"
     while True:
         if raw:  # no per-row ORM conversion; Django's psycopg loader hands jsonb over as text
             with connection.cursor() as c:
-                c.execute(_PG_ROWS, [last, chunk])
-                rows = _pg_rows(c.fetchall())
+                c.execute(_PG_ROWS, [after, end, chunk])
+                rows = c.fetchall()
         else:
             rows = [
                 (r[0], format_ts(r[1]), *r[2:])
-                for r in LedgerEntry.objects.filter(seq__gt=last).order_by("seq").values_list(*_ENTRY_FIELDS)[:chunk]
+                for r in LedgerEntry.objects.filter(seq__gt=after, seq__lte=end).order_by("seq")
+                .values_list(*_ENTRY_FIELDS)[:chunk]
             ]
         if not rows:
             return
         yield from rows
-        last = rows[-1][0]
+        after = rows[-1][0]
 
 
-def _iter_prefetched(from_seq: int, chunk: int) -> Iterator[tuple]:
+def _iter_prefetched(first: int, end: int, chunk: int) -> Iterator[tuple]:
     """PostgreSQL outside a transaction (the command, the nightly task): a second thread, on
     its own connection, fetches the next page while this one decodes and hashes the current
-    one — the database's work and ours overlap on two cores. Inside a transaction (where a
-    second connection would not see uncommitted rows) the plain loop above is used."""
+    one — the database's work and ours overlap. Inside a transaction (where a second
+    connection would not see uncommitted rows) the plain loop above is used."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
 
     def fetch(after: int) -> list[tuple]:
         with connections["default"].cursor() as c:
-            c.execute(_PG_ROWS, [after, chunk])
+            c.execute(_PG_ROWS, [after, end, chunk])
             return c.fetchall()
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-verify")
     try:
-        pending = pool.submit(fetch, from_seq - 1)
+        pending = pool.submit(fetch, first - 1)
         while True:
             rows = pending.result()
             if not rows:
                 return
             pending = pool.submit(fetch, rows[-1][0])
-            yield from _pg_rows(rows)
+            yield from rows
     finally:
         pool.submit(lambda: connections["default"].close()).result()  # the worker's own connection
         pool.shutdown()
 
 
-def verify(*, from_seq: int = 1, check_objects: bool = True) -> VerifyResult:
-    """Recompute the chain from ``from_seq`` and (from the start only) compare every
-    ledgered row with the ``after`` of its last entry."""
+@dataclass
+class _Segment:
+    """What one pass over ``first..last`` found. The links *into* the segment (its first
+    entry's ``seq``, ``prev_hash`` and time against the entry before it) are checked by
+    ``_join``, which knows the segment before; everything inside is checked here."""
+
+    count: int = 0
+    head: tuple[int, str, str] | None = None  # first entry: seq, stored prev_hash, ts
+    tail: tuple[int, str, str] | None = None  # last entry: seq, hash, ts
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    last_state: dict[tuple[str, str], tuple[int, Any]] = dataclasses.field(default_factory=dict)
+
+
+def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segment:
+    seg = _Segment()
+    problems, last_state = seg.problems, seg.last_state
+    prev_seq = prev_hash = prev_ts = None
+    for seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, stored_prev, stored_hash in _iter_entries(first, last):
+        if prev_seq is None:
+            seg.head = (seq, stored_prev, ts)
+        else:
+            if seq != prev_seq + 1:
+                problems.append(Problem(prev_seq + 1, "gap", f"序号不连续:应为 {prev_seq + 1},实为 {seq}(记录被删除或插入)"))
+            if stored_prev != prev_hash:
+                problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
+            if ts < prev_ts:
+                problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
+        seg.count += 1
+        try:
+            decoded = (_fast_loads(before), _fast_loads(after))
+            payload = _fast_canonical(seq, ts, actor_id, actor_name, action, obj_type, obj_id, *decoded, reason)
+        except orjson.JSONDecodeError:
+            payload = None
+        if payload is None or chain_hash(stored_prev, payload) != stored_hash:
+            decoded = (_loads(before), _loads(after))  # the exact form the entry was written in
+            payload = canonical(
+                seq=seq, ts=ts, actor_id=actor_id, actor_name=actor_name, action=action,
+                obj_type=obj_type, obj_id=obj_id, before=decoded[0], after=decoded[1], reason=reason,
+            )
+            if chain_hash(stored_prev, payload) != stored_hash:
+                problems.append(Problem(seq, "hash", f"序号 {seq} 的内容与其哈希不符(记录被改动)"))
+        prev_seq, prev_hash, prev_ts = seq, stored_hash, ts
+        if check_objects:
+            last_state[(obj_type, obj_id)] = (seq, decoded[1])
+        if len(problems) > 1000:
+            break
+    if prev_seq is not None:
+        seg.tail = (prev_seq, prev_hash, prev_ts)
+    return seg
+
+
+def _segment_in_child(first: int, last: int, check_objects: bool) -> _Segment:
+    from django.db import connections
+
+    try:
+        return _verify_segment(first, last, check_objects)
+    finally:
+        connections.close_all()
+
+
+def _parallel_bounds(from_seq: int, processes: int | None) -> list[tuple[int, int]] | None:
+    """Split ``from_seq..head`` into one range per process, or None to verify in this process.
+    Processes are used on PostgreSQL outside a transaction (a forked child has its own
+    connection and could not see uncommitted rows), where ``fork`` exists and this process
+    may have children (not a daemon), for ledgers of ``PARALLEL_FROM`` entries or more (or
+    whenever ``processes`` is given)."""
+    import multiprocessing
+    import os
+
+    if (
+        processes == 1 or connection.vendor != "postgresql" or connection.in_atomic_block
+        or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon
+    ):
+        return None
+    top = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    if top is None or top < from_seq:
+        return None
+    n = processes or min(os.cpu_count() or 1, 8)
+    if n < 2 or (processes is None and top - from_seq + 1 < PARALLEL_FROM):
+        return None
+    step = -(-(top - from_seq + 1) // n)
+    bounds = [(lo, min(lo + step - 1, top)) for lo in range(from_seq, top + 1, step)]
+    bounds[-1] = (bounds[-1][0], _NO_END)  # entries appended while we verify belong to the last range
+    return bounds
+
+
+def _segments(from_seq: int, check_objects: bool, processes: int | None) -> list[_Segment]:
+    bounds = _parallel_bounds(from_seq, processes)
+    if bounds is None:
+        return [_verify_segment(from_seq, None, check_objects)]
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # a forked child must not share this process's sockets
+    with multiprocessing.get_context("fork").Pool(len(bounds)) as pool:
+        return pool.starmap(_segment_in_child, [(lo, hi, check_objects) for lo, hi in bounds])
+
+
+def _join(segments: list[_Segment], expected: int, prev_hash: str, prev_ts: str | None) -> tuple[int, int, str, list[Problem]]:
+    """Check each segment's first entry against the last entry before it, as the one-pass loop
+    would; return (entries, head seq, head hash, problems)."""
     problems: list[Problem] = []
+    count = 0
+    for seg in segments:
+        count += seg.count
+        if seg.head is not None:
+            seq, stored_prev, ts = seg.head
+            if seq != expected:
+                problems.append(Problem(min(seq, expected), "gap", f"序号不连续:应为 {expected},实为 {seq}(记录被删除或插入)"))
+            if stored_prev != prev_hash:
+                problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
+            if prev_ts is not None and ts < prev_ts:
+                problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
+            last_seq, prev_hash, prev_ts = seg.tail
+            expected = last_seq + 1
+        problems.extend(seg.problems)
+    return count, expected - 1, prev_hash, problems
+
+
+def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | None = None) -> VerifyResult:
+    """Recompute the chain from ``from_seq`` and (from the start only) compare every
+    ledgered row with the ``after`` of its last entry.
+
+    Large ledgers are verified in ``processes`` forked processes (default: one per CPU, from
+    ``PARALLEL_FROM`` entries, where ``_parallel_bounds`` allows), each over its own range of
+    ``seq``: every entry's hash covers its stored ``prev_hash``, so only the link from each
+    range's first entry to the entry before it is left to check, in ``_join``. The result is
+    the same as one pass."""
     if from_seq > 1:
         prev = LedgerEntry.objects.filter(seq=from_seq - 1).values_list("hash", "ts").first()
         if prev is None:
@@ -333,34 +488,16 @@ def verify(*, from_seq: int = 1, check_objects: bool = True) -> VerifyResult:
         check_objects = False
     else:
         prev_hash, prev_ts = GENESIS_HASH, None
-    expected = from_seq
-    last_state: dict[tuple[str, str], tuple[int, Any]] = {}
-    count = 0
-    for seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, stored_prev, stored_hash in _iter_entries(from_seq):
-        count += 1
-        if seq != expected:
-            problems.append(Problem(min(seq, expected), "gap", f"序号不连续:应为 {expected},实为 {seq}(记录被删除或插入)"))
-        if stored_prev != prev_hash:
-            problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
-        payload = canonical(
-            seq=seq, ts=ts, actor_id=actor_id, actor_name=actor_name, action=action,
-            obj_type=obj_type, obj_id=obj_id, before=before, after=after, reason=reason,
-        )
-        if chain_hash(stored_prev, payload) != stored_hash:
-            problems.append(Problem(seq, "hash", f"序号 {seq} 的内容与其哈希不符(记录被改动)"))
-        if prev_ts is not None and ts < prev_ts:
-            problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
-        prev_hash, prev_ts, expected = stored_hash, ts, seq + 1
-        if check_objects:
-            last_state[(obj_type, obj_id)] = (seq, after)
-        if len(problems) > 1000:
-            break
+    segments = _segments(from_seq, check_objects, processes)
+    count, head_seq, head_hash, problems = _join(segments, from_seq, prev_hash, prev_ts)
     objects = 0
     if check_objects and len(problems) <= 1000:
+        last_state: dict[tuple[str, str], tuple[int, Any]] = {}
+        for seg in segments:
+            last_state.update(seg.last_state)
         objects = _check_objects(last_state, problems)
-    head_seq = expected - 1
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
-    return VerifyResult(count, objects, head_seq, prev_hash, problems)
+    return VerifyResult(count, objects, head_seq, head_hash, problems)
 
 
 def _check_objects(last_state: dict[tuple[str, str], tuple[int, Any]], problems: list[Problem]) -> int:

@@ -178,3 +178,24 @@ def test_a_batch_append_chains_like_single_appends_and_verifies(tree):
     tamper("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = %s", [seq0 + 3])
     result = ledger.verify()
     assert not result.ok and result.first_bad_seq == seq0 + 3
+
+
+def test_entries_the_fast_encoder_writes_differently_still_verify_and_tampering_is_still_found():
+    """``verify`` hashes through orjson and falls back to the standard encoder (the one that
+    wrote the entry) when the hash does not match: a float written ``1e-07`` by the standard
+    library (``1e-7`` by orjson) and an integer beyond 64 bits (which orjson neither writes
+    nor reads exactly) must verify, and an edit of either must still be found."""
+    values = [{"ratio": 1e-07}, {"big": 2**70}, {"name": "党员\u2028\x01\"引号\""}, {"nested": {"b": [1.5, None], "a": "甲"}}]
+    with transaction.atomic():
+        for i, after in enumerate(values):
+            ledger.record("test.value", obj_type="test.value", obj_id=i, after=after)
+    assert ledger._fast_canonical(1, "t", None, "", "", "", "", None, {"ratio": 1e-07}, "") != ledger.canonical(
+        seq=1, ts="t", actor_id=None, actor_name="", action="", obj_type="", obj_id="", before=None,
+        after={"ratio": 1e-07}, reason="")  # the premise: the two encoders do differ here
+    result = ledger.verify(check_objects=False)
+    assert result.ok, result.problems
+    assert result.entries == len(values)
+
+    tamper("UPDATE qms_ledgerentry SET after = %s WHERE seq = 2", ['{"big": 1180591620717411303425}'])
+    result = ledger.verify(check_objects=False)
+    assert [(p.seq, p.kind) for p in result.problems] == [(2, "hash")]

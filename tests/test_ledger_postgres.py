@@ -106,3 +106,35 @@ def test_verify_outside_a_transaction_reads_ahead_and_still_finds_the_first_bad_
         c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
     result = ledger.verify()
     assert not result.ok and result.first_bad_seq == 23
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_in_parallel_processes_finds_exactly_what_one_pass_finds():
+    """Four forked processes, each over its own range of seq, joined at the range boundaries:
+    the same entries, head, objects and problems as one pass, for an intact chain and for
+    tampering placed on the boundaries themselves (ranges 1–15, 16–30, 31–45, 46–60)."""
+    require_postgres()
+    for i in range(60):
+        services.admin_unit_create(actor=None, code=f"PV{i:02d}", name=f"并行单位{i}")
+    assert LedgerEntry.objects.count() == 60
+
+    def both() -> tuple:
+        one, four = ledger.verify(processes=1), ledger.verify(processes=4)
+        key = lambda r: (r.entries, r.objects, r.head_seq, r.head_hash, [(p.seq, p.kind) for p in r.problems])  # noqa: E731
+        assert key(four) == key(one)
+        return key(four)
+
+    entries, objects, head_seq, head_hash, problems = both()
+    assert (entries, objects, head_seq, problems) == (60, 60, 60, [])
+    assert head_hash == ledger.head()[1]
+
+    with connection.cursor() as c:
+        c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
+        c.execute("DELETE FROM qms_ledgerentry WHERE seq = 16")  # first of the second range
+        c.execute("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = 30")  # last of the second range
+        c.execute("UPDATE qms_ledgerentry SET ts = ts - interval '1 day' WHERE seq = 46")  # first of the last
+        c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
+        c.execute("UPDATE qms_adminunit SET name = '改名' WHERE code = 'PV40'")
+    *_, problems = both()
+    # the unit whose only entry was deleted now exists with no entry at all
+    assert set(problems) == {(16, "gap"), (17, "link"), (30, "hash"), (46, "hash"), (46, "time"), (41, "object"), (None, "unrecorded")}
