@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
@@ -250,12 +250,13 @@ class RectificationStats:
         return None if not self.total else round(self.on_time / self.total, 4)
 
 
-def _aggregates() -> dict:
-    """整改率 counted by the database: all, rectified, rectified on time, total days to close."""
+def _aggregates(only=None) -> dict:
+    """整改率 counted by the database: all, rectified, rectified on time, total days to close —
+    over the rows of ``only`` (a ``Q``) when given, else over every row."""
     from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 
-    done = Q(state__in=RECTIFIED_STATES, closed_on__isnull=False)
-    return {"total": Count("id"), "rectified": Count("id", filter=done),
+    done = Q(state__in=RECTIFIED_STATES, closed_on__isnull=False) & (only or Q())
+    return {"total": Count("id", filter=only), "rectified": Count("id", filter=done),
             "on_time": Count("id", filter=done & (Q(due_date__isnull=True) | Q(closed_on__lte=F("due_date")))),
             "days": Sum(ExpressionWrapper(F("closed_on") - F("raised_on"), output_field=DurationField()), filter=done)}
 
@@ -273,15 +274,54 @@ def rectification(qs) -> RectificationStats:
     return _stats(qs.exclude(grade=Grade.OBSERVATION).order_by().aggregate(**_aggregates()))
 
 
-def rectification_lowest(qs, n: int) -> tuple[list[tuple[str, RectificationStats]], int]:
-    """The ``n`` responsible units with the lowest 整改率 (ties by unit code), and how many units
-    have nonconformities at all — sorted and cut by the database (two queries), so a
-    committee with thousands of branches does not fetch every unit's row to show thirty."""
-    from django.db.models import F, FloatField
-    from django.db.models.functions import Cast
+@dataclass
+class RegisterOverview:
+    """The problem register's figures from one query: 整改率 over everything listed, the ``n``
+    units with the lowest 整改率, how many units have nonconformities, and how many tickets
+    are listed (observations included, for the pager)."""
 
-    counted = qs.exclude(grade=Grade.OBSERVATION).order_by()
-    rows = (counted.values("unit__code", "unit__name").annotate(**_aggregates())
-            .annotate(share=Cast(F("rectified"), FloatField()) / Cast(F("total"), FloatField()))
-            .order_by("share", "unit__code")[:n])
-    return [(r["unit__name"], _stats(r)) for r in rows], counted.values("unit_id").distinct().count()
+    stats: RectificationStats
+    lowest: list[tuple[str, RectificationStats]]
+    units_total: int
+    listed: int
+
+
+def register_overview(qs, n: int) -> RegisterOverview:
+    """One grouped scan (per responsible unit; observations counted only in ``listed``), with
+    window sums over the groups for the totals, sorted and cut by the database — a committee
+    with thousands of branches reads thirty rows, not one per unit, and the register page
+    needs no separate aggregates for its cards, unit count and pager."""
+    from django.db import connection
+    from django.db.models import Count, F, Q
+
+    grouped = (qs.order_by().values(u_code=F("unit__code"), u_name=F("unit__name"))
+               .annotate(**_aggregates(~Q(grade=Grade.OBSERVATION)), listed=Count("id")))
+    empty = RegisterOverview(RectificationStats(0, 0, 0, None), [], 0, 0)
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # qs.none(): someone with no unit in scope
+        return empty
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT u_code, u_name, total, rectified, on_time, days,"
+            " SUM(total) OVER (), SUM(rectified) OVER (), SUM(on_time) OVER (), SUM(days) OVER (),"
+            " SUM(CASE WHEN total > 0 THEN 1 ELSE 0 END) OVER (), SUM(listed) OVER ()"
+            f" FROM ({sql}) g ORDER BY CASE WHEN total > 0 THEN 0 ELSE 1 END,"
+            " CAST(rectified AS REAL) / CASE WHEN total > 0 THEN total ELSE 1 END, u_code LIMIT %s",
+            [*params, n],
+        )
+        rows = c.fetchall()
+    if not rows:
+        return empty
+
+    def stats(total, rectified, on_time, days) -> RectificationStats:
+        if isinstance(days, int | float):  # SQLite sums durations as microseconds
+            days = dt.timedelta(microseconds=days)
+        return _stats({"total": int(total), "rectified": int(rectified), "on_time": int(on_time), "days": days})
+
+    first = rows[0]
+    return RegisterOverview(
+        stats=stats(*first[6:10]),
+        lowest=[(r[1], stats(*r[2:6])) for r in rows if r[2]],
+        units_total=int(first[10]), listed=int(first[11]),
+    )

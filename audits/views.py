@@ -48,11 +48,13 @@ BY_UNIT_SHOWN = 30  # the per-unit table lists the lowest 整改率 first; Excel
 @login_required
 def register(request):
     qs, f = _filtered(request)
-    stats = services.rectification(qs)
-    by_unit, units_total = services.rectification_lowest(qs, BY_UNIT_SHOWN)
+    overview = services.register_overview(qs, BY_UNIT_SHOWN)
+    stats, by_unit, units_total = overview.stats, overview.lowest, overview.units_total
     from django.core.paginator import Paginator
 
-    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    pager = Paginator(qs, 100)
+    pager.count = overview.listed  # counted in the overview's query
+    page = pager.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "audits/register.html", {

@@ -270,3 +270,50 @@ def test_implementation_evidence_files_all_or_nothing(org, client, settings, tmp
     outsider = factories.user("outsider")
     client.force_login(outsider)
     assert client.get(reverse("nc_attachment", args=[nc.pk, att.pk])).status_code == 404
+
+
+def test_register_overview_equals_a_count_by_hand(org):
+    """The register's one-query overview against a count in Python over the same tickets:
+    the cards (整改率 over all), the lowest units in order (ties by code), how many units have
+    nonconformities, and how many tickets are listed — observations in the list only, a unit
+    with observations alone in no rate."""
+    import random
+
+    rnd = random.Random(7)
+    units = [factories.unit(f"R{i}", UnitKind.BRANCH, parent=org["c"], name=f"整改支部{i}") for i in range(6)]
+    only_obs = factories.unit("R9", UnitKind.BRANCH, parent=org["c"], name="只有观察项")
+    for u in units + [only_obs]:
+        for k in range(rnd.randint(1, 5)):
+            grade = "observation" if u is only_obs or k == 0 else rnd.choice(["minor", "major"])
+            nc = services.nc_raise(actor=org["auditor"], unit=u, source="spot_check", grade=grade, clause="7.5",
+                                   requirement="r", evidence=f"{u.code}-{k}")
+            if rnd.random() < 0.5:  # fixture: a ticket closed some days after raising, on time or not
+                raised = TODAY - dt.timedelta(days=rnd.randint(5, 60))
+                closed = raised + dt.timedelta(days=rnd.randint(1, 20))
+                Nonconformity.objects.filter(pk=nc.pk).update(
+                    state=rnd.choice(["closed", "effective"]), raised_on=raised, closed_on=closed,
+                    due_date=raised + dt.timedelta(days=rnd.choice([3, 30])))
+    qs = Nonconformity.objects.all()
+    by_hand: dict[str, list] = {}
+    for nc in qs.select_related("unit"):
+        if nc.grade == "observation":
+            continue
+        row = by_hand.setdefault(nc.unit.code, [nc.unit.name, 0, 0, 0, 0])
+        done = nc.state in ("closed", "effective", "ineffective") and nc.closed_on is not None
+        row[1] += 1
+        row[2] += done
+        row[3] += done and (nc.due_date is None or nc.closed_on <= nc.due_date)
+        row[4] += (nc.closed_on - nc.raised_on).days if done else 0
+    order = sorted(by_hand, key=lambda code: (by_hand[code][2] / by_hand[code][1], code))
+
+    for n in (3, 30):
+        ov = services.register_overview(qs, n)
+        assert ov.listed == qs.count() and ov.units_total == len(by_hand)
+        assert ov.stats == services.rectification(qs)
+        assert [(name, s.total, s.rectified, s.on_time) for name, s in ov.lowest] == [
+            tuple(by_hand[code][:4]) for code in order[:n]]
+        for (_name, s), code in zip(ov.lowest, order, strict=False):
+            rect, days = by_hand[code][2], by_hand[code][4]
+            assert s.mean_days == (round(days / rect, 1) if rect else None)
+    empty = services.register_overview(qs.none(), 30)
+    assert (empty.listed, empty.units_total, empty.lowest, empty.stats.total) == (0, 0, [], 0)
