@@ -147,13 +147,29 @@ def _counts(today: dt.date) -> dict:
 STATUSES = ("on_time", "late", "missed", "not_due", "cancelled")
 
 
+def _tuples(qs) -> list[tuple]:
+    """A ``values_list`` query's rows straight from the cursor. Every column of the tally
+    queries is an integer or a key string, so Django's per-value converters (five integer
+    casts per row, a quarter of the heatmap's time for its 4,800 rows) change nothing."""
+    from django.core.exceptions import EmptyResultSet
+    from django.db import connection
+
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as c:
+        c.execute(sql, params)
+        return c.fetchall()
+
+
 def _grouped(root: Unit, year: int, today: dt.date) -> list[tuple]:
     """Status counts per (unit id, obligation key), read from the tally (执行计数) that the
     occurrence table's triggers keep: a few rows per unit × obligation, not every occurrence.
     Rows are tuples ``(unit_id, obligation_key, *STATUSES counts, an obligation id)``."""
-    return list(OccurrenceTally.objects.filter(unit__path__startswith=root.path, year=year)
-                .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id"))
-                .values_list("unit_id", "obligation_key", *STATUSES, "ob").order_by())
+    return _tuples(OccurrenceTally.objects.filter(unit__path__startswith=root.path, year=year)
+                   .values("unit_id", "obligation_key").annotate(**_counts(today), ob=Max("obligation_id"))
+                   .values_list("unit_id", "obligation_key", *STATUSES, "ob").order_by())
 
 
 def _titles(rows: list[dict]) -> dict[int, str]:
@@ -195,7 +211,7 @@ def rates_by_child(root: Unit, year: int, *, today: dt.date | None = None) -> tu
            .annotate(**_counts(today), ob=Max("obligation_id"))
            .values_list("unit_id", "obligation_key", *STATUSES, "ob").order_by())
     paths = {**children, root.pk: root.path}
-    rows = [*below, *own]
+    rows = [*_tuples(below), *_tuples(own)]
     titles = _titles(rows)
     out: dict[tuple[str, str], Rate] = {}
     names: dict[str, str] = {}
