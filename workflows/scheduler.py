@@ -57,12 +57,16 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
 
     rules = rules_for_many(units)
     effective = effective_rules_many(units, rules=rules)
-    existing_all: dict[int, dict] = {}
+    # what exists, as (key → (id, state)): a re-run over a large tree reads a few values per
+    # occurrence, not whole rows; the few to cancel are loaded whole below
+    existing_all: dict[int, dict[tuple[str, dt.date, int], tuple[int, str]]] = {}
     occurrences = Occurrence.objects.filter(event__isnull=True, period_end__gte=start)
     if root is not None:
         occurrences = occurrences.filter(unit__path__startswith=root.path)
-    for o in occurrences:
-        existing_all.setdefault(o.unit_id, {})[(o.obligation_key, o.period_start, o.seq)] = o
+    for pk, unit_id, key, period_start, seq, state in occurrences.values_list(
+            "pk", "unit_id", "obligation_key", "period_start", "seq", "state").order_by().iterator(chunk_size=10_000):
+        existing_all.setdefault(unit_id, {})[(key, period_start, seq)] = (pk, state)
+    slots_cache: dict[tuple, list] = {}
     report = ScheduleReport()
     # New occurrences go in by the thousand, each batch with its ledger entries in one locked
     # append (the first pass over a large tree creates one per unit and period).
@@ -93,20 +97,24 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                 continue
             if ob.event:
                 continue
-            for slot in _slots(ob, start, end):
+            params = (ob.count, ob.per, ob.every_months, ob.before, ob.preferred_period, ob.grace_days)
+            slots = slots_cache.get(params)
+            if slots is None:  # the same few rules recur in every unit: lay out each once
+                slots = slots_cache[params] = list(_slots(ob, start, end))
+            for slot in slots:
                 key = (ob.key, slot.start, slot.seq)
                 wanted.add(key)
                 if key not in existing:
                     new[""].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
                                               period_end=slot.end, seq=slot.seq, due_date=slot.due))
-        for key, occ in existing.items():
-            if key not in wanted and occ.state == State.OPEN and occ.period_start > today:
-                before = ledger.snapshot(occ)
-                occ.remark = REPLAN_REASON
-                occ.cancel()
-                occ.save()
-                ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=REPLAN_REASON)
-                report.cancelled += 1
+        stale = [pk for key, (pk, state) in existing.items() if key not in wanted and state == State.OPEN and key[1] > today]
+        for occ in Occurrence.objects.filter(pk__in=stale).order_by("pk") if stale else ():
+            before = ledger.snapshot(occ)
+            occ.remark = REPLAN_REASON
+            occ.cancel()
+            occ.save()
+            ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=REPLAN_REASON)
+            report.cancelled += 1
         flush(limit=BATCH - 1)
     flush()
     return report
