@@ -121,22 +121,19 @@ def effective_rules_many(units: list[Unit], *, rules: dict[int, dict] | None = N
     full = dict(Membership.objects.filter(unit_id__in=ids, end__isnull=True, member__category=MemberCategory.FULL)
                 .values_list("unit").annotate(n=Count("id")).order_by())
     rules = rules if rules is not None else rules_for_many(units)
+    owners = {v.document.owner_id for v in versions} - {None}
+    # Which versions are in force depends only on which documents' owners lie on the unit's
+    # path (the nearest wins): units under the same owners share one choice.
+    in_force: dict[tuple[int, ...], list[DocumentVersion]] = {}
     out: dict[int, list[EffectiveObligation]] = {}
     for unit in units:
-        ancestor_ids = [int(p) for p in unit.path.strip("/").split("/") if p]
-        depth = {uid: i for i, uid in enumerate(ancestor_ids)}
-        chosen: dict[str, tuple[int, DocumentVersion]] = {}
-        for v in versions:
-            doc = v.document
-            if doc.owner_id is not None and doc.owner_id not in depth:
-                continue
-            key = doc.library_key or (doc.based_on.library_key if doc.based_on else f"own:{doc.pk}")
-            rank = -1 if doc.owner_id is None else depth[doc.owner_id]
-            if key not in chosen or rank > chosen[key][0]:
-                chosen[key] = (rank, v)
+        on_path = tuple(uid for uid in (int(p) for p in unit.path.strip("/").split("/") if p) if uid in owners)
+        chosen_versions = in_force.get(on_path)
+        if chosen_versions is None:
+            chosen_versions = in_force[on_path] = _in_force(versions, on_path)
         has_committee = committee.get(unit.pk, 0) >= rules[unit.pk]["committee_size_min"].value
         rows = []
-        for _, v in sorted(chosen.values(), key=lambda x: x[1].document.code):
+        for v in chosen_versions:
             for o in by_version.get(v.pk, []):
                 if unit.kind not in o.applies_to or (o.requires_committee and not has_committee):
                     continue
@@ -145,3 +142,20 @@ def effective_rules_many(units: list[Unit], *, rules: dict[int, dict] | None = N
                 rows.append(EffectiveObligation(o, v, v.document, v.document.owner))
         out[unit.pk] = rows
     return out
+
+
+def _in_force(versions: list[DocumentVersion], owners_on_path: tuple[int, ...]) -> list[DocumentVersion]:
+    """Of the effective versions, those in force for a unit whose path holds these document
+    owners (top down): per procedure, the version owned nearest the unit, else the library's;
+    in document-code order."""
+    depth = {uid: i for i, uid in enumerate(owners_on_path)}
+    chosen: dict[str, tuple[int, DocumentVersion]] = {}
+    for v in versions:
+        doc = v.document
+        if doc.owner_id is not None and doc.owner_id not in depth:
+            continue
+        key = doc.library_key or (doc.based_on.library_key if doc.based_on else f"own:{doc.pk}")
+        rank = -1 if doc.owner_id is None else depth[doc.owner_id]
+        if key not in chosen or rank > chosen[key][0]:
+            chosen[key] = (rank, v)
+    return [v for _, v in sorted(chosen.values(), key=lambda x: x[1].document.code)]

@@ -96,13 +96,15 @@ def test_the_whole_tree_rules_agree_with_each_units_rules_and_a_rerun_costs_no_p
     schedule(today=today)
     with CaptureQueriesContext(connection) as few:
         schedule(today=today)
-    for i in range(5):
-        b = factories.unit(f"N{i}", UnitKind.BRANCH, parent=org["c"], name=f"新支部{i}")
+    for i in range(5):  # terms that ended 2026-03, before the horizon: 换届 overdue, outside the window read
+        b = factories.unit(f"N{i}", UnitKind.BRANCH, parent=org["c"], name=f"新支部{i}", term_start=D(2023, 3, 1))
         factories.member(b, f"新{i}")
     schedule(today=today)
+    assert Occurrence.objects.filter(unit__code="N0", obligation__event="term_expiry").count() == 1
     with CaptureQueriesContext(connection) as many_units:
         r = schedule(today=today)
     assert r.created == 0 and len(many_units) == len(few)
+    assert Occurrence.objects.filter(unit__code="N0", obligation__event="term_expiry").count() == 1
 
 
 def test_rule_change_replans_only_future_occurrences(org):

@@ -66,6 +66,12 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
     for pk, unit_id, key, period_start, seq, state in occurrences.values_list(
             "pk", "unit_id", "obligation_key", "period_start", "seq", "state").order_by().iterator(chunk_size=10_000):
         existing_all.setdefault(unit_id, {})[(key, period_start, seq)] = (pk, state)
+    # 换届 occurrences start months before the horizon: the ones that exist, in one query
+    term_keys = {r.obligation.key for rules_ in effective.values() for r in rules_ if r.obligation.event == "term_expiry"}
+    terms = Occurrence.objects.filter(event__isnull=True, obligation_key__in=term_keys)
+    if root is not None:
+        terms = terms.filter(unit__path__startswith=root.path)
+    term_existing = set(terms.values_list("unit_id", "obligation_key", "period_start").order_by())
     slots_cache: dict[tuple, list] = {}
     report = ScheduleReport()
     # New occurrences go in by the thousand, each batch with its ledger entries in one locked
@@ -90,8 +96,7 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                 slot = _term_slot(unit, rules[unit.pk])
                 if slot is not None and slot.start <= end:
                     wanted.add((ob.key, slot.start, 1))
-                    if (ob.key, slot.start, 1) not in existing and not Occurrence.objects.filter(
-                            unit=unit, obligation_key=ob.key, period_start=slot.start, event__isnull=True).exists():
+                    if (ob.key, slot.start, 1) not in existing and (unit.pk, ob.key, slot.start) not in term_existing:
                         new[TERM_REASON].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
                                                            period_end=slot.end, seq=1, due_date=slot.due))
                 continue
