@@ -127,6 +127,15 @@ def test_verify_in_parallel_processes_finds_exactly_what_one_pass_finds():
     entries, objects, head_seq, head_hash, problems = both()
     assert (entries, objects, head_seq, problems) == (60, 60, 60, [])
     assert head_hash == ledger.head()[1]
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("verify_ledger", "--processes", "3", stdout=out)
+    assert "校验通过:60 条记录" in out.getvalue()
+    with pytest.raises(CommandError, match="正整数"):
+        call_command("verify_ledger", "--processes", "0")
 
     with connection.cursor() as c:
         c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
