@@ -262,6 +262,29 @@ def test_request_build_download_and_external_links(held, client, django_capture_
     assert LedgerEntry.objects.filter(action="pack_link.refused").count() == 2
 
 
+def test_the_collector_is_tuned_during_layout_and_put_back_even_when_a_chapter_fails(held, tmp_path, monkeypatch):
+    """Issue 7 §4: while a pack is laid out the garbage collector's young threshold is raised
+    (collections once per chapter instead of dozens per chapter); afterwards, and after a
+    failure, the process has its own thresholds again."""
+    import gc
+
+    from audits.evidence import builder
+
+    gc.set_threshold(700, 10, 10)
+    seen, real = [], builder._render
+
+    def render(template, *a, **k):
+        seen.append(gc.get_threshold()[0])
+        if template.endswith("ch_verify.html"):
+            raise OSError("排版失败")
+        return real(template, *a, **k)
+
+    monkeypatch.setattr(builder, "_render", render)
+    with pytest.raises(OSError, match="排版失败"):
+        _build(held, tmp_path / "failed")
+    assert set(seen) == {builder.LAYOUT_GC_THRESHOLD} and gc.get_threshold() == (700, 10, 10)
+
+
 def test_a_failed_build_is_recorded_not_silent(held, monkeypatch):
     admin = factories.user("office")
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))

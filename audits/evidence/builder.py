@@ -19,11 +19,13 @@ Chapters follow ISO 9001 clauses 4–10, with one chapter per procedure under cl
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +76,27 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+#: Python's young-generation threshold while a pack is laid out (default 700).
+LAYOUT_GC_THRESHOLD = 100_000
+
+
+@contextmanager
+def _collect_per_chapter() -> Iterator[None]:
+    """Python's cyclic garbage collector, tuned for laying out a pack. WeasyPrint's boxes,
+    styles and Pango layouts form reference cycles, and with the default thresholds the
+    collector ran 32 full collections over three chapters (184 pages), each traversing every
+    box still alive: a third to a half of the layout time (docs/benchmarks.md §4). While a pack
+    is built the young generation's threshold is raised so collections are rare, and the
+    builder collects once after each chapter, when that chapter's layout has become garbage —
+    memory stays bounded by one chapter. The thresholds are put back afterwards."""
+    old = gc.get_threshold()
+    gc.set_threshold(LAYOUT_GC_THRESHOLD, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def _render(template: str, context: dict, first_page: int, keep: list[str] | None = None, *, fonts=None):
@@ -272,42 +295,44 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
 
     from audits.evidence.painted import paint_early
 
-    fonts = FontConfiguration()
-    pdf_fonts: dict = {}  # the fonts (and the glyphs used) of the whole PDF, filled as pages are painted
-    total = len(chapters) + 3
-    cover = _render("audits/evidence/cover.html", {**base, "units": len(scope["units"])}, 1, keep_html, fonts=fonts)
-    toc_ctx = {**base, "chapters": chapters}
-    for c in chapters:
-        c.first_page = 999
-    toc_pages = len(_render("audits/evidence/toc.html", toc_ctx, 2, fonts=fonts).pages)
-    page = len(cover.pages) + toc_pages + 1
-    cover_pages = paint_early(cover, pdf_fonts)
-    chapter_pages = []
-    for i, c in enumerate(chapters, start=1):
-        report(2 + int(88 * (i - 1) / total), c.title)
-        c.first_page = page
-        doc = _render(c.template, {**c.context, "title": c.title}, page, keep_html, fonts=fonts)
-        c.pages = len(doc.pages)
-        page += c.pages
-        chapter_pages += paint_early(doc, pdf_fonts)  # the chapter's layout is freed with ``doc``
-        del doc
-    toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1, fonts=fonts)
-    if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
-        raise RuntimeError("目录页数与预排不一致")
+    with _collect_per_chapter():  # the layout and the PDF write
+        fonts = FontConfiguration()
+        pdf_fonts: dict = {}  # the fonts (and the glyphs used) of the whole PDF, filled as pages are painted
+        total = len(chapters) + 3
+        cover = _render("audits/evidence/cover.html", {**base, "units": len(scope["units"])}, 1, keep_html, fonts=fonts)
+        toc_ctx = {**base, "chapters": chapters}
+        for c in chapters:
+            c.first_page = 999
+        toc_pages = len(_render("audits/evidence/toc.html", toc_ctx, 2, fonts=fonts).pages)
+        page = len(cover.pages) + toc_pages + 1
+        cover_pages = paint_early(cover, pdf_fonts)
+        chapter_pages = []
+        for i, c in enumerate(chapters, start=1):
+            report(2 + int(88 * (i - 1) / total), c.title)
+            c.first_page = page
+            doc = _render(c.template, {**c.context, "title": c.title}, page, keep_html, fonts=fonts)
+            c.pages = len(doc.pages)
+            page += c.pages
+            chapter_pages += paint_early(doc, pdf_fonts)  # the chapter's layout is freed with ``doc``
+            del doc
+            gc.collect()  # …and collected now (see _collect_per_chapter)
+        toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1, fonts=fonts)
+        if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
+            raise RuntimeError("目录页数与预排不一致")
 
-    report(92, "写入 PDF/A-3b 并嵌入附件")
-    pdf_path = out_dir / "pack.pdf"
-    pdf_attachments = [PdfAttachment(filename=str(p), name=f"{a.record_id}-{a.name}",
-                                     description=f"记录 {a.record_id} 附件 {a.name} SHA-256 {a.sha256}", relationship="Source")
-                       for a, p in present if p is not None]
-    pdf_attachments += [PdfAttachment(filename=str(p), name=f"{a.nonconformity.code}-{a.name}",
-                                      description=f"不符合项 {a.nonconformity.code} 整改证据 {a.name} SHA-256 {a.sha256}",
-                                      relationship="Source") for a, p in nc_present if p is not None]
-    pack = cover.copy([*cover_pages, *paint_early(toc, pdf_fonts), *chapter_pages])
-    pack.fonts = pdf_fonts  # the pages painted early registered their glyphs here
-    pack.write_pdf(pdf_path, pdf_variant="pdf/a-3b", attachments=pdf_attachments)
-    n_pages = len(pack.pages)
-    del pack, cover_pages, chapter_pages
+        report(92, "写入 PDF/A-3b 并嵌入附件")
+        pdf_path = out_dir / "pack.pdf"
+        pdf_attachments = [PdfAttachment(filename=str(p), name=f"{a.record_id}-{a.name}",
+                                         description=f"记录 {a.record_id} 附件 {a.name} SHA-256 {a.sha256}", relationship="Source")
+                           for a, p in present if p is not None]
+        pdf_attachments += [PdfAttachment(filename=str(p), name=f"{a.nonconformity.code}-{a.name}",
+                                          description=f"不符合项 {a.nonconformity.code} 整改证据 {a.name} SHA-256 {a.sha256}",
+                                          relationship="Source") for a, p in nc_present if p is not None]
+        pack = cover.copy([*cover_pages, *paint_early(toc, pdf_fonts), *chapter_pages])
+        pack.fonts = pdf_fonts  # the pages painted early registered their glyphs here
+        pack.write_pdf(pdf_path, pdf_variant="pdf/a-3b", attachments=pdf_attachments)
+        n_pages = len(pack.pages)
+        del pack, cover_pages, chapter_pages
     pdf_sha = sha256_file(pdf_path)
 
     report(96, "打包附件与清单")
