@@ -262,6 +262,40 @@ def test_request_build_download_and_external_links(held, client, django_capture_
     assert LedgerEntry.objects.filter(action="pack_link.refused").count() == 2
 
 
+def test_long_tables_are_laid_out_in_parts_with_the_page_numbers_running_on(held, tmp_path, monkeypatch):
+    """Issue 7 §4 (memory bounded by one part, not the longest chapter): with one row per part
+    every long table is cut into parts, each laid out on its own; the pack keeps every row,
+    its bookmarks, contents and page numbers (page i says 第 i 页, each chapter starts on the
+    page the contents give)."""
+    import re
+
+    _tools()
+    from audits.evidence import builder
+    from qms.models import Unit
+
+    laid: list[str] = []
+    real = builder._lay_out
+    monkeypatch.setattr(builder, "_lay_out", lambda html, *a, **k: laid.append(html) or real(html, *a, **k))
+    whole = _build(held, tmp_path / "whole")
+    whole_docs, laid[:] = len(laid), []
+    monkeypatch.setattr(builder, "PART_ROWS", 1)
+    cut = _build(held, tmp_path / "cut")
+    assert len(laid) > whole_docs + 3 and cut.pages > whole.pages
+    assert all(h.count(builder.PAGE_TOKEN) == 1 and h.count(builder.BODY_MARK) == 1 for h in laid)  # each a whole document
+
+    def pages(r) -> list[str]:
+        return [_run("pdftotext", "-layout", "-f", str(i), "-l", str(i), str(r.pdf_path), "-") for i in range(1, r.pages + 1)]
+
+    text = {"whole": pages(whole), "cut": pages(cut)}
+    for name, r in (("whole", whole), ("cut", cut)):
+        assert all(re.search(rf"第\s*{i}\s*页", t) for i, t in enumerate(text[name], start=1)), name
+        for title, first in r.chapters:
+            assert title.split()[0] in text[name][first - 1], (name, title, first)
+    names = Unit.objects.exclude(pk=held["c"].pk).values_list("name", flat=True)
+    assert all("".join(text["cut"]).count(n) == "".join(text["whole"]).count(n) > 0 for n in names)
+    assert _bookmarks(cut.pdf_path) == _bookmarks(whole.pdf_path)
+
+
 def test_the_collector_is_tuned_during_layout_and_put_back_even_when_a_chapter_fails(held, tmp_path, monkeypatch):
     """Issue 7 §4: while a pack is laid out the garbage collector's young threshold is raised
     (collections once per chapter instead of dozens per chapter); afterwards, and after a
@@ -271,15 +305,15 @@ def test_the_collector_is_tuned_during_layout_and_put_back_even_when_a_chapter_f
     from audits.evidence import builder
 
     gc.set_threshold(700, 10, 10)
-    seen, real = [], builder._render
+    seen, real = [], builder._parts
 
-    def render(template, *a, **k):
+    def parts(template, *a, **k):
         seen.append(gc.get_threshold()[0])
         if template.endswith("ch_verify.html"):
             raise OSError("排版失败")
         return real(template, *a, **k)
 
-    monkeypatch.setattr(builder, "_render", render)
+    monkeypatch.setattr(builder, "_parts", parts)
     with pytest.raises(OSError, match="排版失败"):
         _build(held, tmp_path / "failed")
     assert set(seen) == {builder.LAYOUT_GC_THRESHOLD} and gc.get_threshold() == (700, 10, 10)

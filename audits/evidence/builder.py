@@ -8,9 +8,10 @@ number (``@page :first { counter-reset: page N }``) and its length adds to the n
 start; finally the contents are laid out again with the real numbers (same lines → same
 length). Headings carry PDF bookmarks.
 
-Memory follows the largest chapter, not the pack: every chapter shares one FontConfiguration,
-and its pages are painted into PDF operators as soon as it is laid out, so its layout is freed
-before the next chapter (``painted.py``). Tables use the fixed layout with ``<colgroup>`` widths
+Memory is bounded by one part, not the pack: a chapter's long tables are cut into parts of
+``PART_ROWS`` rows, each laid out as a document of its own (page numbers running on); every part
+shares one FontConfiguration, and its pages are painted into PDF operators as soon as it is
+laid out, so its layout is freed before the next part (``painted.py``). Tables use the fixed layout with ``<colgroup>`` widths
 (``_head.html``): WeasyPrint's automatic layout measures every cell's min/max-content width first,
 which for CJK text (a break opportunity after every character) was a quarter of the time.
 
@@ -89,8 +90,8 @@ def _collect_per_chapter() -> Iterator[None]:
     collector ran 32 full collections over three chapters (184 pages), each traversing every
     box still alive: a third to a half of the layout time (docs/benchmarks.md §4). While a pack
     is built the young generation's threshold is raised so collections are rare, and the
-    builder collects once after each chapter, when that chapter's layout has become garbage —
-    memory stays bounded by one chapter. The thresholds are put back afterwards."""
+    builder collects once after each part of a chapter, when its layout has become garbage —
+    memory stays bounded by one part. The thresholds are put back afterwards."""
     old = gc.get_threshold()
     gc.set_threshold(LAYOUT_GC_THRESHOLD, 50, 1000)
     try:
@@ -99,16 +100,40 @@ def _collect_per_chapter() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _render(template: str, context: dict, first_page: int, keep: list[str] | None = None, *, fonts=None):
-    """Lay out one chapter. ``fonts`` is the pack's one ``FontConfiguration``: WeasyPrint makes a new
+#: Rows of a long table per part. Each part of a chapter is laid out as a WeasyPrint document
+#: of its own (one after the other, page numbers running on), so memory is bounded by one part
+#: — not by the longest chapter, which for a whole tree's year would be thousands of pages —
+#: and WeasyPrint's per-page cost, which grows with the document, stays that of a short one.
+#: A part ends with its page; the table goes on, with its header, on the next.
+PART_ROWS = 1200
+PAGE_TOKEN = "QMS-FIRST-PAGE"  # stands for a part's first page number until it is known
+BODY_MARK = "<!--qms:body-->"  # end of the head every part repeats (_head.html)
+PART_MARK = "<!--qms:part-->"  # between two slices of a long table (templates, ``parts`` filter)
+
+
+def _parts(template: str, context: dict) -> list[str]:
+    """A chapter's HTML cut at its part markers, each part a whole document with the head."""
+    html = render_to_string(template, {**context, "first_page": PAGE_TOKEN, "part_rows": PART_ROWS})
+    head, mark, body = html.partition(BODY_MARK)
+    return [head + mark + piece for piece in body.split(PART_MARK)] if mark else [html]
+
+
+def _lay_out(html: str, first_page: int, keep: list[str] | None = None, *, fonts=None):
+    """Lay out one part. ``fonts`` is the pack's one ``FontConfiguration``: WeasyPrint makes a new
     one (a fontconfig set-up and a Pango font map, ~15 MiB) per document otherwise, kept alive by
     the document until the whole PDF is written — most of a pack's memory and part of its time."""
     from weasyprint import HTML
 
-    html = render_to_string(template, {**context, "first_page": first_page})
+    html = html.replace(PAGE_TOKEN, str(first_page), 1)
     if keep is not None:
         keep.append(html)
     return HTML(string=html, base_url=str(settings.BASE_DIR)).render(font_config=fonts)
+
+
+def _render(template: str, context: dict, first_page: int, keep: list[str] | None = None, *, fonts=None):
+    """Lay out a one-part document (the cover, the contents)."""
+    (html,) = _parts(template, context)
+    return _lay_out(html, first_page, keep, fonts=fonts)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -309,13 +334,14 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         chapter_pages = []
         for i, c in enumerate(chapters, start=1):
             report(2 + int(88 * (i - 1) / total), c.title)
-            c.first_page = page
-            doc = _render(c.template, {**c.context, "title": c.title}, page, keep_html, fonts=fonts)
-            c.pages = len(doc.pages)
-            page += c.pages
-            chapter_pages += paint_early(doc, pdf_fonts)  # the chapter's layout is freed with ``doc``
-            del doc
-            gc.collect()  # …and collected now (see _collect_per_chapter)
+            c.first_page, c.pages = page, 0
+            for part in _parts(c.template, {**c.context, "title": c.title}):
+                doc = _lay_out(part, page, keep_html, fonts=fonts)
+                c.pages += len(doc.pages)
+                page += len(doc.pages)
+                chapter_pages += paint_early(doc, pdf_fonts)  # the part's layout is freed with ``doc``
+                del doc
+                gc.collect()  # …and collected now (see _collect_per_chapter)
         toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1, fonts=fonts)
         if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
             raise RuntimeError("目录页数与预排不一致")
