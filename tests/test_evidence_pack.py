@@ -309,6 +309,7 @@ def test_the_collector_is_tuned_during_layout_and_put_back_even_when_a_chapter_f
 
     def parts(template, *a, **k):
         seen.append(gc.get_threshold()[0])
+        assert gc.get_freeze_count() > 0  # what was alive before the layout is left out of its collections
         if template.endswith("ch_verify.html"):
             raise OSError("排版失败")
         return real(template, *a, **k)
@@ -317,6 +318,7 @@ def test_the_collector_is_tuned_during_layout_and_put_back_even_when_a_chapter_f
     with pytest.raises(OSError, match="排版失败"):
         _build(held, tmp_path / "failed")
     assert set(seen) == {builder.LAYOUT_GC_THRESHOLD} and gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_failed_build_is_recorded_not_silent(held, monkeypatch):

@@ -91,13 +91,23 @@ def _collect_per_chapter() -> Iterator[None]:
     box still alive: a third to a half of the layout time (docs/benchmarks.md §4). While a pack
     is built the young generation's threshold is raised so collections are rare, and the
     builder collects once after each part of a chapter, when its layout has become garbage —
-    memory stays bounded by one part. The thresholds are put back afterwards."""
+    memory stays bounded by one part. What is alive when the layout starts (Django, the pack's
+    data for every chapter: tens of thousands of rows for a large tree) is frozen out of those
+    collections (``gc.freeze``), so each one walks only what the layout made: collecting after
+    each part while walking the pack's data too cost more than the collector's whole default
+    schedule. The thresholds are put back, and the frozen objects unfrozen, afterwards."""
     old = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0  # a process that froze objects itself keeps its own
+    if freeze:
+        gc.collect()
+        gc.freeze()
     gc.set_threshold(LAYOUT_GC_THRESHOLD, 50, 1000)
     try:
         yield
     finally:
         gc.set_threshold(*old)
+        if freeze:
+            gc.unfreeze()
 
 
 #: Rows of a long table per part. Each part of a chapter is laid out as a WeasyPrint document
