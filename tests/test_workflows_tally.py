@@ -184,6 +184,55 @@ def test_concurrent_transitions_of_one_unit_keep_the_tally_exact():
     assert OccurrenceTally.objects.get(unit=b, obligation_key="branch_committee_meeting", year=2026, bucket="on_time").n == 6
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transitions_in_many_branches_do_not_deadlock_on_the_shared_counters():
+    """PostgreSQL (reliability T20): six sessions, one per branch under two 党总支, toggle their
+    branch's occurrence of the same obligation and due date between open and held, each
+    change its own transaction. Every one updates the same counter rows of the 党委 (and of
+    its 党总支): the triggers take those row locks in key order, so no two transactions wait
+    for each other (a deadlock aborted some of them before), and the tallies stay exact."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    branches = []
+    for z in range(2):
+        g = factories.unit(f"Z{z}", UnitKind.GENERAL_BRANCH, parent=c, name=f"党总支{z}")
+        for i in range(3):
+            b = factories.unit(f"Z{z}B{i}", UnitKind.BRANCH, parent=g, name=f"党支部{z}{i}")
+            factories.member(b, f"党员{z}{i}")
+            branches.append(b)
+    schedule(today=D(2026, 8, 15))
+    key, due = Occurrence.objects.filter(unit=branches[0]).values_list("obligation_key", "due_date").order_by("due_date").first()
+    pks = [Occurrence.objects.get(unit=b, obligation_key=key, due_date=due).pk for b in branches]
+    barrier, errors = threading.Barrier(len(pks)), []
+
+    def toggle(pk):
+        try:
+            barrier.wait(10)
+            for _ in range(40):
+                for state in (State.HELD, State.OPEN):
+                    with transaction.atomic():
+                        Occurrence.objects.filter(pk=pk).update(state=state)
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=toggle, args=(pk,)) for pk in pks]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert errors == []
+    assert tally_drift() == []
+
+
 @pytest.mark.django_db
 def test_the_sqlite_triggers_too(tmp_path):
     """On PostgreSQL (CI), run this module's vendor-independent tests against a SQLite file in
