@@ -2,7 +2,7 @@
 pack sizes up to ~500 pages, against bare WeasyPrint rendering the same chapters' HTML (default
 ``HTML(string=…).render()`` per chapter, pages joined, ``write_pdf()``: no data gathering, no
 PDF/A, no attachments, no ZIP) in the same process — once as it comes, and once with the
-garbage-collector thresholds the pack uses while it lays out (``_collect_per_chapter``). Each size runs in its own child process, so
+garbage-collector thresholds the pack uses while it lays out (``_collect_per_part``). Each size runs in its own child process, so
 peak RSS is that build's own; the bare baseline runs after the pack, so it does not count in it.
 
 A size is ``UNIT:MONTHS`` — the subtree of ``UNIT`` for the last ``MONTHS`` months of the current
@@ -46,7 +46,7 @@ def child(unit: str, months: int) -> dict:
     from django.utils import timezone
     from weasyprint import HTML
 
-    from audits.evidence.builder import _collect_per_chapter, build_pack
+    from audits.evidence.builder import _collect_per_part, build_pack
     from qms.models import Unit
 
     root = Unit.objects.get(code=unit)
@@ -73,7 +73,7 @@ def child(unit: str, months: int) -> dict:
         del docs
         gc.collect()
         t = time.perf_counter()  # the same, with the garbage-collector thresholds the pack uses
-        with _collect_per_chapter():
+        with _collect_per_part():
             docs = [HTML(string=h).render() for h in html]
             docs[0].copy([p for d in docs for p in d.pages]).write_pdf(Path(tmp) / "bare.pdf")
         bare_gc = time.perf_counter() - t

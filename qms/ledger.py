@@ -364,6 +364,18 @@ class _Segment:
     last_state: dict[tuple[str, str], tuple[int, Any]] = dataclasses.field(default_factory=dict)
 
 
+def _check_link(problems: list[Problem], seq: int, stored_prev: str, ts: str,
+                expected: int, prev_hash: str, prev_ts: str | None) -> None:
+    """An entry against the one before it: its ``seq`` follows, its ``prev_hash`` is that
+    entry's hash, and its time is not earlier (within a segment, and across segments)."""
+    if seq != expected:
+        problems.append(Problem(min(seq, expected), "gap", f"序号不连续:应为 {expected},实为 {seq}(记录被删除或插入)"))
+    if stored_prev != prev_hash:
+        problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
+    if prev_ts is not None and ts < prev_ts:
+        problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
+
+
 def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segment:
     seg = _Segment()
     problems, last_state = seg.problems, seg.last_state
@@ -372,12 +384,7 @@ def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segme
         if prev_seq is None:
             seg.head = (seq, stored_prev, ts)
         else:
-            if seq != prev_seq + 1:
-                problems.append(Problem(prev_seq + 1, "gap", f"序号不连续:应为 {prev_seq + 1},实为 {seq}(记录被删除或插入)"))
-            if stored_prev != prev_hash:
-                problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
-            if ts < prev_ts:
-                problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
+            _check_link(problems, seq, stored_prev, ts, prev_seq + 1, prev_hash, prev_ts)
         seg.count += 1
         try:
             decoded = (_fast_loads(before), _fast_loads(after))
@@ -458,13 +465,7 @@ def _join(segments: list[_Segment], expected: int, prev_hash: str, prev_ts: str 
     for seg in segments:
         count += seg.count
         if seg.head is not None:
-            seq, stored_prev, ts = seg.head
-            if seq != expected:
-                problems.append(Problem(min(seq, expected), "gap", f"序号不连续:应为 {expected},实为 {seq}(记录被删除或插入)"))
-            if stored_prev != prev_hash:
-                problems.append(Problem(seq, "link", f"序号 {seq} 的前一哈希与上一条记录不符(记录被删除、插入或重排)"))
-            if prev_ts is not None and ts < prev_ts:
-                problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
+            _check_link(problems, *seg.head, expected, prev_hash, prev_ts)
             last_seq, prev_hash, prev_ts = seg.tail
             expected = last_seq + 1
         problems.extend(seg.problems)

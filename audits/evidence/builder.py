@@ -84,7 +84,7 @@ LAYOUT_GC_THRESHOLD = 100_000
 
 
 @contextmanager
-def _collect_per_chapter() -> Iterator[None]:
+def _collect_per_part() -> Iterator[None]:
     """Python's cyclic garbage collector, tuned for laying out a pack. WeasyPrint's boxes,
     styles and Pango layouts form reference cycles, and with the default thresholds the
     collector ran 32 full collections over three chapters (184 pages), each traversing every
@@ -330,7 +330,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
 
     from audits.evidence.painted import paint_early
 
-    with _collect_per_chapter():  # the layout and the PDF write
+    with _collect_per_part():  # the layout and the PDF write
         fonts = FontConfiguration()
         pdf_fonts: dict = {}  # the fonts (and the glyphs used) of the whole PDF, filled as pages are painted
         total = len(chapters) + 3
@@ -351,7 +351,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
                 page += len(doc.pages)
                 chapter_pages += paint_early(doc, pdf_fonts)  # the part's layout is freed with ``doc``
                 del doc
-                gc.collect()  # …and collected now (see _collect_per_chapter)
+                gc.collect()  # …and collected now (see _collect_per_part)
         toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1, fonts=fonts)
         if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
             raise RuntimeError("目录页数与预排不一致")
