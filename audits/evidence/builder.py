@@ -1,12 +1,12 @@
 """认证证据包 builder — one PDF/A-3b and a ZIP with the original attachments and a manifest.
 
-The PDF is made chapter by chapter (each chapter its own WeasyPrint document, joined at the
+The PDF is made chapter by chapter (each chapter its own WeasyPrint documents, joined at the
 end), so no single giant HTML is laid out. Page numbers are known without a second pass:
 the table of contents has a fixed number of lines, so it is first laid out with placeholder
-numbers to learn how many pages it takes; each chapter is then rendered with its first page
-number (``@page :first { counter-reset: page N }``) and its length adds to the next one's
-start; finally the contents are laid out again with the real numbers (same lines → same
-length). Headings carry PDF bookmarks.
+numbers to learn how many pages it takes; the chapters' parts are laid out unnumbered (in this
+process or in worker processes, ``parts.py``) and, in order, each page is stamped with its
+number and each chapter learns its first page; finally the contents are laid out again with
+the real numbers (same lines → same length). Headings carry PDF bookmarks.
 
 Memory is bounded by one part, not the pack: a chapter's long tables are cut into parts of
 ``PART_ROWS`` rows, each laid out as a document of its own (page numbers running on); every part
@@ -23,6 +23,7 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import os
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audits.evidence import charts
+from audits.evidence.parts import Layout
 from audits.models import Audit, ManagementReview, Nonconformity
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
@@ -60,6 +62,7 @@ class PackResult:
     ledger_head: tuple[int, str]
     missing_attachments: list[str] = field(default_factory=list)
     chapters: list[tuple[str, int]] = field(default_factory=list)
+    layout: Layout | None = None  #: how many processes laid the parts out
 
 
 @dataclass
@@ -111,39 +114,56 @@ def _collect_per_part() -> Iterator[None]:
 
 
 #: Rows of a long table per part. Each part of a chapter is laid out as a WeasyPrint document
-#: of its own (one after the other, page numbers running on), so memory is bounded by one part
+#: of its own (page numbers stamped on afterwards, ``parts.py``), so memory is bounded by one part
 #: — not by the longest chapter, which for a whole tree's year would be thousands of pages —
 #: and WeasyPrint's per-page cost, which grows with the document, stays that of a short one.
 #: A part ends with its page; the table goes on, with its header, on the next.
 PART_ROWS = 1200
-PAGE_TOKEN = "QMS-FIRST-PAGE"  # stands for a part's first page number until it is known
 BODY_MARK = "<!--qms:body-->"  # end of the head every part repeats (_head.html)
 PART_MARK = "<!--qms:part-->"  # between two slices of a long table (templates, ``parts`` filter)
+#: Parts are shared out to worker processes when the pack's parts hold at least this much HTML
+#: (~80 dense pages; a branch's year is far less) and ``processes`` was not given.
+PARALLEL_FROM_BYTES = 1_000_000
+
+
+def _html(template: str, context: dict, first_page: int | None = None) -> str:
+    """A document of the pack; pages numbered from ``first_page``, or unnumbered without it."""
+    return render_to_string(template, {**context, "first_page": first_page or "", "part_rows": PART_ROWS})
 
 
 def _parts(template: str, context: dict) -> list[str]:
-    """A chapter's HTML cut at its part markers, each part a whole document with the head."""
-    html = render_to_string(template, {**context, "first_page": PAGE_TOKEN, "part_rows": PART_ROWS})
+    """A chapter's HTML, unnumbered, cut at its part markers, each part a whole document with the head."""
+    html = _html(template, context)
     head, mark, body = html.partition(BODY_MARK)
     return [head + mark + piece for piece in body.split(PART_MARK)] if mark else [html]
 
 
-def _lay_out(html: str, first_page: int, keep: list[str] | None = None, *, fonts=None):
-    """Lay out one part. ``fonts`` is the pack's one ``FontConfiguration``: WeasyPrint makes a new
+def _numbered(part: str, first_page: int) -> str:
+    """The part as a document that numbers its own pages (what the benchmark's bare baseline lays out)."""
+    return part.replace(render_to_string("audits/evidence/_page.html", {"first_page": ""}),
+                        render_to_string("audits/evidence/_page.html", {"first_page": first_page}), 1)
+
+
+def _lay_out(html: str, *, fonts=None):
+    """Lay out one document. ``fonts`` is the pack's one ``FontConfiguration``: WeasyPrint makes a new
     one (a fontconfig set-up and a Pango font map, ~15 MiB) per document otherwise, kept alive by
     the document until the whole PDF is written — most of a pack's memory and part of its time."""
     from weasyprint import HTML
 
-    html = html.replace(PAGE_TOKEN, str(first_page), 1)
-    if keep is not None:
-        keep.append(html)
     return HTML(string=html, base_url=str(settings.BASE_DIR)).render(font_config=fonts)
 
 
 def _render(template: str, context: dict, first_page: int, keep: list[str] | None = None, *, fonts=None):
-    """Lay out a one-part document (the cover, the contents)."""
-    (html,) = _parts(template, context)
-    return _lay_out(html, first_page, keep, fonts=fonts)
+    """Lay out a one-part, numbered document (the cover, the contents, the primer)."""
+    html = _html(template, context, first_page)
+    if keep is not None:
+        keep.append(html)
+    return _lay_out(html, fonts=fonts)
+
+
+def pack_processes() -> int:
+    """``QMS_PACK_PROCESSES``: worker processes for a large pack's layout (default: the CPUs, at most 4)."""
+    return max(1, int(getattr(settings, "QMS_PACK_PROCESSES", 0) or min(os.cpu_count() or 1, 4)))
 
 
 # ------------------------------------------------------------------------------------ data
@@ -230,9 +250,11 @@ def _stored(f) -> Path | None:
 
 def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, generated_by: str,
                progress: Progress | None = None, extra_chapters: list[tuple[str, str]] | None = None,
-               keep_html: list[str] | None = None) -> PackResult:
+               keep_html: list[str] | None = None, processes: int | None = None) -> PackResult:
     """Build the pack for ``root``'s subtree and ``start``–``end`` into ``out_dir``
-    (``keep_html`` collects each chapter's final HTML, for the benchmark's bare baseline)."""
+    (``keep_html`` collects each document's final HTML, numbered, for the benchmark's bare
+    baseline). The chapters' parts are laid out by ``processes`` worker processes where that can
+    be done (``parts.py``); by default by ``pack_processes()`` of them for a large pack."""
     from weasyprint import Attachment as PdfAttachment
 
     report = progress or (lambda p, c: None)
@@ -328,8 +350,10 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
 
     from weasyprint.text.fonts import FontConfiguration
 
+    from audits.evidence import parts as laying
     from audits.evidence.painted import paint_early
 
+    layout = Layout()
     with _collect_per_part():  # the layout and the PDF write
         fonts = FontConfiguration()
         pdf_fonts: dict = {}  # the fonts (and the glyphs used) of the whole PDF, filled as pages are painted
@@ -341,17 +365,26 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         toc_pages = len(_render("audits/evidence/toc.html", toc_ctx, 2, fonts=fonts).pages)
         page = len(cover.pages) + toc_pages + 1
         cover_pages = paint_early(cover, pdf_fonts)
+        work = [(c, html) for c in chapters for html in _parts(c.template, {**c.context, "title": c.title})]
+        n = processes or (pack_processes() if sum(len(h) for _, h in work) >= PARALLEL_FROM_BYTES else 1)
+        primed = frozenset()
+        if n > 1:  # every typeface of the styles in the font dictionary the workers start with
+            primed = laying.prime(_render("audits/evidence/fonts.html", base, 1, fonts=fonts), pdf_fonts)
+        for c in chapters:
+            c.first_page = 0
         chapter_pages = []
-        for i, c in enumerate(chapters, start=1):
-            report(2 + int(88 * (i - 1) / total), c.title)
-            c.first_page, c.pages = page, 0
-            for part in _parts(c.template, {**c.context, "title": c.title}):
-                doc = _lay_out(part, page, keep_html, fonts=fonts)
-                c.pages += len(doc.pages)
-                page += len(doc.pages)
-                chapter_pages += paint_early(doc, pdf_fonts)  # the part's layout is freed with ``doc``
-                del doc
-                gc.collect()  # …and collected now (see _collect_per_part)
+        laid_out = laying.lay_out_parts([h for _, h in work], lambda html: _lay_out(html, fonts=fonts), pdf_fonts, n, layout)
+        for (c, html), pages in zip(work, laid_out, strict=True):
+            if not c.first_page:
+                c.first_page = page
+                report(2 + int(88 * chapters.index(c) / total), c.title)
+            strips = _render("audits/evidence/footers.html", {"pages": range(len(pages))}, page, fonts=fonts)
+            chapter_pages += laying.numbered(pages, strips, pdf_fonts)
+            if keep_html is not None:
+                keep_html.append(_numbered(html, page))
+            c.pages += len(pages)
+            page += len(pages)
+            del pages, strips
         toc = _render("audits/evidence/toc.html", toc_ctx, len(cover.pages) + 1, fonts=fonts)
         if len(toc.pages) != toc_pages:  # cannot happen with a fixed number of lines; never publish wrong numbers
             raise RuntimeError("目录页数与预排不一致")
@@ -365,7 +398,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
                                           description=f"不符合项 {a.nonconformity.code} 整改证据 {a.name} SHA-256 {a.sha256}",
                                           relationship="Source") for a, p in nc_present if p is not None]
         pack = cover.copy([*cover_pages, *paint_early(toc, pdf_fonts), *chapter_pages])
-        pack.fonts = pdf_fonts  # the pages painted early registered their glyphs here
+        pack.fonts = laying.used(pdf_fonts, primed)  # the pages painted early registered their glyphs here
         pack.write_pdf(pdf_path, pdf_variant="pdf/a-3b", attachments=pdf_attachments)
         n_pages = len(pack.pages)
         del pack, cover_pages, chapter_pages
@@ -402,7 +435,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     report(100, "完成")
     return PackResult(pdf_path, zip_path, pdf_sha, sha256_file(zip_path), n_pages, head, missing,
-                      [(c.title, c.first_page) for c in chapters])
+                      [(c.title, c.first_page) for c in chapters], layout)
 
 
 def _ancestors(unit: Unit) -> list[int]:
