@@ -125,6 +125,8 @@ MEDIA_URL = "/media/"
 
 # Uploads: bounded in memory and size (reliability.md T11).
 QMS_MAX_UPLOAD_BYTES = int(os.environ.get("QMS_MAX_UPLOAD_BYTES", 5 * 1024 * 1024))
+#: Worker processes for a large evidence pack's layout (0: the CPUs, at most 4; 1: none). docs/operations.md
+QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 100

@@ -418,3 +418,14 @@ _REAL_WORK = evidence_parts._work
 def _refusing_the_first_branch(html: str):
     """A worker that sends back every part but those naming 第一党支部 (module level: the pool pickles it by name)."""
     return None if "第一党支部" in html else _REAL_WORK(html)
+
+
+def test_pack_processes_come_from_the_setting(settings):
+    import os
+
+    from audits.evidence.builder import pack_processes
+
+    settings.QMS_PACK_PROCESSES = 3
+    assert pack_processes() == 3
+    settings.QMS_PACK_PROCESSES = 0
+    assert pack_processes() == min(os.cpu_count() or 1, 4)
