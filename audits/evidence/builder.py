@@ -37,7 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audits.evidence import charts
-from audits.evidence.parts import Layout
+from audits.evidence import parts as laying
 from audits.models import Audit, ManagementReview, Nonconformity
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
@@ -62,7 +62,7 @@ class PackResult:
     ledger_head: tuple[int, str]
     missing_attachments: list[str] = field(default_factory=list)
     chapters: list[tuple[str, int]] = field(default_factory=list)
-    layout: Layout | None = None  #: how many processes laid the parts out
+    layout: laying.Layout | None = None  #: how many processes laid the parts out
 
 
 @dataclass
@@ -122,7 +122,8 @@ PART_ROWS = 1200
 BODY_MARK = "<!--qms:body-->"  # end of the head every part repeats (_head.html)
 PART_MARK = "<!--qms:part-->"  # between two slices of a long table (templates, ``parts`` filter)
 #: Parts are shared out to worker processes when the pack's parts hold at least this much HTML
-#: (~80 dense pages; a branch's year is far less) and ``processes`` was not given.
+#: (bench, 2026-12-02: the whole tree's month, 330 pages, is over it; a 党总支's year, 99 pages, under it)
+#: and ``processes`` was not given.
 PARALLEL_FROM_BYTES = 1_000_000
 
 
@@ -350,10 +351,9 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
 
     from weasyprint.text.fonts import FontConfiguration
 
-    from audits.evidence import parts as laying
     from audits.evidence.painted import paint_early
 
-    layout = Layout()
+    layout = laying.Layout()
     with _collect_per_part():  # the layout and the PDF write
         fonts = FontConfiguration()
         pdf_fonts: dict = {}  # the fonts (and the glyphs used) of the whole PDF, filled as pages are painted
@@ -368,7 +368,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         work = [(c, html) for c in chapters for html in _parts(c.template, {**c.context, "title": c.title})]
         n = processes or (pack_processes() if sum(len(h) for _, h in work) >= PARALLEL_FROM_BYTES else 1)
         primed = frozenset()
-        if n > 1:  # every typeface of the styles in the font dictionary the workers start with
+        if n > 1 and laying.can_fork():  # every typeface of the styles in the font dictionary the workers start with
             primed = laying.prime(_render("audits/evidence/fonts.html", base, 1, fonts=fonts), pdf_fonts)
         for c in chapters:
             c.first_page = 0

@@ -104,8 +104,7 @@ def _work(html: str):
     """In a worker: lay out and paint one part; its pages and the glyphs they used since this
     worker's last part, or None when the builder must lay the part out itself."""
     fonts = _WORKER["fonts"]
-    pages = painted.paint_early(_WORKER["lay_out"](html), fonts)
-    gc.collect()  # the part's layout (see builder._collect_per_part)
+    pages = _here(html, _WORKER["lay_out"], fonts)
     if (any(not isinstance(p, painted.PaintedPage) for p in pages) or set(fonts) != _WORKER["known"]
             or any(len(fonts[key].missing) != n for key, n in _WORKER["missing"].items())):
         return None
