@@ -101,7 +101,8 @@ def pack_run(pk: int) -> EvidencePack:
             p.pages = result.pages
             p.ledger_seq, p.ledger_hash = result.ledger_head
             p.missing = [str(m) for m in result.missing_attachments]
-            p.percent, p.chapter, p.finished_at = 100, "完成", timezone.now()
+            n = result.layout.processes
+            p.percent, p.chapter, p.finished_at = 100, "完成" if n == 1 else f"完成({n} 个进程排版)", timezone.now()
             p.finish()
             p.save()
             ledger.record("pack.finish", p, actor=None, before=before)

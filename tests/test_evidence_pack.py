@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -357,6 +359,7 @@ def test_a_real_worker_builds_a_pack(celery_worker_process):
             break
         time.sleep(0.5)
     assert pack.state == PackState.DONE, pack.error
+    assert pack.chapter == "完成(2 个进程排版)"  # the worker's child (a daemon) laid it out with 2 processes
     assert pack.pdf_sha256 and packs.verify_stored(pack) == []
 
 
@@ -415,17 +418,81 @@ def test_a_part_a_worker_cannot_send_back_is_laid_out_by_the_builder(held, tmp_p
 _REAL_WORK = evidence_parts._work
 
 
+def _dying_at_the_ticket_register(html: str):
+    """A worker that dies at chapter 10 (the register of nonconformities), late in the pack."""
+    if "纠正措施台账" in html:
+        os._exit(1)
+    return _REAL_WORK(html)
+
+
 def _refusing_the_first_branch(html: str):
     """A worker that sends back every part but those naming 第一党支部 (module level: the pool pickles it by name)."""
     return None if "第一党支部" in html else _REAL_WORK(html)
 
 
-def test_pack_processes_come_from_the_setting(settings):
+def test_pack_processes_come_from_the_settings(settings):
     import os
 
     from audits.evidence.builder import pack_processes
 
-    settings.QMS_PACK_PROCESSES = 3
-    assert pack_processes() == 3
+    settings.QMS_PACK_PROCESSES, settings.QMS_PACK_PARALLEL_FROM_BYTES = 3, 1000
+    assert (pack_processes(999), pack_processes(1000)) == (1, 3)
     settings.QMS_PACK_PROCESSES = 0
-    assert pack_processes() == min(os.cpu_count() or 1, 4)
+    assert pack_processes(10**9) == min(os.cpu_count() or 1, 4)
+
+
+def test_when_a_worker_dies_the_builder_lays_out_the_rest(held, tmp_path, monkeypatch):
+    """A worker killed mid-pack (out of memory, say) breaks the pool: the parts not yet back
+    are laid out by the builder, the PDF is the one-process PDF, and no worker is left."""
+    import multiprocessing
+
+    _tools()
+    from audits.evidence import builder, parts
+
+    monkeypatch.setattr(builder, "PART_ROWS", 1)
+    monkeypatch.setattr(parts, "_work", _dying_at_the_ticket_register)
+    two = build_pack(held["c"], dt.date(TODAY.year - 1, 1, 1), TODAY, out_dir=tmp_path / "two", generated_by="测试", processes=2)
+    assert multiprocessing.active_children() == []
+    one = build_pack(held["c"], dt.date(TODAY.year - 1, 1, 1), TODAY, out_dir=tmp_path / "one", generated_by="测试", processes=1)
+    assert two.layout.processes == 2 and 0 < two.layout.parts_here < two.layout.parts
+    assert _run("pdftotext", "-layout", "-f", "2", str(two.pdf_path), "-") == _run("pdftotext", "-layout", "-f", "2", str(one.pdf_path), "-")
+    assert verify_pack(two.zip_path) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has died; init has not reaped it yet
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_workers_die_with_a_daemon_builder(tmp_path):
+    """The builder may be a daemon process (a Celery prefork child is one): it still starts its
+    workers, and when it is killed (a time limit) they are killed too, not left waiting."""
+    import multiprocessing
+    import signal
+
+    from audits.evidence import parts
+
+    def builder():
+        def lay_out(html):
+            (tmp_path / f"{os.getpid()}.pid").touch()
+            time.sleep(600)
+
+        list(parts.lay_out_parts(["一", "二"], lay_out, {}, 2, parts.Layout()))
+
+    proc = multiprocessing.get_context("fork").Process(target=builder, daemon=True)
+    proc.start()
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline and proc.is_alive():
+        time.sleep(0.1)
+    workers = [int(f.stem) for f in tmp_path.glob("*.pid")]
+    assert len(workers) == 2 and proc.pid not in workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)

@@ -121,10 +121,6 @@ def _collect_per_part() -> Iterator[None]:
 PART_ROWS = 1200
 BODY_MARK = "<!--qms:body-->"  # end of the head every part repeats (_head.html)
 PART_MARK = "<!--qms:part-->"  # between two slices of a long table (templates, ``parts`` filter)
-#: Parts are shared out to worker processes when the pack's parts hold at least this much HTML
-#: (bench, 2026-12-02: the whole tree's month, 330 pages, is over it; a 党总支's year, 99 pages, under it)
-#: and ``processes`` was not given.
-PARALLEL_FROM_BYTES = 1_000_000
 
 
 def _html(template: str, context: dict, first_page: int | None = None) -> str:
@@ -162,8 +158,11 @@ def _render(template: str, context: dict, first_page: int, keep: list[str] | Non
     return _lay_out(html, fonts=fonts)
 
 
-def pack_processes() -> int:
-    """``QMS_PACK_PROCESSES``: worker processes for a large pack's layout (default: the CPUs, at most 4)."""
+def pack_processes(html_bytes: int) -> int:
+    """Worker processes for laying out parts that hold ``html_bytes`` of HTML: none (1) under
+    ``QMS_PACK_PARALLEL_FROM_BYTES``, else ``QMS_PACK_PROCESSES`` (default: the CPUs, at most 4)."""
+    if html_bytes < int(getattr(settings, "QMS_PACK_PARALLEL_FROM_BYTES", 1_000_000)):
+        return 1
     return max(1, int(getattr(settings, "QMS_PACK_PROCESSES", 0) or min(os.cpu_count() or 1, 4)))
 
 
@@ -366,7 +365,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         page = len(cover.pages) + toc_pages + 1
         cover_pages = paint_early(cover, pdf_fonts)
         work = [(c, html) for c in chapters for html in _parts(c.template, {**c.context, "title": c.title})]
-        n = processes or (pack_processes() if sum(len(h) for _, h in work) >= PARALLEL_FROM_BYTES else 1)
+        n = processes or pack_processes(sum(len(h) for _, h in work))
         primed = frozenset()
         if n > 1 and laying.can_fork():  # every typeface of the styles in the font dictionary the workers start with
             primed = laying.prime(_render("audits/evidence/fonts.html", base, 1, fonts=fonts), pdf_fonts)

@@ -10,29 +10,45 @@ out themselves, a few milliseconds a page. :class:`Stamped` paints the part's pa
 strip, so the PDF page is the one a numbered layout would have painted.
 
 With ``processes`` ≥ 2 the parts are laid out and painted (``painted.py``) by a pool of forked
-workers, ``imap`` in order. A worker starts as a copy of the builder: the same font
+workers, taken back in order. A worker starts as a copy of the builder: the same font
 configuration, and the same PDF font dictionary, already holding every typeface the pack's
 styles use (``fonts.html`` is laid out and painted first, never printed). A worker sends back
 its part's painted pages (bytes, bookmarks, anchors) and the glyphs they used, which the builder
 adds to its own font dictionary, so the embedded subsets are the ones one process would make.
 A part that the worker cannot send back that way — a page that needs its layout to be painted
 (an image, a link) or a font the dictionary did not hold — comes back as ``None`` and is laid out
-by the builder itself: a slower part, never a different PDF.
+by the builder itself: a slower part, never a different PDF. So are the parts left when a
+worker dies (killed, out of memory: the pool is *broken*).
 
-Processes are forked only where that is safe and useful: ``fork`` exists, this process may have
-children (not a daemon) and runs a single thread (a lock held by another thread at the fork would
-never be released in the child), and WeasyPrint's page stream is the one ``painted.py`` knows.
+Processes are forked only where that is safe and useful: ``fork`` exists, this process runs a
+single thread (a lock held by another thread at the fork would never be released in the child),
+and WeasyPrint's page stream is the one ``painted.py`` knows. A Celery prefork worker's child —
+where the web's packs are built — is a *daemon* process, which ``multiprocessing`` forbids to
+have children, because a daemon is killed with its parent and would leave them orphaned. Here
+the pool lives inside the ``with`` that builds the pack, and each worker asks the kernel to be
+killed when its parent dies (``PR_SET_PDEATHSIG``, Linux), so :func:`_children_allowed` lifts
+that rule for the pool's creation only.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
+import logging
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
 
 from audits.evidence import painted
+
+log = logging.getLogger(__name__)
 
 
 class Stamped:
@@ -64,7 +80,23 @@ class Layout:
 
 def can_fork() -> bool:
     return (painted.SUPPORTED and painted.ENABLED and "fork" in multiprocessing.get_all_start_methods()
-            and not multiprocessing.current_process().daemon and threading.active_count() == 1)
+            and threading.active_count() == 1)
+
+
+@contextlib.contextmanager
+def _children_allowed():
+    """Let this process start the pool's workers even if it is a daemon (a Celery worker's
+    child): ``multiprocessing`` reads the flag when a process starts; it is put back after."""
+    config = multiprocessing.current_process()._config  # noqa: SLF001 — the flag Process.start checks
+    daemon = config.get("daemon")
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemon is None:
+            config.pop("daemon", None)
+        else:
+            config["daemon"] = daemon
 
 
 def prime(primer, pdf_fonts: dict) -> frozenset:
@@ -97,7 +129,20 @@ def _fork_state(lay_out, pdf_fonts: dict) -> None:
     _WORKER.clear()
     _WORKER.update(lay_out=lay_out, fonts=pdf_fonts, known=frozenset(pdf_fonts),
                    missing={key: len(font.missing) for key, font in pdf_fonts.items()},
-                   sent={key: (0, 0) for key in pdf_fonts})
+                   sent={key: (0, 0) for key in pdf_fonts}, parent=os.getpid())
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _start_worker() -> None:
+    """In a worker, first: be killed with the builder (a Celery time limit that kills the
+    builder's process must not leave its workers waiting for parts for ever)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != _WORKER["parent"]:  # the builder died before the request was made
+        os._exit(1)
 
 
 def _work(html: str):
@@ -140,17 +185,27 @@ def lay_out_parts(htmls: Sequence[str], lay_out, pdf_fonts: dict, processes: int
         return
     layout.processes = processes
     _fork_state(lay_out, pdf_fonts)
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker)
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            for html, done in zip(htmls, pool.imap(_work, htmls, chunksize=1), strict=True):
-                if done is None:
-                    layout.parts_here += 1
-                    yield _here(html, lay_out, pdf_fonts)
-                else:
-                    pages, glyphs = done
-                    _add_glyphs(pdf_fonts, glyphs)
-                    yield pages
+        with _children_allowed():  # a forking executor starts all its workers at the first submit
+            futures = [pool.submit(_work, html) for html in htmls]
+        broken = False
+        for html, future in zip(htmls, futures, strict=True):
+            try:
+                done = future.result()  # a part done before the pool broke is still good
+            except BrokenProcessPool:  # a worker died (killed, out of memory): the parts not back are laid out here
+                if not broken:
+                    log.warning("证据包排版进程意外退出,未完成的部分由本进程排版", exc_info=True)
+                broken, done = True, None
+            if done is None:
+                layout.parts_here += 1
+                yield _here(html, lay_out, pdf_fonts)
+            else:
+                pages, glyphs = done
+                _add_glyphs(pdf_fonts, glyphs)
+                yield pages
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         _WORKER.clear()
 
 
