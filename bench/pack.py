@@ -156,12 +156,12 @@ def main() -> None:
             line += (f"; one process {med(one):.1f}s = {r['pages'] / med(one):.1f} pages/s, ratio {med(one) / med(bare):.2f}×, "
                      f"peak RSS {med(x['rss_mib'] for x in singles):.0f} MiB")
         print(line, flush=True)
-        rows.append((r["pages"], med(rss), med(workers)))
+        rows.append((r["pages"], med(rss), med(workers) if r["processes"] > 1 else 0))
     if len(rows) > 1:
         (p0, m0, w0), (p1, m1, w1) = rows[0], rows[-1]
         if p1 != p0:
             print(f"peak RSS of the builder from {p0} to {p1} pages: ×{m1 / m0:.2f} for ×{p1 / p0:.2f} the pages "
-                  f"({(m1 - m0) / (p1 - p0):.2f} MiB per extra page)" + (f"; largest worker ×{w1 / w0:.2f}" if w0 else ""))
+                  f"({(m1 - m0) / (p1 - p0):.2f} MiB per extra page)" + (f"; largest worker ×{w1 / w0:.2f}" if w0 and w1 else ""))
 
 
 if __name__ == "__main__":

@@ -127,9 +127,10 @@ MEDIA_URL = "/media/"
 QMS_MAX_UPLOAD_BYTES = int(os.environ.get("QMS_MAX_UPLOAD_BYTES", 5 * 1024 * 1024))
 #: Worker processes for a large evidence pack's layout (0: the CPUs, at most 4; 1: none). docs/operations.md
 QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
-#: ... from this much HTML in the pack's parts (bench/pack.py, 2026-12-02: the whole tree's month,
-#: 330 pages, is over it; a 党总支's year, 99 pages, under it).
-QMS_PACK_PARALLEL_FROM_BYTES = int(os.environ.get("QMS_PACK_PARALLEL_FROM_BYTES", "1000000"))
+#: ... once the pack's parts hold this much HTML (0: any pack of two parts or more). bench/pack.py,
+#: 2026-12-02, 2 processes against one: a 党支部's year (21 pages) 1.26× as fast, a 党总支's year
+#: (99 pages) 1.41×; raise it where memory is short (docs/operations.md).
+QMS_PACK_PARALLEL_FROM_BYTES = int(os.environ.get("QMS_PACK_PARALLEL_FROM_BYTES", "0"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 100

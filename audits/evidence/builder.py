@@ -161,7 +161,7 @@ def _render(template: str, context: dict, first_page: int, keep: list[str] | Non
 def pack_processes(html_bytes: int) -> int:
     """Worker processes for laying out parts that hold ``html_bytes`` of HTML: none (1) under
     ``QMS_PACK_PARALLEL_FROM_BYTES``, else ``QMS_PACK_PROCESSES`` (default: the CPUs, at most 4)."""
-    if html_bytes < int(getattr(settings, "QMS_PACK_PARALLEL_FROM_BYTES", 1_000_000)):
+    if html_bytes < int(getattr(settings, "QMS_PACK_PARALLEL_FROM_BYTES", 0)):
         return 1
     return max(1, int(getattr(settings, "QMS_PACK_PROCESSES", 0) or min(os.cpu_count() or 1, 4)))
 
