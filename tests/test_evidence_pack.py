@@ -348,7 +348,7 @@ def test_a_failed_build_is_recorded_not_silent(held, monkeypatch):
 
 
 @pytest.mark.celery_worker
-def test_a_real_worker_builds_a_pack(celery_worker_process):
+def test_a_real_worker_builds_a_pack(celery_worker_process, client):
     from procedures.library_loader import load_library
 
     load_library()
@@ -364,6 +364,8 @@ def test_a_real_worker_builds_a_pack(celery_worker_process):
         time.sleep(0.5)
     assert pack.state == PackState.DONE, pack.error
     assert pack.chapter == "完成(2 个进程排版)"  # the worker's child (a daemon) laid it out with 2 processes
+    client.force_login(admin)
+    assert "完成(2 个进程排版)" in client.get(reverse("pack_detail", args=[pack.pk])).content.decode()
     assert pack.pdf_sha256 and packs.verify_stored(pack) == []
 
 
