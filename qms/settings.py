@@ -125,7 +125,7 @@ MEDIA_URL = "/media/"
 
 # Uploads: bounded in memory and size (reliability.md T11).
 QMS_MAX_UPLOAD_BYTES = int(os.environ.get("QMS_MAX_UPLOAD_BYTES", 5 * 1024 * 1024))
-#: Worker processes for a large evidence pack's layout (0: the CPUs, at most 4; 1: none). docs/operations.md
+#: Worker processes for an evidence pack's layout (0: the CPUs, at most 4; 1: none). docs/operations.md
 QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 #: ... once the pack's parts hold this much HTML (0: any pack of two parts or more). bench/pack.py,
 #: 2026-12-02, 2 processes against one: a 党支部's year (21 pages) 1.26× as fast, a 党总支's year

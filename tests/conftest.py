@@ -65,7 +65,7 @@ def celery_worker_process(transactional_db):
     db = connection.settings_dict
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     queue = f"qms-test-{uuid.uuid4().hex[:8]}"
-    # every pack the worker builds is laid out by two processes, as a large pack is (its child is a daemon)
+    # every pack the worker builds is laid out by two processes, whatever this machine's settings (its child is a daemon)
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker,
            "QMS_PACK_PROCESSES": "2", "QMS_PACK_PARALLEL_FROM_BYTES": "0"}
     proc = subprocess.Popen(

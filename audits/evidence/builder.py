@@ -254,7 +254,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     """Build the pack for ``root``'s subtree and ``start``–``end`` into ``out_dir``
     (``keep_html`` collects each document's final HTML, numbered, for the benchmark's bare
     baseline). The chapters' parts are laid out by ``processes`` worker processes where that can
-    be done (``parts.py``); by default by ``pack_processes()`` of them for a large pack."""
+    be done (``parts.py``); by default by ``pack_processes()`` of them."""
     from weasyprint import Attachment as PdfAttachment
 
     report = progress or (lambda p, c: None)

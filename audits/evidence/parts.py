@@ -25,7 +25,7 @@ single thread (a lock held by another thread at the fork would never be released
 and WeasyPrint's page stream is the one ``painted.py`` knows. A Celery prefork worker's child —
 where the web's packs are built — is a *daemon* process, which ``multiprocessing`` forbids to
 have children, because a daemon is killed with its parent and would leave them orphaned. Here
-the pool lives inside the ``with`` that builds the pack, and each worker asks the kernel to be
+the pool is shut down before :func:`lay_out_parts` returns, and each worker asks the kernel to be
 killed when its parent dies (``PR_SET_PDEATHSIG``, Linux), so :func:`_children_allowed` lifts
 that rule for the pool's creation only.
 """
