@@ -334,9 +334,10 @@ def finding_raise(item: ChecklistItem, *, actor, grade: str):
         grade = "observation"
     nc = nc_raise(actor=actor, unit=item.unit, source=NCSource.INTERNAL_AUDIT, grade=grade, clause=item.clause,
                   requirement=item.text, evidence=item.note)
+    before = ledger.snapshot(nc)
     nc.audit = item.audit
     nc.save(update_fields=["audit"])
-    ledger.record("nc.link_audit", nc, actor=actor)
+    ledger.record("nc.link_audit", nc, actor=actor, before=before)
     before = ledger.snapshot(item)
     item.finding = nc
     item.save(update_fields=["finding"])

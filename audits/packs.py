@@ -208,6 +208,9 @@ def link_access(token: str, *, what: str, client: str) -> tuple[PackLink | None,
         why = f"该链接已于 {lk.expires_on:%Y-%m-%d} 过期"
     else:
         why = ""
-    ledger.record("pack_link.access" if not why else "pack_link.refused", lk, actor=None,
+    # the link is not changed by a visit: before and after are the same snapshot, so a link
+    # edited outside the product (an extended expiry) is refused here, not laundered
+    state = ledger.snapshot(lk)
+    ledger.record("pack_link.access" if not why else "pack_link.refused", lk, actor=None, before=state, after=state,
                   reason=f"{lk.auditor_name}({lk.organisation})访问 {what},来自 {client}" + (f";拒绝:{why}" if why else ""))
     return lk, why

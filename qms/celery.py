@@ -8,3 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qms.settings")
 app = Celery("qms", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+from celery.signals import task_postrun  # noqa: E402
+
+
+@task_postrun.connect
+def _flush_tamper_alerts(**_kwargs) -> None:
+    """A task whose change was refused because a row had been edited outside the product
+    has rolled back; the administrators' alert is written now, outside that transaction."""
+    from qms import ledger
+
+    ledger.flush_tamper_alerts()

@@ -11,7 +11,13 @@ Design (reliability.md §2.3):
 - ``ts`` is the database clock (``clock_timestamp()``) in UTC, never earlier than the head;
 - ``hash = SHA-256(bytes(prev_hash) || canonical(entry))`` with sorted-key compact UTF-8
   JSON as the canonical form;
-- a trigger (migration ``0002``) refuses UPDATE, DELETE and TRUNCATE on PostgreSQL.
+- a trigger (migration ``0002``) refuses UPDATE, DELETE and TRUNCATE on PostgreSQL;
+- **continuity**: an entry's ``before`` must equal the previous entry's ``after`` for the
+  same object, field by field. A row edited outside the product and then changed through
+  it would otherwise be "laundered": the new entry would carry the tampered value as its
+  ``before`` and the row would match its last ``after`` again. ``record`` refuses such a
+  change at write time (``TamperedError``, the administrators are alerted once the failed
+  transaction has rolled back) and ``verify`` reports any break in old entries.
 """
 from __future__ import annotations
 
@@ -20,12 +26,14 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.utils import timezone
 
@@ -36,10 +44,37 @@ GENESIS_HASH = "0" * 64
 LEDGER_LOCK_KEY = 0x716D735F6C6564  # "qms_led"
 
 _REGISTRY: dict[str, type[models.Model]] = {}
+_ALERTS = threading.local()
 
 
 class LedgerError(RuntimeError):
     """Raised when the ledger is used wrongly (e.g. outside a transaction)."""
+
+
+#: What a user reads when a change is refused because the row was edited outside the product.
+TAMPER_MESSAGE = "该记录在系统之外被修改过,已停止操作并通知体系管理员"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A row whose stored state differs from its last ledger entry's ``after`` (数据被绕过系统修改)."""
+
+    obj_type: str
+    obj_id: str
+    last_seq: int
+    fields: tuple[str, ...]
+
+
+class TamperedError(ValidationError):
+    """A change refused because the row it starts from is not the state the ledger last
+    recorded for it: someone edited it outside the product. A ``ValidationError`` so that
+    every form and view shows the plain message; nothing of the change is saved (the
+    service's transaction rolls back), and ``flush_tamper_alerts`` notifies the
+    administrators afterwards, outside that transaction."""
+
+    def __init__(self, drift: Drift):
+        super().__init__(TAMPER_MESSAGE, code="tampered")
+        self.drift = drift
 
 
 def register(*model_classes: type[models.Model]) -> None:
@@ -162,7 +197,102 @@ def record(
         after = None
     if not obj_type or obj_id is None:
         raise LedgerError("留痕记录缺少对象类型或对象ID")
+    _check_continuity(obj_type, str(obj_id), before, action)
     return _append(action, [(obj_type, str(obj_id), before, after)], actor=actor, reason=reason)[0]
+
+
+def canon(value: Any) -> str:
+    """One field's value in canonical text form, for comparing ``before`` with ``after``."""
+    return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def drifted_fields(before: Any, last_after: Any) -> list[str]:
+    """The fields whose value in ``before`` is not the one in the previous ``after``.
+
+    Only fields present in both are compared: a column added by a later migration (absent
+    from old entries) or a field a caller did not snapshot is not a break."""
+    if not isinstance(before, dict) or not isinstance(last_after, dict):
+        return [] if before == last_after else ["*"]
+    return sorted(k for k in before.keys() & last_after.keys() if not _same(before[k], last_after[k]))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is type(b) and a == b:  # the common case, without encoding
+        return True
+    return canon(a) == canon(b)
+
+
+def _check_continuity(obj_type: str, obj_id: str, before: Any, action: str) -> None:
+    """Refuse to ledger a change of a row that was edited outside the product.
+
+    The last entry for the object is read (one indexed query). If the object exists in the
+    ledger (its last ``after`` is not None), the caller must say what it started from
+    (``before``, a snapshot of the row read inside this transaction), and that must be the
+    last ``after``; otherwise the change is refused with ``TamperedError``."""
+    last = (LedgerEntry.objects.filter(obj_type=obj_type, obj_id=obj_id)
+            .order_by("-seq").values_list("seq", "after").first())
+    if last is None or last[1] is None:
+        return
+    if before is None:
+        raise LedgerError(f"{action}:对已有留痕的对象 {obj_type}:{obj_id} 记录变更时必须给出变更前数据(before)")
+    fields = drifted_fields(_jsonable(before), last[1])
+    if fields:
+        drift = Drift(obj_type, obj_id, last[0], tuple(fields))
+        _pending_alerts().append(drift)
+        raise TamperedError(drift)
+
+
+def _pending_alerts() -> list[Drift]:
+    alerts = getattr(_ALERTS, "pending", None)
+    if alerts is None:
+        alerts = _ALERTS.pending = []
+    return alerts
+
+
+def flush_tamper_alerts() -> list[Drift]:
+    """Tell the administrators about the changes refused by ``TamperedError`` in this thread.
+
+    Called after the refused change's transaction has rolled back (the request middleware,
+    the Celery task hook, the commands), so the alert is not rolled back with it: a
+    notification to every 体系管理员 (once per object and ledger entry) and an error in the
+    log. Returns what was flushed."""
+    alerts = list(_pending_alerts())
+    if not alerts or connection.needs_rollback:
+        return []  # nothing to say, or still inside the failed transaction: kept for later
+    _ALERTS.pending = []
+    import logging
+
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from qms.models import Role, RoleGrant
+    from qms.notify import notify
+
+    log = logging.getLogger("qms.ledger")
+    user_model = get_user_model()
+    admins = list(user_model.objects.filter(
+        models.Q(is_superuser=True) | models.Q(pk__in=RoleGrant.objects.filter(role=Role.ADMIN).values("user_id")),
+        is_active=True,
+    ))
+    with transaction.atomic():
+        for d in alerts:
+            log.error("ledger continuity: %s:%s differs from entry %s in %s; change refused",
+                      d.obj_type, d.obj_id, d.last_seq, ", ".join(d.fields))
+            what = object_label(d.obj_type)
+            for user in admins:
+                notify(user, key=f"tamper:{d.obj_type}:{d.obj_id}:{d.last_seq}", level="danger",
+                       title=f"{what}(编号 {d.obj_id})在系统之外被修改过,相关操作已被拒绝,请运行台账校验并处理")
+    return alerts
+
+
+def object_label(obj_type: str) -> str:
+    """The Chinese name of a ledgered object type (its model's verbose_name)."""
+    from django.apps import apps
+
+    try:
+        return str(apps.get_model(obj_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return "记录"
 
 
 def record_many(action: str, objs: Iterable[models.Model], *, actor=None, reason: str = "") -> list[LedgerEntry]:
@@ -362,6 +492,20 @@ class _Segment:
     tail: tuple[int, str, str] | None = None  # last entry: seq, hash, ts
     problems: list[Problem] = dataclasses.field(default_factory=list)
     last_state: dict[tuple[str, str], tuple[int, Any]] = dataclasses.field(default_factory=dict)
+    #: per object first seen in this segment: its first entry's seq and ``before`` (checked
+    #: against the object's last ``after`` in the segments before, by ``_join_continuity``)
+    first_before: dict[tuple[str, str], tuple[int, Any]] = dataclasses.field(default_factory=dict)
+
+
+def _continuity(problems: list[Problem], key: tuple[str, str], seq: int, before: Any, prev: tuple[int, Any] | None) -> None:
+    """An entry's ``before`` against the ``after`` of the object's previous entry."""
+    if prev is None or before is None or prev[1] is None:
+        return
+    fields = drifted_fields(before, prev[1])
+    if fields:
+        problems.append(Problem(seq, "continuity", (
+            f"{key[0]}:{key[1]} 序号 {seq} 的变更前数据与序号 {prev[0]} 的变更后数据不符(字段:{', '.join(fields)})"
+            "——两次留痕之间数据被绕过系统修改")))
 
 
 def _check_link(problems: list[Problem], seq: int, stored_prev: str, ts: str,
@@ -400,8 +544,14 @@ def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segme
             if chain_hash(stored_prev, payload) != stored_hash:
                 problems.append(Problem(seq, "hash", f"序号 {seq} 的内容与其哈希不符(记录被改动)"))
         prev_seq, prev_hash, prev_ts = seq, stored_hash, ts
-        if check_objects:
-            last_state[(obj_type, obj_id)] = (seq, decoded[1])
+        key = (obj_type, obj_id)
+        prev = last_state.get(key)
+        if prev is None:
+            if decoded[0] is not None:
+                seg.first_before[key] = (seq, decoded[0])
+        else:
+            _continuity(problems, key, seq, decoded[0], prev)
+        last_state[key] = (seq, decoded[1])
         if len(problems) > 1000:
             break
     if prev_seq is not None:
@@ -472,6 +622,18 @@ def _join(segments: list[_Segment], expected: int, prev_hash: str, prev_ts: str 
     return count, expected - 1, prev_hash, problems
 
 
+def _join_continuity(segments: list[_Segment], problems: list[Problem]) -> dict[tuple[str, str], tuple[int, Any]]:
+    """Continuity across segments: each object's first ``before`` in a segment against its
+    last ``after`` in the segments before. Returns every object's last (seq, after)."""
+    last_state: dict[tuple[str, str], tuple[int, Any]] = {}
+    for seg in segments:
+        if last_state:
+            for key, (seq, before) in seg.first_before.items():
+                _continuity(problems, key, seq, before, last_state.get(key))
+        last_state.update(seg.last_state)
+    return last_state
+
+
 def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | None = None) -> VerifyResult:
     """Recompute the chain from ``from_seq`` and (from the start only) compare every
     ledgered row with the ``after`` of its last entry.
@@ -491,11 +653,9 @@ def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | No
         prev_hash, prev_ts = GENESIS_HASH, None
     segments = _segments(from_seq, check_objects, processes)
     count, head_seq, head_hash, problems = _join(segments, from_seq, prev_hash, prev_ts)
+    last_state = _join_continuity(segments, problems)
     objects = 0
     if check_objects and len(problems) <= 1000:
-        last_state: dict[tuple[str, str], tuple[int, Any]] = {}
-        for seg in segments:
-            last_state.update(seg.last_state)
         objects = _check_objects(last_state, problems)
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return VerifyResult(count, objects, head_seq, head_hash, problems)

@@ -33,3 +33,30 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+class TamperAlertMiddleware:
+    """After each request, alert the administrators about any change that was refused
+    because its row had been edited outside the product (``qms.ledger.TamperedError``).
+    The refused change's transaction has rolled back by then, so the alert stays."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from qms import ledger
+
+        try:
+            return self.get_response(request)
+        finally:
+            ledger.flush_tamper_alerts()
+
+    def process_exception(self, request, exception):
+        """A refused change that no view caught: a plain page (409), never a 500."""
+        from django.shortcuts import render
+
+        from qms.ledger import TAMPER_MESSAGE, TamperedError
+
+        if isinstance(exception, TamperedError):
+            return render(request, "qms/tampered.html", {"message": TAMPER_MESSAGE}, status=409)
+        return None

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "qms.scoping.ScopeMiddleware",
     "qms.security.SecurityHeadersMiddleware",
+    "qms.security.TamperAlertMiddleware",
 ]
 
 ROOT_URLCONF = "qms.urls"

@@ -63,7 +63,7 @@ def test_finding_needs_clause_and_evidence(org):
     assert not Nonconformity.objects.exists()
 
 
-def test_ticket_to_verified_closure_and_effectiveness(org):
+def test_ticket_to_verified_closure_and_effectiveness(org, monkeypatch):
     nc = _raise(org)
     assert nc.code == f"NC-{TODAY.year}-0001"
     assert Notification.objects.filter(user=org["sec"], key=f"nc:{nc.pk}:raised").exists()
@@ -89,8 +89,8 @@ def test_ticket_to_verified_closure_and_effectiveness(org):
     assert nc.state == NCState.CLOSED and nc.effectiveness_due > TODAY
     with pytest.raises(ValidationError, match="有效性评价应在"):
         services.nc_review_effectiveness(nc, actor=org["auditor"], effective=False, note="再次发生")
-    Nonconformity.objects.filter(pk=nc.pk).update(effectiveness_due=TODAY)  # test fixture: time has passed
-    nc.refresh_from_db()
+    # time passes to the review date (editing the row instead would now be refused as tampering)
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: nc.effectiveness_due)
     services.nc_review_effectiveness(nc, actor=org["auditor"], effective=False, note="6月又未开会")
     follow = Nonconformity.objects.get(follows=nc)
     assert follow.state == NCState.RAISED and follow.source == "follow_up"

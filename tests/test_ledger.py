@@ -168,7 +168,7 @@ def test_a_batch_append_chains_like_single_appends_and_verifies(tree):
     with transaction.atomic():
         admins = [AdminUnit.objects.create(code=f"BATCH{i}", name=f"批量单位{i}") for i in range(5)]
         entries = ledger.record_many("admin_unit.create", admins)
-        ledger.record("admin_unit.update", admins[0], reason="单条追加接在批量之后")
+        ledger.record("admin_unit.update", admins[0], before=ledger.snapshot(admins[0]), reason="单条追加接在批量之后")
     assert [e.seq for e in entries] == list(range(seq0 + 1, seq0 + 6))
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
     assert entries[0].after == ledger.snapshot(admins[0]) and entries[0].before is None
