@@ -28,6 +28,7 @@ from procedures.rules import effective_rules
 from qms import ledger
 from qms import services as core
 from qms.models import Member, Role, Unit
+from qms.permissions import act
 from qms.scoping import can_manage, is_admin
 from workflows.models import Occurrence, State
 
@@ -65,12 +66,18 @@ def may_plan(user, root: Unit) -> bool:
         s.level == "internal_auditor" and root.path.startswith(s.path) for s in scopes_for(user))
 
 
+def audit_duties(actor, audit: Audit | None) -> set[str]:
+    """``audit_team`` when ``actor`` is the audit's lead or on its team (ISO 19011 §5.5.4)."""
+    if actor is None or audit is None:
+        return set()
+    return {"audit_team"} if actor.pk == audit.lead_id or audit.team.filter(pk=actor.pk).exists() else set()
+
+
+@act("audit.plan", unit=lambda root, **_: root)
 @transaction.atomic
 def audit_plan(*, actor, year: int, title: str, root: Unit, units: list[Unit], lead, team=(), documents=(),
                clauses: str = "", objectives: str = "", start: dt.date, end: dt.date) -> Audit:
     """审核计划 — refused with the conflict named when an auditor is not independent."""
-    if actor is not None and not may_plan(actor, root):
-        raise ValidationError("只有体系管理员、该组织负责人或内审员可以编制审核计划")
     if not units:
         raise ValidationError("请选择受审核组织")
     if end < start:
@@ -102,6 +109,7 @@ ISO_ITEMS = [
 ]
 
 
+@act("audit.checklist", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 def checklist_generate(audit: Audit, *, actor) -> int:
     """检查表 — per audited unit: each effective periodic rule's frequency and record
     completeness, resolutions followed up, term not expired, and the ISO clause items."""
@@ -125,6 +133,7 @@ def checklist_generate(audit: Audit, *, actor) -> int:
     return n
 
 
+@act("audit.sample", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def sample_draw(audit: Audit, *, actor, seed: int, per_unit: int | None = None, ratio: float | None = None) -> list[SampledRecord]:
     """抽样 — stratified by unit: from each audited unit's executed records of the year, draw
@@ -188,6 +197,7 @@ def _meeting(audit: Audit, kind: str, *, actor, held_on: dt.date, place: str, au
     return m
 
 
+@act("audit.meeting", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def audit_open(audit: Audit, *, actor, held_on: dt.date, place: str, auditors, auditees, notes: str) -> Audit:
     """首次会议 — chaired by the lead auditor; its record (attendance, notes) is kept."""
@@ -210,6 +220,7 @@ def _editable(audit: Audit, actor) -> None:
         raise ValidationError("审核报告已出具,检查表不能再修改")
 
 
+@act("audit.checklist", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def item_add(audit: Audit, *, actor, unit: Unit | None, clause: str, text: str) -> ChecklistItem:
     """审核员增加检查项 (placed last)."""
@@ -224,6 +235,7 @@ def item_add(audit: Audit, *, actor, unit: Unit | None, clause: str, text: str) 
     return item
 
 
+@act("audit.checklist", unit=lambda item, **_: item.audit.root, duties=lambda item, actor, **_: audit_duties(actor, item.audit))
 @transaction.atomic
 def item_remove(item: ChecklistItem, *, actor, reason: str) -> None:
     """删除检查项 — only before it has a conclusion; the ledger keeps what was removed and why."""
@@ -237,6 +249,7 @@ def item_remove(item: ChecklistItem, *, actor, reason: str) -> None:
     i.delete()
 
 
+@act("audit.checklist", unit=lambda item, **_: item.audit.root, duties=lambda item, actor, **_: audit_duties(actor, item.audit))
 @transaction.atomic
 def item_move(item: ChecklistItem, *, actor, up: bool) -> ChecklistItem:
     """调整顺序 — swap with the neighbour above or below."""
@@ -260,6 +273,7 @@ def item_move(item: ChecklistItem, *, actor, up: bool) -> ChecklistItem:
     return a
 
 
+@act("audit.template", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def template_save(audit: Audit, *, actor, name: str) -> ChecklistTemplate:
     """另存为检查表模板 — the audit's distinct (clause, text) pairs, in order."""
@@ -284,6 +298,7 @@ def templates_for(audit: Audit) -> list[ChecklistTemplate]:
             if audit.root.path.startswith(t.root.path) or t.root.path.startswith(audit.root.path)]
 
 
+@act("audit.template", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def template_apply(audit: Audit, template: ChecklistTemplate, *, actor) -> int:
     """套用模板 — add the template's items for every audited unit, skipping ones already there."""
@@ -301,6 +316,7 @@ def template_apply(audit: Audit, template: ChecklistTemplate, *, actor) -> int:
     return n
 
 
+@act("audit.item_record", unit=lambda item, **_: item.audit.root, duties=lambda item, actor, **_: audit_duties(actor, item.audit))
 @transaction.atomic
 def item_record(item: ChecklistItem, *, actor, result: str, note: str, evidence=()) -> ChecklistItem:
     """检查结论 — 符合/不符合/观察项/不适用, with the records examined and notes."""
@@ -321,6 +337,7 @@ def item_record(item: ChecklistItem, *, actor, result: str, note: str, evidence=
     return i
 
 
+@act("audit.finding", unit=lambda item, **_: item.audit.root, duties=lambda item, actor, **_: audit_duties(actor, item.audit))
 @transaction.atomic
 def finding_raise(item: ChecklistItem, *, actor, grade: str):
     """审核发现 → 不符合项报告单 (with the item's clause, requirement and evidence)."""
@@ -333,11 +350,7 @@ def finding_raise(item: ChecklistItem, *, actor, grade: str):
     if item.result == ItemResult.OBSERVATION:
         grade = "observation"
     nc = nc_raise(actor=actor, unit=item.unit, source=NCSource.INTERNAL_AUDIT, grade=grade, clause=item.clause,
-                  requirement=item.text, evidence=item.note)
-    before = ledger.snapshot(nc)
-    nc.audit = item.audit
-    nc.save(update_fields=["audit"])
-    ledger.record("nc.link_audit", nc, actor=actor, before=before)
+                  requirement=item.text, evidence=item.note, audit=item.audit)
     before = ledger.snapshot(item)
     item.finding = nc
     item.save(update_fields=["finding"])
@@ -345,6 +358,7 @@ def finding_raise(item: ChecklistItem, *, actor, grade: str):
     return nc
 
 
+@act("audit.meeting", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def audit_report(audit: Audit, *, actor, conclusion: str, held_on: dt.date, place: str, auditors, auditees,
                  notes: str) -> Audit:
@@ -368,6 +382,7 @@ def audit_report(audit: Audit, *, actor, conclusion: str, held_on: dt.date, plac
     return a
 
 
+@act("programme.build", unit=lambda root, **_: root)
 @transaction.atomic
 def programme_build(root: Unit, year: int, *, actor) -> list:
     """审核方案 (ISO 9001 §9.2.2, ISO 19011 §5) — every 党支部 of the subtree once a year,

@@ -31,17 +31,19 @@ from audits.services import nc_raise, rectification
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
 from qms.models import Unit
-from qms.scoping import can_manage, is_admin
+from qms.permissions import act
 from workflows.compliance import compliance
 
 CONFLICT = "该管理评审已被他人处理,请刷新页面后重试"
 
 
 def _manager(actor, root: Unit) -> None:
-    if actor is None or not (is_admin(actor) or can_manage(actor, root)):
-        raise ValidationError("只有体系管理员或该党组织负责人可以办理管理评审")
+    """Who may act is the permission matrix's (``review.manage``); the system never does."""
+    if actor is None:
+        raise ValidationError("管理评审须由具名人员办理")
 
 
+@act("review.manage", unit=lambda root, **_: root)
 @transaction.atomic
 def review_plan(*, actor, root: Unit, year: int, planned_on: dt.date, chair, title: str = "") -> ManagementReview:
     """策划管理评审 — a date not in the past and a chair."""
@@ -130,6 +132,7 @@ def _move(review: ManagementReview, method: str, *, actor, **changes) -> Managem
     return r
 
 
+@act("review.manage", unit=lambda review, **_: review.root)
 @transaction.atomic
 def review_gather(review: ManagementReview, *, actor) -> ManagementReview:
     """汇集评审输入 — may be refreshed until the meeting is held; each snapshot is ledgered."""
@@ -145,6 +148,7 @@ def review_gather(review: ManagementReview, *, actor) -> ManagementReview:
     return r
 
 
+@act("review.manage", unit=lambda review, **_: review.root)
 @transaction.atomic
 def review_hold(review: ManagementReview, *, actor, held_on: dt.date, attendees: str, minutes: str,
                 conclusion: str) -> ManagementReview:
@@ -160,6 +164,7 @@ def review_hold(review: ManagementReview, *, actor, held_on: dt.date, attendees:
                  conclusion=conclusion.strip())
 
 
+@act("review.manage", unit=lambda review, **_: review.root)
 @transaction.atomic
 def decision_add(review: ManagementReview, *, actor, kind: str, text: str, unit: Unit, document=None) -> ReviewDecision:
     """评审输出 → 措施单: a ticket for ``unit`` in the corrective/improvement machine; with a
@@ -182,6 +187,7 @@ def decision_add(review: ManagementReview, *, actor, kind: str, text: str, unit:
     return d
 
 
+@act("review.manage", unit=lambda review, **_: review.root)
 @transaction.atomic
 def review_close(review: ManagementReview, *, actor) -> ManagementReview:
     _manager(actor, review.root)

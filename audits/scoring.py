@@ -21,19 +21,30 @@ from audits.audit_services import independence_conflicts
 from audits.models import Comparator, Objective, Score, ScoringItem, ScoringScheme
 from qms import ledger
 from qms.models import BRANCH_KINDS, Unit
-from qms.scoping import can_manage, is_admin
+from qms.permissions import act
 
 ONE_DECIMAL = Decimal("0.1")
 
 
 def _manager(actor, root: Unit) -> None:
-    if actor is None or not (is_admin(actor) or can_manage(actor, root)):
-        raise ValidationError("只有体系管理员或该党组织负责人可以设定目标和考核")
+    """Who may act is the permission matrix's (``objectives.manage``); the system never does."""
+    if actor is None:
+        raise ValidationError("目标和考核须由具名人员设定")
 
 
 # ------------------------------------------------------------------------------ objectives
 
 
+def own_unit_duty(actor, unit: Unit) -> set[str]:
+    """``own_unit`` when the scorer belongs to the unit scored (or it contains theirs)."""
+    from audits.audit_services import independence_conflicts
+
+    if actor is None:
+        return set()
+    return {"own_unit"} if independence_conflicts([actor], [unit], timezone.localdate()) else set()
+
+
+@act("objectives.manage", unit=lambda root, **_: root)
 @transaction.atomic
 def objectives_seed(root: Unit, year: int, *, actor) -> list[Objective]:
     """The year's objectives from the defaults (idempotent: existing ones are kept)."""
@@ -48,6 +59,7 @@ def objectives_seed(root: Unit, year: int, *, actor) -> list[Objective]:
     return list(Objective.objects.filter(root=root, year=year))
 
 
+@act("objectives.manage", unit=lambda objective, **_: objective.root)
 @transaction.atomic
 def objective_set(objective: Objective, *, actor, target: Decimal, comparator: str, reason: str) -> Objective:
     """Change a target — an amendment with its reason."""
@@ -84,6 +96,7 @@ def objectives_status(root: Unit, year: int, *, today: dt.date | None = None) ->
 # ------------------------------------------------------------------------------- scoring
 
 
+@act("objectives.manage", unit=lambda root, **_: root)
 @transaction.atomic
 def scheme_seed(root: Unit, year: int, *, actor) -> ScoringScheme:
     """The year's scheme from the defaults (idempotent)."""
@@ -110,6 +123,7 @@ def _check_item(title: str, points: Decimal, indicator: str) -> None:
         raise ValidationError("未知的计算指标")
 
 
+@act("objectives.manage", unit=lambda scheme, **_: scheme.root)
 @transaction.atomic
 def item_add(scheme: ScoringScheme, *, actor, title: str, points: Decimal, indicator: str = "") -> ScoringItem:
     _manager(actor, scheme.root)
@@ -120,6 +134,7 @@ def item_add(scheme: ScoringScheme, *, actor, title: str, points: Decimal, indic
     return item
 
 
+@act("objectives.manage", unit=lambda item, **_: item.scheme.root)
 @transaction.atomic
 def item_update(item: ScoringItem, *, actor, title: str, points: Decimal, indicator: str, reason: str) -> ScoringItem:
     """Change an item's wording, points or indicator (with a reason)."""
@@ -139,6 +154,7 @@ def item_update(item: ScoringItem, *, actor, title: str, points: Decimal, indica
     return i
 
 
+@act("objectives.manage", unit=lambda item, **_: item.scheme.root)
 @transaction.atomic
 def item_remove(item: ScoringItem, *, actor, reason: str) -> None:
     _manager(actor, item.scheme.root)
@@ -155,6 +171,7 @@ def scored_units(scheme: ScoringScheme) -> list[Unit]:
     return list(Unit.objects.filter(path__startswith=scheme.root.path, kind__in=BRANCH_KINDS, is_active=True).order_by("path"))
 
 
+@act("score.enter", unit=lambda unit, **_: unit, duties=lambda unit, actor, **_: own_unit_duty(actor, unit))
 @transaction.atomic
 def score_enter(item: ScoringItem, unit: Unit, period: str, *, actor, value: Decimal, note: str) -> Score:
     """督查评分 — a manual item's score for a unit and round; changing it is an amendment

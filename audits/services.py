@@ -21,7 +21,7 @@ from audits.models import OPEN_STATES, RECTIFIED_STATES, Grade, NCSource, Noncon
 from qms import ledger
 from qms.models import Member, Unit
 from qms.notify import holders, notify
-from qms.scoping import can_manage, is_admin
+from qms.permissions import act, is_user
 from workflows.models import Occurrence, State
 
 CONFLICT = "该整改单已被他人处理,请刷新页面后重试"
@@ -35,11 +35,29 @@ def _next_code(year: int) -> str:
     return f"{prefix}{n:04d}"
 
 
+def nc_duties(actor, nc: Nonconformity) -> set[str]:
+    """``raiser`` and ``implementer``: who raised the ticket, who registered its implementation."""
+    out = set()
+    if is_user(actor, nc.raised_by_id):
+        out.add("raiser")
+    if is_user(actor, nc.implemented_by_id):
+        out.add("implementer")
+    return out
+
+
+def audit_team_duty(actor, audit) -> set[str]:
+    from audits.audit_services import audit_duties
+
+    return audit_duties(actor, audit)
+
+
+@act("nc.raise", unit=lambda unit, **_: unit, duties=lambda actor, audit=None, **_: audit_team_duty(actor, audit))
 @transaction.atomic
 def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, requirement: str, evidence: str,
              occurrence: Occurrence | None = None, follows: Nonconformity | None = None,
-             requires_document=None) -> Nonconformity:
-    """提出不符合项 — a finding needs its clause and its evidence."""
+             requires_document=None, audit=None) -> Nonconformity:
+    """提出不符合项 — a finding needs its clause and its evidence. Raised by the unit's leaders
+    or a 体系管理员, or (``audit``) by the team of an internal audit, as one of its findings."""
     missing = [label for label, v in (("条款", clause), ("要求", requirement), ("客观证据", evidence)) if not (v or "").strip()]
     if missing:
         raise ValidationError(f"不符合项必须写明:{'、'.join(missing)}")
@@ -48,7 +66,7 @@ def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, require
     today = timezone.localdate()
     nc = Nonconformity.objects.create(code=_next_code(today.year), unit=unit, source=source, grade=grade, clause=clause.strip(),
                                       requirement=requirement.strip(), evidence=evidence.strip(), occurrence=occurrence,
-                                      follows=follows, raised_by=actor, raised_on=today, requires_document=requires_document,
+                                      follows=follows, raised_by=actor, raised_on=today, requires_document=requires_document, audit=audit,
                                       document_baseline=requires_document.effective_version() if requires_document else None)
     ledger.record("nc.raise", nc, actor=actor)
     for user in holders(unit, LEADERS):
@@ -56,6 +74,7 @@ def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, require
     return nc
 
 
+@act("nc.raise_from_gap", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def nc_raise_from_gap(occ: Occurrence, *, actor) -> Nonconformity:
     """从执行缺口立项 — a missed occurrence (or one whose record stays incomplete)."""
@@ -99,49 +118,40 @@ def _refusal(n: Nonconformity, method: str) -> str:
     }.get(method, f"当前状态“{n.get_state_display()}”不允许此操作")
 
 
-def _auditee(actor, nc: Nonconformity) -> None:
-    if actor is not None and not can_manage(actor, nc.unit):
-        raise ValidationError("只有责任组织的负责人可以办理整改")
-
-
-def _auditor(actor, nc: Nonconformity) -> None:
-    if actor is None or not (actor.pk == nc.raised_by_id or is_admin(actor) or (nc.unit.parent_id and can_manage(actor, nc.unit.parent))):
-        raise ValidationError("验证须由提出人、上级组织或体系管理员进行")
-
-
+@act("nc.acknowledge", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_acknowledge(nc, *, actor) -> Nonconformity:
-    _auditee(actor, nc)
     return _move(nc, "acknowledge", actor=actor, acknowledged_by=actor)
 
 
+@act("nc.analyse", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_analyse(nc, *, actor, why: list[str], root_cause: str) -> Nonconformity:
     """原因分析 — the 5-why chain and the root cause it leads to."""
-    _auditee(actor, nc)
     chain = [w.strip() for w in why if (w or "").strip()][:5]
     return _move(nc, "analyse", actor=actor, why=chain, root_cause=(root_cause or "").strip())
 
 
+@act("nc.plan", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_plan(nc, *, actor, correction: str, corrective_action: str, owner: Member, due_date: dt.date) -> Nonconformity:
-    _auditee(actor, nc)
     if due_date < timezone.localdate():
         raise ValidationError({"due_date": "整改期限不能早于今天"})
     return _move(nc, "plan", actor=actor, correction=(correction or "").strip(), corrective_action=(corrective_action or "").strip(),
                  owner=owner, due_date=due_date)
 
 
+@act("nc.implement", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_implement(nc, *, actor, evidence: str, done_on: dt.date, uploads=()) -> Nonconformity:
     """实施 — the evidence in words, optionally with files (scanned records, photos); all or nothing."""
-    _auditee(actor, nc)
     n = _move(nc, "implement", actor=actor, implementation_evidence=(evidence or "").strip(), implemented_by=actor, implemented_on=done_on)
     for upload in uploads:
         nc_attach(n, actor=actor, upload=upload)
     return n
 
 
+@act("nc.attach", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_attach(nc, *, actor, upload):
     """整改证据附件 — by the auditee while the action is planned or implemented (before verification)."""
@@ -152,7 +162,6 @@ def nc_attach(nc, *, actor, upload):
     from audits.models import NCAttachment
     from workflows.services import read_upload
 
-    _auditee(actor, nc)
     if nc.state not in ("planned", "implemented"):
         raise ValidationError("只有制定措施后、验证前可以上传整改证据")
     name, ext, data, digest = read_upload(upload)
@@ -164,12 +173,10 @@ def nc_attach(nc, *, actor, upload):
     return att
 
 
+@act("nc.verify", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_verify(nc, *, actor, note: str) -> Nonconformity:
     """验证 — never by the person who registered the implementation."""
-    _auditor(actor, nc)
-    if nc.implemented_by_id and actor.pk == nc.implemented_by_id:
-        raise ValidationError("实施人不能验证自己的整改")
     if nc.requires_document_id and not _revised_since(nc):
         doc = nc.requires_document
         raise ValidationError(f"该改进要求修订《{doc.title}》({doc.code}):须在 {nc.raised_on:%Y-%m-%d} 之后发布新版本,才能验证")
@@ -188,27 +195,27 @@ def _revised_since(nc: Nonconformity) -> bool:
     return newer.exists()
 
 
+@act("nc.reject", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_reject(nc, *, actor, reason: str) -> Nonconformity:
     """验证未通过 — back to planning, with the reason."""
-    _auditor(actor, nc)
     if not (reason or "").strip():
         raise ValidationError("退回必须说明原因")
     return _move(nc, "reject", actor=actor, reason=reason, verification_note=reason.strip(), implementation_evidence="")
 
 
+@act("nc.close", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_close(nc, *, actor, effectiveness_after_days: int = 90) -> Nonconformity:
     """关闭 — only after verification; schedules the effectiveness review."""
-    _auditor(actor, nc)
     today = timezone.localdate()
     return _move(nc, "close", actor=actor, closed_on=today, effectiveness_due=today + dt.timedelta(days=effectiveness_after_days))
 
 
+@act("nc.review_effectiveness", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_review_effectiveness(nc, *, actor, effective: bool, note: str) -> Nonconformity:
     """有效性评价 — not effective raises a new nonconformity linked to this one."""
-    _auditor(actor, nc)
     if not (note or "").strip():
         raise ValidationError("请填写评价依据")
     n = _move(nc, "confirm_effective" if effective else "confirm_ineffective", actor=actor, effectiveness_note=note.strip())

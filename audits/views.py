@@ -58,6 +58,7 @@ def register(request):
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "audits/register.html", {
+        "may_raise": any(sc.can_manage for sc in request.scopes),
         "items": page.object_list, "page": page, "units_total": units_total, "f": f, "stats": stats, "by_unit": by_unit,
         "pager_query": params.urlencode(),
         "states": NCState.choices, "grades": Grade.choices, "sources": NCSource.choices, "querystring": request.GET.urlencode(),
@@ -156,7 +157,13 @@ def action(request, pk: int, name: str):
 @login_required
 def raise_nc(request):
     """提出不符合项 — from a spot check, a 组织生活会's 整改措施, an external audit …"""
-    units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
+    from qms.permissions import NotPermitted, allowed, refusal
+
+    # only units where the permission matrix lets this person raise one (internal auditors
+    # raise theirs as findings of an audit they are on, from the audit's checklist)
+    units = restrict(request.user, Unit.objects.exclude(kind="group"), manage=True).order_by("path")
+    if not units.exists() or not allowed(request.user, "nc.raise", units.first()):
+        raise NotPermitted(refusal(request.user, "nc.raise", None) or "您无权提出不符合项")
     if request.method == "POST":
         p = request.POST
         unit = units.filter(pk=p.get("unit") or 0).first()

@@ -34,6 +34,7 @@ from procedures.models import (
 )
 from qms import ledger
 from qms.models import Unit, UnitKind
+from qms.permissions import act, is_user
 
 CONFLICT = "该版本已被他人处理(状态已改变),请刷新页面后重试"
 
@@ -80,6 +81,7 @@ def _refusal(v: DocumentVersion, method: str) -> str:
     return f"当前状态“{v.get_status_display()}”不允许此操作"
 
 
+@act("version.create", unit=lambda document, **_: document.owner)
 @transaction.atomic
 def version_create(document: Document, *, actor, label: str, change_reason: str,
                    copy_from: DocumentVersion | None = None) -> DocumentVersion:
@@ -109,6 +111,7 @@ def _editable(version: DocumentVersion) -> DocumentVersion:
     return v
 
 
+@act("version.update", unit=lambda version, **_: version.document.owner)
 @transaction.atomic
 def version_update(version: DocumentVersion, *, actor, **changes: Any) -> DocumentVersion:
     """修改草稿 — only drafts can be edited."""
@@ -125,6 +128,7 @@ def version_update(version: DocumentVersion, *, actor, **changes: Any) -> Docume
     return v
 
 
+@act("obligation.update", unit=lambda obligation, **_: obligation.version.document.owner)
 @transaction.atomic
 def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: Any) -> Obligation:
     """修改规定 — on a draft version only (e.g. 支委会 every two months instead of monthly)."""
@@ -157,6 +161,7 @@ def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: 
     return o
 
 
+@act("version.submit", unit=lambda version, **_: version.document.owner)
 @transaction.atomic
 def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
     """提交审核 — and open the approval process's review task."""
@@ -165,6 +170,8 @@ def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
     return v
 
 
+@act("version.review", unit=lambda version, **_: version.document.owner,
+     duties=lambda version, actor, **_: {"author"} if is_user(actor, version.drafted_by_id) else ())
 @transaction.atomic
 def version_review(version: DocumentVersion, *, actor, comment: str = "") -> DocumentVersion:
     """审核 — by a named person other than the drafter; signed with the meaning “审核”."""
@@ -181,6 +188,7 @@ def version_review(version: DocumentVersion, *, actor, comment: str = "") -> Doc
     return v
 
 
+@act("version.send_back", unit=lambda version, **_: version.document.owner)
 @transaction.atomic
 def version_send_back(version: DocumentVersion, *, actor, reason: str) -> DocumentVersion:
     """退回修改 — with the reason; the review is cleared."""
@@ -207,6 +215,9 @@ def _sign(actor, meaning: str, *, role: str = "approve") -> dict[str, Any]:
     return {"approved_by": actor, "approved_at": now, "approver_name": signer_name(actor), "approval_meaning": meaning}
 
 
+@act("version.approve", unit=lambda version, **_: version.document.owner,
+     duties=lambda version, actor, **_: ({"author"} if is_user(actor, version.drafted_by_id) else set())
+     | ({"reviewer"} if is_user(actor, version.reviewed_by_id) else set()))
 @transaction.atomic
 def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, meaning: str = "批准发布") -> DocumentVersion:
     """批准 — by someone who neither drafted nor reviewed it; sets the effective date and is
@@ -239,6 +250,7 @@ def _publish(version: DocumentVersion, *, actor) -> DocumentVersion:
     return _move(version, "publish", actor=actor, reason="到生效日期发布", next_review_on=next_review)
 
 
+@act("version.publish", unit=lambda version, **_: version.document.owner)
 @transaction.atomic
 def version_publish(version: DocumentVersion, *, actor=None) -> DocumentVersion:
     """发布 — an approved version whose effective date has come; supersedes the current one."""
@@ -255,6 +267,7 @@ def publish_due() -> int:
     return n
 
 
+@act("version.withdraw", unit=lambda version, **_: version.document.owner)
 @transaction.atomic
 def version_withdraw(version: DocumentVersion, *, actor, reason: str) -> DocumentVersion:
     """作废."""
@@ -265,6 +278,7 @@ def version_withdraw(version: DocumentVersion, *, actor, reason: str) -> Documen
     return v
 
 
+@act("document.adopt", unit=lambda unit, **_: unit)
 @transaction.atomic
 def document_adopt(library_doc: Document, *, unit: Unit, actor, label: str, change_reason: str) -> DocumentVersion:
     """采用并修订 — a committee issues its own version of a library document (a draft copy of

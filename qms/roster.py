@@ -26,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from qms import services
 from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
+from qms.permissions import act, managed_unit
 from qms.scoping import can_manage
 
 #: (header, field, required) in template order
@@ -195,6 +196,7 @@ def _same(member: Member, fields: dict[str, Any]) -> bool:
     return all((getattr(member, k) or None) == (v or None) for k, v in fields.items())
 
 
+@act("roster.import", unit=managed_unit)
 def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any]]]:
     """Check every row; returns the result (errors, unchanged) and the rows to create."""
     result = ImportResult()
@@ -291,6 +293,7 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
     return result, to_create
 
 
+@act("roster.import", unit=managed_unit)
 def import_roster(fileobj, *, actor) -> ImportResult:
     """Validate every row; import all of them or, on any error, nothing."""
     result, to_create = validate_roster(fileobj, actor=actor)

@@ -31,6 +31,7 @@ from qms.models import (
     Unit,
     UnitKind,
 )
+from qms.permissions import act, member_unit
 from qms.signals import member_event_recorded
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
@@ -78,6 +79,7 @@ def _set_path(unit: Unit) -> None:
     unit.depth = unit.path.count("/") - 1
 
 
+@act("unit.create", unit=lambda parent=None, **_: parent)
 @transaction.atomic
 def unit_create(
     *, actor, code: str, name: str, kind: str, parent: Unit | None = None,
@@ -108,6 +110,7 @@ def unit_create(
     return unit
 
 
+@act("unit.update", unit=lambda unit, **_: unit)
 @transaction.atomic
 def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     """修改党组织 — change fields or move under another parent (never into its own subtree)."""
@@ -143,6 +146,7 @@ def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     return unit
 
 
+@act("admin_unit.create")
 @transaction.atomic
 def admin_unit_create(*, actor, code: str, name: str) -> AdminUnit:
     if AdminUnit.objects.filter(code=code).exists():
@@ -188,6 +192,7 @@ def validate_member_fields(fields: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
+@act("member.enroll", unit=lambda unit, **_: unit)
 @transaction.atomic
 def member_enroll(*, actor, unit: Unit, start: dt.date, group: Unit | None = None,
                   user=None, **fields: Any) -> Member:
@@ -210,6 +215,7 @@ def member_enroll(*, actor, unit: Unit, start: dt.date, group: Unit | None = Non
     return member
 
 
+@act("member.update", unit=member_unit)
 @transaction.atomic
 def member_update(member: Member, *, actor, reason: str, **changes: Any) -> Member:
     """更正党员信息 — an amendment with a reason; the old values stay in the ledger."""
@@ -245,6 +251,7 @@ def _close_membership(member: Member, day: dt.date, actor) -> Membership:
     return ms
 
 
+@act("member.transfer", unit=member_unit)
 @transaction.atomic
 def member_transfer(member: Member, *, actor, date: dt.date, to_unit: Unit | None,
                     group: Unit | None = None, note: str = "") -> Member:
@@ -278,6 +285,7 @@ _STATUS_EVENTS = {
 }
 
 
+@act("member.status_change", unit=member_unit)
 @transaction.atomic
 def member_status_change(member: Member, *, actor, kind: str, date: dt.date, note: str = "",
                          category: str | None = None) -> MemberEvent:
@@ -313,6 +321,7 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
     return ev
 
 
+@act("position.assign", unit=lambda unit, **_: unit)
 @transaction.atomic
 def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date) -> Position:
     """任职 — a member takes an office in a unit. One holder per 书记 seat at a time."""
@@ -343,6 +352,7 @@ def _position_close(p: Position, end: dt.date, actor, reason: str) -> None:
     ledger.record("position.end", p, actor=actor, before=before, reason=reason)
 
 
+@act("position.end", unit=lambda position, **_: position.unit)
 @transaction.atomic
 def position_end(position: Position, *, actor, end: dt.date, reason: str) -> Position:
     """免职 — an office ends."""
@@ -355,6 +365,7 @@ def position_end(position: Position, *, actor, end: dt.date, reason: str) -> Pos
     return p
 
 
+@act("role.grant", unit=lambda unit, **_: unit)
 @transaction.atomic
 def role_grant(*, actor, user, role: str, unit: Unit, valid_from: dt.date,
                valid_until: dt.date | None = None) -> RoleGrant:
@@ -368,6 +379,7 @@ def role_grant(*, actor, user, role: str, unit: Unit, valid_from: dt.date,
     return g
 
 
+@act("policy.override", unit=lambda unit, **_: unit)
 @transaction.atomic
 def policy_override_set(*, actor, unit: Unit, key: str, value: int, source: str) -> PolicyOverride:
     """An organisation sets its own value for a default rule (with the document it comes from)."""

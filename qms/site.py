@@ -26,6 +26,7 @@ MENU = [
     ("roster_import", _("花名册导入"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),
+    ("permissions", _("权限矩阵"), "admin"),
     ("notifications", _("通知"), "all"),
 ]
 

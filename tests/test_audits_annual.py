@@ -19,6 +19,7 @@ from procedures.library_loader import load_library
 from procedures.models import Obligation
 from qms import services as core
 from qms.models import LedgerEntry, Member, Role, UnitKind
+from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
 from workflows.models import DuesPayment, Occurrence, State
@@ -81,7 +82,7 @@ def test_hand_entry_rules(org):
         annual.enter(org["c"], YEAR, "central_study", actor=org["admin"], value="十二")
     with pytest.raises(ValidationError, match="非负"):
         annual.enter(org["c"], YEAR, "central_study", actor=org["admin"], value="-1")
-    with pytest.raises(ValidationError, match="只有体系管理员"):
+    with pytest.raises(NotPermitted, match="您无权填报年度统计"):
         annual.enter(org["c"], YEAR, "central_study", actor=org["member_user"], value="3")
     annual.enter(org["c"], YEAR, "central_study", actor=org["admin"], value="12")
     with pytest.raises(ValidationError, match="须说明原因"):

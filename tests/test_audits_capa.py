@@ -18,6 +18,7 @@ from audits.models import NCState, Nonconformity
 from qms import ledger
 from qms import services as core
 from qms.models import Notification, Role, UnitKind
+from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
 
@@ -79,7 +80,7 @@ def test_ticket_to_verified_closure_and_effectiveness(org, monkeypatch):
     services.nc_implement(nc, actor=org["sec"], evidence="已整改", done_on=TODAY)
     with pytest.raises(ValidationError):
         services.nc_close(nc, actor=org["auditor"])  # not verified yet
-    with pytest.raises(ValidationError, match="验证须由"):
+    with pytest.raises(NotPermitted, match="实施人不能验证"):
         services.nc_verify(nc, actor=org["sec"], note="自己验证")
     services.nc_reject(nc, actor=org["auditor"], reason="证据不足")
     assert nc.state == NCState.PLANNED
@@ -101,7 +102,7 @@ def test_implementer_cannot_verify(org):
     nc = _to_implemented(org, _raise(org))
     core.role_grant(actor=None, user=org["sec"], role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
     org["sec"].__dict__.pop("_qms_scopes", None)  # scopes are cached per request; this is a new "request"
-    with pytest.raises(ValidationError, match="实施人不能验证"):
+    with pytest.raises(NotPermitted, match="实施人不能验证"):
         services.nc_verify(nc, actor=org["sec"], note="x")
 
 

@@ -17,6 +17,7 @@ from procedures.library_loader import load_library
 from qms import ledger
 from qms import services as core
 from qms.models import Role, RoleGrant, UnitKind
+from qms.permissions import NotPermitted
 from qms.scoping import scopes_for
 from tests import factories
 from tests.conftest import IN_CI
@@ -113,7 +114,7 @@ def test_checklist_findings_report(org, tmp_path):
         svc.item_record(items[0], actor=org["auditor"], result="nonconform", note="")
     svc.item_record(items[0], actor=org["auditor"], result="nonconform", note="抽查3月支委会记录缺表决情况")
     svc.item_record(items[1], actor=org["auditor"], result="observation", note="签到表字迹潦草")
-    with pytest.raises(ValidationError, match="审核组成员"):
+    with pytest.raises(NotPermitted, match="审核组成员"):
         svc.item_record(items[2], actor=org["admin"], result="conform", note="")
     nc = svc.finding_raise(items[0], actor=org["auditor"], grade="minor")
     obs = svc.finding_raise(items[1], actor=org["auditor"], grade="minor")
@@ -192,7 +193,7 @@ def test_checklist_items_can_be_added_removed_reordered_and_reused_as_a_template
 
     audit = _plan(org)
     n = audit.items.count()
-    with pytest.raises(ValidationError, match="审核组成员"):
+    with pytest.raises(NotPermitted, match="审核组成员"):
         svc.item_add(audit, actor=org["insider"], unit=org["b1"], clause="9.1", text="x")
     with pytest.raises(ValidationError, match="不在本次审核范围"):
         svc.item_add(audit, actor=org["auditor"], unit=org["b3"], clause="9.1", text="x")
@@ -240,6 +241,6 @@ def test_an_internal_auditor_may_plan_a_plain_member_may_not(org):
     audit = svc.audit_plan(actor=neutral, year=TODAY.year, title="内审员编制", root=org["c"], units=[org["b2"]], lead=neutral,
                            start=TODAY, end=TODAY + dt.timedelta(days=3))
     assert audit.lead == neutral
-    with pytest.raises(ValidationError, match="只有体系管理员、该组织负责人或内审员"):
+    with pytest.raises(NotPermitted, match="您无权编制审核计划"):
         svc.audit_plan(actor=org["insider"], year=TODAY.year, title="x", root=org["c"], units=[org["b2"]], lead=neutral,
                        start=TODAY, end=TODAY + dt.timedelta(days=3))

@@ -29,6 +29,7 @@ from audits.evidence.verify import verify_pack
 from audits.models import EvidencePack, PackState
 from qms import services as core
 from qms.models import LedgerEntry, Role
+from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
 from tests.test_workflows_records import _full_record, _occ, org  # noqa: F401  (fixture and helpers)
@@ -224,11 +225,11 @@ def test_command_line(held, tmp_path):
         call_command("evidence_pack", "--unit", "C", "--from", "2026-03-01", "--to", "2026-02-01", "--out", str(tmp_path))
 
 
-def test_request_build_download_and_external_links(held, client, django_capture_on_commit_callbacks, settings):
+def test_request_build_download_and_external_links(held, client, django_capture_on_commit_callbacks, settings, monkeypatch):
     settings.QMS_PACK_PROCESSES = 1  # the last step's label then says no more (a real worker with 2: below)
     admin = factories.user("office")
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))
-    with pytest.raises(ValidationError, match="超出本人管理范围"):
+    with pytest.raises(NotPermitted, match="您无权申请生成证据包"):
         packs.pack_request(actor=held["sec"], root=held["c"], start=dt.date(TODAY.year, 1, 1), end=TODAY)
     assert not EvidencePack.objects.exists()
     client.force_login(admin)
@@ -242,7 +243,7 @@ def test_request_build_download_and_external_links(held, client, django_capture_
     assert set(LedgerEntry.objects.filter(obj_type="audits.evidencepack").values_list("action", flat=True)) == {
         "pack.request", "pack.begin", "pack.finish"}
 
-    with pytest.raises(ValidationError, match="只有体系管理员"):
+    with pytest.raises(NotPermitted, match="您无权签发外部审核链接"):
         packs.link_issue(pack, actor=held["sec"], auditor_name="王审核", organisation="某认证中心", expires_on=TODAY)
     with pytest.raises(ValidationError, match="不能早于今天"):
         packs.link_issue(pack, actor=admin, auditor_name="王审核", organisation="某认证中心", expires_on=TODAY - dt.timedelta(days=1))
@@ -259,12 +260,10 @@ def test_request_build_download_and_external_links(held, client, django_capture_
     assert client.get("/external/not-a-token/").status_code == 404
 
     link = pack.links.get()
-    link.expires_on = TODAY - dt.timedelta(days=1)  # (a fixture shortcut: the date passes)
-    link.save()
-    expired = client.get(f"/external/{token}/")
+    with monkeypatch.context() as later:  # the date passes (editing the link's row would be refused as tampering)
+        later.setattr(timezone, "localdate", lambda *a, **k: link.expires_on + dt.timedelta(days=1))
+        expired = client.get(f"/external/{token}/")
     assert expired.status_code == 410 and "已于" in expired.content.decode() and pack.pdf_sha256 not in expired.content.decode()
-    link.expires_on = TODAY + dt.timedelta(days=5)
-    link.save()
     packs.link_revoke(link, actor=admin, reason="审核结束")
     revoked = client.get(f"/external/{token}/pack.pdf")
     assert revoked.status_code == 410 and "已被撤销" in revoked.content.decode()

@@ -3,6 +3,7 @@ defaults present; bad files are rejected with file, key path and reason and noth
 loaded; a newer library version never overwrites anyone's own version."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import shutil
@@ -299,13 +300,24 @@ def test_newer_shipped_version_replaces_a_shipped_one(tmp_path):
     assert ledger.verify().ok
 
 
+def _library_admin(username: str):
+    """A 体系管理员: the standard library is theirs to revise (permission matrix)."""
+    from qms import services as core
+    from qms.models import Role, Unit, UnitKind
+
+    root = Unit.objects.filter(code="LIBADM").first() or factories.unit("LIBADM", UnitKind.COMMITTEE, name="体系管理党委")
+    user = factories.user(username)
+    core.role_grant(actor=None, user=user, role=Role.ADMIN, unit=root, valid_from=dt.date(2020, 1, 1))
+    return user
+
+
 def test_newer_shipped_version_never_overwrites_a_local_revision(tmp_path):
     """The 体系管理员 revised the library document itself: the next shipped version comes as a
     draft offer; the local version stays effective; reloading changes nothing."""
     lib = _mini(tmp_path / "lib")
     load_library(lib)
     doc = Document.objects.get(library_key="review_meeting")
-    people = {n: factories.user(n) for n in ("d", "r", "a")}
+    people = {n: _library_admin(n) for n in ("d", "r", "a")}
     local = services.version_create(doc, actor=people["d"], label="本地-1", change_reason="本系统修订")
     services.version_update(local, actor=people["d"], what="本地内容")
     services.version_submit(local, actor=people["d"])
@@ -332,7 +344,7 @@ def test_newer_shipped_version_of_a_withdrawn_document_is_only_offered(tmp_path)
     lib = _mini(tmp_path / "lib")
     load_library(lib)
     doc = Document.objects.get(library_key="review_meeting")
-    services.version_withdraw(doc.effective_version(), actor=factories.user("admin"), reason="本单位不适用")
+    services.version_withdraw(doc.effective_version(), actor=_library_admin("admin"), reason="本单位不适用")
     assert load_library(lib).changes == 0  # the withdrawn shipped version is not resurrected
     _mini(lib, version="2", what="库内容 2")
     report = load_library(lib)

@@ -19,7 +19,8 @@ from procedures.models import Document, DocumentVersion, Obligation, VersionStat
 from procedures.rules import effective_rules, expected_count
 from qms import ledger
 from qms import services as core
-from qms.models import UnitKind
+from qms.models import Role, UnitKind
+from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import require_postgres
 
@@ -28,8 +29,14 @@ TODAY = timezone.localdate
 
 
 @pytest.fixture
-def people():
-    return {n: factories.user(n) for n in ("drafter", "reviewer", "approver")}
+def people(db):
+    """Three 体系管理员 (the standard library is theirs to revise: permission matrix)."""
+    root = factories.unit("LIBADM", UnitKind.COMMITTEE, name="体系管理党委")
+    out = {}
+    for n in ("drafter", "reviewer", "approver"):
+        out[n] = factories.user(n)
+        core.role_grant(actor=None, user=out[n], role=Role.ADMIN, unit=root, valid_from=dt.date(2020, 1, 1))
+    return out
 
 
 @pytest.fixture
@@ -156,11 +163,11 @@ def test_allowed_and_forbidden_moves(doc, people, state, action, allowed):
 def test_separation_of_duties(doc, people):
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
-    with pytest.raises(ValidationError, match="起草人不能审核"):
+    with pytest.raises(NotPermitted, match="起草人不能审核"):  # the permission matrix's 回避
         services.version_review(v, actor=people["drafter"])
     services.version_review(v, actor=people["reviewer"])
     for who in ("drafter", "reviewer"):
-        with pytest.raises(ValidationError, match="职责分离"):
+        with pytest.raises(NotPermitted, match="职责分离"):
             services.version_approve(v, actor=people[who], effective_on=TODAY())
     with pytest.raises(ValidationError, match="生效日期不能早于今天"):
         services.version_approve(v, actor=people["approver"], effective_on=TODAY() - dt.timedelta(days=1))
@@ -298,10 +305,13 @@ def test_two_approvers_at_once_exactly_one_wins():
 
 
 @pytest.fixture
-def two_committees(db):
+def two_committees(db, people):
     load_library()
     c1 = factories.unit("C1", UnitKind.COMMITTEE, name="甲党委")
     c2 = factories.unit("C2", UnitKind.COMMITTEE, name="乙党委")
+    for user in people.values():  # the people who revise both committees' own rules
+        for c in (c1, c2):
+            core.role_grant(actor=None, user=user, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
     b1 = factories.unit("C1B", UnitKind.BRANCH, parent=c1, name="甲一支部")
     b2 = factories.unit("C2B", UnitKind.BRANCH, parent=c2, name="乙一支部")
     for b in (b1, b2):  # a 支委会 of 3, so the 支委会 rule applies

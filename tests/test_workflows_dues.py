@@ -12,6 +12,7 @@ from django.urls import reverse
 from qms import ledger
 from qms import services as core
 from qms.models import MemberStatus, Notification, UnitKind
+from qms.permissions import NotPermitted
 from tests import factories
 from workflows import dues
 from workflows.models import DuesPayment
@@ -83,7 +84,7 @@ def test_removal_needs_the_higher_organisations_approval(org, monkeypatch):
     with pytest.raises(ValidationError, match="未达到"):
         dues.removal_request(org["ms"][0], actor=org["sec"], reason="试")
     req = dues.removal_request(target, actor=org["sec"], reason="多次催缴无果")
-    with pytest.raises(ValidationError, match="上级党组织批准"):
+    with pytest.raises(NotPermitted, match="上级组织"):
         dues.removal_decide(req, actor=org["sec"], approve=True)
     dues.removal_decide(req, actor=org["up"], approve=True, note="同意")
     target.refresh_from_db()

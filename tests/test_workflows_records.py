@@ -15,6 +15,7 @@ from procedures.library_loader import load_library
 from qms import ledger
 from qms import services as core
 from qms.models import Role, UnitKind
+from qms.permissions import NotPermitted
 from tests import factories
 from workflows import services
 from workflows.models import Attachment, FollowUpKind, Occurrence, State
@@ -119,12 +120,12 @@ def test_checker_rules(org):
     occ = _occ(org)
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
-    with pytest.raises(ValidationError, match="检查人应为上级组织的组织委员"):
+    with pytest.raises(NotPermitted, match="检查人应为上级组织的组织委员"):
         services.record_check(occ, actor=factories.user("nobody"))
     admin = factories.user("adm")
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
     core.position_assign(actor=None, member=org["m"][0], unit=org["c"], title="organization", start=D(2024, 1, 1))
-    with pytest.raises(ValidationError, match="提交人不能检查"):
+    with pytest.raises(NotPermitted, match="提交人不能检查"):
         services.record_check(occ, actor=org["sec"])
     services.record_check(occ, actor=admin)
 

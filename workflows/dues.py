@@ -24,6 +24,7 @@ from qms import ledger
 from qms import services as core
 from qms.models import PARTY_MEMBER_CATEGORIES, MemberEventKind, Membership, MemberStatus, Unit
 from qms.notify import holders, notify
+from qms.permissions import act, member_unit
 from qms.scoping import can_manage
 from workflows.models import DuesPayment, PayWay, RemovalRequest
 
@@ -50,6 +51,7 @@ def months_back(month: dt.date, n: int) -> dt.date:
     return dt.date(month.year + y, m + 1, 1)
 
 
+@act("dues.record", unit=member_unit)
 @transaction.atomic
 def dues_record(member, *, actor, month: dt.date, paid_on: dt.date, way: str, amount: Decimal | None = None,
                 income: Decimal | None = None) -> DuesPayment:
@@ -57,8 +59,6 @@ def dues_record(member, *, actor, month: dt.date, paid_on: dt.date, way: str, am
     ms = member.current_membership()
     if ms is None or member.category not in PARTY_MEMBER_CATEGORIES:
         raise ValidationError(f"{member.name} 不是在册党员,无需交纳党费")
-    if actor is not None and not can_manage(actor, ms.unit):
-        raise ValidationError("您不能为该党员登记党费")
     if way not in PayWay.values:
         raise ValidationError("请选择交纳方式")
     month = month_start(month)
@@ -112,14 +112,13 @@ def notify_arrears(root: Unit, *, as_of: dt.date | None = None) -> int:
     return sent
 
 
+@act("removal.request", unit=member_unit)
 @transaction.atomic
 def removal_request(member, *, actor, reason: str) -> RemovalRequest:
     """除名申请 — only for a member in arrears; decided by the level above."""
     ms = member.current_membership()
     if ms is None:
         raise ValidationError("该党员不在册")
-    if actor is not None and not can_manage(actor, ms.unit):
-        raise ValidationError("您不能为该党员提出除名申请")
     if not (reason or "").strip():
         raise ValidationError("请填写理由")
     if member.pk not in {a["member"].pk for a in arrears(ms.unit)}:
@@ -136,6 +135,7 @@ def _higher_manager(actor, req: RemovalRequest) -> bool:
     return actor is not None and parent is not None and can_manage(actor, parent)
 
 
+@act("removal.decide", unit=lambda req, **_: req.unit)
 @transaction.atomic
 def removal_decide(req: RemovalRequest, *, actor, approve: bool, note: str = "") -> RemovalRequest:
     """上级审批 — approval removes the member (除名) through the core service, in the same transaction."""

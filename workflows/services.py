@@ -19,6 +19,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 from procedures.models import FieldType
 from qms import ledger
 from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
+from qms.permissions import act, is_user
 from qms.rules import rule_value
 from qms.scoping import can_manage, is_admin
 from workflows.models import (
@@ -56,6 +57,7 @@ def _move(occ: Occurrence, method: str, *, actor, reason: str = "", **changes) -
     return o
 
 
+@act("occurrence.plan", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def occurrence_plan(occ: Occurrence, *, actor, planned_date: dt.date, place: str, topic: str) -> Occurrence:
     """P 计划 — set date, place and topic. A date outside the period is allowed but marked late."""
@@ -77,6 +79,7 @@ def may_cancel(user, occ: Occurrence) -> bool:
     return user is not None and (is_admin(user) or (parent is not None and can_manage(user, parent)))
 
 
+@act("occurrence.cancel", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def occurrence_cancel(occ: Occurrence, *, actor, reason: str) -> Occurrence:
     """取消 — with a reason, by the level above."""
@@ -173,6 +176,7 @@ def _clean_elements(rec: Record, elements: dict) -> dict:
     return clean
 
 
+@act("record.save", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def record_save(occ: Occurrence, *, actor, elements: dict) -> Record:
     """填写记录 — save the simple elements (time, place, topic, speeches, votes …)."""
@@ -189,6 +193,7 @@ def record_save(occ: Occurrence, *, actor, elements: dict) -> Record:
     return rec
 
 
+@act("attendance.mark", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, presence: str, reason: str = "",
                     on_leave: bool = False, guest_name: str = "") -> Attendance:
@@ -221,6 +226,7 @@ def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, pre
     return att
 
 
+@act("followup.add", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: dt.date) -> FollowUp:
     """决议分工 — a resolution becomes a follow-up with an owner and a due date."""
@@ -240,6 +246,7 @@ def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: 
     return fu
 
 
+@act("followup.done", unit=lambda fu, **_: fu.record.occurrence.unit)
 @transaction.atomic
 def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str) -> FollowUp:
     """落实 / 补课完成 — with what was done."""
@@ -298,6 +305,7 @@ def quorum_reached(rec: Record) -> bool:
     return q is None or q[0] * 2 > q[1]
 
 
+@act("record.submit", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def record_submit(occ: Occurrence, *, actor, held_on: dt.date) -> Occurrence:
     """D 执行 — the meeting was held on ``held_on``; the record is submitted for checking.
@@ -335,6 +343,27 @@ def may_check(user, occ: Occurrence) -> bool:
         Q(end__isnull=True) | Q(end__gte=today)).exists() or (ob.checker_level == "parent" and can_manage(user, unit) and unit != occ.unit)
 
 
+def check_duties(actor, occ: Occurrence) -> set[str]:
+    """The duties ``actor`` holds on an occurrence's check: ``checker`` when the obligation
+    names them (its title, in the unit or the one above), ``submitter`` when they submitted it."""
+    out: set[str] = set()
+    if actor is None:
+        return out
+    ob = occ.obligation
+    unit = occ.unit.parent if ob.checker_level == "parent" and occ.unit.parent_id else occ.unit
+    today = timezone.localdate()
+    if Position.objects.filter(member__user=actor, unit=unit, title=ob.checker, start__lte=today).filter(
+            Q(end__isnull=True) | Q(end__gte=today)).exists() or (
+            ob.checker_level == "parent" and unit != occ.unit and can_manage(actor, unit)):
+        out.add("checker")
+    rec = Record.objects.filter(occurrence=occ).only("submitted_by_id").first()
+    if rec is not None and is_user(actor, rec.submitted_by_id):
+        out.add("submitter")
+    return out
+
+
+@act("record.check", unit=lambda occ, **_: occ.unit, duties=lambda occ, actor, **_: check_duties(actor, occ),
+     explain=lambda occ, **_: f"检查人应为{'上级组织' if occ.obligation.checker_level == 'parent' else '本组织'}的{occ.obligation.get_checker_display()}")
 @transaction.atomic
 def record_check(occ: Occurrence, *, actor) -> Occurrence:
     """C 检查 — by the named checker, not the submitter; the record must be complete and,
@@ -360,6 +389,7 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
     return _move(occ, "mark_checked", actor=actor)
 
 
+@act("occurrence.close", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
     """A 处理 — closed when every resolution and make-up is done."""
@@ -371,6 +401,7 @@ def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
     return _move(occ, "close", actor=actor)
 
 
+@act("record.amend", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def record_amend(occ: Occurrence, *, actor, reason: str, elements: dict) -> Record:
     """更正 — a checked record changes only with a reason; the old values stay in the ledger."""
@@ -405,6 +436,7 @@ def read_upload(upload) -> tuple[str, str, bytes, str]:
     return name, ext, data, hashlib.sha256(data).hexdigest()
 
 
+@act("attachment.add", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
     """附件 — allow-listed types checked by their first bytes, size-limited, stored under an

@@ -24,6 +24,7 @@ urlpatterns = [
     path("members/<int:pk>/status/", views.member_status, name="member_status"),
     path("checks/", views.org_check, name="org_check"),
     path("ledger/", views.ledger_page, name="ledger"),
+    path("permissions/", views.permissions_page, name="permissions"),
     path("notifications/", views.notifications, name="notifications"),
     path("roster/", include("qms.web.roster_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

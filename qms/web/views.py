@@ -415,6 +415,19 @@ def ledger_page(request):
 
 
 @login_required
+def permissions_page(request):
+    """权限矩阵 — every act, who may do it and the rule's source (for the 体系管理员)."""
+    from qms import permissions
+
+    if not is_admin(request.user):
+        raise PermissionDenied("只有体系管理员可以查看权限矩阵")
+    groups: dict[str, list] = {}
+    for row in permissions.rows():
+        groups.setdefault(row["group"], []).append(row)
+    return render(request, "qms/permissions.html", {"groups": groups})
+
+
+@login_required
 def notifications(request):
     """通知 — the user's notifications; POST marks them all read."""
     from qms.models import Notification

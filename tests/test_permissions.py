@@ -1,0 +1,225 @@
+"""Who may act: one permission matrix for every state change (qms/rules/permissions.toml).
+
+- every service function that acts for a person is declared in the matrix, and every row of
+  the matrix is used by a service (an act added later without a row fails here);
+- docs/permissions.md is generated from the matrix and kept current;
+- the findings of the attack: a 党员 and the 外部审核员 raised nonconformities, a 党员
+  verified one — each refused now, with the state and ledger unchanged;
+- the matrix over every act × every role, and a generated web probe: every URL pattern,
+  POSTed by read-only roles and anonymous users on real objects, changes nothing and never
+  answers 5xx."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from audits import services as capa
+from audits.models import Nonconformity
+from procedures.library_loader import load_library
+from qms import ledger, permissions
+from qms import services as core
+from qms.models import Role, UnitKind
+from tests import factories
+from workflows.models import Occurrence
+from workflows.scheduler import schedule
+
+pytestmark = pytest.mark.django_db
+D = dt.date
+TODAY = timezone.localdate()
+
+SERVICE_MODULES = (
+    "qms.services", "qms.roster", "procedures.services", "workflows.services", "workflows.dues",
+    "audits.services", "audits.audit_services", "audits.review", "audits.scoring", "audits.annual", "audits.packs",
+)
+#: functions taking an ``actor`` that are not acts of a person (the system's own steps)
+SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content"}
+
+
+def _service_functions():
+    for name in SERVICE_MODULES:
+        mod = importlib.import_module(name)
+        for fname, fn in inspect.getmembers(mod, inspect.isfunction):
+            if fname.endswith(("_duty", "_duties")):  # the declarations' helpers (which duties a person holds)
+                continue
+            if fn.__module__ == name and not fname.startswith("_") and "actor" in inspect.signature(fn).parameters:
+                yield f"{name}.{fname}", fn
+
+
+def test_every_service_act_is_declared_in_the_matrix_and_every_row_is_used():
+    undeclared = [qual for qual, fn in _service_functions() if qual not in SYSTEM_ONLY and not hasattr(fn, "act_key")]
+    assert undeclared == [], f"service functions acting for a person without a row in the permission matrix: {undeclared}"
+    used = {fn.act_key for _q, fn in _service_functions() if hasattr(fn, "act_key")}
+    assert set(permissions.matrix()) - used == set(), "rows of the matrix that no service asks (a rule nothing triggers)"
+
+
+def test_every_view_that_calls_a_service_calls_a_declared_one():
+    """The web layer only reaches acts through declared services: every service function a
+    view module calls by name is declared (or read-only)."""
+    declared = {q.rsplit(".", 1)[1] for q, fn in _service_functions() if hasattr(fn, "act_key")}
+    acting = {q.rsplit(".", 1)[1] for q, _fn in _service_functions()}
+    root = Path(settings.BASE_DIR)
+    for path in [*root.glob("*/views.py"), *root.glob("*/*_views.py"), *root.glob("qms/web/*.py")]:
+        called = set(re.findall(r"\b(?:services|svc|core|capa|review|scoring|annual|packs|dues)\.(\w+)\(", path.read_text()))
+        assert (called & acting) - declared == set(), path
+
+
+def test_the_documentation_is_generated_from_the_matrix():
+    doc = (Path(settings.BASE_DIR) / "docs" / "permissions.md").read_text(encoding="utf-8")
+    assert doc == permissions.markdown(), "run: python manage.py permissions_doc"
+
+
+@pytest.fixture
+def org(db):
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    b1 = factories.unit("B1", UnitKind.BRANCH, parent=c, name="第一党支部")
+    b2 = factories.unit("B2", UnitKind.BRANCH, parent=c, name="第二党支部")
+    people = {}
+    for key, unit, title in (("sec_b1", b1, "secretary"), ("sec_c", c, "secretary"), ("member", b1, None),
+                             ("sec_b2", b2, "secretary")):
+        m = factories.member(b1 if unit == c else unit, f"{key}姓名")
+        people[key] = factories.user(key)
+        core.member_update(m, actor=None, reason="账号", user=people[key])
+        if title:
+            core.position_assign(actor=None, member=m, unit=unit, title=title, start=D(2024, 1, 1))
+    for key, role in (("admin", Role.ADMIN), ("ext", Role.EXTERNAL_AUDITOR), ("ia", Role.INTERNAL_AUDITOR)):
+        people[key] = factories.user(key)
+        core.role_grant(actor=None, user=people[key], role=role, unit=c, valid_from=D(2020, 1, 1))
+    schedule(today=TODAY)
+    nc = capa.nc_raise(actor=people["sec_c"], unit=b1, source="spot_check", grade="minor", clause="DJ-CX-02",
+                       requirement="每月至少召开1次支委会", evidence="3月无支委会记录")
+    return {"c": c, "b1": b1, "b2": b2, "nc": nc, **people}
+
+
+def _implemented(org):
+    nc = org["nc"]
+    capa.nc_acknowledge(nc, actor=org["sec_b1"])
+    capa.nc_analyse(nc, actor=org["sec_b1"], why=["为何", "因为"], root_cause="缺少制度")
+    capa.nc_plan(nc, actor=org["sec_b1"], correction="补开", corrective_action="建立制度", owner=nc.unit.memberships.first().member,
+                 due_date=TODAY + dt.timedelta(days=10))
+    capa.nc_implement(nc, actor=org["sec_b1"], evidence="已补开", done_on=TODAY)
+    return nc
+
+
+@pytest.mark.parametrize("who", ["member", "ext", "ia"])
+def test_read_only_roles_cannot_raise_a_nonconformity(org, client, who):
+    client.force_login(org[who])
+    head, count = ledger.head(), Nonconformity.objects.count()
+    assert client.get("/audits/problems/new/").status_code == 403
+    r = client.post("/audits/problems/new/", {"unit": org["b1"].pk, "source": "spot_check", "grade": "minor",
+                                              "clause": "x", "requirement": "y", "evidence": "z"})
+    assert r.status_code == 403 and "您无权提出不符合项" in r.content.decode()
+    assert (ledger.head(), Nonconformity.objects.count()) == (head, count)
+
+
+def test_a_member_cannot_verify_or_close_and_the_implementer_cannot_verify(org, client):
+    nc = _implemented(org)
+    head = ledger.head()
+    for who in ("member", "ext", "ia", "sec_b1"):
+        client.force_login(org[who])
+        r = client.post(f"/audits/problems/{nc.pk}/verify/", {"note": "已核实"})
+        assert r.status_code == 403, who
+        assert "实施人不能验证" in r.content.decode() if who == "sec_b1" else "您无权验证整改" in r.content.decode()
+    assert ledger.head() == head and Nonconformity.objects.get(pk=nc.pk).state == "implemented"
+    client.force_login(org["sec_c"])  # the raiser, a secretary of the level above
+    r = client.post(f"/audits/problems/{nc.pk}/verify/", {"note": "已核实"})
+    assert r.status_code < 400 and Nonconformity.objects.get(pk=nc.pk).state == "verified"
+
+
+def test_an_internal_auditor_raises_findings_only_inside_an_audit_they_are_on(org):
+    from audits import audit_services as svc
+
+    with pytest.raises(permissions.NotPermitted):
+        capa.nc_raise(actor=org["ia"], unit=org["b1"], source="internal_audit", grade="minor", clause="x",
+                      requirement="y", evidence="z")
+    audit = svc.audit_plan(actor=org["ia"], year=TODAY.year, title="内审", root=org["c"], units=[org["b1"]], lead=org["ia"],
+                           start=TODAY, end=TODAY + dt.timedelta(days=3))
+    nc = capa.nc_raise(actor=org["ia"], unit=org["b1"], source="internal_audit", grade="minor", clause="x",
+                       requirement="y", evidence="z", audit=audit)
+    assert nc.raised_by == org["ia"] and nc.audit == audit
+
+
+def _expected(act: permissions.Act, who: str) -> bool:
+    """What each role of the fixture may do to an object of 第一党支部, read off the row."""
+    return {
+        "admin": "admin" in act.allow,
+        "sec_b1": "officer" in act.allow,
+        "sec_c": "officer" in act.allow or "officer_above" in act.allow,
+        "sec_b2": False,  # a sibling branch's secretary
+        "ia": "internal_auditor" in act.allow,
+        "member": False, "ext": False,
+    }[who]
+
+
+def test_the_matrix_over_every_act_and_role(org):
+    from django.contrib.auth.models import AnonymousUser
+
+    for key, act in permissions.matrix().items():
+        for who in ("admin", "sec_b1", "sec_c", "sec_b2", "ia", "member", "ext"):
+            assert permissions.allowed(org[who], key, org["b1"]) == _expected(act, who), (key, who)
+        assert not permissions.allowed(AnonymousUser(), key, org["b1"])
+        for duty in act.forbid:  # a 回避 excludes even a 体系管理员
+            assert not permissions.allowed(org["admin"], key, org["b1"], duties={duty})
+
+
+def _patterns(resolver=None, prefix=""):
+    for p in (resolver or get_resolver()).url_patterns:
+        if isinstance(p, URLResolver):
+            yield from _patterns(p, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def _words() -> list[str]:
+    """Action names the views dispatch on, read from their source."""
+    root = Path(settings.BASE_DIR)
+    words: set[str] = set()
+    for path in [*root.glob("*/views.py"), *root.glob("*/*_views.py"), *root.glob("qms/web/*.py")]:
+        text = path.read_text()
+        words |= set(re.findall(r'(?:name|action|kind) == "([a-z_]+)"', text))
+        for group in re.findall(r'(?:name|action|kind) in \(([^)]*)\)', text):
+            words |= set(re.findall(r'"([a-z_]+)"', group))
+        words |= set(re.findall(r'^\s+"([a-z_]+)": ', text, re.M))
+    return sorted(words)
+
+
+#: self-service POSTs every logged-in person may make (their own session, language, notifications)
+SELF_SERVICE = ("login/", "logout/", "scope/", "i18n/", "notifications/")
+
+
+def test_generated_web_probe_read_only_roles_change_nothing_anywhere(org, client):
+    """Every URL pattern, POSTed on real objects by a 党员, the 外部审核员 and an anonymous
+    visitor: no answer is 5xx and the ledger (every change writes one entry) is unchanged."""
+    occ = Occurrence.objects.filter(unit=org["b1"]).first()
+    ids = sorted({org["nc"].pk, occ.pk, 1, 2})
+    words = _words()
+    strs = {"code": [org["b1"].code, org["c"].code], "token": ["x" * 43], "kind": ["pdf", "zip"]}
+    head = ledger.head()
+    tried = 0
+    for who in ("member", "ext", None):
+        client.logout()
+        if who:
+            client.force_login(org[who])
+        for route, _pattern in _patterns():
+            if route.startswith(SELF_SERVICE) or route.startswith("static/"):
+                continue
+            conv = re.findall(r"<(?:(\w+):)?(\w+)>", route)
+            combos = [{}]
+            for typ, name in conv:
+                values = ids if typ == "int" else strs.get(name, words)
+                combos = [{**c, name: v} for c in combos for v in values]
+            for kwargs in combos[:200]:
+                url = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m, kw=kwargs: str(kw[m.group(1)]), route)
+                r = client.post(url, {"reason": "x", "note": "x", "evidence": "x", "text": "x"})
+                tried += 1
+                assert r.status_code < 500, (who, url, r.status_code)
+                assert ledger.head() == head, (who, url)
+    assert tried > 200
