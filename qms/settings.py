@@ -193,7 +193,12 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
     "notify-dues-arrears": {"task": "workflows.notify_arrears", "schedule": 24 * 3600.0},
     "escalate-overdue-capa": {"task": "audits.escalate_overdue", "schedule": 24 * 3600.0},
+    "reap-stale-packs": {"task": "audits.reap_stale_packs", "schedule": 60.0},
 }
+#: A background job (an evidence pack) with no heartbeat for this many seconds is taken for dead
+#: and failed with the reason, so it can be retried (qms/jobs.py). This product's default: five
+#: minutes — a heartbeat comes with every part laid out, every few seconds.
+QMS_JOB_STALE_SECONDS = int(os.environ.get("QMS_JOB_STALE_SECONDS", "300"))
 
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
