@@ -284,6 +284,10 @@ def test_review_scoring_and_objectives_pages(client, org):
     client.post(reverse("scoring"), {"action": "score", "year": YEAR, "period": "Y", "item": manual.pk, "unit": org["b2"].pk,
                                      "value": "14", "note": "书记述职好"})
     assert Score.objects.get().value == Decimal(14)
+    elsewhere = factories.unit("X", UnitKind.COMMITTEE, name="别的单位党委")  # not under this committee
+    body = client.post(reverse("scoring"), {"action": "score", "year": YEAR, "period": "Y", "item": manual.pk, "unit": elsewhere.pk,
+                                            "value": "10", "note": "查询"}, follow=True).content.decode()
+    assert "该组织不是本方案的被考核组织" in body and "别的单位党委" not in body  # an id outside one's scope is never named
     page = client.get(reverse("scoring") + f"?year={YEAR}&period=Y").content.decode()
     assert "第二党支部" in page and "排名" in page
     home = client.get("/").content.decode()
