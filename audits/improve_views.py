@@ -107,9 +107,11 @@ def review_action(request, pk: int, name: str):
                                minutes=p.get("minutes", ""), conclusion=p.get("conclusion", ""))
             messages.success(request, "评审会议已记录")
         elif name == "decision":
-            unit = Unit.objects.filter(pk=p.get("unit") or 0).first()
-            if unit is None:
+            if not p.get("unit"):
                 raise ValidationError("请选择责任组织")
+            unit = restrict(u, Unit.objects.all()).filter(pk=p["unit"]).first() if p["unit"].isdigit() else None  # elsewhere: not found
+            if unit is None:
+                raise ValidationError("责任组织不在本人范围内")
             doc = Document.objects.filter(pk=p.get("document") or 0).first() if p.get("document") else None
             d = review.decision_add(r, actor=u, kind=p.get("kind", ""), text=p.get("text", ""), unit=unit, document=doc)
             messages.success(request, f"已形成措施单 {d.action.code}")

@@ -274,6 +274,10 @@ def test_review_scoring_and_objectives_pages(client, org):
     body = client.post(reverse("review_action", args=[rev.pk, "decision"]), {"kind": "improvement", "text": "", "unit": org["b1"].pk},
                        follow=True).content.decode()
     assert "请填写决定内容" in body and rev.decisions.count() == 1
+    far = factories.unit("Y", UnitKind.COMMITTEE, name="远方党委")  # outside the admin's scope
+    body = client.post(reverse("review_action", args=[rev.pk, "decision"]), {"kind": "improvement", "text": "措施", "unit": far.pk},
+                       follow=True).content.decode()
+    assert "责任组织不在本人范围内" in body and "远方党委" not in body and rev.decisions.count() == 1
 
     client.post(reverse("objectives"), {"action": "seed", "year": YEAR})
     page = client.get(reverse("objectives") + f"?year={YEAR}").content.decode()
