@@ -128,13 +128,12 @@ def pack_reap_stale(*, pk: int | None = None, root: Unit | None = None, start: d
         qs = qs.filter(pk=pk)
     if root is not None:
         qs = qs.filter(root=root, start=start, end=end)
-    candidates = [(p, gone) for p, gone in ((p, jobs.process_gone(p.worker_process)) for p in
-                                             qs.only("pk", "worker_process", "heartbeat_at", "requested_at"))
-                  if gone or p.silent]
+    candidates = [p.pk for p in qs.only("pk", "worker_process", "heartbeat_at", "requested_at")
+                  if p.silent or jobs.process_gone(p.worker_process)]
     reaped = []
-    for candidate, _gone in candidates:
+    for candidate in candidates:
         with transaction.atomic():
-            p = _running().select_for_update(of=("self",)).select_related("requested_by", "root").filter(pk=candidate.pk).first()
+            p = _running().select_for_update(of=("self",)).select_related("requested_by", "root").filter(pk=candidate).first()
             if p is None:
                 continue  # finished, failed or retried meanwhile
             gone = jobs.process_gone(p.worker_process)
