@@ -29,7 +29,7 @@ from qms import ledger
 from qms import services as core
 from qms.models import Member, Role, Unit
 from qms.permissions import act
-from qms.scoping import can_manage, is_admin
+from qms.scoping import can_manage, can_see, is_admin
 from workflows.models import Occurrence, State
 
 DONE = (State.HELD, State.CHECKED, State.CLOSED)
@@ -44,14 +44,17 @@ def own_units(user, day: dt.date) -> list[Unit]:
     return units
 
 
-def independence_conflicts(users, units, day: dt.date) -> list[str]:
-    """Nobody audits their own unit, a unit in their own subtree, or a unit that contains theirs."""
+def independence_conflicts(users, units, day: dt.date, *, actor=None) -> list[str]:
+    """Nobody audits their own unit, a unit in their own subtree, or a unit that contains theirs.
+    The auditor's own unit is named only where ``actor`` (who is told) may see it (qms/scoping.py):
+    a unit above the actor's scope is "上级组织"."""
     out = []
     for user in users:
         for own in own_units(user, day):
             for u in units:
                 if u.path.startswith(own.path) or own.path.startswith(u.path):
-                    out.append(f"{user.get_full_name() or user.get_username()} 属于或任职于“{own.name}”,不能审核“{u.name}”")
+                    where = f"“{own.name}”" if actor is None or can_see(actor, own) else "其上级组织"
+                    out.append(f"{user.get_full_name() or user.get_username()} 属于或任职于{where},不能审核“{u.name}”")
     return sorted(set(out))
 
 
@@ -86,7 +89,7 @@ def audit_plan(*, actor, year: int, title: str, root: Unit, units: list[Unit], l
     if outside:
         raise ValidationError(f"受审核组织不在{root.name}范围内:{'、'.join(outside)}")
     auditors = [lead, *[t for t in team if t != lead]]
-    conflicts = independence_conflicts(auditors, units, start)
+    conflicts = independence_conflicts(auditors, units, start, actor=actor)
     if conflicts:
         raise ValidationError("审核员独立性冲突:" + ";".join(conflicts))
     audit = Audit.objects.create(year=year, title=title.strip() or f"{year}年内部审核", root=root, clauses=clauses,

@@ -107,9 +107,11 @@ def review_action(request, pk: int, name: str):
                                minutes=p.get("minutes", ""), conclusion=p.get("conclusion", ""))
             messages.success(request, "评审会议已记录")
         elif name == "decision":
-            unit = Unit.objects.filter(pk=p.get("unit") or 0).first()
-            if unit is None:
+            if not p.get("unit"):
                 raise ValidationError("请选择责任组织")
+            unit = restrict(u, Unit.objects.all()).filter(pk=p["unit"]).first() if p["unit"].isdigit() else None  # elsewhere: not found
+            if unit is None:
+                raise ValidationError("责任组织不在本人范围内")
             doc = Document.objects.filter(pk=p.get("document") or 0).first() if p.get("document") else None
             d = review.decision_add(r, actor=u, kind=p.get("kind", ""), text=p.get("text", ""), unit=unit, document=doc)
             messages.success(request, f"已形成措施单 {d.action.code}")
@@ -179,7 +181,9 @@ def scoring_page(request):
                 raise ValidationError("请先建立考核方案")
             elif action == "score":
                 item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
-                unit = Unit.objects.get(pk=p.get("unit") or 0)
+                unit = restrict(u, Unit.objects.all()).filter(pk=int(p.get("unit") or 0)).first()  # an id outside one's scope is never named
+                if unit is None:
+                    raise ValidationError("该组织不是本方案的被考核组织")
                 scoring.score_enter(item, unit, period, actor=u, value=Decimal(p.get("value", "")), note=p.get("note", ""))
                 messages.success(request, f"已评分:{unit.name} · {item.title}")
             elif action == "item_add":
@@ -192,7 +196,7 @@ def scoring_page(request):
             elif action == "item_remove":
                 item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
                 scoring.item_remove(item, actor=u, reason=p.get("reason", ""))
-        except (InvalidOperation, ScoringItem.DoesNotExist, Unit.DoesNotExist):
+        except (InvalidOperation, ValueError, ScoringItem.DoesNotExist):
             messages.error(request, "输入有误:请填写有效的分值")
         except ValidationError as exc:
             _errors(request, exc)

@@ -537,7 +537,9 @@ class EvidencePack(ConcurrentTransitionMixin, models.Model):
     period, built by a background task; its SHA-256 values and the ledger head are kept."""
 
     scope_unit_lookup = "root"
-    ledger_exclude = ("percent", "chapter")  # progress is not a record change
+    #: progress, and the liveness of the process building it (qms/jobs.py), are not record changes;
+    #: the outcome is: a pack taken for dead is failed, with the reason, by ``packs.pack_reap_stale``
+    ledger_exclude = ("percent", "chapter", "heartbeat_at", "worker_host", "worker_pid", "worker_process")
 
     root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
     start = models.DateField(_("期间开始"))
@@ -557,6 +559,10 @@ class EvidencePack(ConcurrentTransitionMixin, models.Model):
     missing = models.JSONField(_("缺失附件"), default=list, blank=True)
     error = models.TextField(_("错误"), blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    worker_host = models.CharField(_("生成主机"), max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(_("生成进程号"), null=True, blank=True)
+    worker_process = models.CharField(_("生成进程标识"), max_length=120, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -568,9 +574,13 @@ class EvidencePack(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.root} {self.start:%Y-%m-%d}—{self.end:%Y-%m-%d}"
 
-    @transition(field=state, source=[PackState.QUEUED, PackState.FAILED], target=PackState.RUNNING)
+    @transition(field=state, source=PackState.QUEUED, target=PackState.RUNNING)
     def begin(self) -> None:
-        """开始生成."""
+        """开始生成 — only a queued pack: a task delivered again for a failed one does nothing."""
+
+    @transition(field=state, source=PackState.FAILED, target=PackState.QUEUED)
+    def requeue(self) -> None:
+        """重新生成 — asked for by a person who may request the pack."""
 
     @transition(field=state, source=PackState.RUNNING, target=PackState.DONE)
     def finish(self) -> None:

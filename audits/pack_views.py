@@ -19,15 +19,21 @@ from qms.models import Unit
 from qms.scoping import is_admin, restrict
 
 
-def _pack(request, pk: int) -> EvidencePack:
-    p = restrict(request.user, EvidencePack.objects.all()).select_related("root", "requested_by").filter(pk=pk).first()
+def _pack(request, pk: int, *, reap: bool = False) -> EvidencePack:
+    """The pack, within the viewer's scope; with ``reap``, a pack whose building process is gone
+    is failed first (with the reason), so the page never shows it "生成中" for ever."""
+    visible = restrict(request.user, EvidencePack.objects.all()).select_related("root", "requested_by")
+    p = visible.filter(pk=pk).first()
     if p is None:
         raise Http404("证据包不存在或不在您的查看范围内")
+    if reap and p.state == PackState.RUNNING and packs.pack_reap_stale(pk=p.pk):
+        p = visible.get(pk=pk)
     return p
 
 
 @login_required
 def pack_list(request):
+    packs.pack_reap_stale()  # the list never shows a pack whose process is gone as "生成中"
     units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
     if request.method == "POST":
         p = request.POST
@@ -53,7 +59,7 @@ def pack_list(request):
 
 @login_required
 def pack_detail(request, pk: int):
-    pack = _pack(request, pk)
+    pack = _pack(request, pk, reap=True)
     token = request.session.pop(f"pack-link-{pk}", None)
     return render(request, "audits/pack_detail.html", {
         "pack": pack, "links": pack.links.select_related("issued_by", "revoked_by") if is_admin(request.user) else [],
@@ -66,7 +72,7 @@ def pack_detail(request, pk: int):
 
 @login_required
 def pack_progress(request, pk: int):
-    pack = _pack(request, pk)
+    pack = _pack(request, pk, reap=True)
     return JsonResponse({"state": pack.state, "percent": pack.percent, "chapter": pack.chapter})
 
 
@@ -102,11 +108,7 @@ def pack_action(request, pk: int, name: str):
             packs.link_revoke(link, actor=request.user, reason=p.get("reason", ""))
             messages.success(request, "链接已撤销")
         elif name == "retry":
-            if not packs.may_request(request.user, pack.root) or pack.state != PackState.FAILED:
-                raise ValidationError("只有失败的证据包可以重新生成")
-            from audits.tasks import build_evidence_pack
-
-            build_evidence_pack.delay(pack.pk)
+            packs.pack_retry(pack, actor=request.user)
             messages.success(request, "已重新开始生成")
         else:
             raise PermissionDenied

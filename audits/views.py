@@ -130,9 +130,12 @@ def action(request, pk: int, name: str):
         elif name == "analyse":
             services.nc_analyse(nc, actor=u, why=[p.get(f"why{i}", "") for i in range(1, 6)], root_cause=p.get("root_cause", ""))
         elif name == "plan":
-            owner = Member.objects.filter(pk=p.get("owner") or 0).first()
-            if owner is None:
+            if not p.get("owner"):
                 raise ValidationError("请选择整改责任人")
+            # chosen by id: only a person within one's scope, else not found — never a name from elsewhere
+            owner = restrict(u, Member.objects.all()).filter(pk=p["owner"]).first() if p["owner"].isdigit() else None
+            if owner is None:
+                raise ValidationError("整改责任人不在本组织名单中")
             services.nc_plan(nc, actor=u, correction=p.get("correction", ""), corrective_action=p.get("corrective_action", ""),
                              owner=owner, due_date=day("due_date", "整改期限"))
         elif name == "implement":

@@ -27,7 +27,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from qms import services
 from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
 from qms.permissions import act, managed_unit
-from qms.scoping import can_manage
+from qms.scoping import can_manage, can_see
 
 #: (header, field, required) in template order
 COLUMNS: list[tuple[str, str, bool]] = [
@@ -212,6 +212,8 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
     current = {
         ms.member_id: ms for ms in Membership.objects.filter(member__id_number__in=ids, end__isnull=True).select_related("unit")
     }
+    last_unit = {ms.member_id: ms.unit for ms in  # where a person no longer on any roster was last
+                 Membership.objects.filter(member__id_number__in=ids).select_related("unit").order_by("start", "pk")}
     first_row: dict[str, int] = {}
     today = timezone.localdate()
     to_create: list[dict[str, Any]] = []
@@ -260,27 +262,35 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
         unit_code, group_code = _text(raw.get("unit")), _text(raw.get("group"))
         unit = units.get(unit_code)
         group = None
+        # an error names a unit or a person only inside the importer's scope (qms/scoping.py): a code
+        # or a 身份证号 from elsewhere is answered like an unknown one, never with a name
         if not unit_code:
             err("unit", "所在党组织编码不能为空")
-        elif unit is None:
-            err("unit", f"找不到组织编码“{unit_code}”")
+        elif unit is None or not can_see(actor, unit):
+            err("unit", f"找不到组织编码“{unit_code}”,或该组织不在您的管理范围内")
         elif unit.kind not in BRANCH_KINDS:
             err("unit", f"“{unit.name}”是{unit.get_kind_display()},党员只能编入党支部")
         elif not can_manage(actor, unit):
             err("unit", f"“{unit.name}”不在您的管理范围内")
         if group_code and unit is not None:
             group = units.get(group_code)
-            if group is None:
-                err("group", f"找不到党小组编码“{group_code}”")
+            if group is None or not can_see(actor, group):
+                err("group", f"找不到党小组编码“{group_code}”,或该党小组不在您的管理范围内")
             elif group.kind != UnitKind.GROUP or group.parent_id != unit.pk:
                 err("group", f"“{group.name}”不是“{unit.name}”下的党小组")
         member = existing.get(idn)
         if member is not None and not errs:
             ms = current.get(member.pk)
             if ms is None:
-                err("id_number", f"身份证号 {idn} 的人员已不在册({member.get_status_display()}),请通过组织关系转接办理")
+                if member.pk in last_unit and can_see(actor, last_unit[member.pk]):
+                    err("id_number", f"身份证号 {idn} 的人员已不在册({member.get_status_display()}),请通过组织关系转接办理")
+                else:
+                    err("id_number", "该身份证号已有其他组织的人员档案,请联系上级组织办理组织关系转接")
             elif ms.unit_id != unit.pk:
-                err("unit", f"{member.name} 已在“{ms.unit.name}”在册,一人不能同时在两个党组织;如需调整请办理组织关系转接")
+                if can_see(actor, ms.unit):
+                    err("unit", f"{member.name} 已在“{ms.unit.name}”在册,一人不能同时在两个党组织;如需调整请办理组织关系转接")
+                else:
+                    err("id_number", "该身份证号已在其他组织在册,请联系上级组织")
             elif not _same(member, fields) or (ms.group_id or None) != (group.pk if group else None):
                 err("id_number", f"{member.name} 已在册但信息不同;更正信息请在党员页面“更正信息”中填写原因后保存")
             else:

@@ -89,18 +89,42 @@ TEMPLATES = [
 WSGI_APPLICATION = "qms.wsgi.application"
 
 _DB_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'qms.sqlite3'}")
-DATABASES = {
-    # PostgreSQL connections are kept for a minute between requests (checked before reuse): a new
-    # connection per request costs the connect, the password exchange and a cold backend's
-    # catalogue caches on every page (docs/benchmarks.md §3). ``CONN_MAX_AGE=0`` turns it off.
-    "default": dj_database_url.parse(
-        _DB_URL,
-        conn_max_age=0 if _DB_URL.startswith("sqlite") else int(os.environ.get("CONN_MAX_AGE", "60")),
+
+#: SQLite (the embedded default): seconds a connection waits for the write lock before "database is
+#: locked". Writers queue behind a long write (a roster import) instead of failing at once.
+SQLITE_BUSY_TIMEOUT = int(os.environ.get("QMS_SQLITE_TIMEOUT", "20"))
+
+
+def database_settings(url: str) -> dict:
+    """One ``DATABASES`` entry for ``url``.
+
+    PostgreSQL connections are kept for a minute between requests (checked before reuse): a new
+    connection per request costs the connect, the password exchange and a cold backend's
+    catalogue caches on every page (docs/benchmarks.md §3). ``CONN_MAX_AGE=0`` turns it off.
+
+    SQLite runs in WAL mode: readers read the last committed state while a write transaction is
+    open, so a long roster import does not lock every page out ("database is locked") — with the
+    default rollback journal a writer that spills its cache takes an exclusive lock on the whole
+    file. Writers take the write lock when their transaction begins (``IMMEDIATE``), so two
+    writers never deadlock on lock upgrades, and wait ``SQLITE_BUSY_TIMEOUT`` seconds for it.
+    ``synchronous`` stays FULL (SQLite's default): a committed ledger entry survives a power cut.
+    The WAL mode is stored in the file; the pragma on each connection makes an existing file switch.
+    """
+    db = dj_database_url.parse(
+        url,
+        conn_max_age=0 if url.startswith("sqlite") else int(os.environ.get("CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("OPTIONS", {}).update({
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL",
+        })
+    return db
+
+
+DATABASES = {"default": database_settings(_DB_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,7 +194,12 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
     "notify-dues-arrears": {"task": "workflows.notify_arrears", "schedule": 24 * 3600.0},
     "escalate-overdue-capa": {"task": "audits.escalate_overdue", "schedule": 24 * 3600.0},
+    "reap-stale-packs": {"task": "audits.reap_stale_packs", "schedule": 60.0},
 }
+#: A background job (an evidence pack) with no heartbeat for this many seconds is taken for dead
+#: and failed with the reason, so it can be retried (qms/jobs.py). This product's default: five
+#: minutes — a heartbeat comes with every part laid out, every few seconds.
+QMS_JOB_STALE_SECONDS = int(os.environ.get("QMS_JOB_STALE_SECONDS", "300"))
 
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -17,7 +17,7 @@ from audits import services
 from audits.models import NCState, Nonconformity
 from qms import ledger
 from qms import services as core
-from qms.models import Notification, Role, UnitKind
+from qms.models import Member, Notification, Role, UnitKind
 from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
@@ -183,6 +183,21 @@ def test_register_pages_excel_pdf_and_scope(client, org, tmp_path):
     pdf.write_bytes(client.get(reverse("nc_feedback_pdf", args=[nc.pk])).content)
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
     assert "问题整改反馈单" in text and nc.code in text and "3月、4月无支委会记录" in text
+
+
+def test_an_owner_from_another_branch_is_not_found_never_named(client, org):
+    """The 整改责任人 is posted by id: one outside the secretary's scope is not found, and the
+    answer carries no name (qms/scoping.py)."""
+    nc = _raise(org)
+    services.nc_acknowledge(nc, actor=org["sec"])
+    services.nc_analyse(nc, actor=org["sec"], why=["一"], root_cause="制度缺失")
+    other = Member.objects.get(name="二支0")
+    client.force_login(org["sec"])
+    body = client.post(reverse("nc_action", args=[nc.pk, "plan"]), {"correction": "补开", "corrective_action": "建立制度",
+                       "owner": other.pk, "due_date": (TODAY + dt.timedelta(days=9)).isoformat()}, follow=True).content.decode()
+    nc.refresh_from_db()
+    assert nc.state == NCState.ANALYSED and nc.owner_id is None
+    assert "整改责任人不在本组织名单中" in body and "二支0" not in body
 
 
 @pytest.mark.django_db(transaction=True)

@@ -71,6 +71,25 @@ def test_independence_is_enforced_with_the_conflict_named(org):
     assert not RoleGrant.objects.filter(role=Role.INTERNAL_AUDITOR).exists()
 
 
+def test_the_conflict_names_no_unit_outside_the_planners_scope(org):
+    """The secretary of 一支部 plans an audit of the branch with a lead auditor who holds office
+    in the committee above: refused, without naming the committee (outside the secretary's
+    scope)."""
+    secretary = factories.user("sec-b1")
+    member = org["b1"].memberships.order_by("pk").last().member
+    core.member_update(member, actor=None, reason="账号", user=secretary)
+    core.position_assign(actor=None, member=member, unit=org["b1"], title="secretary", start=dt.date(2024, 1, 1))
+    officer = factories.user("committee-officer")
+    core.member_update(org["b3"].memberships.order_by("pk").last().member, actor=None, reason="账号", user=officer)
+    core.position_assign(actor=None, member=org["b3"].memberships.order_by("pk").last().member, unit=org["c"],
+                         title="organization", start=dt.date(2024, 1, 1))
+    with pytest.raises(ValidationError) as exc:
+        svc.audit_plan(actor=secretary, year=TODAY.year, title="支部自查", root=org["b1"], units=[org["b1"]], lead=officer,
+                       start=TODAY, end=TODAY + dt.timedelta(days=5))
+    text = ";".join(exc.value.messages)
+    assert "属于或任职于其上级组织,不能审核“一支部”" in text and "测试党委" not in text
+
+
 def test_plan_grants_read_access_for_the_audit_only_and_builds_the_checklist(org):
     audit = _plan(org)
     grants = RoleGrant.objects.filter(user=org["auditor"], role=Role.INTERNAL_AUDITOR)

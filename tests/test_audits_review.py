@@ -277,6 +277,10 @@ def test_review_scoring_and_objectives_pages(client, org):
     body = client.post(reverse("review_action", args=[rev.pk, "decision"]), {"kind": "improvement", "text": "", "unit": org["b1"].pk},
                        follow=True).content.decode()
     assert "请填写决定内容" in body and rev.decisions.count() == 1
+    far = factories.unit("Y", UnitKind.COMMITTEE, name="远方党委")  # outside the admin's scope
+    body = client.post(reverse("review_action", args=[rev.pk, "decision"]), {"kind": "improvement", "text": "措施", "unit": far.pk},
+                       follow=True).content.decode()
+    assert "责任组织不在本人范围内" in body and "远方党委" not in body and rev.decisions.count() == 1
 
     client.post(reverse("objectives"), {"action": "seed", "year": YEAR})
     page = client.get(reverse("objectives") + f"?year={YEAR}").content.decode()
@@ -287,6 +291,10 @@ def test_review_scoring_and_objectives_pages(client, org):
     client.post(reverse("scoring"), {"action": "score", "year": YEAR, "period": "Y", "item": manual.pk, "unit": org["b2"].pk,
                                      "value": "14", "note": "书记述职好"})
     assert Score.objects.get().value == Decimal(14)
+    elsewhere = factories.unit("X", UnitKind.COMMITTEE, name="别的单位党委")  # not under this committee
+    body = client.post(reverse("scoring"), {"action": "score", "year": YEAR, "period": "Y", "item": manual.pk, "unit": elsewhere.pk,
+                                            "value": "10", "note": "查询"}, follow=True).content.decode()
+    assert "该组织不是本方案的被考核组织" in body and "别的单位党委" not in body  # an id outside one's scope is never named
     page = client.get(reverse("scoring") + f"?year={YEAR}&period=Y").content.decode()
     assert "第二党支部" in page and "排名" in page
     home = client.get("/").content.decode()

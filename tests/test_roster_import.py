@@ -118,6 +118,34 @@ def test_person_already_in_another_unit_is_refused(tree, admin):
     assert "已在“第二党支部”在册" in result.errors[0].reason
 
 
+def test_a_person_or_unit_outside_the_importers_scope_is_never_named(tree, secretary):
+    """A secretary of 第一党支部 imports a row carrying the 身份证号 of a member of 第二党支部, the
+    code of 第二党支部 and of a 党小组 outside the branch: the errors say what is wrong without
+    naming the person or the units (a name is shown only inside one's scope: qms/scoping.py)."""
+    other = tree["m2"][0]
+    outside_group = factories.unit("B2G1", "group", parent=tree["b2"], name="第二支部第一小组")
+    before = counts()
+    result = roster.import_roster(xlsx([
+        row(name="冒名", idn=other.id_number, unit="B1"),
+        row(unit="B2", group=""),
+        row(unit="B1", group="B2G1"),
+    ]), actor=secretary)
+    assert not result.ok and counts() == before
+    reasons = {e.row: e.reason for e in result.errors}
+    assert reasons[2] == "该身份证号已在其他组织在册,请联系上级组织"
+    assert reasons[3] == "找不到组织编码“B2”,或该组织不在您的管理范围内"
+    assert reasons[4] == "找不到党小组编码“B2G1”,或该党小组不在您的管理范围内"
+    text = " ".join(e.reason for e in result.errors)
+    assert other.name not in text and tree["b2"].name not in text and outside_group.name not in text
+
+
+def test_a_former_member_outside_the_importers_scope_is_not_described(tree, secretary):
+    gone = tree["m2"][1]
+    services.member_transfer(gone, actor=None, to_unit=None, date=dt.date(2025, 1, 1), note="转出本单位")
+    result = roster.import_roster(xlsx([row(name="冒名", idn=gone.id_number, unit="B1")]), actor=secretary)
+    assert [e.reason for e in result.errors] == ["该身份证号已有其他组织的人员档案,请联系上级组织办理组织关系转接"]
+
+
 def test_changed_data_for_a_member_is_not_silently_edited(tree, admin):
     rows = [row(name="王强")]
     roster.import_roster(xlsx(rows), actor=admin)

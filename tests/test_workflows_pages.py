@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -70,6 +71,27 @@ def test_secretary_walks_a_meeting_through_pdca_in_the_pages(client, org):
     assert occ.state == State.CLOSED
     page = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
     assert 'class="step done' in page and "A 处理" in page
+
+
+def test_an_id_from_another_branch_is_not_found_never_named(client, org):
+    """Attendance and resolution forms post a person's id: one outside the secretary's scope is
+    answered as not on the list — the answer never carries that person's name (qms/scoping.py)."""
+    from workflows.models import Attendance, FollowUp
+
+    occ = Occurrence.objects.filter(unit=org["b1"], obligation_key="branch_general_meeting", period_start__lte=TODAY).order_by("-period_start").first()
+    day = max(occ.period_start, TODAY - dt.timedelta(days=1))
+    other = Occurrence.objects.filter(unit=org["b2"]).first().unit.memberships.first().member  # a member of 第二党支部
+    client.force_login(org["users"]["sec1"])
+    act = lambda a, data=None: client.post(reverse("occurrence_action", args=[occ.pk, a]), data or {}, follow=True).content.decode()  # noqa: E731
+    act("plan", {"planned_date": day.isoformat(), "place": "党员活动室", "topic": "学习党章"})
+    for presence in ("present", "absent", "attending"):
+        page = act("attend", {"member": other.pk, "presence": presence, "reason": "出差"})
+        assert "该人员不在本组织名单中" in page and other.name not in page, re.findall(r"class=\"msg[^>]*>([^<]*)", page)
+    page = act("resolution", {"text": "开展专题学习", "owner": other.pk, "due_date": (day + dt.timedelta(days=10)).isoformat()})
+    assert "责任人不在本组织名单中" in page and other.name not in page
+    assert not Attendance.objects.filter(member=other).exists() and not FollowUp.objects.filter(owner=other).exists()
+    page = act("attend", {"member": org["m1"][1].pk, "presence": "present"})  # one's own member: recorded
+    assert Attendance.objects.filter(member=org["m1"][1], record__occurrence=occ).exists()
 
 
 def test_missing_elements_are_shown_and_block_the_check(client, org):

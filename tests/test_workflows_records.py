@@ -108,6 +108,20 @@ def test_attendance_only_from_the_roster_on_that_date(org):
     assert occ.record.attendance.count() == 2
 
 
+def test_a_person_outside_the_actors_scope_is_not_named_by_the_services(org):
+    """Services answer about a person outside the actor's scope without their name (the pages
+    never pass one; this is the services' own guard, qms/scoping.py)."""
+    occ = _occ(org)
+    services.occurrence_plan(occ, actor=org["sec"], planned_date=max(occ.period_start, TODAY - dt.timedelta(days=1)), place="会议室", topic="主题")
+    outsider = factories.member(factories.unit("B9", UnitKind.BRANCH, parent=org["c"], name="别的支部"), "外人")
+    with pytest.raises(ValidationError) as absent:
+        services.attendance_mark(occ, actor=org["sec"], member=outsider, presence="absent", reason="出差")
+    with pytest.raises(ValidationError) as owner:
+        services.followup_add(occ, actor=org["sec"], text="学习", owner=outsider, due_date=TODAY + dt.timedelta(days=9))
+    assert "该人员" in absent.value.messages[0] and "外人" not in absent.value.messages[0]
+    assert owner.value.messages == ["责任人(该人员)不在本组织名册中"]
+
+
 def test_quorum_not_reached_keeps_resolutions_from_counting(org):
     occ = _occ(org)
     day = _full_record(org, occ, present=3)  # 3 of 6 full members: not more than half

@@ -21,7 +21,7 @@ from qms import ledger
 from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
 from qms.rules import rule_value
-from qms.scoping import can_manage, is_admin
+from qms.scoping import can_manage, is_admin, restrict
 from workflows.models import (
     Attachment,
     Attendance,
@@ -122,7 +122,14 @@ def roster_on(unit, day: dt.date):
         Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)).distinct()
 
 
-def _meeting_day(occ: Occurrence) -> dt.date:
+def _named(actor, member: Member) -> str:
+    """A person as an error message may name them: by name only inside the actor's scope
+    (qms/scoping.py), else "该人员" — an id posted from elsewhere must not tell who it is."""
+    return member.name if restrict(actor, Member.objects.filter(pk=member.pk)).exists() else "该人员"
+
+
+def meeting_day(occ: Occurrence) -> dt.date:
+    """The day whose roster counts: held, else planned, else the period's first day."""
     return occ.held_on or occ.planned_date or occ.period_start
 
 
@@ -205,7 +212,7 @@ def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, pre
     rec = _ensure_record(occ, actor)
     if presence not in Presence.values:
         raise ValidationError("出席情况应为出席、缺席或列席")
-    day = _meeting_day(occ)
+    day = meeting_day(occ)
     if member is None:
         if presence != Presence.ATTENDING or not guest_name.strip():
             raise ValidationError("非本组织人员只能作为列席人员,并须填写姓名")
@@ -213,9 +220,9 @@ def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, pre
         ledger.record("attendance.add", att, actor=actor)
         return att
     if presence != Presence.ATTENDING and not roster_on(occ.unit, day).filter(pk=member.pk).exists():
-        raise ValidationError(f"{member.name} {day:%Y-%m-%d} 不在{occ.unit.name}的党员名册中,不能记为出席或缺席")
+        raise ValidationError(f"{_named(actor, member)} {day:%Y-%m-%d} 不在{occ.unit.name}的党员名册中,不能记为出席或缺席")
     if presence == Presence.ABSENT and not reason.strip():
-        raise ValidationError(f"{member.name} 缺席,须填写缺席原因")
+        raise ValidationError(f"{member.name} 缺席,须填写缺席原因")  # on the roster: in scope
     att = Attendance.objects.filter(record=rec, member=member).first()
     before = ledger.snapshot(att) if att else None
     if att is None:
@@ -236,11 +243,11 @@ def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: 
     rec = _ensure_record(occ, actor)
     if not (text or "").strip():
         raise ValidationError("请填写决议事项")
-    day = _meeting_day(occ)
+    day = meeting_day(occ)
     if due_date < day:
         raise ValidationError("完成时限不能早于会议日期")
     if not roster_on(occ.unit, day).filter(pk=owner.pk).exists():
-        raise ValidationError(f"责任人 {owner.name} 不在本组织名册中")
+        raise ValidationError(f"责任人({_named(actor, owner)})不在本组织名册中")
     fu = FollowUp.objects.create(record=rec, kind=FollowUpKind.RESOLUTION, text=text.strip(), owner=owner, due_date=due_date)
     ledger.record("followup.add", fu, actor=actor)
     return fu
@@ -290,7 +297,7 @@ def quorum(rec: Record) -> tuple[int, int] | None:
     rule = occ.obligation.quorum
     if not rule:
         return None
-    day = _meeting_day(occ)
+    day = meeting_day(occ)
     if rule == "committee":
         entitled_ids = set(Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
                            .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))

@@ -90,6 +90,18 @@ def occurrence_detail(request, pk: int):
 _ACTIONS = ("plan", "save", "attend", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
 
 
+def _chosen_member(user, occ: Occurrence, pk) -> Member | None:
+    """A person chosen on a record by id: one the user may see (qms/scoping.py), or one on the
+    unit's roster on the meeting day who has moved since. Any other id is not found — the answer
+    never carries the name of someone outside one's scope."""
+    try:
+        pk = int(pk or 0)
+    except (TypeError, ValueError):
+        return None
+    return (restrict(user, Member.objects.all()).filter(pk=pk).first()
+            or services.roster_on(occ.unit, services.meeting_day(occ)).filter(pk=pk).first())
+
+
 @login_required
 @require_POST
 def occurrence_action(request, pk: int, action: str):
@@ -117,14 +129,18 @@ def occurrence_action(request, pk: int, action: str):
                     elements[f.key] = p.get(f.key, "")
             services.record_save(occ, actor=u, elements=elements)
         elif action == "attend":
-            member = restrict(u, Member.objects.all()).filter(pk=p.get("member") or 0).first() or Member.objects.filter(pk=p.get("member") or 0).first()
+            member = _chosen_member(u, occ, p.get("member"))
+            if member is None:
+                raise ValidationError("该人员不在本组织名单中")
             services.attendance_mark(occ, actor=u, member=member, presence=p.get("presence", ""), reason=p.get("reason", ""), on_leave=p.get("on_leave") == "1")
         elif action == "guest":
             services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
         elif action == "resolution":
-            owner = Member.objects.filter(pk=p.get("owner") or 0).first()
-            if owner is None:
+            if not p.get("owner"):
                 raise ValidationError("请选择责任人")
+            owner = _chosen_member(u, occ, p.get("owner"))
+            if owner is None:
+                raise ValidationError("责任人不在本组织名单中")
             services.followup_add(occ, actor=u, text=p.get("text", ""), owner=owner, due_date=_date(p.get("due_date"), "完成时限"))
         elif action == "submit":
             services.record_submit(occ, actor=u, held_on=_date(p.get("held_on"), "开展日期"))

@@ -49,6 +49,8 @@ HELD = (State.HELD, State.CHECKED, State.CLOSED)
 FULL_RECORDS_PER_OBLIGATION = 2
 NONE = "本期间无记录"
 
+#: (percent, chapter); called with every part and every file zipped, so it doubles as the build's
+#: heartbeat (qms/jobs.py). It may raise to stop the build (the pack is no longer this process's).
 Progress = Callable[[int, str], None]
 
 
@@ -364,7 +366,10 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         toc_pages = len(_render("audits/evidence/toc.html", toc_ctx, 2, fonts=fonts).pages)
         page = len(cover.pages) + toc_pages + 1
         cover_pages = paint_early(cover, pdf_fonts)
-        work = [(c, html) for c in chapters for html in _parts(c.template, {**c.context, "title": c.title})]
+        work = []
+        for c in chapters:  # a heartbeat (qms/jobs.py) per chapter while the parts' HTML is rendered
+            report(1, "汇集数据")
+            work += [(c, html) for html in _parts(c.template, {**c.context, "title": c.title})]
         n = processes or pack_processes(sum(len(h) for _, h in work))
         primed = frozenset()
         if n > 1 and laying.can_fork():  # every typeface of the styles in the font dictionary the workers start with
@@ -376,7 +381,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         for (c, html), pages in zip(work, laid_out, strict=True):
             if not c.first_page:
                 c.first_page = page
-                report(2 + int(88 * chapters.index(c) / total), c.title)
+            report(2 + int(88 * chapters.index(c) / total), c.title)  # with each part: the build's heartbeat
             strips = _render("audits/evidence/footers.html", {"pages": range(len(pages))}, page, fonts=fonts)
             chapter_pages += laying.numbered(pages, strips, pdf_fonts)
             if keep_html is not None:
@@ -411,6 +416,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         for a, p in present:
             if p is None:
                 continue
+            report(96, "打包附件与清单")
             arc = f"attachments/{a.record_id}/{a.pk}-{a.name}"
             z.write(p, arc)
             files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "obj_type": "workflows.attachment",
@@ -419,6 +425,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         for a, p in nc_present:
             if p is None:
                 continue
+            report(96, "打包附件与清单")
             arc = f"nc/{a.nonconformity.code}/{a.pk}-{a.name}"
             z.write(p, arc)
             files.append({"path": arc, "size": p.stat().st_size, "sha256": sha256_file(p), "obj_type": "audits.ncattachment",
