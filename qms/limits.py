@@ -48,7 +48,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 @cache
-def _load(override: str | None) -> Limits:
+def _load(override: str | None, _stamp: tuple[int, int] | None = None) -> Limits:
     data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
     if override:
         data = _merge(data, tomllib.loads(Path(override).read_text(encoding="utf-8")))
@@ -66,7 +66,11 @@ def _load(override: str | None) -> Limits:
 
 def table() -> Limits:
     """The effective limits: the shipped file, overridden by ``settings.QMS_LIMITS_FILE``."""
-    return _load(getattr(settings, "QMS_LIMITS_FILE", None) or None)
+    path = getattr(settings, "QMS_LIMITS_FILE", None) or None
+    if path is None:
+        return _load(None)
+    st = Path(path).stat()  # an edited file is read again
+    return _load(path, (st.st_mtime_ns, st.st_size))
 
 
 def too_long(label: str, value: Any, limit: int) -> str | None:
@@ -91,8 +95,8 @@ def _model_limits(model: type[models.Model], limits: Limits) -> tuple[tuple[str,
     """(name, attname, verbose name, limit) for every text field of the model that has one."""
     out = []
     for f in model._meta.concrete_fields:
-        if not isinstance(f, (models.CharField, models.TextField, models.JSONField)):
-            continue
+        if not isinstance(f, (models.CharField, models.TextField, models.JSONField)) or f.choices:
+            continue  # a field with choices holds one of the product's codes, not free text
         kind = _kind_of(f, limits)  # a JSONField only when named in the data file
         if kind is None:
             continue
