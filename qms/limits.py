@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.db.models.signals import pre_save
 
@@ -54,6 +54,10 @@ def _load(override: str | None, _stamp: tuple[int, int] | None = None) -> Limits
         data = _merge(data, tomllib.loads(Path(override).read_text(encoding="utf-8")))
     text = data["text"]
     kinds = {k: v for k, v in text.items() if isinstance(v, dict) and "value" in v}
+    named = {**text["by_type"], **text.get("fields", {}), **text.get("record_elements", {})}
+    unknown = sorted({f"{k} = {v!r}" for k, v in named.items() if v not in kinds})
+    if unknown:  # refused when the file is read, not at some user's save
+        raise ImproperlyConfigured(f"limits: unknown text kind in {override or _FILE}: {', '.join(unknown)}")
     return Limits(
         kinds={k: int(v["value"]) for k, v in kinds.items()},
         labels={k: v["label"] for k, v in kinds.items()},
@@ -91,7 +95,7 @@ def _kind_of(field: models.Field, limits: Limits) -> str | None:
 
 
 @cache
-def _model_limits(model: type[models.Model], limits: Limits) -> tuple[tuple[str, str, str, int], ...]:
+def _model_limits(model: type[models.Model], limits: Limits) -> tuple[tuple[str, str, Any, int], ...]:
     """(name, attname, verbose name, limit) for every text field of the model that has one."""
     out = []
     for f in model._meta.concrete_fields:
@@ -100,11 +104,9 @@ def _model_limits(model: type[models.Model], limits: Limits) -> tuple[tuple[str,
         kind = _kind_of(f, limits)  # a JSONField only when named in the data file
         if kind is None:
             continue
-        if kind not in limits.kinds:
-            raise KeyError(f"limits.toml: unknown text kind {kind!r} for {model.__name__}.{f.name}")
         caps = [n for n in (limits.kinds[kind], f.max_length if isinstance(f, models.CharField) else None) if n]
         if caps:
-            out.append((f.name, f.attname, str(f.verbose_name), min(caps)))
+            out.append((f.name, f.attname, f.verbose_name, min(caps)))  # lazy: read in the request's language
     return tuple(out)
 
 
@@ -128,7 +130,7 @@ def check_instance(instance: models.Model, update_fields: Iterable[str] | None =
     for name, attname, label, limit in _model_limits(type(instance), table()):
         if only is not None and name not in only and attname not in only:
             continue
-        msg = too_long(label, _longest(getattr(instance, attname, None)), limit)
+        msg = too_long(str(label), _longest(getattr(instance, attname, None)), limit)
         if msg:
             errors[name] = msg
     if errors:

@@ -183,6 +183,14 @@ def test_each_kind_takes_its_limit_from_the_data(kind, make, settings, tmp_path)
     limits.check_instance(make("字" * 5))  # five is allowed
 
 
+def test_an_override_naming_an_unknown_kind_is_refused_when_read(settings, tmp_path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    _override(tmp_path, settings, '[text.fields]\n"workflows.Occurrence.place" = "adress"\n')
+    with pytest.raises(ImproperlyConfigured, match="adress"):
+        limits.table()
+
+
 def test_an_override_changes_a_record_element_and_a_service(client, org, settings, tmp_path):
     occ = _planned(client, org)
     _override(tmp_path, settings, "[text.topic]\nvalue = 8\n[text.place]\nvalue = 6\n")
