@@ -201,12 +201,13 @@ def test_an_override_changes_a_record_element_and_a_service(client, org, setting
     assert limits.field_limit(Occurrence, "place") == 100
 
 
-def test_update_fields_check_only_what_is_written(org):
+def test_update_fields_check_only_what_is_written(org, settings, tmp_path):
     """A row stored before a limit was lowered still moves through its states."""
-    Occurrence.objects.filter(pk=org["occ"].pk).update(topic="议" * 300)  # fixture: an old row
+    Occurrence.objects.filter(pk=org["occ"].pk).update(topic="议" * 150)  # fixture: an old row
+    _override(tmp_path, settings, "[text.topic]\nvalue = 100\n")
     occ = Occurrence.objects.get(pk=org["occ"].pk)
     occ.save(update_fields=["state"])
-    with pytest.raises(ValidationError, match="主题/议程"):
+    with pytest.raises(ValidationError, match="「主题/议程」最多100个字,现为150个字"):
         occ.save()
 
 
