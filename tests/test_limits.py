@@ -262,6 +262,26 @@ def test_a_zip_bomb_xlsx_is_refused_by_the_roster_import_before_openpyxl(client,
     assert (Member.objects.count(), LedgerEntry.objects.count()) == counts and media_files(org["media"]) == []
 
 
+def test_a_too_long_text_in_a_roster_row_is_named_by_row_and_column(org):
+    from openpyxl import Workbook
+
+    from qms import roster
+
+    wb = Workbook()
+    wb.active.append(roster.HEADERS)
+    values = {"姓名": "李" * 60, "性别": "男", "身份证号": factories.id_number(), "出生日期": "1985-03-02", "民族": "汉族",
+              "学历": "本科", "手机号": "13900001111", "人员类别": "正式党员", "入党日期": "2010-07-01", "转正日期": "2011-07-01",
+              "所在党组织编码": "B1", "党小组编码": "", "加入日期": "2024-01-01"}
+    wb.active.append([values[h] for h in roster.HEADERS])
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    counts = Member.objects.count(), LedgerEntry.objects.count()
+    result = roster.import_roster(buf, actor=org["adm"])
+    assert [(e.row, e.column, e.reason) for e in result.errors] == [(2, "姓名", "「姓名」最多50个字,现为60个字")]
+    assert (Member.objects.count(), LedgerEntry.objects.count()) == counts
+
+
 def test_too_many_parts_unsafe_names_high_ratio_and_lying_sizes_are_refused(settings, tmp_path):
     many = docx({f"customXml/item{i}.xml": b"<a/>" for i in range(1001)})
     with pytest.raises(ValidationError, match="个部件,超过1000个"):
