@@ -651,7 +651,7 @@ class NCAttachment(models.Model):
 
     nonconformity = models.ForeignKey(Nonconformity, verbose_name=_("不符合项"), on_delete=models.PROTECT, related_name="attachments")
     name = models.CharField(_("文件名"), max_length=120)
-    content_type = models.CharField(_("类型"), max_length=60)
+    content_type = models.CharField(_("类型"), max_length=255)  # an Office type is up to 73 characters (.pptx)
     size = models.PositiveIntegerField(_("大小"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     file = models.FileField(_("文件"), upload_to="nc/%Y/%m/")

@@ -7,6 +7,10 @@ class ProceduresConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from qms import limits
+
+        limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
+
         from procedures import models
         from qms import ledger
 

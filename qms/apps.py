@@ -7,7 +7,9 @@ class QmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from qms import ledger, models
+        from qms import ledger, limits, models
+
+        limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,

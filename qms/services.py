@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from qms import ledger
+from qms import ledger, limits
 from qms.models import (
     BRANCH_KINDS,
     AdminUnit,
@@ -186,6 +186,11 @@ def validate_member_fields(fields: dict[str, Any]) -> dict[str, str]:
         errors["full_on"] = "正式党员必须填写转正日期"
     if joined and full and full < joined:
         errors["full_on"] = "转正日期不能早于入党日期"
+    for f in ("name", "ethnicity", "education", "phone"):  # 字数上限, so the roster names the row (qms/limits.py)
+        label = str(Member._meta.get_field(f).verbose_name)
+        problem = limits.too_long(label, fields.get(f), limits.field_limit(Member, f) or 0)
+        if problem and f not in errors:
+            errors[f] = problem
     birth = fields.get("birth_date")
     if birth and joined and (joined.year, joined.month, joined.day) < (birth.year + 18, birth.month, birth.day):
         errors["joined_on"] = "入党时应年满十八岁"

@@ -8,7 +8,6 @@ import os
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 from django.utils import timezone
 
 from procedures.library_loader import load_library
@@ -178,9 +177,9 @@ def test_stale_submit_is_refused(org):
         services.record_submit(stale, actor=org["sec"], held_on=day)
 
 
-@override_settings(QMS_MAX_UPLOAD_BYTES=1000)
 def test_uploads_are_checked_and_bad_ones_not_stored(org, tmp_path, settings):
-    settings.MEDIA_ROOT = str(tmp_path)
+    # both through the settings fixture: mixed with @override_settings, its teardown kept 1000
+    settings.MEDIA_ROOT, settings.QMS_MAX_UPLOAD_BYTES = str(tmp_path), 1000
     occ = _occ(org)
     services.occurrence_plan(occ, actor=org["sec"], planned_date=max(occ.period_start, TODAY - dt.timedelta(days=1)), place="会议室", topic="主题")
     bad = [

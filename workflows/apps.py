@@ -7,6 +7,10 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from qms import limits
+
+        limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
+
         from qms import ledger
         from qms.signals import member_event_recorded
         from workflows import models, scheduler

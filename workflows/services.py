@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
-from qms import ledger
+from qms import archives, ledger, limits
 from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
 from qms.rules import rule_value
@@ -180,6 +180,8 @@ def _clean_elements(rec: Record, elements: dict) -> dict:
             except ValueError as exc:
                 raise ValidationError(f"“{f.label}”的日期格式不正确") from exc
         clean[key] = value.strip() if isinstance(value, str) else value
+    # 字数上限 per element by its type (qms/rules/limits.toml); the JSON column has no width
+    limits.check_elements(((k, fields[k].label, fields[k].type) for k in clean), clean)
     return clean
 
 
@@ -428,7 +430,7 @@ ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xf
 
 def read_upload(upload) -> tuple[str, str, bytes, str]:
     """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
-    size-limited, the user's path dropped. Returns (name, extension, bytes, SHA-256)."""
+    size-limited, ZIP-based Office files checked unpacked (no zip bombs), the user's path dropped. Returns (name, extension, bytes, SHA-256)."""
     name = PurePath(upload.name or "").name
     ext = PurePath(name.lower()).suffix
     if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
@@ -440,6 +442,8 @@ def read_upload(upload) -> tuple[str, str, bytes, str]:
         raise ValidationError("文件过大")
     if not data.startswith(ALLOWED_UPLOADS[ext]):
         raise ValidationError(f"文件内容与扩展名不符:{name}")
+    if archives.is_archive(name, data):  # .docx/.xlsx are ZIP archives: no zip bombs (qms/archives.py)
+        archives.check_archive(data)
     return name, ext, data, hashlib.sha256(data).hexdigest()
 
 
