@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "qms.scoping.ScopeMiddleware",
     "qms.security.SecurityHeadersMiddleware",
+    "qms.params.BadParameterMiddleware",  # last, so a bad query parameter is answered first (400 page)
 ]
 
 ROOT_URLCONF = "qms.urls"
@@ -131,6 +132,11 @@ QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 #: 2026-12-02, 2 processes against one: a 党支部's year (21 pages) 1.26× as fast, a 党总支's year
 #: (99 pages) 1.41×; raise it where memory is short (docs/operations.md).
 QMS_PACK_PARALLEL_FROM_BYTES = int(os.environ.get("QMS_PACK_PARALLEL_FROM_BYTES", "0"))
+#: The years a page, export or report can be asked about (qms/params.py): this product's default,
+#: wide enough for any record a committee keeps in it (2000 is before any 党建 information system
+#: it replaces) and far from the limits of dates (year 1 and 9999), beyond which a year is a typing
+#: mistake or a probe and gets a 400 page instead of a server error.
+QMS_YEARS = (2000, 2100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
