@@ -7,7 +7,11 @@ class QmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from qms import ledger, models
+        from qms import ledger, log_filters, models
+
+        # gunicorn configures its loggers itself, before Django: its access log must not keep an
+        # external auditor's link either (settings.LOGGING covers Django's own loggers).
+        log_filters.install("gunicorn.access", "gunicorn.error")
 
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,

@@ -180,9 +180,25 @@ CELERY_BEAT_SCHEDULE = {
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# An external auditor's link carries its credential in the path: every logger that writes request
+# paths, and the console, cut it to its first characters (qms/log_filters.py, docs/operations.md).
+# ``django.server`` (runserver's access log) keeps Django's own handler and format.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_secrets": {"()": "qms.log_filters.MaskSecrets"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "level": "INFO", "formatter": "django.server",
+                          "filters": ["mask_secrets"]},
+    },
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False, "filters": ["mask_secrets"]},
+        "django.request": {"filters": ["mask_secrets"]},
+        "django.security.csrf": {"filters": ["mask_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
