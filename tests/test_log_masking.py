@@ -12,6 +12,7 @@ import threading
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+from django.db import connections
 
 
 @pytest.fixture
@@ -35,12 +36,20 @@ def dev_server():
     """The development server's own request handler (what ``manage.py runserver`` logs with) on loopback."""
     server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
     server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def serve():
+        try:
+            server.serve_forever()
+        finally:
+            connections.close_all()  # this thread's database connection (kept open between requests on PostgreSQL)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
     finally:
         server.shutdown()
+        thread.join(30)
         server.server_close()
 
 

@@ -160,3 +160,10 @@ def test_the_probe_finds_the_parameters_views_read():
     assert {"unit", "state", "grade", "source", "overdue", "page"} <= _query_params(views["audits/problems/"])
     assert {"from", "to", "unit"} <= _query_params(views["work/records.xlsx"])
     assert {"status", "kind"} <= _query_params(views["procedures/"])
+
+
+def test_djangos_own_bad_requests_get_the_same_page(admin_client):
+    """``handler400``: a request Django itself refuses (here a host name not served) gets the page
+    in the site's layout with a plain sentence, not Django's bare "Bad Request"."""
+    r = admin_client.get("/units/", HTTP_HOST="evil.example")
+    assert r.status_code == 400 and "请求有误" in r.content.decode() and "evil.example" not in r.content.decode()
