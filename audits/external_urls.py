@@ -2,8 +2,9 @@
 from django.urls import path
 
 from audits import pack_views
+from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
 
 urlpatterns = [
-    path("<str:token>/", pack_views.external, name="pack_external"),
-    path("<str:token>/pack.<str:kind>", pack_views.external_download, name="pack_external_download"),
+    path("<slug:token>/", pack_views.external, name="pack_external"),
+    path("<slug:token>/pack.<slug:kind>", pack_views.external_download, name="pack_external_download"),
 ]

@@ -25,6 +25,7 @@ from audits.models import (
 )
 from procedures.models import Document
 from qms.models import Unit
+from qms.params import choice_param, year_param
 from qms.scoping import can_manage, is_admin, restrict
 
 
@@ -36,10 +37,7 @@ def _root(request) -> Unit:
 
 
 def _year(request) -> int:
-    try:
-        return int(request.POST.get("year") or request.GET.get("year") or timezone.localdate().year)
-    except ValueError:
-        return timezone.localdate().year
+    return year_param(request, "year", data=(request.POST, request.GET))
 
 
 def _errors(request, exc: ValidationError) -> None:
@@ -164,9 +162,7 @@ def objectives(request):
 def scoring_page(request):
     root, year = _root(request), _year(request)
     may = is_admin(request.user) or can_manage(request.user, root)
-    period = request.POST.get("period") or request.GET.get("period") or "Y"
-    if period not in indicators.ROUNDS:
-        period = "Y"
+    period = choice_param(request, "period", indicators.ROUNDS, default="Y", label="考核轮次", data=(request.POST, request.GET))
     scheme = ScoringScheme.objects.filter(root=root, year=year).first()
     if request.method == "POST":
         if not may:

@@ -76,13 +76,28 @@ def pack_progress(request, pk: int):
     return JsonResponse({"state": pack.state, "percent": pack.percent, "chapter": pack.chapter})
 
 
+#: The only files a pack has (``pack.pdf``, ``pack.zip``) and their types. Any other name in the
+#: URL (``pack.exe``, ``pack.html``) is a 404: a link must never hand out the ZIP under a name a
+#: browser or mail filter would run or render.
+PACK_FILES = {"pdf": "application/pdf", "zip": "application/zip"}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in PACK_FILES:
+        raise Http404("证据包只有 PDF 和 ZIP 两个文件")
+
+
 def _file(pack: EvidencePack, kind: str) -> FileResponse:
+    """The pack's PDF or ZIP, always as a download under its own name (never rendered in the
+    browser, never sniffed as another type)."""
+    _check_kind(kind)
     f = pack.pdf if kind == "pdf" else pack.zip
     if pack.state != PackState.DONE or not f:
         raise Http404("证据包尚未生成")
     name = f"{pack.root.code}-{pack.start:%Y%m%d}-{pack.end:%Y%m%d}.{kind}"
-    return FileResponse(f.open("rb"), as_attachment=kind == "zip", filename=name,
-                        content_type="application/pdf" if kind == "pdf" else "application/zip")
+    resp = FileResponse(f.open("rb"), as_attachment=True, filename=name, content_type=PACK_FILES[kind])
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 @login_required
@@ -141,6 +156,7 @@ def external(request, token: str):
 
 
 def external_download(request, token: str, kind: str):
+    _check_kind(kind)  # before the link is opened: a request for another file is no access to the pack
     link, why = packs.link_access(token, what=f"下载 {kind.upper()}", client=_client(request))
     if link is None or why:
         return render(request, "audits/external_refused.html", {"why": why or "链接无效", "link": link}, status=410 if link else 404)

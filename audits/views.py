@@ -19,13 +19,20 @@ from audits import services
 from audits.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
 from qms import ledger
 from qms.models import Member, Unit
+from qms.params import choice_param, page_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
 from workflows.models import Occurrence
 
 
 def _filtered(request):
     qs = restrict(request.user, Nonconformity.objects.all()).select_related("unit", "owner")
-    f = {k: request.GET.get(k, "") for k in ("unit", "state", "grade", "source", "overdue")}
+    f = {
+        "unit": text_param(request, "unit", label="责任组织", max_length=32),
+        "state": choice_param(request, "state", ["open", *NCState.values], default="", label="状态"),
+        "grade": choice_param(request, "grade", Grade.values, default="", label="等级"),
+        "source": choice_param(request, "source", NCSource.values, default="", label="来源"),
+        "overdue": choice_param(request, "overdue", ["1"], default="", label="是否只看逾期"),
+    }
     if f["unit"]:
         root = Unit.objects.filter(code=f["unit"]).first()
         qs = qs.filter(unit__path__startswith=root.path) if root else qs.none()
@@ -54,7 +61,7 @@ def register(request):
 
     pager = Paginator(qs, 100)
     pager.count = overview.listed  # counted in the overview's query
-    page = pager.get_page(request.GET.get("page"))
+    page = pager.get_page(page_param(request))
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "audits/register.html", {
@@ -379,10 +386,7 @@ def programme(request):
     if not scope:
         raise PermissionDenied
     root = Unit.objects.get(pk=scope.unit_id)
-    try:
-        year = int(request.GET.get("year") or timezone.localdate().year)
-    except ValueError:
-        year = timezone.localdate().year
+    year = year_param(request, "year")
     if request.method == "POST":
         if not is_admin(request.user):
             raise PermissionDenied("只有体系管理员可以编制审核方案")

@@ -31,6 +31,7 @@ from procedures.pdf import render_form_pdf
 from procedures.rules import effective_rules
 from qms import ledger
 from qms.models import Unit
+from qms.params import choice_param, id_param
 from qms.scoping import can_manage, get_visible_or_404, restrict, scopes_for
 
 
@@ -62,8 +63,8 @@ def _can_edit(user, doc: Document) -> bool:
 
 @login_required
 def register(request):
-    status = request.GET.get("status", VersionStatus.EFFECTIVE)
-    kind = request.GET.get("kind", "")
+    status = choice_param(request, "status", [*VersionStatus.values, "all"], default=VersionStatus.EFFECTIVE, label="文件状态")
+    kind = choice_param(request, "kind", DocumentKind.values, default="", label="文件类别")
     versions = DocumentVersion.objects.filter(document__in=visible_documents(request.user)).select_related("document", "document__owner")
     if status in VersionStatus.values:
         versions = versions.filter(status=status)
@@ -91,9 +92,9 @@ def document_detail(request, pk: int):
     versions = [v for v in doc.versions.order_by("-id")
                 if can_edit or v.status in (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED, VersionStatus.OBSOLETE)]
     shown = doc.effective_version() or (versions[0] if versions else None)
-    vid = request.GET.get("version")
+    vid = id_param(request, "version", label="版本")
     if vid:
-        shown = next((v for v in versions if str(v.pk) == vid), shown)
+        shown = next((v for v in versions if v.pk == vid), shown)
     managed = restrict(request.user, Unit.objects.exclude(kind="group"), manage=True).order_by("path")
     return render(request, "procedures/document.html", {
         "doc": doc, "version": shown, "versions": versions,
@@ -125,7 +126,7 @@ def version_diff(request, pk: int):
     versions = {str(v.pk): v for v in doc.versions.all()}
     if doc.based_on_id:  # compare with the library too
         versions.update({str(v.pk): v for v in doc.based_on.versions.all()})
-    a, b = versions.get(request.GET.get("a", "")), versions.get(request.GET.get("b", ""))
+    a, b = versions.get(str(id_param(request, "a", label="版本"))), versions.get(str(id_param(request, "b", label="版本")))
     if a is None or b is None:
         ordered = sorted(versions.values(), key=lambda v: v.pk)
         if len(ordered) < 2:
@@ -218,7 +219,7 @@ def adopt(request, pk: int):
         raise Http404
     units = restrict(request.user, Unit.objects.exclude(kind="group"), manage=True)
     form = NewVersionForm(request.POST or None, initial={"label": f"{timezone.localdate().year}.1"})
-    unit = units.filter(pk=request.POST.get("unit") or request.GET.get("unit") or 0).first()
+    unit = units.filter(pk=id_param(request, "unit", label="组织", data=(request.POST, request.GET)) or 0).first()
     if unit is None:
         raise PermissionDenied("请选择您管理的组织")
     if request.method == "POST" and form.is_valid():

@@ -7,9 +7,12 @@ class QmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from qms import ledger, limits, models
+        from qms import ledger, limits, log_filters, models
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
+        # gunicorn configures its loggers itself, before Django: its access log must not keep an
+        # external auditor's link either (settings.LOGGING covers Django's own loggers).
+        log_filters.install("gunicorn.access", "gunicorn.error")
 
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "qms.scoping.ScopeMiddleware",
     "qms.security.SecurityHeadersMiddleware",
     "qms.security.TamperAlertMiddleware",
+    "qms.params.BadParameterMiddleware",  # last, so a bad query parameter is answered first (400 page)
 ]
 
 ROOT_URLCONF = "qms.urls"
@@ -159,6 +160,11 @@ QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 #: 2026-12-02, 2 processes against one: a 党支部's year (21 pages) 1.26× as fast, a 党总支's year
 #: (99 pages) 1.41×; raise it where memory is short (docs/operations.md).
 QMS_PACK_PARALLEL_FROM_BYTES = int(os.environ.get("QMS_PACK_PARALLEL_FROM_BYTES", "0"))
+#: The years a page, export or report can be asked about (qms/params.py): this product's default,
+#: wide enough for any record a committee keeps in it (2000 is before any 党建 information system
+#: it replaces) and far from the limits of dates (year 1 and 9999), beyond which a year is a typing
+#: mistake or a probe and gets a 400 page instead of a server error.
+QMS_YEARS = (2000, 2100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
@@ -207,9 +213,25 @@ QMS_JOB_STALE_SECONDS = int(os.environ.get("QMS_JOB_STALE_SECONDS", "300"))
 QMS_SEND_EMAIL = os.environ.get("QMS_SEND_EMAIL", "0") == "1"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# An external auditor's link carries its credential in the path: every logger that writes request
+# paths, and the console, cut it to its first characters (qms/log_filters.py, docs/operations.md).
+# ``django.server`` (runserver's access log) keeps Django's own handler and format.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_secrets": {"()": "qms.log_filters.MaskSecrets"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "level": "INFO", "formatter": "django.server",
+                          "filters": ["mask_secrets"]},
+    },
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False, "filters": ["mask_secrets"]},
+        "django.request": {"filters": ["mask_secrets"]},
+        "django.security.csrf": {"filters": ["mask_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }

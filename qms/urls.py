@@ -8,3 +8,6 @@ urlpatterns = [
     path("external/", include("audits.external_urls")),
     path("", include("qms.web.urls")),
 ]
+
+#: A bad request (a malformed query parameter, qms/params.py) gets the 400 page in the site's layout.
+handler400 = "qms.params.bad_request"

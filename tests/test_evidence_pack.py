@@ -501,3 +501,41 @@ def test_the_workers_die_with_a_daemon_builder(tmp_path):
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+
+
+@pytest.fixture
+def built(held, django_capture_on_commit_callbacks, settings):
+    """A pack built through the real task (eager), its admin and an external auditor's link."""
+    settings.QMS_PACK_PROCESSES = 1
+    admin = factories.user("office")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=held["c"], valid_from=dt.date(2020, 1, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = packs.pack_request(actor=admin, root=held["c"], start=dt.date(TODAY.year - 1, 1, 1), end=TODAY)
+    pack.refresh_from_db()
+    assert pack.state == PackState.DONE
+    _link, token = packs.link_issue(pack, actor=admin, auditor_name="王审核", organisation="某认证中心",
+                                    expires_on=TODAY + dt.timedelta(days=10))
+    return {**held, "admin": admin, "pack": pack, "token": token}
+
+
+def test_only_the_pack_pdf_and_zip_are_served_as_downloads_under_their_own_names(built, client):
+    """A pack has two files; any other name in the URL (pack.exe, pack.html …) is a 404, for the
+    admin and through an external link alike, and a refused name is no access to the pack (not
+    ledgered). Both files come as attachments named after the unit and period, never sniffed."""
+    pack, token = built["pack"], built["token"]
+    name = f"C-{TODAY.year - 1}0101-{TODAY:%Y%m%d}"
+    client.force_login(built["admin"])
+    for kind, magic in (("pdf", b"%PDF"), ("zip", b"PK")):
+        for url in (f"/audits/packs/{pack.pk}/pack.{kind}", f"/external/{token}/pack.{kind}"):
+            r = client.get(url)
+            assert r.status_code == 200, url
+            assert r["Content-Disposition"] == f'attachment; filename="{name}.{kind}"', url
+            assert r["X-Content-Type-Options"] == "nosniff" and r["Content-Type"] == f"application/{kind}"
+            assert b"".join(r.streaming_content).startswith(magic)
+    accesses = LedgerEntry.objects.filter(action__startswith="pack_link.").count()
+    for other in ("exe", "html", "htm", "svg", "PDF", "Zip", "pdf.exe", "zip%00", "js", "txt", "pdf%2Fx"):
+        for url in (f"/audits/packs/{pack.pk}/pack.{other}", f"/external/{token}/pack.{other}"):
+            r = client.get(url)
+            assert r.status_code == 404, url
+            assert not r.has_header("Content-Disposition") and not r.content.startswith(b"PK"), url
+    assert LedgerEntry.objects.filter(action__startswith="pack_link.").count() == accesses

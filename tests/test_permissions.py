@@ -214,7 +214,7 @@ def test_generated_web_probe_read_only_roles_change_nothing_anywhere(org, client
             conv = re.findall(r"<(?:(\w+):)?(\w+)>", route)
             combos = [{}]
             for typ, name in conv:
-                values = ids if typ == "int" else strs.get(name, words)
+                values = ids if typ in ("int", "id") else strs.get(name, words)
                 combos = [{**c, name: v} for c in combos for v in values]
             for kwargs in combos[:200]:
                 url = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m, kw=kwargs: str(kw[m.group(1)]), route)

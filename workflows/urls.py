@@ -1,12 +1,13 @@
 from django.urls import path
 
+from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
 from workflows import views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
-    path("<int:pk>/", views.occurrence_detail, name="occurrence_detail"),
-    path("<int:pk>/<str:action>/", views.occurrence_action, name="occurrence_action"),
-    path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
+    path("<id:pk>/", views.occurrence_detail, name="occurrence_detail"),
+    path("<id:pk>/<slug:action>/", views.occurrence_action, name="occurrence_action"),
+    path("attachments/<id:pk>/", views.attachment_download, name="attachment_download"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),

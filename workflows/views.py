@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from procedures.models import FieldType
 from qms import ledger
 from qms.models import Member, Unit
+from qms.params import BadParameter, choice_param, date_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
 from workflows import services
 from workflows.compliance import ROLLUP_ABOVE, STATUS_LABELS, compliance
@@ -39,7 +40,6 @@ def occurrence_list(request):
         raise PermissionDenied("您没有可查看的党组织")
     today = timezone.localdate()
     qs = restrict(request.user, Occurrence.objects.all()).filter(unit__path__startswith=scope.path).select_related("unit", "obligation")
-    show = request.GET.get("show", "due")
     filters = {
         "due": {"state__in": [State.OPEN, State.PLANNED], "period_start__lte": today},
         "held": {"state": State.HELD},
@@ -47,7 +47,8 @@ def occurrence_list(request):
         "missed": {"state": State.MISSED},
         "all": {},
     }
-    items = qs.filter(**filters.get(show, filters["due"])).order_by("due_date", "unit__path")[:500]
+    show = choice_param(request, "show", filters, default="due", label="事项筛选")
+    items = qs.filter(**filters[show]).order_by("due_date", "unit__path")[:500]
     return render(request, "workflows/occurrence_list.html", {"items": items, "show": show, "today": today, "scope": scope})
 
 
@@ -183,14 +184,16 @@ COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "missed": "#c62828", "not_du
 
 
 def _year(request) -> int:
-    try:
-        return int(request.GET.get("year") or timezone.localdate().year)
-    except ValueError:
-        return timezone.localdate().year
+    return year_param(request, "year")
+
+
+def _unit_code(request) -> str:
+    """The organisation asked for (``?unit=``), else the current scope's."""
+    return text_param(request, "unit", label="党组织", max_length=32) or (request.scope.unit_code if request.scope else "")
 
 
 def _matrix(request):
-    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    code = _unit_code(request)
     root = get_visible_or_404(request.user, Unit, code=code)
     year = _year(request)
     return root, year, compliance(root, year)
@@ -242,7 +245,7 @@ def _compliance_rolled(request, root, year, units_count: int):
 def compliance_page(request):
     """执行情况热力图 — unit × obligation, each cell a strip of its periods, coloured by status;
     drawn with plain HTML/CSS (no external asset)."""
-    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    code = _unit_code(request)
     root = get_visible_or_404(request.user, Unit, code=code)
     units_count = Unit.objects.filter(path__startswith=root.path).count()
     if units_count > ROLLUP_ABOVE:
@@ -298,7 +301,7 @@ def dues_page(request):
     from workflows import dues
     from workflows.models import DuesPayment, PayWay, RemovalRequest
 
-    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    code = _unit_code(request)
     unit = get_visible_or_404(request.user, Unit, code=code)
     manage = can_manage(request.user, unit)
     if request.method == "POST":
@@ -346,16 +349,14 @@ def records_xlsx(request):
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    code = request.GET.get("unit") or (request.scope.unit_code if request.scope else "")
+    code = _unit_code(request)
     root = get_visible_or_404(request.user, Unit, code=code)
     today = timezone.localdate()
-    try:
-        start = dt.date.fromisoformat(request.GET.get("from") or f"{today.year}-01-01")
-        end = dt.date.fromisoformat(request.GET.get("to") or today.isoformat())
-    except ValueError:
-        return HttpResponse("期间格式应为 年-月-日(如 2026-01-01)", status=400, content_type="text/plain; charset=utf-8")
+    period_format = "期间格式应为 年-月-日(如 2026-01-01)"
+    start = date_param(request, "from", default=dt.date(today.year, 1, 1), label="期间开始", message=period_format)
+    end = date_param(request, "to", default=today, label="期间结束", message=period_format)
     if start > end:
-        return HttpResponse("期间开始不能晚于期间结束", status=400, content_type="text/plain; charset=utf-8")
+        raise BadParameter("期间开始不能晚于期间结束")
     rows = (restrict(request.user, Occurrence.objects.all())
             .filter(unit__path__startswith=root.path, due_date__gte=start, due_date__lte=end)
             .select_related("unit", "obligation__version__document", "record__submitted_by", "record__checked_by")

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
 from qms.web import views
 
 urlpatterns = [
@@ -11,17 +12,17 @@ urlpatterns = [
     path("scope/", views.scope_switch, name="scope_switch"),
     path("units/", views.unit_tree, name="unit_tree"),
     path("units/new/", views.unit_create, name="unit_create"),
-    path("units/<str:code>/", views.unit_detail, name="unit_detail"),
-    path("units/<str:code>/edit/", views.unit_edit, name="unit_edit"),
-    path("units/<str:code>/positions/new/", views.position_add, name="position_add"),
-    path("positions/<int:pk>/end/", views.position_end, name="position_end"),
+    path("units/<code:code>/", views.unit_detail, name="unit_detail"),
+    path("units/<code:code>/edit/", views.unit_edit, name="unit_edit"),
+    path("units/<code:code>/positions/new/", views.position_add, name="position_add"),
+    path("positions/<id:pk>/end/", views.position_end, name="position_end"),
     path("members/", views.member_list, name="member_list"),
     path("members/export.xlsx", views.member_export, name="member_export"),
     path("members/new/", views.member_new, name="member_new"),
-    path("members/<int:pk>/", views.member_detail, name="member_detail"),
-    path("members/<int:pk>/amend/", views.member_amend, name="member_amend"),
-    path("members/<int:pk>/transfer/", views.member_transfer, name="member_transfer"),
-    path("members/<int:pk>/status/", views.member_status, name="member_status"),
+    path("members/<id:pk>/", views.member_detail, name="member_detail"),
+    path("members/<id:pk>/amend/", views.member_amend, name="member_amend"),
+    path("members/<id:pk>/transfer/", views.member_transfer, name="member_transfer"),
+    path("members/<id:pk>/status/", views.member_status, name="member_status"),
     path("checks/", views.org_check, name="org_check"),
     path("ledger/", views.ledger_page, name="ledger"),
     path("permissions/", views.permissions_page, name="permissions"),

@@ -26,6 +26,7 @@ from qms.models import (
     Unit,
     UnitKind,
 )
+from qms.params import choice_param, page_param, text_param
 from qms.rules import TERM_KEYS, rules_for
 from qms.scoping import SESSION_KEY, can_manage, get_visible_or_404, is_admin, restrict, scopes_for
 from qms.site import home_panels
@@ -178,8 +179,9 @@ def unit_create(request):
     if not parents.exists():
         raise PermissionDenied("您没有可管理的组织")
     initial = {}
-    if request.GET.get("parent"):
-        initial["parent"] = parents.filter(code=request.GET["parent"]).first()
+    parent = text_param(request, "parent", label="上级组织", max_length=32)
+    if parent:
+        initial["parent"] = parents.filter(code=parent).first()
     form = UnitForm(request.POST or None, parents=parents, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -258,14 +260,14 @@ def _member_queryset(request):
     qs = restrict(request.user, Member.objects.all()).prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.filter(end__isnull=True).select_related("unit", "group"), to_attr="open_memberships")
     )
-    q = request.GET.get("q", "").strip()
+    q = text_param(request, "q", label="查询内容")
     if q:
         qs = qs.filter(Q(name__contains=q) | Q(id_number__startswith=q.upper()))
-    unit_code = request.GET.get("unit", "").strip()
+    unit_code = text_param(request, "unit", label="所在党组织", max_length=32)
     if unit_code:
         qs = qs.filter(memberships__end__isnull=True, memberships__unit__code=unit_code)
-    category = request.GET.get("category", "")
-    if category in MemberCategory.values:
+    category = choice_param(request, "category", MemberCategory.values, default="", label="人员类别")
+    if category:
         qs = qs.filter(category=category)
     return qs.order_by("id"), q, unit_code, category
 
@@ -273,7 +275,7 @@ def _member_queryset(request):
 @login_required
 def member_list(request):
     qs, q, unit_code, category = _member_queryset(request)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = Paginator(qs, 50).get_page(page_param(request))
     units = restrict(request.user, Unit.objects.filter(kind__in=BRANCH_KINDS)).order_by("path")
     return render(request, "qms/member_list.html", {
         "page": page, "q": q, "unit_code": unit_code, "category": category, "units": units,
@@ -410,7 +412,7 @@ def org_check(request):
 def ledger_page(request):
     if not is_admin(request.user):
         raise PermissionDenied("只有体系管理员可以查看全部留痕")
-    page = Paginator(LedgerEntry.objects.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    page = Paginator(LedgerEntry.objects.order_by("-seq"), 50).get_page(page_param(request))
     return render(request, "qms/ledger.html", {"page": page, "head": ledger.head()})
 
 
@@ -436,7 +438,7 @@ def notifications(request):
     if request.method == "POST":
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         return redirect("notifications")
-    page = Paginator(mine, 50).get_page(request.GET.get("page"))
+    page = Paginator(mine, 50).get_page(page_param(request))
     return render(request, "qms/notifications.html", {"page": page})
 
 
