@@ -40,7 +40,9 @@ SERVICE_MODULES = (
     "audits.services", "audits.audit_services", "audits.review", "audits.scoring", "audits.annual", "audits.packs",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
-SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content"}
+SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",
+               # read-only: names the conflicts an auditor has, in words the actor may read
+               "audits.audit_services.independence_conflicts"}
 
 
 def _service_functions():
