@@ -713,6 +713,8 @@ def catch_up_added_fields(apps, app_label: str, model_names: tuple[str, ...], mi
     edited outside the system. An entry is written only where every previously ledgered field
     still matches and the sole difference is fields the last entry did not know; genuine drift
     is left for ``verify`` to report. On a fresh database there are no rows: nothing runs."""
+    from django.apps import apps as current_apps
+
     LedgerEntry_ = apps.get_model("qms", "LedgerEntry")
     written = 0
     for name in model_names:
@@ -720,8 +722,15 @@ def catch_up_added_fields(apps, app_label: str, model_names: tuple[str, ...], mi
         if not model.objects.exists():
             continue
         label = model._meta.label_lower
+        # a migration's historical model has no ``ledger_exclude``: take it from the model in
+        # the code, so derived fields (a tree path, a pack's progress) are left out as always
+        try:
+            exclude = getattr(current_apps.get_model(app_label, name), "ledger_exclude", ())
+        except LookupError:  # the model has since left the code
+            exclude = ()
         last = dict(LedgerEntry_.objects.filter(obj_type=label).order_by("seq").values_list("obj_id", "after"))
         for obj in model.objects.order_by("pk"):
+            obj.ledger_exclude = exclude
             after = last.get(str(obj.pk))
             if not after:
                 continue

@@ -199,3 +199,17 @@ def test_entries_the_fast_encoder_writes_differently_still_verify_and_tampering_
     tamper("UPDATE qms_ledgerentry SET after = %s WHERE seq = 2", ['{"big": 1180591620717411303425}'])
     result = ledger.verify(check_objects=False)
     assert [(p.seq, p.kind) for p in result.problems] == [(2, "hash")]
+
+
+def test_catching_up_added_fields_with_a_historical_model_leaves_derived_fields_out(tree):
+    """A data migration hands ``catch_up_added_fields`` its historical models, which carry no
+    ``ledger_exclude``: a unit's path and depth (derived, never ledgered) must not be taken for
+    new fields and written into an entry that ``verify`` would then find different."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    historical = MigrationExecutor(connection).loader.project_state(("qms", "0004_notifications")).apps
+    with transaction.atomic():
+        written = ledger.catch_up_added_fields(historical, "qms", ("Unit",), "test")
+    assert written == 0
+    assert ledger.verify().ok
