@@ -1,7 +1,8 @@
 """Settings, all overridable from the environment.
 
-Embedded default (no variables set): SQLite file in ``var/``, tasks run eagerly, DEBUG on,
-a secret key generated once and kept in ``var/secret_key``.
+Embedded default (no variables set): SQLite file in ``var/``, tasks run eagerly, DEBUG off
+(``DEBUG=1`` turns it on for development: error pages then show tracebacks), static files
+served by WhiteNoise, a secret key generated once and kept in ``var/secret_key``.
 Production: set ``QMS_ENV=production``; then ``SECRET_KEY`` and ``ALLOWED_HOSTS`` are required.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
+DEBUG = os.environ.get("DEBUG", "0") == "1"  # never on by default: a 404 must not list the URL patterns
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver").split(",") if h]
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("生产环境必须设置 ALLOWED_HOSTS 环境变量")
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the local stylesheet, scripts and fonts, without nginx
     "django.contrib.sessions.middleware.SessionMiddleware",
     "qms.i18n.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +148,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise looks there too (empty until collectstatic)
+#: served from the source folders (no collectstatic needed for ``make run``); behind nginx in
+#: production, ``collectstatic`` into STATIC_ROOT and let nginx serve it (docs/operations.md)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 
