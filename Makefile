@@ -35,7 +35,7 @@ deps: debs $(STAMP)
 
 run: deps
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
+	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: deps

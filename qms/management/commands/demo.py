@@ -1,4 +1,5 @@
 """manage.py demo — load the deterministic demo committee (idempotent) and print the logins."""
+import os
 import time
 
 from django.core.management.base import BaseCommand
@@ -34,4 +35,5 @@ class Command(BaseCommand):
                     summary = step(root, admin, progress=lambda msg: self.stdout.write(msg))
                     self.stdout.write(f"{name}:{summary}(用时 {time.perf_counter() - t:.1f} 秒)")
         self.stdout.write("\n演示账号:\n" + demo.logins_table())
-        self.stdout.write(f"\n根组织编码:{demo.ROOT_CODE}\n打开 http://127.0.0.1:8000/ 登录。")
+        host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+        self.stdout.write(f"\n根组织编码:{demo.ROOT_CODE}\n打开 http://{host}:{port}/ 登录。")
