@@ -33,7 +33,9 @@ def gaps_panel(request) -> dict | None:
     gaps = (restrict(request.user, Occurrence.objects.all()).filter(unit__path__startswith=scope.path, state=State.MISSED,
                                                                      due_date__gte=since, nonconformities__isnull=True)
             .select_related("unit", "obligation")[:10])
-    rows = [(f"{o.unit.name} · {o.obligation.title}({o.period_label()})", reverse("nc_raise_gap", args=[o.pk]), "立项整改") for o in gaps]
+    # the row opens the occurrence (GET); 立项整改 is a button posting to the raise URL (POST only)
+    rows = [(f"{o.unit.name} · {o.obligation.title}({o.period_label()})", reverse("occurrence_detail", args=[o.pk]), "立项整改",
+             reverse("nc_raise_gap", args=[o.pk])) for o in gaps]
     return {"title": "近期执行缺口(可立项整改)", "rows": rows, "empty": "近期没有未立项的执行缺口。"}
 
 

@@ -33,7 +33,8 @@ MENU = [
 
 #: Panels other packages add to the home page (registered in their AppConfig.ready, so
 #: this lower package never imports them). Each takes the request and returns None or
-#: {"title": str, "rows": [(text, url, note)], "empty": str}.
+#: {"title": str, "rows": [(text, url, note[, post_url])], "empty": str}: with a post_url the note
+#: is a button that POSTs there (never a link to a URL that refuses GET).
 HOME_PANELS: list = []
 
 

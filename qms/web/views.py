@@ -135,7 +135,7 @@ def unit_tree(request):
     for u in units:
         u.indent = u.depth - base
         u.indent_em = f"{0.6 + 1.4 * u.indent:.1f}"
-    return render(request, "qms/unit_tree.html", {"units": units})
+    return render(request, "qms/unit_tree.html", {"units": units, "can_create": any(sc.can_manage for sc in request.scopes)})
 
 
 @login_required
