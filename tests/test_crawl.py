@@ -58,8 +58,7 @@ def gaps(org):  # noqa: F811
 
 @pytest.mark.parametrize("who", ["admin", "sec_c", "sec_b1", "member", "ia", "ext"])
 def test_every_link_within_three_clicks_opens(gaps, client, who):
-    org = gaps
-    client.force_login(org[who])
+    client.force_login(gaps[who])
     seen = _crawl(client)
     assert len(seen) > 10
     broken = {u: s for u, s in seen.items() if s >= 500 or s == 405}
