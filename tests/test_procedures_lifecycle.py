@@ -273,7 +273,10 @@ def test_two_approvers_at_once_exactly_one_wins():
     require_postgres()
     load_library()
     doc = Document.objects.get(owner=None, library_key="branch_committee_meeting")
+    root = factories.unit("LIBADM", UnitKind.COMMITTEE, name="体系管理党委")
     people = {n: factories.user(n) for n in ("drafter", "reviewer", "a1", "a2")}
+    for u in people.values():  # 体系管理员 revise the standard library (permission matrix)
+        core.role_grant(actor=None, user=u, role=Role.ADMIN, unit=root, valid_from=dt.date(2020, 1, 1))
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
     services.version_review(v, actor=people["reviewer"])
