@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms import ledger, services
+from qms import ledger, privacy, services
 from qms.models import (
     BRANCH_KINDS,
     LedgerEntry,
@@ -262,7 +262,10 @@ def _member_queryset(request):
     )
     q = text_param(request, "q", label="查询内容")
     if q:
-        qs = qs.filter(Q(name__contains=q) | Q(id_number__startswith=q.upper()))
+        if any(sc.can_manage for sc in request.scopes):
+            qs = qs.filter(Q(name__contains=q) | Q(id_number__startswith=q.upper()))
+        else:  # searching by 身份证号 would reveal numbers one digit at a time (qms/privacy.py)
+            qs = qs.filter(name__contains=q)
     unit_code = text_param(request, "unit", label="所在党组织", max_length=32)
     if unit_code:
         qs = qs.filter(memberships__end__isnull=True, memberships__unit__code=unit_code)
@@ -297,10 +300,14 @@ def member_export(request):
     ws = wb.active
     ws.title = "党员花名册"
     ws.append(EXPORT_HEADERS)
+    managed = [sc.path for sc in request.scopes if sc.can_manage]  # full personal data only there (qms/privacy.py)
     for m in qs.iterator(chunk_size=1000):
         ms = m.open_memberships[0] if m.open_memberships else None
+        full = (ms is not None and any(ms.unit.path.startswith(p) for p in managed)) or m.user_id == request.user.pk
         ws.append([
-            m.name, m.get_gender_display(), m.id_number, m.birth_date, m.ethnicity, m.education, m.phone,
+            m.name, m.get_gender_display(), m.id_number if full else privacy.mask_id_number(m.id_number),
+            m.birth_date if full else privacy.birth_year(m.birth_date), m.ethnicity, m.education,
+            m.phone if full else privacy.mask_phone(m.phone),
             m.get_category_display(), m.joined_on, m.full_on,
             ms.unit.code if ms else "", ms.unit.name if ms else "", ms.group.name if ms and ms.group else "",
         ])
@@ -325,6 +332,7 @@ def member_detail(request, pk: int):
         "positions": member.positions.select_related("unit").order_by("-start"),
         "history": ledger.history(member),
         "can_manage": bool(current) and can_manage(request.user, current.unit),
+        "personal_full": privacy.may_see_personal(request.user, member),
     })
 
 
