@@ -209,7 +209,9 @@ def pack_run(pk: int) -> EvidencePack:
         return EvidencePack.objects.get(pk=pk)  # already built, being built, or failed
     work = Path(tempfile.mkdtemp(prefix=f"pack-{pk}-"))
     try:
-        who = pack.requested_by.get_full_name() or pack.requested_by.get_username()
+        from qms.templatetags.people import person
+
+        who = person(pack.requested_by)
         result = build_pack(pack.root, pack.start, pack.end, out_dir=work, generated_by=who, progress=_progress(pk, worker))
         with transaction.atomic():
             p = EvidencePack.objects.select_for_update().get(pk=pk)
