@@ -26,7 +26,7 @@ from audits.models import (
 from procedures.models import Document
 from qms.models import Unit
 from qms.params import choice_param, year_param
-from qms.scoping import can_manage, is_admin, restrict
+from qms.scoping import can_manage, is_admin, people_who_may_lead, restrict
 
 
 def _root(request) -> Unit:
@@ -67,7 +67,7 @@ def review_list(request):
         except ValidationError as exc:
             _errors(request, exc)
     reviews = restrict(request.user, ManagementReview.objects.all()).select_related("root", "chair")
-    users = get_user_model().objects.filter(is_active=True).order_by("username") if may else []
+    users = people_who_may_lead() if may else []
     return render(request, "audits/review_list.html", {"reviews": reviews, "root": root, "may": may, "users": users,
                                                         "today": timezone.localdate()})
 

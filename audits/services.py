@@ -61,8 +61,10 @@ def nc_raise(*, actor, unit: Unit, source: str, grade: str, clause: str, require
     missing = [label for label, v in (("条款", clause), ("要求", requirement), ("客观证据", evidence)) if not (v or "").strip()]
     if missing:
         raise ValidationError(f"不符合项必须写明:{'、'.join(missing)}")
-    if grade not in Grade.values or source not in NCSource.values:
-        raise ValidationError("等级或来源无效")
+    if source not in NCSource.values:
+        raise ValidationError({"source": "请选择来源"})
+    if grade not in Grade.values:
+        raise ValidationError({"grade": "请选择等级(严重不符合、一般不符合或观察项)"})
     today = timezone.localdate()
     nc = Nonconformity.objects.create(code=_next_code(today.year), unit=unit, source=source, grade=grade, clause=clause.strip(),
                                       requirement=requirement.strip(), evidence=evidence.strip(), occurrence=occurrence,

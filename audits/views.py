@@ -20,7 +20,7 @@ from audits.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
 from qms import ledger
 from qms.models import Member, Unit
 from qms.params import choice_param, page_param, text_param, year_param
-from qms.scoping import can_manage, get_visible_or_404, restrict
+from qms.scoping import can_manage, get_visible_or_404, people_who_may_lead, restrict
 from workflows.models import Occurrence
 
 
@@ -234,14 +234,13 @@ def audit_list(request):
 
 @login_required
 def audit_new(request):
-    from django.contrib.auth import get_user_model
 
     from audits import audit_services
 
     units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
     if not units.exists() or not audit_services.may_plan(request.user, units.first()):
         raise PermissionDenied("只有体系管理员、组织负责人或内审员可以编制审核计划")
-    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    users = people_who_may_lead()
     if request.method == "POST":
         p = request.POST
         try:

@@ -167,3 +167,17 @@ class ScopeMiddleware:
         request.scopes = SimpleLazyObject(lambda: scopes_for(request.user))
         request.scope = SimpleLazyObject(lambda: current_scope(request))
         return self.get_response(request)
+
+
+def people_who_may_lead(on: dt.date | None = None):
+    """Logins that may lead an audit or chair a review: 体系管理员 and 内审员 by grant, and the
+    书记/委员 holding a committee position on the date — never a plain 党员 or an 外部审核员."""
+    from django.contrib.auth import get_user_model
+
+    day = on or _today()
+    grants = (RoleGrant.objects.filter(role__in=(Role.ADMIN, Role.INTERNAL_AUDITOR), valid_from__lte=day)
+              .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day)).values("user_id"))
+    officers = (Position.objects.filter(title__in=OFFICER_TITLES, start__lte=day, member__user__isnull=False)
+                .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member__user_id"))
+    return (get_user_model().objects.filter(is_active=True).filter(Q(pk__in=grants) | Q(pk__in=officers))
+            .order_by("username"))
