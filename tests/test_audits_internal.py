@@ -164,6 +164,9 @@ def test_audit_through_the_pages(client, org):
 
     from audits.models import Audit
 
+    # both are internal auditors (only such people are offered as lead); the insider belongs to 一支部
+    for who, where in (("insider", "b1"), ("auditor", "c")):
+        core.role_grant(actor=None, user=org[who], role=Role.INTERNAL_AUDITOR, unit=org[where], valid_from=dt.date(2020, 1, 1))
     client.force_login(org["admin"])
     start, end = TODAY.isoformat(), (TODAY + dt.timedelta(days=3)).isoformat()
     body = client.post(reverse("audit_new"), {"title": "页面内审", "units": [org["b1"].pk], "lead": org["insider"].pk, "start": start, "end": end}, follow=True).content.decode()

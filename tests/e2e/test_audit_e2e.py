@@ -35,7 +35,12 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     auditor.goto("/audits/new/")
     auditor.fill("input[name=title]", "运行部年度内审")
     auditor.select_option("select[name=units]", label=["运行一值党支部", "运行二值党支部"])
-    auditor.select_option("select[name=lead]", label="neishen")
+    from django.contrib.auth import get_user_model
+
+    from qms.templatetags.people import person
+
+    neishen = get_user_model().objects.get(username="neishen")
+    auditor.select_option("select[name=lead]", label=person(neishen))  # people are listed by name
     auditor.fill("input[name=start]", today.isoformat())
     auditor.fill("input[name=end]", (today + dt.timedelta(days=5)).isoformat())
     auditor.click("text=保存计划")
