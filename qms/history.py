@@ -1,0 +1,133 @@
+"""留痕的中文表述 — a ledger entry as a sentence users read.
+
+The ledger stays exact and technical (``qms.ledger``); pages show each entry as "who, when,
+what, which fields from what to what" in Chinese: people by name, the action as a verb, fields
+by their labels, states by their Chinese names, linked objects by their names. The raw entry
+(action keys, ids, hashes) is only on the 体系管理员's 留痕台账 page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from django.utils import timezone
+
+#: what each kind of object is called (the part before the dot of an action)
+OBJECTS = {
+    "unit": "党组织", "admin_unit": "行政单位", "member": "党员信息", "membership": "组织关系", "member_event": "状态变化",
+    "position": "职务", "role": "角色授权", "policy": "组织规则", "document": "体系文件", "document_version": "文件版本",
+    "obligation": "规定", "record_form": "记录表格", "form_field": "表格栏目", "occurrence": "事项", "record": "记录",
+    "attendance": "出席情况", "followup": "决议落实", "attachment": "附件", "dues": "党费", "removal": "除名申请",
+    "audit": "内部审核", "checklist": "检查表条目", "checklist_template": "检查表模板", "sample": "抽样", "programme": "审核方案",
+    "nc": "不符合项", "review": "管理评审", "objective": "目标", "scheme": "考核方案", "score": "评分", "annual": "年度统计",
+    "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构",
+}
+
+#: what was done (the part after the dot)
+VERBS = {
+    "create": "新建", "update": "修改", "amend": "更正", "add": "添加", "remove": "删除", "move": "调整顺序",
+    "enroll": "建档", "transfer_out": "转出", "transfer_in": "转入", "retire": "登记退休", "death": "登记去世",
+    "removal": "登记除名", "category": "变更类别", "open": "开始", "close": "关闭", "assign": "任命", "end": "免去",
+    "grant": "授予", "set": "设定", "adopt": "采用", "offer": "提供新版本", "submit": "提交", "review": "审核",
+    "send_back": "退回修改", "approve": "批准", "publish": "发布", "supersede": "替代", "withdraw": "废止",
+    "schedule": "排入计划", "trigger": "因事件生成", "plan": "计划", "cancel": "取消", "miss": "标记未开展",
+    "hold": "召开", "mark_checked": "检查通过", "check": "检查", "mark": "登记", "makeup": "安排补课",
+    "done": "完成", "record": "登记", "request": "申请", "reject": "驳回", "meeting": "记录会议",
+    "sample": "抽样", "report": "形成报告", "open_meeting": "召开首次会议", "draw": "抽取", "finding": "形成审核发现",
+    "save": "保存", "raise": "提出", "acknowledge": "确认", "analyse": "原因分析", "implement": "登记整改实施",
+    "attach": "上传证据", "verify": "验证", "confirm_effective": "评价为整改有效", "confirm_ineffective": "评价为整改无效",
+    "link_audit": "关联审核", "gather": "汇集输入", "decision": "作出决定", "item_add": "添加考核项",
+    "item_update": "修改考核项", "item_remove": "删除考核项", "enter": "评分", "begin": "开始生成", "finish": "生成完成",
+    "fail": "生成失败", "retry": "重新生成", "requeue": "重新排队", "issue": "签发", "revoke": "撤销",
+    "access": "访问", "refused": "拒绝访问", "add_fields": "升级(新增字段)",
+}
+
+#: whole actions whose sentence is not "verb + object"
+ACTIONS = {
+    "pack_link.access": "外部审核员访问证据包", "pack_link.refused": "外部审核链接被拒绝访问",
+    "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
+    "removal.approve": "批准除名", "removal.reject": "驳回除名申请",
+    "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
+}
+
+
+def action_label(action: str) -> str:
+    """"nc.acknowledge" → "确认不符合项"."""
+    if action in ACTIONS:
+        return ACTIONS[action]
+    obj, _, verb = action.partition(".")
+    return f"{VERBS.get(verb, verb)}{OBJECTS.get(obj, obj)}"
+
+
+def is_labelled(action: str) -> bool:
+    obj, _, verb = action.partition(".")
+    return action in ACTIONS or (obj in OBJECTS and verb in VERBS)
+
+
+def _model(obj_type: str) -> type[models.Model] | None:
+    try:
+        return apps.get_model(obj_type)
+    except (LookupError, ValueError):
+        return None
+
+
+def _field(model: type[models.Model] | None, key: str) -> models.Field | None:
+    if model is None:
+        return None
+    for f in model._meta.get_fields():
+        if getattr(f, "attname", None) == key or f.name == key:
+            return f
+    return None
+
+
+def field_label(model: type[models.Model] | None, key: str) -> str:
+    f = _field(model, key)
+    return str(getattr(f, "verbose_name", "") or key)
+
+
+def _name_of(related: type[models.Model], pk: Any) -> str:
+    from django.contrib.auth import get_user_model
+
+    obj = related._default_manager.filter(pk=pk).first()
+    if obj is None:
+        return f"(已删除的{related._meta.verbose_name})"
+    if related is get_user_model():
+        from qms.templatetags.people import person
+
+        return person(obj)
+    return str(getattr(obj, "name", None) or getattr(obj, "title", None) or obj)
+
+
+def value_text(model: type[models.Model] | None, key: str, value: Any) -> str:
+    """One stored value as a person reads it."""
+    if value is None or value == "":
+        return "空"
+    f = _field(model, key)
+    if f is not None and getattr(f, "choices", None):
+        return str(dict(f.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if f is not None and f.is_relation and f.related_model is not None:
+        if isinstance(value, list):
+            return "、".join(_name_of(f.related_model, v) for v in value) or "空"
+        return _name_of(f.related_model, value)
+    if isinstance(f, models.DateTimeField) and isinstance(value, str):
+        try:
+            return timezone.localtime(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return "(已填写)" if value else "空"
+    text = str(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def changes(entry, *, hide: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+    """(field label, old, new) for what the entry changed, fields in ``hide`` left out."""
+    if entry.before is None:  # a creation: the action says it all
+        return []
+    model = _model(entry.obj_type)
+    return [(field_label(model, key), value_text(model, key, old), value_text(model, key, new))
+            for key, old, new in entry.changes() if key not in hide]
