@@ -235,6 +235,54 @@ def attendance_mark(occ: Occurrence, *, actor, member: Member | None = None, pre
     return att
 
 
+#: the choices of the one-step attendance form: 出席 / 缺席 / 请假 (缺席 with leave, which
+#: gives a 补课 make-up when the record is submitted)
+ATTENDANCE_CHOICES = {"present": "出席", "absent": "缺席", "leave": "请假"}
+
+
+@act("attendance.mark", unit=lambda occ, **_: occ.unit)
+@transaction.atomic
+def attendance_save(occ: Occurrence, *, actor, marks: dict[int, tuple[str, str]]) -> int:
+    """记出席(一次提交) — the whole roster of the meeting day in one step: ``marks`` maps each
+    member's id to (出席/缺席/请假, reason). Everything is checked first (every member on that
+    day's roster, a reason for each 缺席 and 请假); then only the rows that change are written,
+    each with its ledger entry. Returns how many rows changed (0 when re-submitted unchanged)."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,不能再修改出席情况")
+    day = meeting_day(occ)
+    roster = {m.pk: m for m in roster_on(occ.unit, day)}
+    errors = []
+    for member_id, (choice, reason) in marks.items():
+        member = roster.get(member_id)
+        if member is None:
+            errors.append("有人员不在本次会议当日的党员名册中")
+        elif choice not in ATTENDANCE_CHOICES:
+            errors.append(f"{member.name}:请选择出席、缺席或请假")
+        elif choice != "present" and not (reason or "").strip():
+            errors.append(f"{member.name}{ATTENDANCE_CHOICES[choice]},须填写原因")
+    if errors:
+        raise ValidationError(list(dict.fromkeys(errors)))
+    rec = _ensure_record(occ, actor)
+    existing = {a.member_id: a for a in Attendance.objects.filter(record=rec, member_id__in=list(marks))}
+    changed = 0
+    for member_id, (choice, reason) in sorted(marks.items()):
+        presence = Presence.PRESENT if choice == "present" else Presence.ABSENT
+        reason = "" if choice == "present" else reason.strip()
+        on_leave = choice == "leave"
+        att = existing.get(member_id)
+        if att is not None and (att.presence, att.reason, att.on_leave) == (presence, reason, on_leave):
+            continue
+        before = ledger.snapshot(att) if att is not None else None
+        if att is None:
+            att = Attendance(record=rec, member=roster[member_id])
+        att.presence, att.reason, att.on_leave = presence, reason, on_leave
+        att.save()
+        ledger.record("attendance.mark", att, actor=actor, before=before)
+        changed += 1
+    return changed
+
+
 @act("followup.add", unit=lambda occ, **_: occ.unit)
 @transaction.atomic
 def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: dt.date) -> FollowUp:

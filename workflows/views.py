@@ -88,7 +88,7 @@ def occurrence_detail(request, pk: int):
     })
 
 
-_ACTIONS = ("plan", "save", "attend", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
+_ACTIONS = ("plan", "save", "attend", "attend_all", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
 
 
 def _chosen_member(user, occ: Occurrence, pk) -> Member | None:
@@ -134,6 +134,12 @@ def occurrence_action(request, pk: int, action: str):
             if member is None:
                 raise ValidationError("该人员不在本组织名单中")
             services.attendance_mark(occ, actor=u, member=member, presence=p.get("presence", ""), reason=p.get("reason", ""), on_leave=p.get("on_leave") == "1")
+        elif action == "attend_all":
+            ids = [int(k[2:]) for k in p if k.startswith("p_") and k[2:].isdigit()]
+            marks = {i: (p.get(f"p_{i}", ""), p.get(f"r_{i}", "")) for i in ids}
+            n = services.attendance_save(occ, actor=u, marks=marks)
+            messages.success(request, f"已保存出席情况(更新 {n} 人)" if n else "出席情况没有变化")
+            return redirect("occurrence_detail", pk=occ.pk)
         elif action == "guest":
             services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
         elif action == "resolution":

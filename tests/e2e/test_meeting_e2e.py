@@ -38,16 +38,13 @@ def _plan_and_record(page, occ, today, *, with_speeches=True):
     page.fill("input[name=votes_against]", "0")
     page.fill("input[name=votes_abstain]", "0")
     page.click("text=保存记录")
+    # the whole roster in one submit: everyone 出席 by default, one exception 请假 with its reason
     rows = page.locator("table:has(th:text('党员(当日名册)')) tbody tr")
-    n = rows.count()
-    for i in range(n):
-        row = rows.nth(i)
-        if i == n - 1:
-            row.locator("select[name=presence]").select_option("absent")
-            row.locator("input[name=reason]").fill("外出培训")
-            row.locator("input[name=on_leave]").check()
-        row.locator("button:text('登记')").click()
-        rows = page.locator("table:has(th:text('党员(当日名册)')) tbody tr")
+    last = rows.nth(rows.count() - 1)
+    last.locator("select").select_option("leave")
+    last.locator("input[type=text]").fill("外出培训")
+    page.click("text=保存出席情况")
+    assert "已保存出席情况" in page.content()
     page.fill("input[name=text]", "月底前完成班组学习安排")
     page.fill("input[name=due_date]", today.isoformat())
     page.click("text=添加决议")

@@ -1,0 +1,67 @@
+"""Attendance in one step: the roster of the meeting day as one form (全部出席 with
+exceptions), saved in one submit, each changed row ledgered, nothing saved on a bad row."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from qms import ledger
+from tests.test_workflows_records import _occ, org  # noqa: F401  (the fixture: a branch of six, scheduled)
+from workflows import services
+from workflows.models import Attendance, FollowUpKind
+
+pytestmark = pytest.mark.django_db
+
+
+def _planned(org):  # noqa: F811
+    occ = _occ(org)
+    day = services.meeting_day(occ)
+    services.occurrence_plan(occ, actor=org["sec"], planned_date=day, place="党员活动室", topic="学习党章")
+    return occ
+
+
+def _post(client, occ, data):
+    return client.post(reverse("occurrence_action", args=[occ.pk, "attend_all"]), data, follow=True)
+
+
+def test_one_submit_marks_the_whole_roster_with_its_exceptions(org, client):  # noqa: F811
+    occ = _planned(org)
+    client.force_login(org["sec"])
+    page = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
+    assert page.count('<option value="present" selected>') == 6  # 全部出席 by default
+    m = org["m"]
+    data = {f"p_{x.pk}": "present" for x in m}
+    data |= {f"p_{m[4].pk}": "absent", f"r_{m[4].pk}": "值班", f"p_{m[5].pk}": "leave", f"r_{m[5].pk}": "出差"}
+    head = ledger.head()[0]
+    r = _post(client, occ, data)
+    assert "已保存出席情况(更新 6 人)" in r.content.decode()
+    rows = {a.member_id: a for a in Attendance.objects.filter(record__occurrence=occ)}
+    assert len(rows) == 6 and rows[m[4].pk].presence == "absent" and not rows[m[4].pk].on_leave
+    assert rows[m[5].pk].on_leave and rows[m[5].pk].reason == "出差"
+    assert ledger.head()[0] - head >= 6
+    head = ledger.head()[0]
+    r = _post(client, occ, data)  # the same again: nothing changes, nothing is ledgered
+    assert "出席情况没有变化" in r.content.decode() and ledger.head()[0] == head
+    services.record_save(occ, actor=org["sec"], elements={"time": f"{services.meeting_day(occ).isoformat()}T09:00", "speeches": "学习",
+                                                          "votes": {"for": 4, "against": 0, "abstain": 0}})
+    services.followup_add(occ, actor=org["sec"], text="学习安排", owner=m[1], due_date=services.meeting_day(occ))
+    services.record_submit(occ, actor=org["sec"], held_on=services.meeting_day(occ))
+    makeups = occ.record.followups.filter(kind=FollowUpKind.MAKEUP)
+    assert [f.owner for f in makeups] == [m[5]]  # 请假 gives a 补课
+
+
+def test_a_missing_reason_or_a_stranger_saves_nothing(org, client):  # noqa: F811
+    from tests import factories
+
+    occ = _planned(org)
+    client.force_login(org["sec"])
+    m = org["m"]
+    head = ledger.head()
+    r = _post(client, occ, {f"p_{m[0].pk}": "present", f"p_{m[1].pk}": "absent", f"r_{m[1].pk}": ""})
+    assert f"{m[1].name}缺席,须填写原因" in r.content.decode() and ledger.head() == head
+    stranger = factories.member(factories.unit("X", parent=org["c"], name="别的支部"), "外人甲")
+    head = ledger.head()
+    r = _post(client, occ, {f"p_{m[0].pk}": "present", f"p_{stranger.pk}": "present"})
+    body = r.content.decode()
+    assert "不在本次会议当日的党员名册中" in body and "外人甲" not in body
+    assert ledger.head() == head and not Attendance.objects.filter(record__occurrence=occ).exists()
