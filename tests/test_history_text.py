@@ -76,3 +76,24 @@ def test_a_tickets_history_reads_as_sentences_with_names(client):
     assert "状态:已提出 → 已确认" in text and "确认人:空 → 王浩新" in text
     for internal in ("nc.acknowledge", "acknowledged_by", "_id", "state:", "shuji_b1", "bangongshi", "raised →"):
         assert internal not in text, internal
+
+
+def test_citations_are_shown_by_document_title_not_file_name(client):
+    """A rule keeps its short citation ("seed 004 篇1"); the occurrence page shows the seed's title."""
+    from procedures.library_loader import load_library
+    from workflows.models import Occurrence
+    from workflows.scheduler import schedule
+
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    b = factories.unit("B", UnitKind.BRANCH, parent=c, name="第一党支部")
+    admin = factories.user("office", first_name="党委办公室")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
+    factories.member(b, "党员甲")
+    schedule()
+    occ = Occurrence.objects.filter(unit=b, obligation__source__contains="seed 001").first()
+    client.force_login(admin)
+    for url in (f"/work/{occ.pk}/", f"/procedures/{occ.obligation.version.document.pk}/", "/permissions/"):
+        text = re.sub(r"<[^>]+>", " ", client.get(url).content.decode())
+        assert "seed 0" not in text and "domain.md" not in text, url
+    assert "《关于进一步加强和改进机关党的建设的实施意见》" in re.sub(r"<[^>]+>", " ", client.get(f"/work/{occ.pk}/").content.decode())
