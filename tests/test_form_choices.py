@@ -33,3 +33,23 @@ def test_only_people_who_may_lead_are_offered(org, client):  # noqa: F811
         offered = {int(v) for v in re.findall(r'value="(\d+)"', select)}
         assert org["ext"].pk not in offered and org["member"].pk not in offered, url
         assert {org["admin"].pk, org["ia"].pk, org["sec_b1"].pk} <= offered, url
+
+
+def test_effectiveness_buttons_appear_only_when_the_review_is_due(org, client, monkeypatch):  # noqa: F811
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from audits import services as capa
+    from tests.test_permissions import _implemented
+
+    nc = _implemented(org)
+    capa.nc_verify(nc, actor=org["sec_c"], note="已核实")
+    capa.nc_close(nc, actor=org["sec_c"])
+    nc.refresh_from_db()
+    client.force_login(org["sec_c"])
+    page = client.get(f"/audits/problems/{nc.pk}/").content.decode()
+    assert "整改有效" not in page and f"有效性评价将于 {nc.effectiveness_due:%Y-%m-%d} 起进行" in page
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: nc.effectiveness_due + dt.timedelta(days=1))
+    page = client.get(f"/audits/problems/{nc.pk}/").content.decode()
+    assert "整改有效" in page
