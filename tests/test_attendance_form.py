@@ -65,3 +65,41 @@ def test_a_missing_reason_or_a_stranger_saves_nothing(org, client):  # noqa: F81
     body = r.content.decode()
     assert "不在本次会议当日的党员名册中" in body and "外人甲" not in body
     assert ledger.head() == head and not Attendance.objects.filter(record__occurrence=occ).exists()
+
+
+def test_the_sign_in_sheet_round_trip(org, client):  # noqa: F811
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import load_workbook
+
+    occ = _planned(org)
+    client.force_login(org["sec"])
+    r = client.get(reverse("signin_sheet", args=[occ.pk]))
+    assert r.status_code == 200 and r["Content-Disposition"].startswith("attachment")
+    wb = load_workbook(io.BytesIO(r.content))
+    ws = wb.active
+    assert "签到表" in ws["A1"].value and [c.value for c in ws[2]][:4] == ["编号", "姓名", "所在党小组", "出席情况"]
+    rows = {ws.cell(row=i, column=2).value: i for i in range(3, ws.max_row + 1)}
+    m = org["m"]
+    assert set(rows) == {x.name for x in m}
+    ws.cell(row=rows[m[2].name], column=4, value="请假")
+    ws.cell(row=rows[m[2].name], column=5, value="外出培训")
+    ws.cell(row=rows[m[3].name], column=4, value="缺席")  # no reason: the whole file is refused
+
+    def upload(book):
+        buf = io.BytesIO()
+        book.save(buf)
+        f = SimpleUploadedFile("签到表.xlsx", buf.getvalue())
+        return client.post(reverse("occurrence_action", args=[occ.pk, "signin"]), {"file": f}, follow=True).content.decode()
+
+    head = ledger.head()
+    body = upload(wb)
+    assert f"第{rows[m[3].name]}行 {m[3].name}:缺席须填写原因" in body
+    assert ledger.head() == head and not Attendance.objects.filter(record__occurrence=occ).exists()
+    ws.cell(row=rows[m[3].name], column=5, value="值班")
+    body = upload(wb)
+    assert "已按签到表保存出席情况(更新 6 人)" in body
+    marks = {a.member_id: (a.presence, a.on_leave, a.reason) for a in Attendance.objects.filter(record__occurrence=occ)}
+    assert marks[m[2].pk] == ("absent", True, "外出培训") and marks[m[3].pk] == ("absent", False, "值班")
+    assert marks[m[0].pk] == ("present", False, "")

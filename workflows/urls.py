@@ -6,6 +6,7 @@ from workflows import views
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
     path("<id:pk>/", views.occurrence_detail, name="occurrence_detail"),
+    path("<id:pk>/signin.xlsx", views.signin_sheet, name="signin_sheet"),
     path("<id:pk>/<slug:action>/", views.occurrence_action, name="occurrence_action"),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment_download"),
     path("compliance/", views.compliance_page, name="compliance"),

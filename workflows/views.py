@@ -88,7 +88,7 @@ def occurrence_detail(request, pk: int):
     })
 
 
-_ACTIONS = ("plan", "save", "attend", "attend_all", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
+_ACTIONS = ("plan", "save", "attend", "attend_all", "signin", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
 
 
 def _chosen_member(user, occ: Occurrence, pk) -> Member | None:
@@ -139,6 +139,15 @@ def occurrence_action(request, pk: int, action: str):
             marks = {i: (p.get(f"p_{i}", ""), p.get(f"r_{i}", "")) for i in ids}
             n = services.attendance_save(occ, actor=u, marks=marks)
             messages.success(request, f"已保存出席情况(更新 {n} 人)" if n else "出席情况没有变化")
+            return redirect("occurrence_detail", pk=occ.pk)
+        elif action == "signin":
+            from workflows import signin
+
+            if "file" not in request.FILES:
+                raise ValidationError("请选择填好的签到表")
+            marks = signin.read(occ, request.FILES["file"].read())
+            n = services.attendance_save(occ, actor=u, marks=marks)
+            messages.success(request, f"已按签到表保存出席情况(更新 {n} 人)" if n else "签到表与已登记的出席情况一致")
             return redirect("occurrence_detail", pk=occ.pk)
         elif action == "guest":
             services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
@@ -387,4 +396,18 @@ def records_xlsx(request):
     wb.save(buf)
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="records-{root.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
+    return resp
+
+
+@login_required
+def signin_sheet(request, pk: int):
+    """签到表下载 — for those who record the meeting."""
+    from workflows import signin
+
+    occ = get_visible_or_404(request.user, Occurrence.objects.select_related("unit", "obligation"), pk=pk)
+    if not can_manage(request.user, occ.unit):
+        raise PermissionDenied("只有本组织负责人可以下载签到表")
+    resp = HttpResponse(signin.sheet(occ), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="signin-{occ.pk}.xlsx"'
+    resp["X-Content-Type-Options"] = "nosniff"
     return resp
