@@ -57,7 +57,7 @@ DOC_KEYS = {"key", "code", "title", "kind", "version", "review_months", "why", "
 DOC_REQUIRED = {"key", "code", "title", "kind", "version"}
 OBL_KEYS = {"key", "title", "form", "applies_to", "requires_committee", "min_full_members", "count", "per", "every_months",
             "before", "preferred_period", "event", "grace_days", "responsible", "checker", "checker_level", "description", "source",
-            "quorum", "why", "what", "who", "when", "where", "how"}
+            "quorum", "attendees", "why", "what", "who", "when", "where", "how"}
 OBL_REQUIRED = {"key", "title", "applies_to", "responsible", "checker", "source"}
 FORM_KEYS = {"code", "version", "title", "source", "fields"}
 FIELD_KEYS = {"key", "label", "type", "required", "help"}
@@ -206,6 +206,8 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
                     problems.append(LibraryProblem(fname, f"{where}.{role}", f"未知的职务“{o.get(role)}”"))
             if o.get("quorum", "") not in ("", "full_members", "committee"):
                 problems.append(LibraryProblem(fname, f"{where}.quorum", "应为 full_members 或 committee"))
+            if o.get("attendees", "") not in ("", "roster", "committee"):
+                problems.append(LibraryProblem(fname, f"{where}.attendees", "应为 roster 或 committee"))
             if o.get("checker_level", "self") not in ("self", "parent"):
                 problems.append(LibraryProblem(fname, f"{where}.checker_level", "应为 self 或 parent"))
             _check_frequency(problems, fname, where, o)
@@ -214,6 +216,10 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
 
 
 # ------------------------------------------------------------------------------ loading
+
+
+#: Who is expected at a meeting, where the library entry does not say: the body whose quorum counts.
+_ATTENDEES_BY_QUORUM = {"full_members": "roster", "committee": "committee"}
 
 
 def _obligation_fields(o: dict, form_by_code: dict[str, RecordForm]) -> dict[str, Any]:
@@ -228,7 +234,8 @@ def _obligation_fields(o: dict, form_by_code: dict[str, RecordForm]) -> dict[str
         "preferred_period": o.get("preferred_period", ""), "event": o.get("event", ""),
         "grace_days": o.get("grace_days", 0), "responsible": o["responsible"], "checker": o["checker"],
         "checker_level": o.get("checker_level", "self"), "description": o.get("description", ""), "source": o["source"],
-        "quorum": o.get("quorum", ""), **{k: o.get(k, "") for k in OBLIGATION_5W1H},
+        "quorum": o.get("quorum", ""), "attendees": o.get("attendees", _ATTENDEES_BY_QUORUM.get(o.get("quorum", ""), "")),
+        **{k: o.get(k, "") for k in OBLIGATION_5W1H},
     }
 
 

@@ -346,6 +346,9 @@ class Obligation(models.Model):
     checker_level = models.CharField(_("检查人所在层级"), max_length=10, choices=[("self", _("本级")), ("parent", _("上级"))], default="self")
     quorum = models.CharField(_("法定人数"), max_length=16, blank=True, choices=[
         ("", _("不适用")), ("full_members", _("应到会正式党员过半数")), ("committee", _("委员过半数"))])
+    attendees = models.CharField(_("应到人员"), max_length=12, blank=True, choices=[
+        ("", _("按记录登记")), ("roster", _("本组织全体党员")), ("committee", _("委员会委员"))],
+        help_text=_("会议记录须逐人登记应到人员的出席、缺席或请假"))
     description = models.TextField(_("说明"), blank=True)
     why = models.TextField(_("目的(Why)"), blank=True)
     what = models.TextField(_("内容(What)"), blank=True)

@@ -139,7 +139,7 @@ def obligation_update(obligation: Obligation, *, actor, reason: str, **changes: 
     before = ledger.snapshot(o)
     allowed = {"title", "count", "per", "every_months", "before", "preferred_period", "grace_days", "responsible",
                "checker", "checker_level", "description", "source", "applies_to", "requires_committee", "min_full_members",
-               "quorum", "why", "what", "who", "when", "where", "how"}
+               "quorum", "attendees", "why", "what", "who", "when", "where", "how"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")

@@ -103,3 +103,58 @@ def test_the_sign_in_sheet_round_trip(org, client):  # noqa: F811
     marks = {a.member_id: (a.presence, a.on_leave, a.reason) for a in Attendance.objects.filter(record__occurrence=occ)}
     assert marks[m[2].pk] == ("absent", True, "外出培训") and marks[m[3].pk] == ("absent", False, "值班")
     assert marks[m[0].pk] == ("present", False, "")
+
+
+def _held(org, occ, marked):  # noqa: F811
+    """A 党员大会 record complete but for attendance: ``marked`` members present, submitted."""
+    day = services.meeting_day(occ)
+    services.occurrence_plan(occ, actor=org["sec"], planned_date=day, place="党员活动室", topic="学习党章")
+    services.record_save(occ, actor=org["sec"], elements={"time": f"{day.isoformat()}T09:00", "speeches": "学习",
+                                                          "votes": {"for": len(marked), "against": 0, "abstain": 0}})
+    services.attendance_save(occ, actor=org["sec"], marks={m.pk: ("present", "") for m in marked})
+    services.followup_add(occ, actor=org["sec"], text="学习安排", owner=marked[0], due_date=day)
+    services.record_submit(occ, actor=org["sec"], held_on=day)
+    return occ
+
+
+def test_a_record_is_complete_only_when_everyone_expected_is_accounted_for(org, client):  # noqa: F811
+    """seed 001 三(二)2: 出席、缺席、列席人员 are elements — a 党员大会 whose record leaves two
+    members of the day's roster unmarked cannot pass the check; marking them (缺席 with a
+    reason) lets it pass. The page says who is missing before anyone tries."""
+    from django.core.exceptions import ValidationError
+
+    m = org["m"]
+    occ = _held(org, _occ(org), m[:4])
+    assert [x.name for x in services.unaccounted(occ.record)] == [m[4].name, m[5].name]
+    with pytest.raises(ValidationError) as e:
+        services.record_check(occ, actor=org["checker"])
+    assert f"2 名应到人员未登记出席、缺席或请假:{m[4].name}、{m[5].name}" in str(e.value)
+    client.force_login(org["sec"])
+    page = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
+    assert "2 名应到人员未登记出席、缺席或请假" in page
+    services.attendance_save(occ, actor=org["sec"], marks={m[4].pk: ("absent", "值班"), m[5].pk: ("leave", "出差")})
+    assert services.unaccounted(occ.record) == []
+    services.record_check(occ, actor=org["checker"])
+    occ.refresh_from_db()
+    assert occ.state == "checked"
+
+
+def test_a_committee_meeting_expects_its_members_only_and_the_rule_can_be_turned_off(org, client):  # noqa: F811
+    """支委会: the 委员 are expected (three of the six here), not the whole branch; and an
+    organisation may turn the rule off for its subtree (a PolicyOverride, like every rule)."""
+    from qms.rules import rule_value
+
+    m = org["m"]
+    occ = _occ(org, "branch_committee_meeting")
+    services.occurrence_plan(occ, actor=org["sec"], planned_date=services.meeting_day(occ), place="支部活动室", topic="研究工作")
+    assert sorted(x.pk for x in services.attendees_on(occ, services.meeting_day(occ))) == sorted(x.pk for x in m[:3])
+    services.record_save(occ, actor=org["sec"], elements={"speeches": "研究"})
+    services.attendance_save(occ, actor=org["sec"], marks={m[0].pk: ("present", "")})
+    assert [x.name for x in services.unaccounted(occ.record)] == sorted([m[1].name, m[2].name])
+    client.force_login(org["sec"])
+    page = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
+    assert "应到委员 3 人" in page
+    from qms import services as core
+
+    core.policy_override_set(actor=None, unit=org["c"], key="attendance_all_accounted", value=0, source="本党委另有规定")
+    assert rule_value(org["b"], "attendance_all_accounted") == 0 and services.unaccounted(occ.record) == []

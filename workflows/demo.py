@@ -51,8 +51,8 @@ def history_step(root, admin, progress=None) -> str:
 def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplete: bool) -> None:
     topic = rng.choice(TOPICS)
     services.occurrence_plan(occ, actor=None, planned_date=day, place=rng.choice(["党员活动室", "三楼会议室", "班组学习室"]), topic=topic)
-    roster = list(services.roster_on(occ.unit, day))
-    if occ.obligation.quorum == "committee" or len(roster) > 60:  # committees meet as their members
+    roster = list(services.attendees_on(occ, day))
+    if not occ.obligation.attendees and len(roster) > 60:  # a large unit's talks and checks: its committee takes part
         from qms.models import COMMITTEE_TITLES, Position
 
         roster = [p.member for p in Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, end__isnull=True).select_related("member")]
@@ -64,10 +64,10 @@ def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplet
     if incomplete:
         elements.pop("speeches")
     services.record_save(occ, actor=None, elements={k: v for k, v in elements.items() if k in {f.key for f in occ.obligation.form.fields.all()}})
-    for m in present:
-        services.attendance_mark(occ, actor=None, member=m, presence="present")
-    for m in absent:
-        services.attendance_mark(occ, actor=None, member=m, presence="absent", reason=rng.choice(["出差", "病假", "值班"]), on_leave=True)
+    marks = {m.pk: ("present", "") for m in present}
+    marks.update({m.pk: ("leave", rng.choice(["出差", "病假", "值班"])) for m in absent})
+    if marks:
+        services.attendance_save(occ, actor=None, marks=marks)
     if not roster:
         return
     owner = present[0] if present else roster[0]

@@ -122,6 +122,29 @@ def roster_on(unit, day: dt.date):
         Q(memberships__end__isnull=True) | Q(memberships__end__gte=day)).distinct()
 
 
+def attendees_on(occ: Occurrence, day: dt.date):
+    """应到人员 — who is expected at this meeting on ``day``, as its obligation says
+    (``attendees``): the 委员 for a 委员会 meeting, the unit's roster that day (``roster_on``)
+    for a meeting of all members, nobody in particular for a talk, a training or a check (its
+    participants are chosen from the roster and none is owed). Anyone else on the roster who
+    comes to a committee meeting is 列席."""
+    if occ.obligation.attendees == "committee":
+        ids = (Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
+               .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member_id"))
+        return Member.objects.filter(pk__in=ids)
+    return roster_on(occ.unit, day)
+
+
+def unaccounted(rec: Record) -> list[Member]:
+    """应到人员 with no 出席/缺席/请假 on the record (by name order) — empty when the unit's rule
+    ``attendance_all_accounted`` is off (seed 001 三(二)2: 出席、缺席、列席人员 are elements)."""
+    occ = rec.occurrence
+    if not occ.obligation.attendees or not rule_value(occ.unit, "attendance_all_accounted"):
+        return []
+    marked = rec.attendance.filter(member__isnull=False).values("member_id")
+    return list(attendees_on(occ, meeting_day(occ)).exclude(pk__in=marked).order_by("name"))
+
+
 def _named(actor, member: Member) -> str:
     """A person as an error message may name them: by name only inside the actor's scope
     (qms/scoping.py), else "该人员" — an id posted from elsewhere must not tell who it is."""
@@ -326,6 +349,11 @@ def missing_elements(rec: Record) -> list[str]:
     for f in rec.form.fields.filter(required=True):
         if f.type == FieldType.ATTENDANCE:
             ok = any(a.presence == Presence.PRESENT for a in attendance)
+            left = unaccounted(rec) if ok else []
+            if left:
+                names = "、".join(m.name for m in left[:5]) + ("等" if len(left) > 5 else "")
+                missing.append(f"{f.label}({len(left)} 名应到人员未登记出席、缺席或请假:{names})")
+                continue
         elif f.type == FieldType.RESOLUTIONS:
             ok = rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists() or str(rec.elements.get(f.key, "")).strip() != ""
         elif f.type == FieldType.ATTACHMENTS:

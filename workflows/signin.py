@@ -23,7 +23,7 @@ MAX_BYTES = 5 * 1024 * 1024
 def sheet(occ: Occurrence) -> bytes:
     """A blank sign-in sheet for the meeting day's roster (出席 pre-filled: change the exceptions)."""
     day = services.meeting_day(occ)
-    roster = list(services.roster_on(occ.unit, day).order_by("name"))
+    roster = list(services.attendees_on(occ, day).order_by("name"))
     groups = {ms.member_id: ms.group.name for ms in occ.unit.memberships.filter(member__in=roster, end__isnull=True)
               .select_related("group") if ms.group}
     wb = Workbook()

@@ -57,8 +57,11 @@ def occurrence_detail(request, pk: int):
     occ = get_visible_or_404(request.user, Occurrence.objects.select_related("unit", "obligation", "obligation__form", "event"), pk=pk)
     rec = getattr(occ, "record", None)
     day = occ.held_on or occ.planned_date or occ.period_start
-    roster = list(services.roster_on(occ.unit, day).order_by("name")) if rec else []
-    marks = {a.member_id: a for a in rec.attendance.all()} if rec else {}
+    marks = {a.member_id: a for a in rec.attendance.select_related("member")} if rec else {}
+    owners = list(services.roster_on(occ.unit, day).order_by("name")) if rec else []
+    roster = list(services.attendees_on(occ, day).order_by("name")) if rec else []
+    expected = {m.pk for m in roster}
+    roster += sorted((a.member for a in marks.values() if a.member_id and a.member_id not in expected), key=lambda m: m.name)
     fields = []
     if rec:
         for f in rec.form.fields.all():
@@ -75,6 +78,9 @@ def occurrence_detail(request, pk: int):
     return render(request, "workflows/occurrence.html", {
         "occ": occ, "rec": rec, "steps": steps, "fields": fields,
         "roster": [(m, marks.get(m.pk)) for m in roster],
+        "owners": owners,
+        "by_committee": occ.obligation.quorum == "committee",
+        "unaccounted": services.unaccounted(rec) if rec else [],
         "guests": [a for a in (rec.attendance.all() if rec else []) if a.member_id is None or a.presence == Presence.ATTENDING],
         "followups": rec.followups.select_related("owner") if rec else [],
         "attachments": rec.attachments.all() if rec else [],
