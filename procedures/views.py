@@ -188,12 +188,12 @@ class NewVersionForm(forms.Form):
 
 
 class ContentForm(forms.Form):
-    why = forms.CharField(label="目的(Why)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    what = forms.CharField(label="内容(What)", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    who = forms.CharField(label="职责(Who)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    when = forms.CharField(label="时间(When)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    where = forms.CharField(label="地点(Where)", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    how = forms.CharField(label="方法(How)", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    why = forms.CharField(label="目的", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    what = forms.CharField(label="内容", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    who = forms.CharField(label="职责", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    when = forms.CharField(label="时间", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    where = forms.CharField(label="地点", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    how = forms.CharField(label="方法", required=False, widget=forms.Textarea(attrs={"rows": 3}))
     body = forms.CharField(label="正文", required=False, widget=forms.Textarea(attrs={"rows": 6}))
     change_reason = forms.CharField(label="修订原因", widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 _FILE = Path(__file__).with_name("rules") / "citations.toml"
 _SEED = re.compile(r"seed\s*0*(\d{1,3})\s*")
+_SEED_ALONE = re.compile(r"\bseeds?(?!\s*\d)\s*")
 
 
 @cache
@@ -25,6 +26,7 @@ def cite(text: str | None) -> str:
         return text or ""
     data = _data()
     out = _SEED.sub(lambda m: data["seeds"].get(f"{int(m.group(1)):03d}", m.group(0)), str(text))
+    out = _SEED_ALONE.sub("所依据的公开文件", out)  # "seed 未规定频次": the seeds as a whole
     for short, title in data["notes"].items():
         out = out.replace(short, title)
     return out

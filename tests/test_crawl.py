@@ -1,8 +1,11 @@
 """No dead ends: a crawl as every role of every same-origin page reachable in three clicks
-from the home page (Django's test client): no answer is 5xx, and no link (``<a href>``)
-leads to a URL that refuses GET (405) — actions are POST buttons in forms."""
+from the home page (Django's test client): no answer is 5xx, no link (``<a href>``)
+leads to a URL that refuses GET (405) — actions are POST buttons in forms — and no page
+shows a reader English words or internal identifiers (field names, file names, commands)
+outside a short allow-list."""
 from __future__ import annotations
 
+import html
 import re
 from collections import deque
 from urllib.parse import urldefrag, urlparse
@@ -16,9 +19,34 @@ pytestmark = pytest.mark.django_db
 HREF = re.compile(r'<a\s[^>]*href="([^"#][^"]*)"')
 #: links that are not pages (downloads are fetched too, but not parsed for more links)
 SKIP = ("/logout/", "/static/", "/i18n/")
+#: the raw ledger: internal keys and digests, for the 体系管理员 on purpose
+RAW = ("/ledger/",)
 
 
-def _crawl(client, depth: int = 3, limit: int = 250) -> dict[str, int]:
+#: Latin words a Chinese reader meets on purpose: formats, standards, the method's names.
+ALLOWED_WORDS = {"PDF", "Excel", "ISO", "ID", "PDCA", "CSV", "ZIP", "PDF/A", "PDF/A-3b", "SHA-256", "GB/T", "WPS",
+                 "English"}  # the language switch names its language in that language
+#: Document, ticket, unit and pack numbers (DJ-CX-02, NC-2026-0010, HX-Z1-B1, ISO 9001 clauses).
+CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:[-/][A-Z0-9]+)+$")
+TEXT_TAGS = re.compile(r"<(script|style|textarea|pre)\b.*?</\1>", re.S | re.I)
+PLACEHOLDER = re.compile(r'(?:placeholder|title|aria-label)="([^"]*)"')
+
+
+def foreign_words(page: str) -> set[str]:
+    """Latin words and identifiers a reader sees on ``page`` (its text and its input hints)."""
+    body = page.split("<body", 1)[-1]
+    text = TEXT_TAGS.sub(" ", body)
+    hints = " ".join(PLACEHOLDER.findall(text))
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text) + " " + hints)
+    words = set()
+    for w in re.findall(r"[A-Za-z][A-Za-z0-9_./\-]*[A-Za-z0-9]|[A-Za-z]", text):
+        if w in ALLOWED_WORDS or CODE.match(w) or re.fullmatch(r"[A-Z]{1,3}\d*|[A-Za-z]|[A-Z]\.\d+|[0-9a-f]{8,64}", w):
+            continue  # codes, abbreviations, clause letters (ISO 9001 §10.2 a), 附录 A.6), checksums
+        words.add(w)
+    return words
+
+
+def _crawl(client, depth: int = 3, limit: int = 250, words: dict | None = None) -> dict[str, int]:
     seen: dict[str, int] = {}
     queue = deque([("/", 0)])
     while queue and len(seen) < limit:
@@ -28,9 +56,15 @@ def _crawl(client, depth: int = 3, limit: int = 250) -> dict[str, int]:
         r = client.get(url)
         seen[url] = r.status_code
         ctype = r.get("Content-Type", "")
-        if d >= depth or not ctype.startswith("text/html"):
+        if not ctype.startswith("text/html"):
             continue
-        for href in HREF.findall(r.content.decode()):
+        page = r.content.decode()
+        if words is not None and r.status_code == 200:
+            for w in foreign_words(page):
+                words.setdefault(w, url)
+        if d >= depth:
+            continue
+        for href in HREF.findall(page):
             href = urldefrag(href.replace("&amp;", "&"))[0]
             parsed = urlparse(href)
             if parsed.scheme or parsed.netloc or not href.startswith("/") or href.startswith(SKIP):
@@ -59,7 +93,10 @@ def gaps(org):  # noqa: F811
 @pytest.mark.parametrize("who", ["admin", "sec_c", "sec_b1", "member", "ia", "ext"])
 def test_every_link_within_three_clicks_opens(gaps, client, who):
     client.force_login(gaps[who])
-    seen = _crawl(client)
+    words: dict[str, str] = {}
+    seen = _crawl(client, words=words)
+    words = {w: u for w, u in words.items() if not u.startswith(RAW)}
     assert len(seen) > 10
     broken = {u: s for u, s in seen.items() if s >= 500 or s == 405}
     assert broken == {}, f"{who}: links that do not open: {broken}"
+    assert words == {}, f"{who}: English words or identifiers shown (word: first page): {words}"

@@ -78,6 +78,11 @@ def test_the_documentation_is_generated_from_the_matrix():
     assert doc == permissions.markdown(), "run: python manage.py permissions_doc"
 
 
+#: The fixture's people by name (pages show names, never logins).
+NAMES = {"sec_b1": "王一支", "sec_c": "赵党委", "member": "李党员", "sec_b2": "孙二支", "admin": "周管理",
+         "ext": "吴外审", "ia": "郑内审"}
+
+
 @pytest.fixture
 def org(db):
     load_library()
@@ -87,13 +92,13 @@ def org(db):
     people = {}
     for key, unit, title in (("sec_b1", b1, "secretary"), ("sec_c", c, "secretary"), ("member", b1, None),
                              ("sec_b2", b2, "secretary")):
-        m = factories.member(b1 if unit == c else unit, f"{key}姓名")
+        m = factories.member(b1 if unit == c else unit, NAMES[key])
         people[key] = factories.user(key)
         core.member_update(m, actor=None, reason="账号", user=people[key])
         if title:
             core.position_assign(actor=None, member=m, unit=unit, title=title, start=D(2024, 1, 1))
     for key, role in (("admin", Role.ADMIN), ("ext", Role.EXTERNAL_AUDITOR), ("ia", Role.INTERNAL_AUDITOR)):
-        people[key] = factories.user(key)
+        people[key] = factories.user(key, first_name=NAMES[key])
         core.role_grant(actor=None, user=people[key], role=role, unit=c, valid_from=D(2020, 1, 1))
     schedule(today=TODAY)
     nc = capa.nc_raise(actor=people["sec_c"], unit=b1, source="spot_check", grade="minor", clause="DJ-CX-02",
