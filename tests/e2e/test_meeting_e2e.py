@@ -38,8 +38,8 @@ def _plan_and_record(page, occ, today, *, with_speeches=True):
     page.fill("input[name=votes_against]", "0")
     page.fill("input[name=votes_abstain]", "0")
     page.click("text=保存记录")
-    # the whole roster in one submit: everyone 出席 by default, one exception 请假 with its reason
-    rows = page.locator("table:has(th:text('党员(当日名册)')) tbody tr")
+    # the 委员 expected at a 支委会, in one submit: everyone 出席 by default, one exception 请假 with its reason
+    rows = page.locator("table:has(th:text('委员(应到人员)')) tbody tr")
     last = rows.nth(rows.count() - 1)
     last.locator("select").select_option("leave")
     last.locator("input[type=text]").fill("外出培训")
