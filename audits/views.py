@@ -379,7 +379,7 @@ def programme(request):
     """年度审核方案 — built from the data, highest risk first."""
     from audits import audit_services
     from audits.models import ProgrammeEntry
-    from qms.scoping import is_admin
+    from qms.permissions import allowed
 
     scope = request.scope or None
     if not scope:
@@ -387,10 +387,11 @@ def programme(request):
     root = Unit.objects.get(pk=scope.unit_id)
     year = year_param(request, "year")
     if request.method == "POST":
-        if not is_admin(request.user):
-            raise PermissionDenied("只有体系管理员可以编制审核方案")
+        # who may is the permission matrix's (programme.build: 体系管理员 and the unit's leaders);
+        # a refusal is NotPermitted, a 403 with the reason
         audit_services.programme_build(root, year, actor=request.user)
         messages.success(request, f"已编制 {year} 年审核方案")
         return redirect(f"{request.path}?year={year}")
     entries = restrict(request.user, ProgrammeEntry.objects.filter(year=year, root=root)).select_related("unit")
-    return render(request, "audits/programme.html", {"entries": entries, "year": year, "root": root, "can_build": is_admin(request.user)})
+    return render(request, "audits/programme.html", {"entries": entries, "year": year, "root": root,
+                                                     "can_build": allowed(request.user, "programme.build", root)})
