@@ -195,7 +195,7 @@ def raise_nc(request):
 def raise_from_gap(request, pk: int):
     occ = get_visible_or_404(request.user, Occurrence, pk=pk)
     if not (occ.unit.parent_id and can_manage(request.user, occ.unit.parent)) and not can_manage(request.user, occ.unit):
-        raise PermissionDenied
+        raise PermissionDenied("只有本组织或上级组织的负责人、体系管理员可以从执行缺口立项整改")
     try:
         nc = services.nc_raise_from_gap(occ, actor=request.user)
         messages.success(request, f"已立项整改 {nc.code}")
@@ -299,7 +299,7 @@ def audit_action(request, pk: int, name: str):
 
     audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
     if audit is None:
-        raise PermissionDenied
+        raise PermissionDenied("无权查看该审核")
     p, u = request.POST, request.user
     try:
         if name == "sample":
@@ -368,7 +368,7 @@ def audit_report_pdf(request, pk: int):
 
     audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
     if audit is None:
-        raise PermissionDenied
+        raise PermissionDenied("无权查看该审核")
     resp = HttpResponse(report_pdf(audit), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="audit-{audit.pk}.pdf"'
     return resp
