@@ -280,13 +280,17 @@ def audit_detail(request, pk: int):
         for unit in audit.units.all():
             q |= Q(memberships__unit__path__startswith=unit.path, memberships__end__isnull=True)
         auditees = Member.objects.filter(q).distinct().order_by("name")
+    from qms.permissions import allowed
+
+    duties = audit_services.audit_duties(request.user, audit)
+    may = {k: allowed(request.user, f"audit.{k}", audit.root, duties=duties) for k in ("sample", "checklist", "template")}
     return render(request, "audits/audit_detail.html", {
-        "audit": audit, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
+        "audit": audit, "may": may, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
         "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
         "results": [c for c in ItemResult.choices if c[0]], "in_team": in_team, "is_lead": audit.lead_id == request.user.pk,
         "grades": [g for g in Grade.choices if g[0] != "improvement"], "units": audit.units.all(), "team": audit.team.all(),
         "meetings": audit.meetings.prefetch_related("auditors", "auditees"), "auditees": auditees,
-        "templates": audit_services.templates_for(audit) if in_team else [],
+        "templates": audit_services.templates_for(audit) if may["template"] else [],
         "today": timezone.localdate(),
     })
 

@@ -875,3 +875,13 @@ def test_the_pages_do_what_the_matrix_says(org, client, key, settings, tmp_path)
     assert problems == [], "\n".join(problems)
     # the scenario exercised both directions: someone may, someone may not (anonymous at least)
     assert any(_judge(case, key, who, user)[0] for who, user in people), f"{key}: nobody in the fixture may do it"
+
+
+def test_the_audit_page_offers_the_checklist_to_whom_the_matrix_allows(org, client):
+    """The buttons follow the same rows: a 体系管理员 and the audit team see the checklist and
+    sample controls; the committee's secretary (who may see the audit) does not."""
+    a = _audit(org)
+    for who, shown in (("admin", True), ("ia", True), ("sec_c", False)):
+        client.force_login(org[who])
+        body = client.get(f"/audits/{a.pk}/").content.decode()
+        assert (f"/audits/{a.pk}/item_add/" in body, f"/audits/{a.pk}/sample/" in body) == (shown, shown), who
