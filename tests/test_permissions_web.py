@@ -12,8 +12,15 @@ then makes that POST inside a savepoint that is rolled back, and:
   person who cannot see the object's unit at all, the login page for an anonymous visitor), the
   object's state and the ledger head are unchanged — and never a 5xx.
 
+A person who cannot address the object at all — its unit is outside what they see, or the page
+works on their own scope and that is another unit — may also get the page back with the form's
+error (its choices do not offer the object); nothing may change either way. Where a page refuses
+what the row allows because a rule of the act is narrower than the row, the pair is listed in
+``NARROWER`` with that rule, and the test holds it to that refusal.
+
 Acts without a page are listed in ``EXEMPT`` with the reason; a new act of the matrix without a
-scenario or an exemption fails ``test_every_act_has_a_web_scenario_or_a_reason``.
+scenario or an exemption fails ``test_every_act_has_a_web_scenario_or_a_reason``. The
+organisation is built once for the module; each scenario runs in a savepoint of it.
 """
 from __future__ import annotations
 
@@ -65,6 +72,7 @@ from workflows.models import (
     DuesPayment,
     FollowUp,
     Occurrence,
+    Record,
     RemovalRequest,
     State,
 )
@@ -188,8 +196,8 @@ def _day(occ) -> dt.date:
 
 
 def _occ_state(occ):
-    return lambda: (Occurrence.objects.filter(pk=occ.pk).values_list("state", "planned_date", "held_on").first(),
-                    getattr(Occurrence.objects.get(pk=occ.pk), "record", None) and Occurrence.objects.get(pk=occ.pk).record.elements)
+    """The occurrence's row and its record's (elements, submission, check)."""
+    return lambda: (_row(Occurrence, occ.pk)(), Record.objects.filter(occurrence_id=occ.pk).values().first())
 
 
 def _planned(org) -> Occurrence:
@@ -276,7 +284,7 @@ def _audit(org, *, opened: bool = False) -> Audit:
 AUDIT_DUTIES = {"ia": {"audit_team"}}
 
 
-def _pack(org, *, done: bool, tmp) -> EvidencePack:
+def _pack(org, *, done: bool) -> EvidencePack:
     """A pack of 第一党支部, built (``done``) or failed, through the real run with a stand-in builder."""
     import audits.evidence.builder as builder
 
@@ -508,7 +516,11 @@ def _(org):
 @scenario("record.check")
 def _(org):
     occ = _held(org)  # submitted by 第一党支部's secretary; the rule names the committee's 组织委员 (or its leaders)
-    return Case(_act_url(occ, "check"), {}, _occ_state(occ), org["b1"], duties={"sec_b1": {"submitter"}, "sec_c": {"checker"}})
+    assert occ.obligation.checker == "organization" and occ.obligation.checker_level == "parent"
+    m, checker = _person(org, org["b2"], "党委组织委员", username="c_org")  # the named checker, a member of 第二党支部
+    core.position_assign(actor=None, member=m, unit=org["c"], title="organization", start=D(2024, 1, 1))
+    return Case(_act_url(occ, "check"), {}, _occ_state(occ), org["b1"],
+                duties={"sec_b1": {"submitter"}, "sec_c": {"checker"}, "c_org": {"checker"}}, extra={"c_org": checker})
 
 
 @scenario("occurrence.close")
@@ -730,13 +742,13 @@ def _(org):
 
 @scenario("pack.retry")
 def _(org):
-    p = _pack(org, done=False, tmp=None)
+    p = _pack(org, done=False)
     return Case(f"/audits/packs/{p.pk}/retry/", {}, lambda: EvidencePack.objects.get(pk=p.pk).state, org["b1"])
 
 
 @scenario("pack_link.issue")
 def _(org):
-    p = _pack(org, done=True, tmp=None)
+    p = _pack(org, done=True)
     return Case(f"/audits/packs/{p.pk}/link/", {"auditor_name": "李审核", "organisation": "认证中心",
                                                "expires_on": _iso(TODAY + dt.timedelta(days=30))},
                 lambda: PackLink.objects.count(), org["b1"])
@@ -744,7 +756,7 @@ def _(org):
 
 @scenario("pack_link.revoke")
 def _(org):
-    p = _pack(org, done=True, tmp=None)
+    p = _pack(org, done=True)
     link, _token = packs.link_issue(p, actor=org["admin"], auditor_name="李审核", organisation="认证中心",
                                     expires_on=TODAY + dt.timedelta(days=30))
     return Case(f"/audits/packs/{p.pk}/revoke/", {"link": link.pk, "reason": "审核结束"},
