@@ -143,19 +143,19 @@ def _iso(d: dt.date) -> str:
 # ------------------------------------------------------------------------ helpers for set-up
 
 
-def _person(org, unit, name: str, title: str | None = None, username: str | None = None):
-    """A member of ``unit`` (with a login when ``username``), holding ``title`` there if given."""
+def _person(unit, name: str, username: str):
+    """A member of ``unit`` with a login."""
     m = factories.member(unit, name)
-    if username:
-        u = factories.user(username)
-        core.member_update(m, actor=None, reason="账号", user=u)
-    if title:
-        core.position_assign(actor=None, member=m, unit=unit, title=title, start=D(2024, 1, 1))
-    return (m, u) if username else m
+    u = factories.user(username)
+    core.member_update(m, actor=None, reason="账号", user=u)
+    return m, u
 
 
 def _plain(org) -> Member:
-    return org.setdefault("plain", factories.member(org["b1"], "王五"))
+    """A 党员 of 第一党支部 without a login or an office: the one the acts are about."""
+    if "plain" not in org:
+        org["plain"] = factories.member(org["b1"], "王五")
+    return org["plain"]
 
 
 def _library_doc() -> Document:
@@ -517,7 +517,7 @@ def _(org):
 def _(org):
     occ = _held(org)  # submitted by 第一党支部's secretary; the rule names the committee's 组织委员 (or its leaders)
     assert occ.obligation.checker == "organization" and occ.obligation.checker_level == "parent"
-    m, checker = _person(org, org["b2"], "党委组织委员", username="c_org")  # the named checker, a member of 第二党支部
+    m, checker = _person(org["b2"], "党委组织委员", "c_org")  # the named checker, a member of 第二党支部
     core.position_assign(actor=None, member=m, unit=org["c"], title="organization", start=D(2024, 1, 1))
     return Case(_act_url(occ, "check"), {}, _occ_state(occ), org["b1"],
                 duties={"sec_b1": {"submitter"}, "sec_c": {"checker"}, "c_org": {"checker"}}, extra={"c_org": checker})
@@ -714,7 +714,7 @@ def _(org):
     scheme = scoring.scheme_seed(org["c"], TODAY.year, actor=org["admin"])
     item = ScoringItem.objects.filter(scheme=scheme, indicator="").order_by("pk").first()
     # a 委员 of the committee who belongs to 第二党支部: the level above 第一党支部, not its member
-    _m, c_b2 = _person(org, org["b2"], "党委委员乙", username="c_b2")
+    _m, c_b2 = _person(org["b2"], "党委委员乙", "c_b2")
     core.position_assign(actor=None, member=_m, unit=org["c"], title="committee_member", start=D(2024, 1, 1))
     return Case(f"/audits/scoring/?year={TODAY.year}&period=Y",
                 {"action": "score", "item": item.pk, "unit": org["b1"].pk, "value": str(item.points), "note": "督查"},
@@ -878,12 +878,11 @@ def test_the_pages_do_what_the_matrix_says(org, client, key, settings, tmp_path)
     settings.MEDIA_ROOT = tmp_path
     case = SCENARIOS[key](org)
     people = [(who or "anonymous", org[who] if who else None) for who in ROLES] + list(case.extra.items())
+    named = set().union(*case.duties.values()) if case.duties else set()
+    assert named <= set(permissions.duty_labels()), f"{key}: duties the matrix does not know: {named}"
     problems = []
-    outcomes = {}
     for who, user in people:
-        got = _attempt(client, case, who, user)
-        outcomes[who] = got["status"]
-        problems += _problems(key, case, who, user, got)
+        problems += _problems(key, case, who, user, _attempt(client, case, who, user))
     assert problems == [], "\n".join(problems)
     # the scenario exercised both directions: someone may, someone may not (anonymous at least)
     assert any(_judge(case, key, who, user)[0] for who, user in people), f"{key}: nobody in the fixture may do it"
