@@ -218,7 +218,8 @@ def audit_open(audit: Audit, *, actor, held_on: dt.date, place: str, auditors, a
 
 
 def _editable(audit: Audit, actor) -> None:
-    _auditor(actor, audit)
+    """The checklist can change until the report is out. Who may change it is the permission
+    matrix's (audit.checklist: the audit team, or a 体系管理员 managing the programme)."""
     if Audit.objects.filter(pk=audit.pk).values_list("state", flat=True).first() == "reported":
         raise ValidationError("审核报告已出具,检查表不能再修改")
 
@@ -279,8 +280,8 @@ def item_move(item: ChecklistItem, *, actor, up: bool) -> ChecklistItem:
 @act("audit.template", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def template_save(audit: Audit, *, actor, name: str) -> ChecklistTemplate:
-    """另存为检查表模板 — the audit's distinct (clause, text) pairs, in order."""
-    _auditor(actor, audit)
+    """另存为检查表模板 — the audit's distinct (clause, text) pairs, in order (who may: the
+    permission matrix, audit.template)."""
     if not (name or "").strip():
         raise ValidationError("请填写模板名称")
     if ChecklistTemplate.objects.filter(root=audit.root, name=name.strip()).exists():

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits import indicators
-from audits.audit_services import independence_conflicts
+from audits.audit_services import own_units
 from audits.models import Comparator, Objective, Score, ScoringItem, ScoringScheme
 from qms import ledger
 from qms.models import BRANCH_KINDS, Unit
@@ -36,12 +36,13 @@ def _manager(actor, root: Unit) -> None:
 
 
 def own_unit_duty(actor, unit: Unit) -> set[str]:
-    """``own_unit`` when the scorer belongs to the unit scored (or it contains theirs)."""
-    from audits.audit_services import independence_conflicts
-
+    """``own_unit`` when the scorer belongs to or holds office in the unit scored (or a unit
+    inside it). An office in a unit *above* it is no conflict: that is the 上级组织 the matrix
+    names as the scorer (score.enter: officer_above). The audit rule (independence_conflicts)
+    also excludes auditing one's own subtree; used here it left no 上级组织委员 able to score."""
     if actor is None:
         return set()
-    return {"own_unit"} if independence_conflicts([actor], [unit], timezone.localdate()) else set()
+    return {"own_unit"} if any(own.path.startswith(unit.path) for own in own_units(actor, timezone.localdate())) else set()
 
 
 @act("objectives.manage", unit=lambda root, **_: root)
@@ -188,9 +189,7 @@ def score_enter(item: ScoringItem, unit: Unit, period: str, *, actor, value: Dec
         raise ValidationError(f"得分应在 0–{item.points} 之间")
     if not (note or "").strip():
         raise ValidationError("请填写评分说明(依据)")
-    conflicts = independence_conflicts([actor], [unit], timezone.localdate())
-    if conflicts:
-        raise ValidationError("评分人须回避:" + ";".join(conflicts))
+    # 回避 (a scorer of the unit scored) is the matrix's forbid: own_unit, asked before this runs
     s = Score.objects.select_for_update().filter(item=item, unit=unit, period=period).first()
     if s is None:
         s = Score.objects.create(item=item, unit=unit, period=period, value=value, note=note.strip(), entered_by=actor)

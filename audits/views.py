@@ -195,7 +195,7 @@ def raise_nc(request):
 def raise_from_gap(request, pk: int):
     occ = get_visible_or_404(request.user, Occurrence, pk=pk)
     if not (occ.unit.parent_id and can_manage(request.user, occ.unit.parent)) and not can_manage(request.user, occ.unit):
-        raise PermissionDenied
+        raise PermissionDenied("只有本组织或上级组织的负责人、体系管理员可以从执行缺口立项整改")
     try:
         nc = services.nc_raise_from_gap(occ, actor=request.user)
         messages.success(request, f"已立项整改 {nc.code}")
@@ -280,13 +280,17 @@ def audit_detail(request, pk: int):
         for unit in audit.units.all():
             q |= Q(memberships__unit__path__startswith=unit.path, memberships__end__isnull=True)
         auditees = Member.objects.filter(q).distinct().order_by("name")
+    from qms.permissions import allowed
+
+    duties = audit_services.audit_duties(request.user, audit)
+    may = {k: allowed(request.user, f"audit.{k}", audit.root, duties=duties) for k in ("sample", "checklist", "template")}
     return render(request, "audits/audit_detail.html", {
-        "audit": audit, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
+        "audit": audit, "may": may, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
         "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
         "results": [c for c in ItemResult.choices if c[0]], "in_team": in_team, "is_lead": audit.lead_id == request.user.pk,
         "grades": [g for g in Grade.choices if g[0] != "improvement"], "units": audit.units.all(), "team": audit.team.all(),
         "meetings": audit.meetings.prefetch_related("auditors", "auditees"), "auditees": auditees,
-        "templates": audit_services.templates_for(audit) if in_team else [],
+        "templates": audit_services.templates_for(audit) if may["template"] else [],
         "today": timezone.localdate(),
     })
 
@@ -299,7 +303,7 @@ def audit_action(request, pk: int, name: str):
 
     audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
     if audit is None:
-        raise PermissionDenied
+        raise PermissionDenied("无权查看该审核")
     p, u = request.POST, request.user
     try:
         if name == "sample":
@@ -368,7 +372,7 @@ def audit_report_pdf(request, pk: int):
 
     audit = (restrict(request.user, Audit.objects.all()) | Audit.objects.filter(team=request.user)).distinct().filter(pk=pk).first()
     if audit is None:
-        raise PermissionDenied
+        raise PermissionDenied("无权查看该审核")
     resp = HttpResponse(report_pdf(audit), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="audit-{audit.pk}.pdf"'
     return resp
@@ -379,7 +383,7 @@ def programme(request):
     """年度审核方案 — built from the data, highest risk first."""
     from audits import audit_services
     from audits.models import ProgrammeEntry
-    from qms.scoping import is_admin
+    from qms.permissions import allowed
 
     scope = request.scope or None
     if not scope:
@@ -387,10 +391,11 @@ def programme(request):
     root = Unit.objects.get(pk=scope.unit_id)
     year = year_param(request, "year")
     if request.method == "POST":
-        if not is_admin(request.user):
-            raise PermissionDenied("只有体系管理员可以编制审核方案")
+        # who may is the permission matrix's (programme.build: 体系管理员 and the unit's leaders);
+        # a refusal is NotPermitted, a 403 with the reason
         audit_services.programme_build(root, year, actor=request.user)
         messages.success(request, f"已编制 {year} 年审核方案")
         return redirect(f"{request.path}?year={year}")
     entries = restrict(request.user, ProgrammeEntry.objects.filter(year=year, root=root)).select_related("unit")
-    return render(request, "audits/programme.html", {"entries": entries, "year": year, "root": root, "can_build": is_admin(request.user)})
+    return render(request, "audits/programme.html", {"entries": entries, "year": year, "root": root,
+                                                     "can_build": allowed(request.user, "programme.build", root)})

@@ -85,6 +85,13 @@ NAMES = {"sec_b1": "王一支", "sec_c": "赵党委", "member": "李党员", "se
 
 @pytest.fixture
 def org(db):
+    return build_org()
+
+
+def build_org() -> dict:
+    """测试党委 C → 第一党支部 B1, 第二党支部 B2; the secretaries of each, a 党员 of B1 (the
+    committee's secretary is a member of B1 too), a 体系管理员, an 外部审核员 and a 内审员 over C,
+    and a nonconformity of B1 raised by the committee's secretary."""
     load_library()
     c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
     b1 = factories.unit("B1", UnitKind.BRANCH, parent=c, name="第一党支部")

@@ -331,7 +331,7 @@ def dues_page(request):
             action = p.get("action")
             if action == "pay":
                 if not manage:
-                    raise PermissionDenied
+                    raise PermissionDenied("您只有查看权限,不能登记党费")
                 member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
                 amount = Decimal(p["amount"]) if p.get("amount") else None
                 income = Decimal(p["income"]) if p.get("income") else None
