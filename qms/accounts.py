@@ -26,7 +26,8 @@ from django.db import transaction
 
 from qms import ledger
 from qms.models import Account, Member, MemberStatus, Unit
-from qms.permissions import act, is_user, member_unit
+from qms.permissions import NotPermitted, act, is_user, member_unit
+from qms.scoping import scopes_for
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+\-]{2,29}$")
 #: no 0/O, 1/l/I: the password is read off a screen and typed in
@@ -93,6 +94,25 @@ def login_unit(user=None, **_: Any) -> Unit | None:
     return member_unit(member=member)
 
 
+def _check_not_above(actor, user) -> None:
+    """Whoever resets, disables or enables a login must hold at least its powers: otherwise a
+    branch secretary could reset the password of the committee secretary who is a member of
+    their branch (or of the 体系管理员) and sign in as them. Each of the login's scopes beyond
+    plain membership must lie within one the actor manages (a 体系管理员 scope within the
+    actor's 体系管理员 scope); a superuser's login is a superuser's to touch."""
+    if actor is None:
+        return
+    refusal = NotPermitted("该账号的权限超出您的管理范围,请由上级组织负责人或体系管理员办理")
+    if user.is_superuser and not actor.is_superuser:
+        raise refusal
+    mine = [s for s in scopes_for(actor) if s.can_manage]
+    for s in scopes_for(user):
+        if s.level == "member":
+            continue
+        if not any(s.path.startswith(m.path) and (s.level != "admin" or m.level == "admin") for m in mine):
+            raise refusal
+
+
 def _check_password(password: str, user=None) -> None:
     try:
         validate_password(password, user)
@@ -135,6 +155,7 @@ def password_reset(*, actor, user) -> Issued:
     """重置密码 — a new one-time password, to be changed at the next login. The person's open
     sessions end (Django checks the password hash on every request)."""
     user = _locked(user)
+    _check_not_above(actor, user)
     before = _previous(user)
     password = generate_password()
     user.set_password(password)
@@ -144,8 +165,10 @@ def password_reset(*, actor, user) -> Issued:
     return Issued(user, password)
 
 
-def _set_active(user, active: bool, *, actor, reason: str) -> bool:
+def _set_active(user, active: bool, *, actor, reason: str, check: bool = True) -> bool:
     user = _locked(user)
+    if check:
+        _check_not_above(actor, user)
     if user.is_active == active:
         return False
     before = _previous(user)
@@ -183,7 +206,7 @@ def disable_for_member(member: Member, *, actor, reason: str) -> bool:
     caller's transaction. A step of the caller's act (checked there), not an act of its own."""
     if member.user_id is None:
         return False
-    return _set_active(member.user, False, actor=actor, reason=reason)
+    return _set_active(member.user, False, actor=actor, reason=reason, check=False)
 
 
 def _self(actor=None, **_: Any) -> set[str]:

@@ -241,3 +241,23 @@ def test_no_password_ever_reaches_the_ledger(org, client):  # noqa: F811
     for before, after in LedgerEntry.objects.filter(obj_type="auth.user").values_list("before", "after"):
         assert set(before or {}) | set(after) == {"username", "is_active", "must_change_password"}
     assert ledger.verify().ok
+
+
+def test_nobody_takes_over_a_login_with_more_powers_than_their_own(org, client):  # noqa: F811
+    """sec_c (the committee's secretary) and sec_b1 are both members of 第一党支部: its secretary
+    manages them as members, but may not reset, disable or enable the committee secretary's login
+    (nor a 体系管理员's): a reset would hand them its password."""
+    head = ledger.head()
+    client.force_login(org["sec_b1"])
+    for url, data in ((f"/accounts/logins/{org['sec_c'].pk}/reset/", {}), (f"/accounts/logins/{org['sec_c'].pk}/disable/", {"reason": "x"})):
+        r = client.post(url, data)
+        assert r.status_code == 403 and "权限超出您的管理范围" in r.content.decode()
+    assert ledger.head() == head
+    admin_member = factories.member(org["b1"], "管理员本人")
+    core.member_update(admin_member, actor=None, reason="账号", user=org["admin"])
+    with pytest.raises(permissions.NotPermitted):
+        accounts.password_reset(actor=org["sec_b1"], user=org["admin"])
+    with pytest.raises(permissions.NotPermitted):
+        accounts.password_reset(actor=org["sec_c"], user=org["admin"])
+    assert accounts.password_reset(actor=org["sec_c"], user=org["sec_b1"]).password  # the level above may
+    assert accounts.password_reset(actor=org["admin"], user=org["sec_c"]).password
