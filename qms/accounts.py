@@ -94,6 +94,16 @@ def login_unit(user=None, **_: Any) -> Unit | None:
     return member_unit(member=member)
 
 
+def may_touch(actor, user) -> bool:
+    """Whether ``actor`` holds at least the powers of ``user``'s login (see below): the pages
+    offer 重置密码, 停用 and 启用 only then."""
+    try:
+        _check_not_above(actor, user)
+    except NotPermitted:
+        return False
+    return True
+
+
 def _check_not_above(actor, user) -> None:
     """Whoever resets, disables or enables a login must hold at least its powers: otherwise a
     branch secretary could reset the password of the committee secretary who is a member of

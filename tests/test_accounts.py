@@ -253,6 +253,9 @@ def test_nobody_takes_over_a_login_with_more_powers_than_their_own(org, client):
         r = client.post(url, data)
         assert r.status_code == 403 and "权限超出您的管理范围" in r.content.decode()
     assert ledger.head() == head
+    page = client.get(f"/accounts/members/{_member_of(org['sec_c']).pk}/").content.decode()
+    assert "权限超出您的管理范围" in page and f"/accounts/logins/{org['sec_c'].pk}/reset/" not in page
+    assert f"/accounts/logins/{org['sec_c'].pk}/reset/" not in client.get("/accounts/").content.decode()
     admin_member = factories.member(org["b1"], "管理员本人")
     core.member_update(admin_member, actor=None, reason="账号", user=org["admin"])
     with pytest.raises(permissions.NotPermitted):
@@ -261,3 +264,22 @@ def test_nobody_takes_over_a_login_with_more_powers_than_their_own(org, client):
         accounts.password_reset(actor=org["sec_c"], user=org["admin"])
     assert accounts.password_reset(actor=org["sec_c"], user=org["sec_b1"]).password  # the level above may
     assert accounts.password_reset(actor=org["admin"], user=org["sec_c"]).password
+
+
+def test_the_administrator_manages_logins_of_people_outside_the_roster(org, client):  # noqa: F811
+    """An external auditor's login belongs to no member: the 体系管理员 whose scope holds all its
+    grants sees it under 其他账号, resets and disables it, and ends its grant; a secretary never sees it."""
+    ext = org["ext"]
+    client.force_login(org["sec_c"])
+    assert f"/accounts/logins/{ext.pk}/reset/" not in client.get("/accounts/").content.decode()
+    assert client.post(f"/accounts/logins/{ext.pk}/reset/").status_code == 404
+    client.force_login(org["admin"])
+    listing = client.get("/accounts/").content.decode()
+    assert "其他账号" in listing and f"/accounts/logins/{ext.pk}/reset/" in listing
+    assert SECRET.search(client.post(f"/accounts/logins/{ext.pk}/reset/").content.decode())
+    grant = RoleGrant.objects.get(user=ext)
+    assert client.post(f"/accounts/grants/{grant.pk}/expire/",
+                       {"last_day": (TODAY - dt.timedelta(days=1)).isoformat(), "reason": "审核结束"}).status_code == 302
+    assert not any(s.level == "external_auditor" for s in scopes_for(get_user_model().objects.get(pk=ext.pk)))
+    assert client.post(f"/accounts/logins/{ext.pk}/disable/", {"reason": "审核结束"}).status_code == 302
+    assert not get_user_model().objects.get(pk=ext.pk).is_active

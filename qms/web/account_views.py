@@ -157,6 +157,7 @@ def account_list(request):
     today = timezone.localdate()
     grants = _grants([m.user_id for m in page if m.user_id])
     rows = [{"member": m, "unit": m.open_memberships[0].unit if m.open_memberships else None,
+             "may_touch": m.user_id is not None and accounts.may_touch(request.user, m.user),
              "grants": [(g, _grant_state(g, today)) for g in grants.get(m.user_id, [])]} for m in page]
     others = list(_other_logins(request.user)[:200])
     other_grants = _grants(others)
@@ -183,6 +184,7 @@ def _member_page(request, member: Member, *, create_form=None, grant_form=None, 
     return render(request, "qms/account_member.html", {
         "member": member, "login": login, "current": member.current_membership(),
         "must_change": bool(login and accounts.must_change_password(login)),
+        "may_touch": bool(login and accounts.may_touch(request.user, login)),
         "grants": [(g, _grant_state(g, today)) for g in _grants([login]).get(login.pk, [])] if login else [],
         "create_form": create_form or LoginCreateForm(),
         "grant_form": grant_form or GrantForm(roles=core.AUDITOR_ROLES, units=units,
