@@ -94,11 +94,11 @@ def login_unit(user=None, **_: Any) -> Unit | None:
     return member_unit(member=member)
 
 
-def may_touch(actor, user) -> bool:
-    """Whether ``actor`` holds at least the powers of ``user``'s login (see below): the pages
-    offer 重置密码, 停用 and 启用 only then."""
+def may_touch(manager, user) -> bool:
+    """Whether ``manager`` holds at least the powers of ``user``'s login (see below): the pages
+    offer 重置密码, 停用 and 启用 only then. A question, not an act: the acts check it again."""
     try:
-        _check_not_above(actor, user)
+        _check_not_above(manager, user)
     except NotPermitted:
         return False
     return True
