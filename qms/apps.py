@@ -7,7 +7,10 @@ class QmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from qms import ledger, limits, log_filters, models
+        from qms.security import note_password_to_change
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
         # gunicorn configures its loggers itself, before Django: its access log must not keep an
@@ -18,3 +21,4 @@ class QmsConfig(AppConfig):
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,
             models.Position, models.RoleGrant, models.PolicyOverride,
         )
+        user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")

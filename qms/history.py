@@ -22,7 +22,7 @@ OBJECTS = {
     "attendance": "出席情况", "followup": "决议落实", "attachment": "附件", "dues": "党费", "removal": "除名申请",
     "audit": "内部审核", "checklist": "检查表条目", "checklist_template": "检查表模板", "sample": "抽样", "programme": "审核方案",
     "nc": "不符合项", "review": "管理评审", "objective": "目标", "scheme": "考核方案", "score": "评分", "annual": "年度统计",
-    "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构",
+    "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构", "account": "账号",
 }
 
 #: what was done (the part after the dot)
@@ -42,6 +42,7 @@ VERBS = {
     "item_update": "修改考核项", "item_remove": "删除考核项", "enter": "评分", "begin": "开始生成", "finish": "生成完成",
     "fail": "生成失败", "retry": "重新生成", "requeue": "重新排队", "issue": "签发", "revoke": "撤销",
     "access": "访问", "refused": "拒绝访问", "add_fields": "升级(新增字段)",
+    "disable": "停用", "enable": "启用", "expire": "终止",
 }
 
 #: whole actions whose sentence is not "verb + object"
@@ -50,7 +51,11 @@ ACTIONS = {
     "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
     "removal.approve": "批准除名", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
+    "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
 }
+
+#: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)
+EXTRA_FIELDS = {"must_change_password": "下次登录须修改密码"}
 
 
 def action_label(action: str) -> str:
@@ -84,7 +89,7 @@ def _field(model: type[models.Model] | None, key: str) -> models.Field | None:
 
 def field_label(model: type[models.Model] | None, key: str) -> str:
     f = _field(model, key)
-    return str(getattr(f, "verbose_name", "") or key)
+    return str(getattr(f, "verbose_name", "") or EXTRA_FIELDS.get(key, key))
 
 
 def _name_of(related: type[models.Model], pk: Any) -> str:

@@ -408,3 +408,22 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Account(models.Model):
+    """账号 — what the product keeps about a login besides Django's user: whether its password
+    was set by someone else (created or reset by a manager) and must be changed at the next
+    login. Whether the login may sign in at all is Django's ``User.is_active`` (one place);
+    both are ledgered together as the login's state (``qms.accounts.snapshot``), never the
+    password."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("账号"), on_delete=models.CASCADE,
+                                primary_key=True, related_name="account")
+    must_change_password = models.BooleanField(_("下次登录须修改密码"), default=False)
+
+    class Meta:
+        verbose_name = _("账号")
+        verbose_name_plural = _("账号")
+
+    def __str__(self) -> str:
+        return str(self.user)

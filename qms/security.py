@@ -60,3 +60,41 @@ class TamperAlertMiddleware:
         if isinstance(exception, TamperedError):
             return render(request, "qms/tampered.html", {"message": TAMPER_MESSAGE}, status=409)
         return None
+
+
+#: the session key set at login when the password was chosen by someone else (qms/accounts.py)
+MUST_CHANGE_KEY = "qms_must_change_password"
+
+
+def note_password_to_change(sender, request, user, **kwargs) -> None:
+    """On login (``user_logged_in``): remember in the session whether the password must be
+    changed first, so the check below costs no query on later requests."""
+    from qms.accounts import must_change_password
+
+    if must_change_password(user):
+        request.session[MUST_CHANGE_KEY] = True
+    else:
+        request.session.pop(MUST_CHANGE_KEY, None)
+
+
+class PasswordChangeMiddleware:
+    """A person whose password was created or reset by a manager sees only 我的账号 (where they
+    change it), until they do; they may still sign out. Anything else redirects there."""
+
+    ALLOWED = ("/static/", "/i18n/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if getattr(request, "session", None) is not None and request.session.get(MUST_CHANGE_KEY):
+            from django.contrib import messages
+            from django.shortcuts import redirect
+            from django.urls import reverse
+
+            own = reverse("my_account")
+            if (request.user.is_authenticated and request.path not in (own, reverse("logout"))
+                    and not request.path.startswith(self.ALLOWED)):
+                messages.warning(request, "您的密码由管理人员设定,请先修改密码再使用系统")
+                return redirect(own)
+        return self.get_response(request)

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from qms import ledger, limits
+from qms import accounts, ledger, limits
 from qms.models import (
     BRANCH_KINDS,
     AdminUnit,
@@ -31,7 +31,8 @@ from qms.models import (
     Unit,
     UnitKind,
 )
-from qms.permissions import act, member_unit
+from qms.permissions import act, allowed, member_unit, require
+from qms.scoping import can_manage
 from qms.signals import member_event_recorded
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
@@ -272,6 +273,7 @@ def member_transfer(member: Member, *, actor, date: dt.date, to_unit: Unit | Non
         member.status = MemberStatus.TRANSFERRED_OUT
         member.save(update_fields=["status"])
         ledger.record("member.transfer_out", member, actor=actor, before=before, reason=note)
+        accounts.disable_for_member(member, actor=actor, reason=f"组织关系转出{('(' + note + ')') if note else ''}")
         kind = MemberEventKind.TRANSFER_OUT
     else:
         ms = Membership.objects.create(member=member, unit=to_unit, group=group, start=date)
@@ -319,6 +321,8 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
         raise ValidationError({"kind": f"不支持的变化类型:{kind}"})
     member.save()
     ledger.record(f"member.{kind}", member, actor=actor, before=before, reason=note)
+    if member.status != MemberStatus.ACTIVE:  # 去世, 除名: the login cannot sign in any more
+        accounts.disable_for_member(member, actor=actor, reason=str(MemberEventKind(kind).label))
     ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=note,
                                     from_unit=current.unit if current else None)
     ledger.record("member_event.create", ev, actor=actor)
@@ -381,6 +385,47 @@ def role_grant(*, actor, user, role: str, unit: Unit, valid_from: dt.date,
         raise ValidationError({"valid_until": "失效日期不能早于生效日期"})
     g = RoleGrant.objects.create(user=user, role=role, unit=unit, valid_from=valid_from, valid_until=valid_until)
     ledger.record("role.grant", g, actor=actor)
+    return g
+
+
+#: the roles a 书记/委员 may give to people they manage (体系管理员 only by a 体系管理员)
+AUDITOR_ROLES = (Role.INTERNAL_AUDITOR, Role.EXTERNAL_AUDITOR)
+
+
+@act("role.grant_auditor", unit=lambda unit, **_: unit)
+@transaction.atomic
+def auditor_role_grant(*, actor, user, role: str, unit: Unit, valid_from: dt.date,
+                       valid_until: dt.date | None = None) -> RoleGrant:
+    """授予内审员、外部审核员角色 — by a 体系管理员, or by a 书记/委员 over a unit they manage to
+    a login of a member they manage (an outsider's login is the 体系管理员's to grant)."""
+    if role not in AUDITOR_ROLES:
+        raise ValidationError({"role": "这里只能授予内审员或外部审核员角色"})
+    if actor is not None and not allowed(actor, "role.grant", unit):  # not a 体系管理员 here
+        member = Member.objects.filter(user_id=user.pk).first()
+        current = member.current_membership() if member else None
+        if current is None or not can_manage(actor, current.unit):
+            raise ValidationError({"user": "只能向本人管理范围内的党员授予角色"})
+    return role_grant(actor=actor, user=user, role=role, unit=unit, valid_from=valid_from, valid_until=valid_until)
+
+
+@act("role.expire", unit=lambda grant, **_: grant.unit)
+@transaction.atomic
+def role_expire(grant: RoleGrant, *, actor, last_day: dt.date, reason: str) -> RoleGrant:
+    """终止角色授权 — the role applies up to and including ``last_day``, not after; a day before
+    it starts (or earlier) means it never applies (stored as the day before ``valid_from``).
+    A 体系管理员 grant is ended only by a 体系管理员."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "终止授权必须填写原因"})
+    g = RoleGrant.objects.select_for_update().select_related("unit").get(pk=grant.pk)
+    if g.role == Role.ADMIN and actor is not None:
+        require(actor, "role.grant", g.unit)
+    last_day = max(last_day, g.valid_from - dt.timedelta(days=1))
+    if g.valid_until is not None and g.valid_until <= last_day:
+        raise ValidationError(f"该授权的最后有效日期已是 {g.valid_until:%Y-%m-%d},无需终止")
+    before = ledger.snapshot(g)
+    g.valid_until = last_day
+    g.save(update_fields=["valid_until"])
+    ledger.record("role.expire", g, actor=actor, before=before, reason=reason)
     return g
 
 

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "qms.scoping.ScopeMiddleware",
     "qms.security.SecurityHeadersMiddleware",
     "qms.security.TamperAlertMiddleware",
+    "qms.security.PasswordChangeMiddleware",  # a password set by a manager is changed first (qms/accounts.py)
     "qms.params.BadParameterMiddleware",  # last, so a bad query parameter is answered first (400 page)
 ]
 
@@ -131,7 +132,8 @@ DATABASES = {"default": database_settings(_DB_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    # Django's own, with its message in Chinese (qms/accounts.py)
+    {"NAME": "qms.accounts.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"

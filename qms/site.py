@@ -24,10 +24,12 @@ MENU = [
     ("pack_list", _("认证证据包"), "manage"),
     ("annual", _("年度统计"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
+    ("account_list", _("账号管理"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
     ("ledger", _("留痕台账"), "admin"),
     ("permissions", _("权限矩阵"), "admin"),
     ("notifications", _("通知"), "all"),
+    ("my_account", _("我的账号"), "all"),
 ]
 
 

@@ -36,13 +36,15 @@ D = dt.date
 TODAY = timezone.localdate()
 
 SERVICE_MODULES = (
-    "qms.services", "qms.roster", "procedures.services", "workflows.services", "workflows.dues",
+    "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues",
     "audits.services", "audits.audit_services", "audits.review", "audits.scoring", "audits.annual", "audits.packs",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",
                # read-only: names the conflicts an auditor has, in words the actor may read
-               "audits.audit_services.independence_conflicts"}
+               "audits.audit_services.independence_conflicts",
+               # a step of member_transfer / member_status_change (checked there): a leaver's login is disabled
+               "qms.accounts.disable_for_member"}
 
 
 def _service_functions():
@@ -69,7 +71,7 @@ def test_every_view_that_calls_a_service_calls_a_declared_one():
     acting = {q.rsplit(".", 1)[1] for q, _fn in _service_functions()}
     root = Path(settings.BASE_DIR)
     for path in [*root.glob("*/views.py"), *root.glob("*/*_views.py"), *root.glob("qms/web/*.py")]:
-        called = set(re.findall(r"\b(?:services|svc|core|capa|review|scoring|annual|packs|dues)\.(\w+)\(", path.read_text()))
+        called = set(re.findall(r"\b(?:services|svc|core|capa|review|scoring|annual|packs|dues|accounts)\.(\w+)\(", path.read_text()))
         assert (called & acting) - declared == set(), path
 
 

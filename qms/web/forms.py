@@ -104,3 +104,33 @@ class PositionForm(forms.Form):
     member_id_number = forms.CharField(label="任职人身份证号", max_length=18)
     title = forms.ChoiceField(label="职务", choices=PositionTitle.choices)
     start = forms.DateField(label="任职日期", widget=DATE)
+
+
+class LoginCreateForm(forms.Form):
+    """开通账号: the username is the manager's choice; leave the password empty to generate one."""
+
+    username = forms.CharField(label="用户名", max_length=30, help_text="3至30位字母、数字或 _ . @ + -,登录时使用")
+    password = forms.CharField(label="初始密码", required=False, max_length=128,
+                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                               help_text="留空则由系统生成;本人首次登录时必须修改")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="原因", max_length=200)
+
+
+class GrantForm(forms.Form):
+    role = forms.ChoiceField(label="角色", choices=[])
+    unit = UnitChoiceField(label="范围", queryset=Unit.objects.none())
+    valid_from = forms.DateField(label="生效日期", widget=DATE)
+    valid_until = forms.DateField(label="失效日期", required=False, widget=DATE, help_text="最后一天有效;留空表示长期有效")
+
+    def __init__(self, *args, roles=(), units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r.value, r.label) for r in roles]
+        self.fields["unit"].queryset = units if units is not None else Unit.objects.none()
+
+
+class ExpireForm(forms.Form):
+    last_day = forms.DateField(label="最后有效日期", widget=DATE)
+    reason = forms.CharField(label="原因", max_length=200)

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from qms.web import views
+from qms.web import account_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
@@ -28,5 +28,7 @@ urlpatterns = [
     path("permissions/", views.permissions_page, name="permissions"),
     path("notifications/", views.notifications, name="notifications"),
     path("roster/", include("qms.web.roster_urls")),
+    path("account/", account_views.my_account, name="my_account"),
+    path("accounts/", include("qms.web.account_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

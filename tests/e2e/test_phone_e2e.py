@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from procedures.library_loader import load_library
+from qms.models import Member
 from tests.e2e.conftest import login, shot
 from workflows.models import Occurrence
 from workflows.scheduler import schedule
@@ -16,7 +17,7 @@ from workflows.scheduler import schedule
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PAGES = ["home", "unit_tree", "member_list", "procedure_register", "occurrence_list", "compliance", "dues_page",
-         "nc_register", "audit_list", "objectives", "annual", "org_check", "notifications"]
+         "nc_register", "audit_list", "objectives", "annual", "org_check", "notifications", "my_account", "account_list"]
 
 
 def test_no_page_is_wider_than_a_phone_and_the_menu_folds(browser, live_server):
@@ -32,13 +33,17 @@ def test_no_page_is_wider_than_a_phone_and_the_menu_folds(browser, live_server):
         page.click("label.menu-toggle")
         assert page.locator("nav.menu").is_visible()
         occ = Occurrence.objects.filter(unit__code="HX-Z1-B1").order_by("due_date").first()
-        urls = [reverse(name) for name in PAGES] + [reverse("occurrence_detail", args=[occ.pk])]
+        member = Member.objects.filter(user__username="dangyuan").first()
+        urls = [reverse(name) for name in PAGES] + [reverse("occurrence_detail", args=[occ.pk]),
+                                                    reverse("account_member", args=[member.pk])]
         wide = {}
         for url in urls:
             page.goto(url)
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > 390:
                 wide[url] = width
+        shot(page, "phone-account")
+        page.goto(urls[-2])
         shot(page, "phone-occurrence")
         assert wide == {}, f"pages wider than the phone: {wide}"
     finally:

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from qms.web import account_views as views
+
+urlpatterns = [
+    path("", views.account_list, name="account_list"),
+    path("members/<id:pk>/", views.account_member, name="account_member"),
+    path("members/<id:pk>/create/", views.account_create, name="account_create"),
+    path("members/<id:pk>/grant/", views.account_grant, name="account_grant"),
+    path("logins/<id:pk>/reset/", views.account_reset, name="account_reset"),
+    path("logins/<id:pk>/disable/", views.account_disable, name="account_disable"),
+    path("logins/<id:pk>/enable/", views.account_enable, name="account_enable"),
+    path("grants/<id:pk>/expire/", views.grant_expire, name="grant_expire"),
+]
