@@ -88,7 +88,8 @@ def register_xlsx(request):
     st = services.rectification(qs)
     s = wb.create_sheet("整改率")
     s.append(["问题总数(不含观察项)", "已整改", "按期整改", "整改率", "按期整改率", "平均关闭天数"])
-    s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate, st.mean_days])
+    s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate,
+              st.mean_days if st.mean_days is not None else services.close_days_text(None)])
     buf = io.BytesIO()
     wb.save(buf)
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
