@@ -362,15 +362,21 @@ def dues_page(request):
                 member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
                 amount = Decimal(p["amount"]) if p.get("amount") else None
                 income = Decimal(p["income"]) if p.get("income") else None
-                dues.dues_record(member, actor=request.user, month=_date(p.get("month", "") + "-01", "月份"),
+                month = _date(p.get("month", "") + "-01", "月份")
+                dues.dues_record(member, actor=request.user, month=month,
                                  paid_on=_date(p.get("paid_on"), "交纳日期"), way=p.get("way", ""), amount=amount, income=income)
+                done = f"已登记 {member.name} {month:%Y年%m月} 党费"
             elif action == "remove":
                 member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
                 dues.removal_request(member, actor=request.user, reason=p.get("reason", ""))
+                done = f"已提出 {member.name} 的除名申请,待上级党组织审批"
             elif action in ("approve", "reject"):
                 req = RemovalRequest.objects.get(pk=p.get("request") or 0)
                 dues.removal_decide(req, actor=request.user, approve=action == "approve", note=p.get("note", ""))
-            messages.success(request, "已保存")
+                done = f"已{'批准' if action == 'approve' else '不批准'} {req.member.name} 的除名申请"
+            else:
+                done = "没有可执行的操作"
+            messages.success(request, done)
         except (ValidationError, InvalidOperation, Member.DoesNotExist, RemovalRequest.DoesNotExist) as exc:
             messages.error(request, ";".join(getattr(exc, "messages", ["输入有误"])))
         return redirect(f"{request.path}?unit={unit.code}")

@@ -203,7 +203,7 @@ def unit_edit(request, code: str):
             changes["parent"] = d["parent"]
         done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"], **changes))
         if done is not None:
-            messages.success(request, "已保存修改")
+            messages.success(request, f"已保存 {unit.name} 的修改(原因已留痕)")
             return redirect("unit_detail", code=unit.code)
     return render(request, "qms/form.html", {"form": form, "title": f"修改党组织:{unit.name}"})
 
@@ -364,7 +364,7 @@ def member_amend(request, pk: int):
         if not changes:
             form.add_error(None, "没有任何改动")
         elif apply_service(form, lambda: services.member_update(member, actor=request.user, reason=reason, **changes)) is not None:
-            messages.success(request, "已更正,原值保留在留痕中")
+            messages.success(request, f"已更正 {member.name} 的{'、'.join(str(AmendForm.base_fields[k].label) for k in changes)},原值保留在留痕中")
             return redirect("member_detail", pk=member.pk)
     return render(request, "qms/form.html", {"form": form, "title": f"更正党员信息:{member.name}"})
 
@@ -378,7 +378,7 @@ def member_transfer(request, pk: int):
         d = form.cleaned_data
         done = apply_service(form, lambda: services.member_transfer(member, actor=request.user, date=d["date"], to_unit=d["to_unit"], note=d["note"]))
         if done is not None:
-            messages.success(request, "组织关系已转接")
+            messages.success(request, f"{member.name} 的组织关系已转至 {d['to_unit'].name}" if d["to_unit"] else f"{member.name} 的组织关系已转出")
             return redirect("member_detail", pk=member.pk) if d["to_unit"] and can_manage(request.user, d["to_unit"]) else redirect("member_list")
     return render(request, "qms/form.html", {"form": form, "title": f"组织关系转接:{member.name}"})
 
@@ -392,7 +392,7 @@ def member_status(request, pk: int):
         done = apply_service(form, lambda: services.member_status_change(
             member, actor=request.user, kind=d["kind"], date=d["date"], note=d["note"], category=d["category"] or None))
         if done is not None:
-            messages.success(request, "已记录状态变化")
+            messages.success(request, f"已登记 {member.name}:{dict(StatusForm.base_fields['kind'].choices).get(d['kind'], d['kind'])}")
             return redirect("member_list")
     return render(request, "qms/form.html", {"form": form, "title": f"党员状态变化:{member.name}"})
 
