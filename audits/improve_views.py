@@ -27,6 +27,7 @@ from procedures.models import Document
 from qms.models import Unit
 from qms.params import choice_param, year_param
 from qms.scoping import can_manage, is_admin, people_who_may_lead, restrict
+from qms.templatetags.people import person
 
 
 def _root(request) -> Unit:
@@ -60,7 +61,7 @@ def review_list(request):
             planned_on = dt.date.fromisoformat(p.get("planned_on", ""))
             r = review.review_plan(actor=request.user, root=root, year=planned_on.year, planned_on=planned_on, chair=chair,
                                    title=p.get("title", ""))
-            messages.success(request, "管理评审已策划,可汇集评审输入")
+            messages.success(request, f"已策划“{r.title}”({r.planned_on:%Y-%m-%d},主持人 {person(r.chair)}),下一步汇集评审输入")
             return redirect("review_detail", pk=r.pk)
         except ValueError:
             messages.error(request, "请填写有效的计划日期")
@@ -99,11 +100,11 @@ def review_action(request, pk: int, name: str):
     try:
         if name == "gather":
             review.review_gather(r, actor=u)
-            messages.success(request, "已从系统数据汇集评审输入")
+            messages.success(request, f"已从系统数据汇集“{r.title}”的评审输入")
         elif name == "hold":
             review.review_hold(r, actor=u, held_on=dt.date.fromisoformat(p.get("held_on", "")), attendees=p.get("attendees", ""),
                                minutes=p.get("minutes", ""), conclusion=p.get("conclusion", ""))
-            messages.success(request, "评审会议已记录")
+            messages.success(request, "评审会议已记录,下一步形成评审输出(措施单)")
         elif name == "decision":
             if not p.get("unit"):
                 raise ValidationError("请选择责任组织")
@@ -115,7 +116,7 @@ def review_action(request, pk: int, name: str):
             messages.success(request, f"已形成措施单 {d.action.code}")
         elif name == "close":
             review.review_close(r, actor=u)
-            messages.success(request, "管理评审已关闭")
+            messages.success(request, f"“{r.title}”已关闭")
         else:
             raise PermissionDenied
     except ValueError:

@@ -5,7 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import OPEN_STATES, Nonconformity
-from audits.services import rectification
+from audits.services import rectification_of
+from qms.models import Unit
 from qms.scoping import current_scope, restrict
 from workflows.models import Occurrence, State
 
@@ -15,13 +16,16 @@ def rectification_panel(request) -> dict | None:
     if scope is None:
         return None
     qs = restrict(request.user, Nonconformity.objects.all()).filter(unit__path__startswith=scope.path)
-    st = rectification(qs)
-    if not st.total:
-        return None
+    year = timezone.localdate().year
+    # the same function and the same year as the management review's inputs (audits/review.py)
+    st = rectification_of(Unit.objects.get(pk=scope.unit_id), year)
     overdue = qs.filter(state__in=OPEN_STATES, due_date__lt=timezone.localdate()).select_related("unit").order_by("due_date", "pk")[:10]
+    if not st.total and not overdue:
+        return None
     rows = [(f"{nc.code} {nc.unit.name}", reverse("nc_detail", args=[nc.pk]), f"逾期(期限 {nc.due_date:%Y-%m-%d})") for nc in overdue]
     rate = "—" if st.rate is None else f"{st.rate:.0%}"
-    return {"title": f"整改率 {rate}(按期 {st.on_time}/{st.total},平均 {'—' if st.mean_days is None else st.mean_days} 天关闭)", "rows": rows, "empty": "没有逾期的整改。"}
+    return {"title": f"{year}年整改率 {rate}(按期 {st.on_time}/{st.total},平均关闭 {st.mean_days_text})", "rows": rows,
+            "empty": "没有逾期的整改。"}
 
 
 def gaps_panel(request) -> dict | None:

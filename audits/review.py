@@ -27,9 +27,10 @@ from audits.models import (
     Objective,
     ReviewDecision,
 )
-from audits.services import nc_raise, rectification
+from audits.services import nc_raise, rectification_of
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
+from qms.figures import member_count
 from qms.models import Unit
 from qms.permissions import act
 from workflows.compliance import compliance
@@ -76,7 +77,9 @@ def review_inputs(root: Unit, year: int, *, today: dt.date | None = None) -> dic
     by_obligation = [{"key": k, "title": m.obligations[k], **r.as_dict()} for k, r in sorted(m.by_obligation.items())]
 
     ncs = Nonconformity.objects.filter(**sub, raised_on__gte=start, raised_on__lte=end)
-    st = rectification(ncs)
+    st = rectification_of(root, year)
+    members_on = min(end, today)
+    members = member_count(root, on=members_on)
     by_state = dict(ncs.values_list("state").annotate(n=Count("id")).order_by())
     overdue = ncs.filter(state__in=OPEN_STATES, due_date__lt=today).count()
 
@@ -99,12 +102,14 @@ def review_inputs(root: Unit, year: int, *, today: dt.date | None = None) -> dic
 
     return {
         "unit": root.name, "year": year, "as_of": today.isoformat(),
+        "members": {"total": members.total, "full": members.full, "on": members_on.isoformat()},
         "previous_actions": previous,
         "changes": changes,
         "objectives": objectives,
         "compliance": {"overall": m.overall.as_dict(), "by_obligation": by_obligation},
         "nonconformities": {"total": st.total, "rectified": st.rectified, "on_time": st.on_time, "rate": st.rate,
-                            "on_time_rate": st.on_time_rate, "mean_days": st.mean_days, "overdue": overdue,
+                            "on_time_rate": st.on_time_rate, "mean_days": st.mean_days,
+                            "overdue": overdue,
                             "by_state": {str(NCState(k).label): v for k, v in sorted(by_state.items())}},
         "audits": {"count": len(audit_rows), "list": audit_rows,
                    "findings": {str(Grade(k).label): v for k, v in sorted(findings.items())}},

@@ -258,6 +258,10 @@ class RectificationStats:
     def on_time_rate(self) -> float | None:
         return None if not self.total else round(self.on_time / self.total, 4)
 
+    @property
+    def mean_days_text(self) -> str:
+        return close_days_text(self.mean_days)
+
 
 def _aggregates(only=None) -> dict:
     """整改率 counted by the database: all, rectified, rectified on time, total days to close —
@@ -274,6 +278,18 @@ def _stats(row: dict) -> RectificationStats:
     days = row["days"]
     mean = round(days.total_seconds() / 86400 / row["rectified"], 1) if row["rectified"] and days is not None else None
     return RectificationStats(row["total"], row["rectified"], row["on_time"], mean)
+
+
+def close_days_text(mean: float | None) -> str:
+    """平均关闭天数 as every page writes it: "0.0 天" when the tickets closed the day they were
+    raised (a real figure, not a missing one), "—(无已关闭)" when none has closed yet."""
+    return "—(无已关闭)" if mean is None else f"{mean:.1f} 天"
+
+
+def rectification_of(root: Unit, year: int) -> RectificationStats:
+    """整改率 of ``root``'s subtree over the tickets raised in ``year`` — the one figure the home
+    page's panel and the management review's inputs both show."""
+    return rectification(Nonconformity.objects.filter(unit__path__startswith=root.path, raised_on__year=year))
 
 
 def rectification(qs) -> RectificationStats:

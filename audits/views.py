@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from audits import services
 from audits.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
+from audits.nextstep import audit_next_step, nc_next_step
 from qms import ledger
 from qms.models import Member, Unit
 from qms.params import choice_param, page_param, text_param, year_param
@@ -88,7 +89,8 @@ def register_xlsx(request):
     st = services.rectification(qs)
     s = wb.create_sheet("整改率")
     s.append(["问题总数(不含观察项)", "已整改", "按期整改", "整改率", "按期整改率", "平均关闭天数"])
-    s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate, st.mean_days])
+    s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate,
+              st.mean_days if st.mean_days is not None else services.close_days_text(None)])
     buf = io.BytesIO()
     wb.save(buf)
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -101,7 +103,7 @@ def detail(request, pk: int):
     nc = get_visible_or_404(request.user, Nonconformity.objects.select_related("unit", "owner", "occurrence", "follows"), pk=pk)
     members = Member.objects.filter(memberships__unit__path__startswith=nc.unit.path, memberships__end__isnull=True).order_by("name")
     return render(request, "audits/detail.html", {
-        "nc": nc, "history": ledger.history(nc), "members": members[:300],
+        "nc": nc, "next_step": nc_next_step(nc), "history": ledger.history(nc), "members": members[:300],
         "is_auditee": can_manage(request.user, nc.unit),
         "today": timezone.localdate(), "why": (nc.why + [""] * 5)[:5], "attachments": nc.attachments.all(),
     })
@@ -134,8 +136,10 @@ def action(request, pk: int, name: str):
     try:
         if name == "acknowledge":
             services.nc_acknowledge(nc, actor=u)
+            done = "已确认不符合项"
         elif name == "analyse":
             services.nc_analyse(nc, actor=u, why=[p.get(f"why{i}", "") for i in range(1, 6)], root_cause=p.get("root_cause", ""))
+            done = "已提交原因分析"
         elif name == "plan":
             if not p.get("owner"):
                 raise ValidationError("请选择整改责任人")
@@ -143,22 +147,29 @@ def action(request, pk: int, name: str):
             owner = restrict(u, Member.objects.all()).filter(pk=p["owner"]).first() if p["owner"].isdigit() else None
             if owner is None:
                 raise ValidationError("整改责任人不在本组织名单中")
+            due = day("due_date", "整改期限")
             services.nc_plan(nc, actor=u, correction=p.get("correction", ""), corrective_action=p.get("corrective_action", ""),
-                             owner=owner, due_date=day("due_date", "整改期限"))
+                             owner=owner, due_date=due)
+            done = f"已制定整改措施:责任人 {owner.name},期限 {due:%Y-%m-%d}"
         elif name == "implement":
             services.nc_implement(nc, actor=u, evidence=p.get("evidence", ""), done_on=day("done_on", "完成日期"),
                                   uploads=request.FILES.getlist("evidence_file"))
+            done = "已登记整改实施,等待验证"
         elif name == "verify":
             services.nc_verify(nc, actor=u, note=p.get("note", ""))
+            done = "已验证整改,可以关闭"
         elif name == "reject":
             services.nc_reject(nc, actor=u, reason=p.get("reason", ""))
+            done = "已退回整改:" + p.get("reason", "").strip()
         elif name == "close":
-            services.nc_close(nc, actor=u)
+            nc = services.nc_close(nc, actor=u)
+            done = "已关闭不符合项" + (f",{nc.effectiveness_due:%Y-%m-%d} 起评价整改有效性" if nc.effectiveness_due else "")
         elif name in ("effective", "ineffective"):
             services.nc_review_effectiveness(nc, actor=u, effective=name == "effective", note=p.get("note", ""))
+            done = "已评价:整改有效" if name == "effective" else "已评价:整改无效,已另立新项"
         else:
             raise PermissionDenied
-        messages.success(request, "已保存")
+        messages.success(request, f"{done}。下一步:{nc_next_step(Nonconformity.objects.get(pk=nc.pk)).text}")
     except ValidationError as exc:
         messages.error(request, ";".join(exc.messages))
     return redirect("nc_detail", pk=nc.pk)
@@ -285,7 +296,8 @@ def audit_detail(request, pk: int):
     duties = audit_services.audit_duties(request.user, audit)
     may = {k: allowed(request.user, f"audit.{k}", audit.root, duties=duties) for k in ("sample", "checklist", "template")}
     return render(request, "audits/audit_detail.html", {
-        "audit": audit, "may": may, "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
+        "audit": audit, "may": may, "next_step": audit_next_step(audit),
+        "items": audit.items.select_related("unit", "finding").prefetch_related("evidence"),
         "sample": audit.sample.select_related("occurrence__unit", "occurrence__obligation"),
         "results": [c for c in ItemResult.choices if c[0]], "in_team": in_team, "is_lead": audit.lead_id == request.user.pk,
         "grades": [g for g in Grade.choices if g[0] != "improvement"], "units": audit.units.all(), "team": audit.team.all(),
@@ -306,46 +318,54 @@ def audit_action(request, pk: int, name: str):
         raise PermissionDenied("无权查看该审核")
     p, u = request.POST, request.user
     try:
+        done = ""
         if name == "sample":
             per_unit = int(p["per_unit"]) if p.get("per_unit") else None
             ratio = float(p["ratio"]) / 100 if p.get("ratio") else None
             audit_services.sample_draw(audit, actor=u, seed=int(p.get("seed") or 0), per_unit=per_unit, ratio=ratio)
+            done = f"已抽取样本 {audit.sample.count()} 条记录"
         elif name in ("open", "report"):
             meeting = _meeting_fields(audit, p)
             if name == "open":
                 audit_services.audit_open(audit, actor=u, **meeting)
+                done = "已记录首次会议,审核开始实施"
             else:
                 audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""), **meeting)
+                done = "已记录末次会议,审核报告已出具"
         elif name == "item":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
-            audit_services.item_record(item, actor=u, result=p.get("result", ""), note=p.get("note", ""),
-                                       evidence=list(Occurrence.objects.filter(pk__in=[x for x in p.getlist("evidence") if x.isdigit()])
-                                                     .filter(pk__in=audit.sample.values("occurrence_id"))))
+            item = audit_services.item_record(item, actor=u, result=p.get("result", ""), note=p.get("note", ""),
+                                              evidence=list(Occurrence.objects.filter(pk__in=[x for x in p.getlist("evidence") if x.isdigit()])
+                                                            .filter(pk__in=audit.sample.values("occurrence_id"))))
+            done = f"已记录检查结论:{ChecklistItem.objects.get(pk=item.pk).get_result_display()}"
         elif name == "finding":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
             nc = audit_services.finding_raise(item, actor=u, grade=p.get("grade", "minor"))
-            messages.success(request, f"已开具不符合项报告单 {nc.code}")
+            done = f"已开具不符合项报告单 {nc.code}"
         elif name == "item_add":
             unit = audit.units.filter(pk=p.get("unit") or 0).first()
             audit_services.item_add(audit, actor=u, unit=unit, clause=p.get("clause", ""), text=p.get("text", ""))
+            done = "已添加检查项"
         elif name == "item_remove":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
             audit_services.item_remove(item, actor=u, reason=p.get("reason", ""))
+            done = "已删除检查项(原因已留痕)"
         elif name in ("item_up", "item_down"):
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
             audit_services.item_move(item, actor=u, up=name == "item_up")
+            done = "已上移检查项" if name == "item_up" else "已下移检查项"
         elif name == "template_save":
             t = audit_services.template_save(audit, actor=u, name=p.get("template_name", ""))
-            messages.success(request, f"已另存为检查表模板“{t.name}”({len(t.items)} 项)")
+            done = f"已另存为检查表模板“{t.name}”({len(t.items)} 项)"
         elif name == "template_apply":
             t = next((t for t in audit_services.templates_for(audit) if str(t.pk) == p.get("template")), None)
             if t is None:
                 raise ValidationError("请选择检查表模板")
             n = audit_services.template_apply(audit, t, actor=u)
-            messages.success(request, f"已套用模板“{t.name}”,新增 {n} 项")
+            done = f"已套用模板“{t.name}”,新增 {n} 项"
         else:
             raise PermissionDenied
-        messages.success(request, "已保存")
+        messages.success(request, done)
     except (ValueError, ChecklistItem.DoesNotExist, ObjectDoesNotExist):
         messages.error(request, "输入有误,请检查后重试")
     except ValidationError as exc:

@@ -27,6 +27,7 @@ from procedures.models import (
     RecordForm,
     VersionStatus,
 )
+from procedures.nextstep import version_next_step
 from procedures.pdf import render_form_pdf
 from procedures.rules import effective_rules
 from qms import ledger
@@ -97,7 +98,7 @@ def document_detail(request, pk: int):
         shown = next((v for v in versions if v.pk == vid), shown)
     managed = restrict(request.user, Unit.objects.exclude(kind="group"), manage=True).order_by("path")
     return render(request, "procedures/document.html", {
-        "doc": doc, "version": shown, "versions": versions,
+        "doc": doc, "version": shown, "versions": versions, "next_step": version_next_step(shown) if shown else None,
         "obligations": shown.obligations.select_related("form") if shown else [],
         "history": ledger.history(shown) if shown else [],
         "can_edit": can_edit,
@@ -264,7 +265,7 @@ def edit_version(request, pk: int):
     if request.method == "POST" and form.is_valid():
         try:
             services.version_update(v, actor=request.user, **form.cleaned_data)
-            messages.success(request, "草稿已保存")
+            messages.success(request, f"草稿已保存:{v.document.code} {v.label}(尚未提交审核)")
             return redirect(f"/procedures/{v.document_id}/?version={v.pk}")
         except ValidationError as exc:
             _fail(request, exc)
@@ -286,7 +287,7 @@ def edit_obligation(request, pk: int):
             d["per"] = d["per"] or ""
             try:
                 services.obligation_update(o, actor=request.user, reason=reason, **d)
-                messages.success(request, "规定已修改")
+                messages.success(request, f"规定“{o.title}”已修改(原因已留痕)")
                 return redirect(f"/procedures/{v.document_id}/?version={v.pk}")
             except ValidationError as exc:
                 _fail(request, exc)
@@ -298,28 +299,31 @@ def edit_obligation(request, pk: int):
 def version_action(request, pk: int, action: str):
     v = _version(request, pk)
     u = request.user
+    name = f"{v.document.code} {v.label}"
     try:
         if action == "submit":
             services.version_submit(v, actor=u)
-            messages.success(request, "已提交审核")
+            done = f"已提交审核:{name}"
         elif action == "review":
             services.version_review(v, actor=u, comment=request.POST.get("comment", ""))
-            messages.success(request, "已审核,等待批准")
+            done = f"已审核并签名:{name}"
         elif action == "send_back":
             services.version_send_back(v, actor=u, reason=request.POST.get("reason", ""))
-            messages.success(request, "已退回修改")
+            done = f"已退回修改:{name}"
         elif action == "approve":
             try:
                 day = dt.date.fromisoformat(request.POST.get("effective_on", ""))
             except ValueError:
                 raise ValidationError("请填写有效的生效日期") from None
             services.version_approve(v, actor=u, effective_on=day)
-            messages.success(request, "已批准" + ("并发布生效" if day <= timezone.localdate() else f",将于 {day:%Y-%m-%d} 生效"))
+            done = f"已批准 {name}" + ("并发布生效" if day <= timezone.localdate() else f",将于 {day:%Y-%m-%d} 生效")
         elif action == "withdraw":
             services.version_withdraw(v, actor=u, reason=request.POST.get("reason", ""))
-            messages.success(request, "已作废")
+            done = f"已作废:{name}"
         else:
             raise Http404
+        step = version_next_step(DocumentVersion.objects.select_related("document__owner").get(pk=v.pk))
+        messages.success(request, done + ("" if step.done else f"。下一步:{step.text}"))
     except ValidationError as exc:
         _fail(request, exc)
     return redirect(f"/procedures/{v.document_id}/?version={v.pk}")

@@ -396,7 +396,10 @@ class Notification(models.Model):
     key = models.CharField(_("去重键"), max_length=120)
     title = models.CharField(_("标题"), max_length=200)
     url = models.CharField(_("链接"), max_length=200, blank=True)
-    level = models.CharField(_("级别"), max_length=10, default="info", choices=[("info", _("提醒")), ("warning", _("逾期")), ("danger", _("上报"))])
+    # 逾期 only for what is past its due date (``overdue``): a new ticket or a reminder due today
+    # asks for action (待办) and is not late
+    level = models.CharField(_("级别"), max_length=10, default="info", choices=[
+        ("info", _("提醒")), ("warning", _("待办")), ("overdue", _("逾期")), ("danger", _("上报"))])
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
 

@@ -53,7 +53,7 @@ def send_reminders(today: dt.date | None = None) -> ReminderReport:
         elif days == 0:
             stage, level, text = "d0", "warning", f"今天到期:{occ}"
         elif days < 0:
-            stage, level, text = "overdue", "warning", f"已逾期{-days}天:{occ}"
+            stage, level, text = "overdue", "overdue", f"已逾期{-days}天:{occ}"
         else:
             continue
         for user in holders(occ.unit, [occ.obligation.responsible, *LEADERS]):

@@ -403,7 +403,14 @@ def record_submit(occ: Occurrence, *, actor, held_on: dt.date) -> Occurrence:
         raise ValidationError("开展日期不能晚于今天")
     before = ledger.snapshot(rec)
     rec.submitted_by, rec.submitted_at = actor, timezone.now()
-    rec.save(update_fields=["submitted_by", "submitted_at"])
+    fields = ["submitted_by", "submitted_at"]
+    time = str(rec.elements.get("time") or "")
+    if occ.planned_date and held_on != occ.planned_date and time.startswith(occ.planned_date.isoformat()):
+        # 时间 was filled from the plan and never changed: it follows the day actually held
+        # (the page says 计划 … 实际 … 开展; the planned day stays on the occurrence and in the ledger)
+        rec.elements = {**rec.elements, "time": held_on.isoformat() + time[10:]}
+        fields.append("elements")
+    rec.save(update_fields=fields)
     ledger.record("record.submit", rec, actor=actor, before=before)
     occ = _move(occ, "hold", actor=actor, held_on=held_on, late=held_on > occ.due_date)
     makeup = rule_value(occ.unit, "makeup_days")

@@ -23,6 +23,7 @@ from qms.scoping import can_manage, get_visible_or_404, restrict
 from workflows import services
 from workflows.compliance import ROLLUP_ABOVE, STATUS_LABELS, compliance
 from workflows.models import PDCA, Attachment, FollowUp, Occurrence, Presence, State
+from workflows.nextstep import occurrence_next_step
 
 
 def _date(value: str, label: str) -> dt.date:
@@ -76,6 +77,7 @@ def occurrence_detail(request, pk: int):
         steps.append({"label": label, "done": i <= reached, "current": i == reached})
     q = services.quorum(rec) if rec else None
     return render(request, "workflows/occurrence.html", {
+        "next_step": occurrence_next_step(occ), "dates": held_vs_planned(occ, rec),
         "occ": occ, "rec": rec, "steps": steps, "fields": fields,
         "roster": [(m, marks.get(m.pk)) for m in roster],
         "owners": owners,
@@ -92,6 +94,18 @@ def occurrence_detail(request, pk: int):
         "history": ledger.entries_for([occ, rec] if rec else [occ]),
         "today": timezone.localdate(),
     })
+
+
+def held_vs_planned(occ: Occurrence, rec) -> str:
+    """In words, when the day held is not the day planned ("计划 12-15,实际 12-17 开展"), and when
+    the record's 时间 names yet another day."""
+    out = []
+    if occ.held_on and occ.planned_date and occ.held_on != occ.planned_date:
+        out.append(f"计划 {occ.planned_date:%m-%d},实际 {occ.held_on:%m-%d} 开展")
+    time = str(rec.elements.get("time") or "") if rec else ""
+    if occ.held_on and time[:10] and time[:10] != occ.held_on.isoformat():
+        out.append(f"记录中的时间为 {time[:10]},与开展日期 {occ.held_on:%Y-%m-%d} 不一致,请核对")
+    return ";".join(out)
 
 
 _ACTIONS = ("plan", "save", "attend", "attend_all", "signin", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
@@ -118,9 +132,12 @@ def occurrence_action(request, pk: int, action: str):
     if action not in ("check", "cancel") and not can_manage(request.user, occ.unit):
         raise PermissionDenied("您只有查看权限")
     p, u = request.POST, request.user
+    done = "已保存"
     try:
         if action == "plan":
-            services.occurrence_plan(occ, actor=u, planned_date=_date(p.get("planned_date"), "计划日期"), place=p.get("place", ""), topic=p.get("topic", ""))
+            occ = services.occurrence_plan(occ, actor=u, planned_date=_date(p.get("planned_date"), "计划日期"), place=p.get("place", ""),
+                                           topic=p.get("topic", ""))
+            done = f"已保存计划:{occ.planned_date:%m-%d} 在{occ.place}开展“{occ.topic}”"
         elif action == "save":
             rec = occ.record
             elements = {}
@@ -134,18 +151,21 @@ def occurrence_action(request, pk: int, action: str):
                             raise ValidationError("表决人数应为整数") from None
                 elif f.key in p:
                     elements[f.key] = p.get(f.key, "")
-            services.record_save(occ, actor=u, elements=elements)
+            rec = services.record_save(occ, actor=u, elements=elements)
+            missing = services.missing_elements(rec)
+            done = f"记录已保存,尚缺:{'、'.join(missing)}" if missing else "记录已保存,要素齐全"
         elif action == "attend":
             member = _chosen_member(u, occ, p.get("member"))
             if member is None:
                 raise ValidationError("该人员不在本组织名单中")
-            services.attendance_mark(occ, actor=u, member=member, presence=p.get("presence", ""), reason=p.get("reason", ""), on_leave=p.get("on_leave") == "1")
+            a = services.attendance_mark(occ, actor=u, member=member, presence=p.get("presence", ""), reason=p.get("reason", ""),
+                                         on_leave=p.get("on_leave") == "1")
+            done = f"已登记 {member.name}:{'请假' if a.on_leave else a.get_presence_display()}"
         elif action == "attend_all":
             ids = [int(k[2:]) for k in p if k.startswith("p_") and k[2:].isdigit()]
             marks = {i: (p.get(f"p_{i}", ""), p.get(f"r_{i}", "")) for i in ids}
             n = services.attendance_save(occ, actor=u, marks=marks)
-            messages.success(request, f"已保存出席情况(更新 {n} 人)" if n else "出席情况没有变化")
-            return redirect("occurrence_detail", pk=occ.pk)
+            done = f"已保存出席情况(更新 {n} 人)" if n else "出席情况没有变化"
         elif action == "signin":
             from workflows import signin
 
@@ -153,36 +173,49 @@ def occurrence_action(request, pk: int, action: str):
                 raise ValidationError("请选择填好的签到表")
             marks = signin.read(occ, request.FILES["file"].read())
             n = services.attendance_save(occ, actor=u, marks=marks)
-            messages.success(request, f"已按签到表保存出席情况(更新 {n} 人)" if n else "签到表与已登记的出席情况一致")
-            return redirect("occurrence_detail", pk=occ.pk)
+            done = f"已按签到表保存出席情况(更新 {n} 人)" if n else "签到表与已登记的出席情况一致"
         elif action == "guest":
-            services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
+            a = services.attendance_mark(occ, actor=u, presence=Presence.ATTENDING, guest_name=p.get("guest_name", ""))
+            done = f"已添加列席人员 {a.guest_name}"
         elif action == "resolution":
             if not p.get("owner"):
                 raise ValidationError("请选择责任人")
             owner = _chosen_member(u, occ, p.get("owner"))
             if owner is None:
                 raise ValidationError("责任人不在本组织名单中")
-            services.followup_add(occ, actor=u, text=p.get("text", ""), owner=owner, due_date=_date(p.get("due_date"), "完成时限"))
+            fu = services.followup_add(occ, actor=u, text=p.get("text", ""), owner=owner, due_date=_date(p.get("due_date"), "完成时限"))
+            done = f"已添加决议“{fu.text}”,责任人 {owner.name},时限 {fu.due_date:%m-%d}"
         elif action == "submit":
-            services.record_submit(occ, actor=u, held_on=_date(p.get("held_on"), "开展日期"))
+            planned = occ.planned_date
+            occ = services.record_submit(occ, actor=u, held_on=_date(p.get("held_on"), "开展日期"))
+            done = "已提交记录"
+            if planned and occ.held_on != planned:
+                done += f"(计划 {planned:%m-%d},实际 {occ.held_on:%m-%d} 开展,记录时间按实际日期)"
+            done += ";" + occurrence_next_step(occ).text
         elif action == "check":
             services.record_check(occ, actor=u)
+            done = "已检查,记录已冻结"
         elif action == "close":
             services.occurrence_close(occ, actor=u)
+            done = "已闭环(A),本次事项完成"
         elif action == "followup_done":
             fu = FollowUp.objects.get(pk=p.get("followup") or 0, record__occurrence=occ)
-            services.followup_done(fu, actor=u, done_on=_date(p.get("done_on"), "完成日期"), outcome=p.get("outcome", ""))
+            fu = services.followup_done(fu, actor=u, done_on=_date(p.get("done_on"), "完成日期"), outcome=p.get("outcome", ""))
+            done = f"已登记“{fu.text}”落实完成"
         elif action == "amend":
             key = p.get("field", "")
             services.record_amend(occ, actor=u, reason=p.get("reason", ""), elements={key: p.get("value", "")})
+            label = next((f.label for f in occ.record.form.fields.all() if f.key == key), key)
+            done = f"已更正“{label}”,原值保留在留痕中"
         elif action == "attach":
             if "file" not in request.FILES:
                 raise ValidationError("请选择文件")
-            services.attachment_add(occ, actor=u, upload=request.FILES["file"])
+            att = services.attachment_add(occ, actor=u, upload=request.FILES["file"])
+            done = f"已上传附件 {att.name}"
         elif action == "cancel":
             services.occurrence_cancel(occ, actor=u, reason=p.get("reason", ""))
-        messages.success(request, "已保存")
+            done = f"已同意取消本次:{p.get('reason', '').strip()}"
+        messages.success(request, done)
     except ValidationError as exc:
         messages.error(request, ";".join(exc.messages))
     except (FollowUp.DoesNotExist, AttributeError):
@@ -335,15 +368,21 @@ def dues_page(request):
                 member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
                 amount = Decimal(p["amount"]) if p.get("amount") else None
                 income = Decimal(p["income"]) if p.get("income") else None
-                dues.dues_record(member, actor=request.user, month=_date(p.get("month", "") + "-01", "月份"),
+                month = _date(p.get("month", "") + "-01", "月份")
+                dues.dues_record(member, actor=request.user, month=month,
                                  paid_on=_date(p.get("paid_on"), "交纳日期"), way=p.get("way", ""), amount=amount, income=income)
+                done = f"已登记 {member.name} {month:%Y年%m月} 党费"
             elif action == "remove":
                 member = restrict(request.user, Member.objects.all()).get(pk=p.get("member") or 0)
                 dues.removal_request(member, actor=request.user, reason=p.get("reason", ""))
+                done = f"已提出 {member.name} 的除名申请,待上级党组织审批"
             elif action in ("approve", "reject"):
                 req = RemovalRequest.objects.get(pk=p.get("request") or 0)
                 dues.removal_decide(req, actor=request.user, approve=action == "approve", note=p.get("note", ""))
-            messages.success(request, "已保存")
+                done = f"已{'批准' if action == 'approve' else '不批准'} {req.member.name} 的除名申请"
+            else:
+                done = "没有可执行的操作"
+            messages.success(request, done)
         except (ValidationError, InvalidOperation, Member.DoesNotExist, RemovalRequest.DoesNotExist) as exc:
             messages.error(request, ";".join(getattr(exc, "messages", ["输入有误"])))
         return redirect(f"{request.path}?unit={unit.code}")

@@ -41,7 +41,8 @@ from audits.evidence import parts as laying
 from audits.models import Audit, ManagementReview, Nonconformity
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
-from qms.models import LedgerEntry, Membership, Position, Unit
+from qms.figures import member_counts
+from qms.models import LedgerEntry, Position, Unit
 from workflows.compliance import STATUS_LABELS, cell_status
 from workflows.models import Attachment, Occurrence, State
 
@@ -171,13 +172,14 @@ def pack_processes(html_bytes: int) -> int:
 # ------------------------------------------------------------------------------------ data
 
 
-def _scope(root: Unit) -> dict:
+def _scope(root: Unit, on: dt.date) -> dict:
+    """The tree with each unit's 党员人数 on ``on``, rolled up the tree — the same figure the
+    organisation tree, the home page and the unit page show (``qms.figures``)."""
     units = list(Unit.objects.filter(path__startswith=root.path, is_active=True).order_by("path"))
-    members = dict(Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True)
-                   .values_list("unit_id").annotate(n=Count("id")).order_by())
+    counts = member_counts([root, *units], on=on)
     leaders = list(Position.objects.filter(unit=root, end__isnull=True).select_related("member").order_by("title"))
-    return {"units": [(u, members.get(u.pk, 0), u.depth - root.depth) for u in units], "leaders": leaders,
-            "member_total": sum(members.values())}
+    return {"units": [(u, counts[u.pk].total, u.depth - root.depth) for u in units], "leaders": leaders,
+            "member_total": counts[root.pk].total, "member_full": counts[root.pk].full, "members_on": on}
 
 
 def _documents(root: Unit, end: dt.date) -> tuple[list, list]:
@@ -267,7 +269,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     generated_at = timezone.localtime()
     report(1, "汇集数据")
 
-    scope = _scope(root)
+    scope = _scope(root, min(end, today))
     effective, history = _documents(root, end)
     by_doc = _occurrences(root, start, end, today)
     attachments = _attachments(root, start, end)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from qms import ledger, privacy, services
+from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
     LedgerEntry,
@@ -62,17 +63,6 @@ def _by_title(positions) -> list[Position]:
     return sorted(positions, key=lambda p: (_TITLE_ORDER.get(p.title, 99), p.start))
 
 
-def _member_counts(unit_ids: list[int]) -> dict[int, dict[str, int]]:
-    rows = (
-        Membership.objects.filter(unit_id__in=unit_ids, end__isnull=True)
-        .values("unit_id", "member__category").annotate(n=Count("id"))
-    )
-    out: dict[int, dict[str, int]] = {}
-    for r in rows:
-        out.setdefault(r["unit_id"], {})[r["member__category"]] = r["n"]
-    return out
-
-
 HOME_WARNINGS = 20  # the home page shows the first few; the full list is on 组织设置检查
 
 
@@ -85,13 +75,12 @@ def home(request):
         by_kind = dict(subtree.values_list("kind").annotate(n=Count("id")))
         members = Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True)
         warnings = tree_warnings(root)
+        count = member_count(root)
         ctx.update(
             warnings=warnings[:HOME_WARNINGS], warnings_total=len(warnings),
             n_units=sum(by_kind.values()),
             by_kind=[(UnitKind(k).label, by_kind.get(k, 0)) for k in UnitKind.values if by_kind.get(k)],
-            **members.aggregate(  # one query for both counts
-                n_members=Count("id", filter=Q(member__category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY))),
-                n_full=Count("id", filter=Q(member__category=MemberCategory.FULL))),
+            n_members=count.total, n_full=count.full,
             children=root.children.order_by("code"),
             officers=_by_title(Position.objects.filter(unit=root, end__isnull=True).select_related("member")),
             can_manage=can_manage(request.user, root),
@@ -126,11 +115,9 @@ def scope_switch(request):
 @login_required
 def unit_tree(request):
     units = list(restrict(request.user, Unit.objects.all()).order_by("path"))
-    counts = _member_counts([u.pk for u in units])
+    counts = member_counts(units)  # rolled up: a 党委 counts its whole subtree (qms/figures.py)
     for u in units:
-        c = counts.get(u.pk, {})
-        u.n_full = c.get(MemberCategory.FULL, 0)
-        u.n_members = u.n_full + c.get(MemberCategory.PROBATIONARY, 0)
+        u.n_members, u.n_full = counts[u.pk].total, counts[u.pk].full
     base = min((u.depth for u in units), default=0)
     for u in units:
         u.indent = u.depth - base
@@ -145,8 +132,11 @@ def unit_detail(request, code: str):
     rules = rules_for(unit)
     term_key = TERM_KEYS.get(unit.kind)
     years = unit.term_years or (rules[term_key].value if term_key else None)
+    # a 党小组's people are those assigned to it; a 支部's or 党委's, everyone in its subtree
+    spans = (Membership.objects.filter(group=unit) if unit.kind == UnitKind.GROUP
+             else Membership.objects.filter(unit__path__startswith=unit.path))
     memberships = (
-        Membership.objects.filter(unit__path__startswith=unit.path, end__isnull=True)
+        spans.filter(end__isnull=True)
         .select_related("member", "unit", "group").order_by("unit__path", "member__name")
     )
     positions = _by_title(Position.objects.filter(unit=unit, end__isnull=True).select_related("member"))
@@ -156,6 +146,7 @@ def unit_detail(request, code: str):
         "children": restrict(request.user, unit.children.all()).order_by("code"),
         "memberships": memberships[:500],
         "n_memberships": memberships.count(),
+        "count": member_count(unit, on=today),
         "positions": positions,
         "warnings": [w for w in tree_warnings(unit) if w.unit_id == unit.pk],
         "term_years": years,
@@ -212,7 +203,7 @@ def unit_edit(request, code: str):
             changes["parent"] = d["parent"]
         done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"], **changes))
         if done is not None:
-            messages.success(request, "已保存修改")
+            messages.success(request, f"已保存 {unit.name} 的修改(原因已留痕)")
             return redirect("unit_detail", code=unit.code)
     return render(request, "qms/form.html", {"form": form, "title": f"修改党组织:{unit.name}"})
 
@@ -373,7 +364,7 @@ def member_amend(request, pk: int):
         if not changes:
             form.add_error(None, "没有任何改动")
         elif apply_service(form, lambda: services.member_update(member, actor=request.user, reason=reason, **changes)) is not None:
-            messages.success(request, "已更正,原值保留在留痕中")
+            messages.success(request, f"已更正 {member.name} 的{'、'.join(str(AmendForm.base_fields[k].label) for k in changes)},原值保留在留痕中")
             return redirect("member_detail", pk=member.pk)
     return render(request, "qms/form.html", {"form": form, "title": f"更正党员信息:{member.name}"})
 
@@ -387,7 +378,7 @@ def member_transfer(request, pk: int):
         d = form.cleaned_data
         done = apply_service(form, lambda: services.member_transfer(member, actor=request.user, date=d["date"], to_unit=d["to_unit"], note=d["note"]))
         if done is not None:
-            messages.success(request, "组织关系已转接")
+            messages.success(request, f"{member.name} 的组织关系已转至 {d['to_unit'].name}" if d["to_unit"] else f"{member.name} 的组织关系已转出")
             return redirect("member_detail", pk=member.pk) if d["to_unit"] and can_manage(request.user, d["to_unit"]) else redirect("member_list")
     return render(request, "qms/form.html", {"form": form, "title": f"组织关系转接:{member.name}"})
 
@@ -401,7 +392,7 @@ def member_status(request, pk: int):
         done = apply_service(form, lambda: services.member_status_change(
             member, actor=request.user, kind=d["kind"], date=d["date"], note=d["note"], category=d["category"] or None))
         if done is not None:
-            messages.success(request, "已记录状态变化")
+            messages.success(request, f"已登记 {member.name}:{dict(StatusForm.base_fields['kind'].choices).get(d['kind'], d['kind'])}")
             return redirect("member_list")
     return render(request, "qms/form.html", {"form": form, "title": f"党员状态变化:{member.name}"})
 
