@@ -20,7 +20,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from qms.models import BRANCH_KINDS, PARTY_MEMBER_CATEGORIES, Membership, MemberStatus, Unit
-from workflows.dues import dues_for
+from workflows.dues import INCOME_LOOKBACK, dues_due, months_back
 from workflows.models import DuesNonPayment, DuesPayment, Occurrence, State
 
 RULES = Path(__file__).resolve().parent / "rules" / "objectives.toml"
@@ -130,8 +130,8 @@ def _month_end(month: dt.date) -> dt.date:
 
 def _dues(prefix, spec, start, end, today):
     """Member-months owed in the period (complete months only, less those with a justified
-    non-payment) and those paid in full (by the rate table, where the income is known) within
-    the month."""
+    non-payment) and those paid in full (by the rate table, where an income is known:
+    ``workflows.dues.dues_due``) within the month."""
     last = min(end, today.replace(day=1) - dt.timedelta(days=1))
     months, m = [], start.replace(day=1)
     while m <= last:
@@ -140,10 +140,12 @@ def _dues(prefix, spec, start, end, today):
         m = _month_end(m) + dt.timedelta(days=1)
     if not months:
         return
-    on_time = {(mid, mo) for mid, mo, paid, income, amount in DuesPayment.objects.filter(
-        member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
-        .values_list("member_id", "month", "paid_on", "income", "amount")
-        if paid <= _month_end(mo) and (income is None or amount >= dues_for(income))}  # 足额 by the rate table
+    payments = list(DuesPayment.objects.filter(
+        member__memberships__unit__path__startswith=prefix, month__gte=months_back(months[0], INCOME_LOOKBACK), month__lte=months[-1])
+        .order_by("member_id", "month").values_list("member_id", "month", "paid_on", "income", "amount").distinct())
+    due = dues_due((mid, mo, income) for mid, mo, _paid, income, _amount in payments)  # 足额 by the rate table
+    on_time = {(mid, mo) for mid, mo, paid, _income, amount in payments
+               if mo >= months[0] and paid <= _month_end(mo) and (due[(mid, mo)] is None or amount >= due[(mid, mo)])}
     excused = set(DuesNonPayment.objects.filter(  # a justified non-payment owes nothing that month
         member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
         .values_list("member_id", "month"))

@@ -144,13 +144,19 @@ def test_the_occurrence_page_records_several_members_in_one_submit(client, org):
 
 def test_a_justified_month_is_no_arrears_and_the_indicator_counts_full_payments(org):
     ms, b = org["ms"], org["b"]
+    ms.append(factories.member(b, "党员4", start=D(2020, 1, 1)))
     as_of = D(2026, 11, 15)
     for m in range(5, 11):
         month = D(2026, m, 1)
         dues.dues_excuse(ms[0], actor=None, month=month, reason="经批准免交")
         dues.dues_record(ms[1], actor=None, month=month, paid_on=month, way="cash", income=Decimal("6000"))
         dues.dues_record(ms[2], actor=None, month=month, paid_on=month, way="cash", income=Decimal("6000"), amount=Decimal("50"))
+        # 党员4 gives the income once, then only the old amount: judged by the last income known
+        dues.dues_record(ms[4], actor=None, month=month, paid_on=month, way="cash",
+                         **({"income": Decimal("6000")} if m == 5 else {"amount": Decimal("80")}))
     assert [a["member"].name for a in dues.arrears(b, as_of=as_of)] == ["党员3"]
     share = indicators.value("dues", b, D(2026, 5, 1), D(2026, 10, 31), today=as_of)
-    # owed: 党员1–3 × 6 months (党员0 excused); full and on time: only 党员1's
-    assert (share.num, share.den) == (6, 18)
+    # owed: 党员1–4 × 6 months (党员0 excused); full and on time: 党员1's six and 党员4's May
+    assert (share.num, share.den) == (7, 24)
+    rows = {r.member.name: r for r in dues.month_table(b, D(2026, 8, 1))}
+    assert (rows["党员4"].due, rows["党员4"].short, rows["党员3"].due) == (Decimal("90.00"), Decimal("10.00"), None)

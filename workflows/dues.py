@@ -85,15 +85,29 @@ def owing(unit: Unit, month: dt.date):
             .filter(Q(joined_on__isnull=True) | Q(joined_on__lte=end)).distinct())
 
 
-def due_of(p: DuesPayment) -> Decimal | None:
-    """应交 for a payment by the rate table, when its income is known."""
-    return dues_for(p.income) if p.income is not None else None
+#: how far back a recorded income still tells what a month's dues are (months)
+INCOME_LOOKBACK = 12
 
 
-def shortfall(p: DuesPayment) -> Decimal:
-    """少交 — how much a payment falls short of the rate table (0 when full or income unknown)."""
-    due = due_of(p)
-    return due - p.amount if due is not None and p.amount < due else Decimal("0")
+def dues_due(rows) -> dict[tuple[int, dt.date], Decimal | None]:
+    """应交 by the rate table for each (member id, month) of ``rows`` — (member id, month, income)
+    sorted by member and month — from that month's recorded income or else the last one recorded
+    within ``INCOME_LOOKBACK`` months before; None when no income is known. The one rule the
+    month's table, the dues ledger page and the 党费 indicator share for 足额 / 少交."""
+    out: dict[tuple[int, dt.date], Decimal | None] = {}
+    last: dict[int, tuple[dt.date, Decimal]] = {}
+    for mid, month, income in rows:
+        if income is not None:
+            last[mid] = (month, income)
+        known = last.get(mid)
+        out[(mid, month)] = dues_for(known[1]) if known and known[0] >= months_back(month, INCOME_LOOKBACK) else None
+    return out
+
+
+def income_history(member_ids, first: dt.date, last: dt.date) -> list[tuple[int, dt.date, Decimal | None]]:
+    """The rows ``dues_due`` needs for months ``first``–``last`` (one query)."""
+    return list(DuesPayment.objects.filter(member_id__in=member_ids, month__gte=months_back(first, INCOME_LOOKBACK), month__lte=last)
+                .order_by("member_id", "month").values_list("member_id", "month", "income"))
 
 
 @dataclass
@@ -124,20 +138,16 @@ class DuesRow:
 
 
 def month_table(unit: Unit, month: dt.date) -> list[DuesRow]:
-    """The month's dues table of a branch (three queries)."""
+    """The month's dues table of a branch (four queries)."""
     month = month_start(month)
     members = list(owing(unit, month).order_by("name"))
     ids = [m.pk for m in members]
     paid = {p.member_id: p for p in DuesPayment.objects.filter(member_id__in=ids, month=month)}
     excused = {x.member_id: x for x in DuesNonPayment.objects.filter(member_id__in=ids, month=month)}
-    income = {mid: inc for mid, inc in DuesPayment.objects.filter(member_id__in=ids, month__lte=month, income__isnull=False)
-              .order_by("member_id", "month").values_list("member_id", "income")}  # the last one known wins
-    rows = []
-    for m in members:
-        p = paid.get(m.pk)
-        inc = p.income if p is not None and p.income is not None else income.get(m.pk)
-        rows.append(DuesRow(m, p, excused.get(m.pk), dues_for(inc) if inc is not None else None))
-    return rows
+    history = income_history(ids, month, month)
+    # an unpaid member's 应交 comes from the last income known: judge them as if paying now
+    due = dues_due(sorted(history + [(m.pk, month, None) for m in members if m.pk not in paid], key=lambda r: (r[0], r[1])))
+    return [DuesRow(m, paid.get(m.pk), excused.get(m.pk), due.get((m.pk, month))) for m in members]
 
 
 def unsettled(unit: Unit, month: dt.date) -> list[Member]:

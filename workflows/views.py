@@ -372,9 +372,14 @@ def dues_page(request):
                                     category__in=["full", "probationary"]).order_by("name")
     paid = {(p.member_id, p.month): p for p in DuesPayment.objects.filter(member__in=members, month__gte=months[0])}
     excused = {(x.member_id, x.month): x for x in DuesNonPayment.objects.filter(member__in=members, month__gte=months[0])}
-    grid = [(m, [{"p": paid.get((m.pk, mo)), "x": excused.get((m.pk, mo)),
-                  "short": dues.shortfall(paid[(m.pk, mo)]) if (m.pk, mo) in paid else 0,
-                  "due": dues.due_of(paid[(m.pk, mo)]) if (m.pk, mo) in paid else None} for mo in months]) for m in members]
+    due = dues.dues_due(dues.income_history([m.pk for m in members], months[0], months[-1]))
+
+    def cell(m, mo):
+        p, d = paid.get((m.pk, mo)), due.get((m.pk, mo))
+        short = d - p.amount if p is not None and d is not None and p.amount < d else 0
+        return {"p": p, "x": excused.get((m.pk, mo)), "short": short, "due": d}
+
+    grid = [(m, [cell(m, mo) for mo in months]) for m in members]
     return render(request, "workflows/dues.html", {
         "unit": unit, "months": months, "grid": grid, "manage": manage, "ways": PayWay.choices,
         "arrears": dues.arrears(unit), "threshold": dues.table()["arrears_months"],
