@@ -20,7 +20,8 @@ from pathlib import Path
 from django.utils import timezone
 
 from qms.models import BRANCH_KINDS, PARTY_MEMBER_CATEGORIES, Membership, MemberStatus, Unit
-from workflows.models import DuesPayment, Occurrence, State
+from workflows.dues import INCOME_LOOKBACK, dues_due, months_back
+from workflows.models import DuesNonPayment, DuesPayment, Occurrence, State
 
 RULES = Path(__file__).resolve().parent / "rules" / "objectives.toml"
 DONE_STATES = (State.HELD, State.CHECKED, State.CLOSED)
@@ -128,7 +129,9 @@ def _month_end(month: dt.date) -> dt.date:
 
 
 def _dues(prefix, spec, start, end, today):
-    """Member-months owed in the period (complete months only) and those paid within the month."""
+    """Member-months owed in the period (complete months only, less those with a justified
+    non-payment) and those paid in full (by the rate table, where an income is known:
+    ``workflows.dues.dues_due``) within the month."""
     last = min(end, today.replace(day=1) - dt.timedelta(days=1))
     months, m = [], start.replace(day=1)
     while m <= last:
@@ -137,16 +140,22 @@ def _dues(prefix, spec, start, end, today):
         m = _month_end(m) + dt.timedelta(days=1)
     if not months:
         return
-    on_time = {(mid, mo) for mid, mo, paid in DuesPayment.objects.filter(
+    payments = list(DuesPayment.objects.filter(
+        member__memberships__unit__path__startswith=prefix, month__gte=months_back(months[0], INCOME_LOOKBACK), month__lte=months[-1])
+        .order_by("member_id", "month").values_list("member_id", "month", "paid_on", "income", "amount").distinct())
+    due = dues_due((mid, mo, income) for mid, mo, _paid, income, _amount in payments)  # 足额 by the rate table
+    on_time = {(mid, mo) for mid, mo, paid, _income, amount in payments
+               if mo >= months[0] and paid <= _month_end(mo) and (due[(mid, mo)] is None or amount >= due[(mid, mo)])}
+    excused = set(DuesNonPayment.objects.filter(  # a justified non-payment owes nothing that month
         member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
-        .values_list("member_id", "month", "paid_on") if paid <= _month_end(mo)}
+        .values_list("member_id", "month"))
     rows = (Membership.objects.filter(unit__path__startswith=prefix, member__status=MemberStatus.ACTIVE,
                                       member__category__in=PARTY_MEMBER_CATEGORIES, start__lte=months[-1])
             .values_list("unit__path", "member_id", "start", "end", "member__joined_on"))
     for path, mid, ms_start, ms_end, joined in rows:
         since = max(d for d in (ms_start, joined) if d).replace(day=1)
         for mo in months:
-            if mo >= since and (ms_end is None or ms_end >= _month_end(mo)):
+            if mo >= since and (ms_end is None or ms_end >= _month_end(mo)) and (mid, mo) not in excused:
                 yield path, int((mid, mo) in on_time), 1
 
 

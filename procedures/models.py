@@ -201,6 +201,7 @@ class FieldType(models.TextChoices):
     TOPIC = "topic", _("主题")
     SCORE = "score", _("评分")
     ATTACHMENTS = "attachments", _("附件")
+    DUES = "dues", _("党费交纳明细(按党费台账)")
 
 
 class RecordForm(models.Model):

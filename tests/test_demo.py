@@ -148,3 +148,34 @@ def test_history_step_gives_a_year_of_mostly_complete_records_for_one_branch():
     m = compliance(branch, timezone.localdate().year)
     assert m.overall.rate is not None and m.overall.rate > 0.5
     assert ledger.verify().ok
+
+
+def test_demo_dues_most_pay_a_few_in_arrears_one_flagged(loaded):
+    """党费 in the demo: most members pay every month, a few are 2–7 months in arrears, so the
+    6-month flag shows one or two people (never a branch's secretary) and the 党费 indicator has
+    a realistic value."""
+    import random
+
+    from django.utils import timezone
+
+    from audits import indicators
+    from workflows import dues
+    from workflows.demo import SEED, dues_history
+
+    root = Unit.objects.get(code=demo.ROOT_CODE)
+    today = timezone.localdate()
+    days, counts = dues_history(root, random.Random(SEED + 1), today)
+    flagged = dues.arrears(root)
+    assert 1 <= len(flagged) <= 2, [a["member"].name for a in flagged]
+    secretaries = set(Position.objects.filter(title="secretary", end__isnull=True).values_list("member_id", flat=True))
+    assert not secretaries & {a["member"].pk for a in flagged}
+    assert counts["arrears"] >= 15 and counts["short"] and counts["excused"]
+    b1 = Unit.objects.get(code="HX-Z1-B1")
+    assert len(dues.arrears(b1)) == 1  # the branch secretary's page shows one person, not everyone
+    last = dues.months_back(dues.month_start(today), 1)
+    share = indicators.value("dues", root, dues.months_back(last, 11), dues.month_end(last), today=today)
+    assert 0.9 < share.value < 1, share.text()
+    assert len(days) >= 12 * 13 - 1
+    assert not dues.unsettled(b1, dues.months_back(last, 8))  # before the arrears began: everyone settled
+    assert [m.name for m in dues.unsettled(b1, last)] == [flagged_b1["member"].name for flagged_b1 in dues.arrears(b1)]
+    assert ledger.verify().ok

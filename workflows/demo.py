@@ -1,15 +1,22 @@
 """Demo step: the past twelve months of 三会一课 for the demo committee — most meetings held
 and closed, some late, some missed, some with incomplete records — so the compliance
-heatmap shows real colour. Everything goes through the services (and the ledger)."""
+heatmap shows real colour. Everything goes through the services (and the ledger).
+
+党费 first: most members pay every month in full (one ``dues_collect`` per branch and month),
+a few are in arrears of 2–7 months up to the last complete month (so exactly one reaches the
+6-month flag), one pays a short amount after a raise, one has an approved exemption. The
+monthly 按月收缴党费 occurrences are then completed only where the ledger allows it."""
 from __future__ import annotations
 
 import datetime as dt
 import random
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from workflows import services
+from qms.models import BRANCH_KINDS, MemberCategory, Unit
+from workflows import dues, services
 from workflows.models import Occurrence, State
 from workflows.scheduler import schedule
 
@@ -18,10 +25,77 @@ TOPICS = ["学习贯彻党的二十大精神", "学习《中国共产党章程�
           "学习《中国共产党纪律处分条例》", "主题教育专题研讨", "迎七一主题党日", "民主议事:年度志愿服务安排"]
 
 
+#: branch → months of unpaid dues up to the last complete month, for one member holding no
+#: office (7 ≥ the 6-month rule: that one member is flagged; the others are reminders)
+ARREARS = {"HX-Z1-B1": 7, "HX-Z1-B4": 5, "HX-Z3-B1": 4, "HX-B1": 3, "HX-Z2-B2": 2}
+#: branch → (months, reason) of an approved exemption (经批准免交) for one member
+EXCUSED = {"HX-Z2-B1": (3, "家庭经济困难,经支部研究、报党委批准免交党费")}
+#: branch → months one member kept paying the old amount after a raise (少交)
+SHORT = {"HX-Z1-B2": 3}
+#: after-tax monthly incomes of a power-generation group (the rate table's brackets all occur)
+INCOMES = (2800, 4500, 5600, 6800, 7500, 8200, 9000, 9600, 11000, 13500)
+
+
+def _pick(unit: Unit, month: dt.date):
+    """A member of ``unit`` owing ``month`` who holds no office and has no login (stable pick)."""
+    from qms.models import Position
+
+    holders = set(Position.objects.values_list("member_id", flat=True))
+    pool = [m for m in dues.owing(unit, month).order_by("pk") if m.pk not in holders and m.user_id is None
+            and m.category == MemberCategory.FULL]
+    return pool[len(pool) // 2] if pool else None
+
+
+def dues_history(root, rng: random.Random, today: dt.date) -> tuple[dict, dict]:
+    """党费 for every branch under ``root``, each complete month that has a scheduled collection
+    (twelve if none is scheduled yet). Returns (collection day by (unit id, month), counts)."""
+    last = dues.months_back(dues.month_start(today), 1)
+    # every complete month the schedule has a collection for (else twelve)
+    first = (Occurrence.objects.filter(unit__path__startswith=root.path, obligation__form__fields__type="dues", period_start__lte=last)
+             .order_by("period_start").values_list("period_start", flat=True).first()) or dues.months_back(last, 11)
+    months = [dues.months_back(last, i) for i in range(12 * (last.year - first.year) + last.month - first.month, -1, -1)]
+    branches = list(Unit.objects.filter(path__startswith=root.path, kind__in=BRANCH_KINDS, is_active=True).order_by("path"))
+    special = {}
+    for b in branches:
+        for table, kind in ((ARREARS, "arrears"), (EXCUSED, "excused"), (SHORT, "short")):
+            if b.code in table:
+                m = _pick(b, last)
+                if m is not None and m.pk not in special:
+                    n = table[b.code][0] if kind == "excused" else table[b.code]
+                    special[m.pk] = (kind, months[-n:], table[b.code][1] if kind == "excused" else "")
+    incomes: dict[int, Decimal] = {}
+    days, counts = {}, {"paid": 0, "excused": 0, "arrears": 0, "short": 0}
+    for b in branches:
+        for month in months:
+            rows = {}
+            for m in dues.owing(b, month).order_by("pk"):
+                inc = incomes.setdefault(m.pk, Decimal(rng.choice(INCOMES)))
+                kind, when, reason = special.get(m.pk, ("", [], ""))
+                if month in when and kind == "arrears":
+                    counts["arrears"] += 1
+                    continue
+                if month in when and kind == "excused":
+                    rows[m.pk] = {"reason": reason}
+                elif month in when and kind == "short":  # the old amount, before last raise
+                    rows[m.pk] = {"amount": dues.dues_for(inc - 1500)}
+                    counts["short"] += 1
+                else:
+                    rows[m.pk] = {"income": inc}
+            if not rows:
+                continue
+            day = month + dt.timedelta(days=rng.randint(4, 20))  # collected on the 主题党日 or so
+            done = dues.dues_collect(b, actor=None, month=month, paid_on=day, way=rng.choice(["transfer", "online", "online", "cash"]), rows=rows)
+            counts["paid"] += done["paid"]
+            counts["excused"] += done["excused"]
+            days[(b.pk, month)] = day
+    return days, counts
+
+
 def history_step(root, admin, progress=None) -> str:
     rng = random.Random(SEED)
     today = timezone.localdate()
     schedule(today=today - dt.timedelta(days=365), through=today + dt.timedelta(days=92), root=root)
+    collect_days, dues_counts = dues_history(root, random.Random(SEED + 1), today)  # own stream: the rest stays as it was
     past = list(Occurrence.objects.filter(unit__path__startswith=root.path, state=State.OPEN, period_end__lt=today,
                                           event__isnull=True, obligation__form__isnull=False)
                 .select_related("unit", "obligation", "obligation__form").order_by("period_start", "unit__path"))
@@ -35,6 +109,8 @@ def history_step(root, admin, progress=None) -> str:
         span = (occ.period_end - occ.period_start).days
         late = roll > 0.9 and occ.due_date + dt.timedelta(days=20) < today
         day = occ.due_date + dt.timedelta(days=rng.randint(3, 20)) if late else occ.period_start + dt.timedelta(days=rng.randint(0, max(span - 1, 0)))
+        if (occ.unit_id, occ.period_start) in collect_days:  # 党费: held on the collection day
+            late, day = False, collect_days[(occ.unit_id, occ.period_start)]
         try:
             _hold(occ, day, rng, admin, incomplete=0.84 < roll <= 0.9)
         except ValidationError:
@@ -45,10 +121,26 @@ def history_step(root, admin, progress=None) -> str:
         else:
             counts["late" if late else "closed"] += 1
     counts["missed"] = services.mark_missed()
-    return f"过去一年:闭环 {counts['closed']} 项、逾期完成 {counts['late']} 项、要素不全待补 {counts['incomplete']} 项、未开展 {counts['missed']} 项"
+    return (f"过去一年:闭环 {counts['closed']} 项、逾期完成 {counts['late']} 项、要素不全待补 {counts['incomplete']} 项、未开展 {counts['missed']} 项;"
+            f"党费交纳 {dues_counts['paid']} 人次(少交 {dues_counts['short']})、经批准免交 {dues_counts['excused']}、欠交 {dues_counts['arrears']} 人次")
+
+
+def _collect(occ: Occurrence, day: dt.date, admin, *, incomplete: bool) -> None:
+    """按月收缴党费: the record is the month's dues ledger; submitting is refused while anyone
+    owing that month is unpaid without a reason (the occurrence then stays open and is missed)."""
+    services.occurrence_plan(occ, actor=None, planned_date=day, place="党员活动室", topic=f"收缴{occ.period_start:%Y年%m月}党费")
+    if not incomplete:
+        services.record_save(occ, actor=None, elements={"month": occ.period_start.isoformat()})
+    services.record_submit(occ, actor=None, held_on=day)
+    if incomplete:
+        return
+    services.record_check(occ, actor=admin)
+    services.occurrence_close(occ, actor=None)
 
 
 def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplete: bool) -> None:
+    if services.dues_month(occ) is not None:
+        return _collect(occ, day, admin, incomplete=incomplete)
     topic = rng.choice(TOPICS)
     services.occurrence_plan(occ, actor=None, planned_date=day, place=rng.choice(["党员活动室", "三楼会议室", "班组学习室"]), topic=topic)
     roster = list(services.attendees_on(occ, day))

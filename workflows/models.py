@@ -339,6 +339,32 @@ class DuesPayment(models.Model):
         return f"{self.member} {self.month:%Y-%m} {self.amount}"
 
 
+class DuesNonPayment(models.Model):
+    """党费未交(正当理由) — a month for which a member pays nothing for a recorded reason
+    (经支部研究、报上级党委批准免交; 组织关系转接期间已在原支部交纳 …). It settles the month's
+    collection like a payment and never counts towards the arrears rule, which concerns only
+    non-payment 无正当理由 (seed 001 三(二)7; 中组发〔2008〕3号 on 少交、免交)."""
+
+    scope_unit_lookup = "member__memberships__unit"
+    scope_q = Q(member__memberships__end__isnull=True)
+
+    member = models.ForeignKey("qms.Member", verbose_name=_("党员"), on_delete=models.PROTECT, related_name="dues_excused")
+    month = models.DateField(_("所属月份"), help_text=_("该月1日"))
+    reason = models.CharField(_("未交理由"), max_length=200)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党费未交登记")
+        verbose_name_plural = _("党费未交登记")
+        ordering = ["member_id", "month"]
+        constraints = [models.UniqueConstraint(fields=["member", "month"], name="one_nonpayment_per_member_month")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.month:%Y-%m} 未交:{self.reason}"
+
+
 class RemovalRequest(ConcurrentTransitionMixin, models.Model):
     """除名申请 — started by the branch for a member with 6 months' unpaid dues; decided by
     the higher organisation (seed 001 三(二)7: 经上级党组织批准)."""

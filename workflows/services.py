@@ -22,6 +22,7 @@ from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
 from qms.rules import rule_value
 from qms.scoping import can_manage, is_admin, restrict
+from workflows import dues
 from workflows.models import (
     Attachment,
     Attendance,
@@ -342,12 +343,40 @@ def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str) -> Fol
     return fu
 
 
+def dues_month(occ: Occurrence) -> dt.date | None:
+    """The month whose 党费 the occurrence collects, when its record form has a field of type
+    ``dues`` (党费交纳明细: filled from the dues ledger, procedures/library/forms.toml DJ-JL-07)."""
+    form = occ.obligation.form
+    if form is None or not form.fields.filter(type=FieldType.DUES).exists():
+        return None
+    return dues.month_start(occ.period_start)
+
+
+def dues_unsettled(occ: Occurrence) -> list[Member]:
+    """For a dues-backed occurrence: the members owing that month who neither paid nor have a
+    justified non-payment recorded (empty for any other occurrence)."""
+    month = dues_month(occ)
+    return dues.unsettled(occ.unit, month) if month else []
+
+
+def _require_dues_settled(occ: Occurrence) -> None:
+    """按月收缴党费 is done by the payments in the dues ledger, not by an attendance list: submit,
+    check and close are refused while anyone owing that month is unsettled (seed 001 三(二)7)."""
+    left = dues_unsettled(occ)
+    if left:
+        month = dues_month(occ)
+        names = "、".join(m.name for m in left[:10]) + (f"等 {len(left)} 人" if len(left) > 10 else "")
+        raise ValidationError(f"{month:%Y年%m月}应交党费的党员中还有 {len(left)} 人既未交纳党费、也未登记未交的正当理由:{names}")
+
+
 def missing_elements(rec: Record) -> list[str]:
     """The labels of required elements that are not there — “要素齐全” is this list empty."""
     missing = []
     attendance = list(rec.attendance.all())
     for f in rec.form.fields.filter(required=True):
-        if f.type == FieldType.ATTENDANCE:
+        if f.type == FieldType.DUES:
+            ok = not dues_unsettled(rec.occurrence)
+        elif f.type == FieldType.ATTENDANCE:
             ok = any(a.presence == Presence.PRESENT for a in attendance)
             left = unaccounted(rec) if ok else []
             if left:
@@ -401,6 +430,7 @@ def record_submit(occ: Occurrence, *, actor, held_on: dt.date) -> Occurrence:
         raise ValidationError(f"开展日期早于本期开始({occ.period_start:%Y-%m-%d}),不属于本期")
     if held_on > timezone.localdate():
         raise ValidationError("开展日期不能晚于今天")
+    _require_dues_settled(occ)
     before = ledger.snapshot(rec)
     rec.submitted_by, rec.submitted_at = actor, timezone.now()
     fields = ["submitted_by", "submitted_at"]
@@ -468,6 +498,7 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
         raise ValidationError(f"检查人应为{'上级组织' if occ.obligation.checker_level == 'parent' else '本组织'}的{occ.obligation.get_checker_display()}")
     if actor is not None and rec.submitted_by_id == actor.pk:
         raise ValidationError("提交人不能检查自己提交的记录")
+    _require_dues_settled(occ)
     missing = missing_elements(rec)
     if missing:
         raise ValidationError(f"记录要素不全,缺少:{'、'.join(missing)}")
@@ -490,6 +521,7 @@ def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
     open_items = list(rec.followups.filter(done_on__isnull=True))
     if open_items:
         raise ValidationError(f"还有 {len(open_items)} 项决议落实或补课未完成:{'、'.join(f.text for f in open_items[:5])}")
+    _require_dues_settled(occ)
     return _move(occ, "close", actor=actor)
 
 

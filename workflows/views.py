@@ -66,7 +66,7 @@ def occurrence_detail(request, pk: int):
     fields = []
     if rec:
         for f in rec.form.fields.all():
-            if f.type in (FieldType.ATTENDANCE, FieldType.RESOLUTIONS, FieldType.ATTACHMENTS):
+            if f.type in (FieldType.ATTENDANCE, FieldType.RESOLUTIONS, FieldType.ATTACHMENTS, FieldType.DUES):
                 continue
             value = rec.elements.get(f.key, "")
             fields.append({"key": f.key, "label": f.label, "type": f.type, "required": f.required, "value": value})
@@ -76,8 +76,20 @@ def occurrence_detail(request, pk: int):
     for i, (_state, label) in enumerate(PDCA):
         steps.append({"label": label, "done": i <= reached, "current": i == reached})
     q = services.quorum(rec) if rec else None
+    dues_ctx = {}
+    month = services.dues_month(occ)
+    if month is not None:
+        from workflows import dues
+        from workflows.models import PayWay
+
+        rows = dues.month_table(occ.unit, month)
+        dues_ctx = {"dues_month": month, "dues_rows": rows, "dues_ways": PayWay.choices,
+                    "dues_total": sum((r.payment.amount for r in rows if r.payment), start=0),
+                    "dues_unsettled": sum(1 for r in rows if not r.settled), "dues_short": sum(1 for r in rows if r.short),
+                    "dues_paid_on": min(timezone.localdate(), dues.month_end(month))}
     return render(request, "workflows/occurrence.html", {
         "next_step": occurrence_next_step(occ), "dates": held_vs_planned(occ, rec),
+        **dues_ctx,
         "occ": occ, "rec": rec, "steps": steps, "fields": fields,
         "roster": [(m, marks.get(m.pk)) for m in roster],
         "owners": owners,
@@ -108,7 +120,7 @@ def held_vs_planned(occ: Occurrence, rec) -> str:
     return ";".join(out)
 
 
-_ACTIONS = ("plan", "save", "attend", "attend_all", "signin", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
+_ACTIONS = ("plan", "save", "attend", "attend_all", "signin", "dues", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
 
 
 def _chosen_member(user, occ: Occurrence, pk) -> Member | None:
@@ -166,6 +178,18 @@ def occurrence_action(request, pk: int, action: str):
             marks = {i: (p.get(f"p_{i}", ""), p.get(f"r_{i}", "")) for i in ids}
             n = services.attendance_save(occ, actor=u, marks=marks)
             done = f"已保存出席情况(更新 {n} 人)" if n else "出席情况没有变化"
+        elif action == "dues":
+            from workflows import dues
+
+            month = services.dues_month(occ)
+            if month is None:
+                raise PermissionDenied
+            ids = {int(k[2:]) for k in p if k[:2] in ("i_", "a_", "x_") and k[2:].isdigit()}
+            rows = {i: {"income": p.get(f"i_{i}", ""), "amount": p.get(f"a_{i}", ""), "reason": p.get(f"x_{i}", "")} for i in ids}
+            got = dues.dues_collect(occ.unit, actor=u, month=month, paid_on=_date(p.get("paid_on"), "交纳日期"),
+                                    way=p.get("way", ""), rows=rows)
+            done = (f"已登记交纳 {got['paid']} 人、未交理由 {got['excused']} 人" if any(got.values())
+                    else "没有填写任何交纳或未交理由")
         elif action == "signin":
             from workflows import signin
 
@@ -353,7 +377,7 @@ def dues_page(request):
     from decimal import Decimal, InvalidOperation
 
     from workflows import dues
-    from workflows.models import DuesPayment, PayWay, RemovalRequest
+    from workflows.models import DuesNonPayment, DuesPayment, PayWay, RemovalRequest
 
     code = _unit_code(request)
     unit = get_visible_or_404(request.user, Unit, code=code)
@@ -391,7 +415,15 @@ def dues_page(request):
     members = Member.objects.filter(memberships__unit=unit, memberships__end__isnull=True,
                                     category__in=["full", "probationary"]).order_by("name")
     paid = {(p.member_id, p.month): p for p in DuesPayment.objects.filter(member__in=members, month__gte=months[0])}
-    grid = [(m, [paid.get((m.pk, mo)) for mo in months]) for m in members]
+    excused = {(x.member_id, x.month): x for x in DuesNonPayment.objects.filter(member__in=members, month__gte=months[0])}
+    due = dues.dues_due(dues.income_history([m.pk for m in members], months[0], months[-1]))
+
+    def cell(m, mo):
+        p, d = paid.get((m.pk, mo)), due.get((m.pk, mo))
+        short = d - p.amount if p is not None and d is not None and p.amount < d else 0
+        return {"p": p, "x": excused.get((m.pk, mo)), "short": short, "due": d}
+
+    grid = [(m, [cell(m, mo) for mo in months]) for m in members]
     return render(request, "workflows/dues.html", {
         "unit": unit, "months": months, "grid": grid, "manage": manage, "ways": PayWay.choices,
         "arrears": dues.arrears(unit), "threshold": dues.table()["arrears_months"],
