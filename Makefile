@@ -35,7 +35,7 @@ deps: debs $(STAMP)
 
 run: deps
 	$(PY) manage.py migrate --noinput
-	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo
+	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo --background-history
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: deps

@@ -70,10 +70,13 @@ def may_plan(user, root: Unit) -> bool:
 
 
 def audit_duties(actor, audit: Audit | None) -> set[str]:
-    """``audit_team`` when ``actor`` is the audit's lead or on its team (ISO 19011 §5.5.4)."""
+    """``audit_team`` when ``actor`` is the audit's lead or on its team (ISO 19011 §5.5.4), and
+    ``audit_lead`` for the lead (who chairs its meetings, §6.4.3)."""
     if actor is None or audit is None:
         return set()
-    return {"audit_team"} if actor.pk == audit.lead_id or audit.team.filter(pk=actor.pk).exists() else set()
+    if actor.pk == audit.lead_id:
+        return {"audit_team", "audit_lead"}
+    return {"audit_team"} if audit.team.filter(pk=actor.pk).exists() else set()
 
 
 @act("audit.plan", unit=lambda root, **_: root)

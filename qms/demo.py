@@ -255,3 +255,67 @@ def logins_table() -> str:
     for login in DEMO_LOGINS:
         lines.append(f"{login['username']:<11} {login['password']:<20} {login['role']:<10}  {login['scope']}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the year of history, in the background
+# ``make run`` serves at once: the committee and its people are built first (seconds), the year
+# of executions (minutes) by a separate process while the site is already open; its progress is
+# kept in a small file next to the database and shown at the top of every page until it is done.
+
+
+def progress_path():
+    from django.conf import settings
+
+    return settings.DEMO_PROGRESS_FILE
+
+
+def history_progress() -> dict | None:
+    """The background build's state — {"state": running|done|stopped, "message", "pid"} — or
+    None when no background build was ever started. A running build whose process is gone
+    reads as stopped."""
+    import json
+    import os
+
+    path = progress_path()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    if state.get("state") == "running":
+        try:
+            os.kill(int(state.get("pid") or 0), 0)
+        except (OSError, ValueError):
+            state["state"] = "stopped"
+    return state
+
+
+def write_progress(state: str, message: str = "", pid: int | None = None) -> None:
+    import json
+    import os
+
+    path = progress_path()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"state": state, "message": message, "pid": pid or os.getpid()}, ensure_ascii=False),
+                   encoding="utf-8")
+    tmp.replace(path)  # readers never see half a file
+
+
+def fast_demo_writes() -> None:
+    """The demo's data is made again at will: on SQLite its builder commits without waiting for
+    the disk (``synchronous=NORMAL`` in WAL mode — an OS crash may lose the last transactions,
+    never corrupt the file). The product's own connections keep FULL (qms/settings.py)."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA synchronous=NORMAL")
+
+
+def run_steps(root: Unit, admin, say) -> None:
+    """Every registered history step in order, ``say`` told each progress line and summary."""
+    import time
+
+    for name, step in STEPS:
+        t = time.perf_counter()
+        summary = step(root, admin, progress=say)
+        say(f"{name}:{summary}(用时 {time.perf_counter() - t:.1f} 秒)")

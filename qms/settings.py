@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "qms.site.menu",
+                "qms.site.demo_progress",
             ],
         },
     }
@@ -150,6 +151,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+#: ``make run``'s demo history, built in the background: its progress (qms/demo.py)
+DEMO_PROGRESS_FILE = VAR_DIR / "demo-history.json"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise looks there too (empty until collectstatic)
 #: served from the source folders (no collectstatic needed for ``make run``); behind nginx in
 #: production, ``collectstatic`` into STATIC_ROOT and let nginx serve it (docs/operations.md)

@@ -71,3 +71,15 @@ def menu(request):
     for i in items:  # only the most specific entry is highlighted (/audits/packs/ is not 内部审核)
         i["active"] = i["active"] and len(i["url"]) == longest
     return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}
+
+
+def demo_progress(request):
+    """While the demo's year of executions is being built in the background, every page says so
+    (with the builder's last progress line); nothing once it is done or was never started."""
+    from qms.demo import history_progress
+
+    state = history_progress()
+    if not state or state["state"] == "done":
+        return {}
+    return {"demo_progress": state}
+

@@ -85,3 +85,12 @@ def celery_worker_process(transactional_db):
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _demo_progress_file(tmp_path_factory):
+    """Pages say when a demo history is being built in the background (qms/demo.py); a developer's
+    own ``make run`` under var/ must not show in the tests' pages."""
+    from django.conf import settings
+
+    settings.DEMO_PROGRESS_FILE = tmp_path_factory.mktemp("demo") / "demo-history.json"

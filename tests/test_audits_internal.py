@@ -117,7 +117,7 @@ def test_sampling_is_reproducible_and_stratified(org):
 def test_checklist_findings_report(org, tmp_path):
     audit = _plan(org)
     svc.sample_draw(audit, actor=org["admin"], seed=2026, ratio=0.2)
-    with pytest.raises(ValidationError, match="首次会议由审核组长"):
+    with pytest.raises(NotPermitted, match="只能由本次审核的审核组长办理"):  # ISO 19011 §6.4.3: the lead chairs
         svc.audit_open(audit, actor=org["admin"], **_meeting(org))
     with pytest.raises(ValidationError, match="受审核组织的党员"):  # b3's member is not an auditee of this audit
         svc.audit_open(audit, actor=org["auditor"], **_meeting(org, auditees=[org["b3"].memberships.last().member]))

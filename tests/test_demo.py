@@ -179,3 +179,27 @@ def test_demo_dues_most_pay_a_few_in_arrears_one_flagged(loaded):
     assert not dues.unsettled(b1, dues.months_back(last, 8))  # before the arrears began: everyone settled
     assert [m.name for m in dues.unsettled(b1, last)] == [flagged_b1["member"].name for flagged_b1 in dues.arrears(b1)]
     assert ledger.verify().ok
+
+
+def test_a_background_history_shows_its_progress_on_every_page_until_done(client):
+    """``make run`` serves at once while a separate process builds the year of executions: the
+    pages say so with its last progress line; a builder that died is said too; done — silence."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    path = settings.DEMO_PROGRESS_FILE
+    assert demo.history_progress() is None and "演示数据" not in client.get("/login/").content.decode()
+    demo.write_progress("running", "执行记录 600/1665(36%)", pid=os.getpid())
+    page = client.get("/login/").content.decode()
+    assert "正在后台生成过去一年的执行记录(执行记录 600/1665(36%))" in page
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    demo.write_progress("running", "执行记录 700/1665(42%)", pid=gone.pid)
+    assert demo.history_progress()["state"] == "stopped"
+    assert "没有生成完" in client.get("/login/").content.decode()
+    demo.write_progress("done", "已完成")
+    assert "演示数据" not in client.get("/login/").content.decode()
+    path.unlink()

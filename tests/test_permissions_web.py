@@ -33,6 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -58,9 +59,9 @@ from audits.models import (
 )
 from procedures import services as psvc
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
-from qms import ledger, permissions, roster
+from qms import accounts, ledger, permissions, roster
 from qms import services as core
-from qms.models import Member, MemberEvent, Position, Unit
+from qms.models import Member, MemberEvent, Position, RoleGrant, Unit
 from qms.scoping import can_see, scopes_for
 from tests import factories
 from tests.test_permissions import build_org
@@ -97,6 +98,9 @@ EXEMPT = {
     # evidence files are uploaded on the implementation form: a step of nc.implement, whose
     # check covers it (qms.permissions.act: steps of an authorised act are not asked again)
     "nc.attach": "no page of its own: uploaded with nc.implement (covered there)",
+    # one's own password, on 我的账号: the object is the requester's own login (duty self), so
+    # every logged-in person may and nobody may for another — tests/test_accounts.py
+    "account.change_password": "one's own login only (duty self): tests/test_accounts.py",
 }
 
 
@@ -104,9 +108,6 @@ EXEMPT = {
 #: than the row — shown here, not hidden: (act, role) → the refusal the page gives. The test
 #: asserts that it is still refused with that reason, so a change on either side shows up.
 NARROWER = {
-    # the row allows a 体系管理员 and the audit team; the opening meeting is chaired by the lead
-    # auditor (ISO 19011 §6.4.3), so audit_open accepts the lead only
-    ("audit.meeting", "admin"): "首次会议由审核组长主持",
 }
 
 
@@ -281,7 +282,7 @@ def _audit(org, *, opened: bool = False) -> Audit:
     return Audit.objects.get(pk=a.pk)
 
 
-AUDIT_DUTIES = {"ia": {"audit_team"}}
+AUDIT_DUTIES = {"ia": {"audit_team", "audit_lead"}}  # ia leads the audit
 
 
 def _pack(org, *, done: bool) -> EvidencePack:
@@ -306,6 +307,59 @@ def _pack(org, *, done: bool) -> EvidencePack:
     finally:
         builder.build_pack = real
 
+
+
+# --------------------------------------------------------------------------------- 账号
+
+
+def _login_of(org, name: str, username: str):
+    """A 党员 of 第一党支部 with a login and no office or role: the login the acts are about."""
+    _m, u = _person(org["b1"], name, username)
+    return u
+
+
+@scenario("account.create")
+def _(org):
+    m = _plain(org)
+    return Case(f"/accounts/members/{m.pk}/create/", {"username": "wangwu", "password": ""},
+                lambda: Member.objects.get(pk=m.pk).user_id, org["b1"])
+
+
+@scenario("account.reset_password")
+def _(org):
+    u = _login_of(org, "赵六", "zhaoliu")
+    return Case(f"/accounts/logins/{u.pk}/reset/", {}, lambda: User.objects.get(pk=u.pk).password, org["b1"])
+
+
+@scenario("account.disable")
+def _(org):
+    u = _login_of(org, "钱七", "qianqi")
+    return Case(f"/accounts/logins/{u.pk}/disable/", {"reason": "长期外派"}, lambda: User.objects.get(pk=u.pk).is_active,
+                org["b1"])
+
+
+@scenario("account.enable")
+def _(org):
+    u = _login_of(org, "孙八", "sunba")
+    accounts.login_disable(actor=org["admin"], user=u, reason="长期外派")
+    return Case(f"/accounts/logins/{u.pk}/enable/", {"reason": "返岗"}, lambda: User.objects.get(pk=u.pk).is_active,
+                org["b1"])
+
+
+@scenario("role.grant_auditor")
+def _(org):
+    u = _login_of(org, "李九", "lijiu")
+    m = Member.objects.get(user=u)
+    return Case(f"/accounts/members/{m.pk}/grant/", {"role": "internal_auditor", "unit": org["b1"].pk, "valid_from": _iso(TODAY)},
+                lambda: RoleGrant.objects.filter(user=u).count(), org["b1"])
+
+
+@scenario("role.expire")
+def _(org):
+    u = _login_of(org, "周十", "zhoushi")
+    g = core.role_grant(actor=None, user=u, role="internal_auditor", unit=org["b1"], valid_from=D(2025, 1, 1))
+    return Case(f"/accounts/grants/{g.pk}/expire/", {"last_day": _iso(TODAY), "reason": "任期届满"},
+                lambda: RoleGrant.objects.get(pk=g.pk).valid_until, org["b1"])
 
 # --------------------------------------------------------------------------- 组织与党员
 
