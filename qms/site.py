@@ -32,6 +32,10 @@ MENU = [
     ("my_account", _("我的账号"), "all"),
 ]
 
+#: Pages that belong to a menu entry though their address lies elsewhere (the 考核评分 page is
+#: under /audits/ but is part of 目标与考核).
+ALSO = {"objectives": ("scoring",)}
+
 
 #: Panels other packages add to the home page (registered in their AppConfig.ready, so
 #: this lower package never imports them). Each takes the request and returns None or
@@ -64,12 +68,19 @@ def menu(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        active = request.path == url if name in ("home", "occurrence_list") else request.path.startswith(url)
+        prefixes = [url]
+        for other in ALSO.get(name, ()):
+            try:
+                prefixes.append(reverse(other))
+            except NoReverseMatch:
+                pass
+        exact = name in ("home", "occurrence_list")
+        match = max((len(p) for p in prefixes if (request.path == p if exact else request.path.startswith(p))), default=0)
         badge = unread_count(user) if name == "notifications" else 0
-        items.append({"url": url, "label": label, "active": active, "badge": badge})
-    longest = max((len(i["url"]) for i in items if i["active"]), default=0)
+        items.append({"url": url, "label": label, "active": match > 0, "match": match, "badge": badge})
+    longest = max((i["match"] for i in items), default=0)
     for i in items:  # only the most specific entry is highlighted (/audits/packs/ is not 内部审核)
-        i["active"] = i["active"] and len(i["url"]) == longest
+        i["active"] = i["active"] and i["match"] == longest
     return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}
 
 
