@@ -2,6 +2,8 @@
 later packages add their entries here."""
 from __future__ import annotations
 
+import contextlib
+
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -70,10 +72,8 @@ def menu(request):
             continue
         prefixes = [url]
         for other in ALSO.get(name, ()):
-            try:
+            with contextlib.suppress(NoReverseMatch):
                 prefixes.append(reverse(other))
-            except NoReverseMatch:
-                pass
         exact = name in ("home", "occurrence_list")
         match = max((len(p) for p in prefixes if (request.path == p if exact else request.path.startswith(p))), default=0)
         badge = unread_count(user) if name == "notifications" else 0
