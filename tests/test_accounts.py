@@ -17,7 +17,7 @@ from qms import services as core
 from qms.models import LedgerEntry, Member, Role, RoleGrant
 from qms.scoping import scopes_for
 from tests import factories
-from tests.test_permissions import org  # noqa: F401  (a committee, two branches, every role)
+from tests.test_permissions import NAMES, org  # noqa: F401  (a committee, two branches, every role)
 from workflows import dues
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_out_of_scope_members_are_not_found_and_their_names_never_shown(org, cli
         assert r.status_code == 404, url
         assert "一支部的人" not in r.content.decode()
     listing = client.get("/accounts/").content.decode()
-    assert "一支部的人" not in listing and "sec_b2姓名" in listing
+    assert "一支部的人" not in listing and NAMES["sec_b2"] in listing
     with pytest.raises(permissions.NotPermitted):
         accounts.login_create(m, actor=org["sec_b2"], username="abc")
     assert ledger.head() == head
@@ -223,7 +223,7 @@ def test_managers_see_the_menu_and_logins_only_on_account_pages(org, client):  #
     home = client.get("/").content.decode()
     assert "账号管理" in home and "我的账号" in home
     listing = client.get("/accounts/").content.decode()
-    assert "member姓名" in listing and ">member " in listing  # the login, on the account page
+    assert NAMES["member"] in listing and ">member " in listing  # the login, on the account page
     assert ">member<" not in client.get(f"/members/{_member_of(org['member']).pk}/").content.decode()
 
 
