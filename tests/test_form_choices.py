@@ -49,7 +49,7 @@ def test_effectiveness_buttons_appear_only_when_the_review_is_due(org, client, m
     nc.refresh_from_db()
     client.force_login(org["sec_c"])
     page = client.get(f"/audits/problems/{nc.pk}/").content.decode()
-    assert "整改有效" not in page and f"有效性评价将于 {nc.effectiveness_due:%Y-%m-%d} 起进行" in page
+    assert "整改有效</button>" not in page and f"有效性评价将于 {nc.effectiveness_due:%Y-%m-%d} 起进行" in page
     monkeypatch.setattr(timezone, "localdate", lambda *a, **k: nc.effectiveness_due + dt.timedelta(days=1))
     page = client.get(f"/audits/problems/{nc.pk}/").content.decode()
     assert "整改有效" in page

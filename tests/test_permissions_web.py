@@ -70,6 +70,7 @@ from workflows import services as wsvc
 from workflows.models import (
     Attachment,
     Attendance,
+    DuesNonPayment,
     DuesPayment,
     FollowUp,
     Occurrence,
@@ -606,6 +607,15 @@ def _(org):
     return Case(f"/work/dues/?unit={org['b1'].code}", {"action": "pay", "member": m.pk, "month": f"{month:%Y-%m}",
                                                        "paid_on": _iso(TODAY), "way": "cash", "amount": "10.00"},
                 lambda: DuesPayment.objects.filter(member=m).count(), org["b1"])
+
+
+@scenario("dues.excuse")
+def _(org):
+    m = _plain(org)
+    occ = next(o for o in Occurrence.objects.filter(unit=org["b1"], period_start__lte=TODAY).order_by("-period_start")
+               if wsvc.dues_month(o) is not None)
+    return Case(_act_url(occ, "dues"), {"paid_on": _iso(TODAY), "way": "cash", f"x_{m.pk}": "经批准免交"},
+                lambda: DuesNonPayment.objects.filter(member=m).count(), org["b1"])
 
 
 @scenario("removal.request")

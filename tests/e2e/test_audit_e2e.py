@@ -72,7 +72,7 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     nc = findings.get(unit__code="HX-Z1-B1")
     sec = _new_page(browser, live_server, "shuji_b1", "demo-shuji-2026")
     sec.goto(f"/audits/problems/{nc.pk}/")
-    sec.click("text=确认不符合项")
+    sec.click("button:has-text('确认不符合项')")  # the 下一步 line names the step too
     sec.fill("input[name=why1]", "为什么没有记录表决情况?")
     sec.fill("textarea[name=root_cause]", "记录模板未设表决栏,记录人不清楚要求")
     sec.click("text=提交原因分析")
