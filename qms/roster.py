@@ -309,7 +309,7 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
                 err(f, reason)
         idn = fields["id_number"]
         if idn:
-            written = _text(raw.get("id_number"))
+            written = str(raw.get("id_number")).strip()  # as the file writes it
             if idn in first_row:
                 other, other_written = first_row[idn]
                 how = f"(写法不同:“{other_written}”与“{written}”,是同一个号码)" if other_written != written else ""

@@ -143,7 +143,7 @@ def _grids_xls(data: bytes) -> list[tuple[str, list[list[Any]]]]:
     if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         raise RosterFileError("文件设有打开密码,系统无法读取。请在 Excel 或 WPS 中取消密码(文件 → 信息 → 保护工作簿)后另存再上传")
     try:
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=io.StringIO())
     except xlrd.XLRDError as exc:
         if "encrypted" in str(exc).lower():
             raise RosterFileError("文件设有打开密码,系统无法读取。请在 Excel 或 WPS 中取消密码后另存再上传") from exc
