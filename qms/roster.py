@@ -1,6 +1,8 @@
-"""花名册导入 — the Excel roster import: every row validated first, then all or nothing.
+"""花名册导入 — the roster import: every row validated first, then all or nothing.
 
-A party office keeps its roster in Excel; this brings it in without half-saving anything.
+A party office keeps its roster in Excel, WPS or a CSV export; ``qms.roster_files`` reads the
+file as its maker laid it out, and this brings it in without half-saving anything. Values
+are read as offices write them (``_date``, ``_name``, ``_id_number``, ``_choice``).
 Rows are checked against the same rules as the enrolment form (``services``), against the
 importer's scope, and against each other (no 身份证号 twice). Only a file with no error at
 all is imported, in one transaction, through ``services.member_enroll`` so every row gets its
@@ -58,14 +60,15 @@ GUIDE = [
     ("姓名", "必填。"),
     ("性别", "必填:男 / 女。"),
     ("身份证号", "必填:18位居民身份证号码,末位可为X;同一文件中不得重复。"),
-    ("出生日期", "选填:Excel 日期或 YYYY-MM-DD。"),
+    ("出生日期", "选填:Excel 日期,或 2019-07-01、2019年7月1日、2019.7.1、20190701 等写法。"),
     ("民族 / 学历 / 手机号", "选填。"),
     ("人员类别", "必填:正式党员 / 预备党员 / 发展对象 / 入党积极分子。"),
     ("入党日期", "党员必填(接收为预备党员的日期),不得晚于今天,入党时应年满十八岁。"),
     ("转正日期", "正式党员必填,不得早于入党日期。"),
-    ("所在党组织编码", "必填:党支部(含联合、临时党支部)的组织编码,须在您的管理范围内。"),
+    ("所在党组织编码", "必填:党支部(含联合、临时党支部)的组织编码或名称,须在您的管理范围内;名称重复时请填编码。"),
     ("党小组编码", "选填:须是该党支部下的党小组。"),
     ("加入日期", "选填:编入该党支部的日期,默认为导入当天。"),
+    ("其他文件", "也可直接上传单位现有的花名册(.xlsx、.xls、WPS .et、CSV):表头在前 10 行内即可,列名可用常见写法(如“公民身份号码”“入党时间”“所在支部”)。"),
     ("说明", "整个文件校验无误才会导入;任何一行有错,都不会保存任何数据。重复导入同一文件不会产生变化。"),
 ]
 

@@ -243,3 +243,15 @@ def test_the_page_takes_an_xls_and_names_sheets_in_errors(client, tree, admin):
     assert "<th>工作表</th>" in body and "<td>第二党支部</td><td>4</td><td>性别</td>" in body
     body = client.post(reverse("roster_import"), {"file": upload("office-2sheets.xls")}).content.decode()
     assert "新建 5 人" in body and imported() == EXPECTED
+
+
+def test_the_filled_template_with_its_guide_sheet_still_imports(tree, admin):
+    wb = load_workbook(io.BytesIO(roster.template_bytes()))
+    ws = wb["花名册"]
+    for cell, value in zip(ws[2], ["模板人", "男", factories.id_number(), "1980-05-17", "汉族", "本科", "13800000000",
+                                   "正式党员", "2005-07-01", "2006-07-01", "第一党支部", "", "2024-01-01"], strict=True):
+        cell.value = value
+    buf = io.BytesIO()
+    wb.save(buf)
+    result = roster.import_roster(upload("t.xlsx", buf.getvalue()), actor=admin)
+    assert result.ok and result.created == 1  # the 填写说明 sheet is not read as people
