@@ -276,3 +276,52 @@ def test_damaged_files_of_every_kind_never_raise(tree, admin):
             data[rnd.randrange(len(data))] = rnd.randrange(256)
         result, _rows = roster.validate_roster(upload("x", bytes(data)), actor=admin)
         assert all(e.reason for e in result.errors)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("正式", "正式党员"), ("预备", "预备党员"), ("积极分子", "入党积极分子"),
+                                                 ("正式党员", "正式党员")])
+def test_category_words(value, expected):
+    assert roster._choice("category", value) == expected
+
+
+@pytest.mark.parametrize(("header", "field"), [
+    ("*姓名", "name"), ("身份证号码(必填)", "id_number"), ("身份证号码（18位）", "id_number"), ("入党\n时间", "joined_on"),
+    ("转 正 时 间", "full_on"), ("所在党支部", "unit"), ("联系电话", "phone"), ("党组织名称", "unit"),
+])
+def test_header_wordings(header, field):
+    from qms import roster_files
+
+    assert roster_files.rules().by_key[roster_files.header_key(header)] == field
+
+
+def csv_upload(text: str, encoding: str) -> SimpleUploadedFile:
+    return upload("x.csv", text.encode(encoding))
+
+
+def test_a_gb18030_csv_with_a_name_outside_gbk(tree, admin):
+    text = "姓名,性别,身份证号,人员类别,入党日期,转正日期,所在党组织编码\r\n刘䶮,男,110101198801200218,正式党员,2010-07-01,2011-07-01,B1\r\n"
+    with pytest.raises(UnicodeEncodeError):
+        text.encode("gbk")
+    assert roster.import_roster(csv_upload(text, "gb18030"), actor=admin).ok
+    assert Member.objects.filter(name="刘䶮").exists()
+
+
+def test_a_unicode_text_export_utf16_with_tabs(tree, admin):
+    text = "姓名\t性别\t身份证号\t人员类别\t入党日期\t转正日期\t所在党组织编码\r\n甲\t男\t110101198801200218\t正式\t2010-07-01\t2011-07-01\tB1\r\n"
+    result = roster.import_roster(csv_upload(text, "utf-16"), actor=admin)
+    assert result.ok and Member.objects.get(name="甲").category == "full"
+
+
+def test_a_formula_without_its_result_and_an_error_value_are_named_by_cell(tree, admin):
+    wb = Workbook()
+    ws = wb.active
+    ws.append([*HEAD, "出生日期"])
+    ws.append(["甲", "男", factories.id_number(), "正式党员", "2010-07-01", "2011-07-01", "B1", "=DATE(1980,5,17)"])
+    ws.append(["乙", "男", factories.id_number(), "正式党员", "#N/A", "2011-07-01", "B1", None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    result = roster.import_roster(upload("f.xlsx", buf.getvalue()), actor=admin)
+    got = {(e.row, e.column): e.reason for e in result.errors}
+    assert set(got) == {(2, "出生日期"), (3, "入党日期")}
+    assert "公式(=DATE(1980,5,17)),文件中没有保存计算结果" in got[(2, "出生日期")]
+    assert "错误值 #N/A" in got[(3, "入党日期")]
