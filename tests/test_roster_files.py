@@ -97,6 +97,7 @@ def test_the_same_id_written_two_ways_is_one_person_twice(tree, admin):
 
 @pytest.mark.parametrize(("name", "reason"), [
     ("password-123456.xlsx", "文件设有打开密码"),
+    ("password-123456.xls", "文件设有打开密码"),
     ("corrupt.xls", "文件已损坏"),
     ("formulas-only.xlsx", "文件中只有公式,没有保存计算结果"),
 ])
