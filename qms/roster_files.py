@@ -105,7 +105,23 @@ class SourceRow:
 # ------------------------------------------------------------------------------ formats
 
 
-def _grids_xlsx(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+class _Cap:
+    """Stops reading a file with far more filled rows than may be imported, before it is all in
+    memory (an .xlsx of 100 MB unpacked holds millions of cells)."""
+
+    def __init__(self, max_rows: int):
+        self.max_rows = max_rows
+        self.left = max_rows + rules().scan_rows + 100  # titles, headers, notes
+
+    def row(self, row: list[Any]) -> list[Any]:
+        if any(c is not None and c != "" for c in row):
+            self.left -= 1
+            if self.left < 0:
+                raise RosterFileError(f"数据行超过 {self.max_rows} 行,请分批导入")
+        return row
+
+
+def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     try:  # an .xlsx is a ZIP archive: checked unpacked, in memory, before openpyxl inflates it
         archives.check_archive(data)
     except ValidationError as exc:
@@ -127,8 +143,10 @@ def _grids_xlsx(data: bytes) -> list[tuple[str, list[list[Any]]]]:
                     elif isinstance(v, str) and v in ERROR_VALUES:
                         v = CellError(v)
                     row.append(v)
-                grid.append(row)
+                grid.append(cap.row(row))
             out.append((ws.title, grid))
+    except RosterFileError:
+        raise
     except Exception as exc:  # the sheets are parsed lazily: damage shows while reading rows
         raise RosterFileError("文件已损坏或不是有效的 Excel(.xlsx)文件") from exc
     finally:
@@ -137,7 +155,7 @@ def _grids_xlsx(data: bytes) -> list[tuple[str, list[list[Any]]]]:
     return out
 
 
-def _grids_xls(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+def _grids_xls(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         raise RosterFileError("文件设有打开密码,系统无法读取。请在 Excel 或 WPS 中取消密码(文件 → 信息 → 保护工作簿)后另存再上传")
     try:
@@ -167,9 +185,11 @@ def _grids_xls(data: bytes) -> list[tuple[str, list[list[Any]]]]:
                         row.append(None)
                     else:
                         row.append(c.value)
-                grid.append(row)
+                grid.append(cap.row(row))
             out.append((sh.name, grid))
             book.unload_sheet(i)
+    except RosterFileError:
+        raise
     except Exception as exc:
         raise RosterFileError("文件已损坏,无法读取;请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传") from exc
     finally:
@@ -194,25 +214,26 @@ def _decode(data: bytes) -> str:
     raise RosterFileError("无法识别 CSV 文件的编码(支持 UTF-8 与 GBK/GB18030),请在 Excel 或 WPS 中另存为 .xlsx 后上传")
 
 
-def _grids_csv(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+def _grids_csv(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     try:
-        grid = [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+        grid = [cap.row([c if c.strip() else None for c in row])
+                for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
         raise RosterFileError(f"CSV 文件格式有误:{exc}") from exc
     return [("", grid)]
 
 
-def _grids(data: bytes) -> list[tuple[str, list[list[Any]]]]:
+def _grids(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     if not data.strip():
         raise RosterFileError("文件是空的")
     if data.startswith(b"PK"):
-        return _grids_xlsx(data)
+        return _grids_xlsx(data, cap)
     if data.startswith(OLE2):
-        return _grids_xls(data)
-    return _grids_csv(data)
+        return _grids_xls(data, cap)
+    return _grids_csv(data, cap)
 
 
 # ------------------------------------------------------------------------------ tables
@@ -239,7 +260,7 @@ def _blank(v: Any) -> bool:
 def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
     """Every person row of every sheet that has a header row, in file order."""
     r = rules()
-    sheets = _grids(data)
+    sheets = _grids(data, _Cap(max_rows))
     found: list[tuple[str, list[list[Any]], int, dict[str, list[int]]]] = []
     lacking: list[tuple[str, int, list[str]]] = []
     nonempty = False

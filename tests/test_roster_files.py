@@ -326,3 +326,21 @@ def test_a_formula_without_its_result_and_an_error_value_are_named_by_cell(tree,
     assert set(got) == {(2, "出生日期"), (3, "入党日期")}
     assert "公式(=DATE(1980,5,17)),文件中没有保存计算结果" in got[(2, "出生日期")]
     assert "错误值 #N/A" in got[(3, "入党日期")]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_very_large_sheet_is_refused_while_it_is_read(tree, admin, monkeypatch, kind):
+    from qms import roster_files
+
+    monkeypatch.setattr(roster, "MAX_ROWS", 3)
+    read = []
+    real = roster_files._Cap.row
+    monkeypatch.setattr(roster_files._Cap, "row", lambda self, row: read.append(1) or real(self, row))
+    rows = [HEAD] + [[f"人{i}", "男", factories.id_number(), "正式党员", "2010-07-01", "2011-07-01", "B1"] for i in range(400)]
+    if kind == "csv":
+        data = upload("big.csv", "\r\n".join(",".join(r) for r in rows).encode("gbk"))
+    else:
+        data = sheet(*rows)
+    result = roster.import_roster(data, actor=admin)
+    assert [e.reason for e in result.errors] == ["数据行超过 3 行,请分批导入"]
+    assert len(read) < 120  # stopped reading, not read all 401 rows first
