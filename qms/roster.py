@@ -27,7 +27,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import roster_files, services
+from qms import limits, roster_files, services
 from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
 from qms.permissions import act, managed_unit
 from qms.scoping import can_manage, can_see
@@ -53,7 +53,6 @@ HEADER_OF = {f: h for h, f, _ in COLUMNS}
 DATE_FIELDS = ("birth_date", "joined_on", "full_on", "start")
 GENDERS = {label: value for value, label in Gender.choices}
 CATEGORIES = {str(label): value for value, label in MemberCategory.choices}
-MAX_ROWS = 5000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 GUIDE = [
@@ -128,6 +127,11 @@ def template_bytes() -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def max_rows() -> int:
+    """Rows one import may hold (``rules/limits.toml`` [roster], overridable per deployment)."""
+    return int(limits.table().roster.get("max_rows", 5000))
 
 
 def _text(value: Any) -> str:
@@ -243,7 +247,7 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
     """Check every row; returns the result (errors, unchanged) and the rows to create."""
     result = ImportResult()
     try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=MAX_ROWS)
+        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows())
     except RosterFileError as exc:
         result.errors.append(RowError(0, "文件", str(exc)))
         return result, []

@@ -332,7 +332,7 @@ def test_a_formula_without_its_result_and_an_error_value_are_named_by_cell(tree,
 def test_a_very_large_sheet_is_refused_while_it_is_read(tree, admin, monkeypatch, kind):
     from qms import roster_files
 
-    monkeypatch.setattr(roster, "MAX_ROWS", 3)
+    monkeypatch.setattr(roster, "max_rows", lambda: 3)
     read = []
     real = roster_files._Cap.row
     monkeypatch.setattr(roster_files._Cap, "row", lambda self, row: read.append(1) or real(self, row))
@@ -344,3 +344,15 @@ def test_a_very_large_sheet_is_refused_while_it_is_read(tree, admin, monkeypatch
     result = roster.import_roster(data, actor=admin)
     assert [e.reason for e in result.errors] == ["数据行超过 3 行,请分批导入"]
     assert len(read) < 120  # stopped reading, not read all 401 rows first
+
+
+def test_the_row_limit_is_a_deployments_setting(tree, admin, tmp_path):
+    from django.test import override_settings
+
+    path = tmp_path / "limits.toml"
+    path.write_text("[roster]\nmax_rows = 4\n", encoding="utf-8")
+    with override_settings(QMS_LIMITS_FILE=str(path)):
+        assert roster.max_rows() == 4
+        result = roster.import_roster(upload("office-utf8.csv"), actor=admin)
+    assert [e.reason for e in result.errors] == ["数据行超过 4 行,请分批导入"]
+    assert roster.max_rows() == 5000

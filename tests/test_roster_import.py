@@ -193,7 +193,7 @@ def test_oversize_file_is_refused(tree, admin):
 
 
 def test_too_many_rows(tree, admin, monkeypatch):
-    monkeypatch.setattr(roster, "MAX_ROWS", 3)
+    monkeypatch.setattr(roster, "max_rows", lambda: 3)
     result = roster.import_roster(xlsx([row(name=f"人{i}") for i in range(4)]), actor=admin)
     assert "超过 3 行" in result.errors[0].reason
 
