@@ -38,6 +38,7 @@ class Limits:
     fields: dict[str, str]  # "app.Model.field" → kind
     elements: dict[str, str]  # record form field type → kind
     archive: dict[str, Any]
+    roster: dict[str, Any]
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -65,6 +66,7 @@ def _load(override: str | None, _stamp: tuple[int, int] | None = None) -> Limits
         fields=dict(text.get("fields", {})),
         elements=dict(text.get("record_elements", {})),
         archive=dict(data["archive"]),
+        roster=dict(data.get("roster", {})),
     )
 
 

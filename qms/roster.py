@@ -1,6 +1,8 @@
-"""花名册导入 — the Excel roster import: every row validated first, then all or nothing.
+"""花名册导入 — the roster import: every row validated first, then all or nothing.
 
-A party office keeps its roster in Excel; this brings it in without half-saving anything.
+A party office keeps its roster in Excel, WPS or a CSV export; ``qms.roster_files`` reads the
+file as its maker laid it out, and this brings it in without half-saving anything. Values
+are read as offices write them (``_date``, ``_name``, ``_id_number``, ``_choice``).
 Rows are checked against the same rules as the enrolment form (``services``), against the
 importer's scope, and against each other (no 身份证号 twice). Only a file with no error at
 all is imported, in one transaction, through ``services.member_enroll`` so every row gets its
@@ -10,9 +12,11 @@ through the amendment page, with a reason, never silently.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
-import zipfile
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +24,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import archives, services
+from qms import limits, roster_files, services
 from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
 from qms.permissions import act, managed_unit
 from qms.scoping import can_manage, can_see
@@ -50,32 +53,34 @@ HEADER_OF = {f: h for h, f, _ in COLUMNS}
 DATE_FIELDS = ("birth_date", "joined_on", "full_on", "start")
 GENDERS = {label: value for value, label in Gender.choices}
 CATEGORIES = {str(label): value for value, label in MemberCategory.choices}
-MAX_ROWS = 5000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 GUIDE = [
     ("姓名", "必填。"),
     ("性别", "必填:男 / 女。"),
     ("身份证号", "必填:18位居民身份证号码,末位可为X;同一文件中不得重复。"),
-    ("出生日期", "选填:Excel 日期或 YYYY-MM-DD。"),
+    ("出生日期", "选填:Excel 日期,或 2019-07-01、2019年7月1日、2019.7.1、20190701 等写法。"),
     ("民族 / 学历 / 手机号", "选填。"),
     ("人员类别", "必填:正式党员 / 预备党员 / 发展对象 / 入党积极分子。"),
     ("入党日期", "党员必填(接收为预备党员的日期),不得晚于今天,入党时应年满十八岁。"),
     ("转正日期", "正式党员必填,不得早于入党日期。"),
-    ("所在党组织编码", "必填:党支部(含联合、临时党支部)的组织编码,须在您的管理范围内。"),
+    ("所在党组织编码", "必填:党支部(含联合、临时党支部)的组织编码或名称,须在您的管理范围内;名称重复时请填编码。"),
     ("党小组编码", "选填:须是该党支部下的党小组。"),
     ("加入日期", "选填:编入该党支部的日期,默认为导入当天。"),
+    ("其他文件", "也可直接上传单位现有的花名册(.xlsx、.xls、WPS .et、CSV):表头在前 10 行内即可,列名可用常见写法(如“公民身份号码”“入党时间”“所在支部”)。"),
     ("说明", "整个文件校验无误才会导入;任何一行有错,都不会保存任何数据。重复导入同一文件不会产生变化。"),
 ]
 
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem: the Excel row number (as shown in Excel), the column header, the reason."""
+    """One problem: the row number as the file shows it, the file's column header, the reason;
+    the sheet's name when the file has several sheets of data."""
 
     row: int
     column: str
     reason: str
+    sheet: str = ""
 
 
 @dataclass
@@ -88,9 +93,13 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def by_sheet(self) -> bool:
+        """The file has several sheets of data: errors name the sheet as well as the row."""
+        return any(e.sheet for e in self.errors)
 
-class RosterFileError(Exception):
-    """The file itself cannot be read (not xlsx, too big, no header …)."""
+
+RosterFileError = roster_files.RosterFileError
 
 
 def template_bytes() -> bytes:
@@ -120,78 +129,117 @@ def template_bytes() -> bytes:
     return buf.getvalue()
 
 
+def max_rows() -> int:
+    """Rows one import may hold (``rules/limits.toml`` [roster], overridable per deployment)."""
+    return int(limits.table().roster.get("max_rows", 5000))
+
+
 def _text(value: Any) -> str:
+    """A cell as text: half-width (NFKC: １３８ → 138, full-width spaces → spaces), trimmed."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def _name(value: Any) -> str:
+    """A name: a Chinese name loses the spaces used to align it (“张  三”); others keep single ones."""
+    text = " ".join(_text(value).split())
+    return text.replace(" ", "") if _CJK_NAME.fullmatch(text) else text
+
+
+def _id_number(value: Any) -> str:
+    if isinstance(value, float):  # typed into a General cell: Excel keeps 15 digits, the rest is lost
+        raise ValueError("身份证号被 Excel 存成了数字,后几位已丢失;请把该列设为“文本”后重新填写")
+    return re.sub(r"\s+", "", _text(value)).upper()
+
+
+def _choice(field_name: str, value: Any) -> str:
+    text = _text(value)
+    return roster_files.rules().values.get(field_name, {}).get(text, text)
+
+
+_CJK_NAME = re.compile(r"[\u3400-\u9fff·• ]+")
+_YMD = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_YM = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*月?")
 
 
 def _date(value: Any) -> dt.date | None:
-    if value in (None, ""):
+    """Dates as offices write them: an Excel date or serial number, 2019-07-01, 2019年7月1日,
+    2019.7.1, 2019/07/01, 20190701; a month alone (2019-7, 2019年7月) is the first of that month."""
+    if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = _text(value).replace("/", "-").replace(".", "-")
+    text = _text(value)
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric and not re.fullmatch(r"\d{8}", text) and 0 < value < 2958466:
+        # a number in a cell without a date style: Excel's serial day
+        return roster_files.excel_date(value)
     try:
-        return dt.date.fromisoformat(text)
+        if m := _YMD.fullmatch(text):
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        if re.fullmatch(r"\d{8}", text):
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if m := _YM.fullmatch(text):
+            return dt.date(int(m[1]), int(m[2]), 1)
+        if re.fullmatch(r"\d{5}", text):  # a serial number exported to CSV
+            return roster_files.excel_date(int(text))
     except ValueError:
         pass
-    try:
-        return dt.datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise ValueError(f"日期“{_text(value)}”无法识别,请用 YYYY-MM-DD 或 Excel 日期") from exc
-
-
-def _read_rows(fileobj) -> list[tuple[int, dict[str, Any]]]:
-    size = getattr(fileobj, "size", None)
-    if size is None:
-        pos = fileobj.tell()
-        fileobj.seek(0, io.SEEK_END)
-        size = fileobj.tell() - pos
-        fileobj.seek(pos)
-    limit = settings.QMS_MAX_UPLOAD_BYTES
-    if size > limit:
-        raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {limit / 1048576:.0f} MB")
-    data = fileobj.read()
-    if not data.startswith(b"PK"):
-        raise RosterFileError("文件不是 Excel(.xlsx)格式,请下载模板填写后上传")
-    try:  # an .xlsx is a ZIP archive: checked unpacked, in memory, before openpyxl inflates it
-        archives.check_archive(data)
-    except ValidationError as exc:
-        raise RosterFileError(";".join(exc.messages)) from exc
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise RosterFileError("文件已损坏或不是有效的 Excel(.xlsx)文件") from exc
-    ws = wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
-        raise RosterFileError("表格是空的:第一行应为表头")
-    names = [_text(h) for h in header]
-    missing = [h for h, _, required in COLUMNS if required and h not in names]
-    if missing:
-        raise RosterFileError(f"缺少必需的列:{'、'.join(missing)}(请使用模板)")
-    index = {f: names.index(h) for h, f, _ in COLUMNS if h in names}
-    out: list[tuple[int, dict[str, Any]]] = []
-    for n, values in enumerate(rows, start=2):
-        if values is None or all(v in (None, "") for v in values):
-            continue
-        if len(out) >= MAX_ROWS:
-            raise RosterFileError(f"数据行超过 {MAX_ROWS} 行,请分批导入")
-        out.append((n, {f: (values[i] if i < len(values) else None) for f, i in index.items()}))
-    wb.close()
-    if not out:
-        raise RosterFileError("表格中没有数据行")
-    return out
+    raise ValueError(f"日期“{text}”无法识别,请用 2019-07-01、2019年7月1日 或 Excel 日期")
 
 
 def _same(member: Member, fields: dict[str, Any]) -> bool:
     return all((getattr(member, k) or None) == (v or None) for k, v in fields.items())
+
+
+def _candidates(units: list[Unit]) -> str:
+    return "、".join(f"{u.name}(编码 {u.code})" for u in sorted(units, key=lambda u: u.code))
+
+
+class _Units:
+    """Units as the file names them, by code or by name, looked up only within the importer's
+    scope: a unit the importer may not see is answered like an unknown one, never named."""
+
+    def __init__(self, actor, rows: list[roster_files.SourceRow]):
+        self.actor = actor
+        texts = {_text(r.values.get(k)) for r in rows for k in ("unit", "group")} - {""}
+        self.by_code = {u.code: u for u in Unit.objects.filter(code__in=texts)}
+        self.by_name: dict[str, list[Unit]] = {}
+        for u in Unit.objects.filter(name__in=texts - set(self.by_code)):
+            self.by_name.setdefault(u.name, []).append(u)
+
+    def unit(self, text: str) -> tuple[Unit | None, str]:
+        u = self.by_code.get(text)
+        if u is not None and can_see(self.actor, u):
+            return u, ""
+        seen = [u for u in self.by_name.get(text, []) if can_see(self.actor, u)]
+        if len(seen) == 1:
+            return seen[0], ""
+        if seen:
+            return None, f"党组织名称“{text}”对应 {len(seen)} 个组织:{_candidates(seen)};请改填组织编码"
+        return None, f"找不到编码或名称为“{text}”的党组织,或该组织不在您的管理范围内"
+
+    def group(self, text: str, unit: Unit) -> tuple[Unit | None, str]:
+        g = self.by_code.get(text)
+        if g is None:
+            seen = [g for g in self.by_name.get(text, []) if g.parent_id == unit.pk and can_see(self.actor, g)]
+            if len(seen) > 1:
+                return None, f"党小组名称“{text}”对应 {len(seen)} 个党小组:{_candidates(seen)};请改填党小组编码"
+            g = seen[0] if seen else None
+        if g is None or not can_see(self.actor, g):
+            return None, f"找不到编码或名称为“{text}”的党小组,或该党小组不在您的管理范围内"
+        if g.kind != UnitKind.GROUP or g.parent_id != unit.pk:
+            return None, f"“{g.name}”不是“{unit.name}”下的党小组"
+        return g, ""
+
+
+def _where(src: roster_files.SourceRow) -> str:
+    return f"工作表“{src.sheet}”第 {src.row} 行" if src.sheet else f"第 {src.row} 行"
 
 
 @act("roster.import", unit=managed_unit)
@@ -199,40 +247,55 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
     """Check every row; returns the result (errors, unchanged) and the rows to create."""
     result = ImportResult()
     try:
-        rows = _read_rows(fileobj)
+        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows())
     except RosterFileError as exc:
         result.errors.append(RowError(0, "文件", str(exc)))
         return result, []
-    codes = {_text(r.get(k)) for _, r in rows for k in ("unit", "group")} - {""}
-    units = {u.code: u for u in Unit.objects.filter(code__in=codes)}
-    ids = {_text(r.get("id_number")).upper() for _, r in rows}
+    units = _Units(actor, rows)
+    ids = set()
+    for src in rows:
+        with contextlib.suppress(ValueError):
+            ids.add(_id_number(src.values.get("id_number")))
     existing = {m.id_number: m for m in Member.objects.filter(id_number__in=ids)}
     current = {
         ms.member_id: ms for ms in Membership.objects.filter(member__id_number__in=ids, end__isnull=True).select_related("unit")
     }
     last_unit = {ms.member_id: ms.unit for ms in  # where a person no longer on any roster was last
                  Membership.objects.filter(member__id_number__in=ids).select_related("unit").order_by("start", "pk")}
-    first_row: dict[str, int] = {}
+    first_row: dict[str, tuple[roster_files.SourceRow, str]] = {}
     today = timezone.localdate()
     to_create: list[dict[str, Any]] = []
-    for n, raw in rows:
+    for src in rows:
+        raw = src.values
         errs: list[RowError] = []
 
-        def err(field_name: str, reason: str, n=n, errs=errs) -> None:
-            errs.append(RowError(n, HEADER_OF[field_name], reason))
+        def err(field_name: str, reason: str, src=src, errs=errs) -> None:
+            errs.append(RowError(src.row, src.labels.get(field_name, HEADER_OF[field_name]), reason, src.sheet))
 
+        for f, v in raw.items():
+            if isinstance(v, roster_files.Formula):
+                err(f, f"单元格是公式({v[:40]}),文件中没有保存计算结果;请在 Excel 或 WPS 中打开并保存后再上传")
+            elif isinstance(v, roster_files.CellError):
+                err(f, f"单元格是错误值 {v},请改正后再上传")
+        if errs:
+            result.errors.extend(errs)
+            continue
         fields: dict[str, Any] = {
-            "name": _text(raw.get("name")),
+            "name": _name(raw.get("name")),
             "ethnicity": _text(raw.get("ethnicity")),
             "education": _text(raw.get("education")),
-            "phone": _text(raw.get("phone")),
-            "id_number": _text(raw.get("id_number")).upper(),
+            "phone": re.sub(r"\s+", "", _text(raw.get("phone"))),
         }
-        gender = _text(raw.get("gender"))
+        try:
+            fields["id_number"] = _id_number(raw.get("id_number"))
+        except ValueError as exc:
+            fields["id_number"] = ""
+            err("id_number", str(exc))
+        gender = _choice("gender", raw.get("gender"))
         fields["gender"] = GENDERS.get(gender, "")
         if gender and not fields["gender"]:
             err("gender", f"性别“{gender}”无效,应为“男”或“女”")
-        category = _text(raw.get("category"))
+        category = _choice("category", raw.get("category"))
         fields["category"] = CATEGORIES.get(category, "")
         if category and not fields["category"]:
             err("category", f"人员类别“{category}”无效,应为正式党员、预备党员、发展对象或入党积极分子")
@@ -249,33 +312,35 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
         # rules shared with the enrolment form
         already = {e.column for e in errs}
         for f, reason in services.validate_member_fields(fields).items():
-            if f in HEADER_OF and HEADER_OF[f] not in already:
+            if f in HEADER_OF and src.labels.get(f, HEADER_OF[f]) not in already:
                 err(f, reason)
         idn = fields["id_number"]
         if idn:
+            written = str(raw.get("id_number")).strip()  # as the file writes it
             if idn in first_row:
-                err("id_number", f"身份证号与第 {first_row[idn]} 行重复")
+                other, other_written = first_row[idn]
+                how = f"(写法不同:“{other_written}”与“{written}”,是同一个号码)" if other_written != written else ""
+                err("id_number", f"身份证号与{_where(other)}重复{how}")
             else:
-                first_row[idn] = n
-        unit_code, group_code = _text(raw.get("unit")), _text(raw.get("group"))
-        unit = units.get(unit_code)
-        group = None
+                first_row[idn] = (src, written)
+        unit_text, group_text = _text(raw.get("unit")), _text(raw.get("group"))
+        unit = group = None
         # an error names a unit or a person only inside the importer's scope (qms/scoping.py): a code
         # or a 身份证号 from elsewhere is answered like an unknown one, never with a name
-        if not unit_code:
-            err("unit", "所在党组织编码不能为空")
-        elif unit is None or not can_see(actor, unit):
-            err("unit", f"找不到组织编码“{unit_code}”,或该组织不在您的管理范围内")
-        elif unit.kind not in BRANCH_KINDS:
-            err("unit", f"“{unit.name}”是{unit.get_kind_display()},党员只能编入党支部")
-        elif not can_manage(actor, unit):
-            err("unit", f"“{unit.name}”不在您的管理范围内")
-        if group_code and unit is not None:
-            group = units.get(group_code)
-            if group is None or not can_see(actor, group):
-                err("group", f"找不到党小组编码“{group_code}”,或该党小组不在您的管理范围内")
-            elif group.kind != UnitKind.GROUP or group.parent_id != unit.pk:
-                err("group", f"“{group.name}”不是“{unit.name}”下的党小组")
+        if not unit_text:
+            err("unit", f"{src.labels.get('unit', '所在党组织')}不能为空")
+        else:
+            unit, reason = units.unit(unit_text)
+            if reason:
+                err("unit", reason)
+            elif unit.kind not in BRANCH_KINDS:
+                err("unit", f"“{unit.name}”是{unit.get_kind_display()},党员只能编入党支部")
+            elif not can_manage(actor, unit):
+                err("unit", f"“{unit.name}”不在您的管理范围内")
+        if group_text and unit is not None:
+            group, reason = units.group(group_text, unit)
+            if reason:
+                err("group", reason)
         member = existing.get(idn)
         if member is not None and not errs:
             ms = current.get(member.pk)

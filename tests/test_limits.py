@@ -248,12 +248,12 @@ def test_a_zip_bomb_docx_is_refused_as_nonconformity_evidence(client, org, bomb)
 
 
 def test_a_zip_bomb_xlsx_is_refused_by_the_roster_import_before_openpyxl(client, org, bomb, monkeypatch):
-    import qms.roster
+    import qms.roster_files
 
     def never(*a, **k):
         raise AssertionError("openpyxl must not open a zip bomb")
 
-    monkeypatch.setattr(qms.roster, "load_workbook", never)
+    monkeypatch.setattr(qms.roster_files, "load_workbook", never)
     client.force_login(org["adm"])
     counts = Member.objects.count(), LedgerEntry.objects.count()
     xlsx = SimpleUploadedFile("花名册.xlsx", bomb, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

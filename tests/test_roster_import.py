@@ -89,7 +89,7 @@ def test_excel_dates_and_text_dates_both_work(tree, admin):
     ({"joined": "2999-01-01"}, "入党日期", "不能晚于今天"),
     ({"cat": "群众"}, "人员类别", "人员类别“群众”无效"),
     ({"full": ""}, "转正日期", "正式党员必须填写转正日期"),
-    ({"unit": "NOPE"}, "所在党组织编码", "找不到组织编码“NOPE”"),
+    ({"unit": "NOPE"}, "所在党组织编码", "找不到编码或名称为“NOPE”的党组织"),
     ({"unit": "G", "group": ""}, "所在党组织编码", "党员只能编入党支部"),
     ({"unit": "B2", "group": "B1G1"}, "党小组编码", "不是“第二党支部”下的党小组"),
     ({"unit": ""}, "所在党组织编码", "不能为空"),
@@ -133,8 +133,8 @@ def test_a_person_or_unit_outside_the_importers_scope_is_never_named(tree, secre
     assert not result.ok and counts() == before
     reasons = {e.row: e.reason for e in result.errors}
     assert reasons[2] == "该身份证号已在其他组织在册,请联系上级组织"
-    assert reasons[3] == "找不到组织编码“B2”,或该组织不在您的管理范围内"
-    assert reasons[4] == "找不到党小组编码“B2G1”,或该党小组不在您的管理范围内"
+    assert reasons[3] == "找不到编码或名称为“B2”的党组织,或该组织不在您的管理范围内"
+    assert reasons[4] == "找不到编码或名称为“B2G1”的党小组,或该党小组不在您的管理范围内"
     text = " ".join(e.reason for e in result.errors)
     assert other.name not in text and tree["b2"].name not in text and outside_group.name not in text
 
@@ -164,7 +164,9 @@ def test_secretary_cannot_import_into_a_sibling_branch(tree, secretary):
 
 
 @pytest.mark.parametrize(("data", "reason"), [
-    (b"not an excel file at all", "不是 Excel"),
+    (b"\x00\x01binary, not a table", "不是 Excel"),
+    (b"just a line of text, not a roster", "找不到表头"),
+    (b"", "文件是空的"),
     (b"PK\x03\x04broken zip", "已损坏"),
 ])
 def test_bad_files_are_refused(tree, admin, data, reason):
@@ -191,7 +193,7 @@ def test_oversize_file_is_refused(tree, admin):
 
 
 def test_too_many_rows(tree, admin, monkeypatch):
-    monkeypatch.setattr(roster, "MAX_ROWS", 3)
+    monkeypatch.setattr(roster, "max_rows", lambda: 3)
     result = roster.import_roster(xlsx([row(name=f"人{i}") for i in range(4)]), actor=admin)
     assert "超过 3 行" in result.errors[0].reason
 
