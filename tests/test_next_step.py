@@ -245,3 +245,20 @@ def test_the_line_fits_a_phone(client, org):
     css = (Path(__file__).resolve().parent.parent / "static/qms/site.css").read_text()
     rule = re.search(r"\.next-step \{([^}]*)\}", css).group(1)
     assert "overflow-wrap: anywhere" in rule and "width" not in rule
+
+
+def test_a_held_record_missing_an_element_says_who_completes_it_first(org, client):
+    """The checker would refuse an incomplete record (seed 001 三(二)2 要素齐全), so the 下一步
+    line names the unit's responsible person and what is missing, not the checker."""
+    from workflows import services as wsvc
+
+    schedule(today=TODAY)
+    occ = (Occurrence.objects.filter(unit=org["b1"], obligation_key="branch_general_meeting",
+                                     period_start__lte=TODAY - dt.timedelta(days=2)).order_by("-period_start").first())
+    day = TODAY - dt.timedelta(days=1)
+    wsvc.occurrence_plan(occ, actor=org["users"]["sec1"], planned_date=day, place="党员活动室", topic="学习党章")
+    wsvc.record_save(occ, actor=org["users"]["sec1"], elements={"votes": {"for": 3, "against": 0, "abstain": 0}})
+    wsvc.record_submit(occ, actor=org["users"]["sec1"], held_on=day)
+    client.force_login(org["users"]["sec1"])
+    line = _line(client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode())
+    assert line.startswith("待 一支0(支部书记)补全记录要素(") and "发言内容" in line and "检查记录" not in line

@@ -35,6 +35,14 @@ def occurrence_next_step(occ: Occurrence) -> NextStep:
         what = f"于 {when}开展并提交记录" if when else "开展并提交记录"
         return NextStep(what, who, occ.due_date, vacant=office)
     if state == State.HELD:
+        from workflows.services import missing_elements
+
+        rec = getattr(occ, "record", None)
+        missing = missing_elements(rec) if rec is not None else []
+        if missing:  # the checker would refuse it: completing the record comes first
+            who, office = _responsible(occ)
+            listed = "、".join(missing[:3]) + ("等" if len(missing) > 3 else "")
+            return NextStep(f"补全记录要素({listed})后交上级检查", who, None, vacant=office)
         unit = checker_unit(occ)
         who = people_in(unit, [occ.obligation.checker]) or admins_over(occ.unit)
         return NextStep("检查记录(检查通过后记录冻结)", who, None, vacant=position_label(unit, occ.obligation.checker),
