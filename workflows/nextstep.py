@@ -24,7 +24,8 @@ def checker_unit(occ: Occurrence):
     return occ.unit.parent if ob.checker_level == "parent" and occ.unit.parent_id else occ.unit
 
 
-def occurrence_next_step(occ: Occurrence) -> NextStep:
+def occurrence_next_step(occ: Occurrence, missing: list[str] | None = None) -> NextStep:
+    """``missing``: the record's missing elements when the caller has them already."""
     state = occ.state
     if state == State.OPEN:
         who, office = _responsible(occ)
@@ -37,8 +38,9 @@ def occurrence_next_step(occ: Occurrence) -> NextStep:
     if state == State.HELD:
         from workflows.services import missing_elements
 
-        rec = getattr(occ, "record", None)
-        missing = missing_elements(rec) if rec is not None else []
+        if missing is None:
+            rec = getattr(occ, "record", None)
+            missing = missing_elements(rec) if rec is not None else []
         if missing:  # the checker would refuse it: completing the record comes first
             who, office = _responsible(occ)
             listed = "、".join(missing[:3]) + ("等" if len(missing) > 3 else "")

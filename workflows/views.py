@@ -76,6 +76,7 @@ def occurrence_detail(request, pk: int):
     for i, (_state, label) in enumerate(PDCA):
         steps.append({"label": label, "done": i <= reached, "current": i == reached})
     q = services.quorum(rec) if rec else None
+    missing = services.missing_elements(rec) if rec else []
     dues_ctx = {}
     month = services.dues_month(occ)
     if month is not None:
@@ -88,7 +89,7 @@ def occurrence_detail(request, pk: int):
                     "dues_unsettled": sum(1 for r in rows if not r.settled), "dues_short": sum(1 for r in rows if r.short),
                     "dues_paid_on": min(timezone.localdate(), dues.month_end(month))}
     return render(request, "workflows/occurrence.html", {
-        "next_step": occurrence_next_step(occ), "dates": held_vs_planned(occ, rec),
+        "next_step": occurrence_next_step(occ, missing), "dates": held_vs_planned(occ, rec),
         **dues_ctx,
         "occ": occ, "rec": rec, "steps": steps, "fields": fields,
         "roster": [(m, marks.get(m.pk)) for m in roster],
@@ -98,7 +99,7 @@ def occurrence_detail(request, pk: int):
         "guests": [a for a in (rec.attendance.all() if rec else []) if a.member_id is None or a.presence == Presence.ATTENDING],
         "followups": rec.followups.select_related("owner") if rec else [],
         "attachments": rec.attachments.all() if rec else [],
-        "missing": services.missing_elements(rec) if rec else [],
+        "missing": missing,
         "quorum": q,
         "can_edit": can_manage(request.user, occ.unit),
         "can_check": occ.state == State.HELD and services.may_check(request.user, occ),
