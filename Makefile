@@ -39,7 +39,9 @@ run: deps
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: deps
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports

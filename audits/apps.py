@@ -11,7 +11,7 @@ class AuditsConfig(AppConfig):
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
-        from audits import models, panels
+        from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
         from qms.site import register_home_panel
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from audits import scoring
-from audits import services as capa
+from audits.capa import services as capa
+from audits.performance import scoring
 from qms.models import Member
 from workflows.models import Occurrence, State
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import OPEN_STATES, Nonconformity
-from audits.services import rectification_of
+from audits.capa.models import OPEN_STATES, Nonconformity
+from audits.capa.services import rectification_of
 from qms.models import Unit
 from qms.scoping import current_scope, restrict
 from workflows.models import Occurrence, State
@@ -45,8 +45,8 @@ def gaps_panel(request) -> dict | None:
 
 def ranking_panel(request) -> dict | None:
     """考核排名 of the scope's scheme for the year (whole-year round), top ten."""
-    from audits.models import ScoringScheme
-    from audits.scoring import ranking
+    from audits.performance.models import ScoringScheme
+    from audits.performance.scoring import ranking
 
     scope = current_scope(request)
     if scope is None:
@@ -63,7 +63,7 @@ def ranking_panel(request) -> dict | None:
 
 def objectives_panel(request) -> dict | None:
     """党建目标 of the scope for the year, each with its computed result."""
-    from audits.scoring import objectives_status
+    from audits.performance.scoring import objectives_status
     from qms.models import Unit
 
     scope = current_scope(request)

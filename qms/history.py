@@ -99,7 +99,7 @@ def _name_of(related: type[models.Model], pk: Any) -> str:
     if obj is None:
         return f"(已删除的{related._meta.verbose_name})"
     if related is get_user_model():
-        from qms.templatetags.people import person
+        from qms.people import person
 
         return person(obj)
     return str(getattr(obj, "name", None) or getattr(obj, "title", None) or obj)

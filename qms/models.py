@@ -15,16 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ScopedQuerySet(models.QuerySet):
-    """A queryset that knows how to restrict itself to what a user may see.
-
-    Each model names, in ``scope_unit_lookup``, the lookup from itself to the 党组织 that owns it;
-    the rule itself lives in one place, ``qms.scoping``.
+    """The queryset of a model whose rows belong to a 党组织: the model names, in
+    ``scope_unit_lookup``, the lookup from itself to that unit, and ``qms.scoping.restrict``
+    (the one place the rule lives) cuts any of its querysets to what a user may see.
     """
-
-    def visible_to(self, user):
-        from qms.scoping import restrict
-
-        return restrict(user, self)
 
 
 class AdminUnit(models.Model):

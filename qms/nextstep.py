@@ -83,7 +83,7 @@ def people_in(unit: Unit | None, titles, *, on: dt.date | None = None, exclude_u
 def admins_over(unit: Unit | None, *, on: dt.date | None = None, exclude_users=()) -> list[str]:
     """"李四(体系管理员)" for each 体系管理员 whose grant covers ``unit`` (any grant for an object
     of no unit, such as the standard library)."""
-    from qms.templatetags.people import person
+    from qms.people import person
 
     day = on or timezone.localdate()
     grants = RoleGrant.objects.filter(role=Role.ADMIN, valid_from__lte=day).exclude(user_id__in=[u for u in exclude_users if u])
@@ -101,6 +101,6 @@ def admins_over(unit: Unit | None, *, on: dt.date | None = None, exclude_users=(
 
 def named(user, role: str) -> str:
     """"王五(审核组长)" — a login's person by name with the role they act in."""
-    from qms.templatetags.people import person
+    from qms.people import person
 
     return f"{person(user)}({role})"

@@ -5,7 +5,7 @@ urlpatterns = [
     path("procedures/", include("procedures.urls")),
     path("work/", include("workflows.urls")),
     path("audits/", include("audits.urls")),
-    path("external/", include("audits.external_urls")),
+    path("external/", include("audits.evidence.external_urls")),
     path("", include("qms.web.urls")),
 ]
 

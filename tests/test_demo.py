@@ -158,7 +158,7 @@ def test_demo_dues_most_pay_a_few_in_arrears_one_flagged(loaded):
 
     from django.utils import timezone
 
-    from audits import indicators
+    from audits.performance import indicators
     from workflows import dues
     from workflows.demo import SEED, dues_history
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from audits import indicators
+from audits.performance import indicators
 from procedures.library_loader import load_library
 from qms import ledger
 from qms import services as core

@@ -89,7 +89,7 @@ def test_the_same_branch_shows_the_same_number_on_every_page_and_in_the_pack(cli
 
 
 def test_the_committee_in_the_pack_and_the_review_equals_its_subtree(client, org, tmp_path):
-    from audits import review
+    from audits.review import services as review
 
     c = org["committee"]
     inputs = review.review_inputs(c, TODAY.year)
@@ -102,7 +102,7 @@ def test_the_committee_in_the_pack_and_the_review_equals_its_subtree(client, org
 
 
 def _closed_same_day(org):
-    from audits import services as capa
+    from audits.capa import services as capa
 
     nc = capa.nc_raise(actor=org["admin"], unit=org["b1"], source="spot_check", grade="minor", clause="DJ-CX-01",
                        requirement="签到表应由本人签名", evidence="代签")
@@ -117,8 +117,8 @@ def _closed_same_day(org):
 
 
 def test_mean_days_to_close_reads_the_same_on_home_register_and_review(client, org):
-    from audits import review
-    from audits.services import close_days_text
+    from audits.capa.services import close_days_text
+    from audits.review import services as review
 
     assert close_days_text(None) == "—(无已关闭)" and close_days_text(0.0) == "0.0 天"
     client.force_login(org["admin"])
@@ -141,7 +141,7 @@ def test_mean_days_to_close_reads_the_same_on_home_register_and_review(client, o
 
 
 def test_a_new_ticket_is_not_called_overdue(client, org):
-    from audits import services as capa
+    from audits.capa import services as capa
 
     capa.nc_raise(actor=org["admin"], unit=org["b1"], source="spot_check", grade="minor", clause="DJ-CX-01",
                   requirement="签到表应由本人签名", evidence="代签")

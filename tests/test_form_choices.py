@@ -40,7 +40,7 @@ def test_effectiveness_buttons_appear_only_when_the_review_is_due(org, client, m
 
     from django.utils import timezone
 
-    from audits import services as capa
+    from audits.capa import services as capa
     from tests.test_permissions import _implemented
 
     nc = _implemented(org)

@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 
-from audits import services as capa
+from audits.capa import services as capa
 from qms import history
 from qms import services as core
 from qms.models import MemberEventKind, Role, UnitKind

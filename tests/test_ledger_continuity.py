@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from audits import packs
-from audits import services as capa
+from audits.capa import services as capa
+from audits.evidence import services as packs
 from audits.models import Nonconformity, PackLink
 from procedures.library_loader import load_library
 from qms import ledger

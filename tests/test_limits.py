@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from audits import services as capa
+from audits.capa import services as capa
 from audits.models import NCAttachment, NCState, Nonconformity
 from procedures.library_loader import load_library
 from procedures.models import DocumentVersion

@@ -144,7 +144,7 @@ def test_vacant_office_is_named_as_vacant(client, org):
 
 
 def test_ticket_page_names_who_acts_next_in_every_state(client, org):
-    from audits import services as capa
+    from audits.capa import services as capa
 
     u = org["users"]
     nc = capa.nc_raise(actor=u["adm"], unit=org["b1"], source="spot_check", grade="minor", clause="DJ-CX-01",
@@ -174,8 +174,8 @@ def test_ticket_page_names_who_acts_next_in_every_state(client, org):
 
 
 def test_a_ticket_the_raiser_implemented_goes_to_the_level_above(client, org):
-    from audits import services as capa
-    from audits.nextstep import nc_next_step
+    from audits.capa import services as capa
+    from audits.capa.nextstep import nc_next_step
 
     u = org["users"]
     nc = capa.nc_raise(actor=u["sec1"], unit=org["b1"], source="spot_check", grade="minor", clause="DJ-CX-01",
@@ -191,7 +191,7 @@ def test_a_ticket_the_raiser_implemented_goes_to_the_level_above(client, org):
 
 
 def test_audit_page_names_the_lead_and_the_dates(client, org):
-    from audits import audit_services as svc
+    from audits.internal import services as svc
 
     u = org["users"]
     audit = svc.audit_plan(actor=u["adm"], year=TODAY.year, title="年度内审", root=org["c"], units=[org["b1"]], lead=u["aud"],

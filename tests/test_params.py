@@ -109,7 +109,7 @@ def _good_values(client, route: str) -> dict[str, str]:
 @pytest.fixture
 def demo_like(tree):
     """The factories' tree with the library, a year of occurrences, a problem and an audit's data."""
-    from audits import services as capa
+    from audits.capa import services as capa
     from procedures.library_loader import load_library
     from workflows.scheduler import schedule
 

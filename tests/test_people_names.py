@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from audits import services as capa
+from audits.capa import services as capa
 from qms import services as core
 from qms.models import Role, UnitKind
 from tests import factories

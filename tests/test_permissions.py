@@ -21,7 +21,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from audits import services as capa
+from audits.capa import services as capa
 from audits.models import Nonconformity
 from procedures.library_loader import load_library
 from qms import ledger, permissions
@@ -37,12 +37,12 @@ TODAY = timezone.localdate()
 
 SERVICE_MODULES = (
     "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues",
-    "audits.services", "audits.audit_services", "audits.review", "audits.scoring", "audits.annual", "audits.packs",
+    "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.evidence.services",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",
                # read-only: names the conflicts an auditor has, in words the actor may read
-               "audits.audit_services.independence_conflicts",
+               "audits.internal.services.independence_conflicts",
                # a step of member_transfer / member_status_change (checked there): a leaver's login is disabled
                "qms.accounts.disable_for_member"}
 
@@ -151,7 +151,7 @@ def test_a_member_cannot_verify_or_close_and_the_implementer_cannot_verify(org, 
 
 
 def test_an_internal_auditor_raises_findings_only_inside_an_audit_they_are_on(org):
-    from audits import audit_services as svc
+    from audits.internal import services as svc
 
     with pytest.raises(permissions.NotPermitted):
         capa.nc_raise(actor=org["ia"], unit=org["b1"], source="internal_audit", grade="minor", clause="x",

@@ -39,9 +39,9 @@ from django.db import transaction
 from django.utils import timezone
 from openpyxl import Workbook
 
-from audits import audit_services as asvc
-from audits import packs, review, scoring
-from audits import services as capa
+from audits.capa import services as capa
+from audits.evidence import services as packs
+from audits.internal import services as asvc
 from audits.models import (
     AnnualReport,
     Audit,
@@ -57,6 +57,8 @@ from audits.models import (
     Score,
     ScoringItem,
 )
+from audits.performance import scoring
+from audits.review import services as review
 from procedures import services as psvc
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
 from qms import accounts, ledger, permissions, roster
@@ -788,7 +790,7 @@ def _(org):
 
 @scenario("annual.enter")
 def _(org):
-    from audits import annual
+    from audits.performance import annual
 
     key = next(it["key"] for it in annual.form()["items"] if it["kind"] == "manual")
     return Case("/audits/annual/", {"year": TODAY.year, "key": key, "value": "3", "note": "填报"},

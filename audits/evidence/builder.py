@@ -36,9 +36,11 @@ from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from audits.capa.models import Nonconformity
 from audits.evidence import charts
 from audits.evidence import parts as laying
-from audits.models import Audit, ManagementReview, Nonconformity
+from audits.internal.models import Audit
+from audits.review.models import ManagementReview
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
 from qms.figures import member_counts
@@ -296,7 +298,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
                   .prefetch_related("units", "findings", "meetings").order_by("start"))
     ncs = list(Nonconformity.objects.filter(unit__path__startswith=root.path, raised_on__gte=start, raised_on__lte=end)
                .select_related("unit", "owner").order_by("code"))
-    from audits.models import NCAttachment
+    from audits.capa.models import NCAttachment
 
     nc_files = list(NCAttachment.objects.filter(nonconformity__in=ncs).select_related("nonconformity__unit").order_by("pk"))
     nc_seqs = _ledger_seqs("audits.ncattachment", nc_files)
@@ -309,7 +311,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     reviews = list(ManagementReview.objects.filter(Q(root__path__startswith=root.path) | Q(root__in=_ancestors(root)),
                                                    held_on__gte=start, held_on__lte=end)
                    .prefetch_related("decisions__action").order_by("held_on"))
-    from audits.scoring import objectives_status
+    from audits.performance.scoring import objectives_status
 
     objectives = [(y, objectives_status(root, y, today=today)) for y in range(start.year, end.year + 1)]
     nc_states = Counter(n.get_state_display() for n in ncs)

@@ -1,33 +1,8 @@
-"""``{% load people %}`` — people by their names, never by their logins."""
-from __future__ import annotations
-
+"""``{% load people %}`` — people by their names, never by their logins (``qms.people``)."""
 from django import template
 
+from qms.people import actor, person
+
 register = template.Library()
-
-
-@register.filter
-def person(user) -> str:
-    """The person behind a login: the linked 党员's name, else the account's full name; the
-    login itself only as a last resort (an account with no name at all)."""
-    if user is None or not getattr(user, "pk", None):
-        return "系统"
-    cached = getattr(user, "_qms_person", None)
-    if cached is None:
-        from qms.models import Member
-
-        name = Member.objects.filter(user_id=user.pk).values_list("name", flat=True).first()
-        cached = name or (user.get_full_name() or "").strip() or user.get_username()
-        user._qms_person = cached
-    return cached
-
-
-@register.filter
-def actor(entry) -> str:
-    """Who made a ledger entry, by name (the entry keeps the login as it was at the time)."""
-    if not entry.actor_id:
-        return "系统"
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(pk=entry.actor_id).first()
-    return person(user) if user is not None else entry.actor_name
+register.filter("person", person)
+register.filter("actor", actor)

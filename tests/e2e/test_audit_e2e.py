@@ -37,7 +37,7 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     auditor.select_option("select[name=units]", label=["运行一值党支部", "运行二值党支部"])
     from django.contrib.auth import get_user_model
 
-    from qms.templatetags.people import person
+    from qms.people import person
 
     neishen = get_user_model().objects.get(username="neishen")
     auditor.select_option("select[name=lead]", label=person(neishen))  # people are listed by name

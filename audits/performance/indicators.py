@@ -1,0 +1,194 @@
+"""指标 — measurable indicators computed from the records, for objectives (党建目标), scoring
+(考核) and the management review's inputs.
+
+The indicators, the default objectives and the default scoring scheme are data in
+``audits/rules/objectives.toml``, each with its source. Every function here is set-based: one
+query per indicator for a whole subtree, bucketed to the units asked for in Python, so the
+number of queries does not grow with the number of units.
+
+A value is a ``Share`` (numerator / denominator); ``None`` when nothing was due.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.utils import timezone
+
+from qms.models import BRANCH_KINDS, PARTY_MEMBER_CATEGORIES, Membership, MemberStatus, Unit
+from workflows.dues import INCOME_LOOKBACK, dues_due, months_back
+from workflows.models import DuesNonPayment, DuesPayment, Occurrence, State
+
+RULES = Path(__file__).resolve().parent / "rules" / "objectives.toml"
+DONE_STATES = (State.HELD, State.CHECKED, State.CLOSED)
+SEGMENT = 9  # "00000001/" — one level of Unit.path
+
+
+@cache
+def rules() -> dict:
+    """The indicator definitions, default objectives and scheme (read once)."""
+    with RULES.open("rb") as f:
+        return tomllib.load(f)
+
+
+def names() -> dict[str, str]:
+    return {k: v["name"] for k, v in rules()["indicators"].items()}
+
+
+@dataclass(frozen=True)
+class Share:
+    num: int = 0
+    den: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return None if not self.den else round(self.num / self.den, 4)
+
+    def __add__(self, other: Share) -> Share:
+        return Share(self.num + other.num, self.den + other.den)
+
+    def text(self) -> str:
+        return "—(无应开展事项)" if self.value is None else f"{self.value:.1%}({self.num}/{self.den})"
+
+
+def _owners(units: list[Unit]):
+    """A function giving, for a row's unit path, the pks of the asked-for units containing it."""
+    by_path = {u.path: u.pk for u in units}
+
+    def owners(path: str) -> list[int]:
+        return [by_path[path[:i]] for i in range(SEGMENT, len(path) + 1, SEGMENT) if path[:i] in by_path]
+
+    return owners
+
+
+def _common(units: list[Unit]) -> str:
+    paths = [u.path for u in units]
+    prefix = paths[0]
+    for p in paths[1:]:
+        while not p.startswith(prefix):
+            prefix = prefix[:-SEGMENT]
+    return prefix
+
+
+def measure(key: str, units: list[Unit], start: dt.date, end: dt.date, *, today: dt.date | None = None) -> dict[int, Share]:
+    """The indicator ``key`` for each unit's subtree over ``start``–``end`` (inclusive)."""
+    spec = rules()["indicators"].get(key)
+    if spec is None:
+        raise KeyError(f"未知指标 {key}")
+    if not units:
+        return {}
+    today = today or timezone.localdate()
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    owners = _owners(units)
+    prefix = _common(units)
+    for path, num, den in _ROWS[spec["kind"]](prefix, spec, start, end, today):
+        for pk in owners(path):
+            counts[pk][0] += num
+            counts[pk][1] += den
+    return {u.pk: Share(*counts[u.pk]) for u in units}
+
+
+def value(key: str, unit: Unit, start: dt.date, end: dt.date, *, today: dt.date | None = None) -> Share:
+    return measure(key, [unit], start, end, today=today)[unit.pk]
+
+
+def _compliance(prefix, spec, start, end, today):
+    qs = Occurrence.objects.filter(unit__path__startswith=prefix, due_date__gte=start, due_date__lte=end)
+    if spec.get("documents"):
+        qs = qs.filter(obligation__version__document__code__in=spec["documents"])
+    for path, state, due in qs.values_list("unit__path", "state", "due_date").iterator(chunk_size=5000):
+        if state in DONE_STATES:
+            yield path, 1, 1
+        elif state == State.MISSED or (state != State.CANCELLED and due < today):
+            yield path, 0, 1
+
+
+def _rectification(prefix, spec, start, end, today, *, on_time: bool = False):
+    from audits.capa.models import RECTIFIED_STATES, Grade, Nonconformity
+
+    rows = (Nonconformity.objects.filter(unit__path__startswith=prefix, raised_on__gte=start, raised_on__lte=end)
+            .exclude(grade=Grade.OBSERVATION).values_list("unit__path", "state", "closed_on", "due_date"))
+    for path, state, closed, due in rows:
+        done = state in RECTIFIED_STATES and closed is not None
+        if on_time:
+            done = done and (due is None or closed <= due)
+        yield path, int(done), 1
+
+
+def _rectification_on_time(prefix, spec, start, end, today):
+    return _rectification(prefix, spec, start, end, today, on_time=True)
+
+
+def _month_end(month: dt.date) -> dt.date:
+    nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _dues(prefix, spec, start, end, today):
+    """Member-months owed in the period (complete months only, less those with a justified
+    non-payment) and those paid in full (by the rate table, where an income is known:
+    ``workflows.dues.dues_due``) within the month."""
+    last = min(end, today.replace(day=1) - dt.timedelta(days=1))
+    months, m = [], start.replace(day=1)
+    while m <= last:
+        if _month_end(m) <= last:
+            months.append(m)
+        m = _month_end(m) + dt.timedelta(days=1)
+    if not months:
+        return
+    payments = list(DuesPayment.objects.filter(
+        member__memberships__unit__path__startswith=prefix, month__gte=months_back(months[0], INCOME_LOOKBACK), month__lte=months[-1])
+        .order_by("member_id", "month").values_list("member_id", "month", "paid_on", "income", "amount").distinct())
+    due = dues_due((mid, mo, income) for mid, mo, _paid, income, _amount in payments)  # 足额 by the rate table
+    on_time = {(mid, mo) for mid, mo, paid, _income, amount in payments
+               if mo >= months[0] and paid <= _month_end(mo) and (due[(mid, mo)] is None or amount >= due[(mid, mo)])}
+    excused = set(DuesNonPayment.objects.filter(  # a justified non-payment owes nothing that month
+        member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
+        .values_list("member_id", "month"))
+    rows = (Membership.objects.filter(unit__path__startswith=prefix, member__status=MemberStatus.ACTIVE,
+                                      member__category__in=PARTY_MEMBER_CATEGORIES, start__lte=months[-1])
+            .values_list("unit__path", "member_id", "start", "end", "member__joined_on"))
+    for path, mid, ms_start, ms_end, joined in rows:
+        since = max(d for d in (ms_start, joined) if d).replace(day=1)
+        for mo in months:
+            if mo >= since and (ms_end is None or ms_end >= _month_end(mo)) and (mid, mo) not in excused:
+                yield path, int((mid, mo) in on_time), 1
+
+
+def _audit_coverage(prefix, spec, start, end, today):
+    from audits.internal.models import Audit
+
+    audited = set(Audit.objects.filter(start__lte=end, end__gte=start, units__path__startswith=prefix)
+                  .values_list("units", flat=True))
+    for pk, path in Unit.objects.filter(path__startswith=prefix, kind__in=BRANCH_KINDS, is_active=True).values_list("pk", "path"):
+        yield path, int(pk in audited), 1
+
+
+_ROWS = {
+    "compliance": _compliance,
+    "rectification": _rectification,
+    "rectification_on_time": _rectification_on_time,
+    "dues": _dues,
+    "audit_coverage": _audit_coverage,
+}
+
+#: 考核轮次 — 季度督查 Q1–Q4, 半年考核 H1/H2, 全年点评 Y (seed 001 四(三)).
+ROUNDS = {"Q1": "一季度督查", "Q2": "二季度督查", "Q3": "三季度督查", "Q4": "四季度督查",
+          "H1": "上半年考核", "H2": "下半年考核", "Y": "全年点评"}
+
+
+def round_dates(year: int, period: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a scoring round."""
+    if period == "Y":
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    if period in ("H1", "H2"):
+        return (dt.date(year, 1, 1), dt.date(year, 6, 30)) if period == "H1" else (dt.date(year, 7, 1), dt.date(year, 12, 31))
+    if period in ("Q1", "Q2", "Q3", "Q4"):
+        q = int(period[1])
+        first = dt.date(year, 3 * q - 2, 1)
+        return first, _month_end(dt.date(year, 3 * q, 1))
+    raise ValueError(f"未知考核轮次 {period}")

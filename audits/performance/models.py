@@ -1,0 +1,129 @@
+"""方针目标与考核 — objectives per organisation and year, the scoring scheme with its items and
+inspectors' scores, and the hand-entered part of the annual statistics form (seed 004 篇5)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from qms.models import ScopedQuerySet, Unit
+
+
+class Comparator(models.TextChoices):
+    AT_LEAST = "ge", "≥"
+    AT_MOST = "le", "≤"
+
+
+class Objective(models.Model):
+    """党建目标 — a yearly target on an indicator computed from the data (see ``indicators``)."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    indicator = models.CharField(_("指标"), max_length=40)
+    title = models.CharField(_("目标"), max_length=120)
+    comparator = models.CharField(_("比较"), max_length=2, choices=Comparator.choices, default=Comparator.AT_LEAST)
+    target = models.DecimalField(_("目标值(%)"), max_digits=5, decimal_places=1)
+    source = models.CharField(_("依据"), max_length=200)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("党建目标")
+        verbose_name_plural = _("党建目标")
+        ordering = ["root_id", "year", "id"]
+        constraints = [models.UniqueConstraint(fields=["root", "year", "indicator"], name="objective_once")]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.title}"
+
+    def met(self, value: float | None) -> bool | None:
+        """Whether an indicator value (a 0–1 share) meets the target; None when not measurable."""
+        if value is None:
+            return None
+        pct = round(value * 100, 1)
+        return pct >= float(self.target) if self.comparator == Comparator.AT_LEAST else pct <= float(self.target)
+
+
+class ScoringScheme(models.Model):
+    """考核方案 — 季度督查、半年考核、全年点评 (seed 001 四(三)) with weighted items."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    title = models.CharField(_("名称"), max_length=120)
+    source = models.CharField(_("依据"), max_length=200)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("考核方案")
+        verbose_name_plural = _("考核方案")
+        constraints = [models.UniqueConstraint(fields=["root", "year"], name="one_scheme_per_year")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ScoringItem(models.Model):
+    """考核项目 — worth ``points``; computed from an indicator, or entered by the inspectors."""
+
+    scheme = models.ForeignKey(ScoringScheme, verbose_name=_("考核方案"), on_delete=models.CASCADE, related_name="items")
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    title = models.CharField(_("考核内容"), max_length=120)
+    points = models.DecimalField(_("分值"), max_digits=5, decimal_places=1)
+    indicator = models.CharField(_("计算指标"), max_length=40, blank=True, help_text=_("空表示由督查人员评分"))
+
+    class Meta:
+        verbose_name = _("考核项目")
+        verbose_name_plural = _("考核项目")
+        ordering = ["scheme_id", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Score(models.Model):
+    """评分 — an inspector's score for one item, unit and round (Q1–Q4 督查, H1/H2 考核, Y 点评)."""
+
+    scope_unit_lookup = "unit"
+
+    item = models.ForeignKey(ScoringItem, verbose_name=_("考核项目"), on_delete=models.PROTECT, related_name="scores")
+    unit = models.ForeignKey(Unit, verbose_name=_("被考核组织"), on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(_("考核轮次"), max_length=2)
+    value = models.DecimalField(_("得分"), max_digits=5, decimal_places=1)
+    note = models.CharField(_("评分说明"), max_length=300)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("评分人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("评分")
+        verbose_name_plural = _("评分")
+        constraints = [models.UniqueConstraint(fields=["item", "unit", "period"], name="one_score_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.period} {self.item}: {self.value}"
+
+
+class AnnualReport(models.Model):
+    """年度党建工作统计 — the hand-entered part of the yearly form (seed 004 篇5); the rest is
+    counted from the records when the form is shown. ``values``: {key: {value, note, by, at}}."""
+
+    scope_unit_lookup = "root"
+
+    root = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    values = models.JSONField(_("手工填报"), default=dict, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("年度党建工作统计")
+        verbose_name_plural = _("年度党建工作统计")
+        constraints = [models.UniqueConstraint(fields=["root", "year"], name="one_annual_report")]
+
+    def __str__(self) -> str:
+        return f"{self.root} {self.year}"

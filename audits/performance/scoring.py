@@ -1,0 +1,241 @@
+"""党建目标与考核 — yearly objectives measured from the data, and the scoring scheme of
+季度督查、半年考核、全年点评 (seed 001 四(三)) with a ranking of units.
+
+Defaults come from ``audits/rules/objectives.toml`` (with sources) and are copied into the
+database per organisation and year, where they can be changed (targets, items, points) —
+each change ledgered with its reason. Computed items score ``points × indicator``; the
+others are entered by inspectors, who may not score their own unit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audits.internal.services import own_units
+from audits.performance import indicators
+from audits.performance.models import Comparator, Objective, Score, ScoringItem, ScoringScheme
+from qms import ledger
+from qms.models import BRANCH_KINDS, Unit
+from qms.permissions import act
+
+ONE_DECIMAL = Decimal("0.1")
+
+
+def _manager(actor, root: Unit) -> None:
+    """Who may act is the permission matrix's (``objectives.manage``); the system never does."""
+    if actor is None:
+        raise ValidationError("目标和考核须由具名人员设定")
+
+
+# ------------------------------------------------------------------------------ objectives
+
+
+def own_unit_duty(actor, unit: Unit) -> set[str]:
+    """``own_unit`` when the scorer belongs to or holds office in the unit scored (or a unit
+    inside it). An office in a unit *above* it is no conflict: that is the 上级组织 the matrix
+    names as the scorer (score.enter: officer_above). The audit rule (independence_conflicts)
+    also excludes auditing one's own subtree; used here it left no 上级组织委员 able to score."""
+    if actor is None:
+        return set()
+    return {"own_unit"} if any(own.path.startswith(unit.path) for own in own_units(actor, timezone.localdate())) else set()
+
+
+@act("objectives.manage", unit=lambda root, **_: root)
+@transaction.atomic
+def objectives_seed(root: Unit, year: int, *, actor) -> list[Objective]:
+    """The year's objectives from the defaults (idempotent: existing ones are kept)."""
+    _manager(actor, root)
+    have = set(Objective.objects.filter(root=root, year=year).values_list("indicator", flat=True))
+    for spec in indicators.rules()["objectives"]:
+        if spec["indicator"] in have:
+            continue
+        o = Objective.objects.create(root=root, year=year, indicator=spec["indicator"], title=spec["title"],
+                                     comparator=spec["comparator"], target=Decimal(str(spec["target"])), source=spec["source"])
+        ledger.record("objective.add", o, actor=actor)
+    return list(Objective.objects.filter(root=root, year=year))
+
+
+@act("objectives.manage", unit=lambda objective, **_: objective.root)
+@transaction.atomic
+def objective_set(objective: Objective, *, actor, target: Decimal, comparator: str, reason: str) -> Objective:
+    """Change a target — an amendment with its reason."""
+    _manager(actor, objective.root)
+    if not (reason or "").strip():
+        raise ValidationError("修改目标须说明原因")
+    if comparator not in Comparator.values or not Decimal(0) <= target <= Decimal(100):
+        raise ValidationError("目标值应为 0–100 之间的百分数")
+    o = Objective.objects.select_for_update().get(pk=objective.pk)
+    before = ledger.snapshot(o)
+    o.target, o.comparator = target, comparator
+    o.save()
+    ledger.record("objective.amend", o, actor=actor, before=before, reason=reason.strip())
+    return o
+
+
+@dataclass
+class ObjectiveStatus:
+    objective: Objective
+    share: indicators.Share
+    met: bool | None
+
+
+def objectives_status(root: Unit, year: int, *, today: dt.date | None = None) -> list[ObjectiveStatus]:
+    """Each objective of the year against its indicator computed for ``root``'s subtree."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    out = []
+    for o in Objective.objects.filter(root=root, year=year).order_by("id"):
+        share = indicators.value(o.indicator, root, start, end, today=today)
+        out.append(ObjectiveStatus(o, share, o.met(share.value)))
+    return out
+
+
+# ------------------------------------------------------------------------------- scoring
+
+
+@act("objectives.manage", unit=lambda root, **_: root)
+@transaction.atomic
+def scheme_seed(root: Unit, year: int, *, actor) -> ScoringScheme:
+    """The year's scheme from the defaults (idempotent)."""
+    _manager(actor, root)
+    existing = ScoringScheme.objects.filter(root=root, year=year).first()
+    if existing:
+        return existing
+    spec = indicators.rules()["scheme"]
+    scheme = ScoringScheme.objects.create(root=root, year=year, title=spec["title"], source=spec["source"])
+    ledger.record("scheme.add", scheme, actor=actor)
+    for i, it in enumerate(spec["items"], start=1):
+        item = ScoringItem.objects.create(scheme=scheme, order=i, title=it["title"], points=Decimal(str(it["points"])),
+                                          indicator=it.get("indicator", ""))
+        ledger.record("scheme.item_add", item, actor=actor)
+    return scheme
+
+
+def _check_item(title: str, points: Decimal, indicator: str) -> None:
+    if not (title or "").strip():
+        raise ValidationError("请填写考核内容")
+    if not Decimal(0) < points <= Decimal(100):
+        raise ValidationError("分值应在 0–100 之间")
+    if indicator and indicator not in indicators.names():
+        raise ValidationError("未知的计算指标")
+
+
+@act("objectives.manage", unit=lambda scheme, **_: scheme.root)
+@transaction.atomic
+def item_add(scheme: ScoringScheme, *, actor, title: str, points: Decimal, indicator: str = "") -> ScoringItem:
+    _manager(actor, scheme.root)
+    _check_item(title, points, indicator)
+    order = (scheme.items.order_by("-order").values_list("order", flat=True).first() or 0) + 1
+    item = ScoringItem.objects.create(scheme=scheme, order=order, title=title.strip(), points=points, indicator=indicator)
+    ledger.record("scheme.item_add", item, actor=actor)
+    return item
+
+
+@act("objectives.manage", unit=lambda item, **_: item.scheme.root)
+@transaction.atomic
+def item_update(item: ScoringItem, *, actor, title: str, points: Decimal, indicator: str, reason: str) -> ScoringItem:
+    """Change an item's wording, points or indicator (with a reason)."""
+    _manager(actor, item.scheme.root)
+    _check_item(title, points, indicator)
+    if not (reason or "").strip():
+        raise ValidationError("修改考核项目须说明原因")
+    i = ScoringItem.objects.select_for_update().get(pk=item.pk)
+    if indicator and i.scores.exists():
+        raise ValidationError("该项目已有人工评分,不能改为自动计算")
+    if points < max(i.scores.values_list("value", flat=True), default=Decimal(0)):
+        raise ValidationError("分值不能低于已评得分")
+    before = ledger.snapshot(i)
+    i.title, i.points, i.indicator = title.strip(), points, indicator
+    i.save()
+    ledger.record("scheme.item_update", i, actor=actor, before=before, reason=reason.strip())
+    return i
+
+
+@act("objectives.manage", unit=lambda item, **_: item.scheme.root)
+@transaction.atomic
+def item_remove(item: ScoringItem, *, actor, reason: str) -> None:
+    _manager(actor, item.scheme.root)
+    if item.scores.exists():
+        raise ValidationError("该项目已有评分,不能删除")
+    if not (reason or "").strip():
+        raise ValidationError("删除考核项目须说明原因")
+    ledger.record("scheme.item_remove", item, actor=actor, before=ledger.snapshot(item), after=None, reason=reason.strip())
+    item.delete()
+
+
+def scored_units(scheme: ScoringScheme) -> list[Unit]:
+    """被考核组织 — the active 党支部 of the scheme's subtree."""
+    return list(Unit.objects.filter(path__startswith=scheme.root.path, kind__in=BRANCH_KINDS, is_active=True).order_by("path"))
+
+
+@act("score.enter", unit=lambda unit, **_: unit, duties=lambda unit, actor, **_: own_unit_duty(actor, unit))
+@transaction.atomic
+def score_enter(item: ScoringItem, unit: Unit, period: str, *, actor, value: Decimal, note: str) -> Score:
+    """督查评分 — a manual item's score for a unit and round; changing it is an amendment
+    (the note says why). Inspectors may not score their own unit."""
+    scheme = item.scheme
+    _manager(actor, scheme.root)
+    if item.indicator:
+        raise ValidationError("该项目由系统按数据计算,不能人工评分")
+    if period not in indicators.ROUNDS:
+        raise ValidationError("考核轮次无效")
+    if unit.kind not in BRANCH_KINDS or not unit.path.startswith(scheme.root.path):
+        raise ValidationError(f"{unit.name}不是本方案的被考核组织")
+    if not Decimal(0) <= value <= item.points:
+        raise ValidationError(f"得分应在 0–{item.points} 之间")
+    if not (note or "").strip():
+        raise ValidationError("请填写评分说明(依据)")
+    # 回避 (a scorer of the unit scored) is the matrix's forbid: own_unit, asked before this runs
+    s = Score.objects.select_for_update().filter(item=item, unit=unit, period=period).first()
+    if s is None:
+        s = Score.objects.create(item=item, unit=unit, period=period, value=value, note=note.strip(), entered_by=actor)
+        ledger.record("score.enter", s, actor=actor)
+        return s
+    before = ledger.snapshot(s)
+    s.value, s.note, s.entered_by = value, note.strip(), actor
+    s.save()
+    ledger.record("score.amend", s, actor=actor, before=before, reason=note.strip())
+    return s
+
+
+@dataclass
+class UnitScore:
+    unit: Unit
+    cells: list[tuple[Decimal | None, str]] = field(default_factory=list)  # (score, how)
+    total: Decimal = Decimal(0)
+    pending: int = 0
+    rank: int = 0
+
+
+def ranking(scheme: ScoringScheme, period: str, *, today: dt.date | None = None) -> tuple[list[ScoringItem], list[UnitScore]]:
+    """考核排名 — each unit's score per item and total for a round, highest first. Computed
+    items: points × the indicator over the round's dates (full points when nothing was due);
+    manual items not yet scored count 0 and are marked 待评分. Queries: one per computed
+    item plus one for the manual scores, whatever the number of units."""
+    start, end = indicators.round_dates(scheme.year, period)
+    items = list(scheme.items.all())
+    units = scored_units(scheme)
+    measured = {i.pk: indicators.measure(i.indicator, units, start, end, today=today) for i in items if i.indicator}
+    manual = {(s.item_id, s.unit_id): s for s in Score.objects.filter(item__scheme=scheme, period=period)}
+    rows = []
+    for u in units:
+        row = UnitScore(u)
+        for i in items:
+            if i.indicator:
+                share = measured[i.pk][u.pk]
+                v = i.points if share.value is None else (i.points * Decimal(str(share.value))).quantize(ONE_DECIMAL, ROUND_HALF_UP)
+                row.cells.append((v, share.text()))
+            else:
+                s = manual.get((i.pk, u.pk))
+                row.cells.append((s.value if s else None, s.note if s else "待评分"))
+                row.pending += s is None
+            row.total += row.cells[-1][0] or Decimal(0)
+        rows.append(row)
+    rows.sort(key=lambda r: (-r.total, r.unit.path))
+    for n, r in enumerate(rows, start=1):
+        r.rank = rows[n - 2].rank if n > 1 and r.total == rows[n - 2].total else n
+    return items, rows

@@ -1,0 +1,13 @@
+"""Addresses of 目标、考核排名、年度统计, under /audits/."""
+from django.urls import path
+
+from audits.performance import views
+from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
+
+urlpatterns = [
+    path("objectives/", views.objectives, name="objectives"),
+    path("scoring/", views.scoring_page, name="scoring"),
+    path("annual/", views.annual_page, name="annual"),
+    path("annual.xlsx", views.annual_xlsx, name="annual_xlsx"),
+    path("annual.pdf", views.annual_pdf, name="annual_pdf"),
+]

@@ -1,0 +1,135 @@
+"""方针目标与考核 pages: objectives (党建目标) with their status, the scoring scheme and ranking
+(考核排名), and the annual statistics form (Excel, PDF). Thin views over
+``audits.performance``; refusals come back in Chinese."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from audits.performance import annual, indicators, scoring
+from audits.performance.models import Comparator, Objective, ScoringItem, ScoringScheme
+from qms.models import Unit
+from qms.pages import asked_year, scope_root, show_refusal
+from qms.params import choice_param
+from qms.scoping import can_manage, is_admin, restrict
+
+# ------------------------------------------------------------------------------ objectives
+
+
+@login_required
+def objectives(request):
+    root, year = scope_root(request), asked_year(request)
+    may = is_admin(request.user) or can_manage(request.user, root)
+    if request.method == "POST":
+        if not may:
+            raise PermissionDenied("只有体系管理员或党组织负责人可以设定目标")
+        p = request.POST
+        try:
+            if p.get("action") == "seed":
+                scoring.objectives_seed(root, year, actor=request.user)
+                messages.success(request, f"已按默认目标建立 {year} 年党建目标")
+            elif p.get("action") == "amend":
+                o = Objective.objects.get(pk=p.get("objective") or 0, root=root)
+                scoring.objective_set(o, actor=request.user, target=Decimal(p.get("target", "")), comparator=p.get("comparator", ""),
+                                      reason=p.get("reason", ""))
+                messages.success(request, "目标已修改(留痕)")
+        except (InvalidOperation, Objective.DoesNotExist):
+            messages.error(request, "请填写有效的目标值")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(f"{request.path}?year={year}")
+    rows = scoring.objectives_status(root, year)
+    return render(request, "audits/objectives.html", {"rows": rows, "root": root, "year": year, "may": may,
+                                                       "comparators": Comparator.choices})
+
+
+# --------------------------------------------------------------------------------- scoring
+
+
+@login_required
+def scoring_page(request):
+    root, year = scope_root(request), asked_year(request)
+    may = is_admin(request.user) or can_manage(request.user, root)
+    period = choice_param(request, "period", indicators.ROUNDS, default="Y", label="考核轮次", data=(request.POST, request.GET))
+    scheme = ScoringScheme.objects.filter(root=root, year=year).first()
+    if request.method == "POST":
+        if not may:
+            raise PermissionDenied("只有体系管理员或党组织负责人可以评分")
+        p, u = request.POST, request.user
+        try:
+            action = p.get("action")
+            if action == "seed":
+                scoring.scheme_seed(root, year, actor=u)
+                messages.success(request, f"已按默认方案建立 {year} 年考核方案")
+            elif scheme is None:
+                raise ValidationError("请先建立考核方案")
+            elif action == "score":
+                item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
+                unit = restrict(u, Unit.objects.all()).filter(pk=int(p.get("unit") or 0)).first()  # an id outside one's scope is never named
+                if unit is None:
+                    raise ValidationError("该组织不是本方案的被考核组织")
+                scoring.score_enter(item, unit, period, actor=u, value=Decimal(p.get("value", "")), note=p.get("note", ""))
+                messages.success(request, f"已评分:{unit.name} · {item.title}")
+            elif action == "item_add":
+                scoring.item_add(scheme, actor=u, title=p.get("title", ""), points=Decimal(p.get("points", "")),
+                                 indicator=p.get("indicator", ""))
+            elif action == "item_update":
+                item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
+                scoring.item_update(item, actor=u, title=p.get("title", ""), points=Decimal(p.get("points", "")),
+                                    indicator=p.get("indicator", ""), reason=p.get("reason", ""))
+            elif action == "item_remove":
+                item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
+                scoring.item_remove(item, actor=u, reason=p.get("reason", ""))
+        except (InvalidOperation, ValueError, ScoringItem.DoesNotExist):
+            messages.error(request, "输入有误:请填写有效的分值")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(f"{request.path}?year={year}&period={period}")
+    items, rows = scoring.ranking(scheme, period) if scheme else ([], [])
+    return render(request, "audits/scoring.html", {
+        "scheme": scheme, "items": items, "rows": rows, "root": root, "year": year, "period": period, "may": may,
+        "rounds": indicators.ROUNDS.items(), "indicator_names": indicators.names(),
+        "manual_items": [i for i in items if not i.indicator],
+    })
+
+
+# ------------------------------------------------------------------------ annual statistics
+
+
+@login_required
+def annual_page(request):
+    root, year = scope_root(request), asked_year(request)
+    may = is_admin(request.user) or can_manage(request.user, root)
+    if request.method == "POST":
+        if not may:
+            raise PermissionDenied("只有体系管理员或党组织负责人可以填报")
+        try:
+            annual.enter(root, year, request.POST.get("key", ""), actor=request.user, value=request.POST.get("value", ""),
+                         note=request.POST.get("note", ""))
+            messages.success(request, "已填报(留痕)")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(f"{request.path}?year={year}")
+    return render(request, "audits/annual.html", {"rows": annual.rows(root, year), "root": root, "year": year, "may": may,
+                                                   "source": annual.form()["source"]})
+
+
+@login_required
+def annual_xlsx(request):
+    root, year = scope_root(request), asked_year(request)
+    resp = HttpResponse(annual.xlsx(root, year), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="annual-{root.code}-{year}.xlsx"'
+    return resp
+
+
+@login_required
+def annual_pdf(request):
+    root, year = scope_root(request), asked_year(request)
+    resp = HttpResponse(annual.pdf(root, year), content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="annual-{root.code}-{year}.pdf"'
+    return resp
