@@ -17,7 +17,7 @@ def rectification_panel(request) -> dict | None:
         return None
     qs = restrict(request.user, Nonconformity.objects.all()).filter(unit__path__startswith=scope.path)
     year = timezone.localdate().year
-    # the same function and the same year as the management review's inputs (audits/review.py)
+    # the same function and the same year as the management review's inputs (audits/review/services.py)
     st = rectification_of(Unit.objects.get(pk=scope.unit_id), year)
     overdue = qs.filter(state__in=OPEN_STATES, due_date__lt=timezone.localdate()).select_related("unit").order_by("due_date", "pk")[:10]
     if not st.total and not overdue:

@@ -1,7 +1,7 @@
 """年度党建工作统计 (seed 004 篇5) — the yearly form, counted from the records wherever the
 data exists and entered by hand (and marked so) where it does not; Excel and PDF.
 
-The items are data in ``audits/rules/annual_stats.toml``. Counting is set-based: one query
+The items are data in ``audits/performance/rules/annual_stats.toml``. Counting is set-based: one query
 per kind of item for the whole subtree.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (考核) and the management review's inputs.
 
 The indicators, the default objectives and the default scoring scheme are data in
-``audits/rules/objectives.toml``, each with its source. Every function here is set-based: one
+``audits/performance/rules/objectives.toml``, each with its source. Every function here is set-based: one
 query per indicator for a whole subtree, bucketed to the units asked for in Python, so the
 number of queries does not grow with the number of units.
 

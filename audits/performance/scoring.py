@@ -1,7 +1,7 @@
 """党建目标与考核 — yearly objectives measured from the data, and the scoring scheme of
 季度督查、半年考核、全年点评 (seed 001 四(三)) with a ranking of units.
 
-Defaults come from ``audits/rules/objectives.toml`` (with sources) and are copied into the
+Defaults come from ``audits/performance/rules/objectives.toml`` (with sources) and are copied into the
 database per organisation and year, where they can be changed (targets, items, points) —
 each change ledgered with its reason. Computed items score ``points × indicator``; the
 others are entered by inspectors, who may not score their own unit.

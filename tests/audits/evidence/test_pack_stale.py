@@ -1,6 +1,6 @@
 """An evidence pack whose building process is gone (killed, or silent past the heartbeat timeout)
 is failed with the reason, in the ledger, and can be retried or asked for again (qms/jobs.py,
-audits/packs.py ``pack_reap_stale``). The kill test really kills the process building the pack:
+audits/evidence/services.py ``pack_reap_stale``). The kill test really kills the process building the pack:
 the web process building it eagerly (no broker), on a database file of its own; on PostgreSQL
 with Redis, a real Celery worker's child too."""
 from __future__ import annotations
