@@ -303,10 +303,11 @@ def write_progress(state: str, message: str = "", pid: int | None = None) -> Non
 def fast_demo_writes() -> None:
     """The demo's data is made again at will: on SQLite its builder commits without waiting for
     the disk (``synchronous=NORMAL`` in WAL mode — an OS crash may lose the last transactions,
-    never corrupt the file). The product's own connections keep FULL (qms/settings.py)."""
+    never corrupt the file). The product's own connections keep FULL (qms/settings.py). SQLite
+    cannot change it inside a transaction (a test's, or a caller's): the setting is left alone there."""
     from django.db import connection
 
-    if connection.vendor == "sqlite":
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
         with connection.cursor() as cur:
             cur.execute("PRAGMA synchronous=NORMAL")
 
