@@ -170,8 +170,9 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
     for fname, data in parsed.items():
         if "forms" in data:
             continue
-        for k in sorted(set(data) - {"document", "obligations"}):
+        for k in sorted(set(data) - {"document", "obligations", "targets"}):
             problems.append(LibraryProblem(fname, k, "未知字段"))
+        _check_targets(problems, fname, data.get("targets", []))
         doc = data.get("document")
         if doc is None:
             problems.append(LibraryProblem(fname, "document", "缺少 [document] 表"))
@@ -211,8 +212,48 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
             if o.get("checker_level", "self") not in ("self", "parent"):
                 problems.append(LibraryProblem(fname, f"{where}.checker_level", "应为 self 或 parent"))
             _check_frequency(problems, fname, where, o)
-        documents.append({**doc, "obligations": data.get("obligations", []), "_file": fname})
+        body = doc.get("body", "")
+        if TARGETS_MARK in body:
+            body = body.replace(TARGETS_MARK, targets_text(data.get("targets", [])))
+        documents.append({**doc, **({"body": body} if body else {}), "obligations": data.get("obligations", []),
+                          **({"targets": data["targets"]} if data.get("targets") else {}), "_file": fname})
     return problems, forms, documents
+
+
+#: Where a document's text lists its targets (方针目标): written from the file's ``[[targets]]``.
+TARGETS_MARK = "{targets}"
+TARGET_KEYS = {"indicator", "title", "comparator", "target", "source"}
+
+
+def _check_targets(problems, fname, targets) -> None:
+    if not isinstance(targets, list):
+        problems.append(LibraryProblem(fname, "targets", "应为若干个 [[targets]] 表"))
+        return
+    for i, t in enumerate(targets):
+        where = f"targets[{i}]"
+        if not _check_keys(problems, fname, where, t, TARGET_KEYS, TARGET_KEYS):
+            continue
+        if t["comparator"] not in ("ge", "le"):
+            problems.append(LibraryProblem(fname, f"{where}.comparator", "应为 ge(不低于)或 le(不高于)"))
+        if isinstance(t["target"], bool) or not isinstance(t["target"], int | float) or not 0 <= t["target"] <= 100:
+            problems.append(LibraryProblem(fname, f"{where}.target", "目标值应为 0–100 之间的百分数"))
+        if not str(t["source"]).strip():
+            problems.append(LibraryProblem(fname, f"{where}.source", "目标必须注明依据,或注明“本系统默认”"))
+
+
+def targets_text(targets: list[dict]) -> str:
+    """The targets as the manual states them: "三会一课执行率 ≥ 95%;…"."""
+    return ";".join(f"{t['title']} {'≥' if t['comparator'] == 'ge' else '≤'} {t['target']:g}%" for t in targets)
+
+
+def library_targets(directory: Path = LIBRARY_DIR) -> list[dict]:
+    """方针目标 as the shipped manual states them (``[[targets]]``): the one list the default
+    yearly objectives are seeded from, so the manual and the objectives cannot disagree."""
+    out: list[dict] = []
+    for path in sorted(directory.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        out.extend(data.get("targets", []))
+    return out
 
 
 # ------------------------------------------------------------------------------ loading

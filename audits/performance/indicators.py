@@ -97,12 +97,15 @@ def value(key: str, unit: Unit, start: dt.date, end: dt.date, *, today: dt.date 
 
 
 def _compliance(prefix, spec, start, end, today):
+    """Done ÷ due (due dates in the period, past due or done); with ``on_time`` only what was held
+    by its due date counts as done (按期)."""
     qs = Occurrence.objects.filter(unit__path__startswith=prefix, due_date__gte=start, due_date__lte=end)
     if spec.get("documents"):
         qs = qs.filter(obligation__version__document__code__in=spec["documents"])
-    for path, state, due in qs.values_list("unit__path", "state", "due_date").iterator(chunk_size=5000):
+    on_time = bool(spec.get("on_time"))
+    for path, state, due, held in qs.values_list("unit__path", "state", "due_date", "held_on").iterator(chunk_size=5000):
         if state in DONE_STATES:
-            yield path, 1, 1
+            yield path, int(not on_time or (held is not None and held <= due)), 1
         elif state == State.MISSED or (state != State.CANCELLED and due < today):
             yield path, 0, 1
 

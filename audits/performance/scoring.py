@@ -19,6 +19,7 @@ from django.utils import timezone
 from audits.internal.services import own_units
 from audits.performance import indicators
 from audits.performance.models import Comparator, Objective, Score, ScoringItem, ScoringScheme
+from procedures.library_loader import library_targets
 from qms import ledger
 from qms.models import BRANCH_KINDS, Unit
 from qms.permissions import act
@@ -48,10 +49,11 @@ def own_unit_duty(actor, unit: Unit) -> set[str]:
 @act("objectives.manage", unit=lambda root, **_: root)
 @transaction.atomic
 def objectives_seed(root: Unit, year: int, *, actor) -> list[Objective]:
-    """The year's objectives from the defaults (idempotent: existing ones are kept)."""
+    """The year's objectives from the 方针目标 the manual states (``library_targets``; idempotent:
+    existing ones are kept)."""
     _manager(actor, root)
     have = set(Objective.objects.filter(root=root, year=year).values_list("indicator", flat=True))
-    for spec in indicators.rules()["objectives"]:
+    for spec in library_targets():
         if spec["indicator"] in have:
             continue
         o = Objective.objects.create(root=root, year=year, indicator=spec["indicator"], title=spec["title"],
