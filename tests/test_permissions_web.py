@@ -792,7 +792,7 @@ def _(org):
 def _(org):
     from audits.performance import annual
 
-    key = next(it["key"] for it in annual.form()["items"] if it["kind"] == "manual")
+    key = annual.manual_keys()[0]
     return Case("/audits/annual/", {"year": TODAY.year, "key": key, "value": "3", "note": "填报"},
                 lambda: list(AnnualReport.objects.values_list("values", flat=True)), None, by_scope=True)
 
