@@ -322,8 +322,8 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
         Chapter("4 组织环境:体系范围", "audits/evidence/ch_scope.html", {**base, **scope}),
         Chapter("5 领导作用与 6 策划:方针和党建目标", "audits/evidence/ch_objectives.html", {
             **base, "objectives": objectives,
-            "charts": [charts.bar_chart([(s.objective.title, s.share.value) for s in rows], title=f"{y} 年党建目标完成情况")
-                       for y, rows in objectives if rows]}),
+            "charts": [svg for y, rows in objectives if rows
+                       for svg in charts.bar_chart([(s.objective.title, s.share.value) for s in rows], title=f"{y} 年党建目标完成情况")]}),
         Chapter("7 支持:成文信息(现行有效文件清单与审批记录)", "audits/evidence/ch_documents.html",
                 {**base, "effective": effective, "history": history}),
     ]
@@ -341,8 +341,8 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     chapters += [
         Chapter("9 绩效评价:执行情况、内部审核与管理评审", "audits/evidence/ch_evaluation.html", {
             **base, "audits": audits, "reviews": reviews,
-            "chart": charts.bar_chart([(u, share(c)) for u, c in sorted(compliance_units.items())],
-                                      title="各党组织规定执行率") if compliance_units else "",
+            "charts": charts.bar_chart([(u, share(c)) for u, c in sorted(compliance_units.items())],
+                                       title="各党组织规定执行率") if compliance_units else [],
             "units": [(u, c, share(c)) for u, c in sorted(compliance_units.items())]}),
         Chapter("10 改进:不符合项与纠正措施台账", "audits/evidence/ch_improvement.html", {
             **base, "ncs": ncs, "chart": charts.count_chart(sorted(nc_states.items()), title="不符合项状态") if ncs else ""}),

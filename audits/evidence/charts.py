@@ -8,26 +8,65 @@ FONT = "Noto Sans CJK SC, sans-serif"
 GOOD, BAD, MID, TRACK = "#2e7d32", "#c62828", "#ef6c00", "#e6e6e6"
 
 
+#: Rows per picture: a chart with more is drawn as several, each fitting one page with room for a
+#: heading above it (28 rows of two-line labels ≈ 220 mm), the later ones titled "(续)".
+ROWS_PER_CHART = 28
+LINE = 13  # px between label lines at 11 px
+
+
+def _text_width(text: str, size: float = 11) -> float:
+    """Approximate advance width in px: a CJK character is one em, other characters about half."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.56 for ch in text)
+
+
+def wrap_label(label: str, width: float, *, size: float = 11) -> list[str]:
+    """The label broken into lines no wider than ``width`` px, never cut."""
+    lines, cur = [], ""
+    for ch in label:
+        if cur and _text_width(cur + ch, size) > width:
+            lines.append(cur)
+            cur = ""
+        cur += ch
+    return [*lines, cur] if cur else lines or [""]
+
+
+def _chunks(rows: list, per: int) -> list[list]:
+    return [rows[i:i + per] for i in range(0, len(rows), per)] or [[]]
+
+
 def bar_chart(rows: list[tuple[str, float | None]], *, title: str = "", target: float | None = None,
-              width: int = 640, bar: int = 16) -> str:
-    """Horizontal bars of shares (0–1), one per row; a target line if given; None → 无数据."""
+              width: int = 640, bar: int = 16, per_chart: int = ROWS_PER_CHART) -> list[str]:
+    """Horizontal bars of shares (0–1), one per row, labels wrapped; a target line if given;
+    None → 无数据. One SVG per ``per_chart`` rows (the later ones titled "(续)")."""
+    parts = _chunks(rows, per_chart)
+    return [_bars(chunk, title=title if i == 0 else f"{title}(续)" if title else "", target=target, width=width, bar=bar)
+            for i, chunk in enumerate(parts)]
+
+
+def _bars(rows, *, title: str, target: float | None, width: int, bar: int) -> str:
     label_w, gap, top = 190, 6, 26 if title else 6
     plot = width - label_w - 70
-    height = top + len(rows) * (bar + gap) + 8
+    labels = [wrap_label(label, label_w - 10) for label, _ in rows]
+    heights = [max(bar, len(lines) * LINE + 3) for lines in labels]
+    height = top + sum(h + gap for h in heights) + 8
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            f'role="img" aria-label="{escape(title)}" font-family="{FONT}" font-size="11">']
     if title:
         out.append(f'<text x="0" y="16" font-size="13" font-weight="bold">{escape(title)}</text>')
-    for i, (label, value) in enumerate(rows):
-        y = top + i * (bar + gap)
-        out.append(f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end">{escape(label[:16])}</text>')
-        out.append(f'<rect x="{label_w}" y="{y}" width="{plot}" height="{bar}" fill="{TRACK}"/>')
+    y = top
+    for (_label, value), lines, h in zip(rows, labels, heights, strict=True):
+        by = y + (h - bar) / 2
+        first = y + (h - len(lines) * LINE) / 2 + LINE - 3
+        for k, line in enumerate(lines):
+            out.append(f'<text x="{label_w - 6}" y="{first + k * LINE:.1f}" text-anchor="end">{escape(line)}</text>')
+        out.append(f'<rect x="{label_w}" y="{by:.1f}" width="{plot}" height="{bar}" fill="{TRACK}"/>')
         if value is None:
-            out.append(f'<text x="{label_w + 4}" y="{y + bar - 4}" fill="#666">无数据</text>')
-            continue
-        colour = GOOD if target is None or value >= target else BAD
-        out.append(f'<rect x="{label_w}" y="{y}" width="{plot * max(0.0, min(1.0, value)):.1f}" height="{bar}" fill="{colour}"/>')
-        out.append(f'<text x="{label_w + plot + 6}" y="{y + bar - 4}">{value:.1%}</text>')
+            out.append(f'<text x="{label_w + 4}" y="{by + bar - 4:.1f}" fill="#666">无数据</text>')
+        else:
+            colour = GOOD if target is None or value >= target else BAD
+            out.append(f'<rect x="{label_w}" y="{by:.1f}" width="{plot * max(0.0, min(1.0, value)):.1f}" height="{bar}" fill="{colour}"/>')
+            out.append(f'<text x="{label_w + plot + 6}" y="{by + bar - 4:.1f}">{value:.1%}</text>')
+        y += h + gap
     if target is not None:
         x = label_w + plot * target
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{height - 4}" stroke="#000" stroke-width="1.5" '

@@ -51,6 +51,11 @@ class Share:
     def __add__(self, other: Share) -> Share:
         return Share(self.num + other.num, self.den + other.den)
 
+    @property
+    def percent(self) -> str:
+        """"92.3%" (one decimal), "—" when nothing was due."""
+        return "—" if self.value is None else f"{self.value:.1%}"
+
     def text(self) -> str:
         return "—(无应开展事项)" if self.value is None else f"{self.value:.1%}({self.num}/{self.den})"
 
