@@ -14,7 +14,7 @@ Two views of each page, both from poppler (Debian ``poppler-utils``):
 
 A page is *nearly empty* when its ink covers less than ``EMPTY_SHARE`` of the content box's
 height; that is a fault unless it is the first or the last page, or the next page opens a chapter
-(its first line is a heading as large as the document's largest). A page whose last line is a
+(its first line is a heading). A page whose last line is a
 heading has lost the heading from what follows it. The numbers are this product's choice.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ INK = 160  # 0 black … 255 white
 TOLERANCE_MM = 1.0  # anti-aliasing, a rule's half width
 GUTTER_MM = 4.0  # between the content box and the running header/footer lines
 EMPTY_SHARE = 0.12
-HEADING_RATIO = 1.2
+HEADING_RATIO = 1.3
 OVERLAP_SHARE = 0.25  # of the smaller word's area
 
 
@@ -145,13 +145,22 @@ def _overlap(a: _Word, b: _Word) -> float:
     return w * h / smaller
 
 
+def _first_line_is_heading(page: _Page, m: Margins, body: float) -> bool:
+    """The page's topmost line inside the content box is a heading: a chapter or section opens."""
+    lines = [ln for ln in page.lines if all(m.top - TOLERANCE_MM <= w.y0 and w.y1 <= page.height - m.bottom + TOLERANCE_MM
+                                            for w in ln)]
+    if not lines or not body:
+        return False
+    first = min(lines, key=lambda ln: min(w.y0 for w in ln))
+    return max(w.height for w in first) >= HEADING_RATIO * body
+
+
 def check_pdf(pdf: Path | str, margins: Margins | None = None) -> list[Fault]:
     """Every fault on every page (empty when the layout is clean)."""
     pdf, m = Path(pdf), margins or Margins()
     pages = _words(pdf)
     heights = [w.height for p in pages for w in p.words if w.text.strip()]
     body = median(heights) if heights else 0.0
-    largest = max(heights, default=0.0)
     faults: list[Fault] = []
     t = TOLERANCE_MM
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +195,7 @@ def check_pdf(pdf: Path | str, margins: Margins | None = None) -> list[Fault]:
             used = 0.0 if content is None else (content[3] - content[1]) / max(1, _px(bottom) - _px(top))
             last = n == len(pages)
             nxt = pages[n] if not last else None
-            opens_chapter = bool(nxt and nxt.lines and max(w.height for w in nxt.lines[0]) >= largest - 0.3)
+            opens_chapter = bool(nxt and _first_line_is_heading(nxt, m, body))
             if used < EMPTY_SHARE and n > 1 and not last and not opens_chapter:
                 faults.append(Fault(n, "页面几乎空白", f"版心仅用 {used:.0%}"))
             body_lines = [ln for ln in page.lines if all(w in inside for w in ln)]

@@ -14,6 +14,7 @@ from procedures.library_loader import load_library
 from procedures.models import Document, DocumentVersion, RecordForm, VersionStatus
 from qms import services as core
 from qms.models import Role, UnitKind
+from qms.pdfcheck import Margins, check_pdf
 from tests import factories
 from tests.conftest import IN_CI
 
@@ -121,6 +122,7 @@ def test_printed_record_form_is_a_pdf_with_embedded_cjk_fonts(client, site, tmp_
     cjk = [line for line in fonts.splitlines() if "Noto-Serif-CJK" in line or "Noto-Sans-CJK" in line]
     assert any("Serif" in line for line in cjk) and any("Sans" in line for line in cjk), fonts
     assert all(line.split()[-5] == "yes" for line in cjk), fonts  # the "emb" column: embedded
+    assert check_pdf(pdf, Margins(18, 16, 20, 16)) == []  # every page within its margins, nothing overlapping
 
 
 def test_overdue_review_shows_on_the_admin_home(client, site):

@@ -8,10 +8,12 @@ FONT = "Noto Sans CJK SC, sans-serif"
 GOOD, BAD, MID, TRACK = "#2e7d32", "#c62828", "#ef6c00", "#e6e6e6"
 
 
-#: Rows per picture: a chart with more is drawn as several, each fitting one page with room for a
-#: heading above it (28 rows of two-line labels ≈ 220 mm), the later ones titled "(续)".
-ROWS_PER_CHART = 28
+#: The tallest picture, in px at 96 dpi (≈ 217 mm): each fits one page of the pack (259 mm of
+#: content) with room for a heading above it; a chart with more rows is drawn as several, the
+#: later ones titled "(续)".
+MAX_CHART_PX = 820
 LINE = 13  # px between label lines at 11 px
+LABEL_W = 220
 
 
 def _text_width(text: str, size: float = 11) -> float:
@@ -20,7 +22,12 @@ def _text_width(text: str, size: float = 11) -> float:
 
 
 def wrap_label(label: str, width: float, *, size: float = 11) -> list[str]:
-    """The label broken into lines no wider than ``width`` px, never cut."""
+    """The label broken into lines no wider than ``width`` px, never cut; a name too long for one
+    line breaks before its code in brackets ("…委员会" / "(HX)") where that fits."""
+    if _text_width(label, size) > width and "(" in label:
+        name, code = label.split("(", 1)
+        if name and _text_width("(" + code, size) <= width:
+            return [*wrap_label(name, width, size=size), "(" + code]
     lines, cur = [], ""
     for ch in label:
         if cur and _text_width(cur + ch, size) > width:
@@ -30,24 +37,29 @@ def wrap_label(label: str, width: float, *, size: float = 11) -> list[str]:
     return [*lines, cur] if cur else lines or [""]
 
 
-def _chunks(rows: list, per: int) -> list[list]:
-    return [rows[i:i + per] for i in range(0, len(rows), per)] or [[]]
-
-
 def bar_chart(rows: list[tuple[str, float | None]], *, title: str = "", target: float | None = None,
-              width: int = 640, bar: int = 16, per_chart: int = ROWS_PER_CHART) -> list[str]:
+              width: int = 640, bar: int = 16, max_height: int = MAX_CHART_PX) -> list[str]:
     """Horizontal bars of shares (0–1), one per row, labels wrapped; a target line if given;
-    None → 无数据. One SVG per ``per_chart`` rows (the later ones titled "(续)")."""
-    parts = _chunks(rows, per_chart)
-    return [_bars(chunk, title=title if i == 0 else f"{title}(续)" if title else "", target=target, width=width, bar=bar)
-            for i, chunk in enumerate(parts)]
-
-
-def _bars(rows, *, title: str, target: float | None, width: int, bar: int) -> str:
-    label_w, gap, top = 190, 6, 26 if title else 6
-    plot = width - label_w - 70
-    labels = [wrap_label(label, label_w - 10) for label, _ in rows]
+    None → 无数据. As many pictures as it takes to keep each under ``max_height`` px."""
+    gap, top = 6, 26 if title else 6
+    labels = [wrap_label(label, LABEL_W - 10) for label, _ in rows]
     heights = [max(bar, len(lines) * LINE + 3) for lines in labels]
+    chunks: list[list[int]] = [[]]
+    used = top + 8
+    for i, h in enumerate(heights):
+        if chunks[-1] and used + h + gap > max_height:
+            chunks.append([])
+            used = top + 8
+        chunks[-1].append(i)
+        used += h + gap
+    return [_bars([rows[i] for i in idx], [labels[i] for i in idx], [heights[i] for i in idx],
+                  title=title if n == 0 else f"{title}(续)" if title else "", target=target, width=width, bar=bar)
+            for n, idx in enumerate(chunks)]
+
+
+def _bars(rows, labels, heights, *, title: str, target: float | None, width: int, bar: int) -> str:
+    label_w, gap, top = LABEL_W, 6, 26 if title else 6
+    plot = width - label_w - 70
     height = top + sum(h + gap for h in heights) + 8
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            f'role="img" aria-label="{escape(title)}" font-family="{FONT}" font-size="11">']

@@ -18,6 +18,7 @@ from audits.models import NCState, Nonconformity
 from qms import ledger
 from qms import services as core
 from qms.models import Member, Notification, Role, UnitKind
+from qms.pdfcheck import check_pdf
 from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
@@ -183,6 +184,7 @@ def test_register_pages_excel_pdf_and_scope(client, org, tmp_path):
     pdf.write_bytes(client.get(reverse("nc_feedback_pdf", args=[nc.pk])).content)
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
     assert "问题整改反馈单" in text and nc.code in text and "3月、4月无支委会记录" in text
+    assert check_pdf(pdf) == []  # every page within its margins, nothing overlapping
 
 
 def test_an_owner_from_another_branch_is_not_found_never_named(client, org):

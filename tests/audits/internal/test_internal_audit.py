@@ -17,6 +17,7 @@ from procedures.library_loader import load_library
 from qms import ledger
 from qms import services as core
 from qms.models import Role, RoleGrant, UnitKind
+from qms.pdfcheck import check_pdf
 from qms.permissions import NotPermitted
 from qms.scoping import scopes_for
 from tests import factories
@@ -157,6 +158,7 @@ def test_checklist_findings_report(org, tmp_path):
     for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行",
               "首次会议", "末次会议", "党委会议室", "通报审核发现"):
         assert s in text, s
+    assert check_pdf(pdf) == []  # every page within its margins, nothing overlapping
 
 
 def test_audit_through_the_pages(client, org):

@@ -21,6 +21,7 @@ from procedures.library_loader import load_library
 from procedures.models import Obligation
 from qms import services as core
 from qms.models import LedgerEntry, Member, Position, Role, UnitKind
+from qms.pdfcheck import check_pdf
 from qms.permissions import NotPermitted
 from tests import factories
 from tests.conftest import IN_CI
@@ -179,6 +180,7 @@ def test_excel_and_pdf(org, client, tmp_path):
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
     for s in ("测试党委", f"{YEAR}年党建工作统计表", "全年机关上党课", "待填报", "手工填报", "5-六3", "拨付使用", "六、领导责任制"):
         assert s in text, s
+    assert check_pdf(pdf) == []  # every page within its margins, nothing overlapping
 
 
 def test_records_ledger_export(org, client):
