@@ -1,11 +1,13 @@
-"""Roster import pages: thin over ``qms.roster``."""
+"""Roster import pages: thin over ``qms.roster``. Upload → preview (the file kept on the server
+by a token) → confirm (the kept file checked again and imported all or nothing)."""
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from qms import roster
 from qms.scoping import scopes_for
@@ -14,6 +16,10 @@ from qms.scoping import scopes_for
 def _require_manager(user) -> None:
     if not any(s.can_manage for s in scopes_for(user)):
         raise PermissionDenied("您没有可管理的党组织,不能导入花名册")
+
+
+def _max_mb() -> int:
+    return roster.settings.QMS_MAX_UPLOAD_BYTES // 1048576
 
 
 @login_required
@@ -25,16 +31,63 @@ def roster_template(request):
 
 @login_required
 def roster_import(request):
+    """上传: the file is kept on the server and the preview shown; nothing is saved yet."""
     _require_manager(request.user)
-    result = None
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
             messages.error(request, "请选择要上传的 Excel 文件")
         else:
-            result = roster.import_roster(upload, actor=request.user)
-            if result.ok:
-                messages.success(request, f"导入完成:新建 {result.created} 人,未变化 {result.unchanged} 人")
+            try:
+                pending = roster.stage_upload(upload, actor=request.user, filename=upload.name)
+            except roster.RosterFileError as exc:
+                messages.error(request, f"{exc}。未保存任何数据。")
             else:
-                messages.error(request, f"发现 {len(result.errors)} 处错误,未保存任何数据。请修改后重新上传。")
-    return render(request, "qms/roster_import.html", {"result": result, "max_mb": roster.settings.QMS_MAX_UPLOAD_BYTES // 1048576})
+                return redirect("roster_preview", token=pending.token)
+    return render(request, "qms/roster_import.html", {"max_mb": _max_mb()})
+
+
+def _preview_page(request, pending, result):
+    return render(request, "qms/roster_preview.html", {"pending": pending, "result": result, "max_mb": _max_mb()})
+
+
+@login_required
+def roster_preview(request, token: str):
+    """预览: rows to create, unchanged, differing from the roll (side by side), errors."""
+    _require_manager(request.user)
+    try:
+        pending, result = roster.preview_staged(token, actor=request.user)
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("roster_import")
+    return _preview_page(request, pending, result)
+
+
+@login_required
+@require_POST
+def roster_confirm(request):
+    """确认导入: the kept file, all or nothing, only if it still gives the preview shown."""
+    _require_manager(request.user)
+    token = request.POST.get("token", "")
+    try:
+        result = roster.confirm_staged(token, actor=request.user, seen=request.POST.get("seen", ""))
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("roster_import")
+    if result.created:
+        more = f",与花名册不同 {len(result.differs)} 人未作修改(如需更正请在党员页面“更正信息”中办理)" if result.differs else ""
+        messages.success(request, f"导入完成:新建 {result.created} 人,未变化 {result.unchanged} 人{more}。")
+        return redirect("member_list")
+    messages.error(request, result.notice or f"发现 {len(result.errors)} 处错误,未保存任何数据。请修改文件后重新上传。")
+    pending, _ = roster.roster_pending.load(token, user=request.user) or (None, None)
+    return _preview_page(request, pending, result)
+
+
+@login_required
+@require_POST
+def roster_discard(request):
+    """放弃: the kept file is deleted."""
+    _require_manager(request.user)
+    roster.discard_staged(request.POST.get("token", ""), actor=request.user)
+    messages.info(request, "已放弃这次导入,上传的文件已删除。")
+    return redirect("roster_import")
