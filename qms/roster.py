@@ -35,8 +35,17 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import limits, roster_files, roster_pending, services
-from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
+from qms import ledger, limits, roster_files, roster_pending, services
+from qms.models import (
+    BRANCH_KINDS,
+    Gender,
+    Member,
+    MemberCategory,
+    Membership,
+    RosterColumnMapping,
+    Unit,
+    UnitKind,
+)
 from qms.permissions import act, managed_unit
 from qms.scoping import can_manage, can_see
 
@@ -135,6 +144,8 @@ class ImportResult:
     differs: list[DiffersRow] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the enrolments, for the import
     notice: str = ""  # why a confirmed import saved nothing although the file has no error (not in the fingerprint)
+    columns: roster_files.MissingColumns | None = None  # required headers not recognised: the user maps them
+    mapped: list[tuple[str, str]] = field(default_factory=list)  # (file header, field label) from saved mappings
 
     @property
     def ok(self) -> bool:
@@ -334,11 +345,18 @@ def _where(src: roster_files.SourceRow) -> str:
 @act("roster.import", unit=managed_unit)
 def validate_roster(fileobj, *, actor) -> ImportResult:
     """Check every row of an upload against the rules and the roll; nothing is saved."""
+    mapping = {m.header_key: m.field for m in column_mappings(actor)}
     try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows())
+        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows(),
+                                        mapping=mapping)
+    except roster_files.MissingColumns as exc:
+        return ImportResult(errors=[RowError(0, "文件", str(exc))], columns=exc)
     except RosterFileError as exc:
         return ImportResult(errors=[RowError(0, "文件", str(exc))])
-    return _check(rows, actor)
+    result = _check(rows, actor)
+    result.mapped = sorted({(label, HEADER_OF[f]) for r in rows for f, label in r.labels.items()
+                            if roster_files.header_key(label) in mapping})
+    return result
 
 
 def _check(rows: list[roster_files.SourceRow], actor) -> ImportResult:
@@ -553,3 +571,65 @@ def discard_staged(token: str, *, actor) -> None:
     """The user gives up this upload: its kept file is deleted."""
     if roster_pending.load(token, user=actor) is not None:
         roster_pending.discard(token)
+
+
+# ------------------------------------------------------------------ an organisation's own headers
+
+MAPPABLE = [f for _h, f, _r in COLUMNS]
+
+
+def _mapping_unit(actor) -> Unit | None:
+    return managed_unit(actor=actor)
+
+
+def column_mappings(actor) -> list[RosterColumnMapping]:
+    """The column mappings that apply to ``actor``'s imports: saved by the organisation they
+    manage or by one above it, the nearest winning for a header."""
+    unit = _mapping_unit(actor) if actor is not None else None
+    if unit is None:
+        return []
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p] or [unit.pk]
+    found = sorted(RosterColumnMapping.objects.filter(unit_id__in=ids).select_related("unit"), key=lambda m: m.unit.depth)
+    return list({m.header_key: m for m in found}.values())  # deeper units come later and win
+
+
+@act("roster.import", unit=managed_unit)
+def save_column_mapping(token: str, *, actor, choices: dict[str, str]) -> list[RosterColumnMapping]:
+    """The user says which of the file's unrecognised columns is which field (``choices``: field →
+    the header as the file writes it); saved for the organisation the user manages, with ledger
+    entries, and used for this file's preview and every later import from that organisation."""
+    _pending, result = _staged(token, actor)
+    need = result.columns
+    if need is None:
+        raise ValidationError("这个文件的表头已全部识别,无需设置列对应")
+    choices = {f: h for f, h in choices.items() if h}
+    unknown = set(need.unknown)
+    errors = []
+    for f, h in choices.items():
+        if f not in HEADER_OF:
+            errors.append("未知的项目")
+        elif h not in unknown:
+            errors.append(f"文件表头中没有可对应的列“{h}”")
+    used = [h for h in choices.values()]
+    if len(set(used)) != len(used):
+        errors.append("同一列不能对应两个项目")
+    still = [HEADER_OF[f] for f in need.missing if f not in choices]
+    if still:
+        errors.append(f"请为必填项目选择文件中的列:{'、'.join(still)}")
+    if errors:
+        raise ValidationError(errors)
+    unit = _mapping_unit(actor)
+    saved = []
+    with transaction.atomic():
+        for f, h in choices.items():
+            key = roster_files.header_key(h)
+            obj = RosterColumnMapping.objects.filter(unit=unit, header_key=key).select_for_update().first()
+            before = ledger.snapshot(obj) if obj else None
+            if obj is None:
+                obj = RosterColumnMapping(unit=unit, header_key=key)
+            obj.header, obj.field = h, f
+            obj.save()
+            ledger.record("roster_mapping.set", obj, actor=actor, before=before,
+                          reason=f"导入花名册时设定:文件列“{h}”对应“{HEADER_OF[f]}”")
+            saved.append(obj)
+    return saved

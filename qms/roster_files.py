@@ -50,6 +50,18 @@ class RosterFileError(Exception):
     """The file itself cannot be read (not a table, encrypted, corrupt, too big, no header …)."""
 
 
+class MissingColumns(RosterFileError):
+    """A sheet's header row lacks required columns: what the file calls its columns, so that the
+    user can say which of them is which (a manual column mapping)."""
+
+    def __init__(self, message: str, *, sheet: str, row: int, missing: list[str], unknown: list[str], found: list[str]):
+        super().__init__(message)
+        self.sheet, self.row = sheet, row
+        self.missing = missing  # required fields not found
+        self.unknown = unknown  # the header row's cells that name no field, as written
+        self.found = found  # fields found
+
+
 class Formula(str):
     """A formula cell whose result the file does not hold (the text is the formula)."""
 
@@ -239,8 +251,8 @@ def _grids(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
 # ------------------------------------------------------------------------------ tables
 
 
-def _columns(row: list[Any]) -> dict[str, list[int]]:
-    by_key = rules().by_key
+def _columns(row: list[Any], mapping: dict[str, str] | None = None) -> dict[str, list[int]]:
+    by_key = {**rules().by_key, **(mapping or {})}
     found: dict[str, list[int]] = {}
     for i, cell in enumerate(row):
         if isinstance(cell, str) and (f := by_key.get(header_key(cell))):
@@ -257,8 +269,9 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
-    """Every person row of every sheet that has a header row, in file order."""
+def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = None) -> list[SourceRow]:
+    """Every person row of every sheet that has a header row, in file order. ``mapping``
+    (header key → field) adds an organisation's own headers to the synonyms."""
     r = rules()
     sheets = _grids(data, _Cap(max_rows))
     found: list[tuple[str, list[list[Any]], int, dict[str, list[int]]]] = []
@@ -268,7 +281,7 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
         best: tuple[int, int, dict[str, list[int]]] | None = None
         for i, row in enumerate(grid[: r.scan_rows]):
             nonempty = nonempty or any(not _blank(c) for c in row)
-            cols = _columns(row)
+            cols = _columns(row, mapping)
             if all(f in cols for f in r.required):
                 found.append((title, grid, i, cols))
                 best = None
@@ -277,12 +290,17 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
                 best = (i, len(cols), cols)
         else:
             if best is not None and best[1] >= r.min_fields:
-                lacking.append((title, best[0] + 1, [r.headers[f][0] for f in r.required if f not in best[2]]))
+                lacking.append((title, best[0] + 1, grid[best[0]], best[2]))
     if lacking:
-        title, n, missing = lacking[0]
+        title, n, header, cols = lacking[0]
+        missing = [f for f in r.required if f not in cols]
+        known = {i for ix in cols.values() for i in ix}
+        unknown = list(dict.fromkeys(str(c).strip() for i, c in enumerate(header)
+                                     if i not in known and isinstance(c, str | int | float) and str(c).strip()))
         where = f"工作表“{title}”第 {n} 行" if len(sheets) > 1 else f"第 {n} 行"
-        raise RosterFileError(f"缺少必需的列:{'、'.join(missing)}({where}像是表头;列名可用模板的写法或常见写法,"
-                              f"如“身份证号码”“所在支部”)")
+        raise MissingColumns(f"缺少必需的列:{'、'.join(r.headers[f][0] for f in missing)}({where}像是表头;列名可用模板的写法或常见写法,"
+                             f"如“身份证号码”“所在支部”)", sheet=title if len(sheets) > 1 else "", row=n, missing=missing,
+                             unknown=unknown, found=list(cols))
     if not found:
         if not nonempty:
             raise RosterFileError("表格是空的:应有一行表头(姓名、性别、身份证号……)和数据行")
@@ -313,7 +331,7 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
     return out
 
 
-def read_upload(fileobj, *, max_bytes: int, max_rows: int) -> list[SourceRow]:
+def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, str] | None = None) -> list[SourceRow]:
     size = getattr(fileobj, "size", None)
     if size is None:
         pos = fileobj.tell()
@@ -322,7 +340,7 @@ def read_upload(fileobj, *, max_bytes: int, max_rows: int) -> list[SourceRow]:
         fileobj.seek(pos)
     if size > max_bytes:
         raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {max_bytes / 1048576:.0f} MB")
-    return read_rows(fileobj.read(), max_rows=max_rows)
+    return read_rows(fileobj.read(), max_rows=max_rows, mapping=mapping)
 
 
 def excel_date(serial: float, datemode: int = 0) -> dt.date:

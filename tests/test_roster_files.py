@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,8 @@ def test_unreadable_files_are_refused_in_chinese_and_nothing_is_saved(client, tr
     result = roster.import_roster(upload(name), actor=admin)
     assert [(e.row, e.column) for e in result.errors] == [(0, "文件")] and reason in result.errors[0].reason
     client.force_login(admin)
-    r = client.post(reverse("roster_import"), {"file": upload(name)})
-    assert r.status_code == 200 and reason in r.content.decode()
+    r = client.post(reverse("roster_import"), {"file": upload(name)}, follow=True)
+    assert r.status_code == 200 and reason in r.content.decode() and "未保存任何数据" in r.content.decode()
     assert counts() == before
 
 
@@ -240,9 +241,13 @@ def test_the_page_takes_an_xls_and_names_sheets_in_errors(client, tree, admin):
     wb["第二党支部"]["C4"] = "不男不女"
     buf = io.BytesIO()
     wb.save(buf)
-    body = client.post(reverse("roster_import"), {"file": upload("y.xlsx", buf.getvalue())}).content.decode()
+    body = client.post(reverse("roster_import"), {"file": upload("y.xlsx", buf.getvalue())}, follow=True).content.decode()
     assert "<th>工作表</th>" in body and "<td>第二党支部</td><td>4</td><td>性别</td>" in body
-    body = client.post(reverse("roster_import"), {"file": upload("office-2sheets.xls")}).content.decode()
+    body = client.post(reverse("roster_import"), {"file": upload("office-2sheets.xls")}, follow=True).content.decode()
+    assert "新建 <strong>5</strong> 人" in body and imported() == {}
+    token = re.search(r'name="token" value="([^"]+)"', body)[1]
+    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
+    body = client.post(reverse("roster_confirm"), {"token": token, "seen": seen}, follow=True).content.decode()
     assert "新建 5 人" in body and imported() == EXPECTED
 
 

@@ -251,3 +251,90 @@ def test_another_users_token_and_a_member_without_office_on_the_pages(client, tr
     client.force_login(admin)
     client.post(reverse("roster_discard"), {"token": token})
     assert roster_pending.load(token, user=admin) is None
+
+
+# ------------------------------------------------------------------------------ column mapping
+
+OWN_HEAD = ["序号", "同志姓名", "性别", "身份证号码", "党员类别", "入党时间", "转正时间", "隶属支部"]
+
+
+def own_file(name: str, idn: str) -> bytes:
+    """A roster whose 姓名 and 支部 columns carry words no synonym knows."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["党员名册"])
+    ws.append(OWN_HEAD)
+    ws.append([1, name, "男", idn, "正式党员", "2005-07-01", "2006-07-01", "第一党支部"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_unrecognised_required_headers_are_mapped_saved_and_reused(tree, admin, secretary):
+    token = stage(own_file("甲同志", factories.id_number()), admin)
+    _, result = roster.preview_staged(token, actor=admin)
+    need = result.columns
+    assert need is not None and need.missing == ["name", "unit"] and need.row == 2
+    assert {"同志姓名", "隶属支部", "序号"} <= set(need.unknown) and "性别" not in need.unknown
+    assert "缺少必需的列:姓名、所在党组织编码" in result.errors[0].reason
+    before = state()
+    saved = roster.save_column_mapping(token, actor=admin, choices={"name": "同志姓名", "unit": "隶属支部", "phone": ""})
+    assert {(m.unit, m.header, m.field) for m in saved} == {(tree["committee"], "同志姓名", "name"),
+                                                           (tree["committee"], "隶属支部", "unit")}
+    assert [e.action for e in LedgerEntry.objects.order_by("-seq")[:2]] == ["roster_mapping.set"] * 2
+    assert Member.objects.count() == before[0]
+    _, result = roster.preview_staged(token, actor=admin)  # the same kept file, read with the mapping
+    assert result.ok and result.columns is None and [r.name for r in result.to_create] == ["甲同志"]
+    assert result.mapped == [("同志姓名", "姓名"), ("隶属支部", "所在党组织编码")]
+    assert roster.confirm_staged(token, actor=admin, seen=result.fingerprint).created == 1
+    # the next file from this organisation, and from a branch below it, is read without asking
+    for who in (admin, secretary):
+        t = stage(own_file(f"乙{who.pk}", factories.id_number()), who)
+        _, again = roster.preview_staged(t, actor=who)
+        assert again.ok and again.columns is None and len(again.to_create) == 1
+    assert ledger.verify().ok
+
+
+def test_a_branchs_mapping_is_the_branchs_own(tree, admin, secretary):
+    """Saved by 第一党支部's secretary: used for that branch's imports, not the committee's."""
+    from qms.models import RosterColumnMapping
+
+    t = stage(own_file("丙", factories.id_number()), secretary)
+    roster.save_column_mapping(t, actor=secretary, choices={"name": "同志姓名", "unit": "隶属支部"})
+    assert roster.preview_staged(t, actor=secretary)[1].ok
+    assert RosterColumnMapping.objects.get(header="同志姓名").unit == tree["b1"]
+    t = stage(own_file("丁", factories.id_number()), admin)
+    assert roster.preview_staged(t, actor=admin)[1].columns is not None
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize(("choices", "message"), [
+    ({"name": "同志姓名"}, "请为必填项目选择文件中的列:所在党组织编码"),
+    ({"name": "同志姓名", "unit": "同志姓名"}, "同一列不能对应两个项目"),
+    ({"name": "同志姓名", "unit": "不存在的列"}, "文件表头中没有可对应的列“不存在的列”"),
+    ({"name": "同志姓名", "unit": "性别"}, "文件表头中没有可对应的列“性别”"),  # already 性别's column
+])
+def test_a_wrong_mapping_is_refused_and_nothing_saved(tree, admin, choices, message):
+    from django.core.exceptions import ValidationError
+
+    token = stage(own_file("甲同志", factories.id_number()), admin)
+    before = state()
+    with pytest.raises(ValidationError, match=message):
+        roster.save_column_mapping(token, actor=admin, choices=choices)
+    assert state() == before
+
+
+def test_the_mapping_form_on_the_page(client, tree, secretary):
+    client.force_login(secretary)
+    r = upload(client, own_file("页面同志", factories.id_number()))
+    url = r["Location"]
+    body = client.get(url).content.decode()
+    assert "设置列对应" in body and "姓名(必填)" in body and "<option>同志姓名</option>" in body
+    assert "confirm-import" not in body and 'name="map_name"' in body
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    r = client.post(reverse("roster_columns"), {"token": token, "map_name": "同志姓名", "map_unit": "隶属支部"})
+    assert r["Location"] == url
+    body = client.get(url).content.decode()
+    assert "已按本组织保存的列对应读取" in body and "文件列“同志姓名”→姓名" in body and "confirm-import" in body
+    r = client.post(reverse("roster_columns"), {"token": token, "map_name": "同志姓名"}, follow=True)
+    assert "无需设置列对应" in r.content.decode()

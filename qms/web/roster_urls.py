@@ -5,6 +5,7 @@ from qms.web import roster_views
 urlpatterns = [
     path("import/", roster_views.roster_import, name="roster_import"),
     path("import/confirm/", roster_views.roster_confirm, name="roster_confirm"),
+    path("import/columns/", roster_views.roster_columns, name="roster_columns"),
     path("import/discard/", roster_views.roster_discard, name="roster_discard"),
     path("import/<str:token>/", roster_views.roster_preview, name="roster_preview"),
     path("template.xlsx", roster_views.roster_template, name="roster_template"),

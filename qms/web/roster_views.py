@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -48,7 +48,14 @@ def roster_import(request):
 
 
 def _preview_page(request, pending, result):
-    return render(request, "qms/roster_preview.html", {"pending": pending, "result": result, "max_mb": _max_mb()})
+    mapping = None
+    if result.columns is not None:
+        need = result.columns
+        optional = [f for f in roster.MAPPABLE if f not in need.missing and f not in need.found]
+        mapping = {"required": [(f, roster.HEADER_OF[f]) for f in need.missing],
+                   "optional": [(f, roster.HEADER_OF[f]) for f in optional], "columns": need.unknown}
+    return render(request, "qms/roster_preview.html",
+                  {"pending": pending, "result": result, "mapping": mapping, "max_mb": _max_mb()})
 
 
 @login_required
@@ -91,3 +98,22 @@ def roster_discard(request):
     roster.discard_staged(request.POST.get("token", ""), actor=request.user)
     messages.info(request, "已放弃这次导入,上传的文件已删除。")
     return redirect("roster_import")
+
+
+@login_required
+@require_POST
+def roster_columns(request):
+    """列对应: the user says which file column is which field; saved for the organisation."""
+    _require_manager(request.user)
+    token = request.POST.get("token", "")
+    choices = {f: request.POST.get(f"map_{f}", "").strip() for f in roster.MAPPABLE}
+    try:
+        saved = roster.save_column_mapping(token, actor=request.user, choices=choices)
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("roster_import")
+    except ValidationError as exc:
+        messages.error(request, ";".join(exc.messages))
+    else:
+        messages.success(request, f"已保存 {len(saved)} 项列对应,本组织以后导入花名册时会自动使用。")
+    return redirect("roster_preview", token=token)
