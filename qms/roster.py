@@ -582,10 +582,10 @@ def _mapping_unit(actor) -> Unit | None:
     return managed_unit(actor=actor)
 
 
-def column_mappings(actor) -> list[RosterColumnMapping]:
-    """The column mappings that apply to ``actor``'s imports: saved by the organisation they
-    manage or by one above it, the nearest winning for a header."""
-    unit = _mapping_unit(actor) if actor is not None else None
+def column_mappings(user) -> list[RosterColumnMapping]:
+    """The column mappings that apply to ``user``'s imports (read only): saved by the organisation
+    they manage or by one above it, the nearest winning for a header."""
+    unit = _mapping_unit(user) if user is not None else None
     if unit is None:
         return []
     ids = [int(p) for p in unit.path.strip("/").split("/") if p] or [unit.pk]
