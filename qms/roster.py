@@ -242,9 +242,10 @@ _YMD = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?
 _YM = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*月?")
 
 
-def _date(value: Any) -> dt.date | None:
-    """Dates as offices write them: an Excel date or serial number, 2019-07-01, 2019年7月1日,
-    2019.7.1, 2019/07/01, 20190701; a month alone (2019-7, 2019年7月) is the first of that month."""
+def _date(value: Any, date1904: bool = False) -> dt.date | None:
+    """Dates as offices write them: an Excel date or serial number (counted from 1904 when the
+    workbook says so), 2019-07-01, 2019年7月1日, 2019.7.1, 2019/07/01, 20190701; a month alone
+    (2019-7, 2019年7月) is the first of that month."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -255,7 +256,7 @@ def _date(value: Any) -> dt.date | None:
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if numeric and not re.fullmatch(r"\d{8}", text) and 0 < value < 2958466:
         # a number in a cell without a date style: Excel's serial day
-        return roster_files.excel_date(value)
+        return roster_files.excel_date(value, 1 if date1904 else 0)
     try:
         if m := _YMD.fullmatch(text):
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -411,7 +412,7 @@ def _check(rows: list[roster_files.SourceRow], actor) -> ImportResult:
             err("category", f"人员类别“{category}”无效,应为正式党员、预备党员、发展对象或入党积极分子")
         for f in DATE_FIELDS:
             try:
-                fields[f] = _date(raw.get(f))
+                fields[f] = _date(raw.get(f), src.date1904)
             except ValueError as exc:
                 fields[f] = None
                 err(f, str(exc))

@@ -38,6 +38,7 @@ from typing import Any
 import xlrd
 from django.core.exceptions import ValidationError
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from qms import archives
 
@@ -112,6 +113,7 @@ class SourceRow:
     row: int  # 1-based, as the spreadsheet program shows it (for CSV: the line)
     values: dict[str, Any]
     labels: dict[str, str]  # field → the header the file gives it
+    date1904: bool = False  # the workbook counts days from 1904 (Excel for Mac's old default)
 
 
 # ------------------------------------------------------------------------------ formats
@@ -133,7 +135,7 @@ class _Cap:
         return row
 
 
-def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_xlsx(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     try:  # an .xlsx is a ZIP archive: checked unpacked, in memory, before openpyxl inflates it
         archives.check_archive(data)
     except ValidationError as exc:
@@ -144,6 +146,7 @@ def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     except Exception as exc:  # a damaged part fails anywhere inside openpyxl (XML, zip, styles …)
         raise RosterFileError("文件已损坏或不是有效的 Excel(.xlsx)文件") from exc
     out = []
+    date1904 = values.epoch == CALENDAR_MAC_1904
     try:
         for ws, wf in zip(values.worksheets, formulas.worksheets, strict=True):
             grid = []
@@ -164,10 +167,10 @@ def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     finally:
         values.close()
         formulas.close()
-    return out
+    return out, date1904
 
 
-def _grids_xls(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_xls(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         raise RosterFileError("文件设有打开密码,系统无法读取。请在 Excel 或 WPS 中取消密码(文件 → 信息 → 保护工作簿)后另存再上传")
     try:
@@ -206,7 +209,7 @@ def _grids_xls(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
         raise RosterFileError("文件已损坏,无法读取;请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传") from exc
     finally:
         book.release_resources()
-    return out
+    return out, book.datemode == 1
 
 
 def _decode(data: bytes) -> str:
@@ -226,7 +229,7 @@ def _decode(data: bytes) -> str:
     raise RosterFileError("无法识别 CSV 文件的编码(支持 UTF-8 与 GBK/GB18030),请在 Excel 或 WPS 中另存为 .xlsx 后上传")
 
 
-def _grids_csv(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_csv(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
@@ -235,10 +238,11 @@ def _grids_csv(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
                 for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
         raise RosterFileError(f"CSV 文件格式有误:{exc}") from exc
-    return [("", grid)]
+    return [("", grid)], False
 
 
-def _grids(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
+    """The sheets, and whether the workbook counts its dates from 1904."""
     if not data.strip():
         raise RosterFileError("文件是空的")
     if data.startswith(b"PK"):
@@ -273,7 +277,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
     """Every person row of every sheet that has a header row, in file order. ``mapping``
     (header key → field) adds an organisation's own headers to the synonyms."""
     r = rules()
-    sheets = _grids(data, _Cap(max_rows))
+    sheets, date1904 = _grids(data, _Cap(max_rows))
     found: list[tuple[str, list[list[Any]], int, dict[str, list[int]]]] = []
     lacking: list[tuple[str, int, list[str]]] = []
     nonempty = False
@@ -322,7 +326,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
                 continue  # a note, a total, a numbered empty line
             if len(out) >= max_rows:
                 raise RosterFileError(f"数据行超过 {max_rows} 行,请分批导入")
-            out.append(SourceRow(title if many else "", n, values, labels))
+            out.append(SourceRow(title if many else "", n, values, labels, date1904))
     if not out:
         raise RosterFileError("表格中没有数据行")
     if all(isinstance(v, Formula) for s in out for v in s.values.values() if not _blank(v)):
@@ -344,6 +348,7 @@ def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, st
 
 
 def excel_date(serial: float, datemode: int = 0) -> dt.date:
-    """An Excel serial day number (1900 date system, with its phantom 1900-02-29)."""
+    """An Excel serial day number: the 1900 date system (with its phantom 1900-02-29), or with
+    ``datemode`` 1 the 1904 system a workbook may be set to (Excel for Mac's old default)."""
     base = dt.date(1904, 1, 1) if datemode else dt.date(1899, 12, 30)
     return base + dt.timedelta(days=int(serial))

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from qms import roster, services
+from qms import roster, roster_files, services
 from qms.models import LedgerEntry, Member, Role
 from tests import factories
 
@@ -29,7 +29,8 @@ EXPECTED = {
     "110101198801200218": ("刘洋", "M", D(1988, 1, 20), None, None, "candidate", "B2", None, ""),
 }
 OFFICE_FILES = ["office-2sheets.xlsx", "office-2sheets-libreoffice.xlsx", "office-2sheets.xls", "wps-xls-inside.et",
-                "wps-xlsx-inside.et", "office-gbk.csv", "office-utf8.csv", "office-utf8-bom.csv"]
+                "wps-xlsx-inside.et", "office-gbk.csv", "office-utf8.csv", "office-utf8-bom.csv",
+                "office-2sheets-1904.xlsx", "office-2sheets-1904.xls"]
 
 
 def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
@@ -361,3 +362,14 @@ def test_the_row_limit_is_a_deployments_setting(tree, admin, tmp_path):
         result = roster.import_roster(upload("office-utf8.csv"), actor=admin)
     assert [e.reason for e in result.errors] == ["数据行超过 4 行,请分批导入"]
     assert roster.max_rows() == 5000
+
+
+def test_unstyled_serials_follow_the_workbooks_date_system():
+    """29646 is 1985-03-02 counted from 1904 (a workbook set to the 1904 system), 1981-03-01 from 1900."""
+    assert roster._date(29646, date1904=True) == D(1985, 3, 2)
+    assert roster._date(29646) == D(1981, 3, 1)
+    assert roster._date("29646", date1904=True) == D(1981, 3, 1)  # text in a CSV: no workbook, the 1900 count
+    rows = roster_files.read_rows((FIXTURES / "office-2sheets-1904.xls").read_bytes(), max_rows=10)
+    assert {r.date1904 for r in rows} == {True}
+    rows = roster_files.read_rows((FIXTURES / "office-2sheets.xlsx").read_bytes(), max_rows=10)
+    assert {r.date1904 for r in rows} == {False}
