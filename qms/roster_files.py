@@ -80,11 +80,19 @@ class Rules:
     by_key: dict[str, str]  # normalised header → field
     values: dict[str, dict[str, str]]  # field → {written: meant}
     note_prefixes: tuple[str, ...]
+    key_field: str = "id_number"  # a row without it (and without a name, or reading like a note) is no data row
+    hint: str = "如“身份证号码”“所在支部”"
 
 
 @cache
 def rules() -> Rules:
-    data = tomllib.loads(_RULES.read_text(encoding="utf-8"))
+    return load_rules(_RULES)
+
+
+@cache
+def load_rules(path: Path) -> Rules:
+    """A table's reading rules (``rules/roster.toml`` for the roster; others for other tables)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     headers = {f: tuple(hs) for f, hs in data["headers"].items()}
     by_key: dict[str, str] = {}
     for f, hs in headers.items():
@@ -95,6 +103,7 @@ def rules() -> Rules:
     return Rules(
         scan_rows=data["scan_rows"], min_fields=data["roster_sheet_min_fields"], required=tuple(data["required"]),
         headers=headers, by_key=by_key, values=data.get("values", {}), note_prefixes=tuple(data["notes"]["prefixes"]),
+        key_field=data.get("key_field", "id_number"), hint=data.get("hint", "如“身份证号码”“所在支部”"),
     )
 
 
@@ -123,9 +132,9 @@ class _Cap:
     """Stops reading a file with far more filled rows than may be imported, before it is all in
     memory (an .xlsx of 100 MB unpacked holds millions of cells)."""
 
-    def __init__(self, max_rows: int):
+    def __init__(self, max_rows: int, scan_rows: int = 10):
         self.max_rows = max_rows
-        self.left = max_rows + rules().scan_rows + 100  # titles, headers, notes
+        self.left = max_rows + scan_rows + 100  # titles, headers, notes
 
     def row(self, row: list[Any]) -> list[Any]:
         if any(c is not None and c != "" for c in row):
@@ -255,8 +264,8 @@ def _grids(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], b
 # ------------------------------------------------------------------------------ tables
 
 
-def _columns(row: list[Any], mapping: dict[str, str] | None = None) -> dict[str, list[int]]:
-    by_key = {**rules().by_key, **(mapping or {})}
+def _columns(row: list[Any], mapping: dict[str, str] | None = None, spec: Rules | None = None) -> dict[str, list[int]]:
+    by_key = {**(spec or rules()).by_key, **(mapping or {})}
     found: dict[str, list[int]] = {}
     for i, cell in enumerate(row):
         if isinstance(cell, str) and (f := by_key.get(header_key(cell))):
@@ -264,20 +273,21 @@ def _columns(row: list[Any], mapping: dict[str, str] | None = None) -> dict[str,
     return found
 
 
-def _is_note(row: list[Any]) -> bool:
+def _is_note(row: list[Any], spec: Rules | None = None) -> bool:
     first = next((c for c in row if c not in (None, "")), None)
-    return isinstance(first, str) and unicodedata.normalize("NFKC", first).strip().startswith(rules().note_prefixes)
+    return isinstance(first, str) and unicodedata.normalize("NFKC", first).strip().startswith((spec or rules()).note_prefixes)
 
 
 def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = None) -> list[SourceRow]:
-    """Every person row of every sheet that has a header row, in file order. ``mapping``
-    (header key → field) adds an organisation's own headers to the synonyms."""
-    r = rules()
-    sheets, date1904 = _grids(data, _Cap(max_rows))
+def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = None, spec: Rules | None = None) -> list[SourceRow]:
+    """Every data row of every sheet that has a header row, in file order. ``mapping``
+    (header key → field) adds an organisation's own headers to the synonyms; ``spec`` is the
+    table's reading rules (the roster's by default)."""
+    r = spec or rules()
+    sheets, date1904 = _grids(data, _Cap(max_rows, r.scan_rows))
     found: list[tuple[str, list[list[Any]], int, dict[str, list[int]]]] = []
     lacking: list[tuple[str, int, list[str]]] = []
     nonempty = False
@@ -285,7 +295,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
         best: tuple[int, int, dict[str, list[int]]] | None = None
         for i, row in enumerate(grid[: r.scan_rows]):
             nonempty = nonempty or any(not _blank(c) for c in row)
-            cols = _columns(row, mapping)
+            cols = _columns(row, mapping, r)
             if all(f in cols for f in r.required):
                 found.append((title, grid, i, cols))
                 best = None
@@ -303,7 +313,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
                                      if i not in known and isinstance(c, str | int | float) and str(c).strip()))
         where = f"工作表“{title}”第 {n} 行" if len(sheets) > 1 else f"第 {n} 行"
         raise MissingColumns(f"缺少必需的列:{'、'.join(r.headers[f][0] for f in missing)}({where}像是表头;列名可用模板的写法或常见写法,"
-                             f"如“身份证号码”“所在支部”)", sheet=title if len(sheets) > 1 else "", row=n, missing=missing,
+                             f"{r.hint})", sheet=title if len(sheets) > 1 else "", row=n, missing=missing,
                              unknown=unknown, found=list(cols))
     if not found:
         if not nonempty:
@@ -322,7 +332,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
                 continue
             if [header_key(c) for c in row[: len(header_keys)]] == header_keys[: len(row)]:
                 continue  # the header repeated at the top of each printed page
-            if _blank(values.get("id_number")) and (_blank(values.get("name")) or _is_note(row)):
+            if _blank(values.get(r.key_field)) and (_blank(values.get("name")) or _is_note(row, r)):
                 continue  # a note, a total, a numbered empty line
             if len(out) >= max_rows:
                 raise RosterFileError(f"数据行超过 {max_rows} 行,请分批导入")
@@ -335,7 +345,8 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
     return out
 
 
-def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, str] | None = None) -> list[SourceRow]:
+def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, str] | None = None,
+                spec: Rules | None = None) -> list[SourceRow]:
     size = getattr(fileobj, "size", None)
     if size is None:
         pos = fileobj.tell()
@@ -344,7 +355,7 @@ def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, st
         fileobj.seek(pos)
     if size > max_bytes:
         raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {max_bytes / 1048576:.0f} MB")
-    return read_rows(fileobj.read(), max_rows=max_rows, mapping=mapping)
+    return read_rows(fileobj.read(), max_rows=max_rows, mapping=mapping, spec=spec)
 
 
 def excel_date(serial: float, datemode: int = 0) -> dt.date:

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from qms import roster
+from qms import roster, unit_import
 from qms.scoping import scopes_for
 
 
@@ -117,3 +117,53 @@ def roster_columns(request):
     else:
         messages.success(request, f"已保存 {len(saved)} 项列对应,本组织以后导入花名册时会自动使用。")
     return redirect("roster_preview", token=token)
+
+
+# ------------------------------------------------------------------ 组织架构导入 (the unit tree)
+
+
+@login_required
+def units_import(request):
+    """上传组织架构表: kept on the server, then the preview."""
+    _require_manager(request.user)
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "请选择要上传的 Excel 文件")
+        else:
+            try:
+                pending = unit_import.stage_units(upload, actor=request.user, filename=upload.name)
+            except roster.RosterFileError as exc:
+                messages.error(request, f"{exc}。未保存任何数据。")
+            else:
+                return redirect("units_import_preview", token=pending.token)
+    return render(request, "qms/units_import.html", {"max_mb": _max_mb()})
+
+
+@login_required
+def units_import_preview(request, token: str):
+    _require_manager(request.user)
+    try:
+        pending, result = unit_import.preview_units(token, actor=request.user)
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("units_import")
+    return render(request, "qms/units_import_preview.html", {"pending": pending, "result": result})
+
+
+@login_required
+@require_POST
+def units_import_confirm(request):
+    _require_manager(request.user)
+    token = request.POST.get("token", "")
+    try:
+        result = unit_import.confirm_units(token, actor=request.user, seen=request.POST.get("seen", ""))
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("units_import")
+    if result.created:
+        messages.success(request, f"导入完成:新建党组织 {result.created} 个,未变化 {len(result.same)} 个。")
+        return redirect("unit_tree")
+    messages.error(request, result.notice or f"发现 {len(result.errors)} 处错误,未保存任何数据。请修改文件后重新上传。")
+    pending, _ = roster.roster_pending.load(token, user=request.user) or (None, None)
+    return render(request, "qms/units_import_preview.html", {"pending": pending, "result": result})
