@@ -19,6 +19,6 @@ class QmsConfig(AppConfig):
 
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,
-            models.Position, models.RoleGrant, models.PolicyOverride,
+            models.Position, models.RoleGrant, models.PolicyOverride, models.RosterColumnMapping,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")

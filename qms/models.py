@@ -317,6 +317,25 @@ class PolicyOverride(models.Model):
         return f"{self.unit} {self.key}={self.value}"
 
 
+class RosterColumnMapping(models.Model):
+    """花名册列对应 — an organisation's own header for a roster field, one its files use that the
+    shipped synonyms (``rules/roster.toml``) do not know; set by hand on the import's preview and
+    used for every later import by this organisation and the units below it."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("组织"), on_delete=models.CASCADE, related_name="roster_mappings")
+    header = models.CharField(_("文件中的列名"), max_length=100)
+    header_key = models.CharField(_("列名(比较用)"), max_length=100)
+    field = models.CharField(_("对应项目"), max_length=30)
+
+    class Meta:
+        verbose_name = _("花名册列对应")
+        verbose_name_plural = _("花名册列对应")
+        constraints = [models.UniqueConstraint(fields=["unit", "header_key"], name="one_roster_mapping_per_unit_header")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.header}→{self.field}"
+
+
 class LedgerEntry(models.Model):
     """留痕 — one entry of the append-only, hash-chained integrity ledger.
 

@@ -7,17 +7,25 @@ Rows are checked against the same rules as the enrolment form (``services``), ag
 importer's scope, and against each other (no 身份证号 twice). Only a file with no error at
 all is imported, in one transaction, through ``services.member_enroll`` so every row gets its
 ledger entries. A row that is already on the roll with the same data is "unchanged"
-(re-importing a file changes nothing); one with different data is an error: corrections go
-through the amendment page, with a reason, never silently.
+(re-importing a file changes nothing); one with different data "differs": it is shown side by
+side with the roll and left as it is — corrections go through the amendment page, with a
+reason, never silently.
+
+The pages import in two steps: the upload is kept on the server (``roster_pending``) and
+previewed (to create / unchanged / differs / errors); confirm reads the kept file again, checks
+it against the roll as it is then, and imports only if that still gives the preview the user
+saw (its ``fingerprint``).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
+import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +35,17 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import limits, roster_files, services
-from qms.models import BRANCH_KINDS, Gender, Member, MemberCategory, Membership, Unit, UnitKind
+from qms import ledger, limits, roster_files, roster_pending, services
+from qms.models import (
+    BRANCH_KINDS,
+    Gender,
+    Member,
+    MemberCategory,
+    Membership,
+    RosterColumnMapping,
+    Unit,
+    UnitKind,
+)
 from qms.permissions import act, managed_unit
 from qms.scoping import can_manage, can_see
 
@@ -83,11 +100,52 @@ class RowError:
     sheet: str = ""
 
 
+@dataclass(frozen=True)
+class PreviewRow:
+    """A person row of the file as the preview lists it (to create, or unchanged)."""
+
+    sheet: str
+    row: int
+    name: str
+    unit: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field of a person on the roll that the file writes otherwise: the file's header."""
+
+    column: str
+    on_roll: str
+    in_file: str
+
+
+@dataclass(frozen=True)
+class DiffersRow:
+    """A person already on the roll whose file row differs: never changed by the import;
+    corrected, if the file is right, through 更正信息 with a reason."""
+
+    sheet: str
+    row: int
+    member_id: int
+    name: str
+    differences: tuple[Difference, ...]
+
+
 @dataclass
 class ImportResult:
+    """What a file holds against the roll (the preview), and after an import what it did."""
+
     created: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    to_create: list[PreviewRow] = field(default_factory=list)
+    same: list[PreviewRow] = field(default_factory=list)
+    differs: list[DiffersRow] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the enrolments, for the import
+    notice: str = ""  # why a confirmed import saved nothing although the file has no error (not in the fingerprint)
+    columns: roster_files.MissingColumns | None = None  # required headers not recognised: the user maps them
+    mapped: list[tuple[str, str]] = field(default_factory=list)  # (file header, field label) from saved mappings
 
     @property
     def ok(self) -> bool:
@@ -95,8 +153,27 @@ class ImportResult:
 
     @property
     def by_sheet(self) -> bool:
-        """The file has several sheets of data: errors name the sheet as well as the row."""
-        return any(e.sheet for e in self.errors)
+        """The file has several sheets of data: rows name the sheet as well as the row."""
+        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same, *self.differs))
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.ok and bool(self.rows)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the preview showed, as a digest: confirm imports only if the file, checked again
+        against the roll as it now is, still gives the same preview."""
+        def plain(v: Any) -> Any:
+            return v.pk if isinstance(v, Unit) else str(v) if v is not None else None
+
+        payload = [
+            [asdict(e) for e in self.errors],
+            [[asdict(r) for r in self.to_create], [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows]],
+            [asdict(r) for r in self.same],
+            [asdict(r) for r in self.differs],
+        ]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 RosterFileError = roster_files.RosterFileError
@@ -165,9 +242,10 @@ _YMD = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?
 _YM = re.compile(r"(\d{4})\s*[年./-]\s*(\d{1,2})\s*月?")
 
 
-def _date(value: Any) -> dt.date | None:
-    """Dates as offices write them: an Excel date or serial number, 2019-07-01, 2019年7月1日,
-    2019.7.1, 2019/07/01, 20190701; a month alone (2019-7, 2019年7月) is the first of that month."""
+def _date(value: Any, date1904: bool = False) -> dt.date | None:
+    """Dates as offices write them: an Excel date or serial number (counted from 1904 when the
+    workbook says so), 2019-07-01, 2019年7月1日, 2019.7.1, 2019/07/01, 20190701; a month alone
+    (2019-7, 2019年7月) is the first of that month."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -178,7 +256,7 @@ def _date(value: Any) -> dt.date | None:
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if numeric and not re.fullmatch(r"\d{8}", text) and 0 < value < 2958466:
         # a number in a cell without a date style: Excel's serial day
-        return roster_files.excel_date(value)
+        return roster_files.excel_date(value, 1 if date1904 else 0)
     try:
         if m := _YMD.fullmatch(text):
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -193,8 +271,31 @@ def _date(value: Any) -> dt.date | None:
     raise ValueError(f"日期“{text}”无法识别,请用 2019-07-01、2019年7月1日 或 Excel 日期")
 
 
-def _same(member: Member, fields: dict[str, Any]) -> bool:
-    return all((getattr(member, k) or None) == (v or None) for k, v in fields.items())
+_COMPARED = ("name", "gender", "birth_date", "ethnicity", "education", "phone", "category", "joined_on", "full_on")
+
+
+def _shown(field_name: str, value: Any) -> str:
+    if value in (None, ""):
+        return "(空)"
+    if field_name == "gender":
+        return str(Gender(value).label)
+    if field_name == "category":
+        return str(MemberCategory(value).label)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _differences(member: Member, ms: Membership, fields: dict[str, Any], group: Unit | None,
+                 labels: dict[str, str]) -> tuple[Difference, ...]:
+    """The fields the file gives a column and writes otherwise than the roll, side by side."""
+    out = []
+    for f in _COMPARED:
+        if f in labels and (getattr(member, f) or None) != (fields.get(f) or None):
+            out.append(Difference(labels[f], _shown(f, getattr(member, f)), _shown(f, fields.get(f))))
+    if "group" in labels and (ms.group_id or None) != (group.pk if group else None):
+        out.append(Difference(labels["group"], ms.group.name if ms.group else "(无)", group.name if group else "(无)"))
+    return tuple(out)
 
 
 def _candidates(units: list[Unit]) -> str:
@@ -243,14 +344,25 @@ def _where(src: roster_files.SourceRow) -> str:
 
 
 @act("roster.import", unit=managed_unit)
-def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any]]]:
-    """Check every row; returns the result (errors, unchanged) and the rows to create."""
-    result = ImportResult()
+def validate_roster(fileobj, *, actor) -> ImportResult:
+    """Check every row of an upload against the rules and the roll; nothing is saved."""
+    mapping = {m.header_key: m.field for m in column_mappings(actor)}
     try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows())
+        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows(),
+                                        mapping=mapping)
+    except roster_files.MissingColumns as exc:
+        return ImportResult(errors=[RowError(0, "文件", str(exc))], columns=exc)
     except RosterFileError as exc:
-        result.errors.append(RowError(0, "文件", str(exc)))
-        return result, []
+        return ImportResult(errors=[RowError(0, "文件", str(exc))])
+    result = _check(rows, actor)
+    result.mapped = sorted({(label, HEADER_OF[f]) for r in rows for f, label in r.labels.items()
+                            if roster_files.header_key(label) in mapping})
+    return result
+
+
+def _check(rows: list[roster_files.SourceRow], actor) -> ImportResult:
+    """Every row classified: to create, unchanged, differing from the roll, or in error."""
+    result = ImportResult()
     units = _Units(actor, rows)
     ids = set()
     for src in rows:
@@ -258,13 +370,12 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
             ids.add(_id_number(src.values.get("id_number")))
     existing = {m.id_number: m for m in Member.objects.filter(id_number__in=ids)}
     current = {
-        ms.member_id: ms for ms in Membership.objects.filter(member__id_number__in=ids, end__isnull=True).select_related("unit")
+        ms.member_id: ms for ms in Membership.objects.filter(member__id_number__in=ids, end__isnull=True).select_related("unit", "group")
     }
     last_unit = {ms.member_id: ms.unit for ms in  # where a person no longer on any roster was last
                  Membership.objects.filter(member__id_number__in=ids).select_related("unit").order_by("start", "pk")}
     first_row: dict[str, tuple[roster_files.SourceRow, str]] = {}
     today = timezone.localdate()
-    to_create: list[dict[str, Any]] = []
     for src in rows:
         raw = src.values
         errs: list[RowError] = []
@@ -301,7 +412,7 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
             err("category", f"人员类别“{category}”无效,应为正式党员、预备党员、发展对象或入党积极分子")
         for f in DATE_FIELDS:
             try:
-                fields[f] = _date(raw.get(f))
+                fields[f] = _date(raw.get(f), src.date1904)
             except ValueError as exc:
                 fields[f] = None
                 err(f, str(exc))
@@ -354,28 +465,31 @@ def validate_roster(fileobj, *, actor) -> tuple[ImportResult, list[dict[str, Any
                     err("unit", f"{member.name} 已在“{ms.unit.name}”在册,一人不能同时在两个党组织;如需调整请办理组织关系转接")
                 else:
                     err("id_number", "该身份证号已在其他组织在册,请联系上级组织")
-            elif not _same(member, fields) or (ms.group_id or None) != (group.pk if group else None):
-                err("id_number", f"{member.name} 已在册但信息不同;更正信息请在党员页面“更正信息”中填写原因后保存")
+            elif diffs := _differences(member, ms, fields, group, src.labels):
+                result.differs.append(DiffersRow(src.sheet, src.row, member.pk, member.name, diffs))
+                continue
             else:
                 result.unchanged += 1
+                result.same.append(PreviewRow(src.sheet, src.row, member.name, unit.name, member.get_category_display()))
                 continue
         if errs:
             result.errors.extend(errs)
             continue
-        to_create.append({**fields, "unit": unit, "group": group, "start": start})
-    return result, to_create
+        result.rows.append({**fields, "unit": unit, "group": group, "start": start})
+        result.to_create.append(PreviewRow(src.sheet, src.row, fields["name"], unit.name,
+                                           str(MemberCategory(fields["category"]).label)))
+    return result
 
 
-@act("roster.import", unit=managed_unit)
-def import_roster(fileobj, *, actor) -> ImportResult:
-    """Validate every row; import all of them or, on any error, nothing."""
-    result, to_create = validate_roster(fileobj, actor=actor)
+def _enrol(result: ImportResult, actor) -> ImportResult:
+    """Enrol every row to create, in one transaction; on a clash with another change, nothing."""
     if not result.ok:
         result.unchanged = 0
         return result
     try:
         with transaction.atomic():
-            for row in to_create:
+            for row in result.rows:
+                row = dict(row)
                 unit, group, start = row.pop("unit"), row.pop("group"), row.pop("start")
                 services.member_enroll(actor=actor, unit=unit, group=group, start=start, **row)
                 result.created += 1
@@ -383,3 +497,140 @@ def import_roster(fileobj, *, actor) -> ImportResult:
         result.created = 0
         result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入:" + ";".join(exc.messages)))
     return result
+
+
+@act("roster.import", unit=managed_unit)
+def import_roster(fileobj, *, actor) -> ImportResult:
+    """Validate every row; import all of them or, on any error, nothing (rows that differ from
+    the roll are left as they are on the roll)."""
+    return _enrol(validate_roster(fileobj, actor=actor), actor)
+
+
+# ------------------------------------------------------------------ preview, then confirm
+
+STALE = ("预览之后花名册已有变化(例如有人已被编入、调出或信息已更正),刚才看到的预览已不准确,未保存任何数据。"
+         "请查看下面更新后的预览,无误后再确认导入。")
+GONE = "这次上传的文件已过期或不存在(上传后 {hours} 小时内须确认),请重新上传。"
+
+
+class PendingGone(RosterFileError):
+    """The token names no file of this user's that is still kept."""
+
+
+def _gone() -> PendingGone:
+    return PendingGone(GONE.format(hours=f"{roster_pending.lifetime().total_seconds() / 3600:g}"))
+
+
+@act("roster.import", unit=managed_unit)
+def stage_upload(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
+    """Keep an uploaded roster file on the server for its preview and confirm; the roll and the
+    ledger are not touched. Raises ``RosterFileError`` for a file too big or empty."""
+    size = getattr(fileobj, "size", None)
+    data = fileobj.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
+    size = len(data) if size is None else size
+    if size > settings.QMS_MAX_UPLOAD_BYTES:
+        raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {settings.QMS_MAX_UPLOAD_BYTES / 1048576:.0f} MB")
+    if not data.strip():
+        raise RosterFileError("文件是空的")
+    return roster_pending.stage(data, user=actor, filename=filename or getattr(fileobj, "name", "") or "")
+
+
+def _staged(token: str, actor) -> tuple[roster_pending.Pending, ImportResult]:
+    found = roster_pending.load(token, user=actor)
+    if found is None:
+        raise _gone()
+    pending, data = found
+    return pending, validate_roster(io.BytesIO(data), actor=actor)
+
+
+@act("roster.import", unit=managed_unit)
+def preview_staged(token: str, *, actor) -> tuple[roster_pending.Pending, ImportResult]:
+    """The kept file checked again against the roll as it is now: what confirm would do."""
+    return _staged(token, actor)
+
+
+@act("roster.import", unit=managed_unit)
+def confirm_staged(token: str, *, actor, seen: str) -> ImportResult:
+    """Import the kept file, all or nothing, if it still gives the preview the user saw (``seen``,
+    its fingerprint); otherwise nothing is saved and the result says why (``STALE``)."""
+    _pending, result = _staged(token, actor)
+    if result.fingerprint != seen:
+        result.notice = STALE
+        return result
+    if not result.can_confirm:
+        if result.ok:
+            result.notice = "文件中没有需要新建的人员,无需导入。"
+        return result
+    result = _enrol(result, actor)
+    if result.ok:
+        roster_pending.discard(token)
+    return result
+
+
+@act("roster.import", unit=managed_unit)
+def discard_staged(token: str, *, actor) -> None:
+    """The user gives up this upload: its kept file is deleted."""
+    if roster_pending.load(token, user=actor) is not None:
+        roster_pending.discard(token)
+
+
+# ------------------------------------------------------------------ an organisation's own headers
+
+MAPPABLE = [f for _h, f, _r in COLUMNS]
+
+
+def _mapping_unit(actor) -> Unit | None:
+    return managed_unit(actor=actor)
+
+
+def column_mappings(user) -> list[RosterColumnMapping]:
+    """The column mappings that apply to ``user``'s imports (read only): saved by the organisation
+    they manage or by one above it, the nearest winning for a header."""
+    unit = _mapping_unit(user) if user is not None else None
+    if unit is None:
+        return []
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p] or [unit.pk]
+    found = sorted(RosterColumnMapping.objects.filter(unit_id__in=ids).select_related("unit"), key=lambda m: m.unit.depth)
+    return list({m.header_key: m for m in found}.values())  # deeper units come later and win
+
+
+@act("roster.import", unit=managed_unit)
+def save_column_mapping(token: str, *, actor, choices: dict[str, str]) -> list[RosterColumnMapping]:
+    """The user says which of the file's unrecognised columns is which field (``choices``: field →
+    the header as the file writes it); saved for the organisation the user manages, with ledger
+    entries, and used for this file's preview and every later import from that organisation."""
+    _pending, result = _staged(token, actor)
+    need = result.columns
+    if need is None:
+        raise ValidationError("这个文件的表头已全部识别,无需设置列对应")
+    choices = {f: h for f, h in choices.items() if h}
+    unknown = set(need.unknown)
+    errors = []
+    for f, h in choices.items():
+        if f not in HEADER_OF:
+            errors.append("未知的项目")
+        elif h not in unknown:
+            errors.append(f"文件表头中没有可对应的列“{h}”")
+    used = [h for h in choices.values()]
+    if len(set(used)) != len(used):
+        errors.append("同一列不能对应两个项目")
+    still = [HEADER_OF[f] for f in need.missing if f not in choices]
+    if still:
+        errors.append(f"请为必填项目选择文件中的列:{'、'.join(still)}")
+    if errors:
+        raise ValidationError(errors)
+    unit = _mapping_unit(actor)
+    saved = []
+    with transaction.atomic():
+        for f, h in choices.items():
+            key = roster_files.header_key(h)
+            obj = RosterColumnMapping.objects.filter(unit=unit, header_key=key).select_for_update().first()
+            before = ledger.snapshot(obj) if obj else None
+            if obj is None:
+                obj = RosterColumnMapping(unit=unit, header_key=key)
+            obj.header, obj.field = h, f
+            obj.save()
+            ledger.record("roster_mapping.set", obj, actor=actor, before=before,
+                          reason=f"导入花名册时设定:文件列“{h}”对应“{HEADER_OF[f]}”")
+            saved.append(obj)
+    return saved

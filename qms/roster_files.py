@@ -38,6 +38,7 @@ from typing import Any
 import xlrd
 from django.core.exceptions import ValidationError
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from qms import archives
 
@@ -48,6 +49,18 @@ ERROR_VALUES = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME
 
 class RosterFileError(Exception):
     """The file itself cannot be read (not a table, encrypted, corrupt, too big, no header …)."""
+
+
+class MissingColumns(RosterFileError):
+    """A sheet's header row lacks required columns: what the file calls its columns, so that the
+    user can say which of them is which (a manual column mapping)."""
+
+    def __init__(self, message: str, *, sheet: str, row: int, missing: list[str], unknown: list[str], found: list[str]):
+        super().__init__(message)
+        self.sheet, self.row = sheet, row
+        self.missing = missing  # required fields not found
+        self.unknown = unknown  # the header row's cells that name no field, as written
+        self.found = found  # fields found
 
 
 class Formula(str):
@@ -67,11 +80,19 @@ class Rules:
     by_key: dict[str, str]  # normalised header → field
     values: dict[str, dict[str, str]]  # field → {written: meant}
     note_prefixes: tuple[str, ...]
+    key_field: str = "id_number"  # a row without it (and without a name, or reading like a note) is no data row
+    hint: str = "如“身份证号码”“所在支部”"
 
 
 @cache
 def rules() -> Rules:
-    data = tomllib.loads(_RULES.read_text(encoding="utf-8"))
+    return load_rules(_RULES)
+
+
+@cache
+def load_rules(path: Path) -> Rules:
+    """A table's reading rules (``rules/roster.toml`` for the roster; others for other tables)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     headers = {f: tuple(hs) for f, hs in data["headers"].items()}
     by_key: dict[str, str] = {}
     for f, hs in headers.items():
@@ -82,6 +103,7 @@ def rules() -> Rules:
     return Rules(
         scan_rows=data["scan_rows"], min_fields=data["roster_sheet_min_fields"], required=tuple(data["required"]),
         headers=headers, by_key=by_key, values=data.get("values", {}), note_prefixes=tuple(data["notes"]["prefixes"]),
+        key_field=data.get("key_field", "id_number"), hint=data.get("hint", "如“身份证号码”“所在支部”"),
     )
 
 
@@ -100,6 +122,7 @@ class SourceRow:
     row: int  # 1-based, as the spreadsheet program shows it (for CSV: the line)
     values: dict[str, Any]
     labels: dict[str, str]  # field → the header the file gives it
+    date1904: bool = False  # the workbook counts days from 1904 (Excel for Mac's old default)
 
 
 # ------------------------------------------------------------------------------ formats
@@ -109,9 +132,9 @@ class _Cap:
     """Stops reading a file with far more filled rows than may be imported, before it is all in
     memory (an .xlsx of 100 MB unpacked holds millions of cells)."""
 
-    def __init__(self, max_rows: int):
+    def __init__(self, max_rows: int, scan_rows: int = 10):
         self.max_rows = max_rows
-        self.left = max_rows + rules().scan_rows + 100  # titles, headers, notes
+        self.left = max_rows + scan_rows + 100  # titles, headers, notes
 
     def row(self, row: list[Any]) -> list[Any]:
         if any(c is not None and c != "" for c in row):
@@ -121,7 +144,7 @@ class _Cap:
         return row
 
 
-def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_xlsx(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     try:  # an .xlsx is a ZIP archive: checked unpacked, in memory, before openpyxl inflates it
         archives.check_archive(data)
     except ValidationError as exc:
@@ -132,6 +155,7 @@ def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     except Exception as exc:  # a damaged part fails anywhere inside openpyxl (XML, zip, styles …)
         raise RosterFileError("文件已损坏或不是有效的 Excel(.xlsx)文件") from exc
     out = []
+    date1904 = values.epoch == CALENDAR_MAC_1904
     try:
         for ws, wf in zip(values.worksheets, formulas.worksheets, strict=True):
             grid = []
@@ -152,10 +176,10 @@ def _grids_xlsx(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
     finally:
         values.close()
         formulas.close()
-    return out
+    return out, date1904
 
 
-def _grids_xls(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_xls(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         raise RosterFileError("文件设有打开密码,系统无法读取。请在 Excel 或 WPS 中取消密码(文件 → 信息 → 保护工作簿)后另存再上传")
     try:
@@ -194,7 +218,7 @@ def _grids_xls(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
         raise RosterFileError("文件已损坏,无法读取;请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传") from exc
     finally:
         book.release_resources()
-    return out
+    return out, book.datemode == 1
 
 
 def _decode(data: bytes) -> str:
@@ -214,7 +238,7 @@ def _decode(data: bytes) -> str:
     raise RosterFileError("无法识别 CSV 文件的编码(支持 UTF-8 与 GBK/GB18030),请在 Excel 或 WPS 中另存为 .xlsx 后上传")
 
 
-def _grids_csv(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids_csv(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
@@ -223,10 +247,11 @@ def _grids_csv(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
                 for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
         raise RosterFileError(f"CSV 文件格式有误:{exc}") from exc
-    return [("", grid)]
+    return [("", grid)], False
 
 
-def _grids(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
+def _grids(data: bytes, cap: _Cap) -> tuple[list[tuple[str, list[list[Any]]]], bool]:
+    """The sheets, and whether the workbook counts its dates from 1904."""
     if not data.strip():
         raise RosterFileError("文件是空的")
     if data.startswith(b"PK"):
@@ -239,8 +264,8 @@ def _grids(data: bytes, cap: _Cap) -> list[tuple[str, list[list[Any]]]]:
 # ------------------------------------------------------------------------------ tables
 
 
-def _columns(row: list[Any]) -> dict[str, list[int]]:
-    by_key = rules().by_key
+def _columns(row: list[Any], mapping: dict[str, str] | None = None, spec: Rules | None = None) -> dict[str, list[int]]:
+    by_key = {**(spec or rules()).by_key, **(mapping or {})}
     found: dict[str, list[int]] = {}
     for i, cell in enumerate(row):
         if isinstance(cell, str) and (f := by_key.get(header_key(cell))):
@@ -248,19 +273,21 @@ def _columns(row: list[Any]) -> dict[str, list[int]]:
     return found
 
 
-def _is_note(row: list[Any]) -> bool:
+def _is_note(row: list[Any], spec: Rules | None = None) -> bool:
     first = next((c for c in row if c not in (None, "")), None)
-    return isinstance(first, str) and unicodedata.normalize("NFKC", first).strip().startswith(rules().note_prefixes)
+    return isinstance(first, str) and unicodedata.normalize("NFKC", first).strip().startswith((spec or rules()).note_prefixes)
 
 
 def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
-    """Every person row of every sheet that has a header row, in file order."""
-    r = rules()
-    sheets = _grids(data, _Cap(max_rows))
+def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = None, spec: Rules | None = None) -> list[SourceRow]:
+    """Every data row of every sheet that has a header row, in file order. ``mapping``
+    (header key → field) adds an organisation's own headers to the synonyms; ``spec`` is the
+    table's reading rules (the roster's by default)."""
+    r = spec or rules()
+    sheets, date1904 = _grids(data, _Cap(max_rows, r.scan_rows))
     found: list[tuple[str, list[list[Any]], int, dict[str, list[int]]]] = []
     lacking: list[tuple[str, int, list[str]]] = []
     nonempty = False
@@ -268,7 +295,7 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
         best: tuple[int, int, dict[str, list[int]]] | None = None
         for i, row in enumerate(grid[: r.scan_rows]):
             nonempty = nonempty or any(not _blank(c) for c in row)
-            cols = _columns(row)
+            cols = _columns(row, mapping, r)
             if all(f in cols for f in r.required):
                 found.append((title, grid, i, cols))
                 best = None
@@ -277,12 +304,17 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
                 best = (i, len(cols), cols)
         else:
             if best is not None and best[1] >= r.min_fields:
-                lacking.append((title, best[0] + 1, [r.headers[f][0] for f in r.required if f not in best[2]]))
+                lacking.append((title, best[0] + 1, grid[best[0]], best[2]))
     if lacking:
-        title, n, missing = lacking[0]
+        title, n, header, cols = lacking[0]
+        missing = [f for f in r.required if f not in cols]
+        known = {i for ix in cols.values() for i in ix}
+        unknown = list(dict.fromkeys(str(c).strip() for i, c in enumerate(header)
+                                     if i not in known and isinstance(c, str | int | float) and str(c).strip()))
         where = f"工作表“{title}”第 {n} 行" if len(sheets) > 1 else f"第 {n} 行"
-        raise RosterFileError(f"缺少必需的列:{'、'.join(missing)}({where}像是表头;列名可用模板的写法或常见写法,"
-                              f"如“身份证号码”“所在支部”)")
+        raise MissingColumns(f"缺少必需的列:{'、'.join(r.headers[f][0] for f in missing)}({where}像是表头;列名可用模板的写法或常见写法,"
+                             f"{r.hint})", sheet=title if len(sheets) > 1 else "", row=n, missing=missing,
+                             unknown=unknown, found=list(cols))
     if not found:
         if not nonempty:
             raise RosterFileError("表格是空的:应有一行表头(姓名、性别、身份证号……)和数据行")
@@ -300,11 +332,11 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
                 continue
             if [header_key(c) for c in row[: len(header_keys)]] == header_keys[: len(row)]:
                 continue  # the header repeated at the top of each printed page
-            if _blank(values.get("id_number")) and (_blank(values.get("name")) or _is_note(row)):
+            if _blank(values.get(r.key_field)) and (_blank(values.get("name")) or _is_note(row, r)):
                 continue  # a note, a total, a numbered empty line
             if len(out) >= max_rows:
                 raise RosterFileError(f"数据行超过 {max_rows} 行,请分批导入")
-            out.append(SourceRow(title if many else "", n, values, labels))
+            out.append(SourceRow(title if many else "", n, values, labels, date1904))
     if not out:
         raise RosterFileError("表格中没有数据行")
     if all(isinstance(v, Formula) for s in out for v in s.values.values() if not _blank(v)):
@@ -313,7 +345,8 @@ def read_rows(data: bytes, *, max_rows: int) -> list[SourceRow]:
     return out
 
 
-def read_upload(fileobj, *, max_bytes: int, max_rows: int) -> list[SourceRow]:
+def read_upload(fileobj, *, max_bytes: int, max_rows: int, mapping: dict[str, str] | None = None,
+                spec: Rules | None = None) -> list[SourceRow]:
     size = getattr(fileobj, "size", None)
     if size is None:
         pos = fileobj.tell()
@@ -322,10 +355,11 @@ def read_upload(fileobj, *, max_bytes: int, max_rows: int) -> list[SourceRow]:
         fileobj.seek(pos)
     if size > max_bytes:
         raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {max_bytes / 1048576:.0f} MB")
-    return read_rows(fileobj.read(), max_rows=max_rows)
+    return read_rows(fileobj.read(), max_rows=max_rows, mapping=mapping, spec=spec)
 
 
 def excel_date(serial: float, datemode: int = 0) -> dt.date:
-    """An Excel serial day number (1900 date system, with its phantom 1900-02-29)."""
+    """An Excel serial day number: the 1900 date system (with its phantom 1900-02-29), or with
+    ``datemode`` 1 the 1904 system a workbook may be set to (Excel for Mac's old default)."""
     base = dt.date(1904, 1, 1) if datemode else dt.date(1899, 12, 30)
     return base + dt.timedelta(days=int(serial))

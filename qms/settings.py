@@ -166,6 +166,9 @@ QMS_MAX_UPLOAD_BYTES = int(os.environ.get("QMS_MAX_UPLOAD_BYTES", 5 * 1024 * 102
 #: A TOML file replacing any of the input limits of qms/rules/limits.toml (text lengths, unpacked
 #: size of Office/ZIP uploads); unset: the shipped defaults.
 QMS_LIMITS_FILE = os.environ.get("QMS_LIMITS_FILE") or None
+#: Roster files uploaded and previewed but not yet confirmed (qms/roster_pending.py): kept here,
+#: one per token, until confirmed, discarded or expired ([roster] pending_hours in limits.toml).
+QMS_ROSTER_PENDING_DIR = Path(os.environ.get("QMS_ROSTER_PENDING_DIR", VAR_DIR / "roster-pending"))
 #: Worker processes for an evidence pack's layout (0: the CPUs, at most 4; 1: none). docs/operations.md
 QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 #: ... once the pack's parts hold this much HTML (0: any pack of two parts or more). bench/pack.py,

@@ -94,3 +94,11 @@ def _demo_progress_file(tmp_path_factory):
     from django.conf import settings
 
     settings.DEMO_PROGRESS_FILE = tmp_path_factory.mktemp("demo") / "demo-history.json"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _roster_pending_dir(tmp_path_factory):
+    """Roster files waiting for confirm (qms/roster_pending.py) go to a temporary folder, not var/."""
+    from django.conf import settings
+
+    settings.QMS_ROSTER_PENDING_DIR = tmp_path_factory.mktemp("roster-pending")

@@ -127,6 +127,7 @@ class Case:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     by_scope: bool = False  # the page acts on the requester's own scope (objectives, programme …)
     root: Unit | None = None  # the page's root is the requester's scope: others cannot address it
+    prepare: Callable[[Any], dict[str, Any]] | None = None  # more POST data made for the requester (a token)
 
 
 SCENARIOS: dict[str, Callable[[dict], Case]] = {}
@@ -433,6 +434,8 @@ def _(org):
 
 @scenario("roster.import")
 def _(org):
+    """The act takes effect on confirm: the requester's own upload, kept and previewed; one who
+    may not upload confirms the 体系管理员's (refused either way)."""
     wb = Workbook()
     ws = wb.active
     ws.append(roster.HEADERS)
@@ -442,7 +445,19 @@ def _(org):
     ws.append([values[h] for h in roster.HEADERS])
     buf = io.BytesIO()
     wb.save(buf)
-    return Case("/roster/import/", {}, lambda: Member.objects.count(), org["b1"], files={"file": ("roster.xlsx", buf.getvalue())})
+
+    def prepare(user) -> dict[str, str]:
+        owner = user
+        try:
+            token = roster.stage_upload(io.BytesIO(buf.getvalue()), actor=user).token if user else None
+        except permissions.NotPermitted:
+            token = None
+        if token is None:
+            owner = org["admin"]
+            token = roster.stage_upload(io.BytesIO(buf.getvalue()), actor=owner).token
+        return {"token": token, "seen": roster.preview_staged(token, actor=owner)[1].fingerprint}
+
+    return Case("/roster/import/confirm/", {}, lambda: Member.objects.count(), org["b1"], prepare=prepare)
 
 
 # ---------------------------------------------------------------------------- 体系文件
@@ -877,6 +892,8 @@ def _attempt(client, case: Case, who: str | None, user) -> dict:
                 client.force_login(user)
             files = {k: SimpleUploadedFile(name, data) for k, (name, data) in case.files.items()}
             data = case.data(_scope_unit(user) if user else None) if callable(case.data) else case.data
+            if case.prepare is not None:
+                data = {**data, **case.prepare(user)}
             r = client.post(case.url, {**data, **files})
             body = r.content.decode(errors="replace") if r.get("Content-Type", "").startswith("text/") else ""
             out = {"status": r.status_code, "location": r.get("Location", ""), "moved": ledger.head() != head,

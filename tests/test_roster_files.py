@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from qms import roster, services
+from qms import roster, roster_files, services
 from qms.models import LedgerEntry, Member, Role
 from tests import factories
 
@@ -28,7 +29,8 @@ EXPECTED = {
     "110101198801200218": ("刘洋", "M", D(1988, 1, 20), None, None, "candidate", "B2", None, ""),
 }
 OFFICE_FILES = ["office-2sheets.xlsx", "office-2sheets-libreoffice.xlsx", "office-2sheets.xls", "wps-xls-inside.et",
-                "wps-xlsx-inside.et", "office-gbk.csv", "office-utf8.csv", "office-utf8-bom.csv"]
+                "wps-xlsx-inside.et", "office-gbk.csv", "office-utf8.csv", "office-utf8-bom.csv",
+                "office-2sheets-1904.xlsx", "office-2sheets-1904.xls"]
 
 
 def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
@@ -106,8 +108,8 @@ def test_unreadable_files_are_refused_in_chinese_and_nothing_is_saved(client, tr
     result = roster.import_roster(upload(name), actor=admin)
     assert [(e.row, e.column) for e in result.errors] == [(0, "文件")] and reason in result.errors[0].reason
     client.force_login(admin)
-    r = client.post(reverse("roster_import"), {"file": upload(name)})
-    assert r.status_code == 200 and reason in r.content.decode()
+    r = client.post(reverse("roster_import"), {"file": upload(name)}, follow=True)
+    assert r.status_code == 200 and reason in r.content.decode() and "未保存任何数据" in r.content.decode()
     assert counts() == before
 
 
@@ -240,9 +242,13 @@ def test_the_page_takes_an_xls_and_names_sheets_in_errors(client, tree, admin):
     wb["第二党支部"]["C4"] = "不男不女"
     buf = io.BytesIO()
     wb.save(buf)
-    body = client.post(reverse("roster_import"), {"file": upload("y.xlsx", buf.getvalue())}).content.decode()
+    body = client.post(reverse("roster_import"), {"file": upload("y.xlsx", buf.getvalue())}, follow=True).content.decode()
     assert "<th>工作表</th>" in body and "<td>第二党支部</td><td>4</td><td>性别</td>" in body
-    body = client.post(reverse("roster_import"), {"file": upload("office-2sheets.xls")}).content.decode()
+    body = client.post(reverse("roster_import"), {"file": upload("office-2sheets.xls")}, follow=True).content.decode()
+    assert "新建 <strong>5</strong> 人" in body and imported() == {}
+    token = re.search(r'name="token" value="([^"]+)"', body)[1]
+    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
+    body = client.post(reverse("roster_confirm"), {"token": token, "seen": seen}, follow=True).content.decode()
     assert "新建 5 人" in body and imported() == EXPECTED
 
 
@@ -275,7 +281,7 @@ def test_damaged_files_of_every_kind_never_raise(tree, admin):
         data = bytearray(rnd.choice(sources))
         for _ in range(rnd.randint(0, 20)):
             data[rnd.randrange(len(data))] = rnd.randrange(256)
-        result, _rows = roster.validate_roster(upload("x", bytes(data)), actor=admin)
+        result = roster.validate_roster(upload("x", bytes(data)), actor=admin)
         assert all(e.reason for e in result.errors)
 
 
@@ -356,3 +362,14 @@ def test_the_row_limit_is_a_deployments_setting(tree, admin, tmp_path):
         result = roster.import_roster(upload("office-utf8.csv"), actor=admin)
     assert [e.reason for e in result.errors] == ["数据行超过 4 行,请分批导入"]
     assert roster.max_rows() == 5000
+
+
+def test_unstyled_serials_follow_the_workbooks_date_system():
+    """29646 is 1985-03-02 counted from 1904 (a workbook set to the 1904 system), 1981-03-01 from 1900."""
+    assert roster._date(29646, date1904=True) == D(1985, 3, 2)
+    assert roster._date(29646) == D(1981, 3, 1)
+    assert roster._date("29646", date1904=True) == D(1981, 3, 1)  # text in a CSV: no workbook, the 1900 count
+    rows = roster_files.read_rows((FIXTURES / "office-2sheets-1904.xls").read_bytes(), max_rows=10)
+    assert {r.date1904 for r in rows} == {True}
+    rows = roster_files.read_rows((FIXTURES / "office-2sheets.xlsx").read_bytes(), max_rows=10)
+    assert {r.date1904 for r in rows} == {False}

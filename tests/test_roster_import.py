@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -150,9 +151,13 @@ def test_changed_data_for_a_member_is_not_silently_edited(tree, admin):
     rows = [row(name="王强")]
     roster.import_roster(xlsx(rows), actor=admin)
     rows[0][HEAD.index("手机号")] = "13000000000"
+    before = counts()
     result = roster.import_roster(xlsx(rows), actor=admin)
-    assert not result.ok and "更正信息" in result.errors[0].reason
-    assert Member.objects.get(name="王强").phone == "13900001111"
+    assert result.ok and result.created == 0 and result.unchanged == 0
+    [d] = result.differs
+    assert (d.row, d.name) == (2, "王强")
+    assert [(x.column, x.on_roll, x.in_file) for x in d.differences] == [("手机号", "13900001111", "13000000000")]
+    assert Member.objects.get(name="王强").phone == "13900001111" and counts() == before
 
 
 def test_secretary_cannot_import_into_a_sibling_branch(tree, secretary):
@@ -210,14 +215,26 @@ def test_template_download_has_the_header_and_a_guide(client, tree, admin):
     assert wb.sheetnames == ["花名册", "填写说明"]
 
 
-def test_import_page_shows_errors_or_counts(client, tree, admin):
+def _upload(client, data: bytes):
+    return client.post(reverse("roster_import"), {"file": SimpleUploadedFile("r.xlsx", data, content_type=roster.XLSX_MIME)})
+
+
+def test_import_page_previews_then_confirms(client, tree, admin):
     client.force_login(admin)
-    bad = SimpleUploadedFile("r.xlsx", xlsx([row(gender="X")]).getvalue(), content_type=roster.XLSX_MIME)
-    body = client.post(reverse("roster_import"), {"file": bad}).content.decode()
-    assert "未保存任何数据" in body and "性别“X”无效" in body and "<td>2</td>" in body
-    good = SimpleUploadedFile("r.xlsx", xlsx([row(name="页面导入")]).getvalue(), content_type=roster.XLSX_MIME)
-    body = client.post(reverse("roster_import"), {"file": good}).content.decode()
-    assert "新建 1 人" in body and Member.objects.filter(name="页面导入").exists()
+    r = _upload(client, xlsx([row(gender="X")]).getvalue())
+    assert r.status_code == 302
+    body = client.get(r["Location"]).content.decode()
+    assert "不能导入" in body and "性别“X”无效" in body and "<td>2</td>" in body and "confirm-import" not in body
+    before = counts()
+    r = _upload(client, xlsx([row(name="页面导入")]).getvalue())
+    body = client.get(r["Location"]).content.decode()
+    assert "页面导入" in body and "确认导入(新建 1 人)" in body and counts() == before
+    token = r["Location"].rstrip("/").rsplit("/", 1)[1]
+    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
+    r = client.post(reverse("roster_confirm"), {"token": token, "seen": seen})
+    assert r.status_code == 302 and r["Location"] == reverse("member_list")
+    assert "新建 1 人" in client.get(r["Location"]).content.decode()
+    assert Member.objects.filter(name="页面导入").exists()
 
 
 def test_import_page_needs_a_managing_scope(client, tree):
