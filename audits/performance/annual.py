@@ -204,6 +204,34 @@ def enter(root: Unit, year: int, key: str, *, actor, value: str, note: str = "")
     return report
 
 
+@act("annual.enter", unit=lambda root, **_: root)
+@transaction.atomic
+def enter_many(root: Unit, year: int, values: dict[str, str], *, actor, note: str = "") -> list[str]:
+    """手工填报 several items in one submit, all or nothing: blank boxes and unchanged numbers are
+    left alone; every refusal is named by its item. Returns the labels of what was entered."""
+    report = AnnualReport.objects.filter(root=root, year=year).first()
+    current = report.values if report else {}
+    specs, done, problems = cell_specs(), [], []
+    for key, raw in values.items():
+        text = str(raw or "").strip()
+        if not text:
+            continue
+        old = current.get(key)
+        try:
+            if old is not None and Decimal(text) == Decimal(old["value"]):
+                continue
+        except InvalidOperation:
+            pass  # enter() names the bad number
+        try:
+            enter(root, year, key, actor=actor, value=text, note=note)
+            done.append(specs[key]["label"])
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    if problems:
+        raise ValidationError(problems)
+    return done
+
+
 def xlsx(root: Unit, year: int) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font

@@ -109,9 +109,14 @@ def annual_page(request):
         if not may:
             raise PermissionDenied("只有体系管理员或党组织负责人可以填报")
         try:
-            annual.enter(root, year, request.POST.get("key", ""), actor=request.user, value=request.POST.get("value", ""),
-                         note=request.POST.get("note", ""))
-            messages.success(request, "已填报(留痕)")
+            if "key" in request.POST:  # one item
+                annual.enter(root, year, request.POST.get("key", ""), actor=request.user, value=request.POST.get("value", ""),
+                             note=request.POST.get("note", ""))
+                messages.success(request, "已填报(留痕)")
+            else:  # the whole form: every box whose number is new or changed
+                values = {k[2:]: v for k, v in request.POST.items() if k.startswith("v_")}
+                done = annual.enter_many(root, year, values, actor=request.user, note=request.POST.get("note", ""))
+                messages.success(request, f"已填报 {len(done)} 项(留痕):{'、'.join(done)}" if done else "没有新填或改动的数字")
         except ValidationError as exc:
             show_refusal(request, exc)
         return redirect(f"{request.path}?year={year}")

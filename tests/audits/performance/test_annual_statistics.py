@@ -158,6 +158,33 @@ def test_hand_entry_rules(org):
     assert LedgerEntry.objects.filter(action="annual.amend", reason="漏记一次").exists()
 
 
+def test_the_page_saves_the_whole_form_in_one_submit_all_or_nothing(org, client):
+    client.force_login(org["admin"])
+    url = reverse("annual") + f"?year={YEAR}"
+    r = client.post(url, {"year": YEAR, "v_central_study": "12", "v_central_study_rate": "88.5", "v_visits": "", "note": ""},
+                    follow=True)
+    page = r.content.decode()
+    assert "已填报 2 项" in page and "组织学习" in page
+    c = _cells(org)
+    assert (c["central_study"].value, c["central_study_rate"].value, c["visits"].value) == (12, Decimal("88.5"), None)
+    # one bad box: nothing of this submit is saved, every problem named
+    r = client.post(url, {"year": YEAR, "v_central_study": "13", "v_visits": "五", "v_letters_rate": "101", "note": "更正"},
+                    follow=True)
+    page = r.content.decode()
+    assert "“接待来访”应填写数字" in page and "“办结率”是百分数" in page
+    c = _cells(org)
+    assert c["central_study"].value == 12 and c["visits"].value is None
+    # a changed number needs its reason; the same number again is not a change
+    r = client.post(url, {"year": YEAR, "v_central_study": "13", "v_central_study_rate": "88.5"}, follow=True)
+    assert "须说明原因" in r.content.decode() and _cells(org)["central_study"].value == 12
+    r = client.post(url, {"year": YEAR, "v_central_study": "12", "v_central_study_rate": "88.50"}, follow=True)
+    assert "没有新填或改动的数字" in r.content.decode()
+    assert LedgerEntry.objects.filter(action="annual.enter").count() == 2  # one per item; nothing from the refused submits
+    assert not LedgerEntry.objects.filter(action="annual.amend").exists()
+    client.force_login(org["member_user"])
+    assert client.post(url, {"year": YEAR, "v_central_study": "1"}).status_code in (403, 404)
+
+
 def test_excel_and_pdf(org, client, tmp_path):
     annual.enter(org["c"], YEAR, "funds_budget", actor=org["admin"], value="50000")
     client.force_login(org["admin"])
