@@ -410,11 +410,12 @@ def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.
             raise ValidationError({"member": f"{untrained},本组织规定未培训不得任命"})
     p = Position.objects.create(member=member, unit=unit, title=title, start=start)
     ledger.record("position.assign", p, actor=actor)
+    p.triggered = []
     if untrained:
         ev = MemberEvent.objects.create(member=member, kind=MemberEventKind.UNTRAINED_SECRETARY, date=start, to_unit=unit,
                                         note=f"任{unit.name}书记")
         ledger.record("member_event.create", ev, actor=actor)
-        _announce(ev)
+        p.triggered = _announce(ev)
     return p
 
 

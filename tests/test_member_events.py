@@ -195,7 +195,8 @@ def test_appointing_an_untrained_secretary_warns_and_owes_the_training(org, clie
     r = client.post(f"/units/{u.code}/positions/new/", {"member_id_number": m.id_number, "title": "secretary",
                                                          "start": DAY.isoformat()}, follow=True)
     text = r.content.decode()
-    assert "赵三 没有任前培训记录:新任党组织书记必须进行任前培训" in text and "新任书记补行任前培训" in text
+    assert "赵三 没有任前培训记录:新任党组织书记必须进行任前培训" in text
+    assert "已列入应开展事项:新任书记补行任前培训(截止 2026-10-01)" in text
     assert Position.objects.filter(member=m, unit=u, title="secretary", end__isnull=True).exists()
     occ = Occurrence.objects.get(unit=u, obligation_key="new_secretary_training")
     assert occ.due_date == DAY + dt.timedelta(days=30) and occ.event.kind == "untrained_secretary"

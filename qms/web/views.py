@@ -226,7 +226,8 @@ def position_add(request, code: str):
             if p is not None:
                 messages.success(request, f"{member.name} 任 {unit.name} {p.get_title_display()}")
                 if untrained:
-                    messages.warning(request, f"{untrained}。已列入应开展事项“新任书记补行任前培训”")
+                    owed = ";".join(f"{o.obligation.title}(截止 {o.due_date:%Y-%m-%d})" for o in p.triggered)
+                    messages.warning(request, f"{untrained}。" + (f"已列入应开展事项:{owed}" if owed else "请尽快补行培训"))
                 return redirect("unit_detail", code=unit.code)
     return render(request, "qms/form.html", {"form": form, "title": f"任职:{unit.name}"})
 
