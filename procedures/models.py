@@ -259,15 +259,16 @@ PERIODS_PER_YEAR = {Period.MONTH: 12, Period.QUARTER: 4, Period.HALF_YEAR: 2, Pe
 class EventKind(models.TextChoices):
     MEMBER_TRANSFER = "member_transfer", _("组织关系转接")
     JOB_CHANGE = "job_change", _("岗位变动")
-    COMMENDATION = "commendation", _("受到表彰")
-    DISCIPLINE = "discipline", _("受到处分")
-    HARDSHIP = "hardship", _("生活困难")
-    CONFLICT = "conflict", _("发生矛盾")
+    COMMENDATION = "commendation", _("受到表彰或奖励")
+    DISCIPLINE = "discipline", _("受到处分或批评")
+    HARDSHIP = "hardship", _("生活遇到困难")
+    CONFLICT = "conflict", _("出现矛盾纠纷")
     BAD_REPORT = "bad_report", _("群众反映问题")
     RETIREMENT = "retirement", _("退休")
-    SERIOUS_DISCIPLINE_CASE = "serious_discipline_case", _("党员严重违纪")
+    SERIOUS_DISCIPLINE_CASE = "serious_discipline_case", _("党员严重违纪违法、重大工作失误或受到问责")
+    MEMBER_AWAY = "member_away", _("党员外出")
     TERM_EXPIRY = "term_expiry", _("任期届满")
-    NEW_SECRETARY = "new_secretary", _("新任书记")
+    NEW_SECRETARY = "new_secretary", _("新任书记无任前培训记录")
 
 
 #: The fields that together say how often an obligation falls due.

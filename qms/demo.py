@@ -207,6 +207,9 @@ def build() -> dict[str, int]:
         roster[b.code] = members
 
     def assign(member, unit, title, start):
+        if title == "secretary":  # 任前培训 before taking office (seed 001 四(二))
+            services.member_event_record(member, actor=None, kind="pre_training", date=start - dt.timedelta(days=20),
+                                         note="机关工委新任书记任前培训班")
         services.position_assign(actor=None, member=member, unit=unit, title=title, start=start)
 
     # branch committees: 书记 first member; 支委 next ones (or only a 书记)

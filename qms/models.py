@@ -207,6 +207,19 @@ class MemberEventKind(models.TextChoices):
     RETIRE = "retire", _("退休")
     DEATH = "death", _("去世")
     REMOVAL = "removal", _("除名")
+    # recorded by a secretary on the member's page (qms/rules/events.toml, 六必谈 and 专题组织生活会)
+    JOB_CHANGE = "job_change", _("工作岗位变动")
+    COMMENDATION = "commendation", _("受到表彰或奖励")
+    DISCIPLINE = "discipline", _("受到处分或批评")
+    HARDSHIP = "hardship", _("生活遇到困难")
+    CONFLICT = "conflict", _("出现矛盾纠纷")
+    BAD_REPORT = "bad_report", _("群众有不良反映")
+    AWAY = "away", _("外出")
+    SERIOUS_VIOLATION = "serious_violation", _("严重违纪违法")
+    MAJOR_ERROR = "major_error", _("出现重大工作失误")
+    ACCOUNTABILITY = "accountability", _("受到上级党组织问责")
+    PRE_TRAINING = "pre_training", _("参加任前培训")
+    UNTRAINED_SECRETARY = "untrained_secretary", _("任书记时无任前培训记录")
 
 
 class MemberEvent(models.Model):
@@ -216,7 +229,7 @@ class MemberEvent(models.Model):
     scope_q = Q(member__memberships__end__isnull=True)
 
     member = models.ForeignKey(Member, verbose_name=_("党员"), on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(_("变化类型"), max_length=20, choices=MemberEventKind.choices)
+    kind = models.CharField(_("变化类型"), max_length=20, choices=MemberEventKind.choices)  # the vocabulary: qms/rules/events.toml
     date = models.DateField(_("日期"))
     from_unit = models.ForeignKey(Unit, verbose_name=_("原组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_unit = models.ForeignKey(Unit, verbose_name=_("新组织"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -281,7 +281,7 @@ def member_transfer(member: Member, *, actor, date: dt.date, to_unit: Unit | Non
         kind = MemberEventKind.MOVE
     ev = MemberEvent.objects.create(member=member, kind=kind, date=date, from_unit=old.unit, to_unit=to_unit, note=note)
     ledger.record("member_event.create", ev, actor=actor)
-    member_event_recorded.send(sender=MemberEvent, event=ev)
+    _announce(ev)
     return member
 
 
@@ -326,14 +326,69 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
     ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=note,
                                     from_unit=current.unit if current else None)
     ledger.record("member_event.create", ev, actor=actor)
-    member_event_recorded.send(sender=MemberEvent, event=ev)
+    _announce(ev)
     return ev
+
+
+def _announce(ev: MemberEvent) -> list:
+    """Send ``member_event_recorded`` (same transaction) and collect what the receivers created
+    (the triggered occurrences, for the page to name)."""
+    out: list = []
+    for _receiver, response in member_event_recorded.send(sender=MemberEvent, event=ev):
+        out.extend(response or ())
+    return out
+
+
+@act("member.event_record", unit=member_unit)
+@transaction.atomic
+def member_event_record(member: Member, *, actor, kind: str, date: dt.date, note: str = "") -> MemberEvent:
+    """登记党员情况 — a secretary records an event in a member's life (工作岗位变动, 受到表彰或
+    奖励, 外出 …, the vocabulary in ``qms/rules/events.toml``); the obligations it triggers
+    (六必谈 seed 001 三(二)5, 专题组织生活会 三(二)3, 转接 三(二)7) become occurrences with
+    their deadline in the same transaction. ``event.triggered`` lists them."""
+    from qms.rules.events import vocabulary
+
+    d = vocabulary().get(kind)
+    if d is None:
+        raise ValidationError({"kind": "请从列表中选择党员情况的类型"})
+    if not d.by_hand:
+        raise ValidationError({"kind": f"“{d.label}”不在此登记,请通过相应的办理页面(组织关系转接、状态变化或任职)"})
+    if date is None:
+        raise ValidationError({"date": "请填写日期"})
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    current = member.current_membership()
+    if member.status != MemberStatus.ACTIVE or current is None:
+        raise ValidationError(f"{member.name} 不在册,不能登记")
+    ev = MemberEvent.objects.create(member=member, kind=kind, date=date, note=(note or "").strip(), from_unit=current.unit)
+    ledger.record("member_event.create", ev, actor=actor, reason=ev.note)
+    ev.triggered = _announce(ev)
+    return ev
+
+
+def secretary_training_warning(*, member: Member, unit: Unit, title: str, start: dt.date) -> str | None:
+    """任前培训: appointing a 书记 who has no recorded 参加任前培训 on or before the start date
+    (seed 001 四(二)). Whether this warns, refuses or is not checked is the organisation's rule
+    ``secretary_pre_training_required`` (qms/rules/structure.toml). None when nothing to say."""
+    from qms.rules import rules_for
+
+    if title != PositionTitle.SECRETARY or unit.kind == UnitKind.GROUP:
+        return None
+    if rules_for(unit)["secretary_pre_training_required"].value == 0:
+        return None
+    if MemberEvent.objects.filter(member=member, kind=MemberEventKind.PRE_TRAINING, date__lte=start).exists():
+        return None
+    return (f"{member.name} 没有任前培训记录:新任党组织书记必须进行任前培训"
+            "(《关于进一步加强和改进机关党的建设的实施意见》四(二))")
 
 
 @act("position.assign", unit=lambda unit, **_: unit)
 @transaction.atomic
 def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date) -> Position:
-    """任职 — a member takes an office in a unit. One holder per 书记 seat at a time."""
+    """任职 — a member takes an office in a unit. One holder per 书记 seat at a time.
+
+    A new 书记 without a recorded 任前培训 (seed 001 四(二)) is refused when the organisation's
+    rule says so (``secretary_pre_training_required`` = 2); by default (1) the appointment is
+    made, the page warns, and an event records it so that the 补行任前培训 is owed (DJ-CX-18)."""
     if title not in PositionTitle.values:
         raise ValidationError({"title": f"未知的职务:{title}"})
     if title == PositionTitle.GROUP_LEADER and unit.kind != UnitKind.GROUP:
@@ -347,8 +402,20 @@ def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.
         raise ValidationError({"title": f"{unit.name} 已有在任{PositionTitle(title).label},请先免去原职务"})
     if Position.objects.filter(unit=unit, member=member, title=title, end__isnull=True).exists():
         raise ValidationError({"title": f"{member.name} 已在 {unit.name} 担任该职务"})
+    untrained = secretary_training_warning(member=member, unit=unit, title=title, start=start)
+    if untrained:
+        from qms.rules import rules_for
+
+        if rules_for(unit)["secretary_pre_training_required"].value == 2:
+            raise ValidationError({"member": f"{untrained},本组织规定未培训不得任命"})
     p = Position.objects.create(member=member, unit=unit, title=title, start=start)
     ledger.record("position.assign", p, actor=actor)
+    p.triggered = []
+    if untrained:
+        ev = MemberEvent.objects.create(member=member, kind=MemberEventKind.UNTRAINED_SECRETARY, date=start, to_unit=unit,
+                                        note=f"任{unit.name}书记")
+        ledger.record("member_event.create", ev, actor=actor)
+        p.triggered = _announce(ev)
     return p
 
 

@@ -418,6 +418,13 @@ def _(org):
                 lambda: MemberEvent.objects.filter(member=m).count(), org["b1"])
 
 
+@scenario("member.event_record")
+def _(org):
+    m = _plain(org)
+    return Case(f"/members/{m.pk}/events/new/", {"kind": "hardship", "date": _iso(TODAY), "note": "家人住院"},
+                lambda: MemberEvent.objects.filter(member=m).count(), org["b1"])
+
+
 @scenario("position.assign")
 def _(org):
     m = _plain(org)

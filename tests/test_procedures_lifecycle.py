@@ -431,7 +431,9 @@ def test_newer_library_is_offered_as_a_draft_to_adopters(two_committees, people,
     offer = DocumentVersion.objects.get(document=own.document, label="2027.1-库更新")
     assert offer.status == VersionStatus.DRAFT and "研究支部日常工作和重要事项" in offer.why
     assert lib.effective_version().label == "2027.1"
-    assert Obligation.objects.filter(version=offer).count() == 1
+    # the offer carries every rule of the new library version (支委会 and the 支部工作计划)
+    assert set(Obligation.objects.filter(version=offer).values_list("key", flat=True)) == {
+        "branch_committee_meeting", "branch_annual_plan"}
 
 
 def test_publish_due_task_runs_eagerly(doc, people, monkeypatch):

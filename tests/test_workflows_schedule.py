@@ -276,3 +276,17 @@ def test_occurrence_transition_table(state, method, allowed):
                      period_start=D(2026, 1, 1), period_end=D(2026, 1, 31))
     edges = {t.name for t in occ.get_available_state_transitions()}
     assert (method in edges) is allowed
+
+
+def test_every_branch_owes_a_yearly_work_plan_due_in_the_first_quarter(org):
+    """001-11 (seed 001 三(一)3): the 支部书记 draws up the branch's work plan at the start of the
+    year — every 党支部, with or without a 支委会; the 党委's own plan is a different rule."""
+    small = factories.unit("S", UnitKind.BRANCH, parent=org["c"], name="小支部")
+    factories.member(small, "小一")
+    schedule(today=D(2026, 2, 10), through=D(2026, 12, 31))
+    for unit in (org["b1"], small):
+        plans = Occurrence.objects.filter(unit=unit, obligation_key="branch_annual_plan", event__isnull=True)
+        assert [(o.period_start, o.due_date) for o in plans] == [(D(2026, 1, 1), D(2026, 3, 31))]
+        assert plans[0].obligation.title == "年初制定支部工作计划" and "三(一)3" in plans[0].obligation.source
+    assert not Occurrence.objects.filter(unit=org["c"], obligation_key="branch_annual_plan").exists()
+    assert Occurrence.objects.filter(unit=org["c"], obligation_key="annual_plan").exists()

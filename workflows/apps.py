@@ -19,7 +19,7 @@ class WorkflowsConfig(AppConfig):
                         models.DuesPayment, models.RemovalRequest)
 
         def _on_event(sender, event, **kwargs):
-            scheduler.on_member_event(event)
+            return scheduler.on_member_event(event)  # the occurrences it created (the page names them)
 
         member_event_recorded.connect(_on_event, weak=False, dispatch_uid="workflows.on_member_event")
 

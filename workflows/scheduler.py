@@ -147,23 +147,26 @@ def _term_slot(unit: Unit, rules: dict | None = None):
 
 @transaction.atomic
 def on_member_event(event: MemberEvent) -> list[Occurrence]:
-    """An event (a transfer, a retirement …) creates the occurrences its rules call for in the
-    member's unit, e.g. a 谈心谈话 within 30 days (seed 001 三(二)5 六必谈)."""
-    kinds = {"transfer_in": "member_transfer", "move": "member_transfer", "transfer_out": "member_transfer",
-             "retire": "retirement"}
-    kind = kinds.get(event.kind)
+    """An event creates the occurrences its rules call for in the member's unit (or, for an
+    appointment, the unit appointed to): which obligation events it triggers is the event
+    vocabulary's data (``qms/rules/events.toml``, e.g. 工作岗位变动 → ``job_change``); which
+    obligations answer, and their deadline (``grace_days``), are the unit's effective
+    procedure rules (e.g. DJ-CX-08 六必谈, seed 001 三(二)5)."""
+    from qms.rules.events import triggers_for
+
+    triggers = set(triggers_for(event.kind))
     unit = event.to_unit or event.from_unit
-    if kind is None or unit is None:
+    if not triggers or unit is None:
         return []
     created = []
     for rule in effective_rules(unit):
         ob = rule.obligation
-        if ob.event != kind:
+        if ob.event not in triggers:
             continue
+        due = event.date + dt.timedelta(days=ob.grace_days)
         occ, new = Occurrence.objects.get_or_create(
             unit=unit, obligation_key=ob.key, event=event,
-            defaults={"obligation": ob, "period_start": event.date, "period_end": event.date + dt.timedelta(days=ob.grace_days),
-                      "due_date": event.date + dt.timedelta(days=ob.grace_days)},
+            defaults={"obligation": ob, "period_start": event.date, "period_end": due, "due_date": due},
         )
         if new:
             ledger.record("occurrence.trigger", occ, actor=None, reason=f"{event.get_kind_display()}:{event.member.name}")

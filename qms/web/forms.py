@@ -102,8 +102,23 @@ class StatusForm(forms.Form):
 
 class PositionForm(forms.Form):
     member_id_number = forms.CharField(label="任职人身份证号", max_length=18)
-    title = forms.ChoiceField(label="职务", choices=PositionTitle.choices)
+    title = forms.ChoiceField(label="职务", choices=PositionTitle.choices,
+                              help_text="新任书记须有任前培训记录(在党员页面“登记情况”中登记“参加任前培训”)")
     start = forms.DateField(label="任职日期", widget=DATE)
+
+
+class MemberEventForm(forms.Form):
+    """登记党员情况: the kinds are the vocabulary's hand-recorded events (qms/rules/events.toml)."""
+
+    kind = forms.ChoiceField(label="情况类型", choices=[], error_messages={"invalid_choice": "请从列表中选择党员情况的类型"})
+    date = forms.DateField(label="发生日期", widget=DATE)
+    note = forms.CharField(label="简要说明", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        from qms.rules.events import recordable
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "—")] + [(e.key, e.label) for e in recordable()]
 
 
 class LoginCreateForm(forms.Form):

@@ -23,6 +23,7 @@ urlpatterns = [
     path("members/<id:pk>/amend/", views.member_amend, name="member_amend"),
     path("members/<id:pk>/transfer/", views.member_transfer, name="member_transfer"),
     path("members/<id:pk>/status/", views.member_status, name="member_status"),
+    path("members/<id:pk>/events/new/", views.member_event, name="member_event"),
     path("checks/", views.org_check, name="org_check"),
     path("ledger/", views.ledger_page, name="ledger"),
     path("permissions/", views.permissions_page, name="permissions"),

@@ -35,6 +35,7 @@ from qms.structure import term_end, tree_warnings
 from qms.web.forms import (
     AmendForm,
     EnrollForm,
+    MemberEventForm,
     PositionForm,
     StatusForm,
     TransferForm,
@@ -219,10 +220,14 @@ def position_add(request, code: str):
         if member is None:
             form.add_error("member_id_number", "在您的管理范围内找不到该身份证号的党员")
         else:
+            untrained = services.secretary_training_warning(member=member, unit=unit, title=d["title"], start=d["start"])
             p = apply_service(form, lambda: services.position_assign(
                 actor=request.user, member=member, unit=unit, title=d["title"], start=d["start"]))
             if p is not None:
                 messages.success(request, f"{member.name} 任 {unit.name} {p.get_title_display()}")
+                if untrained:
+                    owed = ";".join(f"{o.obligation.title}(截止 {o.due_date:%Y-%m-%d})" for o in p.triggered)
+                    messages.warning(request, f"{untrained}。" + (f"已列入应开展事项:{owed}" if owed else "请尽快补行培训"))
                 return redirect("unit_detail", code=unit.code)
     return render(request, "qms/form.html", {"form": form, "title": f"任职:{unit.name}"})
 
@@ -395,6 +400,22 @@ def member_status(request, pk: int):
             messages.success(request, f"已登记 {member.name}:{dict(StatusForm.base_fields['kind'].choices).get(d['kind'], d['kind'])}")
             return redirect("member_list")
     return render(request, "qms/form.html", {"form": form, "title": f"党员状态变化:{member.name}"})
+
+
+@login_required
+def member_event(request, pk: int):
+    """登记党员情况 — an event from the vocabulary; what it makes owed is named on success."""
+    member = _managed_member(request, pk)
+    form = MemberEventForm(request.POST or None, initial={"date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        ev = apply_service(form, lambda: services.member_event_record(
+            member, actor=request.user, kind=d["kind"], date=d["date"], note=d["note"]))
+        if ev is not None:
+            owed = ";".join(f"{o.obligation.title}(截止 {o.due_date:%Y-%m-%d})" for o in ev.triggered)
+            messages.success(request, f"已登记 {member.name}:{ev.get_kind_display()}" + (f"。应开展:{owed}" if owed else ""))
+            return redirect("member_detail", pk=member.pk)
+    return render(request, "qms/form.html", {"form": form, "title": f"登记党员情况:{member.name}"})
 
 
 # ----------------------------------------------------------------------- checks, ledger
