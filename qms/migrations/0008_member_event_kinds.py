@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('qms', '0006_notification_levels'),
+        ('qms', '0007_roster_column_mappings'),
     ]
 
     operations = [
