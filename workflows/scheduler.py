@@ -100,7 +100,7 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                         new[TERM_REASON].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
                                                            period_end=slot.end, seq=1, due_date=slot.due))
                 continue
-            if ob.event:
+            if ob.event or ob.per_person:  # per-person rules are counted from the records (workflows/people.py)
                 continue
             params = (ob.count, ob.per, ob.every_months, ob.before, ob.preferred_period, ob.grace_days)
             slots = slots_cache.get(params)
