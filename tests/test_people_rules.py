@@ -260,3 +260,61 @@ def test_the_review_page_offers_the_grades(org, client):
                                                 f"g_{org['m'][0].pk}": "优秀", f"v_{org['m'][0].pk}_0": "4"}, follow=True)
     assert "已保存评议结果" in r.content.decode()
     assert occ.record.reviews.get().poll == {"优秀": 4}
+
+
+# ------------------------------------------------------------------ 双重组织生活: leaders at their own branch
+
+def hold_in_other_branch(org, occ, marks_by_member, lecturer):
+    day = occ.period_start + dt.timedelta(days=10)
+    services.occurrence_plan(occ, actor=None, planned_date=day, place="会议室", topic="党章学习")
+    services.record_save(occ, actor=None, elements={"lecturer": lecturer.pk, "content": "讲授"})
+    marks = {m.pk: ("present", "") for m in services.attendees_on(occ, day)}
+    marks.update({m.pk: v for m, v in marks_by_member.items()})
+    services.attendance_save(occ, actor=None, marks=marks)
+    services.record_submit(occ, actor=None, held_on=day)
+    return occ
+
+
+def test_participation_counts_match_the_attendance_records(org):
+    from workflows.models import Attendance
+
+    leader, deputy = org["leader"], org["deputy"]
+    q = lectures(org, org["other"])
+    hold_in_other_branch(org, q[0], {}, deputy)
+    hold_in_other_branch(org, q[1], {leader: ("leave", "出差")}, deputy)
+    hold_in_other_branch(org, q[2], {leader: ("absent", "未说明")}, deputy)
+    hold_in_other_branch(org, q[3], {}, deputy)
+    give_lecture(org, lectures(org)[0], leader)  # lecturing in another branch is not their own branch's 组织生活
+    rows = {p.member: p for p in people.participation(org["c"], YEAR)}
+    p = rows[leader]
+    assert (p.due, p.present, p.leave, p.absent, p.unmarked) == (4, 2, 1, 1, 0)
+    assert p.percent == 50 and "测试党委组织委员" in p.leader_office and p.unit == org["other"]
+    recorded = Attendance.objects.filter(member=leader, record__occurrence__unit=org["other"])
+    assert p.present == recorded.filter(presence="present").count() and p.due == recorded.count()
+    assert rows[deputy].present == 4 and rows[org["m"][3]].leader_office == ""
+    assert rows[org["m"][3]].due == 1  # 党员3 of 第一党支部: the one 党课 held there
+    # a branch's page lists only its own members
+    assert {p.member for p in people.participation(org["other"], YEAR)} == {leader, deputy}
+
+
+def test_year_end_report_lists_leaders_below_the_rule_with_its_source(org, client):
+    from qms.models import PolicyOverride
+
+    leader, deputy = org["leader"], org["deputy"]
+    q = lectures(org, org["other"])
+    hold_in_other_branch(org, q[0], {leader: ("absent", "未说明")}, deputy)
+    hold_in_other_branch(org, q[1], {}, deputy)
+    hold_in_other_branch(org, q[2], {}, deputy)
+    hold_in_other_branch(org, q[3], {}, deputy)
+    below, threshold, source = people.dual_life_report(org["c"], YEAR)
+    assert threshold == 80 and "seed 001 三(二)2" in source and "本系统默认" in source
+    assert [(p.member, p.percent) for p in below] == [(leader, 75)]  # 3 of 4 meetings: below 80%; the deputy attended all
+    client.force_login(org["checker"])
+    page = client.get(f"/work/people/?unit=C&year={YEAR}").content.decode()
+    report = page.split("双重组织生活年终通报", 1)[1].split("党员参加组织生活情况", 1)[0]
+    assert "党委委员甲" in report and "75%" in report and "党委副书记乙" not in report and "三(二)2" in report
+    PolicyOverride.objects.create(unit=org["c"], key="dual_life_min_percent", value=70, source="本党委双重组织生活制度第三条")
+    below, threshold, source = people.dual_life_report(org["c"], YEAR)
+    assert below == [] and threshold == 70 and source == "本党委双重组织生活制度第三条"
+    page = client.get(f"/work/people/?unit=C&year={YEAR}").content.decode()
+    assert "没有低于规定的党员领导干部" in page and "本党委双重组织生活制度第三条" in page

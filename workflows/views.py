@@ -468,17 +468,28 @@ def dues_page(request):
     })
 
 
+#: members listed on the 个人履责 page (leaders first); the rest are counted, not listed
+PEOPLE_ROWS = 300
+
+
 @login_required
 def people_page(request):
     """个人履责 — rules owed by a person, counted from the records: who has given their 党课
-    this year and who still owes (seed 001 三(二)2, 三(一)3)."""
+    this year and who still owes (seed 001 三(二)2, 三(一)3); each member's 组织生活 from the
+    attendance records and the year-end 通报 of leaders below the 双重组织生活 rule (seed 004 篇1
+    十三、十八)."""
     from workflows import people
 
     unit = get_visible_or_404(request.user, Unit, code=_unit_code(request))
     year = _year(request)
     lectures = people.lecture_duties(unit, year)
+    rows = people.participation(unit, year)
+    below, threshold, source = people.dual_life_report(unit, year)
     return render(request, "workflows/people.html", {
         "unit": unit, "year": year, "lectures": lectures,
+        "participation": rows[:PEOPLE_ROWS], "participation_total": len(rows), "people_rows": PEOPLE_ROWS,
+        "report": below, "threshold": threshold, "threshold_source": source,
+        "year_over": dt.date(year, 12, 31) < timezone.localdate(), "today": timezone.localdate(),
         "lectures_short": [d for d in lectures if not d.fulfilled],
         "lecture_sources": sorted({d.source for d in lectures}),
     })
