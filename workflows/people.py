@@ -75,12 +75,7 @@ def lecture_duties(root: Unit, year: int) -> list[LectureDuty]:
     person who held the office that year: owed, lectures given (held and checked), fulfilled."""
     units = list(Unit.objects.filter(path__startswith=root.path, is_active=True).order_by("path"))
     rules = effective_rules_many(units)
-    given_cache: dict[int, dict[int, list[Occurrence]]] = {}
-
-    def given(u: Unit) -> dict[int, list[Occurrence]]:
-        if u.pk not in given_cache:
-            given_cache[u.pk] = lectures_given(u, year)
-        return given_cache[u.pk]
+    given = lectures_given(root, year)  # one pass; each office counts the lectures under its own unit
 
     rows: list[LectureDuty] = []
     for unit in units:
@@ -89,7 +84,6 @@ def lecture_duties(root: Unit, year: int) -> list[LectureDuty]:
             if not ob.per_person:
                 continue
             titles = COMMITTEE_TITLES if ob.per_person == PerPerson.COMMITTEE_MEMBERS else (PositionTitle.SECRETARY,)
-            by_member = given(unit)
             seen: set[int] = set()
             for pos in _holders(unit, titles, year):
                 if pos.member_id in seen:
@@ -97,7 +91,7 @@ def lecture_duties(root: Unit, year: int) -> list[LectureDuty]:
                 seen.add(pos.member_id)
                 rows.append(LectureDuty(member=pos.member, unit=unit, office=f"{unit.name}{pos.get_title_display()}",
                                         owed=ob.expected_per_year(), source=ob.source,
-                                        lectures=list(by_member.get(pos.member_id, []))))
+                                        lectures=[o for o in given.get(pos.member_id, []) if o.unit.path.startswith(unit.path)]))
     return rows
 
 
