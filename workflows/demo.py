@@ -166,13 +166,15 @@ def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplet
         roster = [p.member for p in Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, end__isnull=True).select_related("member")]
     present = [m for m in roster if rng.random() < 0.9]
     absent = [m for m in roster if m not in present]
-    elements = {"time": f"{day.isoformat()}T09:00", "speeches": f"围绕“{topic}”,书记领学,党员交流发言。"}
+    elements = {"time": f"{day.isoformat()}T09:00", "speeches": f"围绕“{topic}”,书记领学,党员交流发言。",
+                "content": f"围绕“{topic}”讲授,党员交流学习体会。"}
     if "votes" in {f.key for f in occ.obligation.form.fields.all()}:
         elements["votes"] = {"for": len(present), "against": 0, "abstain": 0}
     if "lecturer" in {f.key for f in occ.obligation.form.fields.filter(type="lecturer")}:
         elements["lecturer"] = _lecturer(occ, day, rng)
     if incomplete:
         elements.pop("speeches")
+        elements.pop("content")
     services.record_save(occ, actor=None, elements={k: v for k, v in elements.items() if k in {f.key for f in occ.obligation.form.fields.all()}})
     marks = {m.pk: ("present", "") for m in present}
     marks.update({m.pk: ("leave", rng.choice(["出差", "病假", "值班"])) for m in absent})
