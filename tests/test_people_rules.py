@@ -221,8 +221,13 @@ def test_unqualified_member_gets_a_disposal_with_its_deadline_tracked_to_complet
     assert [(f.owner.name, f.due_date) for f in disposals] == [("党员3", day + dt.timedelta(days=30))]
     assert "组织处置" in disposals[0].text
     services.record_check(occ, actor=org["checker"])
-    with pytest.raises(ValidationError, match="还有 1 项"):
+    with pytest.raises(ValidationError, match="还有 1 项决议落实、补课或组织处置未完成"):
         services.occurrence_close(occ, actor=org["sec"])
+    from workflows.nextstep import occurrence_next_step
+
+    occ.refresh_from_db()
+    step = occurrence_next_step(occ)
+    assert "督促落实 1 项决议、补课或组织处置(党员3)" in step.what and step.due == day + dt.timedelta(days=30)
     fu = disposals[0]
     with pytest.raises(ValidationError, match="请选择处置方式:限期改正、劝其退党、除名"):
         services.followup_done(fu, actor=org["sec"], done_on=day + dt.timedelta(days=10), outcome="支部大会决定", measure="警告")

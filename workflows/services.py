@@ -678,7 +678,7 @@ def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
     rec = _record(occ, editable=False)
     open_items = list(rec.followups.filter(done_on__isnull=True))
     if open_items:
-        raise ValidationError(f"还有 {len(open_items)} 项决议落实或补课未完成:{'、'.join(f.text for f in open_items[:5])}")
+        raise ValidationError(f"还有 {len(open_items)} 项决议落实、补课或组织处置未完成:{'、'.join(f.text for f in open_items[:5])}")
     _require_dues_settled(occ)
     return _move(occ, "close", actor=actor)
 
