@@ -283,7 +283,10 @@ def hold_in_other_branch(org, occ, marks_by_member, lecturer):
 def test_participation_counts_match_the_attendance_records(org):
     from workflows.models import Attendance
 
+    from qms.models import MemberCategory
+
     leader, deputy = org["leader"], org["deputy"]
+    activist = factories.member(org["other"], "积极分子丙", category=MemberCategory.ACTIVIST, start=D(2020, 1, 1))
     q = lectures(org, org["other"])
     hold_in_other_branch(org, q[0], {}, deputy)
     hold_in_other_branch(org, q[1], {leader: ("leave", "出差")}, deputy)
@@ -299,7 +302,8 @@ def test_participation_counts_match_the_attendance_records(org):
     assert rows[deputy].present == 4 and rows[org["m"][3]].leader_office == ""
     assert rows[org["m"][3]].due == 1  # 党员3 of 第一党支部: the one 党课 held there
     # a branch's page lists only its own members
-    assert {p.member for p in people.participation(org["other"], YEAR)} == {leader, deputy}
+    assert {p.member for p in people.participation(org["other"], YEAR)} == {leader, deputy}  # 党员 only, not 积极分子
+    assert activist not in rows
 
 
 def test_year_end_report_lists_leaders_below_the_rule_with_its_source(org, client):

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from procedures.models import FieldType, PerPerson
 from procedures.rules import effective_rules_many
-from qms.models import COMMITTEE_TITLES, Member, Position, PositionTitle, Unit
+from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, Position, PositionTitle, Unit
 from workflows.models import Occurrence, State
 
 DONE = (State.CHECKED, State.CLOSED)
@@ -143,14 +143,15 @@ def _positions_in_year(year: int):
 
 
 def participation(root: Unit, year: int, *, leaders_only: bool = False) -> list[Participation]:
-    """Every member who belonged to a 党支部 (or 党小组) in ``root``'s subtree during ``year``,
+    """Every 党员 (正式 or 预备) who belonged to a 党支部 (or 党小组) in ``root``'s subtree during ``year``,
     with the held meetings of their own branch and group they were on the roll for and what
     the attendance record says of them. Leaders first, then by name."""
     from qms.models import Membership
     from workflows.models import Attendance, Presence
 
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    spans = (Membership.objects.filter(unit__path__startswith=root.path, start__lte=end)
+    spans = (Membership.objects.filter(unit__path__startswith=root.path, start__lte=end,
+                                       member__category__in=PARTY_MEMBER_CATEGORIES)
              .filter(Q(end__isnull=True) | Q(end__gte=start)).select_related("member", "unit"))
     offices = leader_offices(year)
     if leaders_only:

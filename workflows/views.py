@@ -128,7 +128,11 @@ def _review_context(occ: Occurrence, rec) -> dict | None:
     r = review_rules()
     saved = {x.member_id: x for x in rec.reviews.all()}
     subjects = list(services.review_subjects(occ).order_by("name"))
+    by_source: dict[str, list[str]] = {}
+    for g in r.grades:  # "优秀、合格、基本合格(本系统默认…);不合格(seed 001 三(二)4 …)"
+        by_source.setdefault(g.source, []).append(g.label)
     return {"label": field.label, "grades": r.grades, "disposal_grades": r.disposal_grades,
+            "grade_sources": [("、".join(labels), source) for source, labels in by_source.items()],
             "deciders": Decider.choices, "deciders_source": r.deciders_source,
             "decided_by": next((x.decided_by for x in saved.values() if x.decided_by), ""),
             "rows": [(m, saved.get(m.pk)) for m in subjects], "ungraded": services.ungraded(rec),
