@@ -281,9 +281,8 @@ def hold_in_other_branch(org, occ, marks_by_member, lecturer):
 
 
 def test_participation_counts_match_the_attendance_records(org):
-    from workflows.models import Attendance
-
     from qms.models import MemberCategory
+    from workflows.models import Attendance
 
     leader, deputy = org["leader"], org["deputy"]
     activist = factories.member(org["other"], "积极分子丙", category=MemberCategory.ACTIVIST, start=D(2020, 1, 1))

@@ -18,7 +18,14 @@ from django.db.models import Q
 
 from procedures.models import FieldType, PerPerson
 from procedures.rules import effective_rules_many
-from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, Position, PositionTitle, Unit
+from qms.models import (
+    COMMITTEE_TITLES,
+    PARTY_MEMBER_CATEGORIES,
+    Member,
+    Position,
+    PositionTitle,
+    Unit,
+)
 from workflows.models import Occurrence, State
 
 DONE = (State.CHECKED, State.CLOSED)
