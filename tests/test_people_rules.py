@@ -326,3 +326,17 @@ def test_year_end_report_lists_leaders_below_the_rule_with_its_source(org, clien
     assert below == [] and threshold == 70 and source == "本党委双重组织生活制度第三条"
     page = client.get(f"/work/people/?unit=C&year={YEAR}").content.decode()
     assert "没有低于规定的党员领导干部" in page and "本党委双重组织生活制度第三条" in page
+
+
+def test_an_open_per_unit_lecture_of_an_older_library_is_cancelled_not_missed(org):
+    """An installation upgraded from a library that laid the secretary's lectures out per unit:
+    the open one of the current period is cancelled with the reason, so it never becomes a gap."""
+    from procedures.models import Obligation
+
+    ob = Obligation.objects.get(key="secretary_lecture", version__status="effective", version__document__owner__isnull=True)
+    start = D(TODAY.year, 1, 1)
+    old = Occurrence.objects.create(unit=org["b"], obligation=ob, obligation_key=ob.key, period_start=start,
+                                    period_end=D(TODAY.year, 12, 31), due_date=D(TODAY.year, 12, 31), seq=1)
+    schedule(today=TODAY)
+    old.refresh_from_db()
+    assert old.state == State.CANCELLED and "按人计数" in old.remark
