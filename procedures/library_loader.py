@@ -43,6 +43,7 @@ from procedures.models import (
     FormField,
     Obligation,
     Period,
+    PerPerson,
     RecordForm,
     VersionStatus,
     add_months,
@@ -57,7 +58,7 @@ DOC_KEYS = {"key", "code", "title", "kind", "version", "review_months", "why", "
 DOC_REQUIRED = {"key", "code", "title", "kind", "version"}
 OBL_KEYS = {"key", "title", "form", "applies_to", "requires_committee", "min_full_members", "count", "per", "every_months",
             "before", "preferred_period", "event", "grace_days", "responsible", "checker", "checker_level", "description", "source",
-            "quorum", "attendees", "why", "what", "who", "when", "where", "how"}
+            "quorum", "attendees", "per_person", "why", "what", "who", "when", "where", "how"}
 OBL_REQUIRED = {"key", "title", "applies_to", "responsible", "checker", "source"}
 FORM_KEYS = {"code", "version", "title", "source", "fields"}
 FIELD_KEYS = {"key", "label", "type", "required", "help"}
@@ -207,6 +208,8 @@ def validate_library(directory: Path = LIBRARY_DIR) -> tuple[list[LibraryProblem
                     problems.append(LibraryProblem(fname, f"{where}.{role}", f"未知的职务“{o.get(role)}”"))
             if o.get("quorum", "") not in ("", "full_members", "committee"):
                 problems.append(LibraryProblem(fname, f"{where}.quorum", "应为 full_members 或 committee"))
+            if o.get("per_person", "") not in PerPerson.values:
+                problems.append(LibraryProblem(fname, f"{where}.per_person", "应为 committee_members 或 secretary"))
             if o.get("attendees", "") not in ("", "roster", "committee"):
                 problems.append(LibraryProblem(fname, f"{where}.attendees", "应为 roster 或 committee"))
             if o.get("checker_level", "self") not in ("self", "parent"):
@@ -275,7 +278,7 @@ def _obligation_fields(o: dict, form_by_code: dict[str, RecordForm]) -> dict[str
         "preferred_period": o.get("preferred_period", ""), "event": o.get("event", ""),
         "grace_days": o.get("grace_days", 0), "responsible": o["responsible"], "checker": o["checker"],
         "checker_level": o.get("checker_level", "self"), "description": o.get("description", ""), "source": o["source"],
-        "quorum": o.get("quorum", ""), "attendees": o.get("attendees", _ATTENDEES_BY_QUORUM.get(o.get("quorum", ""), "")),
+        "quorum": o.get("quorum", ""), "per_person": o.get("per_person", ""), "attendees": o.get("attendees", _ATTENDEES_BY_QUORUM.get(o.get("quorum", ""), "")),
         **{k: o.get(k, "") for k in OBLIGATION_5W1H},
     }
 

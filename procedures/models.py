@@ -202,6 +202,7 @@ class FieldType(models.TextChoices):
     SCORE = "score", _("评分")
     ATTACHMENTS = "attachments", _("附件")
     DUES = "dues", _("党费交纳明细(按党费台账)")
+    GRADES = "grades", _("逐人评议结果(自评、互评、民主测评、评定意见)")
 
 
 class RecordForm(models.Model):
@@ -243,6 +244,15 @@ class FormField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class PerPerson(models.TextChoices):
+    """每人应履行 — an obligation owed by each holder of an office rather than by the unit: it is
+    counted from the records that name the person (the 党课's 主讲人), not scheduled per unit."""
+
+    NONE = "", _("按组织")
+    COMMITTEE_MEMBERS = "committee_members", _("党委(党组)每位成员")
+    SECRETARY = "secretary", _("书记本人")
 
 
 class Period(models.TextChoices):
@@ -343,6 +353,8 @@ class Obligation(models.Model):
     preferred_period = models.CharField(_("建议时段"), max_length=4, blank=True)
     event = models.CharField(_("触发事件"), max_length=30, choices=EventKind.choices, blank=True)
     grace_days = models.PositiveSmallIntegerField(_("宽限天数"), default=0)
+    per_person = models.CharField(_("每人应履行"), max_length=20, choices=PerPerson.choices, blank=True, default="",
+                                  help_text=_("按人计数:由记录中的主讲人履行,不按组织排期"))
     responsible = models.CharField(_("责任人"), max_length=20, choices=PositionTitle.choices)
     checker = models.CharField(_("检查人"), max_length=20, choices=PositionTitle.choices)
     checker_level = models.CharField(_("检查人所在层级"), max_length=10, choices=[("self", _("本级")), ("parent", _("上级"))], default="self")
@@ -377,7 +389,7 @@ class Obligation(models.Model):
         """How often, in words (for the procedure page and the rule-set page)."""
         if self.event:
             return f"事件触发:{self.get_event_display()}"
-        parts = []
+        parts = [f"{self.get_per_person_display()}"] if self.per_person else []
         if self.every_months:
             parts.append(f"每{self.every_months}个月至少1次")
         elif self.count and self.per:
@@ -390,7 +402,8 @@ class Obligation(models.Model):
         return ",".join(parts)
 
     def expected_per_year(self) -> int:
-        """How many executions one unit owes in a calendar year (0 for event-triggered rules).
+        """How many executions one unit owes in a calendar year (0 for event-triggered rules);
+        for a per-person rule (``per_person``), how many each holder of the office owes.
 
         Periods are counted from 1 January, as the scheduler lays them out: every 2 months →
         6, every 5 months → 3 (Jan, Jun, Nov); ``count`` per month/quarter/half-year/year →

@@ -12,7 +12,7 @@ from django.utils import timezone
 from procedures.models import RecordForm
 
 #: Rows of blank lines a field type gets on paper.
-_LINES = {"rich_text": 8, "attendance": 6, "dues": 8, "votes": 3, "resolutions": 5, "attachments": 1}
+_LINES = {"rich_text": 8, "attendance": 6, "dues": 8, "grades": 10, "votes": 3, "resolutions": 5, "attachments": 1}
 
 
 def render_form_html(form: RecordForm, *, unit_name: str = "") -> str:

@@ -50,7 +50,7 @@ VERBS = {
 ACTIONS = {
     "pack_link.access": "外部审核员访问证据包", "pack_link.refused": "外部审核链接被拒绝访问",
     "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
-    "removal.approve": "批准除名", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
+    "removal.approve": "批准除名", "member_review.grade": "登记民主评议结果", "followup.disposal": "安排组织处置", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
 }

@@ -138,6 +138,22 @@ def _collect(occ: Occurrence, day: dt.date, admin, *, incomplete: bool) -> None:
     services.occurrence_close(occ, actor=None)
 
 
+def _lecturer(occ: Occurrence, day: dt.date, rng: random.Random) -> int | None:
+    """主讲人 of a demo 党课: mostly the branch secretary, sometimes a member of the 党委 above
+    (each person's lectures are counted on the 个人履责 page)."""
+    from qms.models import Position
+
+    candidates = services.lecturer_candidates(occ)
+    sec = (Position.objects.filter(unit=occ.unit, title="secretary", start__lte=day, member__in=candidates)
+           .values_list("member_id", flat=True).first())
+    above = list(candidates.filter(positions__unit__kind="committee", positions__end__isnull=True).values_list("pk", flat=True).distinct())
+    if sec is not None and (rng.random() < 0.6 or not above):
+        return sec
+    if above:
+        return rng.choice(sorted(above))
+    return candidates.values_list("pk", flat=True).first()
+
+
 def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplete: bool) -> None:
     if services.dues_month(occ) is not None:
         return _collect(occ, day, admin, incomplete=incomplete)
@@ -150,16 +166,26 @@ def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplet
         roster = [p.member for p in Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, end__isnull=True).select_related("member")]
     present = [m for m in roster if rng.random() < 0.9]
     absent = [m for m in roster if m not in present]
-    elements = {"time": f"{day.isoformat()}T09:00", "speeches": f"围绕“{topic}”,书记领学,党员交流发言。"}
+    elements = {"time": f"{day.isoformat()}T09:00", "speeches": f"围绕“{topic}”,书记领学,党员交流发言。",
+                "content": f"围绕“{topic}”讲授,党员交流学习体会。"}
     if "votes" in {f.key for f in occ.obligation.form.fields.all()}:
         elements["votes"] = {"for": len(present), "against": 0, "abstain": 0}
+    if "lecturer" in {f.key for f in occ.obligation.form.fields.filter(type="lecturer")}:
+        elements["lecturer"] = _lecturer(occ, day, rng)
     if incomplete:
         elements.pop("speeches")
+        elements.pop("content")
     services.record_save(occ, actor=None, elements={k: v for k, v in elements.items() if k in {f.key for f in occ.obligation.form.fields.all()}})
     marks = {m.pk: ("present", "") for m in present}
     marks.update({m.pk: ("leave", rng.choice(["出差", "病假", "值班"])) for m in absent})
     if marks:
         services.attendance_save(occ, actor=None, marks=marks)
+    if services.review_field(occ) is not None:  # 民主评议: every 党员 graded by the 党员大会
+        subjects = list(services.review_subjects(occ).order_by("pk"))
+        services.review_save(occ, actor=None, decided_by="general_meeting", rows={
+            m.pk: {"self": "对照党章和合格党员标准作了党性分析", "mutual": "同志们提出了意见建议",
+                   "grade": "优秀" if i == 0 else "合格", "poll": {"优秀" if i == 0 else "合格": len(present)}}
+            for i, m in enumerate(subjects)})
     if not roster:
         return
     owner = present[0] if present else roster[0]

@@ -257,6 +257,7 @@ class Attendance(models.Model):
 class FollowUpKind(models.TextChoices):
     RESOLUTION = "resolution", _("决议落实")
     MAKEUP = "makeup", _("补课")
+    DISPOSAL = "disposal", _("组织处置")
 
 
 class FollowUp(models.Model):
@@ -271,6 +272,8 @@ class FollowUp(models.Model):
     due_date = models.DateField(_("完成时限"))
     done_on = models.DateField(_("完成日期"), null=True, blank=True)
     outcome = models.CharField(_("落实情况"), max_length=200, blank=True)
+    measure = models.CharField(_("处置方式"), max_length=20, blank=True,
+                               help_text=_("组织处置:限期改正、劝其退党或除名(workflows/review.toml)"))
 
     objects = ScopedQuerySet.as_manager()
 
@@ -281,6 +284,41 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class Decider(models.TextChoices):
+    """Who gives the 评定意见 (seed 001 三(二)4)."""
+
+    BRANCH_COMMITTEE = "branch_committee", _("支部委员会")
+    GENERAL_MEETING = "general_meeting", _("党员大会")
+
+
+class MemberReview(models.Model):
+    """民主评议结果 — one member's result in one 民主评议党员 record (seed 001 三(二)4): 个人自评,
+    党员互评, 民主测评 (how many voted each grade), and the 评定意见 given by the 支委会 or the
+    党员大会 — one of the grades in ``workflows/review.toml``. A member graded 不合格 gets a
+    组织处置 follow-up when the record is submitted."""
+
+    scope_unit_lookup = "record__occurrence__unit"
+
+    record = models.ForeignKey(Record, verbose_name=_("记录"), on_delete=models.PROTECT, related_name="reviews")
+    member = models.ForeignKey("qms.Member", verbose_name=_("党员"), on_delete=models.PROTECT, related_name="reviews")
+    self_review = models.CharField(_("个人自评"), max_length=500, blank=True)
+    mutual_review = models.CharField(_("党员互评"), max_length=500, blank=True)
+    poll = models.JSONField(_("民主测评(各等次票数)"), default=dict, blank=True)
+    grade = models.CharField(_("评定意见"), max_length=20, blank=True)
+    decided_by = models.CharField(_("评定机构"), max_length=20, choices=Decider.choices, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("民主评议结果")
+        verbose_name_plural = _("民主评议结果")
+        ordering = ["record_id", "member__name"]
+        constraints = [models.UniqueConstraint(fields=["record", "member"], name="one_review_per_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.grade}"
 
 
 class Attachment(models.Model):

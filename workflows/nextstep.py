@@ -55,7 +55,8 @@ def occurrence_next_step(occ: Occurrence, missing: list[str] | None = None) -> N
         who, office = _responsible(occ)
         if open_items:
             owners = "、".join(dict.fromkeys(f.owner.name for f in open_items))
-            return NextStep(f"督促落实 {len(open_items)} 项决议或补课({owners})后闭环", who,
+            what = "决议、补课或组织处置" if any(f.kind == "disposal" for f in open_items) else "决议或补课"
+            return NextStep(f"督促落实 {len(open_items)} 项{what}({owners})后闭环", who,
                             max(f.due_date for f in open_items), vacant=office)
         return NextStep("闭环(A)", who, None, vacant=office)
     if state == State.CLOSED:

@@ -89,6 +89,7 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
     for unit in units:
         report.units += 1
         wanted: set[tuple[str, dt.date, int]] = set()
+        per_person: set[str] = set()
         existing = existing_all.get(unit.pk, {})
         for rule in effective[unit.pk]:
             ob = rule.obligation
@@ -99,6 +100,9 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                     if (ob.key, slot.start, 1) not in existing and (unit.pk, ob.key, slot.start) not in term_existing:
                         new[TERM_REASON].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
                                                            period_end=slot.end, seq=1, due_date=slot.due))
+                continue
+            if ob.per_person:  # counted per person from the records (workflows/people.py), never laid out per unit
+                per_person.add(ob.key)
                 continue
             if ob.event:
                 continue
@@ -113,12 +117,16 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
                     new[""].append(Occurrence(unit=unit, obligation=ob, obligation_key=ob.key, period_start=slot.start,
                                               period_end=slot.end, seq=slot.seq, due_date=slot.due))
         stale = [pk for key, (pk, state) in existing.items() if key not in wanted and state == State.OPEN and key[1] > today]
-        for occ in Occurrence.objects.filter(pk__in=stale).order_by("pk") if stale else ():
+        # a rule now owed per person (an older library laid it out per unit): its open occurrences,
+        # current period included, would otherwise become gaps — the people's records fulfil it
+        counted = [pk for key, (pk, state) in existing.items() if key[0] in per_person and state == State.OPEN and key[1] <= today]
+        for occ in Occurrence.objects.filter(pk__in=stale + counted).order_by("pk") if stale or counted else ():
+            reason = PER_PERSON_REASON if occ.pk in counted else REPLAN_REASON
             before = ledger.snapshot(occ)
-            occ.remark = REPLAN_REASON
+            occ.remark = reason
             occ.cancel()
             occ.save()
-            ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=REPLAN_REASON)
+            ledger.record("occurrence.cancel", occ, actor=None, before=before, reason=reason)
             report.cancelled += 1
         flush(limit=BATCH - 1)
     flush()
@@ -126,6 +134,7 @@ def schedule(*, through: dt.date | None = None, today: dt.date | None = None, ro
 
 
 REPLAN_REASON = "规则或组织变化,不再需要"
+PER_PERSON_REASON = "该规定改为按人计数,由本人主讲的党课记录履行"
 TERM_REASON = "任期届满应换届"
 BATCH = 2000
 

@@ -18,16 +18,18 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
 from qms import archives, ledger, limits
-from qms.models import COMMITTEE_TITLES, Member, MemberCategory, Position
+from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
 from qms.rules import rule_value
 from qms.scoping import can_manage, is_admin, restrict
-from workflows import dues
+from workflows import dues, review
 from workflows.models import (
     Attachment,
     Attendance,
+    Decider,
     FollowUp,
     FollowUpKind,
+    MemberReview,
     Occurrence,
     Presence,
     Record,
@@ -182,6 +184,29 @@ _SIMPLE = {FieldType.TEXT, FieldType.RICH_TEXT, FieldType.DATE, FieldType.DATETI
            FieldType.LECTURER, FieldType.TOPIC, FieldType.SCORE, FieldType.VOTES}
 
 
+def lecturer_candidates(occ: Occurrence):
+    """主讲人 — who may be named as the lecturer of a 党课: a member on the unit's roll on the
+    meeting day, or a member of a 党委(党组) above it (seed 001 三(二)2: 党组(党委)成员每年至少讲1次
+    党课 — they lecture in the branches). Chosen on the form by id, so each person's lectures can
+    be counted (workflows/people.py)."""
+    day = meeting_day(occ)
+    ancestors = [int(p) for p in occ.unit.path.strip("/").split("/") if p and int(p) != occ.unit.pk]
+    above = (Position.objects.filter(unit_id__in=ancestors, unit__kind="committee", title__in=COMMITTEE_TITLES, start__lte=day)
+             .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member_id"))
+    return Member.objects.filter(Q(pk__in=roster_on(occ.unit, day).values("pk")) | Q(pk__in=above)).distinct()
+
+
+def _lecturer_id(value) -> int | None:
+    """The member id a 主讲人 element holds (an int, or digits posted by a form); None if not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def _valid_votes(value) -> bool:
     return isinstance(value, dict) and all(isinstance(value.get(k), int) and value[k] >= 0 for k in ("for", "against", "abstain"))
 
@@ -198,6 +223,12 @@ def _clean_elements(rec: Record, elements: dict) -> dict:
             raise ValidationError(f"“{f.label}”在专门的区域填写(出席、决议、附件)")
         if f.type == FieldType.VOTES and value not in ("", None) and not _valid_votes(value):
             raise ValidationError("表决情况应填写同意、反对、弃权的人数(非负整数)")
+        if f.type == FieldType.LECTURER and value not in ("", None):
+            pk = _lecturer_id(value)
+            if pk is None or not lecturer_candidates(rec.occurrence).filter(pk=pk).exists():
+                raise ValidationError(f"“{f.label}”须从本组织名册或上级党委(党组)成员中选择")
+            clean[key] = pk
+            continue
         if f.type in (FieldType.DATE, FieldType.DATETIME) and value:
             try:
                 (dt.datetime.fromisoformat if f.type == FieldType.DATETIME else dt.date.fromisoformat)(str(value))
@@ -329,18 +360,134 @@ def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: 
 
 @act("followup.done", unit=lambda fu, **_: fu.record.occurrence.unit)
 @transaction.atomic
-def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str) -> FollowUp:
-    """落实 / 补课完成 — with what was done."""
+def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str, measure: str = "") -> FollowUp:
+    """落实 / 补课完成 — with what was done; a 组织处置 also with its measure (限期改正、劝其退党、
+    除名: workflows/review.toml, 《中国共产党章程》第九条)."""
     fu = FollowUp.objects.select_for_update().get(pk=fu.pk)
     if fu.done_on:
         raise ValidationError("该事项已完成")
     if not (outcome or "").strip():
         raise ValidationError("请填写落实情况")
+    measure = (measure or "").strip()
+    if fu.kind == FollowUpKind.DISPOSAL:
+        allowed = review.rules().measure_labels
+        if measure not in allowed:
+            raise ValidationError(f"请选择处置方式:{'、'.join(allowed)}")
+    elif measure:
+        raise ValidationError("只有组织处置需要选择处置方式")
     before = ledger.snapshot(fu)
-    fu.done_on, fu.outcome = done_on, outcome.strip()
+    fu.done_on, fu.outcome, fu.measure = done_on, outcome.strip(), measure
     fu.save()
     ledger.record("followup.done", fu, actor=actor, before=before)
     return fu
+
+
+def review_field(occ: Occurrence):
+    """The record form's field of type ``grades`` (逐人评议结果), if the occurrence has one."""
+    form = occ.obligation.form
+    return form.fields.filter(type=FieldType.GRADES).first() if form is not None else None
+
+
+def review_subjects(occ: Occurrence):
+    """Who is graded in a 民主评议党员: the 党员 (正式 and 预备) on the unit's roll on the day."""
+    return roster_on(occ.unit, meeting_day(occ)).filter(category__in=PARTY_MEMBER_CATEGORIES)
+
+
+def _review_text(label: str, name: str, value) -> str:
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if len(text) > 500:
+        raise ValidationError(f"{name}的{label}最多500个字")
+    return text
+
+
+@act("record.save", unit=lambda occ, **_: occ.unit)
+@transaction.atomic
+def review_save(occ: Occurrence, *, actor, decided_by: str, rows: dict[int, dict]) -> int:
+    """民主评议 逐人结果 — for each member (id → {self, mutual, poll: {grade: count}, grade}) the
+    个人自评, 党员互评, 民主测评 counts and the 评定意见, given by ``decided_by`` (支委会 or 党员大会).
+    Everything is checked first — each member on the day's roll, each grade and each 测评 grade
+    in the allowed set (workflows/review.toml), counts whole and not negative — and on any error
+    nothing is saved. Returns how many members' results changed."""
+    occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
+    if occ.state not in EDITABLE:
+        raise ValidationError("记录已检查并冻结,修改请使用“更正”并填写原因")
+    if review_field(occ) is None:
+        raise ValidationError("该记录表格没有逐人评议栏目")
+    allowed = review.rules().grade_labels
+    subjects = {m.pk: m for m in review_subjects(occ)}
+    errors: list[str] = []
+    clean: dict[int, dict] = {}
+    if decided_by not in Decider.values:
+        errors.append("请选择评定意见由支部委员会还是党员大会提出")
+    for member_id, row in rows.items():
+        member = subjects.get(member_id)
+        if member is None:
+            errors.append("有人员不在本次评议当日的党员名册中")
+            continue
+        grade = (row.get("grade") or "").strip()
+        if grade and grade not in allowed:
+            errors.append(f"{member.name}:评定意见“{grade}”不在规定的等次中(应为{'、'.join(allowed)})")
+        poll = {}
+        for label, n in (row.get("poll") or {}).items():
+            if label not in allowed:
+                errors.append(f"{member.name}:民主测评等次“{label}”不在规定的等次中")
+                continue
+            if n in ("", None):
+                continue
+            try:
+                n = int(n)
+            except (TypeError, ValueError):
+                n = -1
+            if n < 0:
+                errors.append(f"{member.name}:民主测评“{label}”票数应为非负整数")
+                continue
+            poll[label] = n
+        try:
+            clean[member_id] = {"self_review": _review_text("个人自评", member.name, row.get("self")),
+                                "mutual_review": _review_text("党员互评", member.name, row.get("mutual")),
+                                "poll": poll, "grade": grade}
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError(list(dict.fromkeys(errors)))
+    rec = _ensure_record(occ, actor)
+    existing = {r.member_id: r for r in MemberReview.objects.filter(record=rec, member_id__in=list(clean))}
+    changed = 0
+    for member_id, values in sorted(clean.items()):
+        values = {**values, "decided_by": decided_by if values["grade"] else ""}
+        r = existing.get(member_id)
+        if r is not None and all(getattr(r, k) == v for k, v in values.items()):
+            continue
+        before = ledger.snapshot(r) if r is not None else None
+        if r is None:
+            r = MemberReview(record=rec, member=subjects[member_id])
+        for k, v in values.items():
+            setattr(r, k, v)
+        r.save()
+        ledger.record("member_review.grade", r, actor=actor, before=before)
+        changed += 1
+    return changed
+
+
+def ungraded(rec: Record) -> list[Member]:
+    """党员 on the roll of the review day with no 评定意见 on the record (by name)."""
+    graded = rec.reviews.exclude(grade="").values("member_id")
+    return list(review_subjects(rec.occurrence).exclude(pk__in=graded).order_by("name"))
+
+
+def _disposals(rec: Record, occ: Occurrence, actor, held_on: dt.date) -> None:
+    """不合格 → 组织处置: each member graded so gets a follow-up owed within the organisation's
+    ``review_disposal_days`` (seed 001 三(二)4 及时进行组织处置), tracked like any follow-up —
+    the occurrence closes only when it is done."""
+    bad = review.rules().disposal_grades
+    days = rule_value(occ.unit, "review_disposal_days")
+    for r in rec.reviews.filter(grade__in=bad).select_related("member"):
+        if rec.followups.filter(kind=FollowUpKind.DISPOSAL, owner=r.member).exists():
+            continue
+        fu = FollowUp.objects.create(record=rec, kind=FollowUpKind.DISPOSAL, owner=r.member,
+                                     text=f"对{r.member.name}的组织处置(民主评议{r.grade})",
+                                     due_date=held_on + dt.timedelta(days=days))
+        ledger.record("followup.disposal", fu, actor=actor)
 
 
 def dues_month(occ: Occurrence) -> dt.date | None:
@@ -387,6 +534,16 @@ def missing_elements(rec: Record) -> list[str]:
             ok = rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists() or str(rec.elements.get(f.key, "")).strip() != ""
         elif f.type == FieldType.ATTACHMENTS:
             ok = rec.attachments.exists()
+        elif f.type == FieldType.GRADES:
+            left = ungraded(rec)
+            if left:
+                names = "、".join(m.name for m in left[:5]) + ("等" if len(left) > 5 else "")
+                missing.append(f"{f.label}({len(left)} 名党员尚无评定意见:{names})")
+                continue
+            ok = True
+        elif f.type == FieldType.LECTURER:
+            pk = _lecturer_id(rec.elements.get(f.key))
+            ok = pk is not None and lecturer_candidates(rec.occurrence).filter(pk=pk).exists()
         elif f.type == FieldType.VOTES:
             v = rec.elements.get(f.key)
             ok = isinstance(v, dict) and all(isinstance(v.get(k), int) for k in ("for", "against", "abstain"))
@@ -449,6 +606,7 @@ def record_submit(occ: Occurrence, *, actor, held_on: dt.date) -> Occurrence:
             fu = FollowUp.objects.create(record=rec, kind=FollowUpKind.MAKEUP, owner=a.member, text=f"{a.member.name} 补课",
                                          due_date=held_on + dt.timedelta(days=makeup))
             ledger.record("followup.makeup", fu, actor=actor)
+    _disposals(rec, occ, actor, held_on)
     return occ
 
 
@@ -520,7 +678,7 @@ def occurrence_close(occ: Occurrence, *, actor) -> Occurrence:
     rec = _record(occ, editable=False)
     open_items = list(rec.followups.filter(done_on__isnull=True))
     if open_items:
-        raise ValidationError(f"还有 {len(open_items)} 项决议落实或补课未完成:{'、'.join(f.text for f in open_items[:5])}")
+        raise ValidationError(f"还有 {len(open_items)} 项决议落实、补课或组织处置未完成:{'、'.join(f.text for f in open_items[:5])}")
     _require_dues_settled(occ)
     return _move(occ, "close", actor=actor)
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),
     path("dues/", views.dues_page, name="dues_page"),
+    path("people/", views.people_page, name="people_duties"),
 ]

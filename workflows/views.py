@@ -24,6 +24,7 @@ from workflows import services
 from workflows.compliance import ROLLUP_ABOVE, STATUS_LABELS, compliance
 from workflows.models import PDCA, Attachment, FollowUp, Occurrence, Presence, State
 from workflows.nextstep import occurrence_next_step
+from workflows.review import rules as review_rules
 
 
 def _date(value: str, label: str) -> dt.date:
@@ -66,10 +67,15 @@ def occurrence_detail(request, pk: int):
     fields = []
     if rec:
         for f in rec.form.fields.all():
-            if f.type in (FieldType.ATTENDANCE, FieldType.RESOLUTIONS, FieldType.ATTACHMENTS, FieldType.DUES):
+            if f.type in (FieldType.ATTENDANCE, FieldType.RESOLUTIONS, FieldType.ATTACHMENTS, FieldType.DUES, FieldType.GRADES):
                 continue
             value = rec.elements.get(f.key, "")
-            fields.append({"key": f.key, "label": f.label, "type": f.type, "required": f.required, "value": value})
+            field = {"key": f.key, "label": f.label, "type": f.type, "required": f.required, "value": value, "help": f.help_text}
+            if f.type == FieldType.LECTURER:  # 主讲人: a person chosen from the roll (services.lecturer_candidates)
+                field["choices"] = [(m.pk, m.name) for m in services.lecturer_candidates(occ).order_by("name")]
+                field["value"] = value if isinstance(value, int) else ""
+                field["shown"] = next((n for pk, n in field["choices"] if pk == value), "" if value in ("", None) else str(value))
+            fields.append(field)
     steps = []
     order = [s for s, _ in PDCA]
     reached = order.index(occ.state) if occ.state in order else -1
@@ -88,8 +94,10 @@ def occurrence_detail(request, pk: int):
                     "dues_total": sum((r.payment.amount for r in rows if r.payment), start=0),
                     "dues_unsettled": sum(1 for r in rows if not r.settled), "dues_short": sum(1 for r in rows if r.short),
                     "dues_paid_on": min(timezone.localdate(), dues.month_end(month))}
+    review_ctx = _review_context(occ, rec)
     return render(request, "workflows/occurrence.html", {
         "next_step": occurrence_next_step(occ, missing), "dates": held_vs_planned(occ, rec),
+        "review": review_ctx, "measures": review_rules().measures,
         **dues_ctx,
         "occ": occ, "rec": rec, "steps": steps, "fields": fields,
         "roster": [(m, marks.get(m.pk)) for m in roster],
@@ -109,6 +117,28 @@ def occurrence_detail(request, pk: int):
     })
 
 
+def _review_context(occ: Occurrence, rec) -> dict | None:
+    """民主评议 逐人结果 on the occurrence page: each 党员 of the day's roll with their row."""
+    field = services.review_field(occ) if rec else None
+    if field is None:
+        return None
+    from qms.rules import rule_value
+    from workflows.models import Decider
+
+    r = review_rules()
+    saved = {x.member_id: x for x in rec.reviews.all()}
+    subjects = list(services.review_subjects(occ).order_by("name"))
+    by_source: dict[str, list[str]] = {}
+    for g in r.grades:  # "优秀、合格、基本合格(本系统默认…);不合格(seed 001 三(二)4 …)"
+        by_source.setdefault(g.source, []).append(g.label)
+    return {"label": field.label, "grades": r.grades, "disposal_grades": r.disposal_grades,
+            "grade_sources": [("、".join(labels), source) for source, labels in by_source.items()],
+            "deciders": Decider.choices, "deciders_source": r.deciders_source,
+            "decided_by": next((x.decided_by for x in saved.values() if x.decided_by), ""),
+            "rows": [(m, saved.get(m.pk)) for m in subjects], "ungraded": services.ungraded(rec),
+            "days": rule_value(occ.unit, "review_disposal_days")}
+
+
 def held_vs_planned(occ: Occurrence, rec) -> str:
     """In words, when the day held is not the day planned ("计划 12-15,实际 12-17 开展"), and when
     the record's 时间 names yet another day."""
@@ -121,7 +151,7 @@ def held_vs_planned(occ: Occurrence, rec) -> str:
     return ";".join(out)
 
 
-_ACTIONS = ("plan", "save", "attend", "attend_all", "signin", "dues", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
+_ACTIONS = ("plan", "save", "grades", "attend", "attend_all", "signin", "dues", "guest", "resolution", "submit", "check", "close", "followup_done", "amend", "attach", "cancel")
 
 
 def _chosen_member(user, occ: Occurrence, pk) -> Member | None:
@@ -167,6 +197,13 @@ def occurrence_action(request, pk: int, action: str):
             rec = services.record_save(occ, actor=u, elements=elements)
             missing = services.missing_elements(rec)
             done = f"记录已保存,尚缺:{'、'.join(missing)}" if missing else "记录已保存,要素齐全"
+        elif action == "grades":
+            grades = review_rules().grade_labels
+            ids = [int(k[2:-4]) for k in p if k.startswith("g_") and k.endswith("_row") and k[2:-4].isdigit()]
+            rows = {i: {"self": p.get(f"s_{i}", ""), "mutual": p.get(f"u_{i}", ""), "grade": p.get(f"g_{i}", ""),
+                        "poll": {g: p.get(f"v_{i}_{n}", "") for n, g in enumerate(grades)}} for i in ids}
+            n = services.review_save(occ, actor=u, decided_by=p.get("decided_by", ""), rows=rows)
+            done = f"已保存评议结果(更新 {n} 人)" if n else "评议结果没有变化"
         elif action == "attend":
             member = _chosen_member(u, occ, p.get("member"))
             if member is None:
@@ -225,7 +262,8 @@ def occurrence_action(request, pk: int, action: str):
             done = "已闭环(A),本次事项完成"
         elif action == "followup_done":
             fu = FollowUp.objects.get(pk=p.get("followup") or 0, record__occurrence=occ)
-            fu = services.followup_done(fu, actor=u, done_on=_date(p.get("done_on"), "完成日期"), outcome=p.get("outcome", ""))
+            fu = services.followup_done(fu, actor=u, done_on=_date(p.get("done_on"), "完成日期"), outcome=p.get("outcome", ""),
+                                        measure=p.get("measure", ""))
             done = f"已登记“{fu.text}”落实完成"
         elif action == "amend":
             key = p.get("field", "")
@@ -431,6 +469,33 @@ def dues_page(request):
         "requests": [(r, bool(r.unit.parent_id) and can_manage(request.user, r.unit.parent))
                      for r in RemovalRequest.objects.filter(unit__path__startswith=unit.path, state="requested").select_related("member", "unit", "unit__parent")],
         "this_month": last,
+    })
+
+
+#: members listed on the 个人履责 page (leaders first); the rest are counted, not listed
+PEOPLE_ROWS = 300
+
+
+@login_required
+def people_page(request):
+    """个人履责 — rules owed by a person, counted from the records: who has given their 党课
+    this year and who still owes (seed 001 三(二)2, 三(一)3); each member's 组织生活 from the
+    attendance records and the year-end 通报 of leaders below the 双重组织生活 rule (seed 004 篇1
+    十三、十八)."""
+    from workflows import people
+
+    unit = get_visible_or_404(request.user, Unit, code=_unit_code(request))
+    year = _year(request)
+    lectures = people.lecture_duties(unit, year)
+    rows = people.participation(unit, year)
+    below, threshold, source = people.dual_life_report(unit, year)
+    return render(request, "workflows/people.html", {
+        "unit": unit, "year": year, "lectures": lectures,
+        "participation": rows[:PEOPLE_ROWS], "participation_total": len(rows), "people_rows": PEOPLE_ROWS,
+        "report": below, "threshold": threshold, "threshold_source": source,
+        "year_over": dt.date(year, 12, 31) < timezone.localdate(), "today": timezone.localdate(),
+        "lectures_short": [d for d in lectures if not d.fulfilled],
+        "lecture_sources": sorted({d.source for d in lectures}),
     })
 
 

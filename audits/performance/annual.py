@@ -28,6 +28,7 @@ from qms.models import Member, Position, Unit
 from qms.people import person
 from qms.permissions import act
 from workflows.models import Attendance, DuesPayment, Occurrence, Presence, State
+from workflows.people import leader_offices, lectures_given
 
 RULES = Path(__file__).resolve().parent / "rules" / "annual_stats.toml"
 HELD = (State.HELD, State.CHECKED, State.CLOSED)
@@ -117,6 +118,7 @@ HOW = {
     "joined": "花名册“入党日期”在本年的人员",
     "made_full": "花名册“转正日期”在本年的人员",
     "dues": "系统统计:本年交纳的党费合计",
+    "leader_lectures": "系统统计:已检查的党课记录中,主讲人为党委(党组)成员的",
 }
 
 
@@ -137,6 +139,8 @@ def rows(root: Unit, year: int) -> list[Row]:
                "made_full": members.filter(full_on__year=year).count()}
     dues = (DuesPayment.objects.filter(member__in=members, paid_on__year=year).aggregate(s=Sum("amount"))["s"]
             or Decimal("0.00"))
+    leaders = leader_offices(year)
+    leader_lectures = len({occ.pk for pk, occs in lectures_given(root, year).items() if pk in leaders for occ in occs})
     report = AnnualReport.objects.filter(root=root, year=year).first()
     entered = report.values if report else {}
     out = []
@@ -165,6 +169,8 @@ def rows(root: Unit, year: int) -> list[Row]:
                 value = len({m for m, k in changes if not kinds or k in kinds})
             elif kind == "dues":
                 value = dues
+            elif kind == "leader_lectures":
+                value = leader_lectures
             else:
                 raise ValueError(f"未知统计类型 {kind}")
             cells.append(Cell(c["key"], c["label"], c["unit"], value, False, HOW[kind] + docs))

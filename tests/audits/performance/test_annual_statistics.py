@@ -51,9 +51,11 @@ def org():
         return Occurrence.objects.create(unit=unit, obligation=ob, obligation_key=ob.key, period_start=day.replace(day=1), period_end=day,
                                          due_date=day, seq=seq, state=state, held_on=day if state != State.MISSED else None, topic=topic)
 
-    occ(b1, "支部书记讲党课", State.CLOSED, topic="学习党章")
-    occ(b2, "支部书记讲党课", State.HELD, topic="党史")
-    occ(b1, "党委(党组)成员讲党课", State.CHECKED)
+    occ(b1, "安排党课", State.CLOSED, topic="学习党章")
+    occ(b2, "安排党课", State.HELD, topic="党史")
+    by_leader = occ(b1, "安排党课", State.CHECKED, seq=2, topic="全面从严治党")  # given by a 党委 member
+    Position.objects.create(member=m[2], unit=c, title="organization", start=dt.date(YEAR - 1, 1, 1))
+    Record.objects.create(occurrence=by_leader, form=by_leader.obligation.form, elements={"lecturer": m[2].pk})
     occ(b1, "任期届满按期换届", State.MISSED)
     occ(b2, "任期届满按期换届", State.CLOSED)
     admin = factories.user("admin")
