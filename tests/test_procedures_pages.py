@@ -106,6 +106,18 @@ def _tool(name):
         pytest.skip(f"需要 {name}")
 
 
+def test_every_printed_record_form_passes_the_layout_check(client, site, tmp_path):
+    """Each form of the library as printed (blank) keeps within its margins, nothing overlapping."""
+    _tool("pdftoppm")
+    client.force_login(site["sec"])
+    forms = list(RecordForm.objects.filter(owner__isnull=True).order_by("code", "version"))
+    assert len(forms) >= 10
+    for form in forms:
+        pdf = tmp_path / f"{form.code}-{form.version}.pdf"
+        pdf.write_bytes(client.get(reverse("procedure_form_pdf", args=[form.pk])).content)
+        assert check_pdf(pdf, Margins(18, 16, 20, 16)) == [], form.code
+
+
 def test_printed_record_form_is_a_pdf_with_embedded_cjk_fonts(client, site, tmp_path):
     _tool("pdftotext")
     client.force_login(site["sec"])
