@@ -11,6 +11,14 @@ class AuditsConfig(AppConfig):
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
+        from pathlib import Path
+
+        from qms import rules
+
+        here = Path(__file__).resolve().parent
+        rules.register(here / "capa" / "rules.toml")  # 纠正措施's numbers, overridable per organisation
+        rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
+
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
         from qms.site import register_home_panel

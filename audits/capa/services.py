@@ -22,6 +22,7 @@ from qms import ledger
 from qms.models import Member, Unit
 from qms.notify import holders, notify
 from qms.permissions import act, is_user
+from qms.rules import rule_value
 from workflows.models import Occurrence, State
 
 CONFLICT = "该整改单已被他人处理,请刷新页面后重试"
@@ -84,7 +85,8 @@ def nc_raise_from_gap(occ: Occurrence, *, actor) -> Nonconformity:
     if occ.nonconformities.exists():
         raise ValidationError("该事项已立项整改")
     what = "未开展" if occ.state == State.MISSED else "记录要素不全,未通过检查"
-    return nc_raise(actor=actor, unit=occ.unit, source=NCSource.GAP, grade=Grade.MINOR,
+    grade = Grade.MAJOR if rule_value(occ.unit, "gap_nonconformity_major") else Grade.MINOR
+    return nc_raise(actor=actor, unit=occ.unit, source=NCSource.GAP, grade=grade,
                     clause=f"{occ.obligation.version.document.code}", requirement=f"{occ.obligation.title}:{occ.obligation.frequency_text()}(依据:{occ.obligation.source})",
                     evidence=f"{occ.unit.name} {occ.period_label()} {occ.obligation.title}{what}(截止 {occ.due_date:%Y-%m-%d})", occurrence=occ)
 
@@ -207,9 +209,12 @@ def nc_reject(nc, *, actor, reason: str) -> Nonconformity:
 
 @act("nc.close", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
-def nc_close(nc, *, actor, effectiveness_after_days: int = 90) -> Nonconformity:
-    """关闭 — only after verification; schedules the effectiveness review."""
+def nc_close(nc, *, actor, effectiveness_after_days: int | None = None) -> Nonconformity:
+    """关闭 — only after verification; schedules the effectiveness review after the organisation's
+    ``effectiveness_review_days`` (audits/capa/rules.toml, overridable)."""
     today = timezone.localdate()
+    if effectiveness_after_days is None:
+        effectiveness_after_days = rule_value(nc.unit, "effectiveness_review_days")
     return _move(nc, "close", actor=actor, closed_on=today, effectiveness_due=today + dt.timedelta(days=effectiveness_after_days))
 
 

@@ -29,6 +29,7 @@ from qms import ledger
 from qms import services as core
 from qms.models import Member, Role, Unit
 from qms.permissions import act
+from qms.rules import rules_for
 from qms.scoping import can_manage, can_see, is_admin
 from workflows.models import Occurrence, State
 
@@ -403,15 +404,17 @@ def programme_build(root: Unit, year: int, *, actor) -> list:
     for uid in Nonconformity.objects.filter(unit__path__startswith=root.path, state__in=OPEN_STATES).values_list("unit_id", flat=True):
         open_ncs[uid] = open_ncs.get(uid, 0) + 1
     audited_last_year = set(Audit.objects.filter(year=year - 1, units__path__startswith=root.path).values_list("units", flat=True))
+    r = {k: v.value for k, v in rules_for(root).items()}  # audits/internal/rules.toml, overridable
+    watch, poor = r["programme_rate_watch"] / 100, r["programme_rate_poor"] / 100
     scored = []
     for unit in Unit.objects.filter(path__startswith=root.path, kind__in=BRANCH_KINDS, is_active=True).order_by("path"):
         rate = last.by_unit[unit.code].rate if unit.code in last.by_unit else None
         reasons, score = [], 0
-        if rate is not None and rate < 0.9:
-            score += 2 if rate < 0.8 else 1
+        if rate is not None and rate < watch:
+            score += 2 if rate < poor else 1
             reasons.append(f"上年执行率 {rate:.0%}")
         if open_ncs.get(unit.pk):
-            score += min(open_ncs[unit.pk], 3)
+            score += min(open_ncs[unit.pk], r["programme_open_nc_max"])
             reasons.append(f"未关闭不符合项 {open_ncs[unit.pk]} 项")
         if unit.pk not in audited_last_year:
             score += 1
@@ -420,7 +423,7 @@ def programme_build(root: Unit, year: int, *, actor) -> list:
     entries = []
     scored.sort(key=lambda x: (x[0], x[1]))
     for i, (neg, _path, unit, reason) in enumerate(scored):
-        priority = 1 if -neg >= 3 else 2 if -neg >= 1 else 3
+        priority = 1 if -neg >= r["programme_priority_high"] else 2 if -neg >= r["programme_priority_mid"] else 3
         quarter = min(4, 1 + i * 4 // max(len(scored), 1))
         e = ProgrammeEntry.objects.create(year=year, root=root, unit=unit, priority=priority, reason=reason, quarter=quarter)
         ledger.record("programme.add", e, actor=actor)

@@ -24,10 +24,28 @@ class Rule:
     overridden_by: str | None = None  # the unit whose own rule set the value
 
 
+#: Rule files of the apps above (``register``): their numbers join the defaults and are
+#: overridden per organisation the same way.
+_MORE: list[Path] = []
+
+
+def register(path: Path) -> None:
+    """An app above ``qms`` adds its own rule file (called from its ``AppConfig.ready``)."""
+    if path not in _MORE:
+        _MORE.append(path)
+        defaults.cache_clear()
+
+
 @cache
 def defaults() -> dict[str, Rule]:
-    data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
-    return {k: Rule(k, int(v["value"]), v["label"], v["source"]) for k, v in data.items()}
+    out: dict[str, Rule] = {}
+    for path in (_FILE, *_MORE):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for k, v in data.items():
+            if k in out:
+                raise ValueError(f"{path.name}: 规则 {k} 与已有规则重名")
+            out[k] = Rule(k, int(v["value"]), v["label"], v["source"])
+    return out
 
 
 def rules_for(unit: Unit) -> dict[str, Rule]:

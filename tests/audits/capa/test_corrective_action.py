@@ -335,3 +335,36 @@ def test_register_overview_equals_a_count_by_hand(org):
             assert s.mean_days == (round(days / rect, 1) if rect else None)
     empty = services.register_overview(qs.none(), 30)
     assert (empty.listed, empty.units_total, empty.lowest, empty.stats.total) == (0, 0, [], 0)
+
+
+def test_effectiveness_review_delay_and_gap_grade_are_the_organisations_rules(org):
+    """H12/H13: 90 days and 一般不符合 are this product's defaults (audits/capa/rules.toml), each
+    overridable by the organisation with its own source; an override without one is refused."""
+    nc = _to_implemented(org, _raise(org))
+    services.nc_verify(nc, actor=org["auditor"], note="已核实")
+    closed = services.nc_close(nc, actor=org["auditor"])
+    assert closed.effectiveness_due == TODAY + dt.timedelta(days=90)
+    with pytest.raises(ValidationError, match="必须注明本组织制度依据"):
+        core.policy_override_set(actor=org["auditor"], unit=org["c"], key="effectiveness_review_days", value=30, source=" ")
+    core.policy_override_set(actor=org["auditor"], unit=org["c"], key="effectiveness_review_days", value=30,
+                             source="本党委《整改工作办法》第五条")
+    nc2 = _to_implemented(org, _raise(org))
+    services.nc_verify(nc2, actor=org["auditor"], note="已核实")
+    assert services.nc_close(nc2, actor=org["auditor"]).effectiveness_due == TODAY + dt.timedelta(days=30)
+
+
+def test_a_gap_is_raised_as_major_where_the_organisation_says_so():
+    from procedures.library_loader import load_library
+    from workflows.models import Occurrence, State
+    from workflows.scheduler import schedule
+
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    b = factories.unit("B", UnitKind.BRANCH, parent=c, name="第一党支部")
+    factories.member(b, "甲")
+    schedule(today=TODAY - dt.timedelta(days=120))
+    missed = list(Occurrence.objects.filter(unit=b, due_date__lt=TODAY)[:2])
+    Occurrence.objects.filter(pk__in=[o.pk for o in missed]).update(state=State.MISSED)
+    assert services.nc_raise_from_gap(Occurrence.objects.get(pk=missed[0].pk), actor=None).grade == "minor"
+    core.policy_override_set(actor=None, unit=c, key="gap_nonconformity_major", value=1, source="本党委《督查办法》")
+    assert services.nc_raise_from_gap(Occurrence.objects.get(pk=missed[1].pk), actor=None).grade == "major"

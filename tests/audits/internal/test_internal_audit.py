@@ -268,3 +268,20 @@ def test_an_internal_auditor_may_plan_a_plain_member_may_not(org):
     with pytest.raises(NotPermitted, match="您无权编制审核计划"):
         svc.audit_plan(actor=org["insider"], year=TODAY.year, title="x", root=org["c"], units=[org["b2"]], lead=neutral,
                        start=TODAY, end=TODAY + dt.timedelta(days=3))
+
+
+def test_the_programmes_risk_numbers_are_the_organisations_rules(org):
+    """H11: the risk points and priority bands are this product's defaults (audits/internal/rules.toml),
+    overridable per organisation: with the 优先 band raised to 4, two open tickets no longer make it."""
+    from audits.capa import services as capa
+    from qms import services as core
+    from qms.rules import defaults
+
+    for key in ("programme_rate_watch", "programme_rate_poor", "programme_open_nc_max", "programme_priority_high",
+                "programme_priority_mid"):
+        assert "本系统默认" in defaults()[key].source
+    capa.nc_raise(actor=org["admin"], unit=org["b3"], source="spot_check", grade="minor", clause="7.5", requirement="r", evidence="e1")
+    capa.nc_raise(actor=org["admin"], unit=org["b3"], source="spot_check", grade="minor", clause="7.5", requirement="r", evidence="e2")
+    core.policy_override_set(actor=org["admin"], unit=org["c"], key="programme_priority_high", value=4, source="本党委审核方案")
+    entries = svc.programme_build(org["c"], TODAY.year, actor=org["admin"])
+    assert entries[0].unit.code == "B3" and entries[0].priority == 2
