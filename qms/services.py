@@ -59,7 +59,7 @@ def id_number_problem(value: str) -> str | None:
 
 def _basis(source: str) -> str:
     """A rule's source as a refusal quotes it: the document and clause, by its title."""
-    return cite(source.split(":", 1)[0].split("(", 1)[0].strip() or source)
+    return cite(source.split(":", 1)[0].strip() or source)
 
 
 def _check_parent(kind: str, parent: Unit | None) -> None:
@@ -93,9 +93,10 @@ def _check_term(kind: str, term_years: int | None, rules: dict) -> None:
         raise ValidationError({"term_years": f"{kind_label}不实行任期制,任期应留空"})
     lo, hi, base, adjust = allowed
     if not lo <= term_years <= hi:
+        basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
         raise ValidationError({"term_years": (
-            f"任期应在{lo}至{hi}年之间:{kind_label}每届任期一般为{base.value}年(依据:{_basis(base.source)}),"
-            f"延期或提前换届一般不超过{adjust.value}年并须报上级党的委员会批准(依据:{_basis(adjust.source)})")})
+            f"任期应在{lo}至{hi}年之间:{kind_label}每届任期一般为{base.value}年,"
+            f"延期或提前换届一般不超过{adjust.value}年并须报上级党的委员会批准(依据:{basis})")})
 
 
 def _set_path(unit: Unit) -> None:
