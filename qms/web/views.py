@@ -152,7 +152,8 @@ def unit_detail(request, code: str):
         "term_years": years,
         "term_end": term_end(unit, years) if years else None,
         "today": today,
-        "rules": sorted(rules.values(), key=lambda r: r.key),
+        "rules": [(r, "、".join(str(UnitKind(k).label) for k in r.kinds) or "各类组织")
+                  for r in sorted(rules.values(), key=lambda r: r.key)],
         "can_manage": can_manage(request.user, unit),
         "history": ledger.history(unit)[:50],
         "admin_units": unit.admin_units.all(),
