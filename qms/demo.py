@@ -217,6 +217,8 @@ def build() -> dict[str, int]:
         ms = roster[b.code]
         start = b.term_start
         titles = ["secretary"] + (["organization", "propaganda", "discipline"] + (["deputy_secretary"] if b.size >= 25 else []) if b.committee else [])
+        if not b.committee:  # 不设委员会的支部,应指定专人负责纪检工作 (seed 001 三(二)1)
+            titles.append("discipline_contact")
         for member, title in zip(ms, titles, strict=False):
             assign(member, units[b.code], title, start)
         for gi, g in enumerate(groups[b.code]):
@@ -229,9 +231,9 @@ def build() -> dict[str, int]:
             pool = [roster["HX-Z1-B3"][12]] + pool  # the zongzhi login
         for member, title in zip(pool, ["secretary", "deputy_secretary", "organization", "propaganda", "discipline"], strict=False):
             assign(member, units[code], title, term)
-    # 党委 committee of 7 from the 机关 branches
+    # 党委 committee of 7 from the 机关 branches; its 纪委 is recorded by the 纪委书记 (seed 001 三(二)1)
     pool = roster["HX-B1"][12:16] + roster["HX-B2"][10:13]
-    for member, title in zip(pool, ["secretary", "deputy_secretary", "deputy_secretary", "organization", "propaganda", "discipline", "committee_member"], strict=True):
+    for member, title in zip(pool, ["secretary", "deputy_secretary", "deputy_secretary", "organization", "propaganda", "discipline_secretary", "committee_member"], strict=True):
         assign(member, units[ROOT_CODE], title, COMMITTEE_TERM)
 
     # a little history

@@ -73,7 +73,7 @@ class Unit(models.Model):
     term_start = models.DateField(_("本届任期开始"), null=True, blank=True)
     term_years = models.PositiveSmallIntegerField(
         _("任期(年)"), null=True, blank=True,
-        help_text=_("留空则按组织类别的默认任期(基层委员会5年,总支、支部3年)"),
+        help_text=_("留空则按组织类别的默认任期(见本组织的组织规则)"),
     )
     is_active = models.BooleanField(_("有效"), default=True)
 
@@ -252,13 +252,16 @@ class PositionTitle(models.TextChoices):
     ORGANIZATION = "organization", _("组织委员")
     PROPAGANDA = "propaganda", _("宣传委员")
     DISCIPLINE = "discipline", _("纪检委员")
+    DISCIPLINE_SECRETARY = "discipline_secretary", _("纪委书记")
     YOUTH = "youth", _("青年委员")
     MEMBER = "committee_member", _("委员")
+    DISCIPLINE_CONTACT = "discipline_contact", _("纪检工作负责人")
     GROUP_LEADER = "group_leader", _("党小组长")
 
 
-#: Offices that make up a 支委会 / 党委会 (the 党小组长 is not a committee seat).
-COMMITTEE_TITLES = tuple(t for t in PositionTitle if t != PositionTitle.GROUP_LEADER)
+#: Offices that make up a 支委会 / 党委会 (the 党小组长 and the 纪检工作负责人 named in a branch
+#: without a committee are not committee seats).
+COMMITTEE_TITLES = tuple(t for t in PositionTitle if t not in (PositionTitle.GROUP_LEADER, PositionTitle.DISCIPLINE_CONTACT))
 #: Offices whose holders manage their unit's subtree in the system.
 OFFICER_TITLES = COMMITTEE_TITLES
 

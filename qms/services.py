@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from qms import accounts, ledger, limits
+from qms.citations import cite
+from qms.figures import member_count
 from qms.models import (
     BRANCH_KINDS,
     AdminUnit,
@@ -32,23 +34,13 @@ from qms.models import (
     UnitKind,
 )
 from qms.permissions import act, allowed, member_unit, require
+from qms.rules import TERM_KEYS, Rule, defaults, rules_for, shape
 from qms.scoping import can_manage
 from qms.signals import member_event_recorded
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-
-#: Which kinds may sit under which (None = a root).
-_ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
-    UnitKind.COMMITTEE: (None, UnitKind.COMMITTEE),
-    UnitKind.GENERAL_BRANCH: (None, UnitKind.COMMITTEE),
-    UnitKind.BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
-    UnitKind.JOINT_BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
-    UnitKind.TEMP_BRANCH: (None, UnitKind.COMMITTEE, UnitKind.GENERAL_BRANCH),
-    UnitKind.GROUP: BRANCH_KINDS,
-}
-
 
 def id_number_problem(value: str) -> str | None:
     """Why a 居民身份证号码 is invalid (GB 11643-1999 check digit), or None if it is valid."""
@@ -65,13 +57,46 @@ def id_number_problem(value: str) -> str | None:
     return None
 
 
+def _basis(source: str) -> str:
+    """A rule's source as a refusal quotes it: the document and clause, by its title."""
+    return cite(source.split(":", 1)[0].strip() or source)
+
+
 def _check_parent(kind: str, parent: Unit | None) -> None:
-    allowed = _ALLOWED_PARENTS[kind]
+    """Tree shape (``rules/tree.toml`` [parents]): which kind may sit under which."""
+    allowed, source = shape().parents[kind]
     parent_kind = parent.kind if parent else None
     if parent_kind not in allowed:
         kind_label = UnitKind(kind).label
         where = f"“{UnitKind(parent_kind).label}”之下" if parent_kind else "顶层"
-        raise ValidationError({"parent": f"{kind_label}不能设在{where}"})
+        raise ValidationError({"parent": f"{kind_label}不能设在{where}(依据:{cite(source)})"})
+
+
+def term_range(kind: str, rules: dict) -> tuple[int, int, Rule, Rule] | None:
+    """The terms a unit of ``kind`` may have under ``rules``: the default term (``term_years_*``)
+    ± ``term_adjust_max_years``; None for a kind without a term (党小组)."""
+    key = TERM_KEYS.get(kind)
+    if key is None:
+        return None
+    base, adjust = rules[key], rules["term_adjust_max_years"]
+    return max(1, base.value - adjust.value), base.value + adjust.value, base, adjust
+
+
+def _check_term(kind: str, term_years: int | None, rules: dict) -> None:
+    """换届 (seed 001 三(二)8): a term set on a unit stays within the default ± the allowed
+    extension or advance; a larger change is refused (its approval is a separate process)."""
+    if term_years is None:
+        return
+    kind_label = UnitKind(kind).label
+    allowed = term_range(kind, rules)
+    if allowed is None:
+        raise ValidationError({"term_years": f"{kind_label}不实行任期制,任期应留空"})
+    lo, hi, base, adjust = allowed
+    if not lo <= term_years <= hi:
+        basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
+        raise ValidationError({"term_years": (
+            f"任期应在{lo}至{hi}年之间:{kind_label}每届任期一般为{base.value}年,"
+            f"延期或提前换届一般不超过{adjust.value}年并须报上级党的委员会批准(依据:{basis})")})
 
 
 def _set_path(unit: Unit) -> None:
@@ -98,8 +123,7 @@ def unit_create(
     if kind not in UnitKind.values:
         raise ValidationError({"kind": f"未知的组织类别:{kind}"})
     _check_parent(kind, parent)
-    if term_years is not None and not 1 <= term_years <= 10:
-        raise ValidationError({"term_years": "任期应在1至10年之间"})
+    _check_term(kind, term_years, rules_for(parent) if parent is not None else defaults())
     unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent, founded_on=founded_on,
                 term_start=term_start, term_years=term_years)
     unit.save()
@@ -125,8 +149,11 @@ def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
+    old_kind, old_term = unit.kind, unit.term_years
     for k, v in changes.items():
         setattr(unit, k, v)
+    if unit.kind not in UnitKind.values:
+        raise ValidationError({"kind": f"未知的组织类别:{unit.kind}"})
     moved = (new_parent.pk if new_parent else None) != unit.parent_id
     if moved and new_parent is not None and new_parent.path.startswith(unit.path):
         raise ValidationError({"parent": "不能把党组织移到它自己或它的下级组织之下(会形成环)"})
@@ -135,6 +162,8 @@ def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     unit.parent = new_parent
     if moved:
         _set_path(unit)
+    if moved or unit.kind != old_kind or unit.term_years != old_term:
+        _check_term(unit.kind, unit.term_years, rules_for(unit))  # the rules where the unit now sits
     unit.save()
     if moved:
         for d in Unit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk):
@@ -381,25 +410,45 @@ def secretary_training_warning(*, member: Member, unit: Unit, title: str, start:
             "(《关于进一步加强和改进机关党的建设的实施意见》四(二))")
 
 
+def _check_seats(unit: Unit, title: str, start: dt.date) -> None:
+    """职数: which offices a kind of unit has (``rules/tree.toml`` [titles]) and how many holders
+    a seat may have (``secretary_max``, ``group_leader_max``, ``small_branch_deputy_max``)."""
+    title_label, kind_label = PositionTitle(title).label, UnitKind(unit.kind).label
+    titles, source = shape().titles[unit.kind]
+    if title not in titles:
+        where = "、".join(str(UnitKind(k).label) for k, (ts, _s) in shape().titles.items() if title in ts)
+        raise ValidationError({"title": f"{kind_label}不设{title_label}(依据:{cite(source)})"
+                                        + (f";{title_label}只在{where}任职" if where else "")})
+    rules = rules_for(unit)
+    holders = Position.objects.filter(unit=unit, title=title, end__isnull=True).count()
+    limit_key = {PositionTitle.SECRETARY: "secretary_max", PositionTitle.GROUP_LEADER: "group_leader_max"}.get(title)
+    if limit_key and holders >= rules[limit_key].value:
+        raise ValidationError({"title": f"{unit.name} 已有在任{title_label} {holders} 名,"
+                                        f"{rules[limit_key].label}为 {rules[limit_key].value}(依据:{cite(rules[limit_key].source)}),请先免去原职务"})
+    deputy = rules["small_branch_deputy_max"]
+    if title == PositionTitle.DEPUTY_SECRETARY and unit.kind in deputy.kinds and holders >= deputy.value:
+        small = rules["branch_no_committee_below"]
+        count = member_count(unit, on=start)
+        n = count.total if small.counts == "党员" else count.full
+        if n < small.value:
+            raise ValidationError({"title": f"{unit.name} {small.counts} {n} 名,不足{small.value}名,只设书记1人,"
+                                            f"副书记最多 {deputy.value} 名,现已有 {holders} 名(依据:{cite(deputy.source)})"})
+
+
 @act("position.assign", unit=lambda unit, **_: unit)
 @transaction.atomic
 def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date) -> Position:
-    """任职 — a member takes an office in a unit. One holder per 书记 seat at a time.
+    """任职 — a member takes an office in a unit: an office the kind of unit has, within its
+    number of seats (one 书记; at most one 副书记 in a 支部 too small for a 支委会).
 
     A new 书记 without a recorded 任前培训 (seed 001 四(二)) is refused when the organisation's
     rule says so (``secretary_pre_training_required`` = 2); by default (1) the appointment is
     made, the page warns, and an event records it so that the 补行任前培训 is owed (DJ-CX-18)."""
     if title not in PositionTitle.values:
         raise ValidationError({"title": f"未知的职务:{title}"})
-    if title == PositionTitle.GROUP_LEADER and unit.kind != UnitKind.GROUP:
-        raise ValidationError({"title": "党小组长只能在党小组任职"})
-    if title != PositionTitle.GROUP_LEADER and unit.kind == UnitKind.GROUP:
-        raise ValidationError({"title": "党小组只设党小组长"})
     if member.status != MemberStatus.ACTIVE:
         raise ValidationError({"member": f"{member.name} 不在册,不能任职"})
-    single = (PositionTitle.SECRETARY, PositionTitle.GROUP_LEADER)
-    if title in single and Position.objects.filter(unit=unit, title=title, end__isnull=True).exists():
-        raise ValidationError({"title": f"{unit.name} 已有在任{PositionTitle(title).label},请先免去原职务"})
+    _check_seats(unit, title, start)
     if Position.objects.filter(unit=unit, member=member, title=title, end__isnull=True).exists():
         raise ValidationError({"title": f"{member.name} 已在 {unit.name} 担任该职务"})
     untrained = secretary_training_warning(member=member, unit=unit, title=title, start=start)

@@ -133,8 +133,8 @@ def test_branch_over_seven_full_members_without_committee_is_warned(tree):
     ws = codes(tree_warnings(tree["committee"], on=D(2025, 6, 1)), "B2")
     assert [w.code for w in ws] == ["no_committee"]
     assert "001 三(二)1" in ws[0].source
-    # a committee of 3 clears it
-    for title, m in zip(("secretary", "organization", "propaganda"), list(Member.objects.filter(memberships__unit=b2))[:3], strict=True):
+    # a committee of 3 (with its 纪检委员, seed 001 三(二)1) clears it
+    for title, m in zip(("secretary", "organization", "discipline"), list(Member.objects.filter(memberships__unit=b2))[:3], strict=True):
         services.position_assign(actor=None, member=m, unit=b2, title=title, start=D(2025, 1, 1))
     assert codes(tree_warnings(tree["committee"], on=D(2025, 6, 1)), "B2") == []
 

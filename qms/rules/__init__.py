@@ -2,17 +2,22 @@
 
 The defaults live in ``structure.toml`` beside this file; an organisation overrides a value
 for its own subtree with a ``PolicyOverride`` row, and the nearest ancestor's value wins.
+The tree's shape and the offices of each kind of unit are in ``tree.toml`` (``shape()``).
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
 from qms.models import PolicyOverride, Unit
 
 _FILE = Path(__file__).with_name("structure.toml")
+_TREE_FILE = Path(__file__).with_name("tree.toml")
+
+#: the populations a threshold may count, as the seeds word them
+POPULATIONS = ("党员", "正式党员")
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class Rule:
     label: str
     source: str
     overridden_by: str | None = None  # the unit whose own rule set the value
+    kinds: tuple[str, ...] = ()  # the unit kinds it applies to (empty: not tied to a kind)
+    counts: str = ""  # "党员" or "正式党员" for a threshold on a number of people
 
 
 #: Rule files of the apps above (``register``): their numbers join the defaults and are
@@ -44,8 +51,37 @@ def defaults() -> dict[str, Rule]:
         for k, v in data.items():
             if k in out:
                 raise ValueError(f"{path.name}: 规则 {k} 与已有规则重名")
-            out[k] = Rule(k, int(v["value"]), v["label"], v["source"])
+            counts = v.get("counts", "")
+            if counts and counts not in POPULATIONS:
+                raise ValueError(f"{path.name} {k}: counts must be one of {POPULATIONS}")
+            out[k] = Rule(k, int(v["value"]), v["label"], v["source"], kinds=tuple(v.get("kinds", ())), counts=counts)
     return out
+
+
+def _overridden(base: Rule | None, o: PolicyOverride) -> Rule:
+    if base is None:
+        return Rule(o.key, o.value, o.key, o.source, overridden_by=o.unit.name)
+    return replace(base, value=o.value, source=o.source, overridden_by=o.unit.name)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """``tree.toml``: which kind may sit under which, which offices each kind has, and which
+    offices fill the 纪检 post of a unit — each entry with its source."""
+
+    parents: dict[str, tuple[tuple[str | None, ...], str]]
+    titles: dict[str, tuple[tuple[str, ...], str]]
+    discipline: dict[str, tuple[tuple[str, ...], str, str]]  # case → (titles, post name, source)
+
+
+@cache
+def shape() -> Shape:
+    data = tomllib.loads(_TREE_FILE.read_text(encoding="utf-8"))
+    return Shape(
+        parents={k: (tuple(None if p == "top" else p for p in v["allowed"]), v["source"]) for k, v in data["parents"].items()},
+        titles={k: (tuple(v["allowed"]), v["source"]) for k, v in data["titles"].items()},
+        discipline={k: (tuple(v["titles"]), v["post"], v["source"]) for k, v in data["discipline"].items()},
+    )
 
 
 def rules_for(unit: Unit) -> dict[str, Rule]:
@@ -55,9 +91,7 @@ def rules_for(unit: Unit) -> dict[str, Rule]:
     overrides = PolicyOverride.objects.filter(unit_id__in=ids).select_related("unit")
     by_depth = sorted(overrides, key=lambda o: o.unit.depth)
     for o in by_depth:  # deeper units come later and win
-        base = rules.get(o.key)
-        label = base.label if base else o.key
-        rules[o.key] = Rule(o.key, o.value, label, o.source, overridden_by=o.unit.name)
+        rules[o.key] = _overridden(rules.get(o.key), o)
     return rules
 
 
@@ -75,8 +109,7 @@ def rules_for_many(units: list[Unit]) -> dict[int, dict[str, Rule]]:
         ids = [int(p) for p in u.path.strip("/").split("/") if p]
         rules = dict(base)
         for o in sorted((o for i in ids for o in by_unit.get(i, [])), key=lambda o: o.unit.depth):
-            b = rules.get(o.key)
-            rules[o.key] = Rule(o.key, o.value, b.label if b else o.key, o.source, overridden_by=o.unit.name)
+            rules[o.key] = _overridden(rules.get(o.key), o)
         out[u.pk] = rules
     return out
 
@@ -85,10 +118,15 @@ def rule_value(unit: Unit, key: str) -> int:
     return rules_for(unit)[key].value
 
 
-TERM_KEYS = {
-    "committee": "term_years_committee",
-    "general_branch": "term_years_general_branch",
-    "branch": "term_years_branch",
-    "joint_branch": "term_years_branch",
-    "temp_branch": "term_years_branch",
-}
+def _term_keys() -> dict[str, str]:
+    """Unit kind → the rule giving its default term (the ``term_years_*`` rules' ``kinds``)."""
+    out: dict[str, str] = {}
+    for rule in defaults().values():
+        if rule.key.startswith("term_years_"):
+            for kind in rule.kinds:
+                out[kind] = rule.key
+    return out
+
+
+#: Unit kind → key of its default term length; a kind not listed (党小组) has no term.
+TERM_KEYS = _term_keys()

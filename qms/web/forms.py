@@ -5,7 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from qms.citations import cite
 from qms.models import Gender, MemberCategory, MemberEventKind, PositionTitle, Unit, UnitKind
+from qms.rules import TERM_KEYS, defaults
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -31,6 +33,19 @@ class UnitChoiceField(forms.ModelChoiceField):
         return f"{'— ' * obj.depth}{obj.name}({obj.code})"
 
 
+def term_help(rules) -> str:
+    """The term field's help, from the rules in force (``term_years_*``, ``term_adjust_max_years``):
+    each kind's default term and the allowed extension or advance, with the source."""
+    by_key: dict[str, list[str]] = {}
+    for kind, key in TERM_KEYS.items():
+        by_key.setdefault(key, []).append(str(UnitKind(kind).label))
+    parts = [f"{'、'.join(kinds)}{rules[key].value}年" for key, kinds in by_key.items()]
+    adjust = rules["term_adjust_max_years"]
+    sources = "、".join(dict.fromkeys(cite(rules[k].source.split(":", 1)[0]) for k in [*by_key, adjust.key]))
+    return (f"留空按默认:{','.join(parts)};延期或提前换届一般不超过{adjust.value}年"
+            f"(须报上级党的委员会批准;依据{sources})")
+
+
 class UnitForm(forms.Form):
     code = forms.CharField(label="组织编码", max_length=32)
     name = forms.CharField(label="组织名称", max_length=100)
@@ -38,13 +53,13 @@ class UnitForm(forms.Form):
     parent = UnitChoiceField(label="上级组织", queryset=Unit.objects.none(), required=False)
     founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
     term_start = forms.DateField(label="本届任期开始", required=False, widget=DATE)
-    term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=10,
-                                    help_text="留空按默认:基层委员会5年,总支、支部3年")
+    term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=99)
     reason = forms.CharField(label="修改原因", required=False, max_length=200)
 
-    def __init__(self, *args, parents=None, editing: bool = False, **kwargs):
+    def __init__(self, *args, parents=None, editing: bool = False, rules=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = parents if parents is not None else Unit.objects.none()
+        self.fields["term_years"].help_text = term_help(rules if rules is not None else defaults())
         if editing:
             self.fields["code"].disabled = True
             self.fields["reason"].required = True

@@ -153,7 +153,8 @@ def unit_detail(request, code: str):
         "term_years": years,
         "term_end": term_end(unit, years) if years else None,
         "today": today,
-        "rules": sorted(rules.values(), key=lambda r: r.key),
+        "rules": [(r, "、".join(str(UnitKind(k).label) for k in r.kinds) or "各类组织")
+                  for r in sorted(rules.values(), key=lambda r: r.key)],
         "can_manage": can_manage(request.user, unit),
         "history": ledger.history(unit)[:50],
         "admin_units": unit.admin_units.all(),
@@ -174,7 +175,9 @@ def unit_create(request):
     parent = text_param(request, "parent", label="上级组织", max_length=32)
     if parent:
         initial["parent"] = parents.filter(code=parent).first()
-    form = UnitForm(request.POST or None, parents=parents, initial=initial)
+    # the term help shows the rules in force where the unit will most likely sit (an override included)
+    where = initial.get("parent") or _scope_root(request)
+    form = UnitForm(request.POST or None, parents=parents, initial=initial, rules=rules_for(where) if where else None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         if d["parent"] is None and not is_admin(request.user):
@@ -196,7 +199,8 @@ def unit_edit(request, code: str):
     parents = _parent_choices(request.user)
     initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years")}
     initial["parent"] = unit.parent
-    form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial)
+    form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial,
+                    rules=rules_for(unit))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years")}
