@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import views
+from workflows import history_views, views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),
     path("dues/", views.dues_page, name="dues_page"),
+    path("history/", history_views.history_import_page, name="history_import"),
+    path("history/confirm/", history_views.history_import_confirm, name="history_import_confirm"),
+    path("history/<str:token>/", history_views.history_import_preview, name="history_import_preview"),
 ]
