@@ -211,4 +211,5 @@ def test_the_occurrence_page_says_it_is_imported_history(client, org, admin):
     client.force_login(admin)
     body = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
     assert "由组织部张三于" in body  # by name, not by login
+    assert "往年会议的历史记录(导入),无需再处理" in body  # no 闭环 asked of a past meeting
     assert "按往年会议记录导入,未经系统检查" in body and "应到 4 人,实到 3 人" in body
