@@ -52,6 +52,7 @@ ACTIONS = {
     "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
     "removal.approve": "批准除名", "member_review.grade": "登记民主评议结果", "followup.disposal": "安排组织处置", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
+    "occurrence.import_history": "导入往年已开展的会议(历史记录)", "record.import_history": "导入往年会议记录(历史记录)",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
 }
 

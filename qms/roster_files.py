@@ -82,6 +82,8 @@ class Rules:
     note_prefixes: tuple[str, ...]
     key_field: str = "id_number"  # a row without it (and without a name, or reading like a note) is no data row
     hint: str = "如“身份证号码”“所在支部”"
+    # besides the key field: a row that fills any of these is a data row (an error if it lacks the key)
+    data_fields: tuple[str, ...] = ("name",)
 
 
 @cache
@@ -104,6 +106,7 @@ def load_rules(path: Path) -> Rules:
         scan_rows=data["scan_rows"], min_fields=data["roster_sheet_min_fields"], required=tuple(data["required"]),
         headers=headers, by_key=by_key, values=data.get("values", {}), note_prefixes=tuple(data["notes"]["prefixes"]),
         key_field=data.get("key_field", "id_number"), hint=data.get("hint", "如“身份证号码”“所在支部”"),
+        data_fields=tuple(data.get("data_fields", ["name"])),
     )
 
 
@@ -332,7 +335,7 @@ def read_rows(data: bytes, *, max_rows: int, mapping: dict[str, str] | None = No
                 continue
             if [header_key(c) for c in row[: len(header_keys)]] == header_keys[: len(row)]:
                 continue  # the header repeated at the top of each printed page
-            if _blank(values.get(r.key_field)) and (_blank(values.get("name")) or _is_note(row, r)):
+            if _blank(values.get(r.key_field)) and (all(_blank(values.get(f)) for f in r.data_fields) or _is_note(row, r)):
                 continue  # a note, a total, a numbered empty line
             if len(out) >= max_rows:
                 raise RosterFileError(f"数据行超过 {max_rows} 行,请分批导入")

@@ -63,6 +63,10 @@ class Occurrence(ConcurrentTransitionMixin, models.Model):
     late = models.BooleanField(_("逾期完成"), default=False)
     remark = models.CharField(_("取消/未开展说明"), max_length=200, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("最后操作人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # 历史记录: a meeting held before the system was used, entered from the office's own list
+    # (workflows/history_import.py) — who imported it and when; empty for everything else
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("历史记录导入人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField(_("历史记录导入时间"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -211,6 +215,9 @@ class Record(models.Model):
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("检查人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     checked_at = models.DateTimeField(_("检查时间"), null=True, blank=True)
+    # an imported past meeting has its head counts from the office's list, not a line per member
+    expected_count = models.PositiveIntegerField(_("应到人数"), null=True, blank=True)
+    present_count = models.PositiveIntegerField(_("实到人数"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 

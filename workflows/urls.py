@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import views
+from workflows import history_views, views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -14,4 +14,7 @@ urlpatterns = [
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),
     path("dues/", views.dues_page, name="dues_page"),
     path("people/", views.people_page, name="people_duties"),
+    path("history/", history_views.history_import_page, name="history_import"),
+    path("history/confirm/", history_views.history_import_confirm, name="history_import_confirm"),
+    path("history/<str:token>/", history_views.history_import_preview, name="history_import_preview"),
 ]

@@ -11,5 +11,8 @@ urlpatterns = [
     path("units/", roster_views.units_import, name="units_import"),
     path("units/confirm/", roster_views.units_import_confirm, name="units_import_confirm"),
     path("units/<str:token>/", roster_views.units_import_preview, name="units_import_preview"),
+    path("positions/", roster_views.positions_import, name="positions_import"),
+    path("positions/confirm/", roster_views.positions_import_confirm, name="positions_import_confirm"),
+    path("positions/<str:token>/", roster_views.positions_import_preview, name="positions_import_preview"),
     path("template.xlsx", roster_views.roster_template, name="roster_template"),
 ]

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from qms import roster, unit_import
+from qms import position_import, roster, unit_import
 from qms.scoping import scopes_for
 
 
@@ -167,3 +167,53 @@ def units_import_confirm(request):
     messages.error(request, result.notice or f"发现 {len(result.errors)} 处错误,未保存任何数据。请修改文件后重新上传。")
     pending, _ = roster.roster_pending.load(token, user=request.user) or (None, None)
     return render(request, "qms/units_import_preview.html", {"pending": pending, "result": result})
+
+
+# ------------------------------------------------------------------ 任职记录导入 (positions and terms)
+
+
+@login_required
+def positions_import(request):
+    """上传任职记录表: kept on the server, then the preview."""
+    _require_manager(request.user)
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "请选择要上传的 Excel 文件")
+        else:
+            try:
+                pending = position_import.stage_positions(upload, actor=request.user, filename=upload.name)
+            except roster.RosterFileError as exc:
+                messages.error(request, f"{exc}。未保存任何数据。")
+            else:
+                return redirect("positions_import_preview", token=pending.token)
+    return render(request, "qms/positions_import.html", {"max_mb": _max_mb()})
+
+
+@login_required
+def positions_import_preview(request, token: str):
+    _require_manager(request.user)
+    try:
+        pending, result = position_import.preview_positions(token, actor=request.user)
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("positions_import")
+    return render(request, "qms/positions_import_preview.html", {"pending": pending, "result": result})
+
+
+@login_required
+@require_POST
+def positions_import_confirm(request):
+    _require_manager(request.user)
+    token = request.POST.get("token", "")
+    try:
+        result = position_import.confirm_positions(token, actor=request.user, seen=request.POST.get("seen", ""))
+    except roster.PendingGone as exc:
+        messages.error(request, str(exc))
+        return redirect("positions_import")
+    if result.created:
+        messages.success(request, f"导入完成:新建任职记录 {result.created} 条,未变化 {len(result.same)} 条。")
+        return redirect("roster_import")
+    messages.error(request, result.notice or f"发现 {len(result.errors)} 处错误,未保存任何数据。请修改文件后重新上传。")
+    pending, _ = roster.roster_pending.load(token, user=request.user) or (None, None)
+    return render(request, "qms/positions_import_preview.html", {"pending": pending, "result": result})

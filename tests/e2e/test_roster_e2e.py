@@ -86,3 +86,36 @@ def test_the_unit_tree_is_imported_through_the_same_preview_on_a_phone(browser, 
         assert Unit.objects.get(code="G3B1").parent.code == "G3"
     finally:
         context.close()
+
+
+def test_positions_are_imported_through_the_same_preview_on_a_phone(browser, live_server, tree):
+    from qms.models import Position
+
+    u = factories.user("positions_admin", password="positions-pass-2026")
+    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "rosters" / "positions-office.xlsx"
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        login(page, "positions_admin", "positions-pass-2026")
+        page.goto("/roster/import/")
+        page.click("text=从表格导入任职记录")
+        page.wait_for_url("**/roster/positions/")
+        page.set_input_files("input[name=file]", str(path))
+        page.click("text=上传并预览")
+        page.wait_for_url("**/roster/positions/*/")
+        assert page.locator("#count-create").inner_text().replace(" ", "") == "新建6条"
+        assert page.locator("#count-errors").inner_text().replace(" ", "") == "错误0处"
+        creates = page.locator("table.creates").inner_text()
+        assert "党小组长" in creates and "纪检委员" in creates and "2023-12-31" in creates
+        assert not Position.objects.exists()  # nothing saved by the preview
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "positions-preview-phone")
+        page.click("#confirm-import")
+        page.wait_for_url("**/roster/import/")
+        assert "导入完成:新建任职记录 6 条" in page.locator("main").inner_text()
+        assert Position.objects.count() == 6 and Position.objects.filter(end__isnull=False).count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()

@@ -1,0 +1,307 @@
+"""往年会议记录导入 — meetings held before the system was used, from an office's own list, as history.
+
+A committee starting with the product has last year's 三会一课 in a ledger of its own: for each
+meeting the 党组织, the 日期, the 类别 (支部党员大会, 支委会, 党小组会, 党课, 主题党日 … — the
+office's words mapped to the procedure library's obligations in ``history_import.toml``), the
+主题/议题 and the 应到/实到人数. The file is read like a roster (``qms.roster_files``), kept on
+the server between preview and confirm (``qms.roster_pending``) and classified like the roster:
+meetings to record, unchanged (a meeting of that obligation already recorded for that unit on
+that day), errors in the file's own rows and headers.
+
+Each meeting becomes what the compliance views count: an ``Occurrence`` of the obligation in
+the period the day falls in (the same slot the scheduler lays out, the first one free), in state
+checked (已检查: a past record is frozen; a change is an amendment with a reason) with its
+``held_on``, topic and ``late`` as for any record, marked as imported history (``imported_by``,
+``imported_at``: it went through no checker in the system, and the pages say so), and a
+``Record`` holding the head counts (``expected_count``, ``present_count``) instead of a line per
+member. A day in the future or before the unit was founded is an error; so is a period whose
+slot the system already holds in another state (a 未开展 gap is not rewritten by a file — the
+occurrence's own page handles it). Confirm writes everything in one transaction, each with its
+ledger entry, only if the file, checked again, still gives the preview shown.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from procedures.models import Obligation
+from procedures.rules import effective_rules
+from qms import ledger, roster, roster_files, roster_pending
+from qms.models import Unit
+from qms.permissions import act, allowed, managed_unit
+from workflows.models import Occurrence, Record, State
+from workflows.periods import slots_for
+
+_RULES = Path(__file__).resolve().parent / "history_import.toml"
+LABELS = {"unit": "党组织", "date": "日期", "category": "类别", "topic": "主题/议题", "expected": "应到人数",
+          "present": "实到人数"}
+#: the states of a meeting that was held
+HELD = (State.HELD, State.CHECKED, State.CLOSED)
+
+RowError = roster.RowError
+PendingGone = roster.PendingGone
+
+
+def spec() -> roster_files.Rules:
+    return roster_files.load_rules(_RULES)
+
+
+@cache
+def categories() -> dict[str, tuple[str, ...]]:
+    """A meeting's name as offices write it → the obligation keys it may be, in order."""
+    data = tomllib.loads(_RULES.read_text(encoding="utf-8"))
+    return {word: tuple(keys) for word, keys in data["categories"].items()}
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    sheet: str
+    row: int
+    unit: str
+    date: str
+    category: str  # the obligation's title
+    topic: str
+    expected: str
+    present: str
+
+
+@dataclass
+class HistoryImportResult:
+    created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    to_create: list[MeetingRow] = field(default_factory=list)
+    same: list[MeetingRow] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    notice: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.ok and bool(self.rows)
+
+    @property
+    def by_sheet(self) -> bool:
+        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same))
+
+    @property
+    def fingerprint(self) -> str:
+        def plain(v: Any) -> Any:
+            return v.pk if isinstance(v, Unit | Obligation) else str(v) if v is not None else None
+
+        payload = [[asdict(e) for e in self.errors], [asdict(r) for r in self.to_create],
+                   [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows], [asdict(r) for r in self.same]]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def _count(value: Any) -> int | None:
+    text = roster._text(value).removesuffix("人").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"人数“{text}”应为整数")
+    return int(text)
+
+
+def _obligation(unit: Unit, text: str, cache_: dict[int, dict[str, Obligation]]) -> Obligation | None:
+    """The effective obligation of ``unit`` the office's word names (or its own title)."""
+    if unit.pk not in cache_:
+        cache_[unit.pk] = {r.obligation.key: r.obligation for r in effective_rules(unit) if not r.obligation.event}
+    effective = cache_[unit.pk]
+    for key in categories().get(text, ()):
+        if key in effective:
+            return effective[key]
+    return next((o for o in effective.values() if o.title == text), None)
+
+
+def _check(rows: list[roster_files.SourceRow], actor) -> HistoryImportResult:
+    result = HistoryImportResult()
+    today = timezone.localdate()
+    units = roster._Units(actor, rows)
+    rules: dict[int, dict[str, Obligation]] = {}
+    parsed: list[tuple[roster_files.SourceRow, dict[str, Any]]] = []
+    for src in rows:
+        raw, errs = src.values, []
+
+        def err(f: str, reason: str, src=src, errs=errs) -> None:
+            errs.append(RowError(src.row, src.labels.get(f, LABELS[f]), reason, src.sheet))
+
+        unit = None
+        unit_text = roster._text(raw.get("unit"))
+        if not unit_text:
+            err("unit", "党组织不能为空")
+        else:
+            unit, why = units.unit(unit_text)
+            if why:
+                err("unit", why)
+            elif not allowed(actor, "record.save", unit):
+                unit = None
+                err("unit", f"您不能为“{unit_text}”登记记录")
+        try:
+            day = roster._date(raw.get("date"), src.date1904)
+        except ValueError as exc:
+            day = None
+            err("date", str(exc))
+        else:
+            if day is None:
+                err("date", "日期不能为空")
+            elif day > today:
+                err("date", f"{src.labels.get('date', LABELS['date'])}不能晚于今天:这里只导入已经开展的会议")
+            elif unit is not None and unit.founded_on and day < unit.founded_on:
+                err("date", f"早于{unit.name}的成立日期({unit.founded_on:%Y-%m-%d})")
+        category = roster._text(raw.get("category"))
+        ob = None
+        if not category:
+            err("category", "类别不能为空")
+        elif unit is not None:
+            ob = _obligation(unit, category, rules)
+            if ob is None:
+                known = "、".join(w for w, keys in categories().items() if any(k in rules[unit.pk] for k in keys))
+                err("category", f"“{category}”不是{unit.name}须开展的会议或活动" + (f";可填:{known}" if known else ""))
+        counts: dict[str, int | None] = {}
+        for f in ("expected", "present"):
+            try:
+                counts[f] = _count(raw.get(f))
+            except ValueError as exc:
+                counts[f] = None
+                err(f, str(exc))
+        if counts["expected"] is not None and counts["present"] is not None and counts["present"] > counts["expected"]:
+            err("present", "实到人数不能多于应到人数")
+        topic = " ".join(roster._text(raw.get("topic")).split())
+        if len(topic) > Occurrence._meta.get_field("topic").max_length:
+            err("topic", f"主题/议题过长(不超过 {Occurrence._meta.get_field('topic').max_length} 字)")
+        if errs:
+            result.errors.extend(errs)
+            continue
+        parsed.append((src, {"unit": unit, "obligation": ob, "held_on": day, "topic": topic, **counts}))
+
+    # the rows against what is recorded: the same meeting, or the slot of its period
+    held = {(o.unit_id, o.obligation_key, o.held_on) for o in Occurrence.objects.filter(
+        unit__in={v["unit"].pk for _s, v in parsed}, state__in=HELD, held_on__isnull=False).only(
+        "unit_id", "obligation_key", "held_on")}
+    taken: dict[tuple[int, str, dt.date, int], str] = {}
+    for o in Occurrence.objects.filter(unit__in={v["unit"].pk for _s, v in parsed}, event__isnull=True).only(
+            "unit_id", "obligation_key", "period_start", "seq", "state"):
+        taken[(o.unit_id, o.obligation_key, o.period_start, o.seq)] = o.state
+    in_file: dict[tuple[int, str, dt.date], roster_files.SourceRow] = {}
+    for src, v in parsed:
+        unit, ob, day = v["unit"], v["obligation"], v["held_on"]
+        shown = MeetingRow(src.sheet, src.row, unit.name, day.isoformat(), ob.title, v["topic"],
+                           "" if v["expected"] is None else str(v["expected"]),
+                           "" if v["present"] is None else str(v["present"]))
+        if (unit.pk, ob.key, day) in held:
+            result.same.append(shown)
+            continue
+        if (unit.pk, ob.key, day) in in_file:
+            result.errors.append(RowError(src.row, src.labels["date"], f"与{roster._where(in_file[(unit.pk, ob.key, day)])}"
+                                          "是同一次会议", src.sheet))
+            continue
+        in_file[(unit.pk, ob.key, day)] = src
+        slots = [s for s in slots_for(count=ob.count, per=ob.per, every_months=ob.every_months, before=ob.before,
+                                      preferred_period=ob.preferred_period, grace_days=ob.grace_days,
+                                      start=dt.date(day.year, 1, 1), end=day) if s.start <= day <= s.end]
+        free = next((s for s in slots if (unit.pk, ob.key, s.start, s.seq) not in taken), None)
+        if free is None:
+            states = [taken[(unit.pk, ob.key, s.start, s.seq)] for s in slots]
+            if not slots:
+                why = f"“{ob.title}”没有按期开展的要求,不能作为往年记录导入"
+            elif any(s not in HELD for s in states):
+                why = (f"{unit.name}该期的“{ob.title}”已在系统中(状态:{'、'.join(str(State(s).label) for s in states)}),"
+                       "请在该事项的页面登记,不能由文件改写")
+            else:
+                why = f"{unit.name}该期应开展的“{ob.title}”({len(slots)} 次)已全部有记录"
+            result.errors.append(RowError(src.row, src.labels["date"], why, src.sheet))
+            continue
+        taken[(unit.pk, ob.key, free.start, free.seq)] = "file"
+        result.to_create.append(shown)
+        result.rows.append({**v, "period_start": free.start, "period_end": free.end, "seq": free.seq, "due_date": free.due})
+    if result.errors:
+        result.rows = []
+    return result
+
+
+def _record(v: dict[str, Any], actor, now: dt.datetime) -> Occurrence:
+    ob: Obligation = v["obligation"]
+    occ = Occurrence.objects.create(
+        unit=v["unit"], obligation=ob, obligation_key=ob.key, period_start=v["period_start"], period_end=v["period_end"],
+        seq=v["seq"], due_date=v["due_date"], state=State.CHECKED, topic=v["topic"], held_on=v["held_on"],
+        late=v["held_on"] > v["due_date"], updated_by=actor, imported_by=actor, imported_at=now)
+    ledger.record("occurrence.import_history", occ, actor=actor, reason=HISTORY_REASON)
+    if ob.form_id:
+        rec = Record.objects.create(occurrence=occ, form_id=ob.form_id, expected_count=v["expected"],
+                                    present_count=v["present"])
+        ledger.record("record.import_history", rec, actor=actor, reason=HISTORY_REASON)
+    return occ
+
+
+HISTORY_REASON = "按往年会议记录导入:系统启用前已开展,未经系统检查"
+
+
+def validate_history(fileobj, *, actor) -> HistoryImportResult:
+    try:
+        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=roster.max_rows(),
+                                        spec=spec())
+    except roster_files.RosterFileError as exc:
+        return HistoryImportResult(errors=[RowError(0, "文件", str(exc))])
+    return _check(rows, actor)
+
+
+def _staged(token: str, actor) -> tuple[roster_pending.Pending, HistoryImportResult]:
+    found = roster_pending.load(token, user=actor)
+    if found is None:
+        raise roster._gone()
+    pending, data = found
+    return pending, validate_history(io.BytesIO(data), actor=actor)
+
+
+@act("record.save", unit=managed_unit)
+def stage_history(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
+    """Keep an uploaded list of past meetings on the server for its preview and confirm; nothing is saved."""
+    return roster.stage_upload(fileobj, actor=actor, filename=filename)  # a step of this act
+
+
+@act("record.save", unit=managed_unit)
+def preview_history(token: str, *, actor) -> tuple[roster_pending.Pending, HistoryImportResult]:
+    return _staged(token, actor)
+
+
+@act("record.save", unit=managed_unit)
+def confirm_history(token: str, *, actor, seen: str) -> HistoryImportResult:
+    """Record every past meeting of the kept file, all or nothing, if the file still gives the
+    preview the user saw; otherwise nothing is saved."""
+    _pending, result = _staged(token, actor)
+    if result.fingerprint != seen:
+        result.notice = STALE
+        return result
+    if not result.can_confirm:
+        if result.ok:
+            result.notice = "文件中没有需要导入的会议记录,无需导入。"
+        return result
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            for v in result.rows:
+                _record(v, actor, now)
+    except IntegrityError:  # the same period's slot taken meanwhile (the scheduler, another import)
+        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入"))
+        return result
+    result.created = len(result.rows)
+    roster_pending.discard(token)
+    return result
+
+
+STALE = ("预览之后系统中的记录已有变化(例如有人已登记了其中的会议),刚才看到的预览已不准确,未保存任何数据。"
+         "请查看下面更新后的预览,无误后再确认导入。")
