@@ -266,7 +266,8 @@ class _Rollback(Exception):
 
 
 def _record(v: dict[str, Any], actor) -> Position:
-    p = services.position_assign(actor=actor, member=v["member"], unit=v["unit"], title=v["title"], start=v["start"])
+    p = services.position_assign(actor=actor, member=v["member"], unit=v["unit"], title=v["title"], start=v["start"],
+                                 past_term=v.get("end") is not None)
     if v["end"] is not None:
         p = services.position_end(p, actor=actor, end=v["end"], reason=END_REASON)
     return p

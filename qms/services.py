@@ -437,13 +437,15 @@ def _check_seats(unit: Unit, title: str, start: dt.date) -> None:
 
 @act("position.assign", unit=lambda unit, **_: unit)
 @transaction.atomic
-def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date) -> Position:
+def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.date, past_term: bool = False) -> Position:
     """任职 — a member takes an office in a unit: an office the kind of unit has, within its
     number of seats (one 书记; at most one 副书记 in a 支部 too small for a 支委会).
 
     A new 书记 without a recorded 任前培训 (seed 001 四(二)) is refused when the organisation's
     rule says so (``secretary_pre_training_required`` = 2); by default (1) the appointment is
-    made, the page warns, and an event records it so that the 补行任前培训 is owed (DJ-CX-18)."""
+    made, the page warns, and an event records it so that the 补行任前培训 is owed (DJ-CX-18).
+    ``past_term``: recording an office already ended (past years, imported): the rule concerns
+    appointments being made, so no training is owed for it."""
     if title not in PositionTitle.values:
         raise ValidationError({"title": f"未知的职务:{title}"})
     if member.status != MemberStatus.ACTIVE:
@@ -451,7 +453,7 @@ def position_assign(*, actor, member: Member, unit: Unit, title: str, start: dt.
     _check_seats(unit, title, start)
     if Position.objects.filter(unit=unit, member=member, title=title, end__isnull=True).exists():
         raise ValidationError({"title": f"{member.name} 已在 {unit.name} 担任该职务"})
-    untrained = secretary_training_warning(member=member, unit=unit, title=title, start=start)
+    untrained = None if past_term else secretary_training_warning(member=member, unit=unit, title=title, start=start)
     if untrained:
         from qms.rules import rules_for
 

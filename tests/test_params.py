@@ -71,8 +71,8 @@ def _routes(patterns=None, prefix=""):
 
 
 def _query_params(view) -> set[str]:
-    """The query parameters a view reads: found in its source and in the module's helpers it
-    passes the request to (``_year(request)``, ``_filtered(request)`` …)."""
+    """The query parameters a view reads: found in its source and in the helpers it passes the
+    request to (``_filtered(request)``, ``qms.pages.asked_year(request)`` …)."""
     fn = inspect.unwrap(view)
     module = inspect.getmodule(fn)
     if module.__name__.split(".")[0] not in ("qms", "procedures", "workflows", "audits"):
@@ -85,7 +85,8 @@ def _query_params(view) -> set[str]:
             names.add("page")
         for called in re.findall(r"\b(\w+)\(request\b", src):
             helper = getattr(module, called, None)
-            if inspect.isfunction(helper) and helper.__module__ == module.__name__ and helper not in seen:
+            ours = inspect.isfunction(helper) and helper.__module__.split(".")[0] in ("qms", "procedures", "workflows", "audits")
+            if ours and helper not in seen:  # the module's own helpers and the shared ones (qms.pages.asked_year …)
                 seen.add(helper)
                 todo.append(helper)
     return names
