@@ -36,3 +36,10 @@ class AuditsConfig(AppConfig):
         from qms.demo import register_step
 
         register_step("目标考核与整改", improvement_step)
+
+        from audits import catalogue as audit_rules
+        from qms import catalogue
+
+        for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
+                         audit_rules.statistic_rules, audit_rules.capa_rules):
+            catalogue.register(provider)  # 规则目录 (manage.py rules)

@@ -11,6 +11,11 @@ class ProceduresConfig(AppConfig):
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
+        from procedures.catalogue import document_rules
+        from qms import catalogue
+
+        catalogue.register(document_rules)  # 规则目录 (manage.py rules)
+
         from procedures import models
         from qms import ledger
 

@@ -22,3 +22,9 @@ class QmsConfig(AppConfig):
             models.Position, models.RoleGrant, models.PolicyOverride, models.RosterColumnMapping,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
+
+        from qms import catalogue, catalogue_rules
+
+        for provider in (catalogue_rules.organisation_rules, catalogue_rules.tree_rules, catalogue_rules.event_rules,
+                         catalogue_rules.ledger_rules):
+            catalogue.register(provider)  # 规则目录 (manage.py rules)

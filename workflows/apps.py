@@ -29,6 +29,12 @@ class WorkflowsConfig(AppConfig):
         for panel in (panels.compliance_panel, panels.due_panel, panels.overdue_panel, panels.waiting_panel):
             register_home_panel(panel)
 
+        from qms import catalogue
+        from workflows import catalogue as workflow_rules
+
+        for provider in (workflow_rules.obligation_rules, workflow_rules.record_rules, workflow_rules.dues_rules, workflow_rules.review_rules):
+            catalogue.register(provider)  # 规则目录 (manage.py rules)
+
         from qms.demo import register_step
         from workflows.demo import history_step
 

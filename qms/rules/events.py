@@ -41,6 +41,27 @@ def vocabulary() -> dict[str, EventDef]:
     return out
 
 
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An obligation event the product emits from the calendar (任期届满), not a person."""
+
+    key: str
+    label: str
+    emitted_by: str  # "module.function" that emits it
+    source: str
+
+
+@cache
+def calendar_events() -> dict[str, CalendarEvent]:
+    data = tomllib.loads(_FILE.read_text(encoding="utf-8")).get("calendar", {})
+    return {k: CalendarEvent(k, v["label"], v["emitted_by"], v["source"]) for k, v in data.items()}
+
+
+def emitted() -> set[str]:
+    """Every obligation event something can emit: triggered by a member event, or by the calendar."""
+    return {t for e in vocabulary().values() for t in e.triggers} | set(calendar_events())
+
+
 def recordable() -> list[EventDef]:
     """The events a secretary records on the member's page, in the file's order."""
     return [e for e in vocabulary().values() if e.by_hand]

@@ -1,0 +1,97 @@
+"""The rules ``audits`` makes act, for the rule catalogue (``qms.catalogue``): the indicators, the
+organisation's objectives for the year, its scoring scheme and the annual statistics form."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from audits.performance import annual, indicators
+from audits.performance.models import Objective, ScoringScheme
+from procedures.library_loader import library_targets
+from qms.catalogue import Entry, checked_sites, origin_of
+from qms.models import Unit
+
+
+def indicator_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    sites = checked_sites(("audits.performance.indicators.measure", "_ROWS"))
+    for key, spec in indicators.rules()["indicators"].items():
+        known = spec["kind"] in indicators._ROWS
+        docs = "、".join(spec.get("documents", ())) or "全部程序"
+        yield Entry(key=f"indicator:{key}", kind="indicator", title=spec["name"],
+                    value=f"{spec['kind']}({docs})" if spec["kind"] == "compliance" else spec["kind"],
+                    source=spec["source"], origin=origin_of(spec["source"])[0],
+                    enforced=("indicator",) if sites and known else (), where=sites,
+                    inert="" if known else f"没有“{spec['kind']}”这种指标的计算方法")
+
+
+def objective_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """方针目标: the organisation's objectives of this year where it has them, else the manual's."""
+    year = dt.date.today().year
+    sites = checked_sites(("audits.performance.scoring.objectives_status", "indicators"))
+    known = set(indicators.rules()["indicators"])
+    own = list(Objective.objects.filter(root=unit, year=year).order_by("pk"))
+    if own:
+        specs = [{"indicator": o.indicator, "title": o.title, "comparator": o.comparator, "target": o.target,
+                  "source": o.source, "own": True} for o in own]
+    else:
+        specs = [{**t, "own": False} for t in library_targets()]
+    for t in specs:
+        ok = t["indicator"] in known
+        origin, detail = origin_of(t["source"], overridden_by=unit.name if t["own"] else None)
+        if t["own"]:
+            detail = f"{unit.name} {year} 年目标"
+        yield Entry(key=f"objective:{t['indicator']}", kind="objective", title=t["title"],
+                    value=f"{'≥' if t['comparator'] == 'ge' else '≤'}{t['target']}%", source=t["source"],
+                    origin=origin if not t["own"] else ("default" if origin == "default" else "override"),
+                    origin_detail=detail, enforced=("indicator",) if sites and ok else (), where=sites,
+                    inert="" if ok else f"目标所用的指标“{t['indicator']}”不存在")
+
+
+def score_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """考核: the organisation's scheme of this year where it has one, else the shipped scheme."""
+    year = dt.date.today().year
+    sites = checked_sites(("audits.performance.scoring.ranking", "points"))
+    scheme = ScoringScheme.objects.filter(root=unit, year=year).first()
+    if scheme is not None:
+        items = [{"title": i.title, "points": i.points, "indicator": i.indicator} for i in scheme.items.order_by("order", "pk")]
+        source, detail, own = scheme.source, f"{unit.name} {year} 年考核方案", True
+    else:
+        spec = indicators.rules()["scheme"]
+        items, source, detail, own = spec["items"], spec["source"], "", False
+    known = set(indicators.rules()["indicators"])
+    for n, item in enumerate(items, 1):
+        how = f"按指标“{indicators.names()[item['indicator']]}”计算" if item.get("indicator") in known else "督查人员评分"
+        origin = "override" if own else origin_of(source)[0]
+        yield Entry(key=f"score:{n}", kind="score", title=item["title"], value=f"{item['points']} 分,{how}",
+                    source=source, origin=origin, origin_detail=detail, enforced=("score",) if sites else (), where=sites)
+
+
+def statistic_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """年度党建工作统计 (seed 004 篇5): each item, counted from the records or entered by hand."""
+    sites = checked_sites(("audits.performance.annual.rows", "HOW"))
+    form = annual.form()
+    for row, supplement in annual._all_rows():
+        cells = row["cells"]
+        unknown = [c["label"] for c in cells if c["kind"] != "manual" and c["kind"] not in annual.HOW]
+        value = ";".join(f"{c['label']}({c['unit']},{'手工填报' if c['kind'] == 'manual' else '系统统计'})" for c in cells)
+        source = row.get("source") or form["source"] + (f" {row['id']}" if not supplement else "")
+        yield Entry(key=f"statistic:{row['id']}", kind="statistic",
+                    title=("(附表)" if supplement else "") + row["label"], value=value, source=source,
+                    origin=origin_of(source)[0], enforced=("statistic",) if sites else (), where=sites,
+                    inert=f"没有统计方法:{'、'.join(unknown)}" if unknown else "")
+
+
+def capa_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """纠正措施: what a finding and its rectification plan must state, and who verifies."""
+    raise_sites = checked_sites(("audits.capa.services.nc_raise", "客观证据"))
+    yield Entry(key="capa:raise", kind="capa", title="不符合项须写明条款、要求和客观证据", value="三项必填",
+                source="seed 001 四(四):列出整治对象、内容和问题清单,形成台账;ISO 9001 §10.2.1",
+                enforced=("guard",) if raise_sites else (), where=raise_sites)
+    plan_sites = checked_sites(("audits.capa.services.nc_plan", "due_date"))
+    yield Entry(key="capa:plan", kind="capa", title="整改计划须有纠正、纠正措施、责任人和完成时限", value="四项必填,期限不早于今天",
+                source="seed 001 四(四):明确工作责任、推进措施、完成时限;seed 003:逐一下发《问题整改反馈单》,跟踪整改",
+                enforced=("guard",) if plan_sites else (), where=plan_sites)
+    verify_sites = checked_sites(("audits.capa.services.nc_verify", "verified_by"))
+    yield Entry(key="capa:verify", kind="capa", title="整改由登记落实者以外的人验证后方可关闭", value="验证人 ≠ 落实人",
+                source="ISO 9001 §10.2.1 d)(评审纠正措施的有效性);seed 003:跟踪整改",
+                enforced=("guard",) if verify_sites else (), where=verify_sites)
