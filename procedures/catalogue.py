@@ -31,5 +31,5 @@ def document_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
             yield Entry(key=key, kind="document", title=f"{doc.title}({doc.get_kind_display()})",
                         value=f"现行版本 {version.label},每 {doc.review_months} 个月定期评审", source=SOURCE,
                         origin="override" if owner is not None else "library",
-                        origin_detail=f"{owner.name}发布" if owner is not None else "标准文件库",
+                        origin_detail=f"{owner.name}发布" if owner is not None else "",
                         enforced=("guard",) if sites else (), where=sites)

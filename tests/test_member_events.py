@@ -55,16 +55,16 @@ def _saved():
 
 # (event, the obligation it makes owed, days to the deadline in the shipped library)
 FIRES = [
-    ("job_change", "talk_job_change", 30),
-    ("commendation", "talk_commendation_discipline", 30),
-    ("discipline", "talk_discipline", 15),
-    ("hardship", "talk_hardship", 15),
-    ("conflict", "talk_conflict", 15),
-    ("bad_report", "talk_bad_report", 15),
-    ("away", "membership_transfer_away", 183),
-    ("serious_violation", "special_organization_life_meeting", 30),
-    ("major_error", "special_organization_life_meeting", 30),
-    ("accountability", "special_organization_life_meeting", 30),
+    pytest.param("job_change", "talk_job_change", 30, id="001_64_job_change"),
+    pytest.param("commendation", "talk_commendation_discipline", 30, id="001_65_commendation"),
+    pytest.param("discipline", "talk_discipline", 15, id="001_65_discipline"),
+    pytest.param("hardship", "talk_hardship", 15, id="001_66_hardship"),
+    pytest.param("conflict", "talk_conflict", 15, id="001_67_conflict"),
+    pytest.param("bad_report", "talk_bad_report", 15, id="001_68_bad_report"),
+    pytest.param("away", "membership_transfer_away", 183, id="001_79_away"),
+    pytest.param("serious_violation", "special_organization_life_meeting", 30, id="001_54_serious_violation"),
+    pytest.param("major_error", "special_organization_life_meeting", 30, id="001_54_major_error"),
+    pytest.param("accountability", "special_organization_life_meeting", 30, id="001_54_accountability"),
 ]
 
 
@@ -95,7 +95,7 @@ def test_retirement_recorded_as_a_status_change_owes_its_talk(org):
     assert occ.due_date == DAY + dt.timedelta(days=30)
 
 
-def test_the_three_special_meeting_situations_each_owe_a_meeting_of_the_branch(org):
+def test_001_54_the_three_special_meeting_situations_each_owe_a_meeting_of_the_branch(org):
     for kind in ("serious_violation", "major_error", "accountability"):
         core.member_event_record(org["m1"], actor=org["sec_b1"], kind=kind, date=DAY)
     occ = Occurrence.objects.filter(obligation_key="special_organization_life_meeting", unit=org["b1"])
@@ -188,7 +188,7 @@ def test_recording_on_the_members_page_as_the_allowed_roles(org, client, who):
 # ---------------------------------------------------------------------------- 任前培训
 
 
-def test_appointing_an_untrained_secretary_warns_and_owes_the_training(org, client):
+def test_001_100_appointing_an_untrained_secretary_warns_and_owes_the_training(org, client):
     u = factories.unit("B3", UnitKind.BRANCH, parent=org["c"], name="第三党支部")
     m = factories.member(u, "赵三")
     client.force_login(org["sec_c"])

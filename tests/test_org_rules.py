@@ -167,7 +167,7 @@ def test_committee_size_branch_three_to_five_up_to_seven(tree):
     assert "支部委员会现有 8 人" in w.message and "由3至5人组成,一般不超过7人" in w.message
 
 
-def test_committee_size_party_committee_up_to_11(tree, pool):
+def test_002_01_committee_size_party_committee_up_to_11(tree, pool):
     c = tree["committee"]
     committee(c, 9, pool)  # a 9-member 党委 is within seed 002 一
     assert warned(c) == []

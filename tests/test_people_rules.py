@@ -179,7 +179,7 @@ def test_the_grade_vocabulary_is_cited_data(org):
     assert r.measure_labels == ["限期改正", "劝其退党", "除名"] and all("党章" in m.source for m in r.measures)
 
 
-def test_each_member_needs_a_grade_by_the_committee_or_the_general_meeting(org):
+def test_001_59_each_member_needs_a_grade_by_the_committee_or_the_general_meeting(org):
     occ, day = start_review(org)
     rec = occ.record
     assert any(m.startswith("逐人评议结果") and "5 名党员尚无评定意见" in m for m in services.missing_elements(rec))

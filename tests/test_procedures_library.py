@@ -351,3 +351,26 @@ def test_newer_shipped_version_of_a_withdrawn_document_is_only_offered(tmp_path)
     assert report.offered == ["标准文件库:DJ-CX-90 2(草稿)"]
     assert doc.effective_version() is None
     assert doc.versions.get(library_version="2").status == VersionStatus.DRAFT
+
+
+def _manual_body() -> str:
+    load_library()
+    return Document.objects.get(code="DJ-SC-01", owner__isnull=True).effective_version().body
+
+
+@pytest.mark.django_db
+def test_001_01_the_manual_states_the_three_responsibilities_as_seed_001_does():
+    """001-01 (wrong citation → fixed): seed 001 三(一)1–3 — 党组(党委)书记 第一责任人, 总支书记 直接责任,
+    支部书记 主体责任; the manual says so under that citation."""
+    body = _manual_body()
+    line = next(x for x in body.splitlines() if x.startswith("四、职责"))
+    assert "党组(党委)书记履行第一责任人职责" in line and "党总支书记负直接责任" in line
+    assert "党支部书记负主体责任(seed 001 三(一)1–3)" in line
+    assert "支部书记具体责任" not in body and "支部书记负具体责任" not in body
+
+
+@pytest.mark.django_db
+def test_004_01_the_manual_states_seed_004s_wording_under_its_own_citation():
+    """004-01 (wrong citation → fixed): seed 004 篇1 三 — 机关党委书记 具体责任人, 支部书记 直接责任人."""
+    line = next(x for x in _manual_body().splitlines() if x.startswith("四、职责"))
+    assert "seed 004 篇1 三 的表述为党组书记第一责任人、机关党委书记具体责任人、各党支部书记直接责任人" in line

@@ -278,7 +278,7 @@ def test_occurrence_transition_table(state, method, allowed):
     assert (method in edges) is allowed
 
 
-def test_every_branch_owes_a_yearly_work_plan_due_in_the_first_quarter(org):
+def test_001_11_every_branch_owes_a_yearly_work_plan_due_in_the_first_quarter(org):
     """001-11 (seed 001 三(一)3): the 支部书记 draws up the branch's work plan at the start of the
     year — every 党支部, with or without a 支委会; the 党委's own plan is a different rule."""
     small = factories.unit("S", UnitKind.BRANCH, parent=org["c"], name="小支部")

@@ -97,13 +97,21 @@ def test_counts_from_the_records_and_marks_hand_entries(org):
     assert only_b1["lectures"].value == 2 and only_b1["dues_collected"].value == Decimal("12.50")
 
 
-def test_the_two_items_that_measured_something_else(org):
-    """5-一3(1) counts trained cadres (人, by rank), not training sessions; 5-四4(1) counts decisions
-    studied and made public, not 党务公开 executions (fidelity audit: wrong → fixed)."""
+def test_5_yi_3_1_trained_cadres_are_people_by_rank_not_training_sessions(org):
+    """5-一3(1) counts trained cadres (人, by rank), not training sessions (fidelity audit: wrong → fixed)."""
     c = _cells(org)
     assert [c[k].unit for k in ("trained_cadres", "trained_county", "trained_section", "trained_deputy_section")] == ["人"] * 4
-    assert all(c[k].manual for k in ("trained_cadres", "decisions_studied", "decisions_public"))
-    assert "trainings" not in c and "openness" not in c
+    assert [c[k].label for k in ("trained_county", "trained_section", "trained_deputy_section")] == ["县级干部", "科级干部", "副科级干部"]
+    assert c["trained_cadres"].manual
+    assert "trainings" not in c
+
+
+def test_5_si_4_1_decisions_studied_and_made_public_not_openness_executions(org):
+    """5-四4(1) counts decisions studied and made public (项), not 党务公开 executions (wrong → fixed)."""
+    c = _cells(org)
+    assert c["decisions_studied"].unit == c["decisions_public"].unit == "项"
+    assert c["decisions_studied"].manual and c["decisions_public"].manual
+    assert "openness" not in c
 
 
 def test_members_joined_and_made_full_are_split_by_hand_against_the_roll(org):
