@@ -279,6 +279,7 @@ class EventKind(models.TextChoices):
     MEMBER_AWAY = "member_away", _("党员外出")
     TERM_EXPIRY = "term_expiry", _("任期届满")
     NEW_SECRETARY = "new_secretary", _("新任书记无任前培训记录")
+    SERIOUS_CASE_REPORT = "serious_case_report", _("党员严重违纪违法(向上级报告)")
 
 
 #: The fields that together say how often an obligation falls due.

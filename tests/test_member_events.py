@@ -75,7 +75,7 @@ def test_recording_the_event_creates_its_occurrence_with_its_deadline(org, kind,
     occ = Occurrence.objects.get(event=ev, obligation_key=key)
     assert occ.unit == org["b1"] and occ.period_start == DAY
     assert occ.due_date == DAY + dt.timedelta(days=days) == occ.period_end
-    assert [o.pk for o in ev.triggered] == list(Occurrence.objects.filter(event=ev).values_list("pk", flat=True))
+    assert sorted(o.pk for o in ev.triggered) == sorted(Occurrence.objects.filter(event=ev).values_list("pk", flat=True))
     assert ev.from_unit == org["b1"] and ev.get_kind_display() == vocabulary()[kind].label
     actions = set(LedgerEntry.objects.filter(seq__gt=0).values_list("action", flat=True))
     assert {"member_event.create", "occurrence.trigger"} <= actions
@@ -100,6 +100,19 @@ def test_001_54_the_three_special_meeting_situations_each_owe_a_meeting_of_the_b
         core.member_event_record(org["m1"], actor=org["sec_b1"], kind=kind, date=DAY)
     occ = Occurrence.objects.filter(obligation_key="special_organization_life_meeting", unit=org["b1"])
     assert occ.count() == 3 and {o.event.kind for o in occ} == {"serious_violation", "major_error", "accountability"}
+
+
+def test_001_13_a_serious_violation_owes_a_report_to_the_higher_organisation(org):
+    """001-13 (seed 001 三(一)3): 问题严重的及时向上级党组织报告 — recording 严重违纪违法 makes the branch owe
+    the report (checked at the level above) as well as the 专题组织生活会; the other two situations do not."""
+    ev = core.member_event_record(org["m1"], actor=org["sec_b1"], kind="serious_violation", date=DAY)
+    report = Occurrence.objects.get(event=ev, obligation_key="serious_case_report")
+    assert report.unit == org["b1"] and report.due_date == DAY + dt.timedelta(days=7)
+    assert report.obligation.checker_level == "parent" and "三(一)3" in report.obligation.source
+    assert set(Occurrence.objects.filter(event=ev).values_list("obligation_key", flat=True)) == {
+        "serious_case_report", "special_organization_life_meeting"}
+    other = core.member_event_record(org["m1"], actor=org["sec_b1"], kind="major_error", date=DAY)
+    assert not Occurrence.objects.filter(event=other, obligation_key="serious_case_report").exists()
 
 
 def test_the_vocabulary_is_the_one_list_and_every_event_rule_can_fire(org):
