@@ -17,8 +17,10 @@ def indicator_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     for key, spec in indicators.rules()["indicators"].items():
         known = spec["kind"] in indicators._ROWS
         docs = "、".join(spec.get("documents", ())) or "全部程序"
-        yield Entry(key=f"indicator:{key}", kind="indicator", title=spec["name"],
-                    value=f"{spec['kind']}({docs})" if spec["kind"] == "compliance" else spec["kind"],
+        value = {"compliance": f"已开展 ÷ 应开展({docs}" + (",按期完成" if spec.get("on_time") else "") + ")",
+                 "rectification": "已整改 ÷ 问题数(观察项除外)", "rectification_on_time": "按期整改 ÷ 已到期问题数",
+                 "dues": "按月足额交纳的人月 ÷ 应交人月", "audit_coverage": "本年已审核的党支部 ÷ 党支部数"}.get(spec["kind"], "—")
+        yield Entry(key=f"indicator:{key}", kind="indicator", title=spec["name"], value=value,
                     source=spec["source"], origin=origin_of(spec["source"])[0],
                     enforced=("indicator",) if sites and known else (), where=sites,
                     inert="" if known else f"没有“{spec['kind']}”这种指标的计算方法")

@@ -1,6 +1,7 @@
 """The rules ``qms`` keeps, for the rule catalogue (``qms.catalogue``): the organisation rules
 (``rules/structure.toml`` and the rule files of the apps above), the tree's shape
-(``rules/tree.toml``) and the member-event vocabulary (``rules/events.toml``)."""
+(``rules/tree.toml``) and the ledger. The member-event vocabulary (``rules/events.toml``) is listed
+by ``workflows.catalogue``, which makes the events act and knows the obligations they trigger."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,8 +9,6 @@ from collections.abc import Iterator
 from qms import rules as org_rules
 from qms.catalogue import Entry, checked_sites, how_of, origin_of, readers
 from qms.models import Unit, UnitKind
-from qms.permissions import DECLARED
-from qms.rules.events import calendar_events, vocabulary
 
 
 def _kind_of(rule: org_rules.Rule) -> str:
@@ -66,28 +65,6 @@ def tree_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
         yield Entry(key=f"tree:discipline:{case}", kind="structure", title=f"纪检岗位:{post}",
                     value="、".join(str(PositionTitle(t).label) for t in titles), source=source,
                     origin=origin_of(source)[0], enforced=("warning",) if post_sites else (), where=post_sites)
-
-
-def _services() -> set[str]:
-    return {fn.__name__ for fns in DECLARED.values() for fn in fns}
-
-
-def event_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
-    """事件: each member event, who records it, and what it makes owed. An event is inert when
-    no declared service records it; what it triggers is checked by the obligations' side
-    (an obligation waiting for an event nobody emits is inert there)."""
-    services = _services()
-    for key, ev in vocabulary().items():
-        inert = "" if ev.recorded_with in services else f"没有办理事项“{ev.recorded_with}”记录这一事件"
-        value = "触发:" + ("、".join(ev.triggers) if ev.triggers else "仅留痕")
-        yield Entry(key=f"event:{key}", kind="event", title=ev.label, value=value, source=ev.source,
-                    origin=origin_of(ev.source)[0], enforced=("event",), where=(f"qms.services.{ev.recorded_with}",),
-                    inert=inert)
-    for key, ev in calendar_events().items():
-        sites = checked_sites((ev.emitted_by, key))
-        yield Entry(key=f"event:{key}", kind="event", title=ev.label, value="按日历触发", source=ev.source,
-                    origin=origin_of(ev.source)[0], enforced=("scheduler",), where=sites,
-                    inert="" if sites else f"{ev.emitted_by} 不产生这一事件")
 
 
 def ledger_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:

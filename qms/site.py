@@ -28,6 +28,7 @@ MENU = [
     ("roster_import", _("花名册导入"), "manage"),
     ("account_list", _("账号管理"), "manage"),
     ("org_check", _("组织设置检查"), "all"),
+    ("rule_catalogue", _("规则目录"), "all"),
     ("ledger", _("留痕台账"), "admin"),
     ("permissions", _("权限矩阵"), "admin"),
     ("notifications", _("通知"), "all"),

@@ -3,6 +3,7 @@ it implements, where it acts — and the inert ones found, with exit 1."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -127,3 +128,44 @@ def test_unknown_unit_is_refused_in_chinese(library):
 
     with pytest.raises(CommandError, match="没有编码为“NOPE”的组织"):
         call_command("rules", "--unit", "NOPE", stdout=io.StringIO())
+
+
+def test_the_page_shows_the_rules_in_chinese_for_the_chosen_organisation(library, tree, client):
+    from qms import services as core
+    from qms.models import Role
+    from tests import factories
+
+    admin = factories.user("admin")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    client.force_login(admin)
+    r = client.get("/rules/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "规则目录:测试党委" in html and "召开支部党员大会" in html and "本系统默认" in html
+    assert "频次" in html and "记录要素" in html and "年度统计" in html
+    assert "rule:" not in html and "obligation:" not in html and "branch_general_meeting" not in html
+    member = factories.user("nobody")
+    client.force_login(member)
+    r = client.get("/rules/")
+    assert r.status_code == 200 and "没有可查看的党组织" in r.content.decode()
+
+
+def test_the_catalogue_takes_the_same_queries_whatever_the_number_of_units(library, tree, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from qms.models import UnitKind
+    from tests import factories
+
+    c = tree["committee"]
+    catalogue.catalogue(c)  # warm the code scan
+    with CaptureQueriesContext(connection) as small:
+        catalogue.catalogue(c)
+    for i in range(6):
+        b = factories.unit(f"X{i}", UnitKind.BRANCH, parent=tree["general"], name=f"新增支部{i}")
+        factories.member(b, f"新增党员{i}")
+    with CaptureQueriesContext(connection) as large:
+        catalogue.catalogue(c)
+    assert len(large.captured_queries) == len(small.captured_queries)
+    with django_assert_max_num_queries(25):
+        catalogue.catalogue(c)

@@ -32,7 +32,7 @@ class WorkflowsConfig(AppConfig):
         from qms import catalogue
         from workflows import catalogue as workflow_rules
 
-        for provider in (workflow_rules.obligation_rules, workflow_rules.record_rules, workflow_rules.dues_rules, workflow_rules.review_rules):
+        for provider in (workflow_rules.event_rules, workflow_rules.obligation_rules, workflow_rules.record_rules, workflow_rules.dues_rules, workflow_rules.review_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
 
         from qms.demo import register_step

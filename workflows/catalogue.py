@@ -9,31 +9,35 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from procedures.models import DocumentVersion, Obligation
-from procedures.rules import effective_rules_many, effective_versions
+from procedures.models import DocumentVersion, EventKind, Obligation
+from procedures.rules import effective_rules_many, versions_in_force_many
 from qms.catalogue import Entry, checked_sites, origin_of
 from qms.models import Unit, UnitKind
-from qms.rules.events import emitted
+from qms.permissions import DECLARED
+from qms.rules.events import calendar_events, emitted, vocabulary
 from workflows import dues, review
+
+
+def event_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """事件: each member event, who records it, and what it makes owed. An event is inert when no
+    declared service records it; an obligation waiting for an event nothing emits is inert below."""
+    services = {fn.__name__ for fns in DECLARED.values() for fn in fns}
+    labels = dict(EventKind.choices)
+    for key, ev in vocabulary().items():
+        inert = "" if ev.recorded_with in services else "没有任何办理事项记录这一事件"
+        value = ("须开展:" + "、".join(str(labels.get(t, t)) for t in ev.triggers)) if ev.triggers else "仅留痕"
+        yield Entry(key=f"event:{key}", kind="event", title=ev.label, value=value, source=ev.source,
+                    origin=origin_of(ev.source)[0], enforced=("event",), where=(f"qms.services.{ev.recorded_with}",),
+                    inert=inert, scope="在党员页面登记" if ev.by_hand else "办理相关事项时自动记录")
+    for key, ev in calendar_events().items():
+        sites = checked_sites((ev.emitted_by, key))
+        yield Entry(key=f"event:{key}", kind="event", title=ev.label, value="按日历自动产生", source=ev.source,
+                    origin=origin_of(ev.source)[0], enforced=("scheduler",), where=sites,
+                    inert="" if sites else "排期功能不产生这一事件")
 
 
 def _kinds_text(kinds) -> str:
     return "、".join(str(UnitKind(k).label) for k in kinds if k in UnitKind.values)
-
-
-def _in_force(unit: Unit, units: list[Unit]) -> list[tuple[DocumentVersion, Unit | None]]:
-    """Every procedure version in force for some unit of the subtree (the root's first)."""
-    seen: dict[int, tuple[DocumentVersion, Unit | None]] = {}
-    owners_seen: set[tuple] = set()
-    for u in [unit, *units]:
-        versions = effective_versions(u)
-        sig = tuple(v.pk for v, _ in versions)
-        if sig in owners_seen:
-            continue
-        owners_seen.add(sig)
-        for v, owner in versions:
-            seen.setdefault(v.pk, (v, owner))
-    return list(seen.values())
 
 
 def _origin(ob: Obligation, version: DocumentVersion, owner: Unit | None) -> tuple[str, str]:
@@ -55,8 +59,9 @@ def obligation_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     person_sites = checked_sites(("workflows.people.lecture_duties", "per_person"))
     element_sites = checked_sites(("workflows.services.missing_elements", "required=True"))
     used_forms: dict[int, list[str]] = {}
+    in_force_forms: set[int] = set()
     keys_seen: set[str] = set()
-    pairs = _in_force(unit, units)
+    pairs = [(v, v.document.owner) for v in versions_in_force_many(units)]
     obligations = Obligation.objects.filter(version__in=[v for v, _ in pairs]).select_related("form").order_by("version", "pk")
     by_version: dict[int, list[Obligation]] = {}
     for ob in obligations:
@@ -69,7 +74,9 @@ def obligation_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
             keys_seen.add(key)
             origin, detail = _origin(ob, version, owner)
             n = applied.get((version.pk, ob.key), 0)
-            scope = f"{_kinds_text(ob.applies_to)};本组织及下级适用 {n} 个" if n else f"{_kinds_text(ob.applies_to)};本组织及下级暂无适用单位"
+            if not n:
+                continue  # no unit here owes it (a 党委's rule seen from a 支部): not in force here
+            scope = f"{_kinds_text(ob.applies_to)};本组织及下级适用 {n} 个"
             inert = ""
             if ob.event:
                 kind, enforced, where = "event", ("event",), event_sites
@@ -98,6 +105,8 @@ def obligation_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
                             value=ob.get_attendees_display(), source=ob.form.source if ob.form else ob.source,
                             origin=origin, origin_detail=detail, enforced=("record",) if attend_sites else (),
                             where=attend_sites, scope=scope)
+            if ob.form_id:
+                in_force_forms.add(ob.form_id)
             if ob.form_id and not ob.event or ob.form_id and ob.event in events:
                 used_forms.setdefault(ob.form_id, []).append(ob.title)
     # record elements: the required fields of every form an obligation in force uses
@@ -105,6 +114,8 @@ def obligation_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
 
     forms = RecordForm.objects.filter(obligations__version__in=[v for v, _ in pairs]).distinct().prefetch_related("fields")
     for form in forms.order_by("code", "version"):
+        if form.pk not in in_force_forms:
+            continue
         users = used_forms.get(form.pk, [])
         for f in sorted(form.fields.all(), key=lambda f: f.order):
             if not f.required:

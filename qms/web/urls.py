@@ -25,6 +25,7 @@ urlpatterns = [
     path("members/<id:pk>/status/", views.member_status, name="member_status"),
     path("members/<id:pk>/events/new/", views.member_event, name="member_event"),
     path("checks/", views.org_check, name="org_check"),
+    path("rules/", views.rule_catalogue, name="rule_catalogue"),
     path("ledger/", views.ledger_page, name="ledger"),
     path("permissions/", views.permissions_page, name="permissions"),
     path("notifications/", views.notifications, name="notifications"),

@@ -433,6 +433,32 @@ def org_check(request):
 
 
 @login_required
+def rule_catalogue(request):
+    """规则目录 — every rule in force for the chosen organisation and the units below it: what it
+    says, its value, its source, whether it is the library's, this product's default or the
+    organisation's own, and how it acts (``qms.catalogue``; ``manage.py rules`` prints the same)."""
+    from qms import catalogue
+
+    root = _scope_root(request)
+    if root is None:
+        return render(request, "qms/rule_catalogue.html", {"root": None})
+    entries = catalogue.catalogue(root)
+    groups = []
+    for kind, label in catalogue.KINDS.items():
+        rows = [{"title": e.title, "value": e.value, "source": e.source, "scope": e.scope, "inert": e.inert,
+                 "origin": catalogue.ORIGINS[e.origin], "own": e.origin == "override", "default": e.origin == "default",
+                 "detail": e.origin_detail if e.origin == "override" else "",
+                 "how": "、".join(catalogue.HOW.get(h, h) for h in e.enforced)} for e in entries if e.kind == kind]
+        if rows:
+            groups.append({"label": label, "rows": rows, "default": sum(r["default"] for r in rows),
+                           "own": sum(r["own"] for r in rows), "inert": any(r["inert"] for r in rows)})
+    counts = {"total": len(entries), "library": sum(e.origin == "library" for e in entries),
+              "default": sum(e.origin == "default" for e in entries), "own": sum(e.origin == "override" for e in entries),
+              "inert": len(catalogue.inert(entries))}
+    return render(request, "qms/rule_catalogue.html", {"root": root, "groups": groups, "counts": counts})
+
+
+@login_required
 def ledger_page(request):
     if not is_admin(request.user):
         raise PermissionDenied("只有体系管理员可以查看全部留痕")
