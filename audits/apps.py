@@ -18,6 +18,7 @@ class AuditsConfig(AppConfig):
         here = Path(__file__).resolve().parent
         rules.register(here / "capa" / "rules.toml")  # 纠正措施's numbers, overridable per organisation
         rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
+        rules.register(here / "performance" / "rules.toml")  # 按月 for dues, scoring with nothing due, heatmap bands
 
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger

@@ -55,6 +55,12 @@ class ScoringScheme(models.Model):
     year = models.PositiveSmallIntegerField(_("年度"))
     title = models.CharField(_("名称"), max_length=120)
     source = models.CharField(_("依据"), max_length=200)
+    #: [{"key", "name", "from", "to"}] — months of the scheme's year, copied from the defaults
+    #: (rules/objectives.toml) when the scheme is set up; ``scoring.scheme_rounds_set`` changes them
+    rounds = models.JSONField(_("考核轮次"), default=list, blank=True)
+    rounds_source = models.CharField(_("考核轮次依据"), max_length=200, blank=True)
+    scored_kinds = models.JSONField(_("被考核组织类别"), default=list, blank=True)
+    scored_kinds_source = models.CharField(_("被考核组织依据"), max_length=200, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -86,13 +92,14 @@ class ScoringItem(models.Model):
 
 
 class Score(models.Model):
-    """评分 — an inspector's score for one item, unit and round (Q1–Q4 督查, H1/H2 考核, Y 点评)."""
+    """评分 — an inspector's score for one item, unit and round (the key of one of the scheme's
+    rounds: Q1–Q4 督查, H1/H2 考核, Y 点评 by default)."""
 
     scope_unit_lookup = "unit"
 
     item = models.ForeignKey(ScoringItem, verbose_name=_("考核项目"), on_delete=models.PROTECT, related_name="scores")
     unit = models.ForeignKey(Unit, verbose_name=_("被考核组织"), on_delete=models.PROTECT, related_name="+")
-    period = models.CharField(_("考核轮次"), max_length=2)
+    period = models.CharField(_("考核轮次"), max_length=8)
     value = models.DecimalField(_("得分"), max_digits=5, decimal_places=1)
     note = models.CharField(_("评分说明"), max_length=300)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("评分人"), null=True, on_delete=models.PROTECT, related_name="+")
