@@ -33,6 +33,11 @@ class AuditsConfig(AppConfig):
         register_home_panel(panels.objectives_panel)
         register_home_panel(panels.ranking_panel)
 
+        from audits.performance.heatmap import rate_bands
+        from workflows.views import register_rate_bands
+
+        register_rate_bands(rate_bands)  # the heatmap's 良好 line is the 三会一课 objective's target
+
         from audits.demo import improvement_step
         from qms.demo import register_step
 
