@@ -244,7 +244,7 @@ def scheme_rounds_set(scheme: ScoringScheme, *, actor, rounds: list[tuple[str, i
     before = ledger.snapshot(s)
     s.rounds, s.rounds_source = out, source
     s.save()
-    ledger.record("scheme.amend", s, actor=actor, before=before, reason=reason)
+    ledger.record("scheme.update", s, actor=actor, before=before, reason=reason)
     return s
 
 
@@ -264,7 +264,7 @@ def scheme_kinds_set(scheme: ScoringScheme, *, actor, kinds: list[str], source: 
     before = ledger.snapshot(s)
     s.scored_kinds, s.scored_kinds_source = kinds, source
     s.save()
-    ledger.record("scheme.amend", s, actor=actor, before=before, reason=reason)
+    ledger.record("scheme.update", s, actor=actor, before=before, reason=reason)
     return s
 
 

@@ -75,7 +75,7 @@ def test_an_organisation_sets_its_own_cycle_and_the_ranking_follows(org, other):
     mine = scoring.scheme_rounds_set(mine, actor=org["admin"], rounds=OTHER_CYCLE, source="本党委考核办法第3条", reason="党委会决定")
     assert scoring.scheme_rounds(mine) == {"M1-4": "第一次督查", "M5-8": "第二次督查", "M9-12": "第三次督查", "Y": "年度考核"}
     assert mine.rounds_source == "本党委考核办法第3条"
-    assert LedgerEntry.objects.filter(action="scheme.amend", reason="党委会决定").exists()
+    assert LedgerEntry.objects.filter(action="scheme.update", reason="党委会决定").exists()
     assert "Q1" in scoring.scheme_rounds(theirs)  # the other organisation keeps the seed's cycle
 
     # an April meeting missed by 第一党支部 counts in the 1–4 round, not in a first quarter
@@ -188,7 +188,7 @@ def test_the_kinds_scored_are_the_schemes_data(org, other):  # noqa: F811  (the 
     assert [u.code for u in scoring.scored_units(theirs)] == ["C2B1"]  # the default holds elsewhere
     with pytest.raises(ValidationError, match="已有评分"):  # 机关党总支 was scored: its kind stays
         scoring.scheme_kinds_set(mine, actor=org["admin"], kinds=[UnitKind.BRANCH], source="办法", reason="决定")
-    assert LedgerEntry.objects.filter(action="scheme.amend", reason="总支一并考核").exists()
+    assert LedgerEntry.objects.filter(action="scheme.update", reason="总支一并考核").exists()
 
 
 def test_the_kinds_form_on_the_scoring_page(client, org):  # noqa: F811  (the fixture imported above)
