@@ -14,6 +14,11 @@ class Comparator(models.TextChoices):
     AT_MOST = "le", "≤"
 
 
+#: an objective's ``indicator`` for a count target: this prefix and the key of an item of the
+#: yearly form (rules/annual_stats.toml)
+COUNT_PREFIX = "count:"
+
+
 class Objective(models.Model):
     """党建目标 — a yearly target on an indicator computed from the data (see ``indicators``)."""
 
@@ -25,6 +30,9 @@ class Objective(models.Model):
     title = models.CharField(_("目标"), max_length=120)
     comparator = models.CharField(_("比较"), max_length=2, choices=Comparator.choices, default=Comparator.AT_LEAST)
     target = models.DecimalField(_("目标值(%)"), max_digits=5, decimal_places=1)
+    #: a count target (``indicator`` = "count:" + an item of the yearly form, seed 004 篇5): the
+    #: number aimed at; ``target`` is then 100 — the count reached is the share 实际 ÷ 目标数量
+    count_target = models.DecimalField(_("目标数量"), max_digits=12, decimal_places=2, null=True, blank=True)
     source = models.CharField(_("依据"), max_length=200)
 
     objects = ScopedQuerySet.as_manager()
@@ -37,6 +45,11 @@ class Objective(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.title}"
+
+    @property
+    def count_key(self) -> str:
+        """The yearly form's item a count target is on ("" for a rate)."""
+        return self.indicator.removeprefix(COUNT_PREFIX) if self.indicator.startswith(COUNT_PREFIX) else ""
 
     def met(self, value: float | None) -> bool | None:
         """Whether an indicator value (a 0–1 share) meets the target; None when not measurable."""

@@ -19,8 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits.internal.services import own_units
-from audits.performance import indicators
-from audits.performance.models import Comparator, Objective, Score, ScoringItem, ScoringScheme
+from audits.performance import annual, indicators
+from audits.performance.models import (
+    COUNT_PREFIX,
+    Comparator,
+    Objective,
+    Score,
+    ScoringItem,
+    ScoringScheme,
+)
 from procedures.library_loader import library_targets
 from qms import ledger
 from qms.models import Unit, UnitKind
@@ -65,21 +72,99 @@ def objectives_seed(root: Unit, year: int, *, actor) -> list[Objective]:
     return list(Objective.objects.filter(root=root, year=year))
 
 
+#: the largest count a count target may name (the field holds 10 digits before the point)
+MAX_COUNT = Decimal(10) ** 9
+
+
+def countable_items() -> dict[str, dict]:
+    """Items of the yearly form (seed 004 篇5) a count target may be set on: every cell that is a
+    number of things (次、人、篇、元…), not a percentage."""
+    names = annual.cell_names()
+    return {k: {**c, "label": names[k]} for k, c in annual.cell_specs().items() if not c.get("percent") and c["unit"] != "%"}
+
+
+def _count_title(item: dict, comparator: str, count: Decimal) -> str:
+    return f"{item['label']}{dict(Comparator.choices)[comparator]}{count.normalize():f}{item['unit']}"
+
+
+def _check_count(comparator: str, count: Decimal) -> None:
+    if comparator not in Comparator.values:
+        raise ValidationError("请选择比较方式")
+    if not count.is_finite() or not Decimal(0) < count < MAX_COUNT:
+        raise ValidationError("目标数量应为大于 0 的数")
+
+
+@act("objectives.manage", unit=lambda root, **_: root)
+@transaction.atomic
+def objective_add_count(root: Unit, year: int, *, actor, item: str, comparator: str, count: Decimal, source: str) -> Objective:
+    """A count target on an item of the yearly form (e.g. 全年上党课 ≥ 4 次), with the document it
+    comes from. It is met when 实际 ÷ 目标数量 reaches 100 % (≥) or stays within it (≤)."""
+    _manager(actor, root)
+    spec = countable_items().get(item)
+    if spec is None:
+        raise ValidationError("请选择年度统计中的一个数量项目")
+    _check_count(comparator, count)
+    if not (source or "").strip():
+        raise ValidationError("请注明目标依据(本组织的文件及条款)")
+    if Objective.objects.filter(root=root, year=year, indicator=COUNT_PREFIX + item).exists():
+        raise ValidationError(f"“{spec['label']}”已有 {year} 年目标,请直接修改")
+    o = Objective.objects.create(root=root, year=year, indicator=COUNT_PREFIX + item, title=_count_title(spec, comparator, count),
+                                 comparator=comparator, target=Decimal(100), count_target=count, source=source.strip())
+    ledger.record("objective.add", o, actor=actor)
+    return o
+
+
 @act("objectives.manage", unit=lambda objective, **_: objective.root)
 @transaction.atomic
 def objective_set(objective: Objective, *, actor, target: Decimal, comparator: str, reason: str) -> Objective:
-    """Change a target — an amendment with its reason."""
+    """Change a target — an amendment with its reason. For a count target ``target`` is the
+    number aimed at (the title follows)."""
     _manager(actor, objective.root)
     if not (reason or "").strip():
         raise ValidationError("修改目标须说明原因")
-    if comparator not in Comparator.values or not Decimal(0) <= target <= Decimal(100):
-        raise ValidationError("目标值应为 0–100 之间的百分数")
     o = Objective.objects.select_for_update().get(pk=objective.pk)
     before = ledger.snapshot(o)
-    o.target, o.comparator = target, comparator
+    if o.count_key:
+        _check_count(comparator, target)
+        spec = countable_items().get(o.count_key)
+        if spec is None:
+            raise ValidationError("该目标的统计项目已不在年度统计中")
+        o.count_target, o.comparator, o.title = target, comparator, _count_title(spec, comparator, target)
+    else:
+        if comparator not in Comparator.values or not Decimal(0) <= target <= Decimal(100):
+            raise ValidationError("目标值应为 0–100 之间的百分数")
+        o.target, o.comparator = target, comparator
     o.save()
     ledger.record("objective.amend", o, actor=actor, before=before, reason=reason.strip())
     return o
+
+
+@dataclass(frozen=True)
+class CountShare(indicators.Share):
+    """A count target's result: ``num`` the count reached (from the yearly form), ``den`` the
+    count aimed at, so ``value`` is the share of the target reached."""
+
+    unit: str = ""
+    entered: bool = True  # False: a hand-entered item not yet entered
+
+    @property
+    def value(self) -> float | None:
+        return None if not (self.entered and self.den) else round(float(self.num) / float(self.den), 4)
+
+    def text(self) -> str:
+        if not self.entered:
+            return "—(年度统计尚未填报)"
+        return f"{_number(self.num)}{self.unit}(目标 {_number(self.den)}{self.unit})"
+
+
+def _number(n) -> str:
+    return f"{Decimal(str(n)).normalize():f}"
+
+
+def _plain(n) -> int | Decimal:
+    """4.00 → 4 (a whole count shows no decimals wherever the result is printed)."""
+    d = Decimal(str(n))
+    return int(d) if d == d.to_integral_value() else d.normalize()
 
 
 @dataclass
@@ -88,13 +173,30 @@ class ObjectiveStatus:
     share: indicators.Share
     met: bool | None
 
+    @property
+    def target_text(self) -> str:
+        """"≥95.0%", or for a count target "≥4次"."""
+        o = self.objective
+        if o.count_key:
+            return f"{o.get_comparator_display()}{_number(o.count_target)}{getattr(self.share, 'unit', '')}"
+        return f"{o.get_comparator_display()}{o.target}%"
+
 
 def objectives_status(root: Unit, year: int, *, today: dt.date | None = None) -> list[ObjectiveStatus]:
-    """Each objective of the year against its indicator computed for ``root``'s subtree."""
+    """Each objective of the year against its indicator computed for ``root``'s subtree; count
+    targets against the yearly form's item (``annual.rows``, counted once for them all)."""
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    objectives = list(Objective.objects.filter(root=root, year=year).order_by("id"))
+    counts = ({c.key: c for r in annual.rows(root, year) for c in r.cells}
+              if any(o.count_key for o in objectives) else {})
     out = []
-    for o in Objective.objects.filter(root=root, year=year).order_by("id"):
-        share = indicators.value(o.indicator, root, start, end, today=today)
+    for o in objectives:
+        if o.count_key:
+            cell = counts.get(o.count_key)
+            share = CountShare(num=_plain(cell.value if cell and cell.value is not None else 0), den=_plain(o.count_target or 0),
+                               unit=cell.unit if cell else "", entered=cell is not None and cell.value is not None)
+        else:
+            share = indicators.value(o.indicator, root, start, end, today=today)
         out.append(ObjectiveStatus(o, share, o.met(share.value)))
     return out
 

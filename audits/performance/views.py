@@ -39,6 +39,10 @@ def objectives(request):
                 scoring.objective_set(o, actor=request.user, target=Decimal(p.get("target", "")), comparator=p.get("comparator", ""),
                                       reason=p.get("reason", ""))
                 messages.success(request, "目标已修改(留痕)")
+            elif p.get("action") == "add_count":
+                o = scoring.objective_add_count(root, year, actor=request.user, item=p.get("item", ""), comparator=p.get("comparator", ""),
+                                                count=Decimal(p.get("count", "")), source=p.get("source", ""))
+                messages.success(request, f"已设定目标:{o.title}")
         except (InvalidOperation, Objective.DoesNotExist):
             messages.error(request, "请填写有效的目标值")
         except ValidationError as exc:
@@ -46,7 +50,8 @@ def objectives(request):
         return redirect(f"{request.path}?year={year}")
     rows = scoring.objectives_status(root, year)
     return render(request, "audits/objectives.html", {"rows": rows, "root": root, "year": year, "may": may,
-                                                       "comparators": Comparator.choices})
+                                                       "comparators": Comparator.choices,
+                                                       "countable": scoring.countable_items().items()})
 
 
 # --------------------------------------------------------------------------------- scoring
