@@ -87,11 +87,16 @@ def _count_title(item: dict, comparator: str, count: Decimal) -> str:
     return f"{item['label']}{dict(Comparator.choices)[comparator]}{count.normalize():f}{item['unit']}"
 
 
-def _check_count(comparator: str, count: Decimal) -> None:
+def _check_count(comparator: str, count: Decimal) -> Decimal:
+    """The count as stored (two decimals, as 党费 in yuan), refused unless above 0 and below ten
+    hundred million."""
     if comparator not in Comparator.values:
         raise ValidationError("请选择比较方式")
     if not count.is_finite() or not Decimal(0) < count < MAX_COUNT:
-        raise ValidationError("目标数量应为大于 0 的数")
+        raise ValidationError("目标数量应为大于 0 的数(不超过十亿)")
+    if count != count.quantize(Decimal("0.01")):
+        raise ValidationError("目标数量最多保留两位小数")
+    return count
 
 
 @act("objectives.manage", unit=lambda root, **_: root)
@@ -103,7 +108,7 @@ def objective_add_count(root: Unit, year: int, *, actor, item: str, comparator: 
     spec = countable_items().get(item)
     if spec is None:
         raise ValidationError("请选择年度统计中的一个数量项目")
-    _check_count(comparator, count)
+    count = _check_count(comparator, count)
     if not (source or "").strip():
         raise ValidationError("请注明目标依据(本组织的文件及条款)")
     if Objective.objects.filter(root=root, year=year, indicator=COUNT_PREFIX + item).exists():
@@ -125,7 +130,7 @@ def objective_set(objective: Objective, *, actor, target: Decimal, comparator: s
     o = Objective.objects.select_for_update().get(pk=objective.pk)
     before = ledger.snapshot(o)
     if o.count_key:
-        _check_count(comparator, target)
+        target = _check_count(comparator, target)
         spec = countable_items().get(o.count_key)
         if spec is None:
             raise ValidationError("该目标的统计项目已不在年度统计中")

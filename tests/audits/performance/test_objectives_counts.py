@@ -84,6 +84,8 @@ def test_a_count_target_on_a_hand_entered_item_and_what_is_refused(two):
         scoring.objective_add_count(two["c"], YEAR, actor=admin, item="central_study_rate", comparator="ge", count=Decimal(90), source="x")
     with pytest.raises(ValidationError, match="大于 0"):
         scoring.objective_add_count(two["c"], YEAR, actor=admin, item="reports", comparator="le", count=Decimal(0), source="x")
+    with pytest.raises(ValidationError, match="两位小数"):
+        scoring.objective_add_count(two["c"], YEAR, actor=admin, item="reports", comparator="le", count=Decimal("2.005"), source="x")
     with pytest.raises(ValidationError, match="依据"):
         scoring.objective_add_count(two["c"], YEAR, actor=admin, item="reports", comparator="le", count=Decimal(3), source=" ")
     scoring.objective_add_count(two["c"], YEAR, actor=admin, item="reports", comparator="le", count=Decimal(3), source="本党委精文简会规定")
