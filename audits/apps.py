@@ -18,6 +18,7 @@ class AuditsConfig(AppConfig):
         here = Path(__file__).resolve().parent
         rules.register(here / "capa" / "rules.toml")  # 纠正措施's numbers, overridable per organisation
         rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
+        rules.register(here / "performance" / "rules.toml")  # 按月 for dues, scoring with nothing due, heatmap bands
 
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
@@ -31,6 +32,11 @@ class AuditsConfig(AppConfig):
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
         register_home_panel(panels.ranking_panel)
+
+        from audits.performance.heatmap import rate_bands
+        from workflows.views import register_rate_bands
+
+        register_rate_bands(rate_bands)  # the heatmap's 良好 line is the 三会一课 objective's target
 
         from audits.demo import improvement_step
         from qms.demo import register_step

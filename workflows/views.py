@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -318,14 +319,45 @@ def _matrix(request):
 
 
 
-RATE_CLASSES = (("h-good", "执行率 ≥ 95%"), ("h-fair", "80%–95%"), ("h-poor", "< 80%"), ("h-none", "尚无到期事项"))
+@dataclass(frozen=True)
+class RateBands:
+    """执行率色带 — the lines (percent) between 良好, 一般 and 较差 on the rolled-up heatmap,
+    each with where it comes from."""
+
+    good: float
+    fair: float
+    good_source: str
+    fair_source: str
+
+    def css(self, rate: float | None) -> str:
+        if rate is None:
+            return "h-none"
+        pct = round(rate * 100, 1)  # as the objectives compare (audits Objective.met)
+        return "h-good" if pct >= self.good else "h-fair" if pct >= self.fair else "h-poor"
+
+    def legend(self) -> list[tuple[str, str]]:
+        return [("h-good", f"执行率 ≥ {self.good:g}%"), ("h-fair", f"{self.fair:g}%–{self.good:g}%"),
+                ("h-poor", f"< {self.fair:g}%"), ("h-none", "尚无到期事项")]
 
 
-def _rate_class(rate: float | None) -> str:
-    return "h-none" if rate is None else "h-good" if rate >= 0.95 else "h-fair" if rate >= 0.8 else "h-poor"
+#: Who gives the bands (registered by a package above in its ``AppConfig.ready``: the
+#: committee's lines are its objectives and rules, which this package does not know). Each
+#: takes (unit, year) and returns ``RateBands`` or None.
+RATE_BANDS: list = []
 
 
-def _rolled_cells(rates: dict, path: str, obligations: list[tuple[str, str]]) -> str:
+def register_rate_bands(fn) -> None:
+    if fn not in RATE_BANDS:
+        RATE_BANDS.append(fn)
+
+
+def rate_bands(root: Unit, year: int) -> RateBands | None:
+    """The bands for a unit's heatmap of a year; None when nobody gives them (the cells then
+    show their rate without a colour)."""
+    return next((b for b in (fn(root, year) for fn in RATE_BANDS) if b), None)
+
+
+def _rolled_cells(rates: dict, path: str, obligations: list[tuple[str, str]], bands: RateBands | None) -> str:
     """One row's cells of the rolled-up heatmap as HTML. Built here rather than in the template
     (200 rows × 30 obligations is 6,000 cells; the template engine took 0.45 s for them). Only
     numbers and fixed class names go in, so nothing needs escaping."""
@@ -334,7 +366,8 @@ def _rolled_cells(rates: dict, path: str, obligations: list[tuple[str, str]]) ->
         r = rates.get((path, key))
         rate = r.rate if r else None
         tip = "尚无到期事项" if rate is None else f"{round(rate * 100)}%({r.on_time + r.late}/{r.due})"
-        out.append(f'<td class="{_rate_class(rate)}" title="{tip}"></td>')
+        css = bands.css(rate) if bands else "h-none" if rate is None else "h-plain"
+        out.append(f'<td class="{css}" title="{tip}"></td>')
     return mark_safe("".join(out))  # noqa: S308 — numbers and constants only
 
 
@@ -348,13 +381,14 @@ def _compliance_rolled(request, root, year, units_count: int):
     children = list(Unit.objects.filter(parent=root, is_active=True).order_by("path").values_list("code", "name", "path"))
     obligations = sorted(titles.items())
     per_row, overall = totals_by_child(rates)
+    bands = rate_bands(root, year)
     lines = [(root.code, root.name, root.path, False)] * (root.path in per_row) + [(c, n, p, True) for c, n, p in children]
     rows = [{"code": code, "name": name, "rate": per_row[path].rate if path in per_row else None, "drill": drill,
-             "cells_html": _rolled_cells(rates, path, obligations)} for code, name, path, drill in lines]
+             "cells_html": _rolled_cells(rates, path, obligations, bands)} for code, name, path, drill in lines]
     return render(request, "workflows/compliance.html", {
         "root": root, "year": year, "rows": rows, "obligations": obligations, "rolled": True,
-        "units_count": units_count, "overall": overall,
-        "rate_legend": RATE_CLASSES,
+        "units_count": units_count, "overall": overall, "bands": bands,
+        "rate_legend": bands.legend() if bands else [("h-plain", "有到期事项(未设定色带)"), ("h-none", "尚无到期事项")],
     })
 
 

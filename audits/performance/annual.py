@@ -75,6 +75,13 @@ def cell_specs() -> dict[str, dict]:
     return {c["key"]: c for r, _ in _all_rows() for c in r["cells"]}
 
 
+def cell_names() -> dict[str, str]:
+    """Every cell's name as a reader knows it: its label, after its item's where the item has
+    several cells (报告会's "参加" is "举办报告会,参加人次:参加")."""
+    return {c["key"]: c["label"] if len(r["cells"]) == 1 else f"{r['label']}:{c['label']}"
+            for r, _ in _all_rows() for c in r["cells"]}
+
+
 def manual_keys() -> list[str]:
     return [k for k, c in cell_specs().items() if c["kind"] == "manual"]
 

@@ -136,10 +136,25 @@ def _month_end(month: dt.date) -> dt.date:
     return nxt - dt.timedelta(days=1)
 
 
+def pay_by(month: dt.date, day: int) -> dt.date:
+    """The last day a month's dues count as paid 按月: the month's ``day`` (rule
+    ``dues_pay_by_day``), or its last day when the month is shorter."""
+    return month.replace(day=min(max(day, 1), _month_end(month).day))
+
+
+def _pay_by_days(unit_ids) -> dict[int, int]:
+    """Each unit's ``dues_pay_by_day`` (its own or its nearest ancestor's override)."""
+    from qms.rules import rules_for_many
+
+    units = list(Unit.objects.filter(pk__in=set(unit_ids)).only("pk", "path"))
+    return {pk: r["dues_pay_by_day"].value for pk, r in rules_for_many(units).items()}
+
+
 def _dues(prefix, spec, start, end, today):
     """Member-months owed in the period (complete months only, less those with a justified
     non-payment) and those paid in full (by the rate table, where an income is known:
-    ``workflows.dues.dues_due``) within the month."""
+    ``workflows.dues.dues_due``) by the day the organisation's rule ``dues_pay_by_day`` gives
+    (by default the month's last day)."""
     last = min(end, today.replace(day=1) - dt.timedelta(days=1))
     months, m = [], start.replace(day=1)
     while m <= last:
@@ -152,19 +167,21 @@ def _dues(prefix, spec, start, end, today):
         member__memberships__unit__path__startswith=prefix, month__gte=months_back(months[0], INCOME_LOOKBACK), month__lte=months[-1])
         .order_by("member_id", "month").values_list("member_id", "month", "paid_on", "income", "amount").distinct())
     due = dues_due((mid, mo, income) for mid, mo, _paid, income, _amount in payments)  # 足额 by the rate table
-    on_time = {(mid, mo) for mid, mo, paid, _income, amount in payments
-               if mo >= months[0] and paid <= _month_end(mo) and (due[(mid, mo)] is None or amount >= due[(mid, mo)])}
+    paid_in_full = {(mid, mo): paid for mid, mo, paid, _income, amount in payments
+                    if mo >= months[0] and (due[(mid, mo)] is None or amount >= due[(mid, mo)])}
     excused = set(DuesNonPayment.objects.filter(  # a justified non-payment owes nothing that month
         member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
         .values_list("member_id", "month"))
-    rows = (Membership.objects.filter(unit__path__startswith=prefix, member__status=MemberStatus.ACTIVE,
-                                      member__category__in=PARTY_MEMBER_CATEGORIES, start__lte=months[-1])
-            .values_list("unit__path", "member_id", "start", "end", "member__joined_on"))
-    for path, mid, ms_start, ms_end, joined in rows:
+    rows = list(Membership.objects.filter(unit__path__startswith=prefix, member__status=MemberStatus.ACTIVE,
+                                          member__category__in=PARTY_MEMBER_CATEGORIES, start__lte=months[-1])
+                .values_list("unit_id", "unit__path", "member_id", "start", "end", "member__joined_on"))
+    days = _pay_by_days(r[0] for r in rows)
+    for unit_id, path, mid, ms_start, ms_end, joined in rows:
         since = max(d for d in (ms_start, joined) if d).replace(day=1)
         for mo in months:
             if mo >= since and (ms_end is None or ms_end >= _month_end(mo)) and (mid, mo) not in excused:
-                yield path, int((mid, mo) in on_time), 1
+                paid = paid_in_full.get((mid, mo))
+                yield path, int(paid is not None and paid <= pay_by(mo, days[unit_id])), 1
 
 
 def _audit_coverage(prefix, spec, start, end, today):
@@ -183,20 +200,3 @@ _ROWS = {
     "dues": _dues,
     "audit_coverage": _audit_coverage,
 }
-
-#: 考核轮次 — 季度督查 Q1–Q4, 半年考核 H1/H2, 全年点评 Y (seed 001 四(三)).
-ROUNDS = {"Q1": "一季度督查", "Q2": "二季度督查", "Q3": "三季度督查", "Q4": "四季度督查",
-          "H1": "上半年考核", "H2": "下半年考核", "Y": "全年点评"}
-
-
-def round_dates(year: int, period: str) -> tuple[dt.date, dt.date]:
-    """The first and last day of a scoring round."""
-    if period == "Y":
-        return dt.date(year, 1, 1), dt.date(year, 12, 31)
-    if period in ("H1", "H2"):
-        return (dt.date(year, 1, 1), dt.date(year, 6, 30)) if period == "H1" else (dt.date(year, 7, 1), dt.date(year, 12, 31))
-    if period in ("Q1", "Q2", "Q3", "Q4"):
-        q = int(period[1])
-        first = dt.date(year, 3 * q - 2, 1)
-        return first, _month_end(dt.date(year, 3 * q, 1))
-    raise ValueError(f"未知考核轮次 {period}")

@@ -14,6 +14,11 @@ class Comparator(models.TextChoices):
     AT_MOST = "le", "≤"
 
 
+#: an objective's ``indicator`` for a count target: this prefix and the key of an item of the
+#: yearly form (rules/annual_stats.toml)
+COUNT_PREFIX = "count:"
+
+
 class Objective(models.Model):
     """党建目标 — a yearly target on an indicator computed from the data (see ``indicators``)."""
 
@@ -25,6 +30,9 @@ class Objective(models.Model):
     title = models.CharField(_("目标"), max_length=120)
     comparator = models.CharField(_("比较"), max_length=2, choices=Comparator.choices, default=Comparator.AT_LEAST)
     target = models.DecimalField(_("目标值(%)"), max_digits=5, decimal_places=1)
+    #: a count target (``indicator`` = "count:" + an item of the yearly form, seed 004 篇5): the
+    #: number aimed at; ``target`` is then 100 — the count reached is the share 实际 ÷ 目标数量
+    count_target = models.DecimalField(_("目标数量"), max_digits=12, decimal_places=2, null=True, blank=True)
     source = models.CharField(_("依据"), max_length=200)
 
     objects = ScopedQuerySet.as_manager()
@@ -37,6 +45,11 @@ class Objective(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.title}"
+
+    @property
+    def count_key(self) -> str:
+        """The yearly form's item a count target is on ("" for a rate)."""
+        return self.indicator.removeprefix(COUNT_PREFIX) if self.indicator.startswith(COUNT_PREFIX) else ""
 
     def met(self, value: float | None) -> bool | None:
         """Whether an indicator value (a 0–1 share) meets the target; None when not measurable."""
@@ -55,6 +68,12 @@ class ScoringScheme(models.Model):
     year = models.PositiveSmallIntegerField(_("年度"))
     title = models.CharField(_("名称"), max_length=120)
     source = models.CharField(_("依据"), max_length=200)
+    #: [{"key", "name", "from", "to"}] — months of the scheme's year, copied from the defaults
+    #: (rules/objectives.toml) when the scheme is set up; ``scoring.scheme_rounds_set`` changes them
+    rounds = models.JSONField(_("考核轮次"), default=list, blank=True)
+    rounds_source = models.CharField(_("考核轮次依据"), max_length=200, blank=True)
+    scored_kinds = models.JSONField(_("被考核组织类别"), default=list, blank=True)
+    scored_kinds_source = models.CharField(_("被考核组织依据"), max_length=200, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -86,13 +105,14 @@ class ScoringItem(models.Model):
 
 
 class Score(models.Model):
-    """评分 — an inspector's score for one item, unit and round (Q1–Q4 督查, H1/H2 考核, Y 点评)."""
+    """评分 — an inspector's score for one item, unit and round (the key of one of the scheme's
+    rounds: Q1–Q4 督查, H1/H2 考核, Y 点评 by default)."""
 
     scope_unit_lookup = "unit"
 
     item = models.ForeignKey(ScoringItem, verbose_name=_("考核项目"), on_delete=models.PROTECT, related_name="scores")
     unit = models.ForeignKey(Unit, verbose_name=_("被考核组织"), on_delete=models.PROTECT, related_name="+")
-    period = models.CharField(_("考核轮次"), max_length=2)
+    period = models.CharField(_("考核轮次"), max_length=8)
     value = models.DecimalField(_("得分"), max_digits=5, decimal_places=1)
     note = models.CharField(_("评分说明"), max_length=300)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("评分人"), null=True, on_delete=models.PROTECT, related_name="+")

@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 
 from audits.performance import annual, indicators, scoring
 from audits.performance.models import Comparator, Objective, ScoringItem, ScoringScheme
-from qms.models import Unit
+from qms.models import Unit, UnitKind
 from qms.pages import asked_year, scope_root, show_refusal
 from qms.params import choice_param
+from qms.rules import rules_for
 from qms.scoping import can_manage, is_admin, restrict
 
 # ------------------------------------------------------------------------------ objectives
@@ -38,6 +39,10 @@ def objectives(request):
                 scoring.objective_set(o, actor=request.user, target=Decimal(p.get("target", "")), comparator=p.get("comparator", ""),
                                       reason=p.get("reason", ""))
                 messages.success(request, "目标已修改(留痕)")
+            elif p.get("action") == "add_count":
+                o = scoring.objective_add_count(root, year, actor=request.user, item=p.get("item", ""), comparator=p.get("comparator", ""),
+                                                count=Decimal(p.get("count", "")), source=p.get("source", ""))
+                messages.success(request, f"已设定目标:{o.title}")
         except (InvalidOperation, Objective.DoesNotExist):
             messages.error(request, "请填写有效的目标值")
         except ValidationError as exc:
@@ -45,7 +50,8 @@ def objectives(request):
         return redirect(f"{request.path}?year={year}")
     rows = scoring.objectives_status(root, year)
     return render(request, "audits/objectives.html", {"rows": rows, "root": root, "year": year, "may": may,
-                                                       "comparators": Comparator.choices})
+                                                       "comparators": Comparator.choices,
+                                                       "countable": scoring.countable_items().items()})
 
 
 # --------------------------------------------------------------------------------- scoring
@@ -55,8 +61,9 @@ def objectives(request):
 def scoring_page(request):
     root, year = scope_root(request), asked_year(request)
     may = is_admin(request.user) or can_manage(request.user, root)
-    period = choice_param(request, "period", indicators.ROUNDS, default="Y", label="考核轮次", data=(request.POST, request.GET))
     scheme = ScoringScheme.objects.filter(root=root, year=year).first()
+    rounds = scoring.scheme_rounds(scheme)
+    period = choice_param(request, "period", rounds, default=scoring.YEAR_ROUND, label="考核轮次", data=(request.POST, request.GET))
     if request.method == "POST":
         if not may:
             raise PermissionDenied("只有体系管理员或党组织负责人可以评分")
@@ -85,17 +92,53 @@ def scoring_page(request):
             elif action == "item_remove":
                 item = ScoringItem.objects.get(pk=p.get("item") or 0, scheme=scheme)
                 scoring.item_remove(item, actor=u, reason=p.get("reason", ""))
+            elif action == "rounds":
+                scoring.scheme_rounds_set(scheme, actor=u, rounds=_rounds_posted(p), source=p.get("source", ""),
+                                          reason=p.get("reason", ""))
+                messages.success(request, "考核轮次已修改(留痕)")
+            elif action == "kinds":
+                scoring.scheme_kinds_set(scheme, actor=u, kinds=p.getlist("kinds"), source=p.get("source", ""),
+                                         reason=p.get("reason", ""))
+                messages.success(request, "被考核组织已修改(留痕)")
         except (InvalidOperation, ValueError, ScoringItem.DoesNotExist):
             messages.error(request, "输入有误:请填写有效的分值")
         except ValidationError as exc:
             show_refusal(request, exc)
+        scheme = ScoringScheme.objects.filter(root=root, year=year).first()
+        if period not in scoring.scheme_rounds(scheme):  # the round itself was just changed
+            period = scoring.YEAR_ROUND
         return redirect(f"{request.path}?year={year}&period={period}")
     items, rows = scoring.ranking(scheme, period) if scheme else ([], [])
+    nothing_due = rules_for(root)["scoring_nothing_due_percent"]
+    defaults = indicators.rules()["scheme"]
     return render(request, "audits/scoring.html", {
         "scheme": scheme, "items": items, "rows": rows, "root": root, "year": year, "period": period, "may": may,
-        "rounds": indicators.ROUNDS.items(), "indicator_names": indicators.names(),
-        "manual_items": [i for i in items if not i.indicator],
+        "rounds": rounds.items(), "period_name": rounds[period], "indicator_names": indicators.names(),
+        "manual_items": [i for i in items if not i.indicator], "nothing_due": nothing_due,
+        "default_title": defaults["title"],
+        "round_rows": [*(scheme.rounds if scheme else []), *({} for _ in range(EXTRA_ROUND_ROWS))],
+        "kinds": [(k, label, k in (scheme.scored_kinds if scheme else defaults["scored_kinds"])) for k, label in UnitKind.choices],
+        "scored_kind_names": "、".join(str(label) for k, label in UnitKind.choices if scheme and k in scheme.scored_kinds),
     })
+
+
+#: empty lines under a scheme's rounds on the page, for adding rounds
+EXTRA_ROUND_ROWS = 3
+
+
+def _rounds_posted(p) -> list[tuple[str, int, int]]:
+    """The rounds form: lines ``round_name``/``round_from``/``round_to``; a line without a name
+    and months is left out (that is how a round is removed)."""
+    names, firsts, lasts = p.getlist("round_name"), p.getlist("round_from"), p.getlist("round_to")
+    out = []
+    for name, first, last in zip(names, firsts, lasts, strict=False):
+        if not (name.strip() or first.strip() or last.strip()):
+            continue
+        try:
+            out.append((name, int(first), int(last)))
+        except ValueError:
+            raise ValidationError(f"{name.strip() or '轮次'}:请填写起止月份(1–12)") from None
+    return out
 
 
 # ------------------------------------------------------------------------ annual statistics
