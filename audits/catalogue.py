@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from audits.performance import annual, indicators
+from audits.performance import annual, indicators, scoring
 from audits.performance.models import Objective, ScoringScheme
 from procedures.library_loader import library_targets
 from qms.catalogue import Entry, checked_sites, origin_of
-from qms.models import Unit
+from qms.models import Unit, UnitKind
+
+
+def _kinds_text(kinds) -> str:
+    return "、".join(str(UnitKind(k).label) for k in kinds if k in UnitKind.values)
 
 
 def indicator_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
@@ -32,18 +36,21 @@ def objective_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     sites = checked_sites(("audits.performance.scoring.objectives_status", "indicators"))
     known = set(indicators.rules()["indicators"])
     own = list(Objective.objects.filter(root=unit, year=year).order_by("pk"))
+    countable = scoring.countable_items()
     if own:
         specs = [{"indicator": o.indicator, "title": o.title, "comparator": o.comparator, "target": o.target,
-                  "source": o.source, "own": True} for o in own]
+                  "count": o.count_target if o.count_key else None, "source": o.source, "own": True} for o in own]
     else:
         specs = [{**t, "own": False} for t in library_targets()]
     for t in specs:
-        ok = t["indicator"] in known
+        count = t.get("count")
+        ok = t["indicator"].removeprefix(scoring.COUNT_PREFIX) in countable if count is not None else t["indicator"] in known
         origin, detail = origin_of(t["source"], overridden_by=unit.name if t["own"] else None)
         if t["own"]:
             detail = f"{unit.name} {year} 年目标"
         yield Entry(key=f"objective:{t['indicator']}", kind="objective", title=t["title"],
-                    value=f"{'≥' if t['comparator'] == 'ge' else '≤'}{t['target']}%", source=t["source"],
+                    value=f"{'≥' if t['comparator'] == 'ge' else '≤'}" + (f"{count:g}" if count is not None else f"{t['target']}%"),
+                    source=t["source"],
                     origin=origin if not t["own"] else ("default" if origin == "default" else "override"),
                     origin_detail=detail, enforced=("indicator",) if sites and ok else (), where=sites,
                     inert="" if ok else f"目标所用的指标“{t['indicator']}”不存在")
@@ -61,6 +68,20 @@ def score_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
         spec = indicators.rules()["scheme"]
         items, source, detail, own = spec["items"], spec["source"], "", False
     known = set(indicators.rules()["indicators"])
+    spec = indicators.rules()["scheme"]
+    rounds = scheme.rounds if scheme is not None and scheme.rounds else spec["rounds"]
+    rounds_source = (scheme.rounds_source if scheme is not None and scheme.rounds_source else spec["rounds_source"])
+    kinds = scheme.scored_kinds if scheme is not None and scheme.scored_kinds else spec["scored_kinds"]
+    kinds_source = (scheme.scored_kinds_source if scheme is not None and scheme.scored_kinds_source else spec["scored_kinds_source"])
+    round_sites = checked_sites(("audits.performance.scoring.round_dates", "scheme.rounds"))
+    yield Entry(key="score:rounds", kind="score", title="考核轮次",
+                value="、".join(f"{r['name']}({r['from']}–{r['to']}月)" for r in rounds), source=rounds_source,
+                origin="override" if own and scheme.rounds else origin_of(rounds_source)[0], origin_detail=detail,
+                enforced=("score",) if round_sites else (), where=round_sites)
+    kind_sites = checked_sites(("audits.performance.scoring.scored_units", "scored_kinds"))
+    yield Entry(key="score:kinds", kind="score", title="被考核的组织类别", value=_kinds_text(kinds), source=kinds_source,
+                origin="override" if own and scheme.scored_kinds else origin_of(kinds_source)[0], origin_detail=detail,
+                enforced=("score",) if kind_sites else (), where=kind_sites)
     for n, item in enumerate(items, 1):
         how = f"按指标“{indicators.names()[item['indicator']]}”计算" if item.get("indicator") in known else "督查人员评分"
         origin = "override" if own else origin_of(source)[0]

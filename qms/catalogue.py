@@ -58,6 +58,7 @@ _HOW_BY_MODULE = (
     ("audits.performance.indicators", "indicator"),
     ("audits.performance.annual", "statistic"),
     ("audits.performance.scoring", "score"),
+    ("audits.performance.heatmap", "heatmap"),
     ("audits.internal", "programme"),
     ("", "guard"),
 )
@@ -72,6 +73,7 @@ HOW = {
     "statistic": "年度统计",
     "score": "考核计分",
     "programme": "审核方案",
+    "heatmap": "热力图分档",
     "event": "事件触发",
     "record": "记录检查",
     "people": "个人履责统计",

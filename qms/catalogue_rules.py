@@ -14,7 +14,7 @@ from qms.models import Unit, UnitKind
 def _kind_of(rule: org_rules.Rule) -> str:
     if rule.key.endswith("_days") or rule.key.startswith("term_years_") or rule.key.endswith("_months"):
         return "deadline"
-    if "0 为" in rule.label or "1 为" in rule.label or "关闭" in rule.label:
+    if rule.value <= 2 and ("0 为" in rule.label or "1 为" in rule.label or "关闭" in rule.label):
         return "switch"
     return "threshold"
 
