@@ -15,21 +15,16 @@ checked again, still gives the preview shown.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from qms import roster, roster_files, roster_pending, services
+from qms import roster, roster_files, services, staged_import
 from qms.models import Unit, UnitKind
-from qms.permissions import act, allowed, managed_unit
+from qms.permissions import allowed
 from qms.scoping import can_manage, can_see
 
 _RULES = Path(__file__).resolve().parent / "rules" / "unit_import.toml"
@@ -37,8 +32,8 @@ LABELS = {"code": "组织编码", "name": "组织名称", "kind": "组织类别"
           "term_start": "本届任期开始"}
 KINDS = {str(label): value for value, label in UnitKind.choices}
 
-RowError = roster.RowError
-PendingGone = roster.PendingGone
+RowError = staged_import.RowError
+PendingGone = staged_import.PendingGone
 
 
 def spec() -> roster_files.Rules:
@@ -65,36 +60,11 @@ class UnitDiffers:
 
 
 @dataclass
-class UnitImportResult:
-    created: int = 0
-    errors: list[RowError] = field(default_factory=list)
+class UnitImportResult(staged_import.StagedResult):
     to_create: list[UnitRow] = field(default_factory=list)
     same: list[UnitRow] = field(default_factory=list)
     differs: list[UnitDiffers] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # in creation order, parents first
-    notice: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.ok and bool(self.rows)
-
-    @property
-    def by_sheet(self) -> bool:
-        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same, *self.differs))
-
-    @property
-    def fingerprint(self) -> str:
-        def plain(v: Any) -> Any:
-            return v.pk if isinstance(v, Unit) else str(v) if v is not None else None
-
-        payload = [[asdict(e) for e in self.errors], [asdict(r) for r in self.to_create],
-                   [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows],
-                   [asdict(r) for r in self.same], [asdict(r) for r in self.differs]]
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def _date_shown(d: dt.date | None) -> str:
@@ -276,59 +246,38 @@ def _check(rows: list[roster_files.SourceRow], actor) -> UnitImportResult:
     return result
 
 
+class _UnitSheet:
+    """The unit tree as a staged import (``qms.staged_import.Importer``)."""
+
+    result = UnitImportResult
+    stale = staged_import.stale_notice("组织架构", "例如有人已被编入、调出或信息已更正")
+    nothing = "文件中没有需要新建的党组织,无需导入。"
+
+    def read(self, fileobj, *, actor) -> list[roster_files.SourceRow]:
+        return staged_import.read_sheet(fileobj, spec=spec())
+
+    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> UnitImportResult:
+        return _check(rows, actor)
+
+    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
+        """Every unit through ``services.unit_create``, parents first (a parent of the file by its code)."""
+        made: dict[str, Unit] = {}
+        for row in rows:
+            row = dict(row)
+            parent_code = row.pop("parent_code")
+            parent = made.get(parent_code) if parent_code else row["parent"]
+            row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
+            made[row["code"]] = services.unit_create(actor=actor, **row)
+
+
+SHEET = _UnitSheet()
+
+
 def validate_units(fileobj, *, actor) -> UnitImportResult:
-    try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=roster.max_rows(),
-                                        spec=spec())
-    except roster_files.RosterFileError as exc:
-        return UnitImportResult(errors=[RowError(0, "文件", str(exc))])
-    return _check(rows, actor)
+    return staged_import.validate(SHEET, fileobj, actor=actor)
 
 
-def _staged(token: str, actor) -> tuple[roster_pending.Pending, UnitImportResult]:
-    found = roster_pending.load(token, user=actor)
-    if found is None:
-        raise roster._gone()
-    pending, data = found
-    return pending, validate_units(io.BytesIO(data), actor=actor)
-
-
-@act("unit.create", unit=managed_unit)
-def stage_units(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
-    """Keep an uploaded unit list on the server for its preview and confirm; nothing is saved."""
-    return roster.stage_upload(fileobj, actor=actor, filename=filename)  # a step of this act
-
-
-@act("unit.create", unit=managed_unit)
-def preview_units(token: str, *, actor) -> tuple[roster_pending.Pending, UnitImportResult]:
-    return _staged(token, actor)
-
-
-@act("unit.create", unit=managed_unit)
-def confirm_units(token: str, *, actor, seen: str) -> UnitImportResult:
-    """Create every unit of the kept file, parents first, all or nothing, if the file still gives
-    the preview the user saw; otherwise nothing is saved (``roster.STALE``)."""
-    _pending, result = _staged(token, actor)
-    if result.fingerprint != seen:
-        result.notice = roster.STALE.replace("花名册", "组织架构")
-        return result
-    if not result.can_confirm:
-        if result.ok:
-            result.notice = "文件中没有需要新建的党组织,无需导入。"
-        return result
-    try:
-        with transaction.atomic():
-            made: dict[str, Unit] = {}
-            for row in result.rows:
-                row = dict(row)
-                parent_code = row.pop("parent_code")
-                parent = made.get(parent_code) if parent_code else row["parent"]
-                row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
-                made[row["code"]] = services.unit_create(actor=actor, **row)
-                result.created += 1
-    except ValidationError as exc:
-        result.created = 0
-        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入:" + ";".join(exc.messages)))
-        return result
-    roster_pending.discard(token)
-    return result
+#: 上传 → 预览 → 确认导入, each the act ``unit.create``
+STEPS = staged_import.steps(
+    SHEET, "unit.create", module=__name__, names=("stage_units", "preview_units", "confirm_units"), what="unit list")
+stage_units, preview_units, confirm_units = STEPS
