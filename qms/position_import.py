@@ -239,32 +239,16 @@ def _record(v: dict[str, Any], actor) -> Position:
     return p
 
 
-class _PositionSheet:
-    """Positions and terms as a staged import (``qms.staged_import.Importer``)."""
-
-    result = PositionImportResult
-    stale = staged_import.stale_notice("任职记录", "例如有人已被任命、免职或调出")
-    nothing = "文件中没有需要新建的任职记录,无需导入。"
-
-    def read(self, fileobj, *, actor) -> list[roster_files.SourceRow]:
-        return staged_import.read_sheet(fileobj, spec=spec())
-
-    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> PositionImportResult:
-        return _check(rows, actor)
-
-    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
-        """Every term through the services, in order; refused as a whole if any one is."""
-        refusals = staged_import.attempt(rows, lambda v: _record(v, actor), keep=True)
-        if any(refusals):
-            raise ValidationError([r for r in refusals if r])
+def _record_all(rows: list[dict[str, Any]], actor) -> None:
+    """Every term through the services, in order; refused as a whole if any one is."""
+    refusals = staged_import.attempt(rows, lambda v: _record(v, actor), keep=True)
+    if any(refusals):
+        raise ValidationError([r for r in refusals if r])
 
 
-SHEET = _PositionSheet()
-
-
-def validate_positions(fileobj, *, actor) -> PositionImportResult:
-    return staged_import.validate(SHEET, fileobj, actor=actor)
-
+SHEET = staged_import.SheetImport(
+    PositionImportResult, spec, _check, _record_all, nothing="文件中没有需要新建的任职记录,无需导入。",
+    stale=staged_import.stale_notice("任职记录", "例如有人已被任命、免职或调出"))
 
 #: 上传 → 预览 → 确认导入, each the act ``position.assign``
 STEPS = staged_import.steps(

@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
+from typing import IO, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -111,11 +111,11 @@ class Importer(Protocol[R]):
     """One kind of staged import."""
 
     #: the result it gives (a ``StagedResult``)
-    result: ClassVar[type]
+    result: type[R]
     #: the notice of a confirm whose file, read again, no longer gives the preview shown
-    stale: ClassVar[str]
+    stale: str
     #: the notice of a confirm whose file has nothing to record
-    nothing: ClassVar[str]
+    nothing: str
 
     def read(self, fileobj: IO[bytes], *, actor) -> list[roster_files.SourceRow]:
         """The file's data rows; raises ``RosterFileError`` for a file that cannot be read."""
@@ -126,6 +126,29 @@ class Importer(Protocol[R]):
     def record(self, rows: list[dict[str, Any]], *, actor) -> None:
         """Record the rows to create, each with its ledger entries; raises ``ValidationError``
         (or ``IntegrityError``) when the records changed meanwhile. Runs inside a transaction."""
+
+
+@dataclass(frozen=True)
+class SheetImport(Generic[R]):
+    """An ``Importer`` whose file is a sheet read with its own rules (``spec``: header words and
+    value words, ``roster_files.load_rules``), classified by ``check`` and recorded by ``save``
+    (both given the rows and the actor)."""
+
+    result: type[R]
+    spec: Callable[[], roster_files.Rules]
+    check: Callable[[list[roster_files.SourceRow], Any], R]
+    save: Callable[[list[dict[str, Any]], Any], None]
+    stale: str
+    nothing: str
+
+    def read(self, fileobj: IO[bytes], *, actor) -> list[roster_files.SourceRow]:
+        return read_sheet(fileobj, spec=self.spec())
+
+    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> R:
+        return self.check(rows, actor)
+
+    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
+        self.save(rows, actor)
 
 
 def read_sheet(fileobj: IO[bytes], *, spec: roster_files.Rules | None = None,

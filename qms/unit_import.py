@@ -246,36 +246,20 @@ def _check(rows: list[roster_files.SourceRow], actor) -> UnitImportResult:
     return result
 
 
-class _UnitSheet:
-    """The unit tree as a staged import (``qms.staged_import.Importer``)."""
-
-    result = UnitImportResult
-    stale = staged_import.stale_notice("组织架构", "例如有人已被编入、调出或信息已更正")
-    nothing = "文件中没有需要新建的党组织,无需导入。"
-
-    def read(self, fileobj, *, actor) -> list[roster_files.SourceRow]:
-        return staged_import.read_sheet(fileobj, spec=spec())
-
-    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> UnitImportResult:
-        return _check(rows, actor)
-
-    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
-        """Every unit through ``services.unit_create``, parents first (a parent of the file by its code)."""
-        made: dict[str, Unit] = {}
-        for row in rows:
-            row = dict(row)
-            parent_code = row.pop("parent_code")
-            parent = made.get(parent_code) if parent_code else row["parent"]
-            row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
-            made[row["code"]] = services.unit_create(actor=actor, **row)
+def _create(rows: list[dict[str, Any]], actor) -> None:
+    """Every unit through ``services.unit_create``, parents first (a parent of the file by its code)."""
+    made: dict[str, Unit] = {}
+    for row in rows:
+        row = dict(row)
+        parent_code = row.pop("parent_code")
+        parent = made.get(parent_code) if parent_code else row["parent"]
+        row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
+        made[row["code"]] = services.unit_create(actor=actor, **row)
 
 
-SHEET = _UnitSheet()
-
-
-def validate_units(fileobj, *, actor) -> UnitImportResult:
-    return staged_import.validate(SHEET, fileobj, actor=actor)
-
+SHEET = staged_import.SheetImport(
+    UnitImportResult, spec, _check, _create, nothing="文件中没有需要新建的党组织,无需导入。",
+    stale=staged_import.stale_notice("组织架构", "例如有人已被编入、调出或信息已更正"))
 
 #: 上传 → 预览 → 确认导入, each the act ``unit.create``
 STEPS = staged_import.steps(

@@ -220,33 +220,17 @@ def _record(v: dict[str, Any], actor, now: dt.datetime) -> Occurrence:
 HISTORY_REASON = "按往年会议记录导入:系统启用前已开展,未经系统检查"
 
 
-class _MeetingSheet:
-    """Past years' meetings as a staged import (``qms.staged_import.Importer``)."""
-
-    result = HistoryImportResult
-    stale = staged_import.stale_notice("系统中的记录", "例如有人已登记了其中的会议")
-    nothing = "文件中没有需要导入的会议记录,无需导入。"
-
-    def read(self, fileobj, *, actor) -> list[roster_files.SourceRow]:
-        return staged_import.read_sheet(fileobj, spec=spec())
-
-    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> HistoryImportResult:
-        return _check(rows, actor)
-
-    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
-        """Every meeting with its record, all at the same time of import; a period's slot taken
-        meanwhile (the scheduler, another import) is an ``IntegrityError``: nothing is saved."""
-        now = timezone.now()
-        for v in rows:
-            _record(v, actor, now)
+def _record_all(rows: list[dict[str, Any]], actor) -> None:
+    """Every meeting with its record, all at the same time of import; a period's slot taken
+    meanwhile (the scheduler, another import) is an ``IntegrityError``: nothing is saved."""
+    now = timezone.now()
+    for v in rows:
+        _record(v, actor, now)
 
 
-SHEET = _MeetingSheet()
-
-
-def validate_history(fileobj, *, actor) -> HistoryImportResult:
-    return staged_import.validate(SHEET, fileobj, actor=actor)
-
+SHEET = staged_import.SheetImport(
+    HistoryImportResult, spec, _check, _record_all, nothing="文件中没有需要导入的会议记录,无需导入。",
+    stale=staged_import.stale_notice("系统中的记录", "例如有人已登记了其中的会议"))
 
 #: 上传 → 预览 → 确认导入, each the act ``record.save``
 STEPS = staged_import.steps(
