@@ -33,6 +33,7 @@ from qms import roster, roster_files, services, staged_import
 from qms.models import Member, Membership, MemberStatus, Position, PositionTitle, Unit
 from qms.permissions import allowed
 from qms.scoping import can_manage
+from qms.staged_import import RowError
 
 _RULES = Path(__file__).resolve().parent / "rules" / "position_import.toml"
 LABELS = {"name": "姓名", "id_number": "身份证号", "unit": "党组织", "title": "职务", "start": "任职日期",
@@ -40,10 +41,6 @@ LABELS = {"name": "姓名", "id_number": "身份证号", "unit": "党组织", "t
 TITLES = {str(label): value for value, label in PositionTitle.choices}
 #: the reason written on the ledger for a term that ended before the import
 END_REASON = "按任职记录表导入:任期已于免职日期结束"
-
-RowError = staged_import.RowError
-PendingGone = staged_import.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)

@@ -26,15 +26,12 @@ from qms import roster, roster_files, services, staged_import
 from qms.models import Unit, UnitKind
 from qms.permissions import allowed
 from qms.scoping import can_manage, can_see
+from qms.staged_import import RowError
 
 _RULES = Path(__file__).resolve().parent / "rules" / "unit_import.toml"
 LABELS = {"code": "组织编码", "name": "组织名称", "kind": "组织类别", "parent": "上级组织", "founded_on": "成立日期",
           "term_start": "本届任期开始"}
 KINDS = {str(label): value for value, label in UnitKind.choices}
-
-RowError = staged_import.RowError
-PendingGone = staged_import.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)

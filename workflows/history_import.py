@@ -35,6 +35,7 @@ from procedures.rules import effective_rules
 from qms import ledger, roster, roster_files, staged_import
 from qms.models import Unit
 from qms.permissions import allowed
+from qms.staged_import import RowError
 from workflows.models import Occurrence, Record, State
 from workflows.periods import slots_for
 
@@ -43,10 +44,6 @@ LABELS = {"unit": "党组织", "date": "日期", "category": "类别", "topic": 
           "present": "实到人数"}
 #: the states of a meeting that was held
 HELD = (State.HELD, State.CHECKED, State.CLOSED)
-
-RowError = staged_import.RowError
-PendingGone = staged_import.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)
