@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from qms import roster, roster_files, services, staged_import
 from qms.models import Member, Membership, MemberStatus, Position, PositionTitle, Unit
-from qms.permissions import allowed
 from qms.scoping import can_manage
 from qms.staged_import import RowError
 
@@ -141,17 +140,10 @@ def _check(rows: list[roster_files.SourceRow], actor) -> PositionImportResult:
         except ValueError as exc:
             id_number = ""
             err("id_number", str(exc))
-        unit = None
         unit_text = roster._text(raw.get("unit"))
-        if not unit_text:
-            err("unit", "党组织不能为空")
-        else:
-            unit, why = units.unit(unit_text)
-            if why:
-                err("unit", why)
-            elif not allowed(actor, "position.assign", unit):
-                unit = None
-                err("unit", f"您不能在“{unit_text}”任命职务")
+        unit, why = units.for_act(unit_text, "position.assign", f"您不能在“{unit_text}”任命职务")
+        if why:
+            err("unit", why)
         if not name and not id_number:
             err("name", "姓名不能为空")
         else:

@@ -43,7 +43,7 @@ from qms.models import (
     Unit,
     UnitKind,
 )
-from qms.permissions import act, managed_unit
+from qms.permissions import act, allowed, managed_unit
 from qms.scoping import can_manage, can_see
 
 #: (header, field, required) in template order
@@ -287,6 +287,18 @@ class _Units:
         if seen:
             return None, f"党组织名称“{text}”对应 {len(seen)} 个组织:{_candidates(seen)};请改填组织编码"
         return None, f"找不到编码或名称为“{text}”的党组织,或该组织不在您的管理范围内"
+
+    def for_act(self, text: str, key: str, refused: str) -> tuple[Unit | None, str]:
+        """The unit a row names (``text``) where the importer may do the act ``key``; else why not
+        (``refused`` where the unit is seen but the act is not the importer's there)."""
+        if not text:
+            return None, "党组织不能为空"
+        unit, why = self.unit(text)
+        if why:
+            return None, why
+        if not allowed(self.actor, key, unit):
+            return None, refused
+        return unit, ""
 
     def group(self, text: str, unit: Unit) -> tuple[Unit | None, str]:
         g = self.by_code.get(text)

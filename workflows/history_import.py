@@ -34,7 +34,6 @@ from procedures.models import Obligation
 from procedures.rules import effective_rules
 from qms import ledger, roster, roster_files, staged_import
 from qms.models import Unit
-from qms.permissions import allowed
 from qms.staged_import import RowError
 from workflows.models import Occurrence, Record, State
 from workflows.periods import slots_for
@@ -106,17 +105,10 @@ def _check(rows: list[roster_files.SourceRow], actor) -> HistoryImportResult:
         def err(f: str, reason: str, src=src, errs=errs) -> None:
             errs.append(RowError(src.row, src.labels.get(f, LABELS[f]), reason, src.sheet))
 
-        unit = None
         unit_text = roster._text(raw.get("unit"))
-        if not unit_text:
-            err("unit", "党组织不能为空")
-        else:
-            unit, why = units.unit(unit_text)
-            if why:
-                err("unit", why)
-            elif not allowed(actor, "record.save", unit):
-                unit = None
-                err("unit", f"您不能为“{unit_text}”登记记录")
+        unit, why = units.for_act(unit_text, "record.save", f"您不能为“{unit_text}”登记记录")
+        if why:
+            err("unit", why)
         try:
             day = roster._date(raw.get("date"), src.date1904)
         except ValueError as exc:
