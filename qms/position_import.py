@@ -4,7 +4,7 @@ A committee starting with the product keeps a list of who held which office wher
 姓名 (and, where the office has it, 身份证号), 党组织 (code or name), 职务 (书记, 组织委员 …,
 the office's own words mapped to ``PositionTitle`` in ``rules/position_import.toml``), 任职日期
 and, for a term that has ended, 免职日期. The file is read like a roster (``qms.roster_files``),
-kept on the server between preview and confirm (``qms.roster_pending``) and classified like the
+kept on the server between preview and confirm (``qms.staged_import``) and classified like the
 roster: terms to create, unchanged (the same person, organisation, office and start already
 recorded), differing from what is recorded (side by side; changes go through the member's
 page), errors in the file's own rows and headers.
@@ -210,7 +210,7 @@ def _check(rows: list[roster_files.SourceRow], actor) -> PositionImportResult:
     # terms that ended first, then those still held, each in order of its start: a 书记 who
     # left in 2021 is recorded before the one who took over
     creating.sort(key=lambda sv: (sv[1]["end"] is None, sv[1]["start"], sv[0].sheet, sv[0].row))
-    refusals = staged_import.attempt((v for _src, v in creating), lambda v: _record(v, actor), keep=False)
+    refusals = staged_import.attempt((v for _src, v in creating), lambda v: _record(v, actor), dry=True)
     for (src, _v), why in zip(creating, refusals, strict=True):
         if why:
             result.errors.append(RowError(src.row, src.labels["title"], why, src.sheet))
@@ -230,7 +230,7 @@ def _record(v: dict[str, Any], actor) -> Position:
 
 def _record_all(rows: list[dict[str, Any]], actor) -> None:
     """Every term through the services, in order; refused as a whole if any one is."""
-    refusals = staged_import.attempt(rows, lambda v: _record(v, actor), keep=True)
+    refusals = staged_import.attempt(rows, lambda v: _record(v, actor), dry=False)
     if any(refusals):
         raise ValidationError([r for r in refusals if r])
 

@@ -11,10 +11,10 @@ ledger entries. A row that is already on the roll with the same data is "unchang
 side with the roll and left as it is — corrections go through the amendment page, with a
 reason, never silently.
 
-The pages import in two steps: the upload is kept on the server (``roster_pending``) and
-previewed (to create / unchanged / differs / errors); confirm reads the kept file again, checks
-it against the roll as it is then, and imports only if that still gives the preview the user
-saw (its ``fingerprint``).
+The pages import in two steps (``staged_import``): the upload is kept on the server
+(``roster_pending``) and previewed (to create / unchanged / differs / errors); confirm reads the
+kept file again, checks it against the roll as it is then, and imports only if that still gives
+the preview the user saw (its ``fingerprint``).
 """
 from __future__ import annotations
 

@@ -223,10 +223,10 @@ def confirm(imp: Importer[R], token: str, *, actor, seen: str) -> R:
     return result
 
 
-def attempt(rows: Iterable[dict[str, Any]], record: Callable[[dict[str, Any]], Any], *, keep: bool) -> list[str]:
+def attempt(rows: Iterable[dict[str, Any]], record: Callable[[dict[str, Any]], Any], *, dry: bool) -> list[str]:
     """Each row through ``record`` (the services), in order, each in a savepoint: what each
-    refused ("" for none). Rolled back unless ``keep`` and nothing was refused — a dry run shows
-    every refusal the services would give, and leaves nothing."""
+    refused ("" for none). Rolled back if ``dry`` or anything was refused: a dry run shows every
+    refusal the services would give, and leaves nothing."""
     refusals: list[str] = []
 
     class _Rollback(Exception):
@@ -242,7 +242,7 @@ def attempt(rows: Iterable[dict[str, Any]], record: Callable[[dict[str, Any]], A
                     refusals.append(";".join(exc.messages))
                 else:
                     refusals.append("")
-            if not keep or any(refusals):
+            if dry or any(refusals):
                 raise _Rollback
     except _Rollback:
         pass

@@ -4,7 +4,7 @@ A committee starting with the product has its organisations listed somewhere alr
 with each 党组织's code, name, kind, parent, founding date and the start of its current term.
 The file is read like a roster (``qms.roster_files`` with ``rules/unit_import.toml``: header row
 found, title rows and notes ignored, the office's own header words and kind words), kept on the
-server between preview and confirm (``qms.roster_pending``), and classified like the roster:
+server between preview and confirm (``qms.staged_import``), and classified like the roster:
 units to create, unchanged, differing from the tree (side by side; changes go through the unit's
 edit page, with a reason), errors in the file's own rows and headers. A parent is a row of the
 same file (in any order) or a unit within the importer's scope, by code or by name; a unit the

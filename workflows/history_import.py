@@ -4,7 +4,7 @@ A committee starting with the product has last year's 三会一课 in a ledger o
 meeting the 党组织, the 日期, the 类别 (支部党员大会, 支委会, 党小组会, 党课, 主题党日 … — the
 office's words mapped to the procedure library's obligations in ``history_import.toml``), the
 主题/议题 and the 应到/实到人数. The file is read like a roster (``qms.roster_files``), kept on
-the server between preview and confirm (``qms.roster_pending``) and classified like the roster:
+the server between preview and confirm (``qms.staged_import``) and classified like the roster:
 meetings to record, unchanged (a meeting of that obligation already recorded for that unit on
 that day), errors in the file's own rows and headers.
 
