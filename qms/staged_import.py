@@ -260,7 +260,7 @@ class Steps(NamedTuple, Generic[R]):
 def steps(imp: Importer[R], key: str, *, module: str, names: tuple[str, str, str], what: str) -> Steps[R]:
     """The three steps of ``imp`` as service functions of ``module`` named ``names``, each
     declared as the act ``key`` (qms/rules/permissions.toml) for the organisation the actor
-    manages. ``what`` names the file in the docstrings (“党组织清单”)."""
+    manages. ``what`` names the file in their docstrings ("unit list")."""
 
     def stage_(fileobj: IO[bytes], *, actor, filename: str = "") -> roster_pending.Pending:
         return keep(fileobj, actor=actor, filename=filename)
