@@ -4,7 +4,7 @@ A committee starting with the product keeps a list of who held which office wher
 姓名 (and, where the office has it, 身份证号), 党组织 (code or name), 职务 (书记, 组织委员 …,
 the office's own words mapped to ``PositionTitle`` in ``rules/position_import.toml``), 任职日期
 and, for a term that has ended, 免职日期. The file is read like a roster (``qms.roster_files``),
-kept on the server between preview and confirm (``qms.roster_pending``) and classified like the
+kept on the server between preview and confirm (``qms.staged_import``) and classified like the
 roster: terms to create, unchanged (the same person, organisation, office and start already
 recorded), differing from what is recorded (side by side; changes go through the member's
 page), errors in the file's own rows and headers.
@@ -22,22 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import io
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from qms import roster, roster_files, roster_pending, services
+from qms import roster, roster_files, services, staged_import
 from qms.models import Member, Membership, MemberStatus, Position, PositionTitle, Unit
-from qms.permissions import act, allowed, managed_unit
 from qms.scoping import can_manage
+from qms.staged_import import RowError
 
 _RULES = Path(__file__).resolve().parent / "rules" / "position_import.toml"
 LABELS = {"name": "姓名", "id_number": "身份证号", "unit": "党组织", "title": "职务", "start": "任职日期",
@@ -45,10 +40,6 @@ LABELS = {"name": "姓名", "id_number": "身份证号", "unit": "党组织", "t
 TITLES = {str(label): value for value, label in PositionTitle.choices}
 #: the reason written on the ledger for a term that ended before the import
 END_REASON = "按任职记录表导入:任期已于免职日期结束"
-
-RowError = roster.RowError
-PendingGone = roster.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)
@@ -77,36 +68,11 @@ class PositionDiffers:
 
 
 @dataclass
-class PositionImportResult:
-    created: int = 0
-    errors: list[RowError] = field(default_factory=list)
+class PositionImportResult(staged_import.StagedResult):
     to_create: list[PositionRow] = field(default_factory=list)
     same: list[PositionRow] = field(default_factory=list)
     differs: list[PositionDiffers] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # in the order they are recorded
-    notice: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.ok and bool(self.rows)
-
-    @property
-    def by_sheet(self) -> bool:
-        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same, *self.differs))
-
-    @property
-    def fingerprint(self) -> str:
-        def plain(v: Any) -> Any:
-            return v.pk if isinstance(v, Member | Unit) else str(v) if v is not None else None
-
-        payload = [[asdict(e) for e in self.errors], [asdict(r) for r in self.to_create],
-                   [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows],
-                   [asdict(r) for r in self.same], [asdict(r) for r in self.differs]]
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def _shown(d: dt.date | None) -> str:
@@ -174,17 +140,10 @@ def _check(rows: list[roster_files.SourceRow], actor) -> PositionImportResult:
         except ValueError as exc:
             id_number = ""
             err("id_number", str(exc))
-        unit = None
         unit_text = roster._text(raw.get("unit"))
-        if not unit_text:
-            err("unit", "党组织不能为空")
-        else:
-            unit, why = units.unit(unit_text)
-            if why:
-                err("unit", why)
-            elif not allowed(actor, "position.assign", unit):
-                unit = None
-                err("unit", f"您不能在“{unit_text}”任命职务")
+        unit, why = units.for_act(unit_text, "position.assign", f"您不能在“{unit_text}”任命职务")
+        if why:
+            err("unit", why)
         if not name and not id_number:
             err("name", "姓名不能为空")
         else:
@@ -251,7 +210,7 @@ def _check(rows: list[roster_files.SourceRow], actor) -> PositionImportResult:
     # terms that ended first, then those still held, each in order of its start: a 书记 who
     # left in 2021 is recorded before the one who took over
     creating.sort(key=lambda sv: (sv[1]["end"] is None, sv[1]["start"], sv[0].sheet, sv[0].row))
-    refusals = _run(creating, actor, dry=True)
+    refusals = staged_import.attempt((v for _src, v in creating), lambda v: _record(v, actor), dry=True)
     for (src, _v), why in zip(creating, refusals, strict=True):
         if why:
             result.errors.append(RowError(src.row, src.labels["title"], why, src.sheet))
@@ -259,10 +218,6 @@ def _check(rows: list[roster_files.SourceRow], actor) -> PositionImportResult:
         return result
     result.rows = [dict(v) for _src, v in creating]
     return result
-
-
-class _Rollback(Exception):
-    pass
 
 
 def _record(v: dict[str, Any], actor) -> Position:
@@ -273,77 +228,19 @@ def _record(v: dict[str, Any], actor) -> Position:
     return p
 
 
-def _run(rows: list[tuple[roster_files.SourceRow, dict[str, Any]]], actor, *, dry: bool) -> list[str]:
-    """Each row through the services, in order; what each refused ("" for none). ``dry``: all
-    rolled back whatever happened."""
-    refusals: list[str] = []
-    try:
-        with transaction.atomic():
-            for _src, v in rows:
-                try:
-                    with transaction.atomic():
-                        _record(v, actor)
-                except ValidationError as exc:
-                    refusals.append(";".join(exc.messages))
-                else:
-                    refusals.append("")
-            if dry or any(refusals):
-                raise _Rollback
-    except _Rollback:
-        pass
-    return refusals
-
-
-def validate_positions(fileobj, *, actor) -> PositionImportResult:
-    try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=roster.max_rows(),
-                                        spec=spec())
-    except roster_files.RosterFileError as exc:
-        return PositionImportResult(errors=[RowError(0, "文件", str(exc))])
-    return _check(rows, actor)
-
-
-def _staged(token: str, actor) -> tuple[roster_pending.Pending, PositionImportResult]:
-    found = roster_pending.load(token, user=actor)
-    if found is None:
-        raise roster._gone()
-    pending, data = found
-    return pending, validate_positions(io.BytesIO(data), actor=actor)
-
-
-@act("position.assign", unit=managed_unit)
-def stage_positions(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
-    """Keep an uploaded list of offices on the server for its preview and confirm; nothing is saved."""
-    return roster.stage_upload(fileobj, actor=actor, filename=filename)  # a step of this act
-
-
-@act("position.assign", unit=managed_unit)
-def preview_positions(token: str, *, actor) -> tuple[roster_pending.Pending, PositionImportResult]:
-    return _staged(token, actor)
-
-
-@act("position.assign", unit=managed_unit)
-def confirm_positions(token: str, *, actor, seen: str) -> PositionImportResult:
-    """Record every term of the kept file through the services, all or nothing, if the file still
-    gives the preview the user saw; otherwise nothing is saved (``roster.STALE``)."""
-    _pending, result = _staged(token, actor)
-    if result.fingerprint != seen:
-        result.notice = STALE
-        return result
-    if not result.can_confirm:
-        if result.ok:
-            result.notice = "文件中没有需要新建的任职记录,无需导入。"
-        return result
-    rows = [(None, v) for v in result.rows]
-    refusals = _run(rows, actor, dry=False)
+def _record_all(rows: list[dict[str, Any]], actor) -> None:
+    """Every term through the services, in order; refused as a whole if any one is."""
+    refusals = staged_import.attempt(rows, lambda v: _record(v, actor), dry=False)
     if any(refusals):
-        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入:"
-                                      + ";".join(r for r in refusals if r)))
-        return result
-    result.created = len(rows)
-    roster_pending.discard(token)
-    return result
+        raise ValidationError([r for r in refusals if r])
 
 
-STALE = ("预览之后任职记录已有变化(例如有人已被任命、免职或调出),刚才看到的预览已不准确,未保存任何数据。"
-         "请查看下面更新后的预览,无误后再确认导入。")
+SHEET = staged_import.SheetImport(
+    PositionImportResult, spec, _check, _record_all, nothing="文件中没有需要新建的任职记录,无需导入。",
+    stale=staged_import.stale_notice("任职记录", "例如有人已被任命、免职或调出"))
+
+#: 上传 → 预览 → 确认导入, each the act ``position.assign``
+STEPS = staged_import.steps(
+    SHEET, "position.assign", module=__name__, names=("stage_positions", "preview_positions", "confirm_positions"),
+    what="list of offices")
+stage_positions, preview_positions, confirm_positions = STEPS

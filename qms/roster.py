@@ -11,31 +11,28 @@ ledger entries. A row that is already on the roll with the same data is "unchang
 side with the roll and left as it is — corrections go through the amendment page, with a
 reason, never silently.
 
-The pages import in two steps: the upload is kept on the server (``roster_pending``) and
-previewed (to create / unchanged / differs / errors); confirm reads the kept file again, checks
-it against the roll as it is then, and imports only if that still gives the preview the user
-saw (its ``fingerprint``).
+The pages import in two steps (``staged_import``): the upload is kept on the server
+(``roster_pending``) and previewed (to create / unchanged / differs / errors); confirm reads the
+kept file again, checks it against the roll as it is then, and imports only if that still gives
+the preview the user saw (its ``fingerprint``).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import io
-import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import ledger, limits, roster_files, roster_pending, services
+from qms import ledger, roster_files, roster_pending, services, staged_import
 from qms.models import (
     BRANCH_KINDS,
     Gender,
@@ -46,7 +43,7 @@ from qms.models import (
     Unit,
     UnitKind,
 )
-from qms.permissions import act, managed_unit
+from qms.permissions import act, allowed, managed_unit
 from qms.scoping import can_manage, can_see
 
 #: (header, field, required) in template order
@@ -89,15 +86,7 @@ GUIDE = [
 ]
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One problem: the row number as the file shows it, the file's column header, the reason;
-    the sheet's name when the file has several sheets of data."""
-
-    row: int
-    column: str
-    reason: str
-    sheet: str = ""
+RowError = staged_import.RowError
 
 
 @dataclass(frozen=True)
@@ -133,47 +122,23 @@ class DiffersRow:
 
 
 @dataclass
-class ImportResult:
+class ImportResult(staged_import.StagedResult):
     """What a file holds against the roll (the preview), and after an import what it did."""
 
-    created: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
     to_create: list[PreviewRow] = field(default_factory=list)
     same: list[PreviewRow] = field(default_factory=list)
     differs: list[DiffersRow] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the enrolments, for the import
-    notice: str = ""  # why a confirmed import saved nothing although the file has no error (not in the fingerprint)
+    unchanged: int = 0
     columns: roster_files.MissingColumns | None = None  # required headers not recognised: the user maps them
     mapped: list[tuple[str, str]] = field(default_factory=list)  # (file header, field label) from saved mappings
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def by_sheet(self) -> bool:
-        """The file has several sheets of data: rows name the sheet as well as the row."""
-        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same, *self.differs))
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.ok and bool(self.rows)
-
-    @property
-    def fingerprint(self) -> str:
-        """What the preview showed, as a digest: confirm imports only if the file, checked again
-        against the roll as it now is, still gives the same preview."""
-        def plain(v: Any) -> Any:
-            return v.pk if isinstance(v, Unit) else str(v) if v is not None else None
-
-        payload = [
-            [asdict(e) for e in self.errors],
-            [[asdict(r) for r in self.to_create], [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows]],
-            [asdict(r) for r in self.same],
-            [asdict(r) for r in self.differs],
-        ]
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    @classmethod
+    def unreadable(cls, exc: roster_files.RosterFileError) -> ImportResult:
+        result = super().unreadable(exc)
+        if isinstance(exc, roster_files.MissingColumns):
+            result.columns = exc
+        return result
 
 
 RosterFileError = roster_files.RosterFileError
@@ -206,9 +171,7 @@ def template_bytes() -> bytes:
     return buf.getvalue()
 
 
-def max_rows() -> int:
-    """Rows one import may hold (``rules/limits.toml`` [roster], overridable per deployment)."""
-    return int(limits.table().roster.get("max_rows", 5000))
+max_rows = staged_import.max_rows
 
 
 def _text(value: Any) -> str:
@@ -325,6 +288,18 @@ class _Units:
             return None, f"党组织名称“{text}”对应 {len(seen)} 个组织:{_candidates(seen)};请改填组织编码"
         return None, f"找不到编码或名称为“{text}”的党组织,或该组织不在您的管理范围内"
 
+    def for_act(self, text: str, key: str, refused: str) -> tuple[Unit | None, str]:
+        """The unit a row names (``text``) where the importer may do the act ``key``; else why not
+        (``refused`` where the unit is seen but the act is not the importer's there)."""
+        if not text:
+            return None, "党组织不能为空"
+        unit, why = self.unit(text)
+        if why:
+            return None, why
+        if not allowed(self.actor, key, unit):
+            return None, refused
+        return unit, ""
+
     def group(self, text: str, unit: Unit) -> tuple[Unit | None, str]:
         g = self.by_code.get(text)
         if g is None:
@@ -343,21 +318,42 @@ def _where(src: roster_files.SourceRow) -> str:
     return f"工作表“{src.sheet}”第 {src.row} 行" if src.sheet else f"第 {src.row} 行"
 
 
+def _mapping(actor) -> dict[str, str]:
+    return {m.header_key: m.field for m in column_mappings(actor)}
+
+
+class _RosterSheet:
+    """The roster as a staged import (``qms.staged_import.Importer``): the headers an
+    organisation saved for its own files are read too (``save_column_mapping``)."""
+
+    result = ImportResult
+    stale = staged_import.stale_notice("花名册", "例如有人已被编入、调出或信息已更正")
+    nothing = "文件中没有需要新建的人员,无需导入。"
+
+    def read(self, fileobj, *, actor) -> list[roster_files.SourceRow]:
+        return staged_import.read_sheet(fileobj, mapping=_mapping(actor), rows=max_rows())
+
+    def classify(self, rows: list[roster_files.SourceRow], *, actor) -> ImportResult:
+        result = _check(rows, actor)
+        mapping = _mapping(actor)
+        result.mapped = sorted({(label, HEADER_OF[f]) for r in rows for f, label in r.labels.items()
+                                if roster_files.header_key(label) in mapping})
+        return result
+
+    def record(self, rows: list[dict[str, Any]], *, actor) -> None:
+        for row in rows:
+            row = dict(row)
+            unit, group, start = row.pop("unit"), row.pop("group"), row.pop("start")
+            services.member_enroll(actor=actor, unit=unit, group=group, start=start, **row)
+
+
+ROSTER = _RosterSheet()
+
+
 @act("roster.import", unit=managed_unit)
 def validate_roster(fileobj, *, actor) -> ImportResult:
     """Check every row of an upload against the rules and the roll; nothing is saved."""
-    mapping = {m.header_key: m.field for m in column_mappings(actor)}
-    try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=max_rows(),
-                                        mapping=mapping)
-    except roster_files.MissingColumns as exc:
-        return ImportResult(errors=[RowError(0, "文件", str(exc))], columns=exc)
-    except RosterFileError as exc:
-        return ImportResult(errors=[RowError(0, "文件", str(exc))])
-    result = _check(rows, actor)
-    result.mapped = sorted({(label, HEADER_OF[f]) for r in rows for f, label in r.labels.items()
-                            if roster_files.header_key(label) in mapping})
-    return result
+    return staged_import.validate(ROSTER, fileobj, actor=actor)
 
 
 def _check(rows: list[roster_files.SourceRow], actor) -> ImportResult:
@@ -486,17 +482,7 @@ def _enrol(result: ImportResult, actor) -> ImportResult:
     if not result.ok:
         result.unchanged = 0
         return result
-    try:
-        with transaction.atomic():
-            for row in result.rows:
-                row = dict(row)
-                unit, group, start = row.pop("unit"), row.pop("group"), row.pop("start")
-                services.member_enroll(actor=actor, unit=unit, group=group, start=start, **row)
-                result.created += 1
-    except ValidationError as exc:  # a race with another import: nothing was saved
-        result.created = 0
-        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入:" + ";".join(exc.messages)))
-    return result
+    return staged_import.commit(ROSTER, result, actor=actor)
 
 
 @act("roster.import", unit=managed_unit)
@@ -508,63 +494,14 @@ def import_roster(fileobj, *, actor) -> ImportResult:
 
 # ------------------------------------------------------------------ preview, then confirm
 
-STALE = ("预览之后花名册已有变化(例如有人已被编入、调出或信息已更正),刚才看到的预览已不准确,未保存任何数据。"
-         "请查看下面更新后的预览,无误后再确认导入。")
-GONE = "这次上传的文件已过期或不存在(上传后 {hours} 小时内须确认),请重新上传。"
+STALE = ROSTER.stale
+PendingGone = staged_import.PendingGone
 
-
-class PendingGone(RosterFileError):
-    """The token names no file of this user's that is still kept."""
-
-
-def _gone() -> PendingGone:
-    return PendingGone(GONE.format(hours=f"{roster_pending.lifetime().total_seconds() / 3600:g}"))
-
-
-@act("roster.import", unit=managed_unit)
-def stage_upload(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
-    """Keep an uploaded roster file on the server for its preview and confirm; the roll and the
-    ledger are not touched. Raises ``RosterFileError`` for a file too big or empty."""
-    size = getattr(fileobj, "size", None)
-    data = fileobj.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
-    size = len(data) if size is None else size
-    if size > settings.QMS_MAX_UPLOAD_BYTES:
-        raise RosterFileError(f"文件过大({size / 1048576:.1f} MB),上限为 {settings.QMS_MAX_UPLOAD_BYTES / 1048576:.0f} MB")
-    if not data.strip():
-        raise RosterFileError("文件是空的")
-    return roster_pending.stage(data, user=actor, filename=filename or getattr(fileobj, "name", "") or "")
-
-
-def _staged(token: str, actor) -> tuple[roster_pending.Pending, ImportResult]:
-    found = roster_pending.load(token, user=actor)
-    if found is None:
-        raise _gone()
-    pending, data = found
-    return pending, validate_roster(io.BytesIO(data), actor=actor)
-
-
-@act("roster.import", unit=managed_unit)
-def preview_staged(token: str, *, actor) -> tuple[roster_pending.Pending, ImportResult]:
-    """The kept file checked again against the roll as it is now: what confirm would do."""
-    return _staged(token, actor)
-
-
-@act("roster.import", unit=managed_unit)
-def confirm_staged(token: str, *, actor, seen: str) -> ImportResult:
-    """Import the kept file, all or nothing, if it still gives the preview the user saw (``seen``,
-    its fingerprint); otherwise nothing is saved and the result says why (``STALE``)."""
-    _pending, result = _staged(token, actor)
-    if result.fingerprint != seen:
-        result.notice = STALE
-        return result
-    if not result.can_confirm:
-        if result.ok:
-            result.notice = "文件中没有需要新建的人员,无需导入。"
-        return result
-    result = _enrol(result, actor)
-    if result.ok:
-        roster_pending.discard(token)
-    return result
+#: 上传 → 预览 → 确认导入, each the act ``roster.import``
+STEPS = staged_import.steps(
+    ROSTER, "roster.import", module=__name__, names=("stage_upload", "preview_staged", "confirm_staged"),
+    what="roster file")
+stage_upload, preview_staged, confirm_staged = STEPS
 
 
 @act("roster.import", unit=managed_unit)
@@ -599,7 +536,7 @@ def save_column_mapping(token: str, *, actor, choices: dict[str, str]) -> list[R
     """The user says which of the file's unrecognised columns is which field (``choices``: field →
     the header as the file writes it); saved for the organisation the user manages, with ledger
     entries, and used for this file's preview and every later import from that organisation."""
-    _pending, result = _staged(token, actor)
+    _pending, result = staged_import.preview(ROSTER, token, actor=actor)
     need = result.columns
     if need is None:
         raise ValidationError("这个文件的表头已全部识别,无需设置列对应")

@@ -4,7 +4,7 @@ A committee starting with the product has its organisations listed somewhere alr
 with each 党组织's code, name, kind, parent, founding date and the start of its current term.
 The file is read like a roster (``qms.roster_files`` with ``rules/unit_import.toml``: header row
 found, title rows and notes ignored, the office's own header words and kind words), kept on the
-server between preview and confirm (``qms.roster_pending``), and classified like the roster:
+server between preview and confirm (``qms.staged_import``), and classified like the roster:
 units to create, unchanged, differing from the tree (side by side; changes go through the unit's
 edit page, with a reason), errors in the file's own rows and headers. A parent is a row of the
 same file (in any order) or a unit within the importer's scope, by code or by name; a unit the
@@ -15,31 +15,23 @@ checked again, still gives the preview shown.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from qms import roster, roster_files, roster_pending, services
+from qms import roster, roster_files, services, staged_import
 from qms.models import Unit, UnitKind
-from qms.permissions import act, allowed, managed_unit
+from qms.permissions import allowed
 from qms.scoping import can_manage, can_see
+from qms.staged_import import RowError
 
 _RULES = Path(__file__).resolve().parent / "rules" / "unit_import.toml"
 LABELS = {"code": "组织编码", "name": "组织名称", "kind": "组织类别", "parent": "上级组织", "founded_on": "成立日期",
           "term_start": "本届任期开始"}
 KINDS = {str(label): value for value, label in UnitKind.choices}
-
-RowError = roster.RowError
-PendingGone = roster.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)
@@ -65,36 +57,11 @@ class UnitDiffers:
 
 
 @dataclass
-class UnitImportResult:
-    created: int = 0
-    errors: list[RowError] = field(default_factory=list)
+class UnitImportResult(staged_import.StagedResult):
     to_create: list[UnitRow] = field(default_factory=list)
     same: list[UnitRow] = field(default_factory=list)
     differs: list[UnitDiffers] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # in creation order, parents first
-    notice: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.ok and bool(self.rows)
-
-    @property
-    def by_sheet(self) -> bool:
-        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same, *self.differs))
-
-    @property
-    def fingerprint(self) -> str:
-        def plain(v: Any) -> Any:
-            return v.pk if isinstance(v, Unit) else str(v) if v is not None else None
-
-        payload = [[asdict(e) for e in self.errors], [asdict(r) for r in self.to_create],
-                   [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows],
-                   [asdict(r) for r in self.same], [asdict(r) for r in self.differs]]
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def _date_shown(d: dt.date | None) -> str:
@@ -276,59 +243,22 @@ def _check(rows: list[roster_files.SourceRow], actor) -> UnitImportResult:
     return result
 
 
-def validate_units(fileobj, *, actor) -> UnitImportResult:
-    try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=roster.max_rows(),
-                                        spec=spec())
-    except roster_files.RosterFileError as exc:
-        return UnitImportResult(errors=[RowError(0, "文件", str(exc))])
-    return _check(rows, actor)
+def _create(rows: list[dict[str, Any]], actor) -> None:
+    """Every unit through ``services.unit_create``, parents first (a parent of the file by its code)."""
+    made: dict[str, Unit] = {}
+    for row in rows:
+        row = dict(row)
+        parent_code = row.pop("parent_code")
+        parent = made.get(parent_code) if parent_code else row["parent"]
+        row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
+        made[row["code"]] = services.unit_create(actor=actor, **row)
 
 
-def _staged(token: str, actor) -> tuple[roster_pending.Pending, UnitImportResult]:
-    found = roster_pending.load(token, user=actor)
-    if found is None:
-        raise roster._gone()
-    pending, data = found
-    return pending, validate_units(io.BytesIO(data), actor=actor)
+SHEET = staged_import.SheetImport(
+    UnitImportResult, spec, _check, _create, nothing="文件中没有需要新建的党组织,无需导入。",
+    stale=staged_import.stale_notice("组织架构", "例如有人已被编入、调出或信息已更正"))
 
-
-@act("unit.create", unit=managed_unit)
-def stage_units(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
-    """Keep an uploaded unit list on the server for its preview and confirm; nothing is saved."""
-    return roster.stage_upload(fileobj, actor=actor, filename=filename)  # a step of this act
-
-
-@act("unit.create", unit=managed_unit)
-def preview_units(token: str, *, actor) -> tuple[roster_pending.Pending, UnitImportResult]:
-    return _staged(token, actor)
-
-
-@act("unit.create", unit=managed_unit)
-def confirm_units(token: str, *, actor, seen: str) -> UnitImportResult:
-    """Create every unit of the kept file, parents first, all or nothing, if the file still gives
-    the preview the user saw; otherwise nothing is saved (``roster.STALE``)."""
-    _pending, result = _staged(token, actor)
-    if result.fingerprint != seen:
-        result.notice = roster.STALE.replace("花名册", "组织架构")
-        return result
-    if not result.can_confirm:
-        if result.ok:
-            result.notice = "文件中没有需要新建的党组织,无需导入。"
-        return result
-    try:
-        with transaction.atomic():
-            made: dict[str, Unit] = {}
-            for row in result.rows:
-                row = dict(row)
-                parent_code = row.pop("parent_code")
-                parent = made.get(parent_code) if parent_code else row["parent"]
-                row["parent"] = parent if parent is not None else (Unit.objects.get(code=parent_code) if parent_code else None)
-                made[row["code"]] = services.unit_create(actor=actor, **row)
-                result.created += 1
-    except ValidationError as exc:
-        result.created = 0
-        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入:" + ";".join(exc.messages)))
-        return result
-    roster_pending.discard(token)
-    return result
+#: 上传 → 预览 → 确认导入, each the act ``unit.create``
+STEPS = staged_import.steps(
+    SHEET, "unit.create", module=__name__, names=("stage_units", "preview_units", "confirm_units"), what="unit list")
+stage_units, preview_units, confirm_units = STEPS

@@ -4,19 +4,16 @@ marked as imported history, counted by the compliance views."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-import re
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import Workbook
 
 from procedures.library_loader import load_library
 from qms import ledger, roster, services
-from qms.models import LedgerEntry, Role
-from tests import factories
+from qms.models import LedgerEntry
+from tests.imports_support import account, make_admin, office_sheet, staged, upload_page
 from workflows import history_import
 from workflows.compliance import compliance
 from workflows.models import Occurrence, State
@@ -27,16 +24,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rosters"
 
 
 def sheet(rows, head=HEAD) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["2025年“三会一课”开展情况登记表"])
-    ws.append(head)
-    for i, r in enumerate(rows, start=1):
-        ws.append([i, *r])
-    ws.append(["注:实到人数含请假后补课人员"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return office_sheet(rows, head, title="2025年“三会一课”开展情况登记表", note="注:实到人数含请假后补课人员")
 
 
 @pytest.fixture
@@ -51,16 +39,12 @@ def org(tree):
 
 @pytest.fixture
 def admin(org):
-    u = factories.user("adm")
-    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=org["committee"], valid_from=dt.date(2020, 1, 1))
-    return u
+    return make_admin(org["committee"])
 
 
 @pytest.fixture
 def secretary(org):
-    u = factories.user("sec1")
-    services.member_update(org["m1"][0], actor=None, reason="开通账号", user=u)
-    return u
+    return account(org["m1"][0], "sec1")  # 第一党支部's 书记 since 2019 (``org``)
 
 
 def state():
@@ -68,8 +52,7 @@ def state():
 
 
 def preview(data: bytes, actor):
-    token = history_import.stage_history(io.BytesIO(data), actor=actor).token
-    return token, history_import.preview_history(token, actor=actor)[1]
+    return staged(history_import.STEPS, data, actor)
 
 
 def test_past_meetings_are_previewed_then_recorded_as_checked_history(org, admin):
@@ -182,20 +165,16 @@ def test_the_fixture_file(org, admin):
 def test_the_pages(client, org, admin, secretary, who, allowed):
     users = {"admin": admin, "secretary": secretary}
     if who == "member":
-        users["member"] = factories.user("plain")
-        services.member_update(org["m1"][3], actor=None, reason="开通账号", user=users["member"])
+        users["member"] = account(org["m1"][3], "plain")
     client.force_login(users[who])
     if not allowed:
         assert client.get(reverse("history_import")).status_code == 403
         r = client.post(reverse("history_import"), {"file": SimpleUploadedFile("会议.xlsx", b"x")})
         assert r.status_code == 403
         return
-    r = client.post(reverse("history_import"), {"file": SimpleUploadedFile("会议.xlsx", sheet(
-        [["第一党支部", "2025年3月1日", "主题党日", "重温入党誓词", 4, 4]]))})
-    body = client.get(r["Location"]).content.decode()
+    body, token, seen = upload_page(client, "history_import", sheet(
+        [["第一党支部", "2025年3月1日", "主题党日", "重温入党誓词", 4, 4]]), "会议.xlsx")
     assert "往年会议记录导入预览" in body and "开展主题党日" in body and "现在还没有保存任何数据" in body
-    token = re.search(r'name="token" value="([^"]+)"', body)[1]
-    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
     r = client.post(reverse("history_import_confirm"), {"token": token, "seen": seen})
     assert r.status_code == 302 and Occurrence.objects.filter(unit=org["b1"], held_on=dt.date(2025, 3, 1)).exists()
     bad = client.post(reverse("history_import"), {"file": SimpleUploadedFile("坏.xlsx", b"PK\x03\x04broken")}, follow=True)

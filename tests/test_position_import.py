@@ -4,50 +4,26 @@ record an office, all or nothing, scope-checked."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-import re
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import Workbook
 
 from qms import ledger, position_import, roster, services
-from qms.models import LedgerEntry, MemberEvent, Position, Role
+from qms.models import LedgerEntry, MemberEvent, Position
 from tests import factories
+from tests import imports_support as support
+from tests.imports_support import account, office_sheet, staged, upload_page
 
 pytestmark = pytest.mark.django_db
+admin, secretary = support.admin, support.secretary  # the fixtures
 HEAD = ["序号", "姓名", "身份证号码", "党组织", "职务", "任职时间", "免职时间"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rosters"
 
 
 def sheet(rows, head=HEAD) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["测试党委党组织班子成员任职情况表"])
-    ws.append(head)
-    for i, r in enumerate(rows, start=1):
-        ws.append([i, *r])
-    ws.append(["注:免职时间空白表示仍在任"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def admin(tree):
-    u = factories.user("adm")
-    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
-    return u
-
-
-@pytest.fixture
-def secretary(tree):
-    u = factories.user("sec1")
-    services.member_update(tree["m1"][0], actor=None, reason="开通账号", user=u)
-    services.position_assign(actor=None, member=tree["m1"][0], unit=tree["b1"], title="secretary", start=dt.date(2024, 1, 1))
-    return u
+    return office_sheet(rows, head, title="测试党委党组织班子成员任职情况表", note="注:免职时间空白表示仍在任")
 
 
 def state():
@@ -55,8 +31,7 @@ def state():
 
 
 def preview(data: bytes, actor):
-    token = position_import.stage_positions(io.BytesIO(data), actor=actor).token
-    return token, position_import.preview_positions(token, actor=actor)[1]
+    return staged(position_import.STEPS, data, actor)
 
 
 def test_terms_are_previewed_then_recorded_through_the_services(tree, admin):
@@ -181,8 +156,7 @@ def test_the_fixture_file(tree, admin):
 def test_the_pages(client, tree, admin, secretary, who, allowed):
     users = {"admin": admin, "secretary": secretary}
     if who == "member":
-        users["member"] = factories.user("plain")
-        services.member_update(tree["m1"][3], actor=None, reason="开通账号", user=users["member"])
+        users["member"] = account(tree["m1"][3], "plain")
     client.force_login(users[who])
     if not allowed:
         assert client.get(reverse("positions_import")).status_code == 403
@@ -190,11 +164,8 @@ def test_the_pages(client, tree, admin, secretary, who, allowed):
         assert r.status_code == 403
         return
     data = sheet([["一支部1", None, "第一党支部", "组织委员", "2024年1月1日", None]])
-    r = client.post(reverse("positions_import"), {"file": SimpleUploadedFile("任职.xlsx", data)})
-    body = client.get(r["Location"]).content.decode()
+    body, token, seen = upload_page(client, "positions_import", data, "任职.xlsx")
     assert "任职记录导入预览" in body and "一支部1" in body and "现在还没有保存任何数据" in body
-    token = re.search(r'name="token" value="([^"]+)"', body)[1]
-    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
     r = client.post(reverse("positions_import_confirm"), {"token": token, "seen": seen})
     assert r.status_code == 302
     assert Position.objects.filter(member=tree["m1"][1], title="organization").exists()

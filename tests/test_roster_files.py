@@ -12,11 +12,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from qms import roster, roster_files, services
-from qms.models import LedgerEntry, Member, Role
+from qms import roster, roster_files
+from qms.models import LedgerEntry, Member
 from tests import factories
+from tests import imports_support as support
 
 pytestmark = pytest.mark.django_db
+admin, secretary = support.admin, support.secretary  # the fixtures
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rosters"
 D = dt.date
 
@@ -39,13 +41,6 @@ def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
 
 def counts():
     return Member.objects.count(), LedgerEntry.objects.count()
-
-
-@pytest.fixture
-def admin(tree):
-    u = factories.user("adm")
-    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
-    return u
 
 
 def imported() -> dict[str, tuple]:
@@ -121,16 +116,13 @@ def test_a_unit_name_matching_two_units_names_the_candidates_the_importer_may_se
     assert reasons[3] == "党组织名称“第一党支部”对应 2 个组织:第一党支部(编码 B1)、第一党支部(编码 B9);请改填组织编码"
 
 
-def test_a_secretary_sees_only_their_own_unit_of_that_name(tree):
+def test_a_secretary_sees_only_their_own_unit_of_that_name(tree, secretary):
     other = factories.unit("B9", "branch", parent=tree["committee"], name="第一党支部")
-    sec = factories.user("sec1")
-    services.member_update(tree["m1"][0], actor=None, reason="开通账号", user=sec)
-    services.position_assign(actor=None, member=tree["m1"][0], unit=tree["b1"], title="secretary", start=dt.date(2024, 1, 1))
     wb = load_workbook(FIXTURES / "office-2sheets.xlsx")
     del wb["第二党支部"]
     buf = io.BytesIO()
     wb.save(buf)
-    result = roster.import_roster(upload("b1.xlsx", buf.getvalue()), actor=sec)
+    result = roster.import_roster(upload("b1.xlsx", buf.getvalue()), actor=secretary)
     assert result.ok and result.created == 3
     assert not Member.objects.filter(memberships__unit=other).exists()
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import Workbook
 
 from qms import ledger, roster, roster_pending, services
-from qms.models import LedgerEntry, Member, Role
+from qms.models import LedgerEntry, Member
 from tests import factories
+from tests import imports_support as support
+from tests.imports_support import account, office_sheet, upload_page
 
 pytestmark = pytest.mark.django_db
+admin, secretary = support.admin, support.secretary  # the fixtures
 
 # a file as an office writes it: its own header wording
 HEAD = ["序号", "姓名", "性 别", "公民身份号码", "出生日期", "联系电话", "人员类别", "入党时间", "转正时间", "所在支部", "党小组"]
@@ -29,30 +30,7 @@ def person(name, idn, *, gender="男", phone="", cat="正式党员", unit="第�
 
 
 def xlsx(rows, title="运行一值党支部党员花名册(2026年12月)") -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append([title])
-    ws.append(HEAD)
-    for i, r in enumerate(rows, start=1):
-        ws.append([i, *r[1:]])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def admin(tree):
-    u = factories.user("adm")
-    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
-    return u
-
-
-@pytest.fixture
-def secretary(tree):
-    u = factories.user("sec1")
-    services.member_update(tree["m1"][0], actor=None, reason="开通账号", user=u)
-    services.position_assign(actor=None, member=tree["m1"][0], unit=tree["b1"], title="secretary", start=dt.date(2024, 1, 1))
-    return u
+    return office_sheet([r[1:] for r in rows], HEAD, title=title)  # numbered anew
 
 
 def state():
@@ -202,19 +180,14 @@ def upload(client, data: bytes):
 def test_secretary_previews_and_confirms_on_the_pages(client, tree, secretary, mixed):
     client.force_login(secretary)
     data, _ = mixed
-    r = upload(client, data)
-    assert r.status_code == 302
-    body = client.get(r["Location"]).content.decode()
+    body, _token, _seen = upload_page(client, "roster_import", data, "花名册.xlsx")
     for text in ("新建 <strong>1</strong> 人", "未变化 <strong>1</strong> 人", "与花名册不同 <strong>1</strong> 人",
                  "错误 <strong class=\"bad\">1</strong> 处", "花名册里", "文件里", "导入不会修改他们的信息", "更正信息",
                  "现在还没有保存任何数据", "性 别"):
         assert text in body, text
     assert "confirm-import" not in body
     fixed = xlsx([person("页面新建", factories.id_number(), group="")])
-    r = upload(client, fixed)
-    body = client.get(r["Location"]).content.decode()
-    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
-    token = re.search(r'name="token" value="([^"]+)"', body)[1]
+    _body, token, seen = upload_page(client, "roster_import", fixed, "花名册.xlsx")
     r = client.post(reverse("roster_confirm"), {"token": token, "seen": seen})
     assert r.status_code == 302 and Member.objects.filter(name="页面新建").exists()
     assert "页面新建" in client.get(reverse("member_list")).content.decode()
@@ -242,9 +215,7 @@ def test_another_users_token_and_a_member_without_office_on_the_pages(client, tr
     assert "已过期或不存在" in client.get(r["Location"]).content.decode()
     r = client.post(reverse("roster_confirm"), {"token": token, "seen": "x"})
     assert r.status_code == 302 and Member.objects.filter(name="新党员").count() == 0
-    plain = factories.user("plain")
-    services.member_update(tree["m1"][3], actor=None, reason="开通账号", user=plain)
-    client.force_login(plain)
+    client.force_login(account(tree["m1"][3], "plain"))
     assert client.get(url).status_code == 403
     assert client.post(reverse("roster_confirm"), {"token": token, "seen": "x"}).status_code == 403
     # the uploader gives it up: the kept file is deleted
@@ -260,14 +231,8 @@ OWN_HEAD = ["序号", "同志姓名", "性别", "身份证号码", "党员类别
 
 def own_file(name: str, idn: str) -> bytes:
     """A roster whose 姓名 and 支部 columns carry words no synonym knows."""
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["党员名册"])
-    ws.append(OWN_HEAD)
-    ws.append([1, name, "男", idn, "正式党员", "2005-07-01", "2006-07-01", "第一党支部"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return office_sheet([[name, "男", idn, "正式党员", "2005-07-01", "2006-07-01", "第一党支部"]], OWN_HEAD,
+                        title="党员名册")
 
 
 def test_unrecognised_required_headers_are_mapped_saved_and_reused(tree, admin, secretary):

@@ -3,48 +3,23 @@ roster — create / unchanged / differs / errors, parents in the file in any ord
 from __future__ import annotations
 
 import datetime as dt
-import io
-import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import Workbook
 
-from qms import ledger, roster, services, unit_import
-from qms.models import LedgerEntry, Role, Unit
+from qms import ledger, roster, unit_import
+from qms.models import LedgerEntry, Unit
 from tests import factories
+from tests import imports_support as support
+from tests.imports_support import account, office_sheet, staged, upload_page
 
 pytestmark = pytest.mark.django_db
+admin, secretary = support.admin, support.secretary  # the fixtures
 HEAD = ["序号", "党组织编码", "党组织名称", "组织类型", "上级党组织", "成立时间", "换届时间"]
 
 
 def sheet(rows) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["测试党委所属党组织一览表"])
-    ws.append(HEAD)
-    for i, r in enumerate(rows, start=1):
-        ws.append([i, *r])
-    ws.append(["注:成立时间以批复文件为准"])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def admin(tree):
-    u = factories.user("adm")
-    services.role_grant(actor=None, user=u, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
-    return u
-
-
-@pytest.fixture
-def secretary(tree):
-    u = factories.user("sec1")
-    services.member_update(tree["m1"][0], actor=None, reason="开通账号", user=u)
-    services.position_assign(actor=None, member=tree["m1"][0], unit=tree["b1"], title="secretary", start=dt.date(2024, 1, 1))
-    return u
+    return office_sheet(rows, HEAD, title="测试党委所属党组织一览表", note="注:成立时间以批复文件为准")
 
 
 def state():
@@ -52,8 +27,7 @@ def state():
 
 
 def preview(data: bytes, actor):
-    token = unit_import.stage_units(io.BytesIO(data), actor=actor).token
-    return token, unit_import.preview_units(token, actor=actor)[1]
+    return staged(unit_import.STEPS, data, actor)
 
 
 def test_a_tree_is_previewed_then_created_parents_first(tree, admin):
@@ -140,14 +114,9 @@ def test_stale_preview_and_another_users_token_are_refused(tree, admin, secretar
 def test_the_pages(client, tree, admin):
     client.force_login(admin)
     data = sheet([["G3", "第三党总支", "党总支", "测试党委", None, None]])
-    r = client.post(reverse("units_import"), {"file": SimpleUploadedFile("组织.xlsx", data)})
-    body = client.get(r["Location"]).content.decode()
+    body, token, seen = upload_page(client, "units_import", data, "组织.xlsx")
     assert "组织架构导入预览" in body and "第三党总支" in body and "现在还没有保存任何数据" in body
-    token = re.search(r'name="token" value="([^"]+)"', body)[1]
-    seen = re.search(r'name="seen" value="([0-9a-f]+)"', body)[1]
     r = client.post(reverse("units_import_confirm"), {"token": token, "seen": seen})
     assert r["Location"] == reverse("unit_tree") and Unit.objects.filter(code="G3").exists()
-    plain = factories.user("plain")
-    services.member_update(tree["m1"][3], actor=None, reason="开通账号", user=plain)
-    client.force_login(plain)
+    client.force_login(account(tree["m1"][3], "plain"))
     assert client.get(reverse("units_import")).status_code == 403

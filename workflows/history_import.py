@@ -4,7 +4,7 @@ A committee starting with the product has last year's 三会一课 in a ledger o
 meeting the 党组织, the 日期, the 类别 (支部党员大会, 支委会, 党小组会, 党课, 主题党日 … — the
 office's words mapped to the procedure library's obligations in ``history_import.toml``), the
 主题/议题 and the 应到/实到人数. The file is read like a roster (``qms.roster_files``), kept on
-the server between preview and confirm (``qms.roster_pending``) and classified like the roster:
+the server between preview and confirm (``qms.staged_import``) and classified like the roster:
 meetings to record, unchanged (a meeting of that obligation already recorded for that unit on
 that day), errors in the file's own rows and headers.
 
@@ -22,24 +22,19 @@ ledger entry, only if the file, checked again, still gives the preview shown.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from procedures.models import Obligation
 from procedures.rules import effective_rules
-from qms import ledger, roster, roster_files, roster_pending
+from qms import ledger, roster, roster_files, staged_import
 from qms.models import Unit
-from qms.permissions import act, allowed, managed_unit
+from qms.staged_import import RowError
 from workflows.models import Occurrence, Record, State
 from workflows.periods import slots_for
 
@@ -48,10 +43,6 @@ LABELS = {"unit": "党组织", "date": "日期", "category": "类别", "topic": 
           "present": "实到人数"}
 #: the states of a meeting that was held
 HELD = (State.HELD, State.CHECKED, State.CLOSED)
-
-RowError = roster.RowError
-PendingGone = roster.PendingGone
-
 
 def spec() -> roster_files.Rules:
     return roster_files.load_rules(_RULES)
@@ -77,34 +68,9 @@ class MeetingRow:
 
 
 @dataclass
-class HistoryImportResult:
-    created: int = 0
-    errors: list[RowError] = field(default_factory=list)
+class HistoryImportResult(staged_import.StagedResult):
     to_create: list[MeetingRow] = field(default_factory=list)
     same: list[MeetingRow] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    notice: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.ok and bool(self.rows)
-
-    @property
-    def by_sheet(self) -> bool:
-        return any(r.sheet for r in (*self.errors, *self.to_create, *self.same))
-
-    @property
-    def fingerprint(self) -> str:
-        def plain(v: Any) -> Any:
-            return v.pk if isinstance(v, Unit | Obligation) else str(v) if v is not None else None
-
-        payload = [[asdict(e) for e in self.errors], [asdict(r) for r in self.to_create],
-                   [{k: plain(v) for k, v in sorted(r.items())} for r in self.rows], [asdict(r) for r in self.same]]
-        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def _count(value: Any) -> int | None:
@@ -139,17 +105,10 @@ def _check(rows: list[roster_files.SourceRow], actor) -> HistoryImportResult:
         def err(f: str, reason: str, src=src, errs=errs) -> None:
             errs.append(RowError(src.row, src.labels.get(f, LABELS[f]), reason, src.sheet))
 
-        unit = None
         unit_text = roster._text(raw.get("unit"))
-        if not unit_text:
-            err("unit", "党组织不能为空")
-        else:
-            unit, why = units.unit(unit_text)
-            if why:
-                err("unit", why)
-            elif not allowed(actor, "record.save", unit):
-                unit = None
-                err("unit", f"您不能为“{unit_text}”登记记录")
+        unit, why = units.for_act(unit_text, "record.save", f"您不能为“{unit_text}”登记记录")
+        if why:
+            err("unit", why)
         try:
             day = roster._date(raw.get("date"), src.date1904)
         except ValueError as exc:
@@ -250,58 +209,20 @@ def _record(v: dict[str, Any], actor, now: dt.datetime) -> Occurrence:
 HISTORY_REASON = "按往年会议记录导入:系统启用前已开展,未经系统检查"
 
 
-def validate_history(fileobj, *, actor) -> HistoryImportResult:
-    try:
-        rows = roster_files.read_upload(fileobj, max_bytes=settings.QMS_MAX_UPLOAD_BYTES, max_rows=roster.max_rows(),
-                                        spec=spec())
-    except roster_files.RosterFileError as exc:
-        return HistoryImportResult(errors=[RowError(0, "文件", str(exc))])
-    return _check(rows, actor)
-
-
-def _staged(token: str, actor) -> tuple[roster_pending.Pending, HistoryImportResult]:
-    found = roster_pending.load(token, user=actor)
-    if found is None:
-        raise roster._gone()
-    pending, data = found
-    return pending, validate_history(io.BytesIO(data), actor=actor)
-
-
-@act("record.save", unit=managed_unit)
-def stage_history(fileobj, *, actor, filename: str = "") -> roster_pending.Pending:
-    """Keep an uploaded list of past meetings on the server for its preview and confirm; nothing is saved."""
-    return roster.stage_upload(fileobj, actor=actor, filename=filename)  # a step of this act
-
-
-@act("record.save", unit=managed_unit)
-def preview_history(token: str, *, actor) -> tuple[roster_pending.Pending, HistoryImportResult]:
-    return _staged(token, actor)
-
-
-@act("record.save", unit=managed_unit)
-def confirm_history(token: str, *, actor, seen: str) -> HistoryImportResult:
-    """Record every past meeting of the kept file, all or nothing, if the file still gives the
-    preview the user saw; otherwise nothing is saved."""
-    _pending, result = _staged(token, actor)
-    if result.fingerprint != seen:
-        result.notice = STALE
-        return result
-    if not result.can_confirm:
-        if result.ok:
-            result.notice = "文件中没有需要导入的会议记录,无需导入。"
-        return result
+def _record_all(rows: list[dict[str, Any]], actor) -> None:
+    """Every meeting with its record, all at the same time of import; a period's slot taken
+    meanwhile (the scheduler, another import) is an ``IntegrityError``: nothing is saved."""
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            for v in result.rows:
-                _record(v, actor, now)
-    except IntegrityError:  # the same period's slot taken meanwhile (the scheduler, another import)
-        result.errors.append(RowError(0, "文件", "导入时数据已被他人修改,未保存任何数据,请重新导入"))
-        return result
-    result.created = len(result.rows)
-    roster_pending.discard(token)
-    return result
+    for v in rows:
+        _record(v, actor, now)
 
 
-STALE = ("预览之后系统中的记录已有变化(例如有人已登记了其中的会议),刚才看到的预览已不准确,未保存任何数据。"
-         "请查看下面更新后的预览,无误后再确认导入。")
+SHEET = staged_import.SheetImport(
+    HistoryImportResult, spec, _check, _record_all, nothing="文件中没有需要导入的会议记录,无需导入。",
+    stale=staged_import.stale_notice("系统中的记录", "例如有人已登记了其中的会议"))
+
+#: 上传 → 预览 → 确认导入, each the act ``record.save``
+STEPS = staged_import.steps(
+    SHEET, "record.save", module=__name__, names=("stage_history", "preview_history", "confirm_history"),
+    what="list of past meetings")
+stage_history, preview_history, confirm_history = STEPS
