@@ -41,6 +41,8 @@ def foreign_words(page: str) -> set[str]:
     text = TEXT_TAGS.sub(" ", body)
     hints = " ".join(PLACEHOLDER.findall(text))
     text = html.unescape(re.sub(r"<[^>]+>", " ", text) + " " + hints)
+    # a checksum (the ledger's chain head "0931a4d9f2c1…") is one hex run, not a word starting at its first letter
+    text = re.sub(r"(?<![0-9A-Za-z])[0-9a-f]{8,64}(?![0-9A-Za-z])", " ", text)
     words = set()
     for w in re.findall(r"[A-Za-z][A-Za-z0-9_./\-]*[A-Za-z0-9]|[A-Za-z]", text):
         if w in ALLOWED_WORDS or CODE.match(w) or re.fullmatch(r"[A-Z]{1,3}\d*|[A-Za-z]|[A-Z]\.\d+|[0-9a-f]{8,64}", w):
