@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 from pathlib import PurePath
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,9 +21,10 @@ from procedures.models import FieldType
 from qms import archives, ledger, limits
 from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
-from qms.rules import rule_value
+from qms.rules import rule_value, rules_for
 from qms.scoping import can_manage, is_admin, restrict
 from workflows import dues, review
+from workflows import quorum as quorum_rules
 from workflows.models import (
     Attachment,
     Attendance,
@@ -131,8 +133,8 @@ def attendees_on(occ: Occurrence, day: dt.date):
     for a meeting of all members, nobody in particular for a talk, a training or a check (its
     participants are chosen from the roster and none is owed). Anyone else on the roster who
     comes to a committee meeting is 列席."""
-    if occ.obligation.attendees == "committee":
-        ids = (Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
+    if occ.obligation.attendees == "committee":  # the committee's seats, as its quorum counts them (quorum.toml)
+        ids = (Position.objects.filter(unit=occ.unit, title__in=quorum_rules.bodies()["committee"].titles, start__lte=day)
                .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member_id"))
         return Member.objects.filter(pk__in=ids)
     return roster_on(occ.unit, day)
@@ -554,26 +556,78 @@ def missing_elements(rec: Record) -> list[str]:
     return missing
 
 
-def quorum(rec: Record) -> tuple[int, int] | None:
-    """(present, entitled) for meetings with a quorum rule; None where none applies.
-    党员大会: full members on the roster that day; 委员会: committee members that day."""
-    occ = rec.occurrence
+class Quorum(NamedTuple):
+    """法定人数 of a meeting: who was there and who was owed (the body's members with a vote),
+    whether the organisation's rule is met, and the rule's words for a message."""
+
+    present: int
+    entitled: int
+    reached: bool
+    percent: int
+    inclusive: bool
+
+    @property
+    def wording(self) -> str:
+        share = "半数" if self.percent == 50 else f"{self.percent}%"
+        return f"{'达到' if self.inclusive else '超过'}应到会 {self.entitled} 人的{share}"
+
+
+def _quorum_body(occ: Occurrence, day: dt.date) -> set[int] | None:
+    """The ids of who counts toward the quorum on ``day`` (quorum.toml and the unit's rules):
+    the committee offices for a 委员会会议; for a 党员大会 the 正式党员 on the roll, and the 预备党员
+    too where the organisation's ``quorum_probationary_counted`` says so."""
     rule = occ.obligation.quorum
     if not rule:
         return None
-    day = meeting_day(occ)
-    if rule == "committee":
-        entitled_ids = set(Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
-                           .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
-    else:
-        entitled_ids = set(roster_on(occ.unit, day).filter(category=MemberCategory.FULL).values_list("pk", flat=True))
+    body = quorum_rules.bodies()[rule]
+    if body.titles:
+        return set(Position.objects.filter(unit=occ.unit, title__in=body.titles, start__lte=day)
+                   .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
+    categories = set(body.categories)
+    if rule_value(occ.unit, "quorum_probationary_counted"):
+        categories.add(MemberCategory.PROBATIONARY)
+    return set(roster_on(occ.unit, day).filter(category__in=categories).values_list("pk", flat=True))
+
+
+def quorum(rec: Record) -> Quorum | None:
+    """(present, entitled, reached …) for meetings with a quorum rule; None where none applies.
+    党员大会: 有表决权的党员 on the roster that day; 委员会: its members that day (quorum.toml);
+    the share that must be there is the unit's rule (rules.toml ``quorum_*``)."""
+    occ = rec.occurrence
+    entitled_ids = _quorum_body(occ, meeting_day(occ))
+    if entitled_ids is None:
+        return None
+    rules = rules_for(occ.unit)
+    percent = rules[quorum_rules.RULE_KEYS[occ.obligation.quorum][0]].value
+    inclusive = bool(rules["quorum_exactly_at_percent"].value)
     present = rec.attendance.filter(presence=Presence.PRESENT, member_id__in=entitled_ids).count()
-    return present, len(entitled_ids)
+    return Quorum(present, len(entitled_ids), quorum_rules.exceeds(present, len(entitled_ids), percent, inclusive=inclusive),
+                  percent, inclusive)
 
 
 def quorum_reached(rec: Record) -> bool:
     q = quorum(rec)
-    return q is None or q[0] * 2 > q[1]
+    return q is None or q.reached
+
+
+def votes_short(rec: Record, q: Quorum | None = None) -> str | None:
+    """Where the record's form has 表决情况 (votes) and the meeting has a quorum rule: why the
+    votes do not carry a resolution — 赞成 not more than the unit's ``resolution_pass_*`` share of
+    the 应到会 (支部工作条例 第十一条) — or None when they do or there is nothing to count."""
+    occ = rec.occurrence
+    q = q or quorum(rec)
+    if q is None:
+        return None
+    keys = [f.key for f in rec.form.fields.filter(type=FieldType.VOTES)]
+    counted = [rec.elements.get(k) for k in keys if _valid_votes(rec.elements.get(k))]
+    if not counted:
+        return None
+    percent = rule_value(occ.unit, quorum_rules.RULE_KEYS[occ.obligation.quorum][1])
+    share = "半数" if percent == 50 else f"{percent}%"
+    for v in counted:
+        if not quorum_rules.exceeds(v["for"], q.entitled, percent):
+            return f"赞成 {v['for']} 票,未超过应到会 {q.entitled} 人的{share},决议未获通过"
+    return None
 
 
 @act("record.submit", unit=lambda occ, **_: occ.unit)
@@ -660,9 +714,13 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
     missing = missing_elements(rec)
     if missing:
         raise ValidationError(f"记录要素不全,缺少:{'、'.join(missing)}")
-    if not quorum_reached(rec) and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
-        present, entitled = quorum(rec)
-        raise ValidationError(f"到会 {present} 人,未超过应到会 {entitled} 人的半数,会议决议无效")
+    q = quorum(rec)
+    if q is not None and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
+        # 法定人数 and 表决 (支部工作条例 第十一、十二条; the unit's rules in workflows/rules.toml)
+        if not q.reached:
+            raise ValidationError(f"到会 {q.present} 人,未{q.wording},会议决议无效")
+        if short := votes_short(rec, q):
+            raise ValidationError(short)
     before = ledger.snapshot(rec)
     rec.checked_by, rec.checked_at = actor, timezone.now()
     rec.save(update_fields=["checked_by", "checked_at"])

@@ -1,0 +1,136 @@
+"""Execution rules as cited data, overridable per organisation (workflows/rules.toml,
+workflows/quorum.toml, workflows/dues.toml, workflows/review.toml): quorum and the majority a
+resolution needs, reminder points, 党费 prepayment and arrears routing, who may cancel an
+occurrence, and a 除名 chosen in a 民主评议 going to the higher organisation for approval."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from procedures.library_loader import load_library
+from qms import services as core
+from qms.models import MemberCategory, UnitKind
+from qms.rules import defaults, rules_for
+from tests import factories
+from workflows import services
+from workflows.models import Occurrence
+from workflows.scheduler import schedule
+
+pytestmark = pytest.mark.django_db
+D = dt.date
+TODAY = timezone.localdate()
+
+
+def _branch(c, code: str, *, probationary: int = 0, users: dict):
+    """A 支部 of six 党员 (the last ``probationary`` of them 预备党员) with a 支委会 of three."""
+    b = factories.unit(code, UnitKind.BRANCH, parent=c, name=f"{code}党支部")
+    ms = [factories.member(b, f"{code}党员{i}", start=D(2020, 1, 1),
+                           category=MemberCategory.PROBATIONARY if i >= 6 - probationary else MemberCategory.FULL)
+          for i in range(6)]
+    sec = factories.user(f"{code.lower()}sec")
+    core.member_update(ms[0], actor=None, reason="账号", user=sec)
+    for m, t in zip(ms, ("secretary", "organization", "propaganda"), strict=False):
+        core.position_assign(actor=None, member=m, unit=b, title=t, start=D(2024, 1, 1))
+    users[code] = sec
+    return b, ms
+
+
+@pytest.fixture
+def org(db):
+    load_library()
+    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
+    users: dict = {}
+    b1, m1 = _branch(c, "B1", users=users)
+    b2, m2 = _branch(c, "B2", users=users)
+    b3, m3 = _branch(c, "B3", probationary=2, users=users)
+    checker = factories.user("checker")
+    cm = factories.member(factories.unit("CB", UnitKind.BRANCH, parent=c, name="机关支部"), "上级组织委员")
+    core.member_update(cm, actor=None, reason="账号", user=checker)
+    core.position_assign(actor=None, member=cm, unit=c, title="organization", start=D(2024, 1, 1))
+    schedule(today=TODAY)
+    return {"c": c, "b1": b1, "b2": b2, "b3": b3, "m": {"B1": m1, "B2": m2, "B3": m3}, "users": users, "checker": checker}
+
+
+def _occ(unit, key="branch_general_meeting"):
+    return Occurrence.objects.filter(unit=unit, obligation_key=key, period_start__lte=TODAY).order_by("-period_start").first()
+
+
+def _held(org, unit, *, present: int, votes_for: int | None = None, key="branch_general_meeting"):
+    """A meeting held yesterday (or on the period's first day) with ``present`` of the roll there,
+    a resolution, and the votes; submitted and ready for the check."""
+    occ = _occ(unit, key)
+    sec = org["users"][unit.code]
+    day = max(occ.period_start, TODAY - dt.timedelta(days=1))
+    services.occurrence_plan(occ, actor=sec, planned_date=day, place="党员活动室", topic="学习贯彻党章")
+    services.record_save(occ, actor=sec, elements={
+        "time": f"{day.isoformat()}T09:00", "speeches": "书记传达;党员发言",
+        "votes": {"for": present if votes_for is None else votes_for, "against": 0, "abstain": 0}})
+    people = services.attendees_on(occ, day).order_by("name")
+    services.attendance_save(occ, actor=sec, marks={m.pk: ("present", "") if i < present else ("leave", "出差")
+                                                     for i, m in enumerate(people)})
+    services.followup_add(occ, actor=sec, text="组织专题学习", owner=org["m"][unit.code][1], due_date=day + dt.timedelta(days=20))
+    services.record_submit(occ, actor=sec, held_on=day)
+    occ.refresh_from_db()
+    return occ
+
+
+# ------------------------------------------------------------------------ 法定人数与表决 (H1, H2)
+
+def test_quorum_rules_are_cited_data():
+    rules = defaults()
+    assert "第十一条" in rules["quorum_general_meeting_percent"].source
+    assert "第十二条" in rules["quorum_committee_percent"].source
+    assert "赞成人数超过应到会有表决权的党员的半数" in rules["resolution_pass_general_meeting_percent"].source
+    assert "第七条" in rules["quorum_probationary_counted"].source
+    from workflows.quorum import bodies
+
+    assert bodies()["full_members"].categories == ("full",) and "第十一条" in bodies()["full_members"].source
+    assert "group_leader" not in bodies()["committee"].titles and "第十二条" in bodies()["committee"].source
+
+
+def test_exactly_half_is_not_a_quorum_unless_the_organisation_says_so(org):
+    core.policy_override_set(actor=None, unit=org["b1"], key="quorum_exactly_at_percent", value=1,
+                             source="本支部议事规则第三条:半数以上含半数")
+    at_b1, at_b2 = _held(org, org["b1"], present=3, votes_for=6), _held(org, org["b2"], present=3, votes_for=6)
+    assert services.quorum(at_b1.record)[:2] == (3, 6) and services.quorum_reached(at_b1.record)
+    services.record_check(at_b1, actor=org["checker"])  # 3 of 6: half counts here
+    with pytest.raises(ValidationError, match="到会 3 人,未超过应到会 6 人的半数,会议决议无效"):
+        services.record_check(at_b2, actor=org["checker"])  # the default elsewhere: more than half
+
+
+def test_the_quorum_share_is_an_organisation_rule(org):
+    core.policy_override_set(actor=None, unit=org["b1"], key="quorum_general_meeting_percent", value=67,
+                             source="本支部议事规则:到会须超过67%")
+    at_b1, at_b2 = _held(org, org["b1"], present=4), _held(org, org["b2"], present=4)
+    with pytest.raises(ValidationError, match="未超过应到会 6 人的67%"):
+        services.record_check(at_b1, actor=org["checker"])
+    services.record_check(at_b2, actor=org["checker"])
+
+
+def test_probationary_members_have_no_vote_unless_the_rule_counts_them(org):
+    occ = _held(org, org["b3"], present=6)  # 4 正式 + 2 预备 on the roll
+    assert services.quorum(occ.record)[:2] == (4, 4)
+    core.policy_override_set(actor=None, unit=org["c"], key="quorum_probationary_counted", value=1, source="测试")
+    assert services.quorum(occ.record)[:2] == (6, 6)
+    assert services.quorum(_held(org, org["b1"], present=6).record)[:2] == (6, 6)  # nobody 预备 there
+
+
+def test_a_resolution_needs_more_than_half_of_those_entitled_voting_for_it(org):
+    core.policy_override_set(actor=None, unit=org["b1"], key="resolution_pass_general_meeting_percent", value=30,
+                             source="测试:三成以上赞成")
+    at_b1, at_b2 = _held(org, org["b1"], present=5, votes_for=2), _held(org, org["b2"], present=5, votes_for=3)
+    with pytest.raises(ValidationError, match="赞成 3 票,未超过应到会 6 人的半数,决议未获通过"):
+        services.record_check(at_b2, actor=org["checker"])  # 3 of 6 for: not more than half
+    services.record_check(at_b1, actor=org["checker"])  # 2 of 6 > 30 %: this branch's own rule
+    assert rules_for(org["b2"])["resolution_pass_general_meeting_percent"].value == 50
+
+
+def test_the_committee_quorum_counts_the_committee_offices(org):
+    occ = _held(org, org["b1"], present=2, key="branch_committee_meeting")
+    q = services.quorum(occ.record)
+    assert q[:2] == (2, 3) and q.reached  # 书记, 组织委员, 宣传委员: 2 of 3
+    core.policy_override_set(actor=None, unit=org["b1"], key="quorum_committee_percent", value=70, source="测试")
+    assert not services.quorum(occ.record).reached
