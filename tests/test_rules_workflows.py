@@ -134,3 +134,41 @@ def test_the_committee_quorum_counts_the_committee_offices(org):
     assert q[:2] == (2, 3) and q.reached  # 书记, 组织委员, 宣传委员: 2 of 3
     core.policy_override_set(actor=None, unit=org["b1"], key="quorum_committee_percent", value=70, source="测试")
     assert not services.quorum(occ.record).reached
+
+
+# --------------------------------------------------------------------------- 提醒时点 (H14)
+
+def _reminder_org():
+    c = factories.unit("RC", UnitKind.COMMITTEE, name="提醒测试党委")
+    users: dict = {}
+    b1, _ = _branch(c, "R1", users=users)
+    b2, _ = _branch(c, "R2", users=users)
+    schedule(today=D(2026, 7, 1))
+    occs = {b.code: Occurrence.objects.get(unit=b, obligation_key="branch_committee_meeting", period_start=D(2026, 7, 1))
+            for b in (b1, b2)}
+    return b1, b2, users, occs
+
+
+def test_reminder_points_are_organisation_rules(db):
+    from qms.models import Notification
+    from workflows.reminders import send_reminders
+
+    load_library()
+    b1, b2, users, occs = _reminder_org()
+    assert all("本系统默认" in defaults()[k].source for k in ("reminder_days_before", "reminder_on_due_day", "reminder_when_overdue"))
+    core.policy_override_set(actor=None, unit=b1, key="reminder_days_before", value=3, source="本支部工作细则:提前3天提醒")
+    core.policy_override_set(actor=None, unit=b1, key="reminder_on_due_day", value=0, source="本支部工作细则")
+
+    def got(code, stage):
+        return Notification.objects.filter(user=users[code], key=f"occ:{occs[code].pk}:{stage}").exists()
+
+    send_reminders(today=D(2026, 7, 24))  # 7 days before the end of July
+    assert got("R2", "d7") and not got("R1", "d7")
+    send_reminders(today=D(2026, 7, 28))  # 3 days before
+    assert got("R1", "d3") and not got("R2", "d3")
+    assert Notification.objects.get(user=users["R1"], key=f"occ:{occs['R1'].pk}:d3").title.startswith("3天后到期")
+    send_reminders(today=D(2026, 7, 31))
+    assert got("R2", "d0") and not got("R1", "d0")
+    core.policy_override_set(actor=None, unit=b2, key="reminder_when_overdue", value=0, source="本支部工作细则")
+    send_reminders(today=D(2026, 8, 2))
+    assert got("R1", "overdue") and not got("R2", "overdue")
