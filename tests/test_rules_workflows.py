@@ -172,3 +172,73 @@ def test_reminder_points_are_organisation_rules(db):
     core.policy_override_set(actor=None, unit=b2, key="reminder_when_overdue", value=0, source="本支部工作细则")
     send_reminders(today=D(2026, 8, 2))
     assert got("R1", "overdue") and not got("R2", "overdue")
+
+
+# ------------------------------------------------------------------ 党费 (H15, H16, H22)
+
+@pytest.fixture
+def dues_org(db):
+    c = factories.unit("DC", UnitKind.COMMITTEE, name="党费测试党委")
+    users: dict = {}
+    b1, m1 = _branch(c, "D1", probationary=1, users=users)
+    b2, m2 = _branch(c, "D2", users=users)
+    up, org_user = factories.user("dcsec"), factories.user("d1org")
+    upm = factories.member(factories.unit("DCB", UnitKind.BRANCH, parent=c, name="机关支部"), "党委书记")
+    core.member_update(upm, actor=None, reason="账号", user=up)
+    core.position_assign(actor=None, member=upm, unit=c, title="secretary", start=D(2024, 1, 1))
+    core.member_update(m1[1], actor=None, reason="账号", user=org_user)  # D1's 组织委员
+    return {"c": c, "b1": b1, "b2": b2, "m1": m1, "m2": m2, "users": users, "up": up, "org_user": org_user}
+
+
+def test_the_prepayment_limit_is_an_organisation_rule(dues_org):
+    from decimal import Decimal
+
+    from workflows import dues
+
+    assert "本系统默认" in defaults()["dues_prepay_max_days"].source
+    core.policy_override_set(actor=None, unit=dues_org["b1"], key="dues_prepay_max_days", value=31, source="本支部党费管理办法")
+    ahead = dues.months_back(dues.month_start(TODAY), -3)
+
+    def pay(branch, members, month):
+        return dues.dues_record(members[2], actor=dues_org["users"][branch], month=month, paid_on=TODAY, way="transfer",
+                                amount=Decimal("50"))
+
+    next_month = dues.months_back(dues.month_start(TODAY), -1)
+    with pytest.raises(ValidationError, match=f"党费最多预交至{next_month:%Y年%m月}"):
+        pay("D1", dues_org["m1"], ahead)
+    pay("D1", dues_org["m1"], next_month)
+    pay("D2", dues_org["m2"], ahead)  # a year ahead is the default elsewhere
+    with pytest.raises(ValidationError, match="党费最多预交至"):
+        pay("D2", dues_org["m2"], dues.months_back(dues.month_start(TODAY), -13))
+
+
+def test_who_is_told_of_arrears_is_data_with_organisation_switches(dues_org):
+    from qms.models import Notification
+    from workflows import dues
+
+    as_of = D(2026, 11, 15)
+    core.policy_override_set(actor=None, unit=dues_org["b1"], key="dues_arrears_tell_above", value=0, source="本支部规定")
+    core.policy_override_set(actor=None, unit=dues_org["b2"], key="dues_arrears_tell_organization", value=0, source="本支部规定")
+    assert all(r["source"].strip() for r in dues.table()["arrears_recipients"])
+    dues.notify_arrears(dues_org["c"], as_of=as_of)
+    told = {(n.user_id, n.title.split("(")[1].split(")")[0]) for n in Notification.objects.filter(key__startswith="arrears:")}
+    d1, d2 = dues_org["b1"].name, dues_org["b2"].name
+    assert (dues_org["users"]["D1"].pk, d1) in told and (dues_org["org_user"].pk, d1) in told
+    assert (dues_org["up"].pk, d1) not in told  # D1 does not tell the committee above
+    assert (dues_org["up"].pk, d2) in told and (dues_org["users"]["D2"].pk, d2) in told  # the default elsewhere
+
+
+def test_who_owes_dues_is_cited_data(dues_org, monkeypatch):
+    from workflows import dues
+
+    owing = dues.table()["owing"]
+    assert owing["categories"] == ["full", "probationary"] and "中组发〔2008〕3号" in owing["source"]
+    month = D(2026, 10, 1)
+    probationary = dues_org["m1"][5]
+    assert probationary in dues.owing(dues_org["b1"], month)
+    assert probationary.pk in {a["member"].pk for a in dues.arrears(dues_org["b1"], as_of=D(2026, 11, 15))}
+    monkeypatch.setitem(owing, "categories", ["full"])
+    assert probationary not in dues.owing(dues_org["b1"], month)
+    assert probationary.pk not in {a["member"].pk for a in dues.arrears(dues_org["b1"], as_of=D(2026, 11, 15))}
+    with pytest.raises(ValidationError, match="不是在册党员"):
+        dues.dues_record(probationary, actor=dues_org["users"]["D1"], month=month, paid_on=month, way="cash", amount=1)

@@ -6,7 +6,9 @@ only when every member owing dues that month is settled in it (``unsettled``; th
 form's 党费交纳明细 field of type ``dues``, procedures/library/forms.toml), 足额 is judged
 against the rate table, and the arrears flag and the 党费 indicator read the same rows.
 
-Rates and the arrears threshold are data (``dues.toml``, cited). A member with the
+Rates, the arrears threshold, who owes dues (``[owing]``) and who is told of arrears
+(``arrears_recipients``) are data (``dues.toml``, cited); the prepayment limit and the
+switches of the arrears routing are organisation rules (``rules.toml``). A member with the
 threshold's number of consecutive unpaid months (up to the last complete month, counted
 from when they joined the party or the roll) is flagged to the branch secretary and the
 committee above; the branch may then ask the higher organisation to approve a removal, and
@@ -31,22 +33,35 @@ from django_fsm import ConcurrentTransition
 from qms import ledger
 from qms import services as core
 from qms.models import (
-    PARTY_MEMBER_CATEGORIES,
     Member,
+    MemberCategory,
     MemberEventKind,
     Membership,
     MemberStatus,
+    PositionTitle,
     Unit,
 )
 from qms.notify import holders, notify
 from qms.permissions import act, member_unit
+from qms.rules import defaults, rules_for, rules_for_many
 from qms.scoping import can_manage
 from workflows.models import DuesNonPayment, DuesPayment, PayWay, RemovalRequest
 
 
 @cache
 def table() -> dict:
-    return tomllib.loads(Path(__file__).with_name("dues.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(Path(__file__).with_name("dues.toml").read_text(encoding="utf-8"))
+    if not data["owing"]["source"].strip() or not set(data["owing"]["categories"]) <= set(MemberCategory.values):
+        raise ValueError("dues.toml [owing]: member categories with a source")
+    for r in data["arrears_recipients"]:
+        if r["level"] not in ("unit", "parent") or not r["source"].strip() or not set(r["titles"]) <= set(PositionTitle.values):
+            raise ValueError(f"dues.toml arrears_recipients: {r}")
+    return data
+
+
+def owing_categories() -> tuple[str, ...]:
+    """The member categories that owe dues and count for arrears (dues.toml ``[owing]``, cited)."""
+    return tuple(table()["owing"]["categories"])
 
 
 def dues_for(income: Decimal) -> Decimal:
@@ -81,7 +96,7 @@ def owing(unit: Unit, month: dt.date):
     """党员 who owe ``unit`` dues for ``month``: 正式 and 预备党员 on its roll at the month's end
     who had joined the party by then."""
     end = month_end(month)
-    return (Member.objects.filter(_on_roll(month), memberships__unit=unit, category__in=PARTY_MEMBER_CATEGORIES)
+    return (Member.objects.filter(_on_roll(month), memberships__unit=unit, category__in=owing_categories())
             .filter(Q(joined_on__isnull=True) | Q(joined_on__lte=end)).distinct())
 
 
@@ -157,8 +172,14 @@ def unsettled(unit: Unit, month: dt.date) -> list[Member]:
 
 
 def _was_party_member(member, month: dt.date) -> bool:
-    return member.category in PARTY_MEMBER_CATEGORIES and member.memberships.filter(
+    return member.category in owing_categories() and member.memberships.filter(
         Q(end__isnull=True) | Q(end__gte=month), start__lte=month_end(month)).exists()
+
+
+def _rules(member) -> dict:
+    """The organisation rules at the member's unit (the shipped defaults once transferred out)."""
+    unit = member_unit(member)
+    return rules_for(unit) if unit is not None else defaults()
 
 
 @act("dues.record", unit=member_unit)
@@ -173,8 +194,10 @@ def dues_record(member, *, actor, month: dt.date, paid_on: dt.date, way: str, am
         raise ValidationError(f"{member.name} {month:%Y年%m月} 不是在册党员,无需交纳党费")
     if way not in PayWay.values:
         raise ValidationError("请选择交纳方式")
-    if month > month_start(timezone.localdate()) + dt.timedelta(days=366):
-        raise ValidationError("不能预交一年以上的党费")
+    ahead = _rules(member)["dues_prepay_max_days"].value  # an organisation rule (workflows/rules.toml)
+    latest = month_start(month_start(timezone.localdate()) + dt.timedelta(days=ahead))
+    if month > latest:
+        raise ValidationError(f"党费最多预交至{latest:%Y年%m月}")
     if amount is None:
         if income is None:
             raise ValidationError("请填写金额或税后月收入")
@@ -264,7 +287,7 @@ def arrears(root: Unit, *, as_of: dt.date | None = None) -> list[dict]:
     first = months_back(last, n - 1)
     window = [months_back(last, i) for i in range(n)]
     rows = (Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True, member__status=MemberStatus.ACTIVE,
-                                      member__category__in=PARTY_MEMBER_CATEGORIES)
+                                      member__category__in=owing_categories())
             .select_related("member", "unit"))
     paid = set(DuesPayment.objects.filter(member__memberships__unit__path__startswith=root.path,
                                           member__memberships__end__isnull=True, month__gte=first, month__lte=last)
@@ -282,14 +305,31 @@ def arrears(root: Unit, *, as_of: dt.date | None = None) -> list[dict]:
     return out
 
 
+def arrears_recipients(unit: Unit, rules: dict | None = None) -> list:
+    """Who is told of arrears in ``unit`` (dues.toml ``arrears_recipients``; a recipient with a
+    ``rule`` only while the unit's organisation rule is 1): by default the branch 书记 and 组织委员
+    and the 书记 of the organisation above."""
+    rules = rules if rules is not None else rules_for(unit)
+    users: list = []
+    for r in table()["arrears_recipients"]:
+        if r.get("rule") and not rules[r["rule"]].value:
+            continue
+        where = unit if r["level"] == "unit" else unit.parent
+        if where is not None:
+            users += [u for u in holders(where, r["titles"]) if u not in users]
+    return users
+
+
 def notify_arrears(root: Unit, *, as_of: dt.date | None = None) -> int:
-    """Tell the branch secretary and the committee above, once per member and month."""
+    """Tell the people ``arrears_recipients`` names, once per member and month."""
     sent = 0
-    for a in arrears(root, as_of=as_of):
+    found = arrears(root, as_of=as_of)
+    by_unit = rules_for_many(list({a["unit"].pk: a["unit"] for a in found}.values()))
+    for a in found:
         unit = a["unit"]
         title = f"{a['member'].name}({unit.name})已连续{table()['arrears_months']}个月未交纳党费({a['from']:%Y.%m}–{a['to']:%Y.%m})"
         url = reverse("dues_page") + f"?unit={unit.code}"
-        for user in holders(unit, ["secretary", "organization"]) + (holders(unit.parent, ["secretary"]) if unit.parent_id else []):
+        for user in arrears_recipients(unit, by_unit[unit.pk]):
             sent += notify(user, key=f"arrears:{a['member'].pk}:{a['to']:%Y%m}", title=title, url=url, level="danger")
     return sent
 
