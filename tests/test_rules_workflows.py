@@ -242,3 +242,29 @@ def test_who_owes_dues_is_cited_data(dues_org, monkeypatch):
     assert probationary.pk not in {a["member"].pk for a in dues.arrears(dues_org["b1"], as_of=D(2026, 11, 15))}
     with pytest.raises(ValidationError, match="不是在册党员"):
         dues.dues_record(probationary, actor=dues_org["users"]["D1"], month=month, paid_on=month, way="cash", amount=1)
+
+
+# ------------------------------------------------------------- 取消应开展事项 (H18)
+
+def test_who_may_cancel_is_the_permission_matrix(org, client, monkeypatch):
+    from dataclasses import replace
+
+    from qms import permissions
+    from qms.permissions import NotPermitted
+    from workflows.models import State
+
+    occ = _occ(org["b1"])
+    own_secretary = org["users"]["B1"]
+    assert not services.may_cancel(own_secretary, occ) and services.may_cancel(org["checker"], occ)
+    with pytest.raises(NotPermitted, match="上级组织"):
+        services.occurrence_cancel(occ, actor=own_secretary, reason="想取消")
+    client.force_login(own_secretary)
+    assert "同意取消本次" not in client.get(f"/work/{occ.pk}/").content.decode()
+    # an organisation whose matrix lets the unit itself cancel: the page and the service follow it
+    row = permissions.matrix()["occurrence.cancel"]
+    monkeypatch.setitem(permissions.matrix(), "occurrence.cancel", replace(row, allow=("admin", "officer")))
+    assert services.may_cancel(own_secretary, occ)
+    assert "同意取消本次" in client.get(f"/work/{occ.pk}/").content.decode()
+    services.occurrence_cancel(occ, actor=own_secretary, reason="上级通知改期")
+    occ.refresh_from_db()
+    assert occ.state == State.CANCELLED

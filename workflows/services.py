@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
-from qms import archives, ledger, limits
+from qms import archives, ledger, limits, permissions
 from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, MemberCategory, Position
 from qms.permissions import act, is_user
 from qms.rules import rule_value, rules_for
@@ -79,9 +79,9 @@ def occurrence_plan(occ: Occurrence, *, actor, planned_date: dt.date, place: str
 
 
 def may_cancel(user, occ: Occurrence) -> bool:
-    """Cancelling needs the level above (or a 体系管理员): a unit cannot excuse itself."""
-    parent = occ.unit.parent
-    return user is not None and (is_admin(user) or (parent is not None and can_manage(user, parent)))
+    """Who may cancel is the permission matrix's ``occurrence.cancel`` (qms/rules/permissions.toml:
+    the level above or a 体系管理员 — a unit cannot excuse itself); the page asks the same."""
+    return user is not None and permissions.allowed(user, "occurrence.cancel", occ.unit)
 
 
 @act("occurrence.cancel", unit=lambda occ, **_: occ.unit)
@@ -90,8 +90,9 @@ def occurrence_cancel(occ: Occurrence, *, actor, reason: str) -> Occurrence:
     """取消 — with a reason, by the level above."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "取消必须说明原因"})
-    if not may_cancel(actor, occ):
+    if actor is None:
         raise ValidationError("取消须经上级党组织同意:请由上级组织负责人操作")
+    permissions.require(actor, "occurrence.cancel", occ.unit)  # the matrix, also when called from another act
     return _move(occ, "cancel", actor=actor, reason=reason, remark=reason)
 
 
