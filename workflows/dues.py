@@ -45,7 +45,15 @@ from qms.notify import holders, notify
 from qms.permissions import act, member_unit
 from qms.rules import defaults, rules_for, rules_for_many
 from qms.scoping import can_manage
-from workflows.models import DuesNonPayment, DuesPayment, PayWay, RemovalRequest
+from workflows import review
+from workflows.models import (
+    DuesNonPayment,
+    DuesPayment,
+    FollowUp,
+    FollowUpKind,
+    PayWay,
+    RemovalRequest,
+)
 
 
 @cache
@@ -334,6 +342,17 @@ def notify_arrears(root: Unit, *, as_of: dt.date | None = None) -> int:
     return sent
 
 
+def removal_open(member, *, unit: Unit, actor, reason: str) -> RemovalRequest:
+    """A 除名 request waiting for the higher organisation — for 6 months' unpaid dues
+    (``removal_request``) or a 民主评议 不合格 member the branch decided to remove
+    (``services.followup_done``, review.toml ``approval = "removal"``). Ledgered."""
+    if RemovalRequest.objects.filter(member=member, state="requested").exists():
+        raise ValidationError("已有待审批的除名申请")
+    r = RemovalRequest.objects.create(member=member, unit=unit, reason=reason.strip(), requested_by=actor)
+    ledger.record("removal.request", r, actor=actor, reason=reason)
+    return r
+
+
 @act("removal.request", unit=member_unit)
 @transaction.atomic
 def removal_request(member, *, actor, reason: str) -> RemovalRequest:
@@ -345,11 +364,7 @@ def removal_request(member, *, actor, reason: str) -> RemovalRequest:
         raise ValidationError("请填写理由")
     if member.pk not in {a["member"].pk for a in arrears(ms.unit)}:
         raise ValidationError(f"{member.name} 未达到连续{table()['arrears_months']}个月未交纳党费的条件")
-    if RemovalRequest.objects.filter(member=member, state="requested").exists():
-        raise ValidationError("已有待审批的除名申请")
-    r = RemovalRequest.objects.create(member=member, unit=ms.unit, reason=reason.strip(), requested_by=actor)
-    ledger.record("removal.request", r, actor=actor, reason=reason)
-    return r
+    return removal_open(member, unit=ms.unit, actor=actor, reason=reason)
 
 
 def _higher_manager(actor, req: RemovalRequest) -> bool:
@@ -357,10 +372,19 @@ def _higher_manager(actor, req: RemovalRequest) -> bool:
     return actor is not None and parent is not None and can_manage(actor, parent)
 
 
+def _review_disposals(req: RemovalRequest):
+    """The 民主评议 组织处置 of the member waiting for this decision (a removal measure chosen,
+    not done) — none for a request over unpaid dues."""
+    return FollowUp.objects.select_for_update().filter(kind=FollowUpKind.DISPOSAL, owner=req.member, done_on__isnull=True,
+                                                        measure__in=review.rules().removal_measures)
+
+
 @act("removal.decide", unit=lambda req, **_: req.unit)
 @transaction.atomic
 def removal_decide(req: RemovalRequest, *, actor, approve: bool, note: str = "") -> RemovalRequest:
-    """上级审批 — approval removes the member (除名) through the core service, in the same transaction."""
+    """上级审批 — approval removes the member (除名) through the core service, in the same
+    transaction, and completes a 民主评议 组织处置 waiting for it; a refusal sends that 处置 back
+    to the branch to choose another measure."""
     r = RemovalRequest.objects.select_for_update().get(pk=req.pk)
     if r.state != "requested":
         raise ValidationError("该申请已处理")
@@ -374,8 +398,20 @@ def removal_decide(req: RemovalRequest, *, actor, approve: bool, note: str = "")
     except ConcurrentTransition as exc:
         raise ValidationError("该申请已被他人处理") from exc
     ledger.record(f"removal.{'approve' if approve else 'reject'}", r, actor=actor, before=before, reason=note)
+    today = timezone.localdate()
+    disposals = list(_review_disposals(r))
+    for fu in disposals:
+        fu_before = ledger.snapshot(fu)
+        if approve:
+            fu.done_on, fu.outcome = today, f"{fu.outcome}(上级党组织已批准)"[:200]
+            fu.save()
+            ledger.record("followup.done", fu, actor=actor, before=fu_before, reason=note)
+        else:  # back to the branch: another measure is to be chosen
+            fu.measure, fu.outcome = "", f"{fu.outcome}(上级党组织未批准{'' if not note else ':' + note})"[:200]
+            fu.save()
+            ledger.record("followup.reject", fu, actor=actor, before=fu_before, reason=note)
     if approve:
-        core.member_status_change(r.member, actor=actor, kind=MemberEventKind.REMOVAL, date=timezone.localdate(),
-                                  note=f"连续{table()['arrears_months']}个月未交纳党费,经上级批准除名")
+        ground = "民主评议不合格" if disposals else f"连续{table()['arrears_months']}个月未交纳党费"
+        core.member_status_change(r.member, actor=actor, kind=MemberEventKind.REMOVAL, date=today,
+                                  note=f"{ground},经上级批准除名")
     return r
-

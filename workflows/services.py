@@ -365,10 +365,15 @@ def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: 
 @transaction.atomic
 def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str, measure: str = "") -> FollowUp:
     """落实 / 补课完成 — with what was done; a 组织处置 also with its measure (限期改正、劝其退党、
-    除名: workflows/review.toml, 《中国共产党章程》第九条)."""
+    除名: workflows/review.toml, 《中国共产党章程》第九条). A measure the higher organisation must
+    approve (review.toml ``approval = "removal"``: 除名) is recorded as decided by the branch and
+    sent up as a 除名 request (``dues.removal_open``); the 处置 is done only when the higher
+    organisation approves it (``dues.removal_decide``)."""
     fu = FollowUp.objects.select_for_update().get(pk=fu.pk)
     if fu.done_on:
         raise ValidationError("该事项已完成")
+    if fu.kind == FollowUpKind.DISPOSAL and fu.measure in review.rules().removal_measures:
+        raise ValidationError(f"已作出“{fu.measure}”的决定并报上级党组织审批,待上级批准后完成")
     if not (outcome or "").strip():
         raise ValidationError("请填写落实情况")
     measure = (measure or "").strip()
@@ -379,9 +384,15 @@ def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str, measur
     elif measure:
         raise ValidationError("只有组织处置需要选择处置方式")
     before = ledger.snapshot(fu)
-    fu.done_on, fu.outcome, fu.measure = done_on, outcome.strip(), measure
+    to_approve = fu.kind == FollowUpKind.DISPOSAL and measure in review.rules().removal_measures
+    fu.done_on, fu.outcome, fu.measure = (None if to_approve else done_on), outcome.strip(), measure
     fu.save()
-    ledger.record("followup.done", fu, actor=actor, before=before)
+    if not to_approve:
+        ledger.record("followup.done", fu, actor=actor, before=before)
+    else:  # 《中国共产党章程》第九条: 除名 ……报上级党组织批准 — the branch's decision is recorded, not done
+        ledger.record("followup.record", fu, actor=actor, before=before)
+        dues.removal_open(fu.owner, unit=fu.record.occurrence.unit, actor=actor,
+                          reason=f"{fu.text}:{outcome.strip()}(支部决定{measure},报上级党组织批准)")
     return fu
 
 
