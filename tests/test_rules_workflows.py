@@ -268,3 +268,68 @@ def test_who_may_cancel_is_the_permission_matrix(org, client, monkeypatch):
     services.occurrence_cancel(occ, actor=own_secretary, reason="上级通知改期")
     occ.refresh_from_db()
     assert occ.state == State.CANCELLED
+
+
+# ------------------------------------------------------- 两列席: 民主生活会 and the secretary above
+
+@pytest.fixture
+def life(db):
+    """工委 W → 党委 L1, L2 (each with a committee of three); W's secretary 列席 their 民主生活会."""
+    load_library()
+    w = factories.unit("W", UnitKind.COMMITTEE, name="机关工委")
+    boss_unit = factories.unit("WB", UnitKind.BRANCH, parent=w, name="工委机关支部")
+    boss = factories.member(boss_unit, "工委书记", start=D(2020, 1, 1))
+    core.position_assign(actor=None, member=boss, unit=w, title="secretary", start=D(2020, 1, 1))
+    checker = factories.user("wsec")
+    core.member_update(boss, actor=None, reason="账号", user=checker)
+    out = {"w": w, "boss": boss, "checker": checker, "users": {}}
+    for code in ("L1", "L2"):
+        c = factories.unit(code, UnitKind.COMMITTEE, parent=w, name=f"{code}党委")
+        b = factories.unit(f"{code}B", UnitKind.BRANCH, parent=c, name=f"{code}机关支部")
+        ms = [factories.member(b, f"{code}委员{i}", start=D(2020, 1, 1)) for i in range(3)]
+        sec = factories.user(f"{code.lower()}sec")
+        core.member_update(ms[0], actor=None, reason="账号", user=sec)
+        for m, t in zip(ms, ("secretary", "organization", "propaganda"), strict=True):
+            core.position_assign(actor=None, member=m, unit=c, title=t, start=D(2020, 1, 1))
+        out[code], out["users"][code] = c, sec
+    schedule(today=TODAY)
+    return out
+
+
+def _life_meeting(life, code: str, *, observer: bool):
+    occ = _occ(life[code], "democratic_life_meeting")
+    sec = life["users"][code]
+    day = max(occ.period_start, TODAY - dt.timedelta(days=1))
+    services.occurrence_plan(occ, actor=sec, planned_date=day, place="会议室", topic="年度民主生活会")
+    services.record_save(occ, actor=sec, elements={"time": f"{day.isoformat()}T09:00", "preparation": "会前征求意见",
+                                                   "criticism": "对照检查,相互批评"})
+    services.attendance_save(occ, actor=sec, marks={m.pk: ("present", "") for m in services.attendees_on(occ, day)})
+    if observer:
+        services.attendance_mark(occ, actor=sec, member=life["boss"], presence="attending")
+    services.followup_add(occ, actor=sec, text="整改落实", owner=services.attendees_on(occ, day).first(),
+                          due_date=day + dt.timedelta(days=30))
+    services.record_submit(occ, actor=sec, held_on=day)
+    occ.refresh_from_db()
+    return occ
+
+
+def test_a_democratic_life_meeting_needs_the_secretary_above_as_observer(life):
+    from qms.models import LedgerEntry
+
+    rule = defaults()["democratic_life_observer_required"]
+    assert rule.value == 2 and "seed 004 篇1 十八" in rule.source
+    without = _life_meeting(life, "L1", observer=False)
+    assert any("上级党委书记列席" in m and "机关工委书记未登记为列席" in m for m in services.missing_elements(without.record))
+    with pytest.raises(ValidationError, match="上级党委书记列席"):
+        services.record_check(without, actor=life["checker"])
+    with_observer = _life_meeting(life, "L2", observer=True)
+    assert services.missing_elements(with_observer.record) == []
+    services.record_check(with_observer, actor=life["checker"])
+    # L1 only warns: the check passes and the warning stays with it in the ledger
+    core.policy_override_set(actor=None, unit=life["L1"], key="democratic_life_observer_required", value=1, source="本委规定")
+    assert services.missing_elements(without.record) == []
+    services.record_check(without, actor=life["checker"])
+    entry = LedgerEntry.objects.filter(action="record.check").order_by("-pk").first()
+    assert "检查时提示:上级党委书记列席" in entry.reason
+    core.policy_override_set(actor=None, unit=life["L2"], key="democratic_life_observer_required", value=0, source="本委规定")
+    assert services.observers_missing(without.record) != [] and services.observers_missing(with_observer.record) == []

@@ -4,6 +4,8 @@ comparison every quorum and majority uses; the percentages are organisation rule
 
 《中国共产党支部工作条例(试行)》第十一条: 党员大会 表决必须有半数以上有表决权的党员到会方可进行,
 赞成人数超过应到会有表决权的党员的半数为通过; 第十二条: 支部委员会会议须有半数以上委员到会.
+Also who must be recorded as 列席 at some meetings (``observers.toml``: “两列席”, the secretary
+above at a 民主生活会), with the organisation rule that says how strictly.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from qms.models import MemberCategory, PositionTitle
 
 _FILE = Path(__file__).with_name("quorum.toml")
+_OBSERVERS = Path(__file__).with_name("observers.toml")
 
 #: the rule keys of each body (Obligation.quorum value → quorum percent, pass percent)
 RULE_KEYS = {
@@ -57,3 +60,27 @@ def exceeds(count: int, total: int, percent: int, *, inclusive: bool = False) ->
     if total <= 0:
         return False
     return count * 100 >= total * percent if inclusive else count * 100 > total * percent
+
+
+@dataclass(frozen=True)
+class Observer:
+    """Someone who must be recorded as 列席 at the meetings of some obligations (observers.toml)."""
+
+    obligations: tuple[str, ...]
+    level: str
+    titles: tuple[str, ...]
+    label: str
+    rule: str
+    source: str
+
+
+@cache
+def observers() -> tuple[Observer, ...]:
+    data = tomllib.loads(_OBSERVERS.read_text(encoding="utf-8"))
+    out = []
+    for v in data.get("observers", ()):
+        o = Observer(tuple(v["obligations"]), v["level"], tuple(v["titles"]), v["label"], v["rule"], v["source"])
+        if o.level not in ("unit", "parent") or not o.source.strip() or not set(o.titles) <= set(PositionTitle.values):
+            raise ValueError(f"observers.toml: {v}")
+        out.append(o)
+    return tuple(out)

@@ -19,7 +19,14 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
 from qms import archives, ledger, limits, permissions
-from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, MemberCategory, Position
+from qms.models import (
+    COMMITTEE_TITLES,
+    PARTY_MEMBER_CATEGORIES,
+    Member,
+    MemberCategory,
+    Position,
+    PositionTitle,
+)
 from qms.permissions import act, is_user
 from qms.rules import rule_value, rules_for
 from qms.scoping import can_manage, is_admin, restrict
@@ -565,7 +572,30 @@ def missing_elements(rec: Record) -> list[str]:
             ok = str(rec.elements.get(f.key, "") or "").strip() != ""
         if not ok:
             missing.append(f.label)
+    missing += [text for text, strict in observers_missing(rec) if strict]
     return missing
+
+
+def observers_missing(rec: Record) -> list[tuple[str, bool]]:
+    """列席 the record lacks (observers.toml, e.g. the secretary above at a 民主生活会): each as
+    (text, strict) — strict where the unit's rule makes the record incomplete (2), not where it
+    only warns at the check (1); nothing where the rule is off (0), where there is no organisation
+    at that level or nobody holds the office that day."""
+    occ = rec.occurrence
+    out = []
+    for o in quorum_rules.observers():
+        if occ.obligation_key not in o.obligations:
+            continue
+        mode = rule_value(occ.unit, o.rule)
+        where = occ.unit if o.level == "unit" else occ.unit.parent
+        if not mode or where is None:
+            continue
+        day = meeting_day(occ)
+        holders = set(Position.objects.filter(unit=where, title__in=o.titles, start__lte=day)
+                      .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
+        if holders and not rec.attendance.filter(member_id__in=holders, presence=Presence.ATTENDING).exists():
+            out.append((f"{o.label}({where.name}{'、'.join(str(PositionTitle(t).label) for t in o.titles)}未登记为列席)", mode >= 2))
+    return out
 
 
 class Quorum(NamedTuple):
@@ -736,7 +766,9 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
     before = ledger.snapshot(rec)
     rec.checked_by, rec.checked_at = actor, timezone.now()
     rec.save(update_fields=["checked_by", "checked_at"])
-    ledger.record("record.check", rec, actor=actor, before=before)
+    # a 列席 the unit's rule only warns about is kept with the check (observers.toml)
+    warnings = "、".join(text for text, strict in observers_missing(rec) if not strict)
+    ledger.record("record.check", rec, actor=actor, before=before, reason=f"检查时提示:{warnings}" if warnings else "")
     return _move(occ, "mark_checked", actor=actor)
 
 
