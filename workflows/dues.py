@@ -342,6 +342,8 @@ def notify_arrears(root: Unit, *, as_of: dt.date | None = None) -> int:
     return sent
 
 
+@act("removal.request", unit=lambda unit, **_: unit)
+@transaction.atomic
 def removal_open(member, *, unit: Unit, actor, reason: str) -> RemovalRequest:
     """A 除名 request waiting for the higher organisation — for 6 months' unpaid dues
     (``removal_request``) or a 民主评议 不合格 member the branch decided to remove
