@@ -5,6 +5,7 @@ occurrence, and a 除名 chosen in a 民主评议 going to the higher organisati
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -97,7 +98,7 @@ def test_exactly_half_is_not_a_quorum_unless_the_organisation_says_so(org):
     at_b1, at_b2 = _held(org, org["b1"], present=3, votes_for=6), _held(org, org["b2"], present=3, votes_for=6)
     assert services.quorum(at_b1.record)[:2] == (3, 6) and services.quorum_reached(at_b1.record)
     services.record_check(at_b1, actor=org["checker"])  # 3 of 6: half counts here
-    with pytest.raises(ValidationError, match="到会 3 人,未超过应到会 6 人的半数,会议决议无效"):
+    with pytest.raises(ValidationError, match=re.escape("到会 3 人,未超过应到会 6 人的半数,会议决议无效(依据:《中国共产党支部工作条例(试行)》第十一条")):
         services.record_check(at_b2, actor=org["checker"])  # the default elsewhere: more than half
 
 
@@ -105,7 +106,7 @@ def test_the_quorum_share_is_an_organisation_rule(org):
     core.policy_override_set(actor=None, unit=org["b1"], key="quorum_general_meeting_percent", value=67,
                              source="本支部议事规则:到会须超过67%")
     at_b1, at_b2 = _held(org, org["b1"], present=4), _held(org, org["b2"], present=4)
-    with pytest.raises(ValidationError, match="未超过应到会 6 人的67%"):
+    with pytest.raises(ValidationError, match=re.escape("未超过应到会 6 人的67%,会议决议无效(依据:本支部议事规则:到会须超过67%)")):
         services.record_check(at_b1, actor=org["checker"])
     services.record_check(at_b2, actor=org["checker"])
 
@@ -122,7 +123,7 @@ def test_a_resolution_needs_more_than_half_of_those_entitled_voting_for_it(org):
     core.policy_override_set(actor=None, unit=org["b1"], key="resolution_pass_general_meeting_percent", value=30,
                              source="测试:三成以上赞成")
     at_b1, at_b2 = _held(org, org["b1"], present=5, votes_for=2), _held(org, org["b2"], present=5, votes_for=3)
-    with pytest.raises(ValidationError, match="赞成 3 票,未超过应到会 6 人的半数,决议未获通过"):
+    with pytest.raises(ValidationError, match=re.escape("赞成 3 票,未超过应到会 6 人的半数,决议未获通过(依据:《中国共产党支部工作条例(试行)》第十一条")):
         services.record_check(at_b2, actor=org["checker"])  # 3 of 6 for: not more than half
     services.record_check(at_b1, actor=org["checker"])  # 2 of 6 > 30 %: this branch's own rule
     assert rules_for(org["b2"])["resolution_pass_general_meeting_percent"].value == 50

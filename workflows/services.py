@@ -607,6 +607,7 @@ class Quorum(NamedTuple):
     reached: bool
     percent: int
     inclusive: bool
+    source: str = ""  # the rule's source (the organisation's own where it overrode it)
 
     @property
     def wording(self) -> str:
@@ -640,11 +641,11 @@ def quorum(rec: Record) -> Quorum | None:
     if entitled_ids is None:
         return None
     rules = rules_for(occ.unit)
-    percent = rules[quorum_rules.RULE_KEYS[occ.obligation.quorum][0]].value
+    rule = rules[quorum_rules.RULE_KEYS[occ.obligation.quorum][0]]
     inclusive = bool(rules["quorum_exactly_at_percent"].value)
     present = rec.attendance.filter(presence=Presence.PRESENT, member_id__in=entitled_ids).count()
-    return Quorum(present, len(entitled_ids), quorum_rules.exceeds(present, len(entitled_ids), percent, inclusive=inclusive),
-                  percent, inclusive)
+    return Quorum(present, len(entitled_ids), quorum_rules.exceeds(present, len(entitled_ids), rule.value, inclusive=inclusive),
+                  rule.value, inclusive, rule.source)
 
 
 def quorum_reached(rec: Record) -> bool:
@@ -664,11 +665,11 @@ def votes_short(rec: Record, q: Quorum | None = None) -> str | None:
     counted = [rec.elements.get(k) for k in keys if _valid_votes(rec.elements.get(k))]
     if not counted:
         return None
-    percent = rule_value(occ.unit, quorum_rules.RULE_KEYS[occ.obligation.quorum][1])
-    share = "半数" if percent == 50 else f"{percent}%"
+    rule = rules_for(occ.unit)[quorum_rules.RULE_KEYS[occ.obligation.quorum][1]]
+    share = "半数" if rule.value == 50 else f"{rule.value}%"
     for v in counted:
-        if not quorum_rules.exceeds(v["for"], q.entitled, percent):
-            return f"赞成 {v['for']} 票,未超过应到会 {q.entitled} 人的{share},决议未获通过"
+        if not quorum_rules.exceeds(v["for"], q.entitled, rule.value):
+            return f"赞成 {v['for']} 票,未超过应到会 {q.entitled} 人的{share},决议未获通过(依据:{rule.source})"
     return None
 
 
@@ -760,7 +761,7 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
     if q is not None and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
         # 法定人数 and 表决 (支部工作条例 第十一、十二条; the unit's rules in workflows/rules.toml)
         if not q.reached:
-            raise ValidationError(f"到会 {q.present} 人,未{q.wording},会议决议无效")
+            raise ValidationError(f"到会 {q.present} 人,未{q.wording},会议决议无效(依据:{q.source})")
         if short := votes_short(rec, q):
             raise ValidationError(short)
     before = ledger.snapshot(rec)
