@@ -106,6 +106,10 @@ class MemberCategory(models.TextChoices):
     ACTIVIST = "activist", _("入党积极分子")
 
 
+#: 党员 = 正式党员 + 预备党员 — who is a party member, not a rule an organisation chooses
+#: (《中国共产党章程》第七条:预备党员的义务同正式党员一样;预备党员的权利,除了没有表决权、选举权
+#: 和被选举权以外,也同正式党员一样). Who owes 党费 and counts for arrears is cited data of its own
+#: (workflows/dues.toml ``[owing]``); who has a vote at a 党员大会 is in workflows/quorum.toml.
 PARTY_MEMBER_CATEGORIES = (MemberCategory.FULL, MemberCategory.PROBATIONARY)
 
 

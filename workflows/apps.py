@@ -7,7 +7,12 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from qms import limits
+        from pathlib import Path
+
+        from qms import limits, rules
+
+        # quorum, reminder points, 党费 prepayment and arrears routing: overridable per organisation
+        rules.register(Path(__file__).with_name("rules.toml"))
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 

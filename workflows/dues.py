@@ -6,7 +6,9 @@ only when every member owing dues that month is settled in it (``unsettled``; th
 form's 党费交纳明细 field of type ``dues``, procedures/library/forms.toml), 足额 is judged
 against the rate table, and the arrears flag and the 党费 indicator read the same rows.
 
-Rates and the arrears threshold are data (``dues.toml``, cited). A member with the
+Rates, the arrears threshold, who owes dues (``[owing]``) and who is told of arrears
+(``arrears_recipients``) are data (``dues.toml``, cited); the prepayment limit and the
+switches of the arrears routing are organisation rules (``rules.toml``). A member with the
 threshold's number of consecutive unpaid months (up to the last complete month, counted
 from when they joined the party or the roll) is flagged to the branch secretary and the
 committee above; the branch may then ask the higher organisation to approve a removal, and
@@ -31,22 +33,43 @@ from django_fsm import ConcurrentTransition
 from qms import ledger
 from qms import services as core
 from qms.models import (
-    PARTY_MEMBER_CATEGORIES,
     Member,
+    MemberCategory,
     MemberEventKind,
     Membership,
     MemberStatus,
+    PositionTitle,
     Unit,
 )
 from qms.notify import holders, notify
 from qms.permissions import act, member_unit
+from qms.rules import defaults, rules_for, rules_for_many
 from qms.scoping import can_manage
-from workflows.models import DuesNonPayment, DuesPayment, PayWay, RemovalRequest
+from workflows import review
+from workflows.models import (
+    DuesNonPayment,
+    DuesPayment,
+    FollowUp,
+    FollowUpKind,
+    PayWay,
+    RemovalRequest,
+)
 
 
 @cache
 def table() -> dict:
-    return tomllib.loads(Path(__file__).with_name("dues.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(Path(__file__).with_name("dues.toml").read_text(encoding="utf-8"))
+    if not data["owing"]["source"].strip() or not set(data["owing"]["categories"]) <= set(MemberCategory.values):
+        raise ValueError("dues.toml [owing]: member categories with a source")
+    for r in data["arrears_recipients"]:
+        if r["level"] not in ("unit", "parent") or not r["source"].strip() or not set(r["titles"]) <= set(PositionTitle.values):
+            raise ValueError(f"dues.toml arrears_recipients: {r}")
+    return data
+
+
+def owing_categories() -> tuple[str, ...]:
+    """The member categories that owe dues and count for arrears (dues.toml ``[owing]``, cited)."""
+    return tuple(table()["owing"]["categories"])
 
 
 def dues_for(income: Decimal) -> Decimal:
@@ -81,7 +104,7 @@ def owing(unit: Unit, month: dt.date):
     """党员 who owe ``unit`` dues for ``month``: 正式 and 预备党员 on its roll at the month's end
     who had joined the party by then."""
     end = month_end(month)
-    return (Member.objects.filter(_on_roll(month), memberships__unit=unit, category__in=PARTY_MEMBER_CATEGORIES)
+    return (Member.objects.filter(_on_roll(month), memberships__unit=unit, category__in=owing_categories())
             .filter(Q(joined_on__isnull=True) | Q(joined_on__lte=end)).distinct())
 
 
@@ -157,8 +180,14 @@ def unsettled(unit: Unit, month: dt.date) -> list[Member]:
 
 
 def _was_party_member(member, month: dt.date) -> bool:
-    return member.category in PARTY_MEMBER_CATEGORIES and member.memberships.filter(
+    return member.category in owing_categories() and member.memberships.filter(
         Q(end__isnull=True) | Q(end__gte=month), start__lte=month_end(month)).exists()
+
+
+def _rules(member) -> dict:
+    """The organisation rules at the member's unit (the shipped defaults once transferred out)."""
+    unit = member_unit(member)
+    return rules_for(unit) if unit is not None else defaults()
 
 
 @act("dues.record", unit=member_unit)
@@ -173,8 +202,10 @@ def dues_record(member, *, actor, month: dt.date, paid_on: dt.date, way: str, am
         raise ValidationError(f"{member.name} {month:%Y年%m月} 不是在册党员,无需交纳党费")
     if way not in PayWay.values:
         raise ValidationError("请选择交纳方式")
-    if month > month_start(timezone.localdate()) + dt.timedelta(days=366):
-        raise ValidationError("不能预交一年以上的党费")
+    ahead = _rules(member)["dues_prepay_max_days"].value  # an organisation rule (workflows/rules.toml)
+    latest = month_start(month_start(timezone.localdate()) + dt.timedelta(days=ahead))
+    if month > latest:
+        raise ValidationError(f"党费最多预交至{latest:%Y年%m月}")
     if amount is None:
         if income is None:
             raise ValidationError("请填写金额或税后月收入")
@@ -264,7 +295,7 @@ def arrears(root: Unit, *, as_of: dt.date | None = None) -> list[dict]:
     first = months_back(last, n - 1)
     window = [months_back(last, i) for i in range(n)]
     rows = (Membership.objects.filter(unit__path__startswith=root.path, end__isnull=True, member__status=MemberStatus.ACTIVE,
-                                      member__category__in=PARTY_MEMBER_CATEGORIES)
+                                      member__category__in=owing_categories())
             .select_related("member", "unit"))
     paid = set(DuesPayment.objects.filter(member__memberships__unit__path__startswith=root.path,
                                           member__memberships__end__isnull=True, month__gte=first, month__lte=last)
@@ -282,16 +313,46 @@ def arrears(root: Unit, *, as_of: dt.date | None = None) -> list[dict]:
     return out
 
 
+def arrears_recipients(unit: Unit, rules: dict | None = None) -> list:
+    """Who is told of arrears in ``unit`` (dues.toml ``arrears_recipients``; a recipient with a
+    ``rule`` only while the unit's organisation rule is 1): by default the branch 书记 and 组织委员
+    and the 书记 of the organisation above."""
+    rules = rules if rules is not None else rules_for(unit)
+    users: list = []
+    for r in table()["arrears_recipients"]:
+        if r.get("rule") and not rules[r["rule"]].value:
+            continue
+        where = unit if r["level"] == "unit" else unit.parent
+        if where is not None:
+            users += [u for u in holders(where, r["titles"]) if u not in users]
+    return users
+
+
 def notify_arrears(root: Unit, *, as_of: dt.date | None = None) -> int:
-    """Tell the branch secretary and the committee above, once per member and month."""
+    """Tell the people ``arrears_recipients`` names, once per member and month."""
     sent = 0
-    for a in arrears(root, as_of=as_of):
+    found = arrears(root, as_of=as_of)
+    by_unit = rules_for_many(list({a["unit"].pk: a["unit"] for a in found}.values()))
+    for a in found:
         unit = a["unit"]
         title = f"{a['member'].name}({unit.name})已连续{table()['arrears_months']}个月未交纳党费({a['from']:%Y.%m}–{a['to']:%Y.%m})"
         url = reverse("dues_page") + f"?unit={unit.code}"
-        for user in holders(unit, ["secretary", "organization"]) + (holders(unit.parent, ["secretary"]) if unit.parent_id else []):
+        for user in arrears_recipients(unit, by_unit[unit.pk]):
             sent += notify(user, key=f"arrears:{a['member'].pk}:{a['to']:%Y%m}", title=title, url=url, level="danger")
     return sent
+
+
+@act("removal.request", unit=lambda unit, **_: unit)
+@transaction.atomic
+def removal_open(member, *, unit: Unit, actor, reason: str) -> RemovalRequest:
+    """A 除名 request waiting for the higher organisation — for 6 months' unpaid dues
+    (``removal_request``) or a 民主评议 不合格 member the branch decided to remove
+    (``services.followup_done``, review.toml ``approval = "removal"``). Ledgered."""
+    if RemovalRequest.objects.filter(member=member, state="requested").exists():
+        raise ValidationError("已有待审批的除名申请")
+    r = RemovalRequest.objects.create(member=member, unit=unit, reason=reason.strip(), requested_by=actor)
+    ledger.record("removal.request", r, actor=actor, reason=reason)
+    return r
 
 
 @act("removal.request", unit=member_unit)
@@ -305,11 +366,7 @@ def removal_request(member, *, actor, reason: str) -> RemovalRequest:
         raise ValidationError("请填写理由")
     if member.pk not in {a["member"].pk for a in arrears(ms.unit)}:
         raise ValidationError(f"{member.name} 未达到连续{table()['arrears_months']}个月未交纳党费的条件")
-    if RemovalRequest.objects.filter(member=member, state="requested").exists():
-        raise ValidationError("已有待审批的除名申请")
-    r = RemovalRequest.objects.create(member=member, unit=ms.unit, reason=reason.strip(), requested_by=actor)
-    ledger.record("removal.request", r, actor=actor, reason=reason)
-    return r
+    return removal_open(member, unit=ms.unit, actor=actor, reason=reason)
 
 
 def _higher_manager(actor, req: RemovalRequest) -> bool:
@@ -317,10 +374,19 @@ def _higher_manager(actor, req: RemovalRequest) -> bool:
     return actor is not None and parent is not None and can_manage(actor, parent)
 
 
+def _review_disposals(req: RemovalRequest):
+    """The 民主评议 组织处置 of the member waiting for this decision (a removal measure chosen,
+    not done) — none for a request over unpaid dues."""
+    return FollowUp.objects.select_for_update().filter(kind=FollowUpKind.DISPOSAL, owner=req.member, done_on__isnull=True,
+                                                        measure__in=review.rules().removal_measures)
+
+
 @act("removal.decide", unit=lambda req, **_: req.unit)
 @transaction.atomic
 def removal_decide(req: RemovalRequest, *, actor, approve: bool, note: str = "") -> RemovalRequest:
-    """上级审批 — approval removes the member (除名) through the core service, in the same transaction."""
+    """上级审批 — approval removes the member (除名) through the core service, in the same
+    transaction, and completes a 民主评议 组织处置 waiting for it; a refusal sends that 处置 back
+    to the branch to choose another measure."""
     r = RemovalRequest.objects.select_for_update().get(pk=req.pk)
     if r.state != "requested":
         raise ValidationError("该申请已处理")
@@ -334,8 +400,20 @@ def removal_decide(req: RemovalRequest, *, actor, approve: bool, note: str = "")
     except ConcurrentTransition as exc:
         raise ValidationError("该申请已被他人处理") from exc
     ledger.record(f"removal.{'approve' if approve else 'reject'}", r, actor=actor, before=before, reason=note)
+    today = timezone.localdate()
+    disposals = list(_review_disposals(r))
+    for fu in disposals:
+        fu_before = ledger.snapshot(fu)
+        if approve:
+            fu.done_on, fu.outcome = today, f"{fu.outcome}(上级党组织已批准)"[:200]
+            fu.save()
+            ledger.record("followup.done", fu, actor=actor, before=fu_before, reason=note)
+        else:  # back to the branch: another measure is to be chosen
+            fu.measure, fu.outcome = "", f"{fu.outcome}(上级党组织未批准{'' if not note else ':' + note})"[:200]
+            fu.save()
+            ledger.record("followup.reject", fu, actor=actor, before=fu_before, reason=note)
     if approve:
-        core.member_status_change(r.member, actor=actor, kind=MemberEventKind.REMOVAL, date=timezone.localdate(),
-                                  note=f"连续{table()['arrears_months']}个月未交纳党费,经上级批准除名")
+        ground = "民主评议不合格" if disposals else f"连续{table()['arrears_months']}个月未交纳党费"
+        core.member_status_change(r.member, actor=actor, kind=MemberEventKind.REMOVAL, date=today,
+                                  note=f"{ground},经上级批准除名")
     return r
-

@@ -1,7 +1,8 @@
 """提醒与上报 — the daily reminder job.
 
-- occurrences due in 7 days, due today, and overdue → the holders of the responsible
-  position in the unit;
+- occurrences due in ``reminder_days_before`` days (7), due today (``reminder_on_due_day``)
+  and overdue (``reminder_when_overdue``) → the holders of the responsible position in the
+  unit — organisation rules (workflows/rules.toml, 本系统默认), overridable per organisation;
 - overdue by more than ``escalate_after_days`` (an organisation rule) → the secretary of the
   unit one level up;
 - a committee's term ending within ``term_reminder_months_first`` / ``_second`` months, or
@@ -17,9 +18,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from qms.models import PositionTitle, Unit
+from qms.models import PolicyOverride, PositionTitle, Unit
 from qms.notify import holders, notify
-from qms.rules import TERM_KEYS, defaults, rules_for
+from qms.rules import TERM_KEYS, defaults, rules_for, rules_for_many
 from qms.structure import term_end
 from workflows.models import Occurrence, State
 
@@ -43,22 +44,29 @@ def send_reminders(today: dt.date | None = None) -> ReminderReport:
     today = today or timezone.localdate()
     r = ReminderReport()
     base = defaults()
-    pending = (Occurrence.objects.filter(state__in=[State.OPEN, State.PLANNED], due_date__lte=today + dt.timedelta(days=7))
-               .select_related("unit", "unit__parent", "obligation"))
+    # how early the first reminder comes is the unit's rule: look as far ahead as any organisation asks
+    ahead = max([base["reminder_days_before"].value,
+                 *PolicyOverride.objects.filter(key="reminder_days_before").values_list("value", flat=True)])
+    pending = list(Occurrence.objects.filter(state__in=[State.OPEN, State.PLANNED], due_date__lte=today + dt.timedelta(days=ahead))
+                   .select_related("unit", "unit__parent", "obligation"))
+    by_unit = rules_for_many(list({occ.unit_id: occ.unit for occ in pending}.values()))
     for occ in pending:
+        rules = by_unit[occ.unit_id]
         url = reverse("occurrence_detail", args=[occ.pk])
         days = (occ.due_date - today).days
-        if days == 7:
-            stage, level, text = "d7", "info", f"7天后到期:{occ}"
-        elif days == 0:
+        before = rules["reminder_days_before"].value
+        if days > 0 and days == before:
+            stage, level, text = f"d{before}", "info", f"{before}天后到期:{occ}"
+        elif days == 0 and rules["reminder_on_due_day"].value:
             stage, level, text = "d0", "warning", f"今天到期:{occ}"
-        elif days < 0:
+        elif days < 0 and rules["reminder_when_overdue"].value:
             stage, level, text = "overdue", "overdue", f"已逾期{-days}天:{occ}"
         else:
-            continue
-        for user in holders(occ.unit, [occ.obligation.responsible, *LEADERS]):
-            r.sent += notify(user, key=f"occ:{occ.pk}:{stage}", title=text, url=url, level=level)
-        limit = rules_for(occ.unit)["escalate_after_days"].value if days < 0 else base["escalate_after_days"].value
+            stage = ""
+        if stage:
+            for user in holders(occ.unit, [occ.obligation.responsible, *LEADERS]):
+                r.sent += notify(user, key=f"occ:{occ.pk}:{stage}", title=text, url=url, level=level)
+        limit = rules["escalate_after_days"].value
         if days < -limit and occ.unit.parent_id:
             for user in holders(occ.unit.parent, LEADERS):
                 r.escalated += notify(user, key=f"occ:{occ.pk}:escalate", level="danger", url=url,

@@ -19,6 +19,7 @@ class Choice:
     label: str
     source: str
     disposal: bool = False
+    approval: str = ""  # a measure the higher organisation must approve ("removal": 除名)
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,19 @@ class ReviewRules:
     def measure_labels(self) -> list[str]:
         return [m.label for m in self.measures]
 
+    @property
+    def removal_measures(self) -> set[str]:
+        """The measures that go to the higher organisation as a 除名 request (``approval = "removal"``)."""
+        return {m.label for m in self.measures if m.approval == "removal"}
+
 
 @cache
 def rules() -> ReviewRules:
     data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
     grades = tuple(Choice(g["label"], g["source"], bool(g.get("disposal", False))) for g in data["grades"])
-    measures = tuple(Choice(m["label"], m["source"]) for m in data["measures"])
+    measures = tuple(Choice(m["label"], m["source"], approval=m.get("approval", "")) for m in data["measures"])
+    if any(m.approval not in ("", "removal") for m in measures):
+        raise ValueError("review.toml: a measure's approval may only be \"removal\"")
     if not grades or not all(c.source.strip() for c in grades + measures):
         raise ValueError("review.toml: every grade and measure needs a source")
     return ReviewRules(grades, measures, data["deciders_source"], data["poll_source"])

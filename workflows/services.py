@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 from pathlib import PurePath
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,12 +18,20 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
-from qms import archives, ledger, limits
-from qms.models import COMMITTEE_TITLES, PARTY_MEMBER_CATEGORIES, Member, MemberCategory, Position
+from qms import archives, ledger, limits, permissions
+from qms.models import (
+    COMMITTEE_TITLES,
+    PARTY_MEMBER_CATEGORIES,
+    Member,
+    MemberCategory,
+    Position,
+    PositionTitle,
+)
 from qms.permissions import act, is_user
-from qms.rules import rule_value
+from qms.rules import rule_value, rules_for
 from qms.scoping import can_manage, is_admin, restrict
 from workflows import dues, review
+from workflows import quorum as quorum_rules
 from workflows.models import (
     Attachment,
     Attendance,
@@ -77,9 +86,9 @@ def occurrence_plan(occ: Occurrence, *, actor, planned_date: dt.date, place: str
 
 
 def may_cancel(user, occ: Occurrence) -> bool:
-    """Cancelling needs the level above (or a 体系管理员): a unit cannot excuse itself."""
-    parent = occ.unit.parent
-    return user is not None and (is_admin(user) or (parent is not None and can_manage(user, parent)))
+    """Who may cancel is the permission matrix's ``occurrence.cancel`` (qms/rules/permissions.toml:
+    the level above or a 体系管理员 — a unit cannot excuse itself); the page asks the same."""
+    return user is not None and permissions.allowed(user, "occurrence.cancel", occ.unit)
 
 
 @act("occurrence.cancel", unit=lambda occ, **_: occ.unit)
@@ -88,8 +97,9 @@ def occurrence_cancel(occ: Occurrence, *, actor, reason: str) -> Occurrence:
     """取消 — with a reason, by the level above."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "取消必须说明原因"})
-    if not may_cancel(actor, occ):
+    if actor is None:
         raise ValidationError("取消须经上级党组织同意:请由上级组织负责人操作")
+    permissions.require(actor, "occurrence.cancel", occ.unit)  # the matrix, also when called from another act
     return _move(occ, "cancel", actor=actor, reason=reason, remark=reason)
 
 
@@ -131,8 +141,8 @@ def attendees_on(occ: Occurrence, day: dt.date):
     for a meeting of all members, nobody in particular for a talk, a training or a check (its
     participants are chosen from the roster and none is owed). Anyone else on the roster who
     comes to a committee meeting is 列席."""
-    if occ.obligation.attendees == "committee":
-        ids = (Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
+    if occ.obligation.attendees == "committee":  # the committee's seats, as its quorum counts them (quorum.toml)
+        ids = (Position.objects.filter(unit=occ.unit, title__in=quorum_rules.bodies()["committee"].titles, start__lte=day)
                .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member_id"))
         return Member.objects.filter(pk__in=ids)
     return roster_on(occ.unit, day)
@@ -362,10 +372,15 @@ def followup_add(occ: Occurrence, *, actor, text: str, owner: Member, due_date: 
 @transaction.atomic
 def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str, measure: str = "") -> FollowUp:
     """落实 / 补课完成 — with what was done; a 组织处置 also with its measure (限期改正、劝其退党、
-    除名: workflows/review.toml, 《中国共产党章程》第九条)."""
+    除名: workflows/review.toml, 《中国共产党章程》第九条). A measure the higher organisation must
+    approve (review.toml ``approval = "removal"``: 除名) is recorded as decided by the branch and
+    sent up as a 除名 request (``dues.removal_open``); the 处置 is done only when the higher
+    organisation approves it (``dues.removal_decide``)."""
     fu = FollowUp.objects.select_for_update().get(pk=fu.pk)
     if fu.done_on:
         raise ValidationError("该事项已完成")
+    if fu.kind == FollowUpKind.DISPOSAL and fu.measure in review.rules().removal_measures:
+        raise ValidationError(f"已作出“{fu.measure}”的决定并报上级党组织审批,待上级批准后完成")
     if not (outcome or "").strip():
         raise ValidationError("请填写落实情况")
     measure = (measure or "").strip()
@@ -376,9 +391,15 @@ def followup_done(fu: FollowUp, *, actor, done_on: dt.date, outcome: str, measur
     elif measure:
         raise ValidationError("只有组织处置需要选择处置方式")
     before = ledger.snapshot(fu)
-    fu.done_on, fu.outcome, fu.measure = done_on, outcome.strip(), measure
+    to_approve = fu.kind == FollowUpKind.DISPOSAL and measure in review.rules().removal_measures
+    fu.done_on, fu.outcome, fu.measure = (None if to_approve else done_on), outcome.strip(), measure
     fu.save()
-    ledger.record("followup.done", fu, actor=actor, before=before)
+    if not to_approve:
+        ledger.record("followup.done", fu, actor=actor, before=before)
+    else:  # 《中国共产党章程》第九条: 除名 ……报上级党组织批准 — the branch's decision is recorded, not done
+        ledger.record("followup.record", fu, actor=actor, before=before)
+        dues.removal_open(fu.owner, unit=fu.record.occurrence.unit, actor=actor,
+                          reason=f"{fu.text}:{outcome.strip()}(支部决定{measure},报上级党组织批准)")
     return fu
 
 
@@ -551,29 +572,105 @@ def missing_elements(rec: Record) -> list[str]:
             ok = str(rec.elements.get(f.key, "") or "").strip() != ""
         if not ok:
             missing.append(f.label)
+    missing += [text for text, strict in observers_missing(rec) if strict]
     return missing
 
 
-def quorum(rec: Record) -> tuple[int, int] | None:
-    """(present, entitled) for meetings with a quorum rule; None where none applies.
-    党员大会: full members on the roster that day; 委员会: committee members that day."""
+def observers_missing(rec: Record) -> list[tuple[str, bool]]:
+    """列席 the record lacks (observers.toml, e.g. the secretary above at a 民主生活会): each as
+    (text, strict) — strict where the unit's rule makes the record incomplete (2), not where it
+    only warns at the check (1); nothing where the rule is off (0), where there is no organisation
+    at that level or nobody holds the office that day."""
     occ = rec.occurrence
+    out = []
+    for o in quorum_rules.observers():
+        if occ.obligation_key not in o.obligations:
+            continue
+        mode = rule_value(occ.unit, o.rule)
+        where = occ.unit if o.level == "unit" else occ.unit.parent
+        if not mode or where is None:
+            continue
+        day = meeting_day(occ)
+        holders = set(Position.objects.filter(unit=where, title__in=o.titles, start__lte=day)
+                      .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
+        if holders and not rec.attendance.filter(member_id__in=holders, presence=Presence.ATTENDING).exists():
+            out.append((f"{o.label}({where.name}{'、'.join(str(PositionTitle(t).label) for t in o.titles)}未登记为列席)", mode >= 2))
+    return out
+
+
+class Quorum(NamedTuple):
+    """法定人数 of a meeting: who was there and who was owed (the body's members with a vote),
+    whether the organisation's rule is met, and the rule's words for a message."""
+
+    present: int
+    entitled: int
+    reached: bool
+    percent: int
+    inclusive: bool
+    source: str = ""  # the rule's source (the organisation's own where it overrode it)
+
+    @property
+    def wording(self) -> str:
+        share = "半数" if self.percent == 50 else f"{self.percent}%"
+        return f"{'达到' if self.inclusive else '超过'}应到会 {self.entitled} 人的{share}"
+
+
+def _quorum_body(occ: Occurrence, day: dt.date) -> set[int] | None:
+    """The ids of who counts toward the quorum on ``day`` (quorum.toml and the unit's rules):
+    the committee offices for a 委员会会议; for a 党员大会 the 正式党员 on the roll, and the 预备党员
+    too where the organisation's ``quorum_probationary_counted`` says so."""
     rule = occ.obligation.quorum
     if not rule:
         return None
-    day = meeting_day(occ)
-    if rule == "committee":
-        entitled_ids = set(Position.objects.filter(unit=occ.unit, title__in=COMMITTEE_TITLES, start__lte=day)
-                           .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
-    else:
-        entitled_ids = set(roster_on(occ.unit, day).filter(category=MemberCategory.FULL).values_list("pk", flat=True))
+    body = quorum_rules.bodies()[rule]
+    if body.titles:
+        return set(Position.objects.filter(unit=occ.unit, title__in=body.titles, start__lte=day)
+                   .filter(Q(end__isnull=True) | Q(end__gte=day)).values_list("member_id", flat=True))
+    categories = set(body.categories)
+    if rule_value(occ.unit, "quorum_probationary_counted"):
+        categories.add(MemberCategory.PROBATIONARY)
+    return set(roster_on(occ.unit, day).filter(category__in=categories).values_list("pk", flat=True))
+
+
+def quorum(rec: Record) -> Quorum | None:
+    """(present, entitled, reached …) for meetings with a quorum rule; None where none applies.
+    党员大会: 有表决权的党员 on the roster that day; 委员会: its members that day (quorum.toml);
+    the share that must be there is the unit's rule (rules.toml ``quorum_*``)."""
+    occ = rec.occurrence
+    entitled_ids = _quorum_body(occ, meeting_day(occ))
+    if entitled_ids is None:
+        return None
+    rules = rules_for(occ.unit)
+    rule = rules[quorum_rules.RULE_KEYS[occ.obligation.quorum][0]]
+    inclusive = bool(rules["quorum_exactly_at_percent"].value)
     present = rec.attendance.filter(presence=Presence.PRESENT, member_id__in=entitled_ids).count()
-    return present, len(entitled_ids)
+    return Quorum(present, len(entitled_ids), quorum_rules.exceeds(present, len(entitled_ids), rule.value, inclusive=inclusive),
+                  rule.value, inclusive, rule.source)
 
 
 def quorum_reached(rec: Record) -> bool:
     q = quorum(rec)
-    return q is None or q[0] * 2 > q[1]
+    return q is None or q.reached
+
+
+def votes_short(rec: Record, q: Quorum | None = None) -> str | None:
+    """Where the record's form has 表决情况 (votes) and the meeting has a quorum rule: why the
+    votes do not carry a resolution — 赞成 not more than the unit's ``resolution_pass_*`` share of
+    the 应到会 (支部工作条例 第十一条) — or None when they do or there is nothing to count."""
+    occ = rec.occurrence
+    q = q or quorum(rec)
+    if q is None:
+        return None
+    keys = [f.key for f in rec.form.fields.filter(type=FieldType.VOTES)]
+    counted = [rec.elements.get(k) for k in keys if _valid_votes(rec.elements.get(k))]
+    if not counted:
+        return None
+    rule = rules_for(occ.unit)[quorum_rules.RULE_KEYS[occ.obligation.quorum][1]]
+    share = "半数" if rule.value == 50 else f"{rule.value}%"
+    for v in counted:
+        if not quorum_rules.exceeds(v["for"], q.entitled, rule.value):
+            return f"赞成 {v['for']} 票,未超过应到会 {q.entitled} 人的{share},决议未获通过(依据:{rule.source})"
+    return None
 
 
 @act("record.submit", unit=lambda occ, **_: occ.unit)
@@ -660,13 +757,19 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
     missing = missing_elements(rec)
     if missing:
         raise ValidationError(f"记录要素不全,缺少:{'、'.join(missing)}")
-    if not quorum_reached(rec) and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
-        present, entitled = quorum(rec)
-        raise ValidationError(f"到会 {present} 人,未超过应到会 {entitled} 人的半数,会议决议无效")
+    q = quorum(rec)
+    if q is not None and rec.followups.filter(kind=FollowUpKind.RESOLUTION).exists():
+        # 法定人数 and 表决 (支部工作条例 第十一、十二条; the unit's rules in workflows/rules.toml)
+        if not q.reached:
+            raise ValidationError(f"到会 {q.present} 人,未{q.wording},会议决议无效(依据:{q.source})")
+        if short := votes_short(rec, q):
+            raise ValidationError(short)
     before = ledger.snapshot(rec)
     rec.checked_by, rec.checked_at = actor, timezone.now()
     rec.save(update_fields=["checked_by", "checked_at"])
-    ledger.record("record.check", rec, actor=actor, before=before)
+    # a 列席 the unit's rule only warns about is kept with the check (observers.toml)
+    warnings = "、".join(text for text, strict in observers_missing(rec) if not strict)
+    ledger.record("record.check", rec, actor=actor, before=before, reason=f"检查时提示:{warnings}" if warnings else "")
     return _move(occ, "mark_checked", actor=actor)
 
 
