@@ -55,10 +55,12 @@ def ranking_panel(request) -> dict | None:
     scheme = ScoringScheme.objects.filter(root_id=scope.unit_id, year=year).first()
     if scheme is None:
         return None
+    from audits.performance.scoring import scheme_rounds
+
     _items, rows = ranking(scheme, "Y")
     url = reverse("scoring") + f"?year={year}&period=Y"
     out = [(f"第{r.rank}名 {r.unit.name}", url, f"{r.total} 分" + (f"(待评分 {r.pending} 项)" if r.pending else "")) for r in rows[:10]]
-    return {"title": f"{year} 年考核排名(全年点评)", "rows": out, "empty": "没有被考核的党支部。"}
+    return {"title": f"{year} 年考核排名({scheme_rounds(scheme)['Y']})", "rows": out, "empty": "没有被考核的党支部。"}
 
 
 def objectives_panel(request) -> dict | None:
@@ -74,6 +76,6 @@ def objectives_panel(request) -> dict | None:
     if not rows:
         return None
     url = reverse("objectives") + f"?year={year}"
-    out = [(f"{s.objective.title}({s.objective.get_comparator_display()}{s.objective.target}%)", url,
+    out = [(f"{s.objective.title}({s.target_text})", url,
             f"{s.share.text()} " + ("无数据" if s.met is None else "达成" if s.met else "未达成")) for s in rows]
     return {"title": f"{year} 年党建目标", "rows": out, "empty": ""}

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from qms.models import BRANCH_KINDS, PARTY_MEMBER_CATEGORIES, Membership, MemberStatus, Unit
+from qms.models import BRANCH_KINDS, Membership, MemberStatus, Unit
+from workflows import dues
 from workflows.dues import INCOME_LOOKBACK, dues_due, months_back
 from workflows.models import DuesNonPayment, DuesPayment, Occurrence, State
 
@@ -173,7 +174,7 @@ def _dues(prefix, spec, start, end, today):
         member__memberships__unit__path__startswith=prefix, month__gte=months[0], month__lte=months[-1])
         .values_list("member_id", "month"))
     rows = list(Membership.objects.filter(unit__path__startswith=prefix, member__status=MemberStatus.ACTIVE,
-                                          member__category__in=PARTY_MEMBER_CATEGORIES, start__lte=months[-1])
+                                          member__category__in=dues.owing_categories(), start__lte=months[-1])
                 .values_list("unit_id", "unit__path", "member_id", "start", "end", "member__joined_on"))
     days = _pay_by_days(r[0] for r in rows)
     for unit_id, path, mid, ms_start, ms_end, joined in rows:
