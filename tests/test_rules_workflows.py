@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from procedures.library_loader import load_library
@@ -314,7 +315,7 @@ def _life_meeting(life, code: str, *, observer: bool):
     return occ
 
 
-def test_a_democratic_life_meeting_needs_the_secretary_above_as_observer(life):
+def test_a_democratic_life_meeting_needs_the_secretary_above_as_observer(life, client):
     from qms.models import LedgerEntry
 
     rule = defaults()["democratic_life_observer_required"]
@@ -329,6 +330,9 @@ def test_a_democratic_life_meeting_needs_the_secretary_above_as_observer(life):
     # L1 only warns: the check passes and the warning stays with it in the ledger
     core.policy_override_set(actor=None, unit=life["L1"], key="democratic_life_observer_required", value=1, source="本委规定")
     assert services.missing_elements(without.record) == []
+    client.force_login(life["checker"])
+    page = client.get(reverse("occurrence_detail", args=[without.pk])).content.decode()
+    assert "提醒:上级党委书记列席" in page and "要素齐全" in page  # the page shows what only warns
     services.record_check(without, actor=life["checker"])
     entry = LedgerEntry.objects.filter(action="record.check").order_by("-pk").first()
     assert "检查时提示:上级党委书记列席" in entry.reason

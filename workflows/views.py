@@ -109,6 +109,8 @@ def occurrence_detail(request, pk: int):
         "followups": rec.followups.select_related("owner") if rec else [],
         "attachments": rec.attachments.all() if rec else [],
         "missing": missing,
+        # a 列席 the unit's rule only warns about (observers.toml; refused ones are in ``missing``)
+        "observer_warnings": [text for text, strict in services.observers_missing(rec) if not strict] if rec else [],
         "quorum": q,
         "can_edit": can_manage(request.user, occ.unit),
         "can_check": occ.state == State.HELD and services.may_check(request.user, occ),
