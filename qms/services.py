@@ -7,18 +7,25 @@ field; nothing is saved when one is raised.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+from pathlib import PurePath
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
-from qms import accounts, ledger, limits
+from qms import accounts, archives, ledger, limits
 from qms.citations import cite
 from qms.figures import member_count
 from qms.models import (
     BRANCH_KINDS,
     AdminUnit,
+    DecisionOutcome,
+    HigherDecision,
     Member,
     MemberCategory,
     MemberEvent,
@@ -565,3 +572,105 @@ def policy_override_set(*, actor, unit: Unit, key: str, value: int, source: str)
     obj.save()
     ledger.record("policy.set", obj, actor=actor, before=before, reason=source)
     return obj
+
+
+# ------------------------------------------------------------------------------ 上级批复
+
+#: the evidence types an uploaded file may be, by extension and first bytes (the same list as
+#: a record's attachments, workflows.services.ALLOWED_UPLOADS)
+ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
+                   ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
+
+
+def read_upload(upload) -> tuple[str, str, bytes, str]:
+    """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
+    size-limited, ZIP-based Office files checked unpacked (qms/archives.py), the user's path
+    dropped. Returns (name, extension, bytes, SHA-256)."""
+    name = PurePath(upload.name or "").name
+    ext = PurePath(name.lower()).suffix
+    if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
+        raise ValidationError({"upload": f"不允许的文件类型:{name}(只接受 PDF、PNG、JPG、DOCX、XLSX)"})
+    if upload.size > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError({"upload": f"文件过大({upload.size / 1048576:.1f} MB),上限 {settings.QMS_MAX_UPLOAD_BYTES // 1048576} MB"})
+    data = upload.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
+    if len(data) > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError({"upload": "文件过大"})
+    if not data.startswith(ALLOWED_UPLOADS[ext]):
+        raise ValidationError({"upload": f"文件内容与扩展名不符:{name}"})
+    if archives.is_archive(name, data):
+        archives.check_archive(data)
+    return name, ext, data, hashlib.sha256(data).hexdigest()
+
+
+@act("decision.record", unit=lambda decided_by_unit, **_: decided_by_unit)
+@transaction.atomic
+def decision_record(*, actor, unit: Unit, decided_by_unit: Unit, kind: str, doc_number: str, date: dt.date | None,
+                    outcome: str, text: str = "", upload=None) -> HigherDecision:
+    """登记上级批复 — a higher organisation's decision on a matter of ``unit`` (文号, date,
+    deciding unit, 同意/不同意, text, an optional scanned file), recorded by the 书记/委员 of the
+    deciding unit (or above) or a 体系管理员. The deciding unit must be above ``unit``."""
+    return _decision_save(actor=actor, unit=unit, decided_by_unit=decided_by_unit, decided_by_name="", kind=kind,
+                          doc_number=doc_number, date=date, outcome=outcome, text=text, upload=upload)
+
+
+@act("decision.record_external", unit=lambda unit, **_: unit)
+@transaction.atomic
+def decision_record_external(*, actor, unit: Unit, decided_by_name: str, kind: str, doc_number: str,
+                             date: dt.date | None, outcome: str, text: str = "", upload=None) -> HigherDecision:
+    """登记系统外上级党组织的批复 — the same record when the deciding body is the top unit's own
+    higher committee, which is not in the system: named by text, recorded by a 体系管理员."""
+    return _decision_save(actor=actor, unit=unit, decided_by_unit=None, decided_by_name=decided_by_name, kind=kind,
+                          doc_number=doc_number, date=date, outcome=outcome, text=text, upload=upload)
+
+
+def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_by_name: str, kind: str,
+                   doc_number: str, date: dt.date | None, outcome: str, text: str, upload) -> HigherDecision:
+    from qms.rules.decisions import decision_kinds
+
+    errors: dict[str, str] = {}
+    if kind not in decision_kinds():
+        errors["kind"] = "请从列表中选择批复事项"
+    doc_number = (doc_number or "").strip()
+    if not doc_number:
+        errors["doc_number"] = "请填写批复文号"
+    if date is None:
+        errors["date"] = "请填写批复日期"
+    elif date > timezone.localdate():
+        errors["date"] = "批复日期不能晚于今天"
+    if outcome not in DecisionOutcome.values:
+        errors["outcome"] = "请选择“同意”或“不同意”"
+    decided_by_name = (decided_by_name or "").strip()
+    if decided_by_unit is not None:
+        if decided_by_unit.pk == unit.pk or not unit.path.startswith(decided_by_unit.path):
+            errors["decided_by_unit"] = f"作出批复的应是“{unit.name}”的上级党组织,“{decided_by_unit.name}”不是它的上级"
+    elif unit.parent_id is not None:
+        errors["decided_by_name"] = (f"“{unit.name}”的上级党组织在本系统中,批复应由上级党组织作出并登记,"
+                                     "系统外的上级党组织只用于顶层组织")
+    elif not decided_by_name:
+        errors["decided_by_name"] = "请填写作出批复的系统外上级党组织的名称"
+    if errors:
+        raise ValidationError(errors)
+    d = HigherDecision(unit=unit, kind=kind, doc_number=doc_number, date=date, outcome=outcome,
+                       decided_by_unit=decided_by_unit, decided_by_name=decided_by_name, text=(text or "").strip(),
+                       recorded_by=actor if getattr(actor, "pk", None) else None)
+    if upload is not None:
+        name, ext, data, digest = read_upload(upload)
+        d.file_name, d.file_sha256 = name[:120], digest
+        d.file.save(f"{digest}{ext}", ContentFile(data), save=False)
+    d.save()
+    ledger.record("decision.record", d, actor=actor)
+    return d
+
+
+def approving_decision(unit: Unit, kind: str, decision: HigherDecision | None) -> HigherDecision:
+    """The 同意 上级批复 of ``kind`` for ``unit`` that a step references, or a Chinese refusal."""
+    from qms.rules.decisions import decision_kinds
+
+    label = decision_kinds()[kind].label
+    if decision is None:
+        raise ValidationError({"decision": f"须有上级党组织同意的批复(事项:{label}),请先登记批复并选择"})
+    if decision.unit_id != unit.pk or decision.kind != kind:
+        raise ValidationError({"decision": f"所选批复({decision.doc_number})不是关于“{unit.name}”{label}的批复"})
+    if decision.outcome != DecisionOutcome.APPROVED:
+        raise ValidationError({"decision": f"批复 {decision.doc_number} 的意见是“不同意”,不能据此办理"})
+    return decision

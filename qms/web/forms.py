@@ -6,7 +6,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from qms.citations import cite
-from qms.models import Gender, MemberCategory, MemberEventKind, PositionTitle, Unit, UnitKind
+from qms.models import (
+    DecisionOutcome,
+    Gender,
+    MemberCategory,
+    MemberEventKind,
+    PositionTitle,
+    Unit,
+    UnitKind,
+)
 from qms.rules import TERM_KEYS, defaults
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -164,3 +172,30 @@ class GrantForm(forms.Form):
 class ExpireForm(forms.Form):
     last_day = forms.DateField(label="最后有效日期", widget=DATE)
     reason = forms.CharField(label="原因", max_length=200)
+
+
+class DecisionForm(forms.Form):
+    """登记上级批复: the matter's kinds come from ``qms/rules/decisions.toml``; the deciding
+    organisation is a unit above (or, for a top unit, its higher committee outside the system)."""
+
+    kind = forms.ChoiceField(label="批复事项", choices=[], error_messages={"invalid_choice": "请从列表中选择批复事项"})
+    doc_number = forms.CharField(label="文号", max_length=60)
+    date = forms.DateField(label="批复日期", widget=DATE)
+    decided_by_unit = UnitChoiceField(label="作出批复的上级组织", queryset=Unit.objects.none(), required=False)
+    decided_by_name = forms.CharField(label="系统外的上级党组织", max_length=100, required=False,
+                                      help_text="仅顶层组织:其上级党委不在本系统中时填写全称")
+    outcome = forms.ChoiceField(label="批复意见", choices=DecisionOutcome.choices)
+    text = forms.CharField(label="批复内容", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    upload = forms.FileField(label="批复文件(可选)", required=False, help_text="PDF、PNG、JPG、DOCX、XLSX")
+
+    def __init__(self, *args, unit: Unit, **kwargs):
+        from qms.rules.decisions import decision_kinds
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "—")] + [(k.key, k.label) for k in decision_kinds().values()]
+        above = unit.ancestors().exclude(pk=unit.pk)
+        self.fields["decided_by_unit"].queryset = above
+        if unit.parent_id is not None:
+            del self.fields["decided_by_name"]
+        else:
+            del self.fields["decided_by_unit"]
