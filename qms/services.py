@@ -89,21 +89,36 @@ def term_range(kind: str, rules: dict) -> tuple[int, int, Rule, Rule] | None:
     return max(1, base.value - adjust.value), base.value + adjust.value, base, adjust
 
 
-def _check_term(kind: str, term_years: int | None, rules: dict) -> None:
-    """换届 (seed 001 三(二)8): a term set on a unit stays within the default ± the allowed
-    extension or advance; a larger change is refused (its approval is a separate process)."""
+#: the matter of the 上级批复 a term away from the default needs (qms/rules/decisions.toml)
+TERM_DECISION_KINDS = ("term_extend", "term_advance")
+
+
+def _check_term(kind: str, term_years: int | None, rules: dict, *, unit: Unit | None = None,
+                decision: HigherDecision | None = None) -> HigherDecision | None:
+    """换届 (seed 001 三(二)8) — the one place the term rule lives: a term set on a unit stays
+    within the default ± ``term_adjust_max_years``; and when an existing ``unit``'s term is
+    changed away from the default (延期 or 提前换届), a 同意 上级批复 of the matching kind
+    concerning that unit is referenced (``decision``). Returns the decision relied on."""
     if term_years is None:
-        return
+        return None
     kind_label = UnitKind(kind).label
     allowed = term_range(kind, rules)
     if allowed is None:
         raise ValidationError({"term_years": f"{kind_label}不实行任期制,任期应留空"})
     lo, hi, base, adjust = allowed
+    basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
     if not lo <= term_years <= hi:
-        basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
         raise ValidationError({"term_years": (
             f"任期应在{lo}至{hi}年之间:{kind_label}每届任期一般为{base.value}年,"
             f"延期或提前换届一般不超过{adjust.value}年并须报上级党的委员会批准(依据:{basis})")})
+    if unit is None or term_years == base.value:
+        return None
+    matter = "term_extend" if term_years > base.value else "term_advance"
+    try:
+        return approving_decision(unit, matter, decision)
+    except ValidationError as exc:
+        raise ValidationError({"decision": f"{kind_label}每届任期一般为{base.value}年,改为{term_years}年"
+                                           f"{exc.messages[0]}(依据:{basis})"}) from None
 
 
 def _set_path(unit: Unit) -> None:
@@ -144,8 +159,9 @@ def unit_create(
 
 @act("unit.update", unit=lambda unit, **_: unit)
 @transaction.atomic
-def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
-    """修改党组织 — change fields or move under another parent (never into its own subtree)."""
+def unit_update(unit: Unit, *, actor, reason: str, decision: HigherDecision | None = None, **changes: Any) -> Unit:
+    """修改党组织 — change fields or move under another parent (never into its own subtree).
+    A new term away from the default references the 同意 上级批复 (``decision``) that allows it."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "修改必须填写原因"})
     unit = Unit.objects.select_for_update().get(pk=unit.pk)
@@ -169,8 +185,13 @@ def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     unit.parent = new_parent
     if moved:
         _set_path(unit)
-    if moved or unit.kind != old_kind or unit.term_years != old_term:
-        _check_term(unit.kind, unit.term_years, rules_for(unit))  # the rules where the unit now sits
+    relied_on = None
+    if unit.term_years != old_term:  # a new term: within the range, and away from the default only as approved
+        relied_on = _check_term(unit.kind, unit.term_years, rules_for(unit), unit=unit, decision=decision)
+    elif moved or unit.kind != old_kind:  # the rules where the unit now sits
+        _check_term(unit.kind, unit.term_years, rules_for(unit))
+    if relied_on is not None:
+        reason = f"{reason.strip()}(依据上级批复 {relied_on.doc_number})"
     unit.save()
     if moved:
         for d in Unit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk):

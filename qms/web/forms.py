@@ -9,6 +9,7 @@ from qms.citations import cite
 from qms.models import (
     DecisionOutcome,
     Gender,
+    HigherDecision,
     MemberCategory,
     MemberEventKind,
     PositionTitle,
@@ -54,6 +55,11 @@ def term_help(rules) -> str:
             f"(须报上级党的委员会批准;依据{sources})")
 
 
+class DecisionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: HigherDecision) -> str:
+        return f"{obj.doc_number}({obj.kind_label},{obj.date:%Y-%m-%d})"
+
+
 class UnitForm(forms.Form):
     code = forms.CharField(label="组织编码", max_length=32)
     name = forms.CharField(label="组织名称", max_length=100)
@@ -62,17 +68,21 @@ class UnitForm(forms.Form):
     founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
     term_start = forms.DateField(label="本届任期开始", required=False, widget=DATE)
     term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=99)
+    decision = DecisionChoiceField(label="延期或提前换届的上级批复", queryset=HigherDecision.objects.none(), required=False,
+                                   help_text="任期不同于默认任期时,选择上级党组织同意延期或提前换届的批复(先在本组织页面登记)")
     reason = forms.CharField(label="修改原因", required=False, max_length=200)
 
-    def __init__(self, *args, parents=None, editing: bool = False, rules=None, **kwargs):
+    def __init__(self, *args, parents=None, editing: bool = False, rules=None, decisions=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = parents if parents is not None else Unit.objects.none()
         self.fields["term_years"].help_text = term_help(rules if rules is not None else defaults())
         if editing:
             self.fields["code"].disabled = True
             self.fields["reason"].required = True
+            self.fields["decision"].queryset = decisions if decisions is not None else HigherDecision.objects.none()
         else:
             del self.fields["reason"]
+            del self.fields["decision"]
 
 
 class MemberForm(forms.Form):

@@ -18,6 +18,7 @@ from qms import ledger, permissions, privacy, services
 from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
+    DecisionOutcome,
     HigherDecision,
     LedgerEntry,
     Member,
@@ -246,14 +247,16 @@ def unit_edit(request, code: str):
     parents = _parent_choices(request.user)
     initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years")}
     initial["parent"] = unit.parent
+    decisions = HigherDecision.objects.filter(unit=unit, kind__in=services.TERM_DECISION_KINDS, outcome=DecisionOutcome.APPROVED)
     form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial,
-                    rules=rules_for(unit))
+                    rules=rules_for(unit), decisions=decisions)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years")}
         if d["parent"] != unit.parent:
             changes["parent"] = d["parent"]
-        done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"], **changes))
+        done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"],
+                                                                decision=d.get("decision"), **changes))
         if done is not None:
             messages.success(request, f"已保存 {unit.name} 的修改(原因已留痕)")
             return redirect("unit_detail", code=unit.code)
