@@ -396,6 +396,17 @@ def _(org):
                 lambda: HigherDecision.objects.count(), org["c"])
 
 
+@scenario("election.run")
+def _(org):
+    from qms.structure import add_years
+    from workflows.models import Election
+    from workflows.scheduler import schedule
+
+    b1 = core.unit_update(org["b1"], actor=None, reason="本届任期", term_start=add_years(TODAY, -3) + dt.timedelta(days=30))
+    schedule(today=TODAY, root=b1)  # the 换届 occurrence is due: the election may be opened
+    return Case("/work/elections/B1/", {"step": "open"}, lambda: Election.objects.count(), org["b1"])
+
+
 @scenario("member.enroll")
 def _(org):
     return Case("/members/new/", {"name": "新党员", "gender": "M", "id_number": factories.id_number(), "birth_date": "1990-01-01",

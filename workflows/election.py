@@ -61,7 +61,7 @@ def current(unit: Unit) -> Election | None:
             or Election.objects.filter(unit=unit).first())
 
 
-def _voters(unit: Unit, day: dt.date):
+def voters(unit: Unit, day: dt.date):
     """有选举权的党员 on ``day``: 正式党员 on the unit's roll (预备党员 have no 选举权,
     《中国共产党章程》第七条; 《中国共产党基层组织选举工作条例》第五条)."""
     return roster_on(unit, day).filter(category=MemberCategory.FULL, status=MemberStatus.ACTIVE)
@@ -120,7 +120,7 @@ def election_nominate(election: Election, *, actor, seats: int, candidates: list
     if not seats or seats < 1:
         raise ValidationError({"seats": "请填写应选人数"})
     ids = list(dict.fromkeys(m.pk for m in candidates))
-    eligible = set(_voters(e.unit, timezone.localdate()).filter(pk__in=ids).values_list("pk", flat=True))
+    eligible = set(voters(e.unit, timezone.localdate()).filter(pk__in=ids).values_list("pk", flat=True))
     bad = [m.name for m in candidates if m.pk not in eligible]
     if bad:
         raise ValidationError({"candidates": f"{'、'.join(bad)} 不是本组织在册的正式党员,没有被选举权"
@@ -170,7 +170,7 @@ def election_hold(election: Election, *, actor, held_on: dt.date | None, present
     if e.request_decision and held_on < e.request_decision.date:
         raise ValidationError({"held_on": f"选举日期早于上级批复换届请示的日期({e.request_decision.date:%Y-%m-%d})"})
     rules = rules_for(e.unit)
-    entitled = set(_voters(e.unit, held_on).values_list("pk", flat=True))
+    entitled = set(voters(e.unit, held_on).values_list("pk", flat=True))
     present_ids = {m.pk for m in present}
     outsiders = [m.name for m in present if m.pk not in entitled]
     if outsiders:

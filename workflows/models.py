@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from procedures.models import Obligation
-from qms.models import MemberEvent, ScopedQuerySet, Unit
+from qms.models import MemberEvent, PositionTitle, ScopedQuerySet, Unit
 
 
 class State(models.TextChoices):
@@ -518,7 +518,7 @@ class ElectionCandidate(models.Model):
     member = models.ForeignKey("qms.Member", verbose_name=_("候选人"), on_delete=models.PROTECT, related_name="+")
     votes = models.PositiveIntegerField(_("得票"), null=True, blank=True)
     elected = models.BooleanField(_("当选"), default=False)
-    title = models.CharField(_("分工"), max_length=20, blank=True)
+    title = models.CharField(_("分工"), max_length=20, blank=True, choices=PositionTitle.choices)
 
     objects = ScopedQuerySet.as_manager()
 
