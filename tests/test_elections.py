@@ -217,3 +217,12 @@ def test_a_member_cannot_run_the_election(org):
     core.member_update(m, actor=None, reason="账号", user=u)
     with pytest.raises(NotPermitted, match="您无权办理换届选举"):
         election.election_open(actor=u, unit=org["b"])
+
+
+def test_the_system_itself_may_drive_the_steps_for_the_demo(org):
+    e = election.election_open(actor=None, unit=org["b"])
+    e = election.election_nominate(e, actor=None, seats=3, candidates=org["full"][:4])
+    d = core.decision_record(actor=None, unit=org["b"], decided_by_unit=org["c"], kind="election_request",
+                             doc_number="党委〔2026〕1号", date=TODAY, outcome="approved")
+    e = election.election_request(e, actor=None, decision=d)
+    assert e.state == ElectionState.REQUESTED and flows.open_task_titles(e) == ["选举"]

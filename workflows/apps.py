@@ -45,3 +45,6 @@ class WorkflowsConfig(AppConfig):
         from workflows.demo import history_step
 
         register_step("执行记录", history_step)
+        from workflows.election_demo import election_step
+
+        register_step("换届选举", election_step)
