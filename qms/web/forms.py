@@ -196,7 +196,7 @@ class DecisionForm(forms.Form):
                                       help_text="仅顶层组织:其上级党委不在本系统中时填写全称")
     outcome = forms.ChoiceField(label="批复意见", choices=DecisionOutcome.choices)
     text = forms.CharField(label="批复内容", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
-    upload = forms.FileField(label="批复文件(可选)", required=False, help_text="PDF、PNG、JPG、DOCX、XLSX")
+    upload = forms.FileField(label="批复文件(可选)", required=False, help_text="PDF、图片(PNG、JPG)、Excel 或文字处理文档")
 
     def __init__(self, *args, unit: Unit, **kwargs):
         from qms.rules.decisions import decision_kinds
