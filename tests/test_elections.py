@@ -179,10 +179,11 @@ def test_the_report_needs_the_approval_and_the_filing_and_a_secretary_among_the_
     approval = _decision(org, "election_approval", "党委〔2026〕8号")
     with pytest.raises(ValidationError, match="书记应从当选的委员中产生"):
         election.election_report(e, actor=org["sec_b"], secretary=org["full"][3], approval=approval, term_start=TODAY)
+    vote = {"committee_present": elected, "secretary_votes": 3}
     with pytest.raises(ValidationError, match="书记、副书记选举结果批准"):
-        election.election_report(e, actor=org["sec_b"], secretary=elected[0], approval=None, term_start=TODAY)
+        election.election_report(e, actor=org["sec_b"], secretary=elected[0], approval=None, term_start=TODAY, **vote)
     with pytest.raises(ValidationError, match="委员选举结果备案"):
-        election.election_report(e, actor=org["sec_b"], secretary=elected[0], approval=approval, term_start=TODAY)
+        election.election_report(e, actor=org["sec_b"], secretary=elected[0], approval=approval, term_start=TODAY, **vote)
     assert Election.objects.get(pk=e.pk).state == ElectionState.ELECTED
     assert Position.objects.get(unit=org["b"], title="secretary", end__isnull=True).member == org["full"][0]
 
@@ -194,7 +195,8 @@ def test_one_election_end_to_end(org):
     approval = _decision(org, "election_approval", "党委〔2026〕8号")
     filing = _decision(org, "committee_filing", "党委〔2026〕9号")
     e = election.election_report(e, actor=org["sec_b"], secretary=new_sec, deputy=deputy,
-                                 titles={member.pk: "organization"}, approval=approval, filing=filing, term_start=TODAY)
+                                 titles={member.pk: "organization"}, approval=approval, filing=filing, term_start=TODAY,
+                                 committee_present=org["full"][:3], secretary_votes=3, deputy_votes=2)
     assert e.state == ElectionState.COMPLETED and (e.approval_decision, e.filing_decision) == (approval, filing)
     now = {(p.title, p.member.name) for p in Position.objects.filter(unit=b, end__isnull=True)}
     assert now == {("secretary", "党员2"), ("deputy_secretary", "党员1"), ("organization", "党员0")}
@@ -226,3 +228,32 @@ def test_the_system_itself_may_drive_the_steps_for_the_demo(org):
                              doc_number="党委〔2026〕1号", date=TODAY, outcome="approved")
     e = election.election_request(e, actor=None, decision=d)
     assert e.state == ElectionState.REQUESTED and flows.open_task_titles(e) == ["选举"]
+
+
+def test_the_new_committee_elects_its_secretary_with_a_quorum_and_a_majority(org):
+    e = _held(org)
+    elected = org["full"][:3]
+    approval = _decision(org, "election_approval", "党委〔2026〕8号")
+    filing = _decision(org, "committee_filing", "党委〔2026〕9号")
+    args = dict(actor=org["sec_b"], secretary=elected[0], approval=approval, filing=filing, term_start=TODAY)
+    with pytest.raises(ValidationError, match=r"委员会会议到会委员 1 人,未超过应到会 3 人的50%.*第十二条"):
+        election.election_report(e, committee_present=elected[:1], secretary_votes=1, **args)
+    with pytest.raises(ValidationError, match="党员0 得票 1,应超过到会委员 2 人的50%方能当选书记"):
+        election.election_report(e, committee_present=elected[:2], secretary_votes=1, **args)
+    with pytest.raises(ValidationError, match="应为新当选的委员"):
+        election.election_report(e, committee_present=[*elected[:2], org["full"][4]], secretary_votes=2, **args)
+    assert Election.objects.get(pk=e.pk).state == ElectionState.ELECTED
+    e = election.election_report(e, committee_present=elected[:2], secretary_votes=2, **args)
+    assert (e.state, e.secretary_votes, len(e.committee_present_ids)) == (ElectionState.COMPLETED, 2, 2)
+
+
+def test_a_branch_electing_only_its_secretary_needs_no_committee_meeting(org):
+    e = _opened(org)
+    e = election.election_nominate(e, actor=org["sec_b"], seats=1, candidates=org["full"][:2])
+    e = election.election_request(e, actor=org["sec_b"], decision=_decision(org, "election_request", "党委〔2026〕1号"))
+    e = election.election_hold(e, actor=org["sec_b"], held_on=TODAY, present=org["full"][:6],
+                               votes={org["full"][0].pk: 5, org["full"][1].pk: 1})
+    e = election.election_report(e, actor=org["sec_b"], secretary=org["full"][0], term_start=TODAY,
+                                 approval=_decision(org, "election_approval", "党委〔2026〕8号"))
+    assert e.state == ElectionState.COMPLETED and e.filing_decision is None
+    assert Position.objects.get(unit=org["b"], title="secretary", end__isnull=True).member == org["full"][0]

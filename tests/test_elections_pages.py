@@ -40,7 +40,8 @@ def test_the_page_takes_an_election_from_nominating_to_the_new_committee(client,
     approval = _decision(org, "election_approval", "党委〔2026〕8号")
     filing = _decision(org, "committee_filing", "党委〔2026〕9号")
     body = _post(client, {"step": "report", "secretary": full[2].pk, "deputy": full[1].pk, f"title_{full[0].pk}": "organization",
-                          "approval": approval.pk, "filing": filing.pk, "term_start": TODAY.isoformat()})
+                          "approval": approval.pk, "filing": filing.pk, "term_start": TODAY.isoformat(),
+                          "committee_present": [m.pk for m in full[:3]], "secretary_votes": "3", "deputy_votes": "2"})
     assert Election.objects.get().state == ElectionState.COMPLETED
     assert "党委〔2026〕8号" in body and "新一届任期自" in body
     assert Position.objects.get(unit=org["b"], title="secretary", end__isnull=True).member == full[2]

@@ -210,11 +210,16 @@ def election_hold(election: Election, *, actor, held_on: dt.date | None, present
 @transaction.atomic
 def election_report(election: Election, *, actor, secretary: Member, deputy: Member | None = None,
                     titles: dict[int, str] | None = None, approval: HigherDecision | None,
-                    filing: HigherDecision | None = None, term_start: dt.date | None) -> Election:
-    """报批 — the 书记 (and 副书记), elected by the new 支委会 among the elected, approved by the
-    higher organisation (上级批复 “书记、副书记选举结果批准”); the other 委员 filed with it
-    (“委员选举结果备案”). Then the old committee's offices end, the new ones begin on
-    ``term_start``, the unit's term starts and the 换届 occurrence is fulfilled."""
+                    filing: HigherDecision | None = None, term_start: dt.date | None,
+                    committee_present: list[Member] | None = None, secretary_votes: int | None = None,
+                    deputy_votes: int | None = None) -> Election:
+    """报批 — the 书记 (and 副书记), elected by the new 支委会 among the elected (seed 001 三(二)1:
+    its quorum is the organisation's ``quorum_committee_percent``; each needs more than
+    ``election_elected_percent`` of the 委员 present), approved by the higher organisation
+    (上级批复 “书记、副书记选举结果批准”); the other 委员 filed with it (“委员选举结果备案”). Where
+    only one is elected (no 委员会) the 党员大会 elected the 书记 directly. Then the old
+    committee's offices end, the new ones begin on ``term_start``, the unit's term starts and the
+    换届 occurrence is fulfilled."""
     e = _locked(election, ElectionState.ELECTED, "报批")
     unit = e.unit
     if term_start is None:
@@ -226,6 +231,8 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
         raise ValidationError({"secretary": "书记应从当选的委员中产生"})
     if deputy is not None and (deputy.pk not in elected or deputy.pk == secretary.pk):
         raise ValidationError({"deputy": "副书记应从当选的其他委员中产生"})
+    if len(elected) > 1:  # the new 支委会 elects its 书记/副书记
+        _committee_vote(e, elected, committee_present or [], secretary, secretary_votes, deputy, deputy_votes)
     d_approval = core.approving_decision(unit, "election_approval", approval)
     if d_approval.date < (e.held_on or d_approval.date):
         raise ValidationError({"approval": f"批复 {d_approval.doc_number} 早于选举日期,不是对本次选举结果的批复"})
@@ -252,6 +259,30 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
     _fulfil(e, actor)
     return _move(e, "complete", actor=actor, node=flows.ElectionFlow.report,
                  reason=f"书记、副书记批准 {d_approval.doc_number}" + (f";委员备案 {d_filing.doc_number}" if d_filing else ""))
+
+
+def _committee_vote(e: Election, elected: dict, present: list[Member], secretary: Member, secretary_votes: int | None,
+                    deputy: Member | None, deputy_votes: int | None) -> None:
+    """The first meeting of the new 支委会: more than ``quorum_committee_percent`` of the elected
+    委员 present (workflows/rules.toml, 支部工作条例 第十二条), and the 书记 (副书记) with more than
+    ``election_elected_percent`` of the 委员 present."""
+    rules = rules_for(e.unit)
+    ids = {m.pk for m in present}
+    if not ids <= set(elected):
+        raise ValidationError({"committee_present": "选举书记、副书记的到会人员应为新当选的委员"})
+    q = rules["quorum_committee_percent"]
+    if not quorum_rules.exceeds(len(ids), len(elected), q.value, inclusive=bool(rules["quorum_exactly_at_percent"].value)):
+        raise ValidationError({"committee_present": f"委员会会议到会委员 {len(ids)} 人,未超过应到会 {len(elected)} 人的"
+                                                    f"{q.value}%,不能选举书记、副书记(依据:{q.source})"})
+    need = rules["election_elected_percent"]
+    for who, label, n in ((secretary, "书记", secretary_votes), (deputy, "副书记", deputy_votes)):
+        if who is None:
+            continue
+        if n is None or n > len(ids) or not quorum_rules.exceeds(n, len(ids), need.value):
+            got = "未填写得票" if n is None else f"得票 {n}"
+            raise ValidationError({"secretary_votes": f"{who.name} {got},应超过到会委员 {len(ids)} 人的{need.value}%"
+                                                      f"方能当选{label}(依据:{need.source})"})
+    e.committee_present_ids, e.secretary_votes, e.deputy_votes = sorted(ids), secretary_votes, deputy_votes
 
 
 def _fulfil(e: Election, actor) -> None:

@@ -81,7 +81,10 @@ def _act(request, unit: Unit, e):
         return election.election_report(e, actor=request.user, secretary=sec[0] if sec else None,
                                         deputy=dep[0] if dep else None, titles={k: v for k, v in titles.items() if v},
                                         approval=_decision(request, "approval", unit), filing=_decision(request, "filing", unit),
-                                        term_start=_date(request.POST.get("term_start")))
+                                        term_start=_date(request.POST.get("term_start")),
+                                        committee_present=_members(request.POST.getlist("committee_present"), elected),
+                                        secretary_votes=_int(request.POST.get("secretary_votes")),
+                                        deputy_votes=_int(request.POST.get("deputy_votes")))
     raise ValidationError("未知的步骤")
 
 
@@ -119,5 +122,6 @@ def election_page(request, code: str):
         "member_titles": [(t, PositionTitle(t).label) for t in MEMBER_TITLES],
         "open_state": ElectionState,
         "present_count": len(e.present_ids) if e else 0,
+        "n_elected": sum(1 for c in (e.candidates.all() if e else ()) if c.elected),
     }
     return render(request, "workflows/election.html", ctx)

@@ -477,6 +477,9 @@ class Election(ConcurrentTransitionMixin, models.Model):
     held_on = models.DateField(_("选举日期"), null=True, blank=True)
     entitled_count = models.PositiveIntegerField(_("应到会有选举权人数"), null=True, blank=True)
     present_ids = models.JSONField(_("实到会有选举权的党员"), default=list, blank=True)
+    committee_present_ids = models.JSONField(_("选举书记、副书记时到会的委员"), default=list, blank=True)
+    secretary_votes = models.PositiveIntegerField(_("书记得票"), null=True, blank=True)
+    deputy_votes = models.PositiveIntegerField(_("副书记得票"), null=True, blank=True)
     approval_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("书记、副书记的批复"), null=True, blank=True,
                                           on_delete=models.PROTECT, related_name="+")
     filing_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("委员备案"), null=True, blank=True,
