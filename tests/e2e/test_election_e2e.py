@@ -53,6 +53,13 @@ def test_one_election_from_nominating_to_the_new_committee(page, browser, live_s
     page.select_option("select[name=decision]", index=1)
     page.click("text=确认请示已获批准")
     assert "已请示" in page.content()
+    # the pages fit a phone (390 px): the ballot form, the decision form, the unit page
+    page.set_viewport_size({"width": 390, "height": 900})
+    for url in (f"/work/elections/{CODE}/", f"/units/{CODE}/decisions/new/", f"/units/{CODE}/"):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"/work/elections/{CODE}/")
     # 选举: everyone entitled present, ballots per candidate
     for i in range(page.locator("input[name=present]").count()):
         page.locator("input[name=present]").nth(i).check()
