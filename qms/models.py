@@ -516,7 +516,7 @@ class HigherDecision(models.Model):
 
     @property
     def kind_label(self) -> str:
-        from qms.rules.decisions import decision_kinds
+        from qms.decision_kinds import decision_kinds
 
         k = decision_kinds().get(self.kind)
         return k.label if k else "其他事项"

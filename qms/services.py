@@ -646,7 +646,7 @@ def decision_record_external(*, actor, unit: Unit, decided_by_name: str, kind: s
 
 def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_by_name: str, kind: str,
                    doc_number: str, date: dt.date | None, outcome: str, text: str, upload) -> HigherDecision:
-    from qms.rules.decisions import decision_kinds
+    from qms.decision_kinds import decision_kinds
 
     errors: dict[str, str] = {}
     if kind not in decision_kinds():
@@ -685,7 +685,7 @@ def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_b
 
 def approving_decision(unit: Unit, kind: str, decision: HigherDecision | None) -> HigherDecision:
     """The 同意 上级批复 of ``kind`` for ``unit`` that a step references, or a Chinese refusal."""
-    from qms.rules.decisions import decision_kinds
+    from qms.decision_kinds import decision_kinds
 
     label = decision_kinds()[kind].label
     if decision is None:

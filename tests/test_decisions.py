@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from qms import ledger
 from qms import services as core
+from qms.decision_kinds import decision_kinds
 from qms.models import HigherDecision, Role, UnitKind
 from qms.permissions import NotPermitted
-from qms.rules.decisions import decision_kinds
 from tests import factories
 
 pytestmark = pytest.mark.django_db

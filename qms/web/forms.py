@@ -199,7 +199,7 @@ class DecisionForm(forms.Form):
     upload = forms.FileField(label="批复文件(可选)", required=False, help_text="PDF、图片(PNG、JPG)、Excel 或文字处理文档")
 
     def __init__(self, *args, unit: Unit, **kwargs):
-        from qms.rules.decisions import decision_kinds
+        from qms.decision_kinds import decision_kinds
 
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", "—")] + [(k.key, k.label) for k in decision_kinds().values()]

@@ -1,5 +1,5 @@
 """上级批复的事项类别 — the vocabulary of matters a higher organisation decides
-(``decisions.toml`` beside this file), each with the document that gives it to the higher
+(``rules/decisions.toml``), each with the document that gives it to the higher
 organisation."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-_FILE = Path(__file__).with_name("decisions.toml")
+_FILE = Path(__file__).with_name("rules") / "decisions.toml"
 
 
 @dataclass(frozen=True)
