@@ -106,6 +106,9 @@ def test_nominating_needs_the_margin_and_full_members_of_the_unit(org):
     assert ledger.head() == head and not e.candidates.exists()
     e = election.election_nominate(e, actor=org["sec_b"], seats=3, candidates=org["full"][:4])
     assert e.candidates.count() == 4 and e.seats == 3
+    e = election.election_nominate(e, actor=org["sec_b"], seats=3, candidates=org["full"][1:5])  # 酝酿 again
+    assert sorted(e.candidates.values_list("member__name", flat=True)) == ["党员1", "党员2", "党员3", "党员4"]
+    assert ledger.verify().problems == []
 
 
 def test_an_organisation_may_set_its_own_margin(org):
@@ -208,6 +211,8 @@ def test_one_election_end_to_end(org):
     process = flows.process_of(e)
     assert flows.open_task_titles(e) == [] and process.status == "DONE"
     assert ledger.history(e).last().action == "election.complete"
+    result = ledger.verify()
+    assert result.problems == [], result.problems  # every row of the election (candidates too) is in the ledger
     # a new election may be opened for the next term only when its occurrence is due again
     with pytest.raises(ValidationError, match="还没有到期的换届事项"):
         _opened(org)

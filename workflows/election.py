@@ -133,9 +133,13 @@ def election_nominate(election: Election, *, actor, seats: int, candidates: list
     before = e.ledger_before
     e.seats = seats
     e.save(update_fields=["seats"])
-    e.candidates.all().delete()
+    for c in e.candidates.all():  # a new 酝酿 replaces the list
+        before_c, pk = ledger.snapshot(c), c.pk
+        c.delete()
+        ledger.record("election_candidate.remove", obj_type=ledger.label_of(ElectionCandidate), obj_id=pk, actor=actor,
+                      before=before_c, after=None)
     for pk in ids:
-        ElectionCandidate.objects.create(election=e, member_id=pk)
+        ledger.record("election_candidate.add", ElectionCandidate.objects.create(election=e, member_id=pk), actor=actor)
     names = "、".join(Member.objects.filter(pk__in=ids).values_list("name", flat=True))
     ledger.record("election.nominate", e, actor=actor, before=before, reason=f"应选 {seats} 人;候选人:{names}")
     return e
@@ -197,8 +201,10 @@ def election_hold(election: Election, *, actor, held_on: dt.date | None, present
         raise ValidationError({"votes": f"{tied} 得票相等,不能确定当选人,应就票数相等的被选举人再次投票"})
     elected = {c.pk for c in passing[:e.seats]}
     for c in cands:
+        before_c = ledger.snapshot(ElectionCandidate.objects.get(pk=c.pk))
         c.elected = c.pk in elected
         c.save(update_fields=["votes", "elected"])
+        ledger.record("election_candidate.count", c, actor=actor, before=before_c)
     e.held_on, e.entitled_count, e.present_ids = held_on, len(entitled), sorted(present_ids)
     names = "、".join(c.member.name for c in passing[:e.seats])
     short = e.seats - len(elected)
@@ -252,8 +258,10 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
     for pk, title in wanted.items():
         core.position_assign(actor=actor, member=elected[pk].member, unit=unit, title=title, start=term_start)
         c = elected[pk]
+        before_c = ledger.snapshot(c)
         c.title = title
         c.save(update_fields=["title"])
+        ledger.record("election_candidate.title", c, actor=actor, before=before_c)
     core.unit_update(unit, actor=actor, reason=f"换届选举,新一届任期开始(上级批复 {d_approval.doc_number})", term_start=term_start)
     e.approval_decision, e.filing_decision, e.term_start = d_approval, d_filing, term_start
     _fulfil(e, actor)
