@@ -63,7 +63,7 @@ from procedures import services as psvc
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
 from qms import accounts, ledger, permissions, roster
 from qms import services as core
-from qms.models import Member, MemberEvent, Position, RoleGrant, Unit
+from qms.models import HigherDecision, Member, MemberEvent, Position, RoleGrant, Unit
 from qms.scoping import can_see, scopes_for
 from tests import factories
 from tests.test_permissions import build_org
@@ -380,6 +380,31 @@ def _(org):
     return Case(f"/units/{b1.code}/edit/", {"code": b1.code, "name": "第一党支部(更名)", "kind": b1.kind, "parent": org["c"].pk,
                                              "founded_on": "", "term_start": "", "term_years": "", "reason": "更名"},
                 lambda: Unit.objects.get(pk=b1.pk).name, b1)
+
+
+@scenario("decision.record")
+def _(org):
+    return Case("/units/B1/decisions/new/", {"kind": "term_extend", "doc_number": "测委〔2026〕1号", "date": _iso(TODAY),
+                                             "decided_by_unit": org["c"].pk, "outcome": "approved", "text": "同意"},
+                lambda: HigherDecision.objects.count(), org["c"])
+
+
+@scenario("decision.record_external")
+def _(org):
+    return Case("/units/C/decisions/new/", {"kind": "election_request", "doc_number": "市机工委〔2026〕1号", "date": _iso(TODAY),
+                                            "decided_by_name": "市直机关工委", "outcome": "approved"},
+                lambda: HigherDecision.objects.count(), org["c"])
+
+
+@scenario("election.run")
+def _(org):
+    from qms.structure import add_years
+    from workflows.models import Election
+    from workflows.scheduler import schedule
+
+    b1 = core.unit_update(org["b1"], actor=None, reason="本届任期", term_start=add_years(TODAY, -3) + dt.timedelta(days=30))
+    schedule(today=TODAY, root=b1)  # the 换届 occurrence is due: the election may be opened
+    return Case("/work/elections/B1/", {"step": "open"}, lambda: Election.objects.count(), org["b1"])
 
 
 @scenario("member.enroll")

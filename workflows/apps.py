@@ -13,15 +13,16 @@ class WorkflowsConfig(AppConfig):
 
         # quorum, reminder points, 党费 prepayment and arrears routing: overridable per organisation
         rules.register(Path(__file__).with_name("rules.toml"))
+        rules.register(Path(__file__).with_name("election.toml"))  # 换届选举 (workflows/election.py)
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
         from qms import ledger
         from qms.signals import member_event_recorded
-        from workflows import models, scheduler
+        from workflows import election_flows, models, scheduler  # noqa: F401  (the election process proxy model)
 
         ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
-                        models.DuesPayment, models.RemovalRequest)
+                        models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate)
 
         def _on_event(sender, event, **kwargs):
             return scheduler.on_member_event(event)  # the occurrences it created (the page names them)
@@ -44,3 +45,6 @@ class WorkflowsConfig(AppConfig):
         from workflows.demo import history_step
 
         register_step("执行记录", history_step)
+        from workflows.election_demo import election_step
+
+        register_step("换届选举", election_step)

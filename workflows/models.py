@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from procedures.models import Obligation
-from qms.models import MemberEvent, ScopedQuerySet, Unit
+from qms.models import MemberEvent, PositionTitle, ScopedQuerySet, Unit
 
 
 class State(models.TextChoices):
@@ -442,3 +442,94 @@ class RemovalRequest(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source="requested", target="rejected")
     def reject(self) -> None:
         """上级不批准."""
+
+
+# ------------------------------------------------------------------------------------ 换届选举
+
+
+class ElectionState(models.TextChoices):
+    NOMINATING = "nominating", _("酝酿")
+    REQUESTED = "requested", _("已请示")
+    ELECTED = "elected", _("已选举")
+    COMPLETED = "completed", _("已报批")
+
+
+#: the steps of seed 001 三(二)8 in order, with the state each step leaves the election in
+ELECTION_STEPS = [(ElectionState.NOMINATING, "酝酿"), (ElectionState.REQUESTED, "请示"),
+                  (ElectionState.ELECTED, "选举"), (ElectionState.COMPLETED, "报批")]
+
+
+class Election(ConcurrentTransitionMixin, models.Model):
+    """换届选举 — one election of a unit's committee (seed 001 三(二)8: 酝酿 → 请示 → 选举 → 报批).
+
+    The state is the FSM field; the viewflow process (``workflows.election_flows``) holds only the
+    work items. Driven by ``workflows.election``; it fulfils the unit's 换届 occurrence."""
+
+    scope_unit_lookup = "unit"
+
+    unit = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="elections")
+    occurrence = models.ForeignKey(Occurrence, verbose_name=_("换届事项"), null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="elections")
+    state = FSMField(_("进度"), max_length=12, choices=ElectionState.choices, default=ElectionState.NOMINATING, protected=True)
+    seats = models.PositiveSmallIntegerField(_("应选人数"), null=True, blank=True)
+    request_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("换届请示的批复"), null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+")
+    held_on = models.DateField(_("选举日期"), null=True, blank=True)
+    entitled_count = models.PositiveIntegerField(_("应到会有选举权人数"), null=True, blank=True)
+    present_ids = models.JSONField(_("实到会有选举权的党员"), default=list, blank=True)
+    committee_present_ids = models.JSONField(_("选举书记、副书记时到会的委员"), default=list, blank=True)
+    secretary_votes = models.PositiveIntegerField(_("书记得票"), null=True, blank=True)
+    deputy_votes = models.PositiveIntegerField(_("副书记得票"), null=True, blank=True)
+    approval_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("书记、副书记的批复"), null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
+    filing_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("委员备案"), null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    term_start = models.DateField(_("新一届任期开始"), null=True, blank=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("换届选举")
+        verbose_name_plural = _("换届选举")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["unit"], condition=~Q(state="completed"), name="one_open_election_per_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} 换届选举"
+
+    @transition(field=state, source=ElectionState.NOMINATING, target=ElectionState.REQUESTED)
+    def request(self) -> None:
+        """请示: the candidates were put to the higher organisation and it agreed."""
+
+    @transition(field=state, source=ElectionState.REQUESTED, target=ElectionState.ELECTED)
+    def elect(self) -> None:
+        """选举: the 党员大会 was held with a quorum and the ballots counted."""
+
+    @transition(field=state, source=ElectionState.ELECTED, target=ElectionState.COMPLETED)
+    def complete(self) -> None:
+        """报批: 书记、副书记 approved, 委员 filed; the positions and the new term are set."""
+
+
+class ElectionCandidate(models.Model):
+    """候选人 — a 正式党员 put up in the 酝酿 step, with the votes the 党员大会 gave them."""
+
+    scope_unit_lookup = "election__unit"
+
+    election = models.ForeignKey(Election, verbose_name=_("换届选举"), on_delete=models.CASCADE, related_name="candidates")
+    member = models.ForeignKey("qms.Member", verbose_name=_("候选人"), on_delete=models.PROTECT, related_name="+")
+    votes = models.PositiveIntegerField(_("得票"), null=True, blank=True)
+    elected = models.BooleanField(_("当选"), default=False)
+    title = models.CharField(_("分工"), max_length=20, blank=True, choices=PositionTitle.choices)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("候选人")
+        verbose_name_plural = _("候选人")
+        ordering = ["election_id", "-votes", "id"]
+        constraints = [models.UniqueConstraint(fields=["election", "member"], name="one_candidacy_per_election")]
+
+    def __str__(self) -> str:
+        return f"{self.election} {self.member}"

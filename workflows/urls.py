@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import history_views, views
+from workflows import election_views, history_views, views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("<id:pk>/signin.xlsx", views.signin_sheet, name="signin_sheet"),
     path("<id:pk>/<slug:action>/", views.occurrence_action, name="occurrence_action"),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment_download"),
+    path("elections/<code:code>/", election_views.election_page, name="election_page"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),
