@@ -13,6 +13,8 @@ class WorkflowsConfig(AppConfig):
 
         # quorum, reminder points, 党费 prepayment and arrears routing: overridable per organisation
         rules.register(Path(__file__).with_name("rules.toml"))
+        # 发展党员的时间规则 (《中国共产党发展党员工作细则》): overridable per organisation
+        rules.register(Path(__file__).with_name("recruitment_rules.toml"))
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
@@ -21,7 +23,8 @@ class WorkflowsConfig(AppConfig):
         from workflows import models, scheduler
 
         ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
-                        models.DuesPayment, models.RemovalRequest)
+                        models.DuesPayment, models.RemovalRequest,
+                        models.Applicant, models.RecruitStep)
 
         def _on_event(sender, event, **kwargs):
             return scheduler.on_member_event(event)  # the occurrences it created (the page names them)
