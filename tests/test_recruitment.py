@@ -14,7 +14,7 @@ from qms.permissions import NotPermitted
 from tests import factories
 from workflows import recruitment_flow
 from workflows import recruitment_services as rs
-from workflows.models import Applicant, RecruitStage
+from workflows.models import Applicant, RecruitStage, RecruitStep
 from workflows.recruitment import process
 
 pytestmark = pytest.mark.django_db
@@ -336,3 +336,52 @@ def test_workdays_count_holidays_and_adjusted_days():
     assert workdays.count(D(2026, 9, 21), D(2026, 9, 30)) == 7  # 中秋节 on Friday 09-25
     assert workdays.add(D(2026, 9, 28), 5) == D(2026, 10, 9)
     assert workdays.count(D(2030, 1, 7), D(2030, 1, 13)) == 5  # a year not entered: Monday–Friday
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_list_by_stage_with_deadline_and_overdue(org, client, clock):
+    a = _apply(org)
+    clock["day"] = D(2024, 3, 1)
+    client.force_login(org["sec"])
+    body = client.get(f"/work/recruitment/?unit={org['b'].code}").content.decode()
+    assert "第1阶段 · 申请入党(1人)" in body and "李明" in body
+    assert "派人同入党申请人谈话" in body and "2024-02-10" in body and "已逾期20天" in body
+    assert "51天" in body  # days in stage since 2024-01-10
+    assert a.id_number not in body  # no personal data on the list
+
+
+def test_applicant_page_records_the_next_step_and_refuses_in_chinese(org, client, clock):
+    a = _apply(org)
+    client.force_login(org["sec"])
+    url = f"/work/recruitment/{a.pk}/"
+    body = client.get(url).content.decode()
+    assert "下一步:2. 派人同入党申请人谈话" in body
+    r = client.post(url, {"step": "activist_decide", "done_on": "2024-01-20"}, follow=True)
+    assert "应先办理“派人同入党申请人谈话”" in r.content.decode()
+    r = client.post(url, {"step": "talk", "done_on": "2024-01-20", "note": "书记谈话"}, follow=True)
+    assert "已登记“派人同入党申请人谈话”" in r.content.decode()
+    assert RecruitStep.objects.filter(applicant=a, step="talk").exists()
+
+
+def test_stage_change_and_branch_meeting_vote_through_the_page(org, client, clock):
+    a = _walk(org, _apply(org), until="vote")
+    client.force_login(org["sec"])
+    url = f"/work/recruitment/{a.pk}/"
+    present = [str(m.pk) for m in org["m"][1:4]]  # 3 of the 5 other full members: no quorum
+    r = client.post(url, {"step": "vote", "done_on": "2025-04-25", "present": present, "for": "3"}, follow=True)
+    assert "支部大会不能表决" in r.content.decode()
+    present = [str(m.pk) for m in org["m"][:5]]
+    r = client.post(url, {"step": "vote", "done_on": "2025-04-25", "present": present, "for": "5"}, follow=True)
+    assert "已登记“支部大会讨论接收预备党员”" in r.content.decode()
+    client.force_login(org["sec"])  # the branch cannot approve itself: a 403 with the reason
+    r = client.post(url, {"step": "higher_talk", "done_on": "2025-05-06"})
+    assert r.status_code == 403 and "上级组织的书记、委员" in r.content.decode()
+    client.force_login(org["upper"])
+    client.post(url, {"step": "higher_talk", "done_on": "2025-05-06"})
+    client.post(url, {"step": "approve", "done_on": "2025-05-20", "document_no": "测党委〔2025〕8号"})
+    a.refresh_from_db()
+    assert a.member.category == "probationary"
+    body = client.get(url).content.decode()
+    assert "测党委〔2025〕8号" in body and "测试党委" in body

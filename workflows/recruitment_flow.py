@@ -28,7 +28,7 @@ class RecruitmentProcess(Process):
 
 def task_page(request, **kwargs):
     """Work on a stage happens on the applicant's page, where the next step is."""
-    return redirect(f"/workflows/recruitment/applicant/{request.activation.process.artifact_object_id}/")
+    return redirect(f"/work/recruitment/{request.activation.process.artifact_object_id}/")
 
 
 class RecruitmentFlow(flow.Flow):
