@@ -385,3 +385,34 @@ def test_stage_change_and_branch_meeting_vote_through_the_page(org, client, cloc
     assert a.member.category == "probationary"
     body = client.get(url).content.decode()
     assert "测党委〔2025〕8号" in body and "测试党委" in body
+
+
+# ---------------------------------------------------------------- demo and the command
+
+
+def test_demo_has_applicants_at_every_stage_and_the_command_lists_them():
+    import json
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from qms import demo
+    from qms.models import Unit
+    from workflows.demo import recruitment_step
+
+    call_command("demo", "--no-history", stdout=StringIO())
+    root = Unit.objects.get(code=demo.ROOT_CODE)
+    assert "5 名对象" in recruitment_step(root, get_user_model().objects.get(username="admin"))
+    out = StringIO()
+    call_command("recruitment", "--unit", "HX", "--format", "json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert [len(s["applicants"]) for s in data["stages"]] == [1, 1, 1, 1, 1]
+    first = data["stages"][0]["applicants"][0]
+    assert first["next_step"] == "talk" and first["overdue"] is True and first["days_overdue"] > 0
+    assert first["days_in_stage"] == 40 and first["deadline"]
+    probation = data["stages"][4]["applicants"][0]
+    assert probation["next_step_label"] and probation["stage_label"] == "预备党员的教育考察和转正"
+    out = StringIO()
+    call_command("recruitment", "--unit", "HX", "--format", "csv", stdout=out)
+    assert out.getvalue().count("\n") == 6

@@ -44,6 +44,7 @@ class WorkflowsConfig(AppConfig):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
 
         from qms.demo import register_step
-        from workflows.demo import history_step
+        from workflows.demo import history_step, recruitment_step
 
         register_step("执行记录", history_step)
+        register_step("发展党员", recruitment_step)
