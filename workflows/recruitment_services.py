@@ -425,10 +425,11 @@ def higher_step(applicant: Applicant, *, actor, step: str, done_on: dt.date, doc
                document_no=document_no)
 
 
-def record_step(applicant: Applicant, *, actor, step: str, **kwargs) -> RecruitStep:
-    """Either act, as the step's ``by`` says (for pages and the demo)."""
+def record_step(applicant: Applicant, *, step: str, **kwargs) -> RecruitStep:
+    """Either act, as the step's ``by`` says (for pages and the demo); ``kwargs`` carry the
+    ``actor`` and the step's record, and each act asks the permission matrix itself."""
     s = process().by_key.get(step)
     if s is None:
         raise ValidationError({"step": "未知的步骤"})
     fn = higher_step if s.by == "higher" else branch_step
-    return fn(applicant, actor=actor, step=step, **kwargs)
+    return fn(applicant, step=step, **kwargs)
