@@ -36,6 +36,9 @@ class WorkflowsConfig(AppConfig):
 
         for panel in (panels.compliance_panel, panels.due_panel, panels.overdue_panel, panels.waiting_panel):
             register_home_panel(panel)
+        from workflows.recruitment_views import recruitment_panel
+
+        register_home_panel(recruitment_panel)  # 发展党员: applicants of the scope, overdue first
 
         from qms import catalogue
         from workflows import catalogue as workflow_rules

@@ -159,3 +159,30 @@ def applicant_detail(request, pk: int):
         "days_in_stage": rs.days_in_stage(a, today), "stages": list(p.stages.values()),
         "stage_n": list(p.stages).index(a.stage) + 1 if a.stage in p.stages else 6,
     })
+
+
+def recruitment_panel(request) -> dict | None:
+    """Home panel: the open applicants of the scope, overdue first, each with the next step
+    and its deadline; the first row opens the list by stage. None where there are none."""
+    from django.urls import reverse
+
+    from qms.scoping import current_scope, restrict
+
+    scope = current_scope(request)
+    if scope is None:
+        return None
+    qs = restrict(request.user, Applicant.objects.all()).filter(unit__path__startswith=scope.path).exclude(stage=RecruitStage.DONE)
+    if not qs.exists():
+        return None
+    today = timezone.localdate()
+    unit = Unit.objects.get(pk=scope.unit_id)
+    rows = sorted(rows_for(unit, today), key=lambda r: (-r["overdue_days"], r["deadline"] or dt.date.max))
+    out = [(f"{unit.name} · 按阶段查看全部({len(rows)}人)", f"{reverse('recruitment_list')}?unit={unit.code}", "")]
+    for r in rows[:10]:
+        a = r["applicant"]
+        note = (f"已逾期{r['overdue_days']}天" if r["overdue_days"] else
+                f"期限 {r['deadline']:%Y-%m-%d}" if r["deadline"] else f"第{r['stage_n']}阶段")
+        out.append((f"{a.name}({a.unit.name}):{r['next'].label if r['next'] else r['stage_label']}",
+                    reverse("recruitment_applicant", args=[a.pk]), note))
+    overdue = sum(1 for r in rows if r["overdue_days"])
+    return {"title": f"发展党员({len(rows)}人{f',{overdue}人逾期' if overdue else ''})", "rows": out, "empty": ""}
