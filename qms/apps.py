@@ -20,6 +20,7 @@ class QmsConfig(AppConfig):
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,
             models.Position, models.RoleGrant, models.PolicyOverride, models.RosterColumnMapping,
+            models.HigherDecision,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
 

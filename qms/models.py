@@ -463,3 +463,64 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class DecisionOutcome(models.TextChoices):
+    APPROVED = "approved", _("同意")
+    REJECTED = "rejected", _("不同意")
+
+
+class HigherDecision(models.Model):
+    """上级批复 — one decision of a higher organisation on a matter of a unit (延期换届, 换届请示,
+    书记、副书记的批准 …; the kinds in ``qms/rules/decisions.toml``).
+
+    The deciding body is a unit above in the tree (``decided_by_unit``) or, for the top unit's
+    own higher committee, a body outside the system named in ``decided_by_name`` — recorded the
+    same way. Every approval of the processes that need one references a row of this table."""
+
+    scope_unit_lookup = "unit"
+
+    unit = models.ForeignKey(Unit, verbose_name=_("涉及组织"), on_delete=models.PROTECT, related_name="higher_decisions")
+    kind = models.CharField(_("事项类别"), max_length=40)  # the vocabulary: qms/rules/decisions.toml
+    doc_number = models.CharField(_("文号"), max_length=60)
+    date = models.DateField(_("批复日期"))
+    decided_by_unit = models.ForeignKey(Unit, verbose_name=_("作出批复的上级组织"), null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    decided_by_name = models.CharField(_("系统外的上级党组织"), max_length=100, blank=True)
+    outcome = models.CharField(_("批复意见"), max_length=10, choices=DecisionOutcome.choices)
+    text = models.TextField(_("批复内容"), blank=True)
+    file = models.FileField(_("批复文件"), upload_to="decisions/%Y/%m/", blank=True)
+    file_name = models.CharField(_("文件名"), max_length=120, blank=True)
+    file_sha256 = models.CharField(_("文件SHA-256"), max_length=64, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("上级批复")
+        verbose_name_plural = _("上级批复")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(decided_by_unit__isnull=False) & Q(decided_by_name="")) | (Q(decided_by_unit__isnull=True) & ~Q(decided_by_name="")),
+                name="decision_one_deciding_body"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.doc_number} {self.unit}"
+
+    @property
+    def decided_by(self) -> str:
+        return self.decided_by_unit.name if self.decided_by_unit_id else self.decided_by_name
+
+    @property
+    def kind_label(self) -> str:
+        from qms.rules.decisions import decision_kinds
+
+        k = decision_kinds().get(self.kind)
+        return k.label if k else "其他事项"
+
+    @property
+    def approved(self) -> bool:
+        return self.outcome == DecisionOutcome.APPROVED

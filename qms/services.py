@@ -7,18 +7,25 @@ field; nothing is saved when one is raised.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+from pathlib import PurePath
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
-from qms import accounts, ledger, limits
+from qms import accounts, archives, ledger, limits
 from qms.citations import cite
 from qms.figures import member_count
 from qms.models import (
     BRANCH_KINDS,
     AdminUnit,
+    DecisionOutcome,
+    HigherDecision,
     Member,
     MemberCategory,
     MemberEvent,
@@ -82,21 +89,36 @@ def term_range(kind: str, rules: dict) -> tuple[int, int, Rule, Rule] | None:
     return max(1, base.value - adjust.value), base.value + adjust.value, base, adjust
 
 
-def _check_term(kind: str, term_years: int | None, rules: dict) -> None:
-    """换届 (seed 001 三(二)8): a term set on a unit stays within the default ± the allowed
-    extension or advance; a larger change is refused (its approval is a separate process)."""
+#: the matter of the 上级批复 a term away from the default needs (qms/rules/decisions.toml)
+TERM_DECISION_KINDS = ("term_extend", "term_advance")
+
+
+def _check_term(kind: str, term_years: int | None, rules: dict, *, unit: Unit | None = None,
+                decision: HigherDecision | None = None) -> HigherDecision | None:
+    """换届 (seed 001 三(二)8) — the one place the term rule lives: a term set on a unit stays
+    within the default ± ``term_adjust_max_years``; and when an existing ``unit``'s term is
+    changed away from the default (延期 or 提前换届), a 同意 上级批复 of the matching kind
+    concerning that unit is referenced (``decision``). Returns the decision relied on."""
     if term_years is None:
-        return
+        return None
     kind_label = UnitKind(kind).label
     allowed = term_range(kind, rules)
     if allowed is None:
         raise ValidationError({"term_years": f"{kind_label}不实行任期制,任期应留空"})
     lo, hi, base, adjust = allowed
+    basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
     if not lo <= term_years <= hi:
-        basis = "、".join(dict.fromkeys((_basis(base.source), _basis(adjust.source))))
         raise ValidationError({"term_years": (
             f"任期应在{lo}至{hi}年之间:{kind_label}每届任期一般为{base.value}年,"
             f"延期或提前换届一般不超过{adjust.value}年并须报上级党的委员会批准(依据:{basis})")})
+    if unit is None or term_years == base.value:
+        return None
+    matter = "term_extend" if term_years > base.value else "term_advance"
+    try:
+        return approving_decision(unit, matter, decision)
+    except ValidationError as exc:
+        raise ValidationError({"decision": f"{kind_label}每届任期一般为{base.value}年,改为{term_years}年"
+                                           f"{exc.messages[0]}(依据:{basis})"}) from None
 
 
 def _set_path(unit: Unit) -> None:
@@ -137,8 +159,9 @@ def unit_create(
 
 @act("unit.update", unit=lambda unit, **_: unit)
 @transaction.atomic
-def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
-    """修改党组织 — change fields or move under another parent (never into its own subtree)."""
+def unit_update(unit: Unit, *, actor, reason: str, decision: HigherDecision | None = None, **changes: Any) -> Unit:
+    """修改党组织 — change fields or move under another parent (never into its own subtree).
+    A new term away from the default references the 同意 上级批复 (``decision``) that allows it."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "修改必须填写原因"})
     unit = Unit.objects.select_for_update().get(pk=unit.pk)
@@ -162,8 +185,13 @@ def unit_update(unit: Unit, *, actor, reason: str, **changes: Any) -> Unit:
     unit.parent = new_parent
     if moved:
         _set_path(unit)
-    if moved or unit.kind != old_kind or unit.term_years != old_term:
-        _check_term(unit.kind, unit.term_years, rules_for(unit))  # the rules where the unit now sits
+    relied_on = None
+    if unit.term_years != old_term:  # a new term: within the range, and away from the default only as approved
+        relied_on = _check_term(unit.kind, unit.term_years, rules_for(unit), unit=unit, decision=decision)
+    elif moved or unit.kind != old_kind:  # the rules where the unit now sits
+        _check_term(unit.kind, unit.term_years, rules_for(unit))
+    if relied_on is not None:
+        reason = f"{reason.strip()}(依据上级批复 {relied_on.doc_number})"
     unit.save()
     if moved:
         for d in Unit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk):
@@ -565,3 +593,105 @@ def policy_override_set(*, actor, unit: Unit, key: str, value: int, source: str)
     obj.save()
     ledger.record("policy.set", obj, actor=actor, before=before, reason=source)
     return obj
+
+
+# ------------------------------------------------------------------------------ 上级批复
+
+#: the evidence types an uploaded file may be, by extension and first bytes (the same list as
+#: a record's attachments, workflows.services.ALLOWED_UPLOADS)
+ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
+                   ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
+
+
+def read_upload(upload) -> tuple[str, str, bytes, str]:
+    """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
+    size-limited, ZIP-based Office files checked unpacked (qms/archives.py), the user's path
+    dropped. Returns (name, extension, bytes, SHA-256)."""
+    name = PurePath(upload.name or "").name
+    ext = PurePath(name.lower()).suffix
+    if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
+        raise ValidationError({"upload": f"不允许的文件类型:{name}(只接受 PDF、PNG、JPG、DOCX、XLSX)"})
+    if upload.size > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError({"upload": f"文件过大({upload.size / 1048576:.1f} MB),上限 {settings.QMS_MAX_UPLOAD_BYTES // 1048576} MB"})
+    data = upload.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
+    if len(data) > settings.QMS_MAX_UPLOAD_BYTES:
+        raise ValidationError({"upload": "文件过大"})
+    if not data.startswith(ALLOWED_UPLOADS[ext]):
+        raise ValidationError({"upload": f"文件内容与扩展名不符:{name}"})
+    if archives.is_archive(name, data):
+        archives.check_archive(data)
+    return name, ext, data, hashlib.sha256(data).hexdigest()
+
+
+@act("decision.record", unit=lambda decided_by_unit, **_: decided_by_unit)
+@transaction.atomic
+def decision_record(*, actor, unit: Unit, decided_by_unit: Unit, kind: str, doc_number: str, date: dt.date | None,
+                    outcome: str, text: str = "", upload=None) -> HigherDecision:
+    """登记上级批复 — a higher organisation's decision on a matter of ``unit`` (文号, date,
+    deciding unit, 同意/不同意, text, an optional scanned file), recorded by the 书记/委员 of the
+    deciding unit (or above) or a 体系管理员. The deciding unit must be above ``unit``."""
+    return _decision_save(actor=actor, unit=unit, decided_by_unit=decided_by_unit, decided_by_name="", kind=kind,
+                          doc_number=doc_number, date=date, outcome=outcome, text=text, upload=upload)
+
+
+@act("decision.record_external", unit=lambda unit, **_: unit)
+@transaction.atomic
+def decision_record_external(*, actor, unit: Unit, decided_by_name: str, kind: str, doc_number: str,
+                             date: dt.date | None, outcome: str, text: str = "", upload=None) -> HigherDecision:
+    """登记系统外上级党组织的批复 — the same record when the deciding body is the top unit's own
+    higher committee, which is not in the system: named by text, recorded by a 体系管理员."""
+    return _decision_save(actor=actor, unit=unit, decided_by_unit=None, decided_by_name=decided_by_name, kind=kind,
+                          doc_number=doc_number, date=date, outcome=outcome, text=text, upload=upload)
+
+
+def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_by_name: str, kind: str,
+                   doc_number: str, date: dt.date | None, outcome: str, text: str, upload) -> HigherDecision:
+    from qms.rules.decisions import decision_kinds
+
+    errors: dict[str, str] = {}
+    if kind not in decision_kinds():
+        errors["kind"] = "请从列表中选择批复事项"
+    doc_number = (doc_number or "").strip()
+    if not doc_number:
+        errors["doc_number"] = "请填写批复文号"
+    if date is None:
+        errors["date"] = "请填写批复日期"
+    elif date > timezone.localdate():
+        errors["date"] = "批复日期不能晚于今天"
+    if outcome not in DecisionOutcome.values:
+        errors["outcome"] = "请选择“同意”或“不同意”"
+    decided_by_name = (decided_by_name or "").strip()
+    if decided_by_unit is not None:
+        if decided_by_unit.pk == unit.pk or not unit.path.startswith(decided_by_unit.path):
+            errors["decided_by_unit"] = f"作出批复的应是“{unit.name}”的上级党组织,“{decided_by_unit.name}”不是它的上级"
+    elif unit.parent_id is not None:
+        errors["decided_by_name"] = (f"“{unit.name}”的上级党组织在本系统中,批复应由上级党组织作出并登记,"
+                                     "系统外的上级党组织只用于顶层组织")
+    elif not decided_by_name:
+        errors["decided_by_name"] = "请填写作出批复的系统外上级党组织的名称"
+    if errors:
+        raise ValidationError(errors)
+    d = HigherDecision(unit=unit, kind=kind, doc_number=doc_number, date=date, outcome=outcome,
+                       decided_by_unit=decided_by_unit, decided_by_name=decided_by_name, text=(text or "").strip(),
+                       recorded_by=actor if getattr(actor, "pk", None) else None)
+    if upload is not None:
+        name, ext, data, digest = read_upload(upload)
+        d.file_name, d.file_sha256 = name[:120], digest
+        d.file.save(f"{digest}{ext}", ContentFile(data), save=False)
+    d.save()
+    ledger.record("decision.record", d, actor=actor)
+    return d
+
+
+def approving_decision(unit: Unit, kind: str, decision: HigherDecision | None) -> HigherDecision:
+    """The 同意 上级批复 of ``kind`` for ``unit`` that a step references, or a Chinese refusal."""
+    from qms.rules.decisions import decision_kinds
+
+    label = decision_kinds()[kind].label
+    if decision is None:
+        raise ValidationError({"decision": f"须有上级党组织同意的批复(事项:{label}),请先登记批复并选择"})
+    if decision.unit_id != unit.pk or decision.kind != kind:
+        raise ValidationError({"decision": f"所选批复({decision.doc_number})不是关于“{unit.name}”{label}的批复"})
+    if decision.outcome != DecisionOutcome.APPROVED:
+        raise ValidationError({"decision": f"批复 {decision.doc_number} 的意见是“不同意”,不能据此办理"})
+    return decision

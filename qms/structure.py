@@ -11,8 +11,11 @@ subtree (the number of queries does not grow with the number of units).
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -41,6 +44,14 @@ class StructureWarning:
     code: str
     message: str
     source: str
+
+
+@cache
+def required_seats() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Unit kind → (the offices it must have filled, source): ``rules/tree.toml`` [seats]. An
+    empty one is a vacancy, warned until a 补选 fills it (seed 001 三(二)1、三(二)8)."""
+    data = tomllib.loads((Path(__file__).with_name("rules") / "tree.toml").read_text(encoding="utf-8"))
+    return {k: (tuple(v["required"]), v["source"]) for k, v in data.get("seats", {}).items()}
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -110,6 +121,9 @@ def tree_warnings(root: Unit | None = None, *, on: dt.date | None = None) -> lis
         .values("unit_id", "title").annotate(n=Count("member_id", distinct=True))
     ):
         held[row["unit_id"]][row["title"]] = row["n"]
+    ended: dict[int, set[str]] = defaultdict(set)  # unit → titles once held, ended by the day
+    for row in Position.objects.filter(unit_id__in=ids, end__lt=day).values("unit_id", "title").distinct():
+        ended[row["unit_id"]].add(row["title"])
     for row in (
         Position.objects.filter(unit_id__in=ids, title__in=COMMITTEE_TITLES, start__lte=day)
         .filter(Q(end__isnull=True) | Q(end__gte=day))
@@ -190,6 +204,16 @@ def tree_warnings(root: Unit | None = None, *, on: dt.date | None = None) -> lis
             cap = r["joint_branch_max_units"].value
             if u.n_admin > cap:
                 warn("joint_too_wide", f"联合党支部覆盖 {u.n_admin} 个单位,一般不超过 {cap} 个", "joint_branch_max_units")
+        # 空缺 (seed 001 三(二)1、三(二)8): a seat the kind requires, with nobody in it on the day,
+        # in a unit whose offices are recorded (someone holds or has held an office there; a unit
+        # with no office ever recorded is one whose 班子 has not been entered yet)
+        seats, seat_source = required_seats().get(u.kind, ((), ""))
+        empty = [t for t in seats if not titles.get(t)]
+        if empty and (titles or ended.get(u.pk)):
+            was = ended.get(u.pk, set()) & set(empty)
+            what = f"{_titles(empty)}{'空缺' if was else '未配备'}"
+            out.append(StructureWarning(u.pk, u.code, u.name, "vacant_seat",
+                                        f"{what}:书记、副书记、委员出现空缺,应当及时按程序进行补选", seat_source))
         key = TERM_KEYS.get(u.kind)
         if key:
             years = u.term_years or r[key].value

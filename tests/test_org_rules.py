@@ -322,9 +322,13 @@ def test_unit_update_out_of_range_term_is_refused_and_nothing_saved(tree):
         services.unit_update(b1, actor=None, reason="延期换届", term_years=6, name="改名")
     b1.refresh_from_db()
     assert (b1.term_years, b1.name, LedgerEntry.objects.count()) == (None, "第一党支部", n)
-    services.unit_update(b1, actor=None, reason="经上级批准延期一年", term_years=4)
+    with pytest.raises(ValidationError, match="须有上级党组织同意的批复"):  # 延期 only as approved
+        services.unit_update(b1, actor=None, reason="延期一年", term_years=4)
+    ok = services.decision_record(actor=None, unit=b1, decided_by_unit=tree["general"], kind="term_extend",
+                                  doc_number="总支〔2026〕1号", date=D(2026, 1, 5), outcome="approved")
+    services.unit_update(b1, actor=None, reason="经上级批准延期一年", term_years=4, decision=ok)
     b1.refresh_from_db()
-    assert b1.term_years == 4 and ledger.history(b1).last().reason == "经上级批准延期一年"
+    assert b1.term_years == 4 and ledger.history(b1).last().reason == "经上级批准延期一年(依据上级批复 总支〔2026〕1号)"
     with pytest.raises(ValidationError):
         services.unit_update(b1, actor=None, reason="调整", term_years=10)
     # an organisation's own default term moves the range with it

@@ -63,7 +63,7 @@ from procedures import services as psvc
 from procedures.models import Document, DocumentVersion, Obligation, VersionStatus
 from qms import accounts, ledger, permissions, roster
 from qms import services as core
-from qms.models import Member, MemberEvent, Position, RoleGrant, Unit
+from qms.models import HigherDecision, Member, MemberEvent, Position, RoleGrant, Unit
 from qms.scoping import can_see, scopes_for
 from tests import factories
 from tests.test_permissions import build_org
@@ -382,6 +382,20 @@ def _(org):
     return Case(f"/units/{b1.code}/edit/", {"code": b1.code, "name": "第一党支部(更名)", "kind": b1.kind, "parent": org["c"].pk,
                                              "founded_on": "", "term_start": "", "term_years": "", "reason": "更名"},
                 lambda: Unit.objects.get(pk=b1.pk).name, b1)
+
+
+@scenario("decision.record")
+def _(org):
+    return Case("/units/B1/decisions/new/", {"kind": "term_extend", "doc_number": "测委〔2026〕1号", "date": _iso(TODAY),
+                                             "decided_by_unit": org["c"].pk, "outcome": "approved", "text": "同意"},
+                lambda: HigherDecision.objects.count(), org["c"])
+
+
+@scenario("decision.record_external")
+def _(org):
+    return Case("/units/C/decisions/new/", {"kind": "election_request", "doc_number": "市机工委〔2026〕1号", "date": _iso(TODAY),
+                                            "decided_by_name": "市直机关工委", "outcome": "approved"},
+                lambda: HigherDecision.objects.count(), org["c"])
 
 
 @scenario("member.enroll")

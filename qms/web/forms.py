@@ -6,7 +6,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from qms.citations import cite
-from qms.models import Gender, MemberCategory, MemberEventKind, PositionTitle, Unit, UnitKind
+from qms.models import (
+    DecisionOutcome,
+    Gender,
+    HigherDecision,
+    MemberCategory,
+    MemberEventKind,
+    PositionTitle,
+    Unit,
+    UnitKind,
+)
 from qms.rules import TERM_KEYS, defaults
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -46,6 +55,11 @@ def term_help(rules) -> str:
             f"(须报上级党的委员会批准;依据{sources})")
 
 
+class DecisionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: HigherDecision) -> str:
+        return f"{obj.doc_number}({obj.kind_label},{obj.date:%Y-%m-%d})"
+
+
 class UnitForm(forms.Form):
     code = forms.CharField(label="组织编码", max_length=32)
     name = forms.CharField(label="组织名称", max_length=100)
@@ -54,17 +68,21 @@ class UnitForm(forms.Form):
     founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
     term_start = forms.DateField(label="本届任期开始", required=False, widget=DATE)
     term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=99)
+    decision = DecisionChoiceField(label="延期或提前换届的上级批复", queryset=HigherDecision.objects.none(), required=False,
+                                   help_text="任期不同于默认任期时,选择上级党组织同意延期或提前换届的批复(先在本组织页面登记)")
     reason = forms.CharField(label="修改原因", required=False, max_length=200)
 
-    def __init__(self, *args, parents=None, editing: bool = False, rules=None, **kwargs):
+    def __init__(self, *args, parents=None, editing: bool = False, rules=None, decisions=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = parents if parents is not None else Unit.objects.none()
         self.fields["term_years"].help_text = term_help(rules if rules is not None else defaults())
         if editing:
             self.fields["code"].disabled = True
             self.fields["reason"].required = True
+            self.fields["decision"].queryset = decisions if decisions is not None else HigherDecision.objects.none()
         else:
             del self.fields["reason"]
+            del self.fields["decision"]
 
 
 class MemberForm(forms.Form):
@@ -164,3 +182,30 @@ class GrantForm(forms.Form):
 class ExpireForm(forms.Form):
     last_day = forms.DateField(label="最后有效日期", widget=DATE)
     reason = forms.CharField(label="原因", max_length=200)
+
+
+class DecisionForm(forms.Form):
+    """登记上级批复: the matter's kinds come from ``qms/rules/decisions.toml``; the deciding
+    organisation is a unit above (or, for a top unit, its higher committee outside the system)."""
+
+    kind = forms.ChoiceField(label="批复事项", choices=[], error_messages={"invalid_choice": "请从列表中选择批复事项"})
+    doc_number = forms.CharField(label="文号", max_length=60)
+    date = forms.DateField(label="批复日期", widget=DATE)
+    decided_by_unit = UnitChoiceField(label="作出批复的上级组织", queryset=Unit.objects.none(), required=False)
+    decided_by_name = forms.CharField(label="系统外的上级党组织", max_length=100, required=False,
+                                      help_text="仅顶层组织:其上级党委不在本系统中时填写全称")
+    outcome = forms.ChoiceField(label="批复意见", choices=DecisionOutcome.choices)
+    text = forms.CharField(label="批复内容", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    upload = forms.FileField(label="批复文件(可选)", required=False, help_text="PDF、PNG、JPG、DOCX、XLSX")
+
+    def __init__(self, *args, unit: Unit, **kwargs):
+        from qms.rules.decisions import decision_kinds
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "—")] + [(k.key, k.label) for k in decision_kinds().values()]
+        above = unit.ancestors().exclude(pk=unit.pk)
+        self.fields["decided_by_unit"].queryset = above
+        if unit.parent_id is not None:
+            del self.fields["decided_by_name"]
+        else:
+            del self.fields["decided_by_unit"]

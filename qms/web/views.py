@@ -9,15 +9,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms import ledger, privacy, services
+from qms import ledger, permissions, privacy, services
 from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
+    DecisionOutcome,
+    HigherDecision,
     LedgerEntry,
     Member,
     MemberCategory,
@@ -34,6 +36,7 @@ from qms.site import home_panels
 from qms.structure import term_end, tree_warnings
 from qms.web.forms import (
     AmendForm,
+    DecisionForm,
     EnrollForm,
     MemberEventForm,
     PositionForm,
@@ -158,8 +161,53 @@ def unit_detail(request, code: str):
         "can_manage": can_manage(request.user, unit),
         "history": ledger.history(unit)[:50],
         "admin_units": unit.admin_units.all(),
+        "decisions": HigherDecision.objects.filter(unit=unit).select_related("decided_by_unit")[:50],
+        "can_record_decision": _may_record_decision(request.user, unit),
     }
     return render(request, "qms/unit_detail.html", ctx)
+
+
+def _may_record_decision(user, unit: Unit) -> bool:
+    """The button follows the matrix: managers of a unit above (or a 体系管理员); for a top
+    unit, whose higher committee is outside the system, a 体系管理员."""
+    if unit.parent_id is None:
+        return permissions.allowed(user, "decision.record_external", unit)
+    return permissions.allowed(user, "decision.record", unit.parent)
+
+
+@login_required
+def decision_add(request, code: str):
+    """登记上级批复 for a unit — by the managers of the organisation above (the service asks the matrix)."""
+    unit = get_visible_or_404(request.user, Unit, code=code)
+    form = DecisionForm(request.POST or None, request.FILES or None, unit=unit,
+                        initial={"date": timezone.localdate(), "decided_by_unit": unit.parent})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        common = dict(actor=request.user, unit=unit, kind=d["kind"], doc_number=d["doc_number"], date=d["date"],
+                      outcome=d["outcome"], text=d["text"], upload=d.get("upload"))
+        if unit.parent_id is None:
+            done = apply_service(form, lambda: services.decision_record_external(
+                decided_by_name=d.get("decided_by_name") or "", **common))
+        elif d.get("decided_by_unit") is None:
+            form.add_error("decided_by_unit", "请选择作出批复的上级组织")
+            done = None
+        else:
+            done = apply_service(form, lambda: services.decision_record(decided_by_unit=d["decided_by_unit"], **common))
+        if done is not None:
+            messages.success(request, f"已登记上级批复:{done.doc_number}({done.kind_label},{done.get_outcome_display()})")
+            return redirect("unit_detail", code=unit.code)
+    return render(request, "qms/form.html", {"form": form, "title": f"登记上级批复:{unit.name}"})
+
+
+@login_required
+def decision_file(request, pk: int):
+    d = get_visible_or_404(request.user, HigherDecision, pk=pk)
+    if not d.file:
+        raise Http404("该批复没有上传文件")
+    resp = FileResponse(d.file.open("rb"), as_attachment=True, filename=d.file_name or "批复文件")
+    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 def _parent_choices(user):
@@ -199,14 +247,16 @@ def unit_edit(request, code: str):
     parents = _parent_choices(request.user)
     initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years")}
     initial["parent"] = unit.parent
+    decisions = HigherDecision.objects.filter(unit=unit, kind__in=services.TERM_DECISION_KINDS, outcome=DecisionOutcome.APPROVED)
     form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial,
-                    rules=rules_for(unit))
+                    rules=rules_for(unit), decisions=decisions)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years")}
         if d["parent"] != unit.parent:
             changes["parent"] = d["parent"]
-        done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"], **changes))
+        done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"],
+                                                                decision=d.get("decision"), **changes))
         if done is not None:
             messages.success(request, f"已保存 {unit.name} 的修改(原因已留痕)")
             return redirect("unit_detail", code=unit.code)
