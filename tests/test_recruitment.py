@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from qms import ledger, workdays
 from qms import services as core
-from qms.models import MemberCategory, MemberEvent, PolicyOverride, UnitKind
+from qms.models import HigherDecision, MemberCategory, MemberEvent, PolicyOverride, UnitKind
 from qms.permissions import NotPermitted
 from tests import factories
 from workflows import recruitment_flow
@@ -205,9 +205,9 @@ def test_rule_notice_five_working_days(org):
 def test_rule_approval_within_three_months_never_over_six(org):
     a = _walk(org, _apply(org), until="approve")
     with pytest.raises(ValidationError) as e:  # late: only with the special circumstances stated
-        rs.higher_step(a, actor=org["upper"], step="approve", done_on=D(2025, 8, 1))
+        rs.higher_step(a, actor=org["upper"], step="approve", done_on=D(2025, 8, 1), document_no="测党委〔2025〕9号")
     assert "逾期审批须说明特殊情况" in _error(e) and "2025年07月25日" in _error(e)
-    rec = rs.higher_step(a, actor=org["upper"], step="approve", done_on=D(2025, 11, 1), note="党委换届")
+    rec = rs.higher_step(a, actor=org["upper"], step="approve", done_on=D(2025, 11, 1), note="党委换届", document_no="测党委〔2025〕9号")
     assert rec.days_overdue == 99 and rec.data["beyond_limit"] is True  # over six months: kept and flagged
 
 
@@ -285,6 +285,19 @@ def test_full_path_from_application_to_full_membership(org):
     assert ledger.history(a).filter(action="applicant.stage").count() == 7
     assert recruitment_flow.open_stage(a) is None
     assert recruitment_flow.process_of(a).status == "DONE"
+    # both approvals are 上级批复 of the committee concerning the branch, linked from the steps
+    decisions = HigherDecision.objects.filter(unit=org["b"]).order_by("date")
+    assert [(d.kind, d.doc_number, d.decided_by_unit, d.outcome) for d in decisions] == [
+        ("recruit_receive", "测党委〔2025〕8号", org["c"], "approved"), ("recruit_full", "测党委〔2026〕5号", org["c"], "approved")]
+    assert a.steps.get(step="approve").decision == decisions[0]
+
+
+def test_an_approval_needs_its_document_number(org):
+    a = _walk(org, _apply(org), until="approve")
+    with pytest.raises(ValidationError) as e:
+        rs.higher_step(a, actor=org["upper"], step="approve", done_on=D(2025, 5, 20))
+    assert "审批须填写批复文号" in _error(e)
+    assert not HigherDecision.objects.exists() and not a.steps.filter(step="approve").exists()
 
 
 def test_stages_move_the_work_item(org):
@@ -298,7 +311,7 @@ def test_extension_path(org):
     a = _walk(org, _apply(org), until="full_vote")
     kw = {"present": [x.pk for x in org["m"][:5]], "for": 5}
     rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 4, 27), outcome="extend", months=6, **kw)
-    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 10))
+    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 10), document_no="测党委〔2026〕4号")
     a.refresh_from_db()
     assert a.probation_end == D(2026, 10, 25) and a.member.category == MemberCategory.PROBATIONARY
     nxt = rs.todos(a)[0]  # the next step in order; the 预备期考察 goes on meanwhile (and is overdue here)
@@ -314,13 +327,13 @@ def test_extension_then_full(org, clock):
     a = _walk(org, _apply(org), until="full_vote")
     kw = {"present": [x.pk for x in org["m"][:5]], "for": 5}
     rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 4, 27), outcome="extend", months=6, **kw)
-    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 10))
+    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 10), document_no="测党委〔2026〕4号")
     a.refresh_from_db()
     with pytest.raises(ValidationError) as e:
         rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 10, 26), outcome="extend", months=7, **kw)
     assert "累计不超过12个月" in _error(e) and "已延长6个月" in _error(e)
     rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 10, 26), outcome="full", **kw)
-    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 11, 2))
+    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 11, 2), document_no="测党委〔2026〕9号")
     rs.branch_step(a, actor=org["sec"], step="archive", done_on=D(2026, 11, 5))
     a.refresh_from_db()
     assert a.stage == RecruitStage.DONE and a.member.category == MemberCategory.FULL and a.member.full_on == D(2026, 10, 25)

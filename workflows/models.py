@@ -512,7 +512,8 @@ class Applicant(ConcurrentTransitionMixin, models.Model):
 class RecruitStep(models.Model):
     """发展党员步骤记录 — one step of workflows/recruitment.toml done for one applicant: who
     recorded it, the day it was done, what its record holds, and (for the higher
-    organisation's steps) the unit that decided and its 批复文号."""
+    organisation's steps) the unit that decided and its 批复文号; an approval is recorded as a
+    上级批复 (``qms.HigherDecision``, the one record of every higher decision) and linked here."""
 
     scope_unit_lookup = "applicant__unit"
 
@@ -524,6 +525,8 @@ class RecruitStep(models.Model):
     decided_by_unit = models.ForeignKey(Unit, verbose_name=_("审批组织"), null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="+")
     document_no = models.CharField(_("批复文号"), max_length=60, blank=True)
+    decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("上级批复"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
     deadline = models.DateField(_("期限"), null=True, blank=True)
     days_overdue = models.PositiveIntegerField(_("逾期天数"), default=0)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,

@@ -42,6 +42,7 @@ class Step:
     record: str
     repeat: bool
     source: str
+    decision: str = ""  # the 上级批复 kind an approval is recorded as (qms/rules/decisions.toml)
     rule: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -69,6 +70,7 @@ class Process:
 def process() -> Process:
     """The steps of ``recruitment.toml``, checked: every rule names a known rule key and a source."""
     from qms.rules import defaults
+    from qms.rules.decisions import decision_kinds
 
     data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
     stages = {}
@@ -95,9 +97,12 @@ def process() -> Process:
                     raise ValueError(f"{where}: after {value} is not an earlier step")
             elif value not in known_rules:
                 raise ValueError(f"{where}: rule {name} = {value} is not an organisation rule")
+        decision = v.get("decision", "")
+        if (v["kind"] == "approval") != bool(decision) or (decision and decision not in decision_kinds()):
+            raise ValueError(f"{where}: an approval names its 上级批复 kind (decisions.toml), nothing else does")
         keys.add(v["key"])
         steps.append(Step(v["key"], n, v["label"], v["stage"], v["by"], v["kind"], v["record"],
-                          bool(v.get("repeat", False)), source, rule))
+                          bool(v.get("repeat", False)), source, decision, rule))
     if len(steps) != 25 or len(stages) != 5:
         raise ValueError("recruitment.toml: the 细则 has 5 stages and 25 steps")
     return Process(stages, tuple(steps))

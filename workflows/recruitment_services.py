@@ -357,17 +357,32 @@ def _do(applicant: Applicant, *, actor, step_key: str, done_on: dt.date, note: s
                                else f"“{step.label}”现在不能办理"})
     if steps and done_on < steps[-1].done_on and not step.repeat:
         raise ValidationError({"done_on": f"办理日期不能早于上一步骤的日期({_fmt(steps[-1].done_on)})"})
-    note = (note or "").strip()
+    note, document_no = (note or "").strip(), (document_no or "").strip()
     content = _check(applicant, step, done_on, data, steps, note)
     _e, deadline = _timing(applicant, step, steps)
+    higher = _higher_unit(actor, applicant.unit) if by == "higher" else None
+    decision = None
+    if step.decision:  # an approval is a 上级批复: the one record of a higher organisation's decision
+        if not document_no:
+            raise ValidationError({"document_no": "审批须填写批复文号"})
+        if higher is None:
+            raise ValidationError("党支部没有上级党组织,无法登记审批")
+        decision = qms_services.approving_decision(applicant.unit, step.decision, qms_services.decision_record(
+            actor=actor, unit=applicant.unit, decided_by_unit=higher, kind=step.decision, doc_number=document_no,
+            date=done_on, outcome="approved", text=f"同意{applicant.name}:{_decision_text(step, content)}"))
     rec = RecruitStep.objects.create(
         applicant=applicant, step=step_key, done_on=done_on, note=note, data=content, deadline=deadline,
         days_overdue=max(0, (done_on - deadline).days) if deadline else 0, recorded_by=actor,
-        decided_by_unit=_higher_unit(actor, applicant.unit) if by == "higher" else None,
-        document_no=(document_no or "").strip())
+        decided_by_unit=higher, document_no=document_no, decision=decision)
     ledger.record("recruit_step.create", rec, actor=actor, reason=note)
     _effects(applicant, step, rec, steps, actor)
     return rec
+
+
+def _decision_text(step: Step, content: dict) -> str:
+    if step.key == "approve":
+        return "接收为预备党员"
+    return "延长预备期" if content.get("outcome") == "extend" else "按期转为正式党员"
 
 
 def _effects(applicant: Applicant, step: Step, rec: RecruitStep, steps: list[RecruitStep], actor) -> None:
