@@ -429,3 +429,16 @@ def test_demo_has_applicants_at_every_stage_and_the_command_lists_them():
     out = StringIO()
     call_command("recruitment", "--unit", "HX", "--format", "csv", stdout=out)
     assert out.getvalue().count("\n") == 6
+
+
+def test_pages_show_no_english_words_and_the_home_panel_links_them(org, client, clock):
+    from tests.test_crawl import foreign_words
+
+    a = _walk(org, _apply(org), until="full_vote")
+    for who in ("sec", "upper"):
+        client.force_login(org[who])
+        home = client.get("/").content.decode()
+        assert "发展党员(1人" in home and f"/work/recruitment/{a.pk}/" in home
+        for url in (f"/work/recruitment/?unit={org['b'].code}", f"/work/recruitment/{a.pk}/"):
+            r = client.get(url)
+            assert r.status_code == 200 and foreign_words(r.content.decode()) == set(), (who, url)
