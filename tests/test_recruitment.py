@@ -442,3 +442,23 @@ def test_pages_show_no_english_words_and_the_home_panel_links_them(org, client, 
         for url in (f"/work/recruitment/?unit={org['b'].code}", f"/work/recruitment/{a.pk}/"):
             r = client.get(url)
             assert r.status_code == 200 and foreign_words(r.content.decode()) == set(), (who, url)
+
+
+def test_reminders_before_overdue_and_escalation(org, clock):
+    from qms.models import Notification
+    from workflows.recruitment_reminders import send_recruitment_reminders
+
+    a = _apply(org)  # talk due 2024-02-10
+    assert send_recruitment_reminders(D(2024, 1, 20)).sent == 0
+    r = send_recruitment_reminders(D(2024, 2, 5))
+    assert r.sent == 1 and Notification.objects.get(user=org["sec"]).title == "李明(发展党员):派人同入党申请人谈话,期限 2024-02-10"
+    assert send_recruitment_reminders(D(2024, 2, 6)).sent == 0  # once
+    r = send_recruitment_reminders(D(2024, 3, 1))  # 20 days overdue: > escalate_after_days (15)
+    assert (r.sent, r.escalated) == (1, 0)  # nobody holds the 书记 seat of the committee in this fixture
+    sec_c = factories.user("sec_c")
+    m = factories.member(org["b2"], "党委书记")
+    core.member_update(m, actor=None, reason="账号", user=sec_c)
+    core.position_assign(actor=None, member=m, unit=org["c"], title="secretary", start=D(2020, 1, 1))
+    r = send_recruitment_reminders(D(2024, 3, 2))
+    assert r.escalated == 1 and "第一党支部 · 李明" in Notification.objects.get(user=sec_c).title
+    assert a.steps.count() == 1

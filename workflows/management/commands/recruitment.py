@@ -1,5 +1,6 @@
 """manage.py recruitment — every open applicant of a subtree by stage, with days in stage, the
-next step, its deadline and whether it is overdue (JSON or CSV)."""
+next step, its deadline and whether it is overdue (JSON or CSV); ``--remind`` sends the day's
+reminders and escalations (workflows/recruitment_reminders.py)."""
 import csv
 import json
 
@@ -17,8 +18,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--unit", help="组织编码(默认为组织树的根)")
         parser.add_argument("--format", choices=["json", "csv"], default="json")
+        parser.add_argument("--remind", action="store_true", help="发送到期前、逾期提醒并向上级报告(每日运行)")
 
-    def handle(self, *args, unit=None, format: str = "json", **options):
+    def handle(self, *args, unit=None, format: str = "json", remind=False, **options):
+        if remind:
+            from workflows.recruitment_reminders import send_recruitment_reminders
+
+            r = send_recruitment_reminders()
+            self.stdout.write(f"发展党员提醒:发送 {r.sent} 条,报告上级 {r.escalated} 条")
+            return
         if unit:
             root = Unit.objects.filter(code=unit).first()
             if root is None:
