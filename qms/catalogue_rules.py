@@ -67,6 +67,18 @@ def tree_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
                     origin=origin_of(source)[0], enforced=("warning",) if post_sites else (), where=post_sites)
 
 
+def seat_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """空缺补选: the offices each kind of unit must have filled (``tree.toml`` [seats])."""
+    from qms.models import PositionTitle
+    from qms.structure import required_seats
+
+    sites = checked_sites(("qms.structure.tree_warnings", "required_seats"))
+    for kind, (titles, source) in required_seats().items():
+        yield Entry(key=f"tree:seats:{kind}", kind="structure", title=f"{UnitKind(kind).label}须配备(空缺时提示补选)",
+                    value="、".join(str(PositionTitle(t).label) for t in titles), source=source,
+                    origin=origin_of(source)[0], enforced=("warning",) if sites else (), where=sites)
+
+
 def ledger_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     """留痕: every change is a ledger entry chained by hash; the chain is verified."""
     sites = checked_sites(("qms.ledger.record", "prev_hash"), ("qms.ledger.verify", "prev_hash"))

@@ -47,7 +47,10 @@ def _record(org, actor, unit, by, **kw):
 def test_every_kind_of_matter_cites_its_source():
     kinds = decision_kinds()
     assert {"term_extend", "term_advance", "election_request", "election_approval", "committee_filing"} <= set(kinds)
-    assert all(k.source.startswith("seed 001") for k in kinds.values())
+    election = ("term_extend", "term_advance", "election_request", "election_approval", "committee_filing")
+    assert all(kinds[k].source.startswith("seed 001") for k in election)
+    # kinds other processes add (发展党员's approvals) cite the regulation that gives the decision
+    assert all(k.source.startswith(("seed ", "《")) for k in kinds.values())
 
 
 def test_the_secretary_of_the_unit_above_records_a_decision_with_its_file_and_the_ledger(org, settings, tmp_path):

@@ -70,6 +70,7 @@ from tests.test_permissions import build_org
 from workflows import dues
 from workflows import services as wsvc
 from workflows.models import (
+    Applicant,
     Attachment,
     Attendance,
     DuesNonPayment,
@@ -77,6 +78,7 @@ from workflows.models import (
     FollowUp,
     Occurrence,
     Record,
+    RecruitStep,
     RemovalRequest,
     State,
 )
@@ -679,6 +681,49 @@ def _(org):
     req = dues.removal_request(_plain(org), actor=org["sec_b1"], reason="连续6个月未交党费")
     return Case(f"/work/dues/?unit={org['b1'].code}", {"action": "approve", "request": req.pk, "note": "同意"},
                 lambda: RemovalRequest.objects.get(pk=req.pk).state, org["b1"])
+
+
+def _applicant(org, until: str):
+    """An applicant of 第一党支部 whose next step is ``until`` (steps done by the system itself)."""
+    from qms.models import MemberCategory
+    from workflows import recruitment_services as rs
+
+    day = TODAY - dt.timedelta(days=800)
+    a = rs.applicant_register(actor=None, unit=org["b1"], name="申请人甲", gender="F", id_number=factories.id_number(birth=D(2000, 3, 1)),
+                              birth_date=D(2000, 3, 1), applied_on=day)
+    full = list(Member.objects.filter(memberships__unit=org["b1"], category=MemberCategory.FULL).values_list("pk", flat=True)[:2])
+    plan = [("talk", 10, {}), ("activist_decide", 20, {}), ("activist_file", 25, {}), ("contacts", 30, {"people": full[:1]}),
+            ("candidate_decide", 400, {}), ("candidate_file", 405, {}), ("sponsors", 410, {"people": full}),
+            ("political_review", 415, {}), ("training", 420, {"days": 3}), ("committee_review", 425, {})]
+    for key, offset, extra in plan:
+        if key == until:
+            break
+        rs.branch_step(a, actor=None, step=key, done_on=day + dt.timedelta(days=offset), **extra)
+    return a
+
+
+@scenario("recruitment.apply")
+def _(org):
+    return Case(f"/work/recruitment/?unit={org['b1'].code}",
+                {"name": "申请人乙", "gender": "M", "id_number": factories.id_number(birth=D(2001, 4, 2)),
+                 "birth_date": "2001-04-02", "applied_on": _iso(TODAY)},
+                lambda: Applicant.objects.filter(unit=org["b1"]).count(), org["b1"])
+
+
+@scenario("recruitment.step")
+def _(org):
+    a = _applicant(org, "talk")
+    return Case(f"/work/recruitment/{a.pk}/", {"step": "talk", "done_on": _iso(a.applied_on + dt.timedelta(days=5))},
+                lambda: RecruitStep.objects.filter(applicant=a).count(), org["b1"])
+
+
+@scenario("recruitment.higher")
+def _(org):
+    a = _applicant(org, "pre_review")
+    return Case(f"/work/recruitment/{a.pk}/", {"step": "pre_review", "done_on": _iso(TODAY),
+                                               "notice_start": _iso(TODAY - dt.timedelta(days=30)),
+                                               "notice_end": _iso(TODAY - dt.timedelta(days=10))},
+                lambda: RecruitStep.objects.filter(applicant=a).count(), org["b1"])
 
 
 # ---------------------------------------------------------------------------- 内部审核

@@ -14,6 +14,8 @@ class WorkflowsConfig(AppConfig):
         # quorum, reminder points, 党费 prepayment and arrears routing: overridable per organisation
         rules.register(Path(__file__).with_name("rules.toml"))
         rules.register(Path(__file__).with_name("election.toml"))  # 换届选举 (workflows/election.py)
+        # 发展党员的时间规则 (《中国共产党发展党员工作细则》): overridable per organisation
+        rules.register(Path(__file__).with_name("recruitment_rules.toml"))
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
@@ -22,7 +24,8 @@ class WorkflowsConfig(AppConfig):
         from workflows import election_flows, models, scheduler  # noqa: F401  (the election process proxy model)
 
         ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
-                        models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate)
+                        models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate,
+                        models.Applicant, models.RecruitStep)
 
         def _on_event(sender, event, **kwargs):
             return scheduler.on_member_event(event)  # the occurrences it created (the page names them)
@@ -34,6 +37,9 @@ class WorkflowsConfig(AppConfig):
 
         for panel in (panels.compliance_panel, panels.due_panel, panels.overdue_panel, panels.waiting_panel):
             register_home_panel(panel)
+        from workflows.recruitment_views import recruitment_panel
+
+        register_home_panel(recruitment_panel)  # 发展党员: applicants of the scope, overdue first
 
         from qms import catalogue
         from workflows import catalogue as workflow_rules
@@ -42,9 +48,10 @@ class WorkflowsConfig(AppConfig):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
 
         from qms.demo import register_step
-        from workflows.demo import history_step
+        from workflows.demo import history_step, recruitment_step
 
         register_step("执行记录", history_step)
         from workflows.election_demo import election_step
 
         register_step("换届选举", election_step)
+        register_step("发展党员", recruitment_step)

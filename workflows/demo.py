@@ -199,3 +199,71 @@ def _hold(occ: Occurrence, day: dt.date, rng: random.Random, admin, *, incomplet
         done = min(fu.due_date, timezone.localdate())
         services.followup_done(fu, actor=None, done_on=done, outcome="已按期完成")
     services.occurrence_close(occ, actor=None)
+
+
+# ------------------------------------------------------------------ 发展党员 (a demo step)
+
+#: (name, gender, the step the applicant's next action is, days ago of the application)
+APPLICANTS = [
+    ("王晓雨", "F", "talk", 40),             # 申请入党: the talk is overdue
+    ("陈思远", "M", "candidate_decide", 260),  # 入党积极分子: not yet a year
+    ("刘佳怡", "F", "committee_review", 560),  # 发展对象: training done, 支委会 next
+    ("赵宇航", "M", "vote", 600),              # 预备党员的接收: 支部大会 next
+    ("孙明哲", "M", "probation_assessment", 700),  # 预备期
+]
+RECRUIT_BRANCH = "HX-Z1-B1"
+
+
+def _demo_id(n: int, birth: dt.date) -> str:
+    body = f"510107{birth:%Y%m%d}{600 + n:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def recruitment_step(root, admin, progress=None) -> str:
+    """Applicants at every stage of 发展党员 in one branch of the demo committee, each step through
+    the services (so the ledger, the Member's category and the work items are real)."""
+    from qms.models import Member
+    from workflows import recruitment_services as rs
+    from workflows.services import roster_on
+
+    unit = Unit.objects.filter(code=RECRUIT_BRANCH).first()
+    if unit is None:
+        return "没有示例党支部,跳过"
+    today = timezone.localdate()
+    full = list(Member.objects.filter(memberships__unit=unit, memberships__end__isnull=True, category=MemberCategory.FULL)
+                .order_by("pk").values_list("pk", flat=True))
+    # offsets (days after the application) of each step, the 细则's time rules respected
+    plan = [("talk", 20), ("activist_decide", 30), ("activist_file", 35), ("contacts", 40), ("assessment", 200),
+            ("candidate_decide", 400), ("candidate_file", 405), ("sponsors", 410), ("political_review", 420),
+            ("training", 430), ("committee_review", 440), ("pre_review", 455), ("form", 460), ("vote", 470),
+            ("higher_talk", 480), ("approve", 500), ("approve_file", 505), ("join_group", 510), ("oath", 515)]
+    made = 0
+    for n, (name, gender, until, ago) in enumerate(APPLICANTS):
+        birth = dt.date(1996 + n, 3 + n, 10 + n)
+        start = today - dt.timedelta(days=ago)
+        a = rs.applicant_register(actor=admin, unit=unit, name=name, gender=gender, id_number=_demo_id(n, birth),
+                                  birth_date=birth, applied_on=start)
+        for key, offset in plan:
+            if key == until:
+                break
+            day = start + dt.timedelta(days=offset)
+            extra: dict = {}
+            if key == "contacts":
+                extra = {"people": full[:1]}
+            elif key == "sponsors":
+                extra = {"people": full[:2]}
+            elif key == "training":
+                extra = {"days": 3, "hours": 24}
+            elif key == "pre_review":
+                extra = {"notice_start": day - dt.timedelta(days=12), "notice_end": day - dt.timedelta(days=2),
+                         "document_no": f"华兴党委〔{day.year}〕{20 + n}号"}
+            elif key == "approve":
+                extra = {"document_no": f"华兴党委〔{day.year}〕{40 + n}号"}
+            elif key == "vote":
+                present = list(roster_on(unit, day).filter(category=MemberCategory.FULL).values_list("pk", flat=True))
+                extra = {"present": present, "for": len(present)}
+            rs.record_step(a, actor=admin, step=key, done_on=day, **extra)
+            a.refresh_from_db()
+        made += 1
+    return f"发展党员:{made} 名对象,分处五个阶段(示例党支部 {unit.name})"

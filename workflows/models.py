@@ -533,3 +533,107 @@ class ElectionCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.election} {self.member}"
+
+
+class RecruitStage(models.TextChoices):
+    """发展党员的阶段 (workflows/recruitment.toml ``[stages]``), then the two ends."""
+
+    APPLYING = "applying", _("申请入党")
+    ACTIVIST = "activist", _("入党积极分子的确定和培养教育")
+    CANDIDATE = "candidate", _("发展对象的确定和考察")
+    RECEIVING = "receiving", _("预备党员的接收")
+    PROBATION = "probation", _("预备党员的教育考察和转正")
+    DONE = "done", _("已转为正式党员")
+
+
+class Applicant(ConcurrentTransitionMixin, models.Model):
+    """发展党员对象 — one person's way from 入党申请 to 正式党员 in one 党支部.
+
+    The person is only an applicant (not on the roster) until the branch decides them an
+    入党积极分子; then a ``Member`` is created (category 入党积极分子) and linked here, and each
+    later stage change updates that Member's category through ``qms.services`` (ledgered).
+    The stage lives in ``stage`` (FSM); each step done is a ``RecruitStep``."""
+
+    scope_unit_lookup = "unit"
+
+    unit = models.ForeignKey(Unit, verbose_name=_("党支部"), on_delete=models.PROTECT, related_name="applicants")
+    name = models.CharField(_("姓名"), max_length=50)
+    gender = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))])
+    id_number = models.CharField(_("身份证号"), max_length=18)
+    birth_date = models.DateField(_("出生日期"))
+    applied_on = models.DateField(_("递交入党申请书日期"))
+    member = models.OneToOneField("qms.Member", verbose_name=_("党员档案"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="applicant")
+    stage = FSMField(_("阶段"), max_length=12, choices=RecruitStage.choices, default=RecruitStage.APPLYING, protected=True)
+    stage_since = models.DateField(_("进入本阶段日期"))
+    probation_end = models.DateField(_("预备期满日期"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("发展党员对象")
+        verbose_name_plural = _("发展党员对象")
+        ordering = ["unit_id", "applied_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["id_number"], condition=~Q(stage="done"), name="one_open_applicant_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.get_stage_display()})"
+
+    @transition(field=stage, source=RecruitStage.APPLYING, target=RecruitStage.ACTIVIST)
+    def to_activist(self) -> None:
+        """确定为入党积极分子."""
+
+    @transition(field=stage, source=RecruitStage.ACTIVIST, target=RecruitStage.CANDIDATE)
+    def to_candidate(self) -> None:
+        """列为发展对象."""
+
+    @transition(field=stage, source=RecruitStage.CANDIDATE, target=RecruitStage.RECEIVING)
+    def to_receiving(self) -> None:
+        """支部委员会审查,进入接收程序."""
+
+    @transition(field=stage, source=RecruitStage.RECEIVING, target=RecruitStage.PROBATION)
+    def to_probation(self) -> None:
+        """编入党支部和党小组,进入预备期."""
+
+    @transition(field=stage, source=RecruitStage.PROBATION, target=RecruitStage.DONE)
+    def to_done(self) -> None:
+        """转正材料归档."""
+
+
+class RecruitStep(models.Model):
+    """发展党员步骤记录 — one step of workflows/recruitment.toml done for one applicant: who
+    recorded it, the day it was done, what its record holds, and (for the higher
+    organisation's steps) the unit that decided and its 批复文号; an approval is recorded as a
+    上级批复 (``qms.HigherDecision``, the one record of every higher decision) and linked here."""
+
+    scope_unit_lookup = "applicant__unit"
+
+    applicant = models.ForeignKey(Applicant, verbose_name=_("发展党员对象"), on_delete=models.PROTECT, related_name="steps")
+    step = models.CharField(_("步骤"), max_length=30)
+    done_on = models.DateField(_("办理日期"))
+    note = models.CharField(_("情况说明"), max_length=500, blank=True)
+    data = models.JSONField(_("记录内容"), default=dict, blank=True)
+    decided_by_unit = models.ForeignKey(Unit, verbose_name=_("审批组织"), null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    document_no = models.CharField(_("批复文号"), max_length=60, blank=True)
+    decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("上级批复"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    deadline = models.DateField(_("期限"), null=True, blank=True)
+    days_overdue = models.PositiveIntegerField(_("逾期天数"), default=0)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("发展党员步骤记录")
+        verbose_name_plural = _("发展党员步骤记录")
+        ordering = ["applicant_id", "done_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.applicant.name} {self.step} {self.done_on}"
+
+
+# the viewflow process of an applicant's work items (a proxy model: registered with the app)
+from workflows.recruitment_flow import RecruitmentProcess  # noqa: E402,F401

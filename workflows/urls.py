@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import election_views, history_views, views
+from workflows import election_views, history_views, recruitment_views, views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),
     path("dues/", views.dues_page, name="dues_page"),
     path("people/", views.people_page, name="people_duties"),
+    path("recruitment/", recruitment_views.recruitment_list, name="recruitment_list"),
+    path("recruitment/<id:pk>/", recruitment_views.applicant_detail, name="recruitment_applicant"),
     path("history/", history_views.history_import_page, name="history_import"),
     path("history/confirm/", history_views.history_import_confirm, name="history_import_confirm"),
     path("history/<str:token>/", history_views.history_import_preview, name="history_import_preview"),

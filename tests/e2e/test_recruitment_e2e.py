@@ -1,0 +1,79 @@
+"""发展党员 in Chromium, on the demo data: the branch secretary records a 支部大会 vote for an
+applicant (refused first without quorum), the 党总支 records the talk and the approval, the
+secretary puts the new 预备党员 into the branch — a stage change; both pages fit 390 px."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from qms.models import Unit
+from tests.e2e.conftest import login, shot
+from workflows.demo import recruitment_step
+from workflows.models import Applicant, RecruitStage
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _setup() -> Applicant:
+    call_command("demo", "--no-history", stdout=io.StringIO())
+    recruitment_step(Unit.objects.get(code="HX"), get_user_model().objects.get(username="admin"))
+    return Applicant.objects.get(name="赵宇航")  # the demo's applicant whose next step is the 支部大会
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_an_applicant_through_the_branch_meeting_vote_and_a_stage_change(page, browser, live_server):
+    a = _setup()
+    assert a.stage == RecruitStage.RECEIVING
+    login(page, "shuji_b1", "demo-shuji-2026")
+    page.goto("/work/recruitment/?unit=HX-Z1-B1")
+    assert "第4阶段 · 预备党员的接收(1人)" in page.content() and "已逾期" in page.content()
+    page.click("text=赵宇航")
+    assert "下一步:15. 支部大会讨论接收预备党员" in page.content()
+    boxes = page.locator("input[name=present]")
+    n = boxes.count()
+    assert n >= 3
+    boxes.nth(0).check()  # one present: no quorum
+    page.fill("input[name=for]", "1")
+    page.click("button:text-is('登记')")
+    assert "支部大会不能表决" in page.content()
+    for i in range(n):
+        page.locator("input[name=present]").nth(i).check()
+    page.fill("input[name=for]", str(n))
+    page.fill("input[name=against]", "0")
+    page.fill("input[name=abstain]", "0")
+    page.click("button:text-is('登记')")
+    assert "已登记“支部大会讨论接收预备党员”" in page.content()
+    assert "由上级党委的书记、委员办理" in page.content()  # the next step is the higher organisation's
+    shot(page, "e2e-recruitment-vote")
+
+    upper = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
+    login(upper, "zongzhi", "demo-zongzhi-2026")
+    upper.goto(f"/work/recruitment/{a.pk}/")
+    upper.click("button:text-is('登记')")  # 上级党委派人谈话, today
+    assert "已登记“上级党委派人谈话”" in upper.content()
+    upper.fill("input[name=document_no]", "运行党总支〔2026〕1号")
+    upper.click("button:text-is('登记')")  # 审批
+    assert "已登记“基层党委审批(接收预备党员)”" in upper.content(), upper.inner_text("main")[:800]
+    upper.click("button:text-is('登记')")  # 备案
+    a.refresh_from_db()
+    assert a.member.category == "probationary"
+
+    page.goto(f"/work/recruitment/{a.pk}/")
+    page.click("button:text-is('登记')")  # 编入党支部和党小组: the stage changes
+    a.refresh_from_db()
+    assert a.stage == RecruitStage.PROBATION
+    assert "赵宇航 · 预备党员的教育考察和转正" in page.content()
+    assert "运行党总支〔2026〕1号" in page.content()
+
+    phone = browser.new_context(locale="zh-CN", base_url=live_server.url, viewport={"width": 390, "height": 800}).new_page()
+    login(phone, "shuji_b1", "demo-shuji-2026")
+    for url in ("/work/recruitment/?unit=HX-Z1-B1", f"/work/recruitment/{a.pk}/"):
+        phone.goto(url)
+        assert _fits(phone), url
+    shot(phone, "e2e-recruitment-phone")

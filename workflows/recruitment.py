@@ -1,0 +1,119 @@
+"""发展党员 — the process as data (``recruitment.toml``): 5 stages, 25 steps, each with who does
+it, what its record holds and its time rule; the numbers are organisation rules
+(``recruitment_rules.toml``, registered in ``WorkflowsConfig.ready``, overridable per
+organisation by ``PolicyOverride``). Date arithmetic for the rules lives here too.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from qms.models import MemberCategory
+
+_FILE = Path(__file__).with_name("recruitment.toml")
+RULES_FILE = Path(__file__).with_name("recruitment_rules.toml")
+
+BY = {"branch": "党支部", "higher": "上级党委"}
+KINDS = ("application", "plain", "contacts", "sponsors", "training", "notice", "vote", "approval", "decision")
+UNITS = ("months", "workdays", "years_of_age", "")
+ANCHORS = ("probation_end",)  # a time counted from a computed day rather than a step
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    label: str
+    category: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    n: int
+    label: str
+    stage: str
+    by: str
+    kind: str
+    record: str
+    repeat: bool
+    source: str
+    decision: str = ""  # the 上级批复 kind an approval is recorded as (qms/rules/decisions.toml)
+    rule: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def by_label(self) -> str:
+        return BY[self.by]
+
+
+@dataclass(frozen=True)
+class Process:
+    stages: dict[str, Stage]
+    steps: tuple[Step, ...]
+
+    def step(self, key: str) -> Step:
+        return self.by_key[key]
+
+    @property
+    def by_key(self) -> dict[str, Step]:
+        return {s.key: s for s in self.steps}
+
+    def stage_steps(self, stage: str) -> list[Step]:
+        return [s for s in self.steps if s.stage == stage]
+
+
+@cache
+def process() -> Process:
+    """The steps of ``recruitment.toml``, checked: every rule names a known rule key and a source."""
+    from qms.decision_kinds import decision_kinds
+    from qms.rules import defaults
+
+    data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
+    stages = {}
+    for i, (k, v) in enumerate(data["stages"].items(), 1):
+        if v["category"] and v["category"] not in MemberCategory.values:
+            raise ValueError(f"recruitment.toml stage {k}: unknown category {v['category']}")
+        stages[k] = Stage(k, v["label"], v["category"], i)
+    steps, keys = [], set()
+    known_rules = defaults()
+    for n, v in enumerate(data["steps"], 1):
+        rule = dict(v.get("rule", {}))
+        source = rule.pop("source", "").strip()
+        where = f"recruitment.toml step {v.get('key')}"
+        if not source:
+            raise ValueError(f"{where}: a source is required")
+        if v["stage"] not in stages or v["by"] not in BY or v["kind"] not in KINDS or v["key"] in keys:
+            raise ValueError(f"{where}: stage, by, kind or key invalid")
+        for name, value in rule.items():
+            if name == "unit":
+                if value not in UNITS:
+                    raise ValueError(f"{where}: unit {value}")
+            elif name == "after":
+                if value not in keys and value not in ANCHORS:
+                    raise ValueError(f"{where}: after {value} is not an earlier step")
+            elif value not in known_rules:
+                raise ValueError(f"{where}: rule {name} = {value} is not an organisation rule")
+        decision = v.get("decision", "")
+        if (v["kind"] == "approval") != bool(decision) or (decision and decision not in decision_kinds()):
+            raise ValueError(f"{where}: an approval names its 上级批复 kind (decisions.toml), nothing else does")
+        keys.add(v["key"])
+        steps.append(Step(v["key"], n, v["label"], v["stage"], v["by"], v["kind"], v["record"],
+                          bool(v.get("repeat", False)), source, decision, rule))
+    if len(steps) != 25 or len(stages) != 5:
+        raise ValueError("recruitment.toml: the 细则 has 5 stages and 25 steps")
+    return Process(stages, tuple(steps))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (the month's last day where it is shorter)."""
+    m = day.month - 1 + months
+    year, month = day.year + m // 12, m % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
