@@ -216,6 +216,7 @@ CELERY_BEAT_SCHEDULE = {
     "schedule-occurrences": {"task": "workflows.schedule", "schedule": 24 * 3600.0},
     "mark-missed-occurrences": {"task": "workflows.mark_missed", "schedule": 24 * 3600.0},
     "send-reminders": {"task": "workflows.send_reminders", "schedule": 24 * 3600.0},
+    "send-recruitment-reminders": {"task": "workflows.send_recruitment_reminders", "schedule": 24 * 3600.0},
     "notify-dues-arrears": {"task": "workflows.notify_arrears", "schedule": 24 * 3600.0},
     "escalate-overdue-capa": {"task": "audits.escalate_overdue", "schedule": 24 * 3600.0},
     "reap-stale-packs": {"task": "audits.reap_stale_packs", "schedule": 60.0},

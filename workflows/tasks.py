@@ -23,6 +23,15 @@ def send_reminders_task() -> dict:
     return {"sent": r.sent, "escalated": r.escalated, "terms": r.terms}
 
 
+@shared_task(acks_late=True, name="workflows.send_recruitment_reminders")
+def send_recruitment_reminders_task() -> dict:
+    """发展党员: reminders before a step's deadline, overdue notices and their escalation."""
+    from workflows.recruitment_reminders import send_recruitment_reminders
+
+    r = send_recruitment_reminders()
+    return {"sent": r.sent, "escalated": r.escalated}
+
+
 @shared_task(acks_late=True, name="workflows.notify_arrears")
 def notify_arrears_task() -> int:
     from qms.models import Unit
