@@ -11,13 +11,14 @@ separation of duties themselves (driving viewflow from code skips its permission
 """
 from __future__ import annotations
 
-from django.contrib.contenttypes.models import ContentType
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.models import Process, Task
-from viewflow.workflow.status import PROCESS, STATUS
+from viewflow.workflow.status import PROCESS
+
+from procedures import workitems
 
 
 class ApprovalProcess(Process):
@@ -51,15 +52,11 @@ class DocumentApprovalFlow(flow.Flow):
         return activation.process
 
 
-OPEN = [STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED]
+OPEN = workitems.OPEN
 
 
 def _open_process(version) -> ApprovalProcess | None:
-    ct = ContentType.objects.get_for_model(version)
-    return (
-        ApprovalProcess.objects.filter(artifact_content_type=ct, artifact_object_id=version.pk, status=PROCESS.NEW)
-        .order_by("-pk").first()
-    )
+    return workitems.process_of(ApprovalProcess, version, running_only=True)
 
 
 def begin(version) -> ApprovalProcess:
@@ -72,18 +69,7 @@ def begin(version) -> ApprovalProcess:
 
 def complete(version, node, user) -> None:
     """Mark the open ``node`` task of the version's process done by ``user``."""
-    process = _open_process(version)
-    if process is None:
-        process = begin(version)
-    task = Task.objects.filter(process=process, flow_task=node, status__in=OPEN).first()
-    if task is None:
-        return
-    with task.activation() as activation:
-        if activation.status == STATUS.NEW:
-            activation.assign(user)
-        if activation.status == STATUS.ASSIGNED:
-            activation.start(None)
-        activation.execute()
+    workitems.complete_open_task(_open_process(version) or begin(version), node, user)
 
 
 def cancel(version) -> None:

@@ -7,13 +7,14 @@ rule itself (driving viewflow from code skips its permission checks).
 """
 from __future__ import annotations
 
-from django.contrib.contenttypes.models import ContentType
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.models import Process, Task
-from viewflow.workflow.status import PROCESS, STATUS
+from viewflow.workflow.status import PROCESS
+
+from procedures import workitems
 
 
 class ElectionProcess(Process):
@@ -48,12 +49,11 @@ class ElectionFlow(flow.Flow):
         return activation.process
 
 
-OPEN = [STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED]
+OPEN = workitems.OPEN
 
 
 def process_of(election) -> ElectionProcess | None:
-    ct = ContentType.objects.get_for_model(election)
-    return ElectionProcess.objects.filter(artifact_content_type=ct, artifact_object_id=election.pk).order_by("-pk").first()
+    return workitems.process_of(ElectionProcess, election)
 
 
 def begin(election) -> ElectionProcess:
@@ -62,16 +62,7 @@ def begin(election) -> ElectionProcess:
 
 def complete(election, node, user) -> None:
     """Mark the open ``node`` task of the election's process done by ``user``."""
-    process = begin(election)
-    task = Task.objects.filter(process=process, flow_task=node, status__in=OPEN).first()
-    if task is None:
-        return
-    with task.activation() as activation:
-        if activation.status == STATUS.NEW:
-            activation.assign(user)
-        if activation.status == STATUS.ASSIGNED:
-            activation.start(None)
-        activation.execute()
+    workitems.complete_open_task(begin(election), node, user)
 
 
 def open_task_titles(election) -> list[str]:

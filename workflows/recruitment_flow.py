@@ -8,13 +8,14 @@ own checks). Locking is ``select_for_update`` on the process row.
 """
 from __future__ import annotations
 
-from django.contrib.contenttypes.models import ContentType
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.models import Process, Task
-from viewflow.workflow.status import PROCESS, STATUS
+from viewflow.workflow.status import PROCESS
+
+from procedures import workitems
 
 
 class RecruitmentProcess(Process):
@@ -50,12 +51,11 @@ class RecruitmentFlow(flow.Flow):
         return activation.process
 
 
-OPEN = [STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED]
+OPEN = workitems.OPEN
 
 
 def process_of(applicant) -> RecruitmentProcess | None:
-    ct = ContentType.objects.get_for_model(applicant)
-    return RecruitmentProcess.objects.filter(artifact_content_type=ct, artifact_object_id=applicant.pk).order_by("-pk").first()
+    return workitems.process_of(RecruitmentProcess, applicant)
 
 
 def begin(applicant) -> RecruitmentProcess:
@@ -64,17 +64,7 @@ def begin(applicant) -> RecruitmentProcess:
 
 def finish_stage(applicant, stage: str, user) -> None:
     """The stage ``stage`` ended: complete its open task (the next stage's task opens)."""
-    process = process_of(applicant) or begin(applicant)
-    node = getattr(RecruitmentFlow, stage)
-    task = Task.objects.filter(process=process, flow_task=node, status__in=OPEN).first()
-    if task is None:
-        return
-    with task.activation() as activation:
-        if activation.status == STATUS.NEW:
-            activation.assign(user)
-        if activation.status == STATUS.ASSIGNED:
-            activation.start(None)
-        activation.execute()
+    workitems.complete_open_task(begin(applicant), getattr(RecruitmentFlow, stage), user)
 
 
 def open_stage(applicant) -> str | None:
