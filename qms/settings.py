@@ -175,6 +175,9 @@ QMS_PACK_PROCESSES = int(os.environ.get("QMS_PACK_PROCESSES", "0"))
 #: 2026-12-02, 2 processes against one: a 党支部's year (21 pages) 1.26× as fast, a 党总支's year
 #: (99 pages) 1.41×; raise it where memory is short (docs/operations.md).
 QMS_PACK_PARALLEL_FROM_BYTES = int(os.environ.get("QMS_PACK_PARALLEL_FROM_BYTES", "0"))
+#: Seconds the builder waits for one part from a layout worker before it lays out the rest itself
+#: (a stuck worker then costs time, never the pack): a part takes seconds.
+QMS_PACK_PART_TIMEOUT = float(os.environ.get("QMS_PACK_PART_TIMEOUT", "300"))
 #: The years a page, export or report can be asked about (qms/params.py): this product's default,
 #: wide enough for any record a committee keeps in it (2000 is before any 党建 information system
 #: it replaces) and far from the limits of dates (year 1 and 9999), beyond which a year is a typing

@@ -42,6 +42,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as PartTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
@@ -186,16 +187,22 @@ def lay_out_parts(htmls: Sequence[str], lay_out, pdf_fonts: dict, processes: int
     layout.processes = processes
     _fork_state(lay_out, pdf_fonts)
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker)
+    broken = False
     try:
         with _children_allowed():  # a forking executor starts all its workers at the first submit
             futures = [pool.submit(_work, html) for html in htmls]
-        broken = False
+        wait = part_timeout()
         for html, future in zip(htmls, futures, strict=True):
             try:
-                done = future.result()  # a part done before the pool broke is still good
+                # a part done before the pool broke is still good; once it broke, none is waited for
+                done = future.result(timeout=0 if broken else wait) if not broken or future.done() else None
             except BrokenProcessPool:  # a worker died (killed, out of memory): the parts not back are laid out here
                 if not broken:
                     log.warning("证据包排版进程意外退出,未完成的部分由本进程排版", exc_info=True)
+                broken, done = True, None
+            except PartTimeout:  # a worker that never answers (stuck): the same — the builder lays out the rest
+                if not broken:
+                    log.warning("证据包排版进程 %s 秒未交回一个部分,未完成的部分由本进程排版", wait)
                 broken, done = True, None
             if done is None:
                 layout.parts_here += 1
@@ -205,8 +212,19 @@ def lay_out_parts(htmls: Sequence[str], lay_out, pdf_fonts: dict, processes: int
                 _add_glyphs(pdf_fonts, glyphs)
                 yield pages
     finally:
+        if broken:  # a stuck worker would never let the pool shut down: end the workers first
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
         _WORKER.clear()
+
+
+def part_timeout() -> float:
+    """How long the builder waits for one part from a worker before laying out the rest itself
+    (``QMS_PACK_PART_TIMEOUT`` seconds; a part takes seconds, the longest chapter well under a minute)."""
+    from django.conf import settings
+
+    return float(getattr(settings, "QMS_PACK_PART_TIMEOUT", 300))
 
 
 def _here(html: str, lay_out, pdf_fonts: dict) -> list:

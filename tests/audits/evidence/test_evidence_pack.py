@@ -430,6 +430,15 @@ def _dying_at_the_ticket_register(html: str):
     return _REAL_WORK(html)
 
 
+def _stuck_at_the_ticket_register(html: str):
+    """A worker that never answers at chapter 10 (stuck on a lock, say)."""
+    if "纠正措施台账" in html:
+        import time
+
+        time.sleep(3600)
+    return _REAL_WORK(html)
+
+
 def _refusing_the_first_branch(html: str):
     """A worker that sends back every part but those naming 第一党支部 (module level: the pool pickles it by name)."""
     return None if "第一党支部" in html else _REAL_WORK(html)
@@ -462,6 +471,24 @@ def test_when_a_worker_dies_the_builder_lays_out_the_rest(held, tmp_path, monkey
     assert two.layout.processes == 2 and 0 < two.layout.parts_here < two.layout.parts
     assert _run("pdftotext", "-layout", "-f", "2", str(two.pdf_path), "-") == _run("pdftotext", "-layout", "-f", "2", str(one.pdf_path), "-")
     assert verify_pack(two.zip_path) == []
+
+
+def test_when_a_worker_never_answers_the_builder_lays_out_the_rest(held, tmp_path, monkeypatch, settings):
+    """A worker stuck on a part (it never answers) costs the part timeout, never the pack: the builder
+    lays out the parts not back, ends the workers, and the PDF is the one-process PDF."""
+    import multiprocessing
+
+    _tools()
+    from audits.evidence import builder, parts
+
+    settings.QMS_PACK_PART_TIMEOUT = 5
+    monkeypatch.setattr(builder, "PART_ROWS", 1)
+    monkeypatch.setattr(parts, "_work", _stuck_at_the_ticket_register)
+    two = build_pack(held["c"], dt.date(TODAY.year - 1, 1, 1), TODAY, out_dir=tmp_path / "two", generated_by="测试", processes=2)
+    assert multiprocessing.active_children() == []
+    one = build_pack(held["c"], dt.date(TODAY.year - 1, 1, 1), TODAY, out_dir=tmp_path / "one", generated_by="测试", processes=1)
+    assert two.layout.processes == 2 and 0 < two.layout.parts_here < two.layout.parts
+    assert _run("pdftotext", "-layout", "-f", "2", str(two.pdf_path), "-") == _run("pdftotext", "-layout", "-f", "2", str(one.pdf_path), "-")
 
 
 def _alive(pid: int) -> bool:
