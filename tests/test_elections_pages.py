@@ -13,9 +13,14 @@ TODAY = timezone.localdate()
 
 
 def _post(client, data):
+    """POST one step; the page after it (each step's form, refusals included) shows no English words."""
+    from tests.test_crawl import foreign_words
+
     r = client.post("/work/elections/B/", data, follow=True)
     assert r.status_code == 200
-    return r.content.decode()
+    body = r.content.decode()
+    assert foreign_words(body) == set(), data.get("step")
+    return body
 
 
 def test_the_page_takes_an_election_from_nominating_to_the_new_committee(client, org):  # noqa: F811
