@@ -4,12 +4,9 @@ occurrence get one success and one clear refusal (row lock + optimistic FSM lock
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import mimetypes
-from pathlib import PurePath
 from typing import NamedTuple
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -18,7 +15,8 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
-from qms import archives, ledger, limits, permissions
+from qms import ledger, limits, permissions
+from qms import services as core_services
 from qms.models import (
     COMMITTEE_TITLES,
     PARTY_MEMBER_CATEGORIES,
@@ -800,27 +798,9 @@ def record_amend(occ: Occurrence, *, actor, reason: str, elements: dict) -> Reco
     return rec
 
 
-ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
-                   ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
-
-
-def read_upload(upload) -> tuple[str, str, bytes, str]:
-    """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
-    size-limited, ZIP-based Office files checked unpacked (no zip bombs), the user's path dropped. Returns (name, extension, bytes, SHA-256)."""
-    name = PurePath(upload.name or "").name
-    ext = PurePath(name.lower()).suffix
-    if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
-        raise ValidationError(f"不允许的文件类型:{name}(只接受 PDF、PNG、JPG、DOCX、XLSX)")
-    if upload.size > settings.QMS_MAX_UPLOAD_BYTES:
-        raise ValidationError(f"文件过大({upload.size / 1048576:.1f} MB),上限 {settings.QMS_MAX_UPLOAD_BYTES // 1048576} MB")
-    data = upload.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
-    if len(data) > settings.QMS_MAX_UPLOAD_BYTES:
-        raise ValidationError("文件过大")
-    if not data.startswith(ALLOWED_UPLOADS[ext]):
-        raise ValidationError(f"文件内容与扩展名不符:{name}")
-    if archives.is_archive(name, data):  # .docx/.xlsx are ZIP archives: no zip bombs (qms/archives.py)
-        archives.check_archive(data)
-    return name, ext, data, hashlib.sha256(data).hexdigest()
+#: 附件 are checked like every upload of evidence (qms.services.read_upload: type by extension and
+#: first bytes, size, ZIP-based Office files unpacked); re-exported for the rooms above
+ALLOWED_UPLOADS, read_upload = core_services.ALLOWED_UPLOADS, core_services.read_upload
 
 
 @act("attachment.add", unit=lambda occ, **_: occ.unit)
