@@ -143,7 +143,6 @@ def test_the_unit_page_lists_decisions_and_the_form_records_one(org, client, set
     assert "机党发〔2026〕9号" in page and "延期换届" in page and f"/decisions/{d.pk}/file/" in page
     resp = client.get(f"/decisions/{d.pk}/file/")
     assert resp.status_code == 200 and b"".join(resp.streaming_content) == PDF
-    resp.close()
     # the branch's own secretary sees it but has no button, and a POST is refused with the reason
     client.force_login(org["sec_b1"])
     assert "/units/B1/decisions/new/" not in client.get("/units/B1/").content.decode()

@@ -24,6 +24,7 @@ WRITE = re.compile(r'(?:ledger\.record|record_many|ledger\._append)\(\s*f?"([a-z
 DYNAMIC = {  # f-string actions: their possible values, read from the models' state machines
     "nc.{method}": ("audits.Nonconformity", "state"), "occurrence.{method}": ("workflows.Occurrence", "state"),
     "document_version.{method}": ("procedures.DocumentVersion", "status"), "review.{method}": ("audits.ManagementReview", "state"),
+    "election.{method}": ("workflows.Election", "state"),
 }
 
 
