@@ -171,13 +171,20 @@ def _strings(data) -> Iterable[str]:
             yield from _strings(v)
 
 
+@cache
+def _prefixes() -> tuple[tuple[str, frozenset[str]], ...]:
+    """The constants that are key prefixes ("term_years_"), with their modules."""
+    return tuple((c, m) for c, m in _constants().items() if c.endswith("_") and len(c) > 3)
+
+
+@cache
 def readers(key: str) -> tuple[str, ...]:
     """The modules whose code names ``key`` (or a prefix of it ending in "_", as the
-    ``term_years_`` rules are looked up by kind)."""
-    consts = _constants()
-    found = set(consts.get(key, ()))
-    for const, modules in consts.items():
-        if const.endswith("_") and len(const) > 3 and key.startswith(const) and const != key:
+    ``term_years_`` rules are looked up by kind). The code does not change while the product
+    runs, so each answer is kept."""
+    found = set(_constants().get(key, ()))
+    for const, modules in _prefixes():
+        if key.startswith(const) and const != key:
             found |= modules
     return tuple(sorted(found))
 
