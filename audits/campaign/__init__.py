@@ -1,0 +1,1 @@
+"""自查 + 抽查 — inspection campaigns: announcement, self-assessment, sampling, inspection, summary."""
