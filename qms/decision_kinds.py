@@ -16,6 +16,9 @@ class DecisionKind:
     key: str
     label: str
     source: str
+    #: the matter is a unit to be set up, merged, split or dissolved beneath ``unit``: the
+    #: organisation concerned may decide it itself (it is the new unit's 上级党组织)
+    within: bool = False
 
 
 @cache
@@ -25,5 +28,5 @@ def decision_kinds() -> dict[str, DecisionKind]:
     for key, v in data.items():
         if not str(v.get("source", "")).strip():
             raise ValueError(f"decisions.toml: {key} 缺少依据(source)")
-        out[key] = DecisionKind(key, v["label"], v["source"])
+        out[key] = DecisionKind(key, v["label"], v["source"], bool(v.get("within", False)))
     return out

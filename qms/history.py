@@ -60,6 +60,8 @@ ACTIONS = {
     "election_candidate.add": "增加候选人", "election_candidate.remove": "移除候选人",
     "election_candidate.count": "登记候选人得票", "election_candidate.title": "确定当选委员的分工",
     "applicant.create": "登记入党申请人", "applicant.stage": "发展党员进入下一阶段", "recruit_step.create": "登记发展党员步骤",
+    "org_change.request": "提出组织设置请示", "org_change.answer": "登记组织设置请示的上级批复",
+    "org_change.carry_out": "实施组织设置调整", "applicant.move": "发展党员对象随组织调整转入新支部",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)

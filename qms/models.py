@@ -76,6 +76,15 @@ class Unit(models.Model):
         help_text=_("留空则按组织类别的默认任期(见本组织的组织规则)"),
     )
     is_active = models.BooleanField(_("有效"), default=True)
+    # nullable (no default) so that adding them is a plain ADD COLUMN on SQLite, which keeps the
+    # subtree-tally triggers on this table (workflows/migrations/0005) in place
+    founding_ref = models.CharField(  # noqa: DJ001
+        _("成立批复"), max_length=120, null=True, blank=True,
+        help_text=_("批准成立的上级党组织及文号;经本系统组织设置请示成立的,为其批复"),
+    )
+    task = models.CharField(_("组建任务"), max_length=200, null=True, blank=True,  # noqa: DJ001
+                            help_text=_("临时党支部:为执行的任务或项目"))
+    ends_on = models.DateField(_("任务结束日期"), null=True, blank=True, help_text=_("临时党支部:任务结束、应予撤销的日期"))
 
     objects = ScopedQuerySet.as_manager()
 

@@ -127,27 +127,60 @@ def _set_path(unit: Unit) -> None:
     unit.depth = unit.path.count("/") - 1
 
 
+def unit_check(*, code: str, name: str, kind: str, parent: Unit | None, term_years: int | None = None,
+               task: str = "", ends_on: dt.date | None = None, admin_units: list[AdminUnit] | tuple = (),
+               taken_codes: set[str] = frozenset()) -> None:
+    """What a unit to be set up must satisfy (成立党组织, directly or by an approved request):
+    its code free and well-formed, its kind allowed where it will sit (``tree.toml``), its term
+    within the rules, a 临时党支部 with its task and the day that task ends (seed 001 三(二)1:
+    为执行某项任务临时组建), a 联合党支部 covering at most ``joint_branch_max_units`` units.
+    ``taken_codes``: codes other units of the same request will take. Raises in Chinese."""
+    code = (code or "").strip()
+    errors: dict[str, str] = {}
+    if not _CODE_RE.match(code):
+        errors["code"] = "组织编码只能由字母、数字、下划线、点和短横线组成,最长32位"
+    elif code in taken_codes or Unit.objects.filter(code=code).exists():
+        errors["code"] = f"组织编码 {code} 已存在"
+    if not (name or "").strip():
+        errors["name"] = "组织名称不能为空"
+    if kind not in UnitKind.values:
+        errors["kind"] = f"未知的组织类别:{kind}"
+    if errors:
+        raise ValidationError(errors)
+    _check_parent(kind, parent)
+    rules = rules_for(parent) if parent is not None else defaults()
+    _check_term(kind, term_years, rules)
+    if kind == UnitKind.TEMP_BRANCH:
+        if not (task or "").strip():
+            errors["task"] = "临时党支部应写明为执行的任务或项目(依据:" + cite("seed 001 三(二)1") + ")"
+        if ends_on is None:
+            errors["ends_on"] = "临时党支部应填写任务结束日期"
+    elif ends_on is not None:
+        errors["ends_on"] = "只有临时党支部填写任务结束日期"
+    if kind == UnitKind.JOINT_BRANCH:
+        cap = rules["joint_branch_max_units"]
+        if len(admin_units) > cap.value:
+            errors["admin_units"] = f"联合党支部覆盖 {len(admin_units)} 个单位,不应超过 {cap.value} 个(依据:{_basis(cap.source)})"
+    if errors:
+        raise ValidationError(errors)
+
+
 @act("unit.create", unit=lambda parent=None, **_: parent)
 @transaction.atomic
 def unit_create(
     *, actor, code: str, name: str, kind: str, parent: Unit | None = None,
     founded_on: dt.date | None = None, term_start: dt.date | None = None,
     term_years: int | None = None, admin_units: list[AdminUnit] | tuple = (),
+    founding_ref: str = "", task: str = "", ends_on: dt.date | None = None,
 ) -> Unit:
-    """成立党组织 — add a unit to the tree."""
-    code = (code or "").strip()
-    if not _CODE_RE.match(code):
-        raise ValidationError({"code": "组织编码只能由字母、数字、下划线、点和短横线组成,最长32位"})
-    if Unit.objects.filter(code=code).exists():
-        raise ValidationError({"code": f"组织编码 {code} 已存在"})
-    if not (name or "").strip():
-        raise ValidationError({"name": "组织名称不能为空"})
-    if kind not in UnitKind.values:
-        raise ValidationError({"kind": f"未知的组织类别:{kind}"})
-    _check_parent(kind, parent)
-    _check_term(kind, term_years, rules_for(parent) if parent is not None else defaults())
-    unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent, founded_on=founded_on,
-                term_start=term_start, term_years=term_years)
+    """成立党组织 — add a unit to the tree: an organisation that already exists, recorded
+    directly with its founding approval as ``founding_ref``, or one set up by an approved
+    组织设置请示 (``workflows.org_change``)."""
+    unit_check(code=code, name=name, kind=kind, parent=parent, term_years=term_years, task=task,
+               ends_on=ends_on, admin_units=admin_units)
+    unit = Unit(code=code.strip(), name=name.strip(), kind=kind, parent=parent, founded_on=founded_on,
+                term_start=term_start, term_years=term_years, founding_ref=(founding_ref or "").strip()[:120],
+                task=(task or "").strip()[:200], ends_on=ends_on)
     unit.save()
     _set_path(unit)
     unit.save(update_fields=["path", "depth"])
@@ -168,7 +201,7 @@ def unit_update(unit: Unit, *, actor, reason: str, decision: HigherDecision | No
     before = ledger.snapshot(unit)
     admin_units = changes.pop("admin_units", None)
     new_parent = changes.pop("parent", unit.parent) if "parent" in changes else unit.parent
-    allowed = {"name", "founded_on", "term_start", "term_years", "is_active", "kind"}
+    allowed = {"name", "founded_on", "term_start", "term_years", "is_active", "kind", "founding_ref", "task", "ends_on"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"不能修改字段:{', '.join(sorted(unknown))}")
@@ -661,9 +694,11 @@ def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_b
     if outcome not in DecisionOutcome.values:
         errors["outcome"] = "请选择“同意”或“不同意”"
     decided_by_name = (decided_by_name or "").strip()
+    within = kind in decision_kinds() and decision_kinds()[kind].within
     if decided_by_unit is not None:
-        if decided_by_unit.pk == unit.pk or not unit.path.startswith(decided_by_unit.path):
-            errors["decided_by_unit"] = f"作出批复的应是“{unit.name}”的上级党组织,“{decided_by_unit.name}”不是它的上级"
+        if (decided_by_unit.pk == unit.pk and not within) or not unit.path.startswith(decided_by_unit.path):
+            whom = f"“{unit.name}”或它的上级党组织" if within else f"“{unit.name}”的上级党组织"
+            errors["decided_by_unit"] = f"作出批复的应是{whom},“{decided_by_unit.name}”不是"
     elif unit.parent_id is not None:
         errors["decided_by_name"] = (f"“{unit.name}”的上级党组织在本系统中,批复应由上级党组织作出并登记,"
                                      "系统外的上级党组织只用于顶层组织")

@@ -70,7 +70,7 @@ def test_a_unit_higher_up_may_decide_too(org):
 
 def test_the_unit_itself_or_a_sibling_is_not_a_higher_organisation(org):
     for by in (org["b1"], org["b2"]):
-        with pytest.raises(ValidationError, match="不是它的上级"):
+        with pytest.raises(ValidationError, match="的上级党组织,“.*”不是"):
             _record(org, org["admin"], org["b1"], by)
     assert HigherDecision.objects.count() == 0
 

@@ -21,7 +21,7 @@ class WorkflowsConfig(AppConfig):
 
         from qms import ledger
         from qms.signals import member_event_recorded
-        from workflows import election_flows, models, scheduler  # noqa: F401  (the election process proxy model)
+        from workflows import election_flows, models, org_change_flows, scheduler  # noqa: F401  (the process proxy models)
 
         ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
                         models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate,

@@ -636,4 +636,6 @@ class RecruitStep(models.Model):
 
 
 # the viewflow process of an applicant's work items (a proxy model: registered with the app)
+# 组织设置请示 (its own module; re-exported so Django registers it with the app)
+from workflows.org_change_models import OrgChange, OrgChangeKind, OrgChangeState  # noqa: E402,F401
 from workflows.recruitment_flow import RecruitmentProcess  # noqa: E402,F401

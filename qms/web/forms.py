@@ -68,6 +68,11 @@ class UnitForm(forms.Form):
     founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
     term_start = forms.DateField(label="本届任期开始", required=False, widget=DATE)
     term_years = forms.IntegerField(label="任期(年)", required=False, min_value=1, max_value=99)
+    founding_ref = forms.CharField(label="成立批复", max_length=120, required=False,
+                                   help_text="批准成立的上级党组织及文号,如“××党委〔2019〕12号”。党小组不需填写。"
+                                             "新设党组织请在上级组织页面的“组织设置请示”中报批,批准后由系统建立")
+    task = forms.CharField(label="组建任务(临时党支部)", max_length=200, required=False)
+    ends_on = forms.DateField(label="任务结束日期(临时党支部)", required=False, widget=DATE)
     decision = DecisionChoiceField(label="延期或提前换届的上级批复", queryset=HigherDecision.objects.none(), required=False,
                                    help_text="任期不同于默认任期时,选择上级党组织同意延期或提前换届的批复(先在本组织页面登记)")
     reason = forms.CharField(label="修改原因", required=False, max_length=200)
@@ -83,6 +88,13 @@ class UnitForm(forms.Form):
         else:
             del self.fields["reason"]
             del self.fields["decision"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.fields["code"].disabled and data.get("kind") not in (None, UnitKind.GROUP) \
+                and not (data.get("founding_ref") or "").strip():
+            self.add_error("founding_ref", "登记已成立的党组织须填写成立批复(批准成立的上级党组织及文号)")
+        return data
 
 
 class MemberForm(forms.Form):

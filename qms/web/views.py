@@ -233,7 +233,8 @@ def unit_create(request):
         else:
             unit = apply_service(form, lambda: services.unit_create(
                 actor=request.user, code=d["code"], name=d["name"], kind=d["kind"], parent=d["parent"],
-                founded_on=d["founded_on"], term_start=d["term_start"], term_years=d["term_years"]))
+                founded_on=d["founded_on"], term_start=d["term_start"], term_years=d["term_years"],
+                founding_ref=d["founding_ref"], task=d["task"], ends_on=d["ends_on"]))
             if unit is not None:
                 messages.success(request, f"已建立党组织:{unit.name}")
                 return redirect("unit_detail", code=unit.code)
@@ -245,14 +246,15 @@ def unit_edit(request, code: str):
     unit = get_visible_or_404(request.user, Unit, code=code)
     _require_manage(request.user, unit)
     parents = _parent_choices(request.user)
-    initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years")}
+    initial = {f: getattr(unit, f) for f in ("code", "name", "kind", "founded_on", "term_start", "term_years",
+                                             "founding_ref", "task", "ends_on")}
     initial["parent"] = unit.parent
     decisions = HigherDecision.objects.filter(unit=unit, kind__in=services.TERM_DECISION_KINDS, outcome=DecisionOutcome.APPROVED)
     form = UnitForm(request.POST or None, parents=parents | Unit.objects.filter(pk=unit.parent_id), editing=True, initial=initial,
                     rules=rules_for(unit), decisions=decisions)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years")}
+        changes = {k: d[k] for k in ("name", "kind", "founded_on", "term_start", "term_years", "founding_ref", "task", "ends_on")}
         if d["parent"] != unit.parent:
             changes["parent"] = d["parent"]
         done = apply_service(form, lambda: services.unit_update(unit, actor=request.user, reason=d["reason"],
