@@ -409,6 +409,15 @@ def _(org):
     return Case("/work/elections/B1/", {"step": "open"}, lambda: Election.objects.count(), org["b1"])
 
 
+@scenario("org_change.run")
+def _(org):
+    from workflows.models import OrgChange
+
+    return Case("/work/orgchanges/unit/B1/new/", {"reason": "党员增加,增设党小组", "code_0": "B1G8", "name_0": "第八党小组",
+                                                   "kind_0": "group"},
+                lambda: OrgChange.objects.count(), org["b1"])
+
+
 @scenario("member.enroll")
 def _(org):
     return Case("/members/new/", {"name": "新党员", "gender": "M", "id_number": factories.id_number(), "birth_date": "1990-01-01",

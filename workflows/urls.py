@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import election_views, history_views, recruitment_views, views
+from workflows import election_views, history_views, org_change_views, recruitment_views, views
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -10,6 +10,9 @@ urlpatterns = [
     path("<id:pk>/<slug:action>/", views.occurrence_action, name="occurrence_action"),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment_download"),
     path("elections/<code:code>/", election_views.election_page, name="election_page"),
+    path("orgchanges/<id:pk>/", org_change_views.org_change_page, name="org_change_page"),
+    path("orgchanges/unit/<code:code>/", org_change_views.org_change_list, name="org_change_list"),
+    path("orgchanges/unit/<code:code>/new/", org_change_views.org_change_new, name="org_change_new"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),

@@ -215,9 +215,10 @@ class DecisionForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", "—")] + [(k.key, k.label) for k in decision_kinds().values()]
-        above = unit.ancestors().exclude(pk=unit.pk)
-        self.fields["decided_by_unit"].queryset = above
+        # the organisation itself decides only what is set up, merged, split or dissolved beneath it
+        self.fields["decided_by_unit"].queryset = unit.ancestors()
+        self.fields["decided_by_unit"].help_text = "成立、合并、拆分、撤销下级组织的批复,可由本组织作出"
         if unit.parent_id is not None:
             del self.fields["decided_by_name"]
         else:
-            del self.fields["decided_by_unit"]
+            self.fields["decided_by_unit"].label = "作出批复的组织(本组织批准下级组织设置时选择)"

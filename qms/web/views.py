@@ -179,13 +179,14 @@ def _may_record_decision(user, unit: Unit) -> bool:
 def decision_add(request, code: str):
     """登记上级批复 for a unit — by the managers of the organisation above (the service asks the matrix)."""
     unit = get_visible_or_404(request.user, Unit, code=code)
+    kind = text_param(request, "kind", label="批复事项", max_length=40)
     form = DecisionForm(request.POST or None, request.FILES or None, unit=unit,
-                        initial={"date": timezone.localdate(), "decided_by_unit": unit.parent})
+                        initial={"date": timezone.localdate(), "decided_by_unit": unit.parent, "kind": kind})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         common = dict(actor=request.user, unit=unit, kind=d["kind"], doc_number=d["doc_number"], date=d["date"],
                       outcome=d["outcome"], text=d["text"], upload=d.get("upload"))
-        if unit.parent_id is None:
+        if unit.parent_id is None and d.get("decided_by_unit") is None:
             done = apply_service(form, lambda: services.decision_record_external(
                 decided_by_name=d.get("decided_by_name") or "", **common))
         elif d.get("decided_by_unit") is None:
