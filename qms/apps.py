@@ -27,5 +27,5 @@ class QmsConfig(AppConfig):
         from qms import catalogue, catalogue_rules
 
         for provider in (catalogue_rules.organisation_rules, catalogue_rules.tree_rules, catalogue_rules.seat_rules,
-                         catalogue_rules.ledger_rules):
+                         catalogue_rules.ledger_rules, catalogue_rules.decision_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)

@@ -85,3 +85,28 @@ def ledger_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     yield Entry(key="ledger:chain", kind="record", title="每一次变更写入留痕台账(哈希链),并定期校验",
                 value="同一事务内留痕;校验不通过即报告", source="seed 001 二(九):防止弄虚作假;seed 000 三(四):会议记录、组织生活活动档案等工作台账",
                 enforced=("guard",) if sites else (), where=sites)
+
+
+#: where each matter's 上级批复 is required: (function, the text there that names it)
+_DECISION_SITES = {
+    "term_": ("qms.services._check_term", "approving_decision"),
+    "election_request": ("workflows.election.election_request", "election_request"),
+    "election_approval": ("workflows.election.election_report", "election_approval"),
+    "committee_filing": ("workflows.election.election_report", "committee_filing"),
+    "recruit_": ("workflows.recruitment_services._do", "approving_decision"),
+    "org_": ("workflows.org_change.answer", "DECISION_KIND"),
+}
+
+
+def decision_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """须经上级批复: each matter a higher organisation decides (``decisions.toml``), who may decide
+    it, and the step that refuses to go on without a 同意 批复."""
+    from qms.decision_kinds import decision_kinds
+
+    for kind in decision_kinds().values():
+        pair = next((v for k, v in _DECISION_SITES.items() if kind.key.startswith(k)), None)
+        sites = checked_sites(pair) if pair else ()
+        who = "本组织或上级党组织批准" if kind.within else "上级党组织批准"
+        yield Entry(key=f"decision:{kind.key}", kind="structure", title=f"须经上级批复:{kind.label}", value=who,
+                    source=kind.source, origin=origin_of(kind.source)[0], enforced=("guard",) if sites else (),
+                    where=sites, inert="" if sites else "没有办理步骤要求这一批复")

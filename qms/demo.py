@@ -168,17 +168,19 @@ def build() -> dict[str, int]:
     units[ROOT_CODE] = services.unit_create(
         actor=None, code=ROOT_CODE, name="中共华信能源集团有限公司委员会", kind=UnitKind.COMMITTEE,
         founded_on=dt.date(1998, 7, 1), term_start=COMMITTEE_TERM, admin_units=[aus["HX-AU"]],
+        founding_ref="省国资委党委〔1998〕45号",
     )
     for code, name, au, term in GENERAL:
         units[code] = services.unit_create(actor=None, code=code, name=name, kind=UnitKind.GENERAL_BRANCH,
                                            parent=units[ROOT_CODE], founded_on=dt.date(2005, 3, 1),
-                                           term_start=term, admin_units=[aus[au]])
+                                           term_start=term, admin_units=[aus[au]], founding_ref="华信党委〔2005〕8号")
     groups: dict[str, list[Unit]] = {}
     for b in BRANCHES:
         admin_units = [aus[c] for c in ("HX-AU-WY", "HX-AU-HQ", "HX-AU-PX", "HX-AU-DA")] if b.kind == UnitKind.JOINT_BRANCH else (
             [aus["HX-AU-JG"]] if b.parent == ROOT_CODE else [])
         units[b.code] = services.unit_create(actor=None, code=b.code, name=b.name, kind=b.kind, parent=units[b.parent],
-                                             founded_on=dt.date(2008, 5, 4), term_start=b.term_start, admin_units=admin_units)
+                                             founded_on=dt.date(2008, 5, 4), term_start=b.term_start, admin_units=admin_units,
+                                             founding_ref="华信党委〔2008〕21号")
         groups[b.code] = [
             services.unit_create(actor=None, code=f"{b.code}-G{i}", name=f"{b.name.removesuffix('党支部')}第{'一二三四五'[i - 1]}党小组",
                                  kind=UnitKind.GROUP, parent=units[b.code])

@@ -204,6 +204,10 @@ def tree_warnings(root: Unit | None = None, *, on: dt.date | None = None) -> lis
             cap = r["joint_branch_max_units"].value
             if u.n_admin > cap:
                 warn("joint_too_wide", f"联合党支部覆盖 {u.n_admin} 个单位,一般不超过 {cap} 个", "joint_branch_max_units")
+        if applies("temp_branch_close_after_end") and r["temp_branch_close_after_end"].value \
+                and u.ends_on is not None and u.ends_on < day:
+            warn("temp_branch_ended", f"临时党支部的任务已于 {u.ends_on:%Y-%m-%d} 结束,应请示撤销",
+                 "temp_branch_close_after_end")
         # 空缺 (seed 001 三(二)1、三(二)8): a seat the kind requires, with nobody in it on the day,
         # in a unit whose offices are recorded (someone holds or has held an office there; a unit
         # with no office ever recorded is one whose 班子 has not been entered yet)

@@ -239,3 +239,13 @@ def test_a_unit_recorded_directly_keeps_its_founding_approval(org):
                          founding_ref="测委〔2019〕3号")
     assert Unit.objects.get(pk=u.pk).founding_ref == "测委〔2019〕3号"
     assert AdminUnit.objects.count() == 0
+
+
+def test_a_temporary_branch_past_its_task_is_flagged_for_dissolving(org):
+    from qms.structure import unit_warnings
+
+    u = core.unit_create(actor=org["admin"], code="L9", name="培训临时党支部", kind=UnitKind.TEMP_BRANCH, parent=org["c"],
+                         founding_ref="测委〔2026〕1号", task="培训班", ends_on=TODAY - dt.timedelta(days=1))
+    assert [w.code for w in unit_warnings(u)].count("temp_branch_ended") == 1
+    core.policy_override_set(actor=org["admin"], unit=org["c"], key="temp_branch_close_after_end", value=0, source="本组织决定")
+    assert "temp_branch_ended" not in [w.code for w in unit_warnings(u)]

@@ -55,3 +55,6 @@ class WorkflowsConfig(AppConfig):
 
         register_step("换届选举", election_step)
         register_step("发展党员", recruitment_step)
+        from workflows.org_change_demo import org_change_step
+
+        register_step("组织设置请示", org_change_step)
