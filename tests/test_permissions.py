@@ -36,7 +36,7 @@ D = dt.date
 TODAY = timezone.localdate()
 
 SERVICE_MODULES = (
-    "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services",
+    "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services", "workflows.org_change",
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.evidence.services",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
