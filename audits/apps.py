@@ -28,6 +28,7 @@ class AuditsConfig(AppConfig):
                         models.ProgrammeEntry, models.ChecklistTemplate, models.AuditMeeting, models.ManagementReview,
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
                         models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
+        ledger.register(models.AssessmentResult, models.Appeal, models.Appraisal)  # 考核等次与结果运用
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
@@ -47,5 +48,5 @@ class AuditsConfig(AppConfig):
         from qms import catalogue
 
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
-                         audit_rules.statistic_rules, audit_rules.capa_rules):
+                         audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.grade_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)

@@ -9,7 +9,7 @@ from audits.performance import annual, indicators, scoring
 from audits.performance.models import Objective, ScoringScheme
 from procedures.library_loader import library_targets
 from qms.catalogue import Entry, checked_sites, origin_of
-from qms.models import Unit, UnitKind
+from qms.models import PositionTitle, Unit, UnitKind
 
 
 def _kinds_text(kinds) -> str:
@@ -62,7 +62,8 @@ def score_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     sites = checked_sites(("audits.performance.scoring.ranking", "points"))
     scheme = ScoringScheme.objects.filter(root=unit, year=year).first()
     if scheme is not None:
-        items = [{"title": i.title, "points": i.points, "indicator": i.indicator} for i in scheme.items.order_by("order", "pk")]
+        items = [{"title": i.title, "points": i.points, "indicator": i.indicator, "source": i.source, "kinds": i.kinds}
+                 for i in scheme.items.order_by("order", "pk")]
         source, detail, own = scheme.source, f"{unit.name} {year} 年考核方案", True
     else:
         spec = indicators.rules()["scheme"]
@@ -85,8 +86,33 @@ def score_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     for n, item in enumerate(items, 1):
         how = f"按指标“{indicators.names()[item['indicator']]}”计算" if item.get("indicator") in known else "督查人员评分"
         origin = "override" if own else origin_of(source)[0]
-        yield Entry(key=f"score:{n}", kind="score", title=item["title"], value=f"{item['points']} 分,{how}",
-                    source=source, origin=origin, origin_detail=detail, enforced=("score",) if sites else (), where=sites)
+        only = f",仅{_kinds_text(item['kinds'])}" if item.get("kinds") else ""
+        yield Entry(key=f"score:{n}", kind="score", title=item["title"], value=f"{item['points']} 分,{how}{only}",
+                    source=item.get("source") or source, origin=origin, origin_detail=detail,
+                    enforced=("score",) if sites else (), where=sites)
+
+
+def grade_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """考核等次与结果运用 (seed 001 四(三)): the grades, the 优秀 gate on a head's appraisal, 评先评优."""
+    from audits.performance import grades
+
+    data = grades.grade_data()
+    fix_sites = checked_sites(("audits.performance.grades.results_fix", "grade_of"))
+    yield Entry(key="grade:unit", kind="grade", title="年度党建考核等次", value="、".join(grades.unit_grades().values()),
+                source=data["unit_grades"]["source"], origin=origin_of(data["unit_grades"]["source"])[0],
+                enforced=("score",) if fix_sites else (), where=fix_sites)
+    gate = checked_sites(("audits.performance.grades.appraisal_record", "heads_barred"))
+    yield Entry(key="grade:heads", kind="grade", title="党建考核不是“优秀”的组织负责人,年度绩效考核不得评为“优秀”",
+                value="、".join(str(PositionTitle(t).label) for t in data["use"]["heads"]), source=data["use"]["heads_source"],
+                origin=origin_of(data["use"]["heads_source"])[0], enforced=("guard",) if gate else (), where=gate)
+    yield Entry(key="grade:appraisal", kind="grade", title="个人年度考核等次", value="、".join(grades.appraisal_grades().values()),
+                source=data["appraisal_grades"]["source"], origin=origin_of(data["appraisal_grades"]["source"])[0],
+                enforced=("guard",) if gate else (), where=gate)
+    hon = checked_sites(("audits.performance.grades.honours", "honours_grades"))
+    yield Entry(key="grade:honours", kind="grade", title="评先评优推荐名单",
+                value="、".join(grades.unit_grades()[g] for g in data["use"]["honours_grades"]) + "的组织",
+                source=data["use"]["honours_source"], origin=origin_of(data["use"]["honours_source"])[0],
+                enforced=("score",) if hon else (), where=hon)
 
 
 def statistic_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:

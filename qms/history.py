@@ -62,6 +62,9 @@ ACTIONS = {
     "applicant.create": "登记入党申请人", "applicant.stage": "发展党员进入下一阶段", "recruit_step.create": "登记发展党员步骤",
     "org_change.request": "提出组织设置请示", "org_change.answer": "登记组织设置请示的上级批复",
     "org_change.carry_out": "实施组织设置调整", "applicant.move": "发展党员对象随组织调整转入新支部",
+    "assessment.fix": "评定年度考核等次", "assessment.correct": "申诉成立,更正考核结果",
+    "assessment.business_score": "登记业务工作得分", "appeal.submit": "对考核结果提出申诉", "appeal.decide": "处理考核结果申诉",
+    "appraisal.record": "登记个人年度考核等次",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)

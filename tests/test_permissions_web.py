@@ -29,6 +29,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -887,6 +888,27 @@ def _(org):
                 {"action": "score", "item": item.pk, "unit": org["b1"].pk, "value": str(item.points), "note": "督查"},
                 lambda: list(Score.objects.filter(item=item).values_list("value", flat=True)), org["b1"],
                 duties={"sec_c": {"own_unit"}}, extra={"c_b2": c_b2}, root=org["c"])
+
+
+@scenario("assessment.fix")
+def _(org):
+    from audits.performance.models import Appraisal
+
+    scoring.scheme_seed(org["c"], TODAY.year, actor=org["admin"])
+    head = Member.objects.get(positions__unit=org["b1"], positions__title="secretary")
+    return Case(f"/audits/grades/{TODAY.year}/", {"action": "appraisal", "member": head.pk, "grade": "competent"},
+                lambda: Appraisal.objects.count(), org["c"])
+
+
+@scenario("assessment.appeal")
+def _(org):
+    from audits.performance.models import Appeal, AssessmentResult
+
+    scheme = scoring.scheme_seed(org["c"], TODAY.year, actor=org["admin"])
+    res = AssessmentResult.objects.create(scheme=scheme, unit=org["b1"], score=Decimal("78.0"), rank=2, of=2, grade="fair")
+    return Case(f"/audits/grades/{TODAY.year}/", {"action": "appeal", "result": res.pk, "reason": "材料漏报"},
+                lambda: Appeal.objects.count(), org["b1"],
+                duties={"sec_b1": {"own_unit"}, "sec_c": {"own_unit"}, "member": {"own_unit"}})
 
 
 @scenario("annual.enter")

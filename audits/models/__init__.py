@@ -24,6 +24,10 @@ from audits.internal.models import (
 )
 from audits.performance.models import (
     AnnualReport,
+    Appeal,
+    AppealState,
+    Appraisal,
+    AssessmentResult,
     Comparator,
     Objective,
     Score,
@@ -37,6 +41,6 @@ __all__ = [
     "EvidencePack", "PackLink", "PackState",
     "Audit", "AuditMeeting", "AuditState", "ChecklistItem", "ChecklistTemplate", "ItemResult", "MeetingKind",
     "ProgrammeEntry", "SampledRecord",
-    "AnnualReport", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
+    "AnnualReport", "Appeal", "AppealState", "Appraisal", "AssessmentResult", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
 ]

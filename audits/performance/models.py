@@ -94,6 +94,9 @@ class ScoringItem(models.Model):
     title = models.CharField(_("考核内容"), max_length=120)
     points = models.DecimalField(_("分值"), max_digits=5, decimal_places=1)
     indicator = models.CharField(_("计算指标"), max_length=40, blank=True, help_text=_("空表示由督查人员评分"))
+    #: 分类考核: the unit kinds this item scores (empty: every kind the scheme scores)
+    kinds = models.JSONField(_("适用组织类别"), default=list, blank=True)
+    source = models.CharField(_("依据"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("考核项目")
@@ -147,3 +150,7 @@ class AnnualReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.root} {self.year}"
+
+
+# 考核等次与结果运用 (its own module; re-exported so Django registers the models with the app)
+from audits.performance.grade_models import Appeal, AppealState, Appraisal, AssessmentResult  # noqa: E402,F401

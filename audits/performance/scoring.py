@@ -224,7 +224,8 @@ def scheme_seed(root: Unit, year: int, *, actor) -> ScoringScheme:
     ledger.record("scheme.add", scheme, actor=actor)
     for i, it in enumerate(spec["items"], start=1):
         item = ScoringItem.objects.create(scheme=scheme, order=i, title=it["title"], points=Decimal(str(it["points"])),
-                                          indicator=it.get("indicator", ""))
+                                          indicator=it.get("indicator", ""), kinds=list(it.get("kinds", ())),
+                                          source=it.get("source", ""))
         ledger.record("scheme.item_add", item, actor=actor)
     return scheme
 
@@ -436,6 +437,9 @@ def ranking(scheme: ScoringScheme, period: str, *, today: dt.date | None = None)
     for u in units:
         row = UnitScore(u)
         for i in items:
+            if i.kinds and u.kind not in i.kinds:  # 分类考核: the item does not score this kind
+                row.cells.append((None, "不适用"))
+                continue
             if i.indicator:
                 share = measured[i.pk][u.pk]
                 earned = nothing_due if share.value is None else Decimal(str(share.value))

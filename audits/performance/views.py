@@ -181,3 +181,83 @@ def annual_pdf(request):
     resp = HttpResponse(annual.pdf(root, year), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="annual-{root.code}-{year}.pdf"'
     return resp
+
+
+# ------------------------------------------------------------------- 考核等次与结果运用
+
+
+@login_required
+def grades_page(request, year: int):
+    """年度考核等次: the fixed results by kind (score, rank, grade, 负责人), 问责 flags, the 评先评优
+    list, appeals, the individual appraisals and, where 党建 is weighed in, the overall score."""
+    from audits.performance import grades
+    from audits.performance.models import Appeal, Appraisal, AssessmentResult
+    from qms import permissions
+    from qms.models import Member
+
+    # the scheme of the requester's organisation, or of the nearest one above that assesses it
+    scope = scope_root(request)
+    scheme = (ScoringScheme.objects.filter(root__in=scope.ancestors(), year=year).select_related("root")
+              .order_by("-root__depth").first())
+    root = scheme.root if scheme else scope
+    may = scheme is not None and permissions.allowed(request.user, "assessment.fix", root)
+    if request.method == "POST":
+        p, u = request.POST, request.user
+        try:
+            if scheme is None:
+                raise ValidationError("本年度还没有考核方案")
+            action = p.get("action")
+            if action == "fix":
+                done = grades.results_fix(scheme, actor=u)
+                messages.success(request, f"已评定 {len(done)} 个组织的考核等次")
+            elif action == "appeal":
+                res = restrict(u, AssessmentResult.objects.filter(scheme=scheme)).filter(pk=int(p.get("result") or 0)).first()
+                if res is None:
+                    raise ValidationError("请选择本组织的考核结果")
+                grades.appeal_submit(res, actor=u, reason=p.get("reason", ""))
+                messages.success(request, "申诉已提出,待考核组织处理")
+            elif action == "decide":
+                appeal = Appeal.objects.get(pk=int(p.get("appeal") or 0), result__scheme=scheme)
+                upheld = p.get("upheld") == "1"
+                score = Decimal(p["score"]) if upheld and p.get("score") else None
+                grades.appeal_decide(appeal, actor=u, upheld=upheld, decision=p.get("decision", ""), score=score)
+                messages.success(request, "申诉已处理")
+            elif action == "appraisal":
+                member = restrict(u, Member.objects.all()).filter(pk=int(p.get("member") or 0)).first()
+                if member is None:
+                    raise ValidationError("请选择人员")
+                grades.appraisal_record(root, year, member, actor=u, grade=p.get("grade", ""), note=p.get("note", ""))
+                messages.success(request, f"已登记 {member.name} 的年度考核等次")
+            elif action == "business":
+                res = AssessmentResult.objects.get(pk=int(p.get("result") or 0), scheme=scheme)
+                grades.business_score_set(res, actor=u, value=Decimal(p.get("value", "")))
+                messages.success(request, f"已登记 {res.unit.name} 的业务工作得分")
+        except (InvalidOperation, ValueError, Appeal.DoesNotExist, AssessmentResult.DoesNotExist):
+            messages.error(request, "输入有误:请填写有效的数字并从列表中选择")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(request.path)
+    results = list(restrict(request.user, AssessmentResult.objects.filter(scheme=scheme)).select_related("unit")) if scheme else []
+    barred = grades.heads_barred(scheme) if scheme else {}
+    heads = {unit.pk: Member.objects.get(pk=mid).name for mid, (unit, _r) in barred.items()}
+    labels = grades.unit_grades()
+    kinds = dict(UnitKind.choices)
+    rows = [{"r": r, "grade": labels.get(r.grade, r.grade), "kind": kinds.get(r.unit.kind, ""),
+             "head": heads.get(r.unit_id, ""), "overall": grades.overall(r),
+             "mine": permissions.allowed(request.user, "assessment.appeal", r.unit,
+                                         duties=grades.own_unit_duty(request.user, r.unit))} for r in results]
+    rules = rules_for(root)
+    return render(request, "audits/grades.html", {
+        "root": root, "year": year, "scheme": scheme, "may": may, "rows": rows,
+        "flags": grades.accountability(scheme) if scheme else [], "honours": grades.honours(scheme) if scheme else [],
+        "appeals": restrict(request.user, Appeal.objects.filter(result__scheme=scheme)).select_related("result__unit") if scheme else [],
+        "appraisals": [{"a": a, "grade": grades.appraisal_grades().get(a.grade, a.grade)}
+                       for a in Appraisal.objects.filter(root=root, year=year).select_related("member")] if may else [],
+        "appraisal_grades": grades.appraisal_grades().items(),
+        "people": restrict(request.user, Member.objects.filter(positions__unit__path__startswith=root.path)).distinct()
+                  .order_by("name")[:300] if may else [],
+        "bands": [(labels["excellent"], rules["grade_excellent_min"].value), (labels["good"], rules["grade_good_min"].value),
+                  (labels["fair"], rules["grade_fair_min"].value)],
+        "weight": rules["party_building_weight_percent"].value, "rest": 100 - rules["party_building_weight_percent"].value,
+        "heads_source": grades.grade_data()["use"]["heads_source"],
+    })

@@ -160,8 +160,8 @@ def test_scoring_scheme_scores_and_ranking(org):
     assert by["B1"].pending == len(manual) - 1 and by["B2"].pending == len(manual)
     dues_col = items.index(computed["dues"])
     assert by["B1"].cells[dues_col][0] == Decimal("0.0") and by["B3"].cells[dues_col][0] == Decimal("10")  # B3 has no members
-    # 整改 full everywhere (nothing raised); B1 = 20 + 20 + 0 + 12.5, B2 = 40 + 20 + 0, B3 = 40 + 20 + 10
-    assert (by["B1"].total, by["B2"].total, by["B3"].total) == (Decimal("52.5"), Decimal("60.0"), Decimal("70"))
+    # 整改 full everywhere (nothing raised); B1 = 20 + 15 + 0 + 12.5, B2 = 40 + 15 + 0, B3 = 40 + 15 + 10
+    assert (by["B1"].total, by["B2"].total, by["B3"].total) == (Decimal("47.5"), Decimal("55.0"), Decimal("65"))
     assert [(r.unit.code, r.rank) for r in rows] == [("B3", 1), ("B2", 2), ("B1", 3)]
     scoring.score_enter(manual[1], org["b1"], "Y", actor=org["admin"], value=Decimal("7.5"), note="党员作用发挥一般")
     _, rows = scoring.ranking(scheme, "Y", today=dt.date(YEAR, 12, 31))
