@@ -45,7 +45,7 @@ def org(tree):
 
 def _add(org, owner, value, parent=None, *, measure="study_notes", due=YEAR_END, actor=None, title=None):
     member = owner if not hasattr(owner, "path") else None
-    return tsvc.target_add(actor=actor or org["admin"], year=Y, measure=measure, title=title or f"{measure} {value}",
+    return tsvc.target_add(actor=actor or org["admin"], year=Y, measure=measure, title=title or f"分解目标 {value}",
                            value=Decimal(str(value)), due_date=due, unit=None if member else owner, parent=parent,
                            member=member, source="seed 004 篇8" if parent is None else "")
 
