@@ -54,6 +54,7 @@ def test_a_member_reports_their_own_target_and_ticks_tasks(org, client):
     body = client.get(URL).content.decode()
     assert "设定或分解目标" not in body and "安排月度重点工作" not in body
     assert body.count('name="action" value="report"') == 1  # only their own target
+    assert foreign_words(body) == set()
     r = client.post(URL, {"action": "report", "target": t["own"].pk, "value": "2", "note": "两篇"})
     assert r.status_code == 302 and TargetReport.objects.get(target=t["own"]).value == 2
     r = client.post(URL, {"action": "task_done", "task": task.pk, "done_on": f"{Y}-02-20"})
@@ -88,6 +89,7 @@ def test_the_grid_marks_planned_done_and_overdue(org, client):
     tsvc.task_add(t["b1"], actor=org["sec_b1"], month=12, text="年终总结")
     client.force_login(org["admin"])
     body = client.get(URL).content.decode()
+    assert foreign_words(body) == set()
     grid = body.split("任务时间控制表", 1)[1]
     rows = {re.search(r"<td>[^<]*</td><td>([^<]+)<br>", tr).group(1): tr for tr in grid.split("<tr>")[2:] if "<br>" in tr}
     assert ">✓</td>" in rows["一月部署"] and 'class="bad"' in rows["二月落实"] and ">✗</td>" in rows["二月落实"]
