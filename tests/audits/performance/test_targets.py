@@ -32,7 +32,7 @@ YEAR_END, DEC_1 = D(Y, 12, 31), D(Y, 12, 1)
 def org(tree):
     """small_tree with logins: a 体系管理员 over the committee, B1's secretary, two members of
     B1 (one owns targets), and B2's secretary (outside B1)."""
-    admin = factories.user("admin")
+    admin = factories.user("admin", first_name="周管理")  # pages show names, never logins
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=tree["committee"], valid_from=D(2020, 1, 1))
     people = {}
     for key, m in (("sec_b1", tree["m1"][2]), ("owner", tree["m1"][0]), ("peer", tree["m1"][1]), ("sec_b2", tree["m2"][0])):
