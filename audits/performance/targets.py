@@ -160,6 +160,45 @@ def target_add(*, actor, year: int, measure: str, title: str, value, due_date: d
     return t
 
 
+@act("targets.manage", unit=lambda target, **_: target.parent.unit if target.parent_id else target.unit)
+@transaction.atomic
+def target_set(target: Target, *, actor, value, due_date: dt.date, reason: str) -> Target:
+    """调整目标 — a new value or due date, with its reason in the ledger; the cascade stays whole:
+    an additive target stays within its parent (with its siblings) and above what its children
+    already add up to, and no due date runs past the parent's or falls before a child's."""
+    if not (reason or "").strip():
+        raise ValidationError("调整目标须说明原因")
+    t = Target.objects.select_for_update().select_related("parent", "unit").get(pk=target.pk)
+    spec = measure_of(t.measure)
+    value = _decimal(value, "目标值")
+    if value <= 0:
+        raise ValidationError("目标值应大于 0")
+    if spec["unit"] == "%" and value > HUNDRED:
+        raise ValidationError("百分比目标值不能超过 100")
+    if not isinstance(due_date, dt.date) or due_date.year != t.year:
+        raise ValidationError(f"完成期限应在 {t.year} 年内")
+    if t.parent_id and due_date > t.parent.due_date:
+        raise ValidationError(f"下级目标的完成期限不能晚于上级目标({t.parent.due_date:%Y-%m-%d})")
+    children = list(t.children.all())
+    late = max((c.due_date for c in children), default=None)
+    if late is not None and due_date < late:
+        raise ValidationError(f"完成期限不能早于下级目标的完成期限({late:%Y-%m-%d})")
+    if spec.get("additive"):
+        if t.parent_id:
+            others = sum((c.value for c in t.parent.children.exclude(pk=t.pk)), Decimal(0))
+            if others + value > t.parent.value:
+                raise ValidationError(f"“{spec['name']}”可以累加:调整后下级目标合计 {value_text(others + value, spec)},"
+                                      f"超过上级目标 {value_text(t.parent.value, spec)}")
+        below = sum((c.value for c in children), Decimal(0))
+        if children and value < below:
+            raise ValidationError(f"下级目标已合计 {value_text(below, spec)},调整后的目标不能低于此数")
+    before = ledger.snapshot(t)
+    t.value, t.due_date = value, due_date
+    t.save(update_fields=["value", "due_date"])
+    ledger.record("target.amend", t, actor=actor, before=before, reason=reason.strip())
+    return t
+
+
 def _report_duties(*, target, actor, **_) -> set[str]:
     """``self`` when the person is the member who owns the target."""
     if actor is None or not target.member_id:
@@ -348,7 +387,7 @@ def tree(unit: Unit, year: int, *, today: dt.date | None = None) -> list[Node]:
     """The targets of ``unit`` and every unit and member below it for the year, as trees (a
     target whose parent is above ``unit`` starts a tree of its own)."""
     targets = list(Target.objects.filter(unit__path__startswith=unit.path, year=year)
-                   .select_related("unit", "member", "nonconformity", "parent").order_by("unit__path", "member_id", "pk"))
+                   .select_related("unit", "member", "nonconformity", "parent__unit").order_by("unit__path", "member_id", "pk"))
     nodes = evaluate(targets, today=today)
     return [n for n in nodes.values() if n.target.parent_id not in nodes]
 

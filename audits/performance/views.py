@@ -257,6 +257,13 @@ def targets_tree(request, code: str, year: int):
                                     unit=None if member else owner_unit, parent=parent, member=member,
                                     source=p.get("source", ""))
                 messages.success(request, f"已设定目标:{t.owner_name} · {t.title}")
+            elif action == "amend":
+                t = visible.filter(pk=id_param(request, "target", label="目标", data=p) or 0).select_related("unit", "parent__unit").first()
+                if t is None:
+                    raise ValidationError("所选目标不存在")
+                tsvc.target_set(t, actor=user, value=p.get("value", ""), reason=p.get("reason", ""),
+                                due_date=date_param(request, "due_date", default=t.due_date, label="完成期限", data=p))
+                messages.success(request, f"目标已调整(留痕):{t.owner_name} · {t.title}")
             elif action == "report":
                 t = visible.filter(pk=id_param(request, "target", label="目标", data=p) or 0).select_related("unit", "member").first()
                 if t is None:
@@ -297,6 +304,7 @@ def targets_tree(request, code: str, year: int):
     for n in rows:
         n.may_report = may_report(n)
         n.may_manage = permissions.allowed(user, "targets.manage", n.target.unit)
+        n.may_amend = permissions.allowed(user, "targets.manage", n.target.parent.unit if n.target.parent_id else n.target.unit)
     # 任务时间控制表: one line per task, one column per month, grouped by owner
     grid = [{"owner": n.target.owner_name, "target": n.target.title, "task": c.task, "may": n.may_report,
              "cells": [c.mark if m == c.task.month else "" for m in range(1, 13)], "state": c.state}
@@ -306,5 +314,5 @@ def targets_tree(request, code: str, year: int):
         "unit": unit, "year": year, "rows": rows, "grid": grid, "months": range(1, 13), "may_manage": may_manage,
         "measures": tsvc.measures().items(), "owner_units": units, "owner_members": members,
         "parents": [n for n in rows if not n.target.member_id], "today": today,
-        "may_task": any(n.may_manage for n in rows), "may_any_report": any(g["may"] and g["state"] != "done" for g in grid),
+        "may_task": any(n.may_manage for n in rows), "may_amend": any(n.may_amend for n in rows), "may_any_report": any(g["may"] and g["state"] != "done" for g in grid),
     })

@@ -200,3 +200,22 @@ def test_the_daily_task_is_scheduled_and_runs(org):
     _add(org, org["b1"], 3, None, due=D(Y, 1, 31))  # past due on the real clock (the brief runs after January)
     assert raise_missed_targets_task.delay().get() == 1
     assert raise_missed_targets_task.delay().get() == 0
+
+
+def test_a_target_is_adjusted_with_its_reason_and_the_cascade_stays_whole(org):
+    t = cascade(org)
+    tsvc.target_set(t["b2"], actor=org["admin"], value="6", due_date=D(Y, 11, 30), reason="支部人数减少")
+    b2 = Target.objects.get(pk=t["b2"].pk)
+    assert (b2.value, b2.due_date) == (Decimal(6), D(Y, 11, 30))
+    entry = LedgerEntry.objects.filter(action="target.amend").get()
+    assert entry.reason == "支部人数减少"
+    _refused(lambda: tsvc.target_set(t["b2"], actor=org["admin"], value="9", due_date=YEAR_END, reason="增加"),
+             "调整后下级目标合计 21篇,超过上级目标 20篇")
+    _refused(lambda: tsvc.target_set(t["b1"], actor=org["admin"], value="9", due_date=YEAR_END, reason="减少"),
+             "下级目标已合计 10篇,调整后的目标不能低于此数")
+    _refused(lambda: tsvc.target_set(t["b1"], actor=org["admin"], value="12", due_date=D(Y, 5, 31), reason="提前"),
+             "不能早于下级目标的完成期限")
+    _refused(lambda: tsvc.target_set(t["b1"], actor=org["admin"], value="12", due_date=YEAR_END, reason=" "), "须说明原因")
+    _refused(lambda: tsvc.target_set(t["b1"], actor=org["sec_b1"], value="12", due_date=YEAR_END, reason="自己改"),
+             "您无权设定和分解目标")  # a branch's own target is adjusted by the level that set it
+    tsvc.target_set(t["own"], actor=org["sec_b1"], value="3", due_date=D(Y, 6, 30), reason="调整")

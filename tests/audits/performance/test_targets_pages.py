@@ -41,6 +41,9 @@ def test_the_secretary_cascades_and_schedules_on_the_branch_page(org, client):
     assert (new.value, new.unit, new.measure) == (Decimal(1), org["g1"], "study_notes")
     r = client.post(URL, {"action": "task_add", "target": new.pk, "month": "3", "text": "撰写心得"}, follow=True)
     assert "已安排重点工作" in r.content.decode()
+    r = client.post(URL, {"action": "amend", "target": t["own"].pk, "value": "3", "due_date": f"{Y}-06-30", "reason": "调整"},
+                    follow=True)
+    assert "目标已调整(留痕)" in r.content.decode() and Target.objects.get(pk=t["own"].pk).value == 3
     # the additive refusal comes back in Chinese, nothing saved
     head = ledger.head()
     r = client.post(URL, {"action": "add", "parent": t["b1"].pk, "owner": "unit:B1G2", "title": "太多", "value": "5"}, follow=True)
