@@ -29,6 +29,10 @@ class AuditsConfig(AppConfig):
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
                         models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
         ledger.register(models.AssessmentResult, models.Appeal, models.Appraisal)  # 考核等次与结果运用
+        from audits.performance.models import Target, TargetReport, TargetTask
+
+        ledger.register(Target, TargetReport, TargetTask)  # 目标管理(层层分解)
+        register_home_panel(panels.my_targets_panel)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
@@ -48,5 +52,6 @@ class AuditsConfig(AppConfig):
         from qms import catalogue
 
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
-                         audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.grade_rules):
+                         audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.grade_rules,
+                         audit_rules.target_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)

@@ -144,3 +144,22 @@ def capa_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     yield Entry(key="capa:verify", kind="capa", title="整改由登记落实者以外的人验证后方可关闭", value="验证人 ≠ 落实人",
                 source="ISO 9001 §10.2.1 d)(评审纠正措施的有效性);seed 003:跟踪整改",
                 enforced=("guard",) if verify_sites else (), where=verify_sites)
+
+
+def target_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """目标管理(层层分解): each measure a cascaded target may be set on — computed or reported,
+    whether children may not add up to more than their parent, and how a parent rolls up."""
+    from audits.performance import targets
+
+    add_sites = checked_sites(("audits.performance.targets.target_add", "additive"))
+    roll_sites = checked_sites(("audits.performance.targets.evaluate", "rollup"))
+    known = set(indicators.rules()["indicators"])
+    for key, spec in targets.measures().items():
+        how = "系统按记录计算" if not spec.get("reported") else "责任人填报(留痕)"
+        ok = bool(spec.get("reported")) or spec.get("indicator") in known
+        value = (f"{how};单位 {spec['unit']};" + ("下级目标合计不得超过上级目标" if spec.get("additive") else "不可累加")
+                 + ";上级进度取下级" + ("之和" if spec["rollup"] == "sum" else "平均"))
+        yield Entry(key=f"target:{key}", kind="objective", title=f"分解目标:{spec['name']}", value=value,
+                    source=spec["source"], origin=origin_of(spec["source"])[0],
+                    enforced=("guard",) if add_sites and roll_sites and ok else (), where=add_sites + roll_sites,
+                    inert="" if ok else f"目标所用的指标“{spec.get('indicator')}”不存在")

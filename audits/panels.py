@@ -79,3 +79,29 @@ def objectives_panel(request) -> dict | None:
     out = [(f"{s.objective.title}({s.target_text})", url,
             f"{s.share.text()} " + ("无数据" if s.met is None else "达成" if s.met else "未达成")) for s in rows]
     return {"title": f"{year} 年党建目标", "rows": out, "empty": ""}
+
+
+def my_targets_panel(request) -> dict | None:
+    """人人有指标: the signed-in member's own targets of the year with their progress, and this
+    month's 重点工作 of those targets (seed 004 篇7, 篇8)."""
+    from audits.performance import targets as tsvc
+    from audits.performance.models import Target
+    from qms.models import Member
+
+    member = Member.objects.filter(user_id=request.user.pk).first() if request.user.is_authenticated else None
+    if member is None:
+        return None
+    today = timezone.localdate()
+    own = list(Target.objects.filter(member=member, year=today.year).select_related("unit", "member", "nonconformity"))
+    if not own:
+        return None
+    nodes = tsvc.evaluate(own, today=today)
+    rows = []
+    for n in nodes.values():
+        url = reverse("targets_tree", args=[n.target.unit.code, today.year])
+        rows.append((f"{n.target.title}(目标 {n.target_text},期限 {n.target.due_date:%m-%d})", url,
+                     f"完成 {n.progress_text} · {n.status}"))
+        for cell in n.tasks:
+            if cell.task.month == today.month:
+                rows.append((f"本月重点:{cell.task.text}", url, "已完成" if cell.state == "done" else "未完成"))
+    return {"title": f"我的 {today.year} 年目标和本月重点工作", "rows": rows, "empty": ""}

@@ -952,6 +952,39 @@ def _(org):
                 lambda: PackLink.objects.get(pk=link.pk).revoked_at, org["b1"])
 
 
+# ------------------------------------------------------------------- 目标管理(层层分解)
+
+
+def _branch_target(org):
+    """第一党支部's yearly target on 学习心得, set by the 体系管理员."""
+    from audits.performance import targets as tsvc
+
+    return tsvc.target_add(actor=org["admin"], year=TODAY.year, measure="study_notes", title="全年学习心得", value=10,
+                           due_date=D(TODAY.year, 12, 31), unit=org["b1"], source="seed 004 篇8")
+
+
+@scenario("targets.manage")
+def _(org):
+    from audits.performance.models import Target
+
+    parent = _branch_target(org)
+    return Case(f"/audits/targets/B1/{TODAY.year}/",
+                {"action": "add", "parent": parent.pk, "owner": f"member:{_plain(org).pk}", "title": "个人学习心得",
+                 "value": "2", "due_date": _iso(D(TODAY.year, 12, 31))},
+                lambda: Target.objects.count(), org["b1"])
+
+
+@scenario("targets.report")
+def _(org):
+    from audits.performance import targets as tsvc
+    from audits.performance.models import TargetReport
+
+    mine = tsvc.target_add(actor=org["admin"], year=TODAY.year, measure="study_notes", title="个人学习心得", value=2,
+                           due_date=D(TODAY.year, 12, 31), parent=_branch_target(org), member=Member.objects.get(user=org["member"]))
+    return Case(f"/audits/targets/B1/{TODAY.year}/", {"action": "report", "target": mine.pk, "value": "1", "note": "一篇"},
+                lambda: TargetReport.objects.count(), org["b1"], duties={"member": {"self"}})
+
+
 # ------------------------------------------------------------------------------- the runner
 
 

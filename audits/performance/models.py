@@ -152,5 +152,94 @@ class AnnualReport(models.Model):
         return f"{self.root} {self.year}"
 
 
+class Target(models.Model):
+    """分解目标 — one node of the yearly 方针目标 broken down 层层下达 (seed 004 篇4) to 总支, 支部,
+    党小组 and each member (篇7 人人有指标, 篇8): an owner (a 党组织, or a 党员 with ``member``
+    set — ``unit`` is then the member's 党小组 or 党支部), a measure of ``rules/targets.toml``
+    (computed from the records or reported by the owner), a target value and a due date.
+
+    Its progress is never stored: computed, reported (``TargetReport``) or rolled up from its
+    children when it has any (``targets.progress``)."""
+
+    scope_unit_lookup = "unit"
+
+    parent = models.ForeignKey("self", verbose_name=_("上级目标"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+    unit = models.ForeignKey(Unit, verbose_name=_("责任组织"), on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("qms.Member", verbose_name=_("责任党员"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    measure = models.CharField(_("指标"), max_length=40)
+    title = models.CharField(_("目标"), max_length=120)
+    value = models.DecimalField(_("目标值"), max_digits=12, decimal_places=2)
+    due_date = models.DateField(_("完成期限"))
+    source = models.CharField(_("依据"), max_length=200, blank=True)
+    #: the improvement ticket raised when the due date passed unmet (once per target)
+    nonconformity = models.OneToOneField("audits.Nonconformity", verbose_name=_("未完成立项"), null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="missed_target")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("分解目标")
+        verbose_name_plural = _("分解目标")
+        ordering = ["year", "unit__path", "member_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.title}"
+
+    @property
+    def owner_name(self) -> str:
+        return self.member.name if self.member_id else self.unit.name
+
+
+class TargetReport(models.Model):
+    """目标进度填报 — the owner's (or its 书记's) figure reached so far, with a note; the latest counts."""
+
+    scope_unit_lookup = "target__unit"
+
+    target = models.ForeignKey(Target, verbose_name=_("目标"), on_delete=models.PROTECT, related_name="reports")
+    value = models.DecimalField(_("完成值"), max_digits=12, decimal_places=2)
+    note = models.CharField(_("说明"), max_length=300)
+    reported_on = models.DateField(_("填报日期"))
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("填报人"), null=True, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("目标进度填报")
+        verbose_name_plural = _("目标进度填报")
+        ordering = ["target_id", "reported_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.value}"
+
+
+class TargetTask(models.Model):
+    """月度重点工作 — a task of a target in one month of its year (seed 004 篇8: 党委工作每月列出重点,
+    将重点工作列出任务和时间控制表), done or not, with the date it was done."""
+
+    scope_unit_lookup = "target__unit"
+
+    target = models.ForeignKey(Target, verbose_name=_("目标"), on_delete=models.PROTECT, related_name="tasks")
+    month = models.PositiveSmallIntegerField(_("月份"))
+    text = models.CharField(_("重点工作"), max_length=200)
+    done_on = models.DateField(_("完成日期"), null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("月度重点工作")
+        verbose_name_plural = _("月度重点工作")
+        ordering = ["target_id", "month", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(month__gte=1, month__lte=12), name="target_task_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month}月 {self.text}"
+
+
 # 考核等次与结果运用 (its own module; re-exported so Django registers the models with the app)
 from audits.performance.grade_models import Appeal, AppealState, Appraisal, AssessmentResult  # noqa: E402,F401

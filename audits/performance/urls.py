@@ -1,4 +1,4 @@
-"""Addresses of 目标、考核排名、年度统计, under /audits/."""
+"""Addresses of 目标、考核排名、年度统计 and 目标分解 (targets), under /audits/."""
 from django.urls import path
 
 from audits.performance import views
@@ -11,4 +11,6 @@ urlpatterns = [
     path("annual/", views.annual_page, name="annual"),
     path("annual.xlsx", views.annual_xlsx, name="annual_xlsx"),
     path("annual.pdf", views.annual_pdf, name="annual_pdf"),
+    path("targets/", views.targets_home, name="targets"),
+    path("targets/<code:code>/<int:year>/", views.targets_tree, name="targets_tree"),
 ]

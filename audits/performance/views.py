@@ -3,6 +3,7 @@
 ``audits.performance``; refusals come back in Chinese."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from audits.performance import annual, indicators, scoring
 from audits.performance.models import Comparator, Objective, ScoringItem, ScoringScheme
@@ -260,4 +262,137 @@ def grades_page(request, year: int):
                   (labels["fair"], rules["grade_fair_min"].value)],
         "weight": rules["party_building_weight_percent"].value, "rest": 100 - rules["party_building_weight_percent"].value,
         "heads_source": grades.grade_data()["use"]["heads_source"],
+    })
+
+
+# ------------------------------------------------------------------ 目标管理(层层分解)
+
+
+@login_required
+def targets_home(request):
+    """目标分解: the unit switcher's organisation, this year (or ``?year=``)."""
+    from django.urls import reverse
+
+    root = scope_root(request)
+    return redirect(reverse("targets_tree", args=[root.code, asked_year(request)]))
+
+
+def _owner_choices(unit: Unit) -> tuple[list[Unit], list]:
+    """Who may take a target on the page of ``unit``: the units below it, and — on a 党支部's or a
+    党小组's page — its members (a committee's page offers units only: its members are many)."""
+    from qms.models import Membership
+
+    units = list(Unit.objects.filter(path__startswith=unit.path, is_active=True).exclude(pk=unit.pk).order_by("path"))
+    members = []
+    if unit.kind in (UnitKind.BRANCH, UnitKind.JOINT_BRANCH, UnitKind.TEMP_BRANCH, UnitKind.GROUP):
+        field = "group" if unit.kind == UnitKind.GROUP else "unit"
+        members = [ms.member for ms in Membership.objects.filter(**{field: unit}, end__isnull=True,
+                                                                  member__status="active").select_related("member")
+                   .order_by("member__name", "member_id")]
+    return units, members
+
+
+@login_required
+def targets_tree(request, code: str, year: int):
+    """分解目标 of a 党组织 and everything below it for a year, with progress rolled up, the forms to
+    cascade, report and tick off tasks (as the matrix allows), and the 任务时间控制表."""
+    from django.http import Http404
+
+    from audits.performance import targets as tsvc
+    from audits.performance.models import Target, TargetTask
+    from qms import permissions
+    from qms.params import date_param, id_param, years
+    from qms.scoping import get_visible_or_404
+
+    unit = get_visible_or_404(request.user, Unit.objects.all(), code=code)
+    lo, hi = years()
+    if not lo <= year <= hi:
+        raise Http404("没有该年度")
+    user = request.user
+    if request.method == "POST":
+        p = request.POST
+        visible = restrict(user, Target.objects.filter(unit__path__startswith=unit.path, year=year))
+        try:
+            action = p.get("action")
+            if action == "add":
+                parent_id = id_param(request, "parent", label="上级目标", data=p)
+                parent = visible.filter(pk=parent_id).select_related("unit").first() if parent_id else None
+                if parent_id and parent is None:
+                    raise ValidationError("所选上级目标不存在")
+                owner, member = (p.get("owner") or ""), None
+                owner_unit = unit
+                if owner.startswith("member:"):
+                    from qms.models import Member
+
+                    member = restrict(user, Member.objects.all()).filter(pk=int(owner[7:] or 0)).first() if owner[7:].isdigit() else None
+                    if member is None:
+                        raise ValidationError("所选党员不存在")
+                elif owner.startswith("unit:"):
+                    owner_unit = restrict(user, Unit.objects.all()).filter(code=owner[5:]).first()
+                    if owner_unit is None:
+                        raise ValidationError("所选组织不存在")
+                due = date_param(request, "due_date", default=dt.date(year, 12, 31), label="完成期限", data=p)
+                t = tsvc.target_add(actor=user, year=year, measure=parent.measure if parent else p.get("measure", ""),
+                                    title=p.get("title", ""), value=p.get("value", ""), due_date=due,
+                                    unit=None if member else owner_unit, parent=parent, member=member,
+                                    source=p.get("source", ""))
+                messages.success(request, f"已设定目标:{t.owner_name} · {t.title}")
+            elif action == "amend":
+                t = visible.filter(pk=id_param(request, "target", label="目标", data=p) or 0).select_related("unit", "parent__unit").first()
+                if t is None:
+                    raise ValidationError("所选目标不存在")
+                tsvc.target_set(t, actor=user, value=p.get("value", ""), reason=p.get("reason", ""),
+                                due_date=date_param(request, "due_date", default=t.due_date, label="完成期限", data=p))
+                messages.success(request, f"目标已调整(留痕):{t.owner_name} · {t.title}")
+            elif action == "report":
+                t = visible.filter(pk=id_param(request, "target", label="目标", data=p) or 0).select_related("unit", "member").first()
+                if t is None:
+                    raise ValidationError("所选目标不存在")
+                tsvc.target_report(t, actor=user, value=p.get("value", ""), note=p.get("note", ""))
+                messages.success(request, f"已填报进度(留痕):{t.title}")
+            elif action == "task_add":
+                t = visible.filter(pk=id_param(request, "target", label="目标", data=p) or 0).select_related("unit").first()
+                if t is None:
+                    raise ValidationError("所选目标不存在")
+                tsvc.task_add(t, actor=user, month=p.get("month", ""), text=p.get("text", ""))
+                messages.success(request, "已安排重点工作")
+            elif action == "task_done":
+                task = (TargetTask.objects.filter(pk=id_param(request, "task", label="重点工作", data=p) or 0, target__in=visible)
+                        .select_related("target", "target__unit", "target__member").first())
+                if task is None:
+                    raise ValidationError("所选重点工作不存在")
+                tsvc.task_done(task, actor=user, done_on=date_param(request, "done_on", default=timezone.localdate(),
+                                                                    label="完成日期", data=p))
+                messages.success(request, f"已登记完成:{task.text}")
+            else:
+                raise ValidationError("请选择要办理的事项")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(request.path)
+    today = timezone.localdate()
+    roots = tsvc.tree(unit, year, today=today)
+    rows = tsvc.flat(roots)
+    member_user = {n.target.pk: (n.target.member.user_id if n.target.member_id else None) for n in rows}
+
+    def may_report(n) -> bool:
+        if n.children or n.how == "系统计算":
+            return False
+        duties = {"self"} if member_user[n.target.pk] == user.pk else set()
+        return permissions.allowed(user, "targets.report", n.target.unit, duties=duties)
+
+    may_manage = permissions.allowed(user, "targets.manage", unit)
+    for n in rows:
+        n.may_report = may_report(n)
+        n.may_manage = permissions.allowed(user, "targets.manage", n.target.unit)
+        n.may_amend = permissions.allowed(user, "targets.manage", n.target.parent.unit if n.target.parent_id else n.target.unit)
+    # 任务时间控制表: one line per task, one column per month, grouped by owner
+    grid = [{"owner": n.target.owner_name, "target": n.target.title, "task": c.task, "may": n.may_report,
+             "cells": [c.mark if m == c.task.month else "" for m in range(1, 13)], "state": c.state}
+            for n in rows for c in n.tasks]
+    units, members = _owner_choices(unit) if may_manage else ([], [])
+    return render(request, "audits/targets.html", {
+        "unit": unit, "year": year, "rows": rows, "grid": grid, "months": range(1, 13), "may_manage": may_manage,
+        "measures": tsvc.measures().items(), "owner_units": units, "owner_members": members,
+        "parents": [n for n in rows if not n.target.member_id], "today": today,
+        "may_task": any(n.may_manage for n in rows), "may_amend": any(n.may_amend for n in rows), "may_any_report": any(g["may"] and g["state"] != "done" for g in grid),
     })

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audits', '0011_objective_count_target'),
+        ('audits', '0012_cascaded_targets'),
         ('qms', '0011_unit_founding_and_temporary'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
