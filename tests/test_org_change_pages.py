@@ -58,7 +58,7 @@ def test_the_split_form_sends_each_member_to_a_new_branch(client, org):  # noqa:
     assert "党员去向" in form and "一支部党员3" in form
     data = {"reason": "拆分", "source_code": "B1", "code_0": "B1A", "name_0": "甲支部", "kind_0": "branch",
             "code_1": "B1B", "name_1": "乙支部", "kind_1": "branch"}
-    data |= {f"to_{m.pk}": ("B1A" if i < 2 else "B1B") for i, m in enumerate(org["m1"])}
+    data |= {f"to_{m.pk}": ("0" if i < 2 else "1") for i, m in enumerate(org["m1"])}  # the 1st / 2nd new branch
     client.post("/work/orgchanges/unit/C/new/?kind=split", data)
     change = OrgChange.objects.get()
     assert change.state == OrgChangeState.REQUESTED and len(change.allocation) == 4

@@ -87,7 +87,8 @@ def org_change_new(request, code: str):
             picked = [source] if source else []
         receiver_pk = _int(post.get("receiver"))
         receiver = Unit.objects.filter(pk=receiver_pk, is_active=True).first() if receiver_pk else None
-        allocation = {m.pk: post.get(f"to_{m.pk}", "") for m in org_change.on_roll(source)} if source else {}
+        codes = {str(i): post.get(f"code_{i}", "").strip() for i in range(ROWS)}  # 第几个新党支部 → its code
+        allocation = {m.pk: codes.get(post.get(f"to_{m.pk}", ""), "") for m in org_change.on_roll(source)} if source else {}
         try:
             change = org_change.request(actor=request.user, parent=unit, kind=kind, reason=post.get("reason", ""),
                                         sources=picked, new_units=_rows(post), receiver=receiver, allocation=allocation)
