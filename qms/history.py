@@ -59,7 +59,7 @@ ACTIONS = {
     "election.elect": "登记选举结果", "election.complete": "换届报批完成",
     "election_candidate.add": "增加候选人", "election_candidate.remove": "移除候选人",
     "election_candidate.count": "登记候选人得票", "election_candidate.title": "确定当选委员的分工",
-    "applicant.create": "登记入党申请人", "applicant.stage": "发展党员进入下一阶段", "recruit_step.create": "登记发展党员步骤",
+    "applicant.create": "登记入党申请人", "member.probation_cancel": "取消预备党员资格", "applicant.stage": "发展党员进入下一阶段", "recruit_step.create": "登记发展党员步骤",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)

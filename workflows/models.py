@@ -536,7 +536,7 @@ class ElectionCandidate(models.Model):
 
 
 class RecruitStage(models.TextChoices):
-    """发展党员的阶段 (workflows/recruitment.toml ``[stages]``), then the two ends."""
+    """发展党员的阶段 (workflows/recruitment.toml ``[stages]``), then the ends (``[ends]``): 转正, 取消预备党员资格, 不予接收."""
 
     APPLYING = "applying", _("申请入党")
     ACTIVIST = "activist", _("入党积极分子的确定和培养教育")
@@ -544,6 +544,12 @@ class RecruitStage(models.TextChoices):
     RECEIVING = "receiving", _("预备党员的接收")
     PROBATION = "probation", _("预备党员的教育考察和转正")
     DONE = "done", _("已转为正式党员")
+    CANCELLED = "cancelled", _("已取消预备党员资格")
+    NOT_RECEIVED = "not_received", _("不予接收")
+
+
+#: the stages an applicant's process ends in (no step is done after them)
+RECRUIT_ENDS = (RecruitStage.DONE, RecruitStage.CANCELLED, RecruitStage.NOT_RECEIVED)
 
 
 class Applicant(ConcurrentTransitionMixin, models.Model):
@@ -574,7 +580,8 @@ class Applicant(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("发展党员对象")
         verbose_name_plural = _("发展党员对象")
         ordering = ["unit_id", "applied_on", "id"]
-        constraints = [models.UniqueConstraint(fields=["id_number"], condition=~Q(stage="done"), name="one_open_applicant_per_person")]
+        constraints = [models.UniqueConstraint(fields=["id_number"], condition=~Q(stage__in=["done", "cancelled", "not_received"]),
+                                               name="one_open_applicant_per_person")]
 
     def __str__(self) -> str:
         return f"{self.name}({self.get_stage_display()})"
@@ -598,6 +605,14 @@ class Applicant(ConcurrentTransitionMixin, models.Model):
     @transition(field=stage, source=RecruitStage.PROBATION, target=RecruitStage.DONE)
     def to_done(self) -> None:
         """转正材料归档."""
+
+    @transition(field=stage, source=RecruitStage.PROBATION, target=RecruitStage.CANCELLED)
+    def to_cancelled(self) -> None:
+        """支部大会决议取消预备党员资格,经上级党委批准(《中国共产党章程》第七条)."""
+
+    @transition(field=stage, source=RecruitStage.RECEIVING, target=RecruitStage.NOT_RECEIVED)
+    def to_not_received(self) -> None:
+        """支部大会未通过接收,或上级党委不同意接收:不予接收."""
 
 
 class RecruitStep(models.Model):
