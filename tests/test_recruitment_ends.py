@@ -96,8 +96,13 @@ def test_a_vote_that_does_not_pass_ends_as_not_received(org):  # noqa: F811
     with pytest.raises(ValidationError) as e:
         rs.higher_step(a, actor=org["upper"], step="higher_talk", done_on=D(2025, 5, 6))
     assert "发展程序已结束(不予接收)" in _error(e)
-    # the person may apply again: the ended application no longer blocks the 身份证号
+    # the ended application no longer counts as open, but the person is on the roster as 入党积极分子 already:
+    # registering them again as a new applicant is refused in words (step 3 would make a second record)
     assert not Applicant.objects.filter(id_number=a.id_number).exclude(stage__in=("done", "cancelled", "not_received")).exists()
+    with pytest.raises(ValidationError) as e:
+        rs.applicant_register(actor=org["sec"], unit=org["b"], name="李明", gender="M", id_number=a.id_number,
+                              birth_date=a.birth_date, applied_on=D(2025, 6, 1))
+    assert "此人已有人员档案(入党积极分子,在册)" in _error(e)
 
 
 def test_a_disagreeing_approval_ends_as_not_received(org):  # noqa: F811

@@ -21,7 +21,8 @@ ends as 已取消预备党员资格 and the person leaves the roster (``member_s
 取消预备党员资格); a 接收 vote recorded as not passed (quorum present, majority not reached) or
 a 不同意 上级批复 of the 接收 ends the applicant as 不予接收, the person kept as 入党积极分子 (the
 细则 says nothing of their category afterwards; ``[ends.not_received]`` says so). An ended
-applicant takes no more steps; the person may apply again.
+applicant takes no more steps; the person, who keeps a record on the roster, is not registered as a
+new applicant (a second record of the same person would be made at step 3).
 """
 from __future__ import annotations
 
@@ -355,8 +356,12 @@ def applicant_register(*, actor, unit: Unit, name: str, gender: str, id_number: 
         raise ValidationError({"birth_date": f"递交申请时未满{min_age}周岁,不能申请入党(依据:{rules_for(unit)['recruit_min_age_years'].source})"})
     if Applicant.objects.filter(id_number=id_number).exclude(stage__in=RECRUIT_ENDS).exists():
         raise ValidationError({"id_number": "此人已有正在办理的入党申请"})
-    if Member.objects.filter(id_number=id_number, category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).exists():
-        raise ValidationError({"id_number": "此人已是党员"})
+    person = Member.objects.filter(id_number=id_number).first()
+    if person is not None:  # the 入党积极分子 created at step 3 would be a second record of the same person
+        if person.status == MemberStatus.ACTIVE and person.category in (MemberCategory.FULL, MemberCategory.PROBATIONARY):
+            raise ValidationError({"id_number": "此人已是党员"})
+        raise ValidationError({"id_number": f"此人已有人员档案({person.get_category_display()},{person.get_status_display()}),"
+                                            "不能再登记为新的入党申请人;以往的发展情况见其发展党员记录"})
     a = Applicant.objects.create(unit=unit, name=name.strip(), gender=gender, id_number=id_number, birth_date=birth_date,
                                  applied_on=applied_on, stage_since=applied_on)
     s = RecruitStep.objects.create(applicant=a, step="apply", done_on=applied_on, note=(note or "").strip(), recorded_by=actor)

@@ -1,4 +1,4 @@
-# 发展党员 ends other than 转正: 已取消预备党员资格, 不予接收 (a person may apply again after an end).
+# 发展党员 ends other than 转正: 已取消预备党员资格, 不予接收 (an ended applicant no longer counts as open).
 
 import django_fsm
 from django.db import migrations, models
