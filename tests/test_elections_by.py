@@ -169,3 +169,21 @@ def test_the_pages_offer_the_by_election_where_there_is_a_vacancy(client, org): 
     assert "补选完成" in body and "党委〔2026〕22号" in body
     assert Position.objects.get(unit=org["b"], title="secretary", end__isnull=True).member == full[2]
     assert "书记空缺" not in client.get("/units/B/").content.decode()
+
+
+def test_a_sitting_member_elected_secretary_leaves_the_office_held_until_then(org):  # noqa: F811
+    b, full = org["b"], org["full"]
+    _secretary_leaves(org)
+    e = _by_elected(org, [full[2], full[3]], (5, 1))
+    approval = _decision(org, "election_approval", "党委〔2026〕22号")
+    args = dict(actor=org["admin"], secretary=full[1], approval=approval, term_start=TODAY, titles={full[2].pk: "propaganda"},
+                committee_present=[full[1], full[2]], secretary_votes=2)
+    with pytest.raises(ValidationError, match="委员选举结果备案"):  # the new 委员 is not the 书记: filed
+        election.election_report(e, filing=None, **args)
+    filing = _decision(org, "committee_filing", "党委〔2026〕23号")
+    e = election.election_report(e, filing=filing, **args)
+    assert (e.approval_decision, e.filing_decision) == (approval, filing)
+    now = {(p.title, p.member.name) for p in Position.objects.filter(unit=b, end__isnull=True)}
+    assert now == {("secretary", "党员1"), ("propaganda", "党员2")}
+    left = Position.objects.get(unit=b, member=full[1], title="organization")
+    assert left.end == TODAY - DAY and "补选为书记" in ledger.history(left).last().reason
