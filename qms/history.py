@@ -55,7 +55,7 @@ ACTIONS = {
     "occurrence.import_history": "导入往年已开展的会议(历史记录)", "record.import_history": "导入往年会议记录(历史记录)",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
     "decision.record": "登记上级批复",
-    "election.open": "发起换届选举", "election.open_by": "发起补选", "election.nominate": "确定候选人(酝酿)", "election.request": "换届请示获上级批复",
+    "election.open": "发起换届选举", "election.open_by": "发起补选", "election.committee_only": "补选书记(委员无空缺,由委员会会议选举)", "election.nominate": "确定候选人(酝酿)", "election.request": "换届请示获上级批复",
     "election.elect": "登记选举结果", "election.complete": "换届报批完成",
     "election_candidate.add": "增加候选人", "election_candidate.remove": "移除候选人",
     "election_candidate.count": "登记候选人得票", "election_candidate.title": "确定当选委员的分工",

@@ -110,7 +110,8 @@ def test_a_vacant_secretary_is_filled_by_a_by_election_end_to_end(org):  # noqa:
     assert ledger.verify().problems == []
 
 
-def test_a_by_election_after_a_regular_one_fills_the_missing_member_only(org):  # noqa: F811
+def _after_regular_election(org):  # noqa: F811
+    """A 换届选举 completed 30 days ago: 党员0 书记, 党员1 组织委员, 党员2 宣传委员."""
     b, full = org["b"], org["full"]
     e = election.election_open(actor=org["sec_b"], unit=b)
     e = election.election_nominate(e, actor=org["sec_b"], seats=3, candidates=full[:4])
@@ -121,6 +122,12 @@ def test_a_by_election_after_a_regular_one_fills_the_missing_member_only(org):  
                                  approval=_decision(org, "election_approval", "党委〔2026〕8号", TODAY - 25 * DAY),
                                  filing=_decision(org, "committee_filing", "党委〔2026〕9号", TODAY - 25 * DAY),
                                  term_start=TODAY - 30 * DAY, committee_present=full[:3], secretary_votes=3)
+    assert e.state == ElectionState.COMPLETED
+
+
+def test_a_by_election_after_a_regular_one_fills_the_missing_member_only(org):  # noqa: F811
+    b, full = org["b"], org["full"]
+    _after_regular_election(org)
     term = Unit.objects.get(pk=b.pk).term_start
     assert not election.vacancy(b, TODAY).exists
     core.position_end(Position.objects.get(unit=b, title="propaganda", end__isnull=True), actor=None, end=TODAY - 5 * DAY,
@@ -187,3 +194,44 @@ def test_a_sitting_member_elected_secretary_leaves_the_office_held_until_then(or
     assert now == {("secretary", "党员1"), ("propaganda", "党员2")}
     left = Position.objects.get(unit=b, member=full[1], title="organization")
     assert left.end == TODAY - DAY and "补选为书记" in ledger.history(left).last().reason
+
+
+def test_a_vacant_secretary_with_the_committee_complete_is_elected_by_the_committee_alone(org, client):  # noqa: F811
+    """The 书记 steps down but stays a 委员: no 委员 seat is vacant, so no 党员大会 — the 支委会 elects
+    its 书记 among the sitting 委员 and the higher organisation approves."""
+    b, full = org["b"], org["full"]
+    _after_regular_election(org)
+    sec = Position.objects.get(unit=b, title="secretary", end__isnull=True)
+    core.position_end(sec, actor=None, end=TODAY - 5 * DAY, reason="辞去书记职务")
+    core.position_assign(actor=None, member=full[0], unit=b, title="committee_member", start=TODAY - 4 * DAY)
+    v = election.vacancy(b, TODAY)
+    assert (v.seats, v.titles, v.in_office, v.exists) == (0, ("secretary",), 3, True)
+    e = election.election_by_open(actor=org["admin"], unit=b)
+    assert (e.kind, e.seats, e.state) == (ElectionKind.BY, 0, ElectionState.ELECTED)
+    assert flows.open_task_titles(e) == ["报批"]
+    assert "election.committee_only" in ledger.history(e).values_list("action", flat=True)
+    from tests.test_crawl import foreign_words
+
+    client.force_login(org["sec_c"])
+    page = client.get("/work/elections/B/").content.decode()
+    assert "不召开党员大会,由委员会会议从现任委员中选举书记" in page and "报批:补选结果" in page
+    assert "现任委员:党员0、党员1、党员2" in page and foreign_words(page) == set()
+    approval = _decision(org, "election_approval", "党委〔2026〕30号")
+    with pytest.raises(ValidationError, match="空缺的书记应从委员会委员"):
+        election.election_report(e, actor=org["admin"], secretary=full[4], approval=approval, term_start=TODAY,
+                                 committee_present=full[:3], secretary_votes=3)
+    e = election.election_report(e, actor=org["admin"], secretary=full[1], approval=approval, term_start=TODAY,
+                                 committee_present=full[:3], secretary_votes=2)
+    assert e.state == ElectionState.COMPLETED and e.filing_decision is None and e.held_on is None
+    now = {(p.title, p.member.name) for p in Position.objects.filter(unit=b, end__isnull=True)}
+    assert now == {("secretary", "党员1"), ("committee_member", "党员0"), ("propaganda", "党员2")}
+    assert not election.vacancy(b, TODAY).exists
+
+
+def test_without_an_election_record_a_former_secretary_still_on_the_committee_leaves_no_member_seat(org):  # noqa: F811
+    b = org["b"]
+    sec = Position.objects.get(unit=b, title="secretary", end__isnull=True)
+    core.position_end(sec, actor=None, end=TODAY - 5 * DAY, reason="辞去书记职务")
+    core.position_assign(actor=None, member=org["full"][0], unit=b, title="committee_member", start=TODAY - 4 * DAY)
+    v = election.vacancy(b, TODAY)
+    assert (v.seats, v.titles, v.target) == (0, ("secretary",), 2) and "委员无空缺" in v.describe()

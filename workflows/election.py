@@ -142,7 +142,7 @@ class Vacancy:
 
     @property
     def exists(self) -> bool:
-        return self.seats > 0
+        return self.seats > 0 or bool(self.titles)
 
     def describe(self) -> str:
         parts = [f"现有委员 {self.in_office} 名,{self.basis}"]
@@ -150,6 +150,8 @@ class Vacancy:
             parts.append("、".join(str(PositionTitle(t).label) for t in self.titles) + "空缺")
         if self.seats:
             parts.append(f"应补选委员 {self.seats} 名")
+        elif self.titles:
+            parts.append("委员无空缺,由委员会会议从现任委员中选举")
         return ";".join(parts)
 
 
@@ -158,7 +160,8 @@ def vacancy(unit: Unit, day: dt.date | None = None) -> Vacancy:
     in it, in a unit whose offices are recorded (as ``qms.structure.tree_warnings`` flags it), or
     fewer 委员 in office than its last completed 换届选举 elected. The seats to fill are the 委员
     missing against that election — or, where no election is recorded here, one per required
-    office left empty."""
+    office left empty whose last holder is no longer on the committee. A required office empty
+    with no 委员 seat to fill is still a vacancy: the 支委会 elects it among its 委员."""
     from qms.structure import required_seats
 
     day = day or timezone.localdate()
@@ -173,7 +176,11 @@ def vacancy(unit: Unit, day: dt.date | None = None) -> Vacancy:
         target = last.candidates.filter(elected=True).count()
         basis = f"上次换届选举({last.held_on:%Y-%m-%d})产生委员 {target} 名"
     else:
-        target = len(sitting) + len(empty)
+        gone = 0
+        for t in empty:
+            prev = Position.objects.filter(unit=unit, title=t, end__lt=day).order_by("-end", "-pk").first()
+            gone += prev is None or prev.member_id not in sitting
+        target = len(sitting) + gone
         basis = "本系统中没有换届选举的记录,按空缺的必设职务计"
     return Vacancy(max(0, target - len(sitting)), empty, len(sitting), target, basis)
 
@@ -187,9 +194,6 @@ def election_by_open(*, actor, unit: Unit, today: dt.date | None = None) -> Elec
         raise ValidationError(f"“{unit.name}”是{unit.get_kind_display()},没有选举产生的委员会,不进行补选")
     v = vacancy(unit, today)
     if not v.exists:
-        if v.titles:
-            raise ValidationError(f"“{unit.name}”{v.describe()}:委员会人数未缺,空缺的职务由委员会会议从现任委员中选举产生,"
-                                  "报上级党组织批准,不需要党员大会补选")
         raise ValidationError(f"“{unit.name}”没有空缺的书记、副书记或委员职务,不需要补选({v.describe()})")
     if Election.objects.filter(unit=unit).exclude(state=ElectionState.COMPLETED).exists():
         raise ValidationError(f"“{unit.name}”已有正在进行的换届选举或补选")
@@ -197,6 +201,12 @@ def election_by_open(*, actor, unit: Unit, today: dt.date | None = None) -> Elec
                                 opened_by=actor if getattr(actor, "pk", None) else None)
     ledger.record("election.open_by", e, actor=actor, reason=v.describe())
     flows.begin(e)
+    if not v.seats:  # no 委员 to elect: no 党员大会 (酝酿, 请示, 选举); the 支委会 elects the 书记 at 报批
+        e.ledger_before = ledger.snapshot(e)
+        flows.complete(e, flows.ElectionFlow.nominate, actor)
+        flows.complete(e, flows.ElectionFlow.request, actor)
+        _move(e, "committee_only", actor=actor, node=flows.ElectionFlow.elect,
+              reason="委员无空缺,不召开党员大会补选委员;由委员会会议从现任委员中选举书记,报上级党组织批准")
     return e
 
 

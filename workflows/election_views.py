@@ -138,7 +138,7 @@ def election_page(request, code: str):
     }
     if e is not None and e.kind == ElectionKind.BY:
         sitting = election.committee_in_office(unit, today)
-        ctx["sitting"] = [ps[0].member for pk, ps in sitting.items()]
+        ctx["sitting"] = sorted((ps[0].member for ps in sitting.values()), key=lambda m: m.name)
         ctx["committee"] = Member.objects.filter(pk__in=_committee_ids(e)).order_by("name")
         ctx["secretary_vacant"] = "secretary" in e.vacant_titles and not any(
             p.title == PositionTitle.SECRETARY for ps in sitting.values() for p in ps)

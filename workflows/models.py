@@ -519,6 +519,11 @@ class Election(ConcurrentTransitionMixin, models.Model):
     def elect(self) -> None:
         """选举: the 党员大会 was held with a quorum and the ballots counted."""
 
+    @transition(field=state, source=ElectionState.NOMINATING, target=ElectionState.ELECTED)
+    def committee_only(self) -> None:
+        """补选 with no 委员 seat vacant (only the 书记): no 党员大会; the 支委会 elects the 书记 among
+        its 委员 at the 报批 step."""
+
     @transition(field=state, source=ElectionState.ELECTED, target=ElectionState.COMPLETED)
     def complete(self) -> None:
         """报批: 书记、副书记 approved, 委员 filed; the positions and the new term are set."""
