@@ -127,6 +127,7 @@ class MemberStatus(models.TextChoices):
     TRANSFERRED_OUT = "transferred_out", _("已转出")
     DECEASED = "deceased", _("已去世")
     REMOVED = "removed", _("已除名")
+    DISQUALIFIED = "disqualified", _("已取消预备党员资格")
 
 
 class Gender(models.TextChoices):
@@ -220,6 +221,7 @@ class MemberEventKind(models.TextChoices):
     RETIRE = "retire", _("退休")
     DEATH = "death", _("去世")
     REMOVAL = "removal", _("除名")
+    PROBATION_CANCEL = "probation_cancel", _("取消预备党员资格")
     # recorded by a secretary on the member's page (qms/rules/events.toml, 六必谈 and 专题组织生活会)
     JOB_CHANGE = "job_change", _("工作岗位变动")
     COMMENDATION = "commendation", _("受到表彰或奖励")

@@ -379,6 +379,7 @@ _STATUS_EVENTS = {
     MemberEventKind.RETIRE: None,
     MemberEventKind.DEATH: MemberStatus.DECEASED,
     MemberEventKind.REMOVAL: MemberStatus.REMOVED,
+    MemberEventKind.PROBATION_CANCEL: MemberStatus.DISQUALIFIED,  # 《中国共产党章程》第七条
 }
 
 
@@ -403,6 +404,8 @@ def member_status_change(member: Member, *, actor, kind: str, date: dt.date, not
     elif kind in _STATUS_EVENTS:
         if member.status != MemberStatus.ACTIVE:
             raise ValidationError(f"{member.name} 已不在册")
+        if kind == MemberEventKind.PROBATION_CANCEL and member.category != MemberCategory.PROBATIONARY:
+            raise ValidationError(f"{member.name} 是{member.get_category_display()},只有预备党员才能取消预备党员资格")
         member.status = _STATUS_EVENTS[kind]
         _close_membership(member, date + dt.timedelta(days=1), actor)
         for p in Position.objects.select_for_update().filter(member=member, end__isnull=True):

@@ -10,14 +10,25 @@ the 差额 of candidates, the share of those entitled who must be present, and t
 those present a candidate needs. Completing the election updates the unit's positions
 (``qms.services.position_assign`` / ``position_end``), starts the new term and fulfils the
 unit's 换届 occurrence (``term_election``, laid out by ``workflows.scheduler``).
+
+补选 (seed 001 三(二)1: 党支部书记、副书记、委员出现空缺,应当及时进行补选; 三(二)8: 应及时按程序予以补选)
+is an election of the second kind (``Election.kind``), opened only when the unit has a vacancy
+(``vacancy``): a seat its kind requires empty (``qms.structure.required_seats``) or fewer 委员 in
+office than its last completed 换届选举 elected. It goes through the same four steps with the same
+rules (its 差额 is the organisation rule ``by_election_candidate_margin_percent``), the seats being
+the vacancies; its 报批 fills only the vacant seats — new 委员 filed, a vacant 书记 elected by the
+completed 支委会 among its 委员 and approved — while no sitting office ends, the term stays and no
+换届 occurrence is fulfilled.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -32,16 +43,27 @@ from qms.models import (
     Position,
     PositionTitle,
     Unit,
+    UnitKind,
 )
 from qms.permissions import act
 from qms.rules import rules_for
 from workflows import election_flows as flows
 from workflows import quorum as quorum_rules
-from workflows.models import Election, ElectionCandidate, ElectionState, Occurrence, State
+from workflows.models import (
+    Election,
+    ElectionCandidate,
+    ElectionKind,
+    ElectionState,
+    Occurrence,
+    State,
+)
 from workflows.services import roster_on
 
 #: the obligation whose occurrence an election answers (procedures/library/cx11_term_election.toml)
 TERM_OBLIGATION = "term_election"
+
+#: the organisation rule (workflows/election.toml) giving the 差额 of each kind of election
+MARGIN_RULE = {ElectionKind.REGULAR: "election_candidate_margin_percent", ElectionKind.BY: "by_election_candidate_margin_percent"}
 
 
 def _unit(election=None, unit=None, **_) -> Unit:
@@ -89,10 +111,103 @@ def _move(e: Election, method: str, *, actor, node, reason: str = "") -> Electio
     return e
 
 
-def required_candidates(seats: int, rules: dict) -> int:
-    """应选 ``seats`` → the fewest candidates: the 差额 is at least ``election_candidate_margin_percent``
+def required_candidates(seats: int, rules: dict, kind: str = ElectionKind.REGULAR) -> int:
+    """应选 ``seats`` → the fewest candidates: the 差额 is at least the kind's margin rule
+    (``election_candidate_margin_percent``, for a 补选 ``by_election_candidate_margin_percent``)
     of the seats, rounded up to a whole person."""
-    return seats + math.ceil(seats * rules["election_candidate_margin_percent"].value / 100)
+    return seats + math.ceil(seats * rules[MARGIN_RULE[kind]].value / 100)
+
+
+# ------------------------------------------------------------------ 空缺 and 补选
+
+
+def committee_in_office(unit: Unit, day: dt.date) -> dict[int, list[Position]]:
+    """The sitting committee on ``day``: member id → the committee offices they hold in the unit."""
+    out: dict[int, list[Position]] = {}
+    for p in (Position.objects.filter(unit=unit, title__in=COMMITTEE_TITLES, start__lte=day)
+              .filter(Q(end__isnull=True) | Q(end__gte=day)).select_related("member").order_by("pk")):
+        out.setdefault(p.member_id, []).append(p)
+    return out
+
+
+@dataclass(frozen=True)
+class Vacancy:
+    """空缺 of a unit on a day: the 委员 seats to fill by a 补选 and the required offices empty."""
+
+    seats: int  # 委员 to elect at the 党员大会
+    titles: tuple[str, ...]  # required offices nobody holds (书记, qms/rules/tree.toml [seats])
+    in_office: int  # 委员 in office
+    target: int  # 委员 the committee should have
+    basis: str  # where ``target`` comes from, in words
+
+    @property
+    def exists(self) -> bool:
+        return self.seats > 0 or bool(self.titles)
+
+    def describe(self) -> str:
+        parts = [f"现有委员 {self.in_office} 名,{self.basis}"]
+        if self.titles:
+            parts.append("、".join(str(PositionTitle(t).label) for t in self.titles) + "空缺")
+        if self.seats:
+            parts.append(f"应补选委员 {self.seats} 名")
+        elif self.titles:
+            parts.append("委员无空缺,由委员会会议从现任委员中选举")
+        return ";".join(parts)
+
+
+def vacancy(unit: Unit, day: dt.date | None = None) -> Vacancy:
+    """The unit's vacancy on ``day`` (seed 001 三(二)1、三(二)8): a seat its kind requires with nobody
+    in it, in a unit whose offices are recorded (as ``qms.structure.tree_warnings`` flags it), or
+    fewer 委员 in office than its last completed 换届选举 elected. The seats to fill are the 委员
+    missing against that election — or, where no election is recorded here, one per required
+    office left empty whose last holder is no longer on the committee. A required office empty
+    with no 委员 seat to fill is still a vacancy: the 支委会 elects it among its 委员."""
+    from qms.structure import required_seats
+
+    day = day or timezone.localdate()
+    sitting = committee_in_office(unit, day)
+    held = {p.title for ps in sitting.values() for p in ps}
+    recorded = bool(held) or Position.objects.filter(unit=unit, title__in=COMMITTEE_TITLES, end__lt=day).exists()
+    required, _source = required_seats().get(unit.kind, ((), ""))
+    empty = tuple(t for t in required if t not in held) if recorded else ()
+    last = (Election.objects.filter(unit=unit, kind=ElectionKind.REGULAR, state=ElectionState.COMPLETED)
+            .order_by("-term_start", "-pk").first())
+    if last is not None:
+        target = last.candidates.filter(elected=True).count()
+        basis = f"上次换届选举({last.held_on:%Y-%m-%d})产生委员 {target} 名"
+    else:
+        gone = 0
+        for t in empty:
+            prev = Position.objects.filter(unit=unit, title=t, end__lt=day).order_by("-end", "-pk").first()
+            gone += prev is None or prev.member_id not in sitting
+        target = len(sitting) + gone
+        basis = "本系统中没有换届选举的记录,按空缺的必设职务计"
+    return Vacancy(max(0, target - len(sitting)), empty, len(sitting), target, basis)
+
+
+@act("election.run", unit=_unit)
+@transaction.atomic
+def election_by_open(*, actor, unit: Unit, today: dt.date | None = None) -> Election:
+    """发起补选 — only when the unit has a vacancy (``vacancy``); the seats are the vacancies."""
+    today = today or timezone.localdate()
+    if unit.kind == UnitKind.GROUP:
+        raise ValidationError(f"“{unit.name}”是{unit.get_kind_display()},没有选举产生的委员会,不进行补选")
+    v = vacancy(unit, today)
+    if not v.exists:
+        raise ValidationError(f"“{unit.name}”没有空缺的书记、副书记或委员职务,不需要补选({v.describe()})")
+    if Election.objects.filter(unit=unit).exclude(state=ElectionState.COMPLETED).exists():
+        raise ValidationError(f"“{unit.name}”已有正在进行的换届选举或补选")
+    e = Election.objects.create(unit=unit, kind=ElectionKind.BY, seats=v.seats, vacant_titles=list(v.titles),
+                                opened_by=actor if getattr(actor, "pk", None) else None)
+    ledger.record("election.open_by", e, actor=actor, reason=v.describe())
+    flows.begin(e)
+    if not v.seats:  # no 委员 to elect: no 党员大会 (酝酿, 请示, 选举); the 支委会 elects the 书记 at 报批
+        e.ledger_before = ledger.snapshot(e)
+        flows.complete(e, flows.ElectionFlow.nominate, actor)
+        flows.complete(e, flows.ElectionFlow.request, actor)
+        _move(e, "committee_only", actor=actor, node=flows.ElectionFlow.elect,
+              reason="委员无空缺,不召开党员大会补选委员;由委员会会议从现任委员中选举书记,报上级党组织批准")
+    return e
 
 
 @act("election.run", unit=_unit)
@@ -119,15 +234,22 @@ def election_nominate(election: Election, *, actor, seats: int, candidates: list
     rules = rules_for(e.unit)
     if not seats or seats < 1:
         raise ValidationError({"seats": "请填写应选人数"})
+    if e.kind == ElectionKind.BY and seats != e.seats:
+        raise ValidationError({"seats": f"补选的应选人数是空缺的委员数 {e.seats} 名"})
     ids = list(dict.fromkeys(m.pk for m in candidates))
+    if e.kind == ElectionKind.BY:
+        sitting = committee_in_office(e.unit, timezone.localdate())
+        already = [m.name for m in candidates if m.pk in sitting]
+        if already:
+            raise ValidationError({"candidates": f"{'、'.join(already)} 已是委员会委员,补选只选出空缺的委员"})
     eligible = set(voters(e.unit, timezone.localdate()).filter(pk__in=ids).values_list("pk", flat=True))
     bad = [m.name for m in candidates if m.pk not in eligible]
     if bad:
         raise ValidationError({"candidates": f"{'、'.join(bad)} 不是本组织在册的正式党员,没有被选举权"
                                              "(《中国共产党基层组织选举工作条例》第五条)"})
-    need = required_candidates(seats, rules)
+    need = required_candidates(seats, rules, e.kind)
     if len(ids) < need:
-        rule = rules["election_candidate_margin_percent"]
+        rule = rules[MARGIN_RULE[e.kind]]
         raise ValidationError({"candidates": f"应选 {seats} 人,候选人至少 {need} 人(现 {len(ids)} 人):"
                                              f"差额不少于应选人数的{rule.value}%(依据:{rule.source})"})
     before = e.ledger_before
@@ -227,6 +349,10 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
     committee's offices end, the new ones begin on ``term_start``, the unit's term starts and the
     换届 occurrence is fulfilled."""
     e = _locked(election, ElectionState.ELECTED, "报批")
+    if e.kind == ElectionKind.BY:
+        return _report_by(e, actor=actor, secretary=secretary, deputy=deputy, titles=titles or {}, approval=approval,
+                          filing=filing, start=term_start, committee_present=committee_present or [],
+                          secretary_votes=secretary_votes)
     unit = e.unit
     if term_start is None:
         raise ValidationError({"term_start": "请填写新一届任期开始日期"})
@@ -269,15 +395,75 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
                  reason=f"书记、副书记批准 {d_approval.doc_number}" + (f";委员备案 {d_filing.doc_number}" if d_filing else ""))
 
 
+def _report_by(e: Election, *, actor, secretary: Member | None, deputy: Member | None, titles: dict[int, str],
+               approval: HigherDecision | None, filing: HigherDecision | None, start: dt.date | None,
+               committee_present: list[Member], secretary_votes: int | None) -> Election:
+    """报批 of a 补选: the newly elected 委员 filed (“委员选举结果备案”) and take their offices on
+    ``start``; a 书记 vacant when the 补选 was opened is elected by the completed 支委会 (the sitting
+    委员 and the new) among its 委员 — quorum ``quorum_committee_percent``, more than
+    ``election_elected_percent`` of those present — and approved (“书记、副书记选举结果批准”); where
+    the unit has no other 委员, the 党员大会 elected the 书记 directly. No sitting office ends (but a
+    sitting 委员 elected 书记 leaves the office they held for it), the term does not change and no
+    换届 occurrence is fulfilled."""
+    unit = e.unit
+    if start is None:
+        raise ValidationError({"term_start": "请填写补选当选人的任职日期"})
+    if e.held_on and start < e.held_on:
+        raise ValidationError({"term_start": f"任职日期不能早于补选日期({e.held_on:%Y-%m-%d})"})
+    if deputy is not None:
+        raise ValidationError({"deputy": "补选只填补空缺的职务,副书记职务不在本次补选之列"})
+    elected = {c.member_id: c for c in e.candidates.filter(elected=True).select_related("member")}
+    sitting = {pk: ps for pk, ps in committee_in_office(unit, start).items() if pk not in elected}
+    committee = {**{pk: ps[0].member for pk, ps in sitting.items()}, **{pk: c.member for pk, c in elected.items()}}
+    holder = Position.objects.filter(unit=unit, title=PositionTitle.SECRETARY, start__lte=start).filter(
+        Q(end__isnull=True) | Q(end__gte=start)).first()
+    wanted: dict[int, str] = {}
+    d_approval = None
+    if PositionTitle.SECRETARY in e.vacant_titles and holder is None:
+        if secretary is None or secretary.pk not in committee:
+            raise ValidationError({"secretary": "空缺的书记应从委员会委员(现任委员和补选当选的委员)中产生"})
+        if len(committee) > 1:  # the completed 支委会 elects its 书记
+            _committee_vote(e, committee, committee_present, secretary, secretary_votes, None, None,
+                            who="委员会委员(现任委员和补选当选的委员)")
+        d_approval = core.approving_decision(unit, "election_approval", approval)
+        if d_approval.date < (e.held_on or d_approval.date):
+            raise ValidationError({"approval": f"批复 {d_approval.doc_number} 早于补选日期,不是对本次选举结果的批复"})
+        wanted[secretary.pk] = PositionTitle.SECRETARY
+    elif secretary is not None:
+        raise ValidationError({"secretary": "书记职务没有空缺,补选不产生书记"})
+    new_members = [pk for pk in elected if pk not in wanted]
+    d_filing = core.approving_decision(unit, "committee_filing", filing) if new_members else None
+    for pk in new_members:
+        t = titles.get(pk) or PositionTitle.MEMBER
+        if t not in COMMITTEE_TITLES or t in (PositionTitle.SECRETARY, PositionTitle.DEPUTY_SECRETARY):
+            raise ValidationError({"titles": f"{elected[pk].member.name} 的分工不是委员会的职务"})
+        wanted[pk] = t
+    for pk, title in wanted.items():
+        for p in sitting.get(pk, ()):  # a sitting 委员 elected 书记 leaves the office held until now
+            core.position_end(p, actor=actor, end=max(start - dt.timedelta(days=1), p.start), reason="补选为书记")
+        core.position_assign(actor=actor, member=committee[pk], unit=unit, title=title, start=start)
+        c = elected.get(pk)
+        if c is not None:
+            before_c = ledger.snapshot(c)
+            c.title = title
+            c.save(update_fields=["title"])
+            ledger.record("election_candidate.title", c, actor=actor, before=before_c)
+    e.approval_decision, e.filing_decision, e.offices_start = d_approval, d_filing, start
+    names = "、".join(f"{committee[pk].name}({PositionTitle(t).label})" for pk, t in wanted.items())
+    reason = f"补选:{names}" + (f";书记批准 {d_approval.doc_number}" if d_approval else "") + (
+        f";委员备案 {d_filing.doc_number}" if d_filing else "")
+    return _move(e, "complete", actor=actor, node=flows.ElectionFlow.report, reason=reason)
+
+
 def _committee_vote(e: Election, elected: dict, present: list[Member], secretary: Member, secretary_votes: int | None,
-                    deputy: Member | None, deputy_votes: int | None) -> None:
-    """The first meeting of the new 支委会: more than ``quorum_committee_percent`` of the elected
-    委员 present (workflows/rules.toml, 支部工作条例 第十二条), and the 书记 (副书记) with more than
-    ``election_elected_percent`` of the 委员 present."""
+                    deputy: Member | None, deputy_votes: int | None, *, who: str = "新当选的委员") -> None:
+    """The meeting of the 支委会 (the new one after a 换届; the completed one after a 补选): more than
+    ``quorum_committee_percent`` of its 委员 (``elected``) present (workflows/rules.toml, 支部工作条例
+    第十二条), and the 书记 (副书记) with more than ``election_elected_percent`` of the 委员 present."""
     rules = rules_for(e.unit)
     ids = {m.pk for m in present}
     if not ids <= set(elected):
-        raise ValidationError({"committee_present": "选举书记、副书记的到会人员应为新当选的委员"})
+        raise ValidationError({"committee_present": f"选举书记、副书记的到会人员应为{who}"})
     q = rules["quorum_committee_percent"]
     if not quorum_rules.exceeds(len(ids), len(elected), q.value, inclusive=bool(rules["quorum_exactly_at_percent"].value)):
         raise ValidationError({"committee_present": f"委员会会议到会委员 {len(ids)} 人,未超过应到会 {len(elected)} 人的"

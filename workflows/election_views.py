@@ -22,7 +22,7 @@ from qms.models import (
 from qms.scoping import get_visible_or_404
 from workflows import election
 from workflows import election_flows as flows
-from workflows.models import ELECTION_STEPS, ElectionState
+from workflows.models import ELECTION_STEPS, ElectionKind, ElectionState
 
 #: the offices an elected 委员 other than the 书记/副书记 may take (分工)
 MEMBER_TITLES = [t for t in COMMITTEE_TITLES if t not in (PositionTitle.SECRETARY, PositionTitle.DEPUTY_SECRETARY)]
@@ -58,6 +58,8 @@ def _act(request, unit: Unit, e):
     voters = election.voters(unit, timezone.localdate())
     if step == "open":
         return election.election_open(actor=request.user, unit=unit)
+    if step == "open_by":
+        return election.election_by_open(actor=request.user, unit=unit)
     if e is None:
         raise ValidationError("请先发起换届")
     if step == "nominate":
@@ -74,7 +76,7 @@ def _act(request, unit: Unit, e):
                                       present=_members(request.POST.getlist("present"), Member.objects.filter(pk__in=pool)),
                                       votes={k: v for k, v in votes.items() if v is not None})
     if step == "report":
-        elected = Member.objects.filter(pk__in=e.candidates.filter(elected=True).values("member_id"))
+        elected = Member.objects.filter(pk__in=_committee_ids(e))
         sec = _members([request.POST.get("secretary")], elected)
         dep = _members([request.POST.get("deputy")], elected)
         titles = {c.member_id: request.POST.get(f"title_{c.member_id}", "") for c in e.candidates.filter(elected=True)}
@@ -86,6 +88,14 @@ def _act(request, unit: Unit, e):
                                         secretary_votes=_int(request.POST.get("secretary_votes")),
                                         deputy_votes=_int(request.POST.get("deputy_votes")))
     raise ValidationError("未知的步骤")
+
+
+def _committee_ids(e) -> list[int]:
+    """Who the 报批 step chooses among: the elected; for a 补选 the sitting 委员 too (the completed 支委会)."""
+    ids = list(e.candidates.filter(elected=True).values_list("member_id", flat=True))
+    if e.kind == ElectionKind.BY:
+        ids += [pk for pk in election.committee_in_office(e.unit, timezone.localdate()) if pk not in ids]
+    return ids
 
 
 @login_required
@@ -123,5 +133,13 @@ def election_page(request, code: str):
         "open_state": ElectionState,
         "present_count": len(e.present_ids) if e else 0,
         "n_elected": sum(1 for c in (e.candidates.all() if e else ()) if c.elected),
+        "vacancy": election.vacancy(unit, today) if unit.kind != "group" else None,
+        "kinds": ElectionKind,
     }
+    if e is not None and e.kind == ElectionKind.BY:
+        sitting = election.committee_in_office(unit, today)
+        ctx["sitting"] = sorted((ps[0].member for ps in sitting.values()), key=lambda m: m.name)
+        ctx["committee"] = Member.objects.filter(pk__in=_committee_ids(e)).order_by("name")
+        ctx["secretary_vacant"] = "secretary" in e.vacant_titles and not any(
+            p.title == PositionTitle.SECRETARY for ps in sitting.values() for p in ps)
     return render(request, "workflows/election.html", ctx)

@@ -454,24 +454,35 @@ class ElectionState(models.TextChoices):
     COMPLETED = "completed", _("已报批")
 
 
+class ElectionKind(models.TextChoices):
+    """换届选举 (a new committee for a new term) or 补选 (only the vacant seats, seed 001 三(二)1、三(二)8)."""
+
+    REGULAR = "regular", _("换届选举")
+    BY = "by", _("补选")
+
+
 #: the steps of seed 001 三(二)8 in order, with the state each step leaves the election in
 ELECTION_STEPS = [(ElectionState.NOMINATING, "酝酿"), (ElectionState.REQUESTED, "请示"),
                   (ElectionState.ELECTED, "选举"), (ElectionState.COMPLETED, "报批")]
 
 
 class Election(ConcurrentTransitionMixin, models.Model):
-    """换届选举 — one election of a unit's committee (seed 001 三(二)8: 酝酿 → 请示 → 选举 → 报批).
+    """换届选举 / 补选 — one election of a unit's committee (seed 001 三(二)8: 酝酿 → 请示 → 选举 → 报批).
 
     The state is the FSM field; the viewflow process (``workflows.election_flows``) holds only the
-    work items. Driven by ``workflows.election``; it fulfils the unit's 换届 occurrence."""
+    work items. Driven by ``workflows.election``; a 换届选举 fulfils the unit's 换届 occurrence and
+    starts a new term, a 补选 (``kind``) fills only the seats vacant when it was opened (``seats``,
+    ``vacant_titles``) and leaves the sitting committee and the term as they are."""
 
     scope_unit_lookup = "unit"
 
     unit = models.ForeignKey(Unit, verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="elections")
     occurrence = models.ForeignKey(Occurrence, verbose_name=_("换届事项"), null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="elections")
+    kind = models.CharField(_("选举类别"), max_length=8, choices=ElectionKind.choices, default=ElectionKind.REGULAR)
     state = FSMField(_("进度"), max_length=12, choices=ElectionState.choices, default=ElectionState.NOMINATING, protected=True)
     seats = models.PositiveSmallIntegerField(_("应选人数"), null=True, blank=True)
+    vacant_titles = models.JSONField(_("补选时空缺的职务"), default=list, blank=True)
     request_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("换届请示的批复"), null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="+")
     held_on = models.DateField(_("选举日期"), null=True, blank=True)
@@ -485,6 +496,7 @@ class Election(ConcurrentTransitionMixin, models.Model):
     filing_decision = models.ForeignKey("qms.HigherDecision", verbose_name=_("委员备案"), null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="+")
     term_start = models.DateField(_("新一届任期开始"), null=True, blank=True)
+    offices_start = models.DateField(_("补选当选人任职日期"), null=True, blank=True)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="+")
 
@@ -497,7 +509,7 @@ class Election(ConcurrentTransitionMixin, models.Model):
         constraints = [models.UniqueConstraint(fields=["unit"], condition=~Q(state="completed"), name="one_open_election_per_unit")]
 
     def __str__(self) -> str:
-        return f"{self.unit} 换届选举"
+        return f"{self.unit} {self.get_kind_display()}"
 
     @transition(field=state, source=ElectionState.NOMINATING, target=ElectionState.REQUESTED)
     def request(self) -> None:
@@ -506,6 +518,11 @@ class Election(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=ElectionState.REQUESTED, target=ElectionState.ELECTED)
     def elect(self) -> None:
         """选举: the 党员大会 was held with a quorum and the ballots counted."""
+
+    @transition(field=state, source=ElectionState.NOMINATING, target=ElectionState.ELECTED)
+    def committee_only(self) -> None:
+        """补选 with no 委员 seat vacant (only the 书记): no 党员大会; the 支委会 elects the 书记 among
+        its 委员 at the 报批 step."""
 
     @transition(field=state, source=ElectionState.ELECTED, target=ElectionState.COMPLETED)
     def complete(self) -> None:
@@ -536,7 +553,7 @@ class ElectionCandidate(models.Model):
 
 
 class RecruitStage(models.TextChoices):
-    """发展党员的阶段 (workflows/recruitment.toml ``[stages]``), then the two ends."""
+    """发展党员的阶段 (workflows/recruitment.toml ``[stages]``), then the ends (``[ends]``): 转正, 取消预备党员资格, 不予接收."""
 
     APPLYING = "applying", _("申请入党")
     ACTIVIST = "activist", _("入党积极分子的确定和培养教育")
@@ -544,6 +561,12 @@ class RecruitStage(models.TextChoices):
     RECEIVING = "receiving", _("预备党员的接收")
     PROBATION = "probation", _("预备党员的教育考察和转正")
     DONE = "done", _("已转为正式党员")
+    CANCELLED = "cancelled", _("已取消预备党员资格")
+    NOT_RECEIVED = "not_received", _("不予接收")
+
+
+#: the stages an applicant's process ends in (no step is done after them)
+RECRUIT_ENDS = (RecruitStage.DONE, RecruitStage.CANCELLED, RecruitStage.NOT_RECEIVED)
 
 
 class Applicant(ConcurrentTransitionMixin, models.Model):
@@ -574,7 +597,8 @@ class Applicant(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("发展党员对象")
         verbose_name_plural = _("发展党员对象")
         ordering = ["unit_id", "applied_on", "id"]
-        constraints = [models.UniqueConstraint(fields=["id_number"], condition=~Q(stage="done"), name="one_open_applicant_per_person")]
+        constraints = [models.UniqueConstraint(fields=["id_number"], condition=~Q(stage__in=["done", "cancelled", "not_received"]),
+                                               name="one_open_applicant_per_person")]
 
     def __str__(self) -> str:
         return f"{self.name}({self.get_stage_display()})"
@@ -598,6 +622,14 @@ class Applicant(ConcurrentTransitionMixin, models.Model):
     @transition(field=stage, source=RecruitStage.PROBATION, target=RecruitStage.DONE)
     def to_done(self) -> None:
         """转正材料归档."""
+
+    @transition(field=stage, source=RecruitStage.PROBATION, target=RecruitStage.CANCELLED)
+    def to_cancelled(self) -> None:
+        """支部大会决议取消预备党员资格,经上级党委批准(《中国共产党章程》第七条)."""
+
+    @transition(field=stage, source=RecruitStage.RECEIVING, target=RecruitStage.NOT_RECEIVED)
+    def to_not_received(self) -> None:
+        """支部大会未通过接收,或上级党委不同意接收:不予接收."""
 
 
 class RecruitStep(models.Model):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from qms.models import MemberCategory
+from qms.models import DecisionOutcome, MemberCategory
 
 _FILE = Path(__file__).with_name("recruitment.toml")
 RULES_FILE = Path(__file__).with_name("recruitment_rules.toml")
@@ -51,9 +51,41 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """One result a vote or approval step may record (``[outcomes.STEP.KEY]``)."""
+
+    key: str
+    step: str
+    label: str
+    end: str  # the end stage it brings ("" when the process goes on)
+    passed: bool | None  # a 支部大会 result: carried by a majority (True) or not (False); None for an approval
+    source: str
+
+
+@dataclass(frozen=True)
+class End:
+    """An end of the process other than 转正 (``[ends.KEY]``): what becomes of the person."""
+
+    key: str
+    label: str
+    category: str  # the MemberCategory kept on the roster ("" when taken off it)
+    off_roster: bool
+    source: str
+
+
+#: the step kinds whose record holds a result chosen from ``[outcomes]``
+RESULT_KINDS = ("vote", "decision", "approval")
+
+
+@dataclass(frozen=True)
 class Process:
     stages: dict[str, Stage]
     steps: tuple[Step, ...]
+    outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict, hash=False, compare=False)
+    ends: dict[str, End] = field(default_factory=dict, hash=False, compare=False)
+
+    def outcome(self, step: str, key: str) -> Outcome | None:
+        return self.outcomes.get(step, {}).get(key)
 
     def step(self, key: str) -> Step:
         return self.by_key[key]
@@ -105,7 +137,49 @@ def process() -> Process:
                           bool(v.get("repeat", False)), source, decision, rule))
     if len(steps) != 25 or len(stages) != 5:
         raise ValueError("recruitment.toml: the 细则 has 5 stages and 25 steps")
-    return Process(stages, tuple(steps))
+    ends = _ends(data.get("ends", {}))
+    outcomes = _outcomes(data.get("outcomes", {}), {s.key: s for s in steps}, ends)
+    return Process(stages, tuple(steps), outcomes, ends)
+
+
+def _ends(data: dict) -> dict[str, End]:
+    from workflows.models import RecruitStage
+
+    out = {}
+    for key, v in data.items():
+        if key not in RecruitStage.values or key in ("done",) or not str(v.get("source", "")).strip():
+            raise ValueError(f"recruitment.toml ends.{key}: an end stage of the applicant, with its source")
+        category = v.get("category", "")
+        if category and category not in MemberCategory.values or bool(category) == bool(v.get("off_roster")):
+            raise ValueError(f"recruitment.toml ends.{key}: either a category kept on the roster or off_roster")
+        out[key] = End(key, v["label"], category, bool(v.get("off_roster")), v["source"])
+    return out
+
+
+def _outcomes(data: dict, steps: dict[str, Step], ends: dict[str, End]) -> dict[str, dict[str, Outcome]]:
+    out: dict[str, dict[str, Outcome]] = {}
+    for step_key, results in data.items():
+        step = steps.get(step_key)
+        if step is None or step.kind not in RESULT_KINDS:
+            raise ValueError(f"recruitment.toml outcomes.{step_key}: not a vote or approval step")
+        out[step_key] = {}
+        for key, v in results.items():
+            where = f"recruitment.toml outcomes.{step_key}.{key}"
+            if not str(v.get("source", "")).strip() or not str(v.get("label", "")).strip():
+                raise ValueError(f"{where}: a label and a source are required")
+            end = v.get("end", "")
+            if end and end not in ends:
+                raise ValueError(f"{where}: end {end} is not in [ends]")
+            passed = v.get("passed")
+            if (step.kind == "approval") != (passed is None):
+                raise ValueError(f"{where}: a 支部大会 result says whether it passed; an approval's does not")
+            if step.kind == "approval" and key not in DecisionOutcome.values:
+                raise ValueError(f"{where}: an approval's result is a 上级批复 outcome ({DecisionOutcome.values})")
+            out[step_key][key] = Outcome(key, step_key, v["label"], end, passed, v["source"])
+    missing = [k for k, s in steps.items() if s.kind in RESULT_KINDS and not out.get(k)]
+    if missing:
+        raise ValueError(f"recruitment.toml: steps {missing} need their results in [outcomes]")
+    return out
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

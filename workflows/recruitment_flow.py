@@ -67,6 +67,14 @@ def finish_stage(applicant, stage: str, user) -> None:
     workitems.complete_open_task(begin(applicant), getattr(RecruitmentFlow, stage), user)
 
 
+def stop(applicant) -> None:
+    """The process ended before 转正 (不予接收, 取消预备党员资格): its running process is cancelled
+    with the open work item."""
+    process = workitems.process_of(RecruitmentProcess, applicant, running_only=True)
+    if process is not None:
+        RecruitmentFlow.instance.cancel(process)
+
+
 def open_stage(applicant) -> str | None:
     """The stage whose work item is open (None once the process ended)."""
     process = process_of(applicant)

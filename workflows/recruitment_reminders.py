@@ -18,7 +18,7 @@ from qms.models import PositionTitle
 from qms.notify import holders, notify
 from qms.rules import rules_for
 from workflows import recruitment_services as rs
-from workflows.models import Applicant, RecruitStage
+from workflows.models import RECRUIT_ENDS, Applicant
 
 LEADERS = (PositionTitle.SECRETARY, PositionTitle.DEPUTY_SECRETARY)
 
@@ -33,7 +33,7 @@ class RecruitReminderReport:
 def send_recruitment_reminders(today: dt.date | None = None) -> RecruitReminderReport:
     today = today or timezone.localdate()
     report = RecruitReminderReport()
-    for a in Applicant.objects.exclude(stage=RecruitStage.DONE).select_related("unit", "unit__parent"):
+    for a in Applicant.objects.exclude(stage__in=RECRUIT_ENDS).select_related("unit", "unit__parent"):
         rules = rules_for(a.unit)
         url = reverse("recruitment_applicant", args=[a.pk])
         for t in rs.todos(a):

@@ -14,6 +14,15 @@ be recorded only by someone of a unit above the branch (permissions ``recruitmen
 
 Stage changes update the linked ``Member``'s category through ``qms.services`` (ledgered):
 the Member is created when the branch decides the applicant an 入党积极分子.
+
+Ends other than 转正 (``recruitment.toml`` [outcomes] and [ends]): the 支部大会 may resolve to
+取消预备党员资格 (《中国共产党章程》第七条) — once the higher organisation agrees, the applicant
+ends as 已取消预备党员资格 and the person leaves the roster (``member_status_change``, event
+取消预备党员资格); a 接收 vote recorded as not passed (quorum present, majority not reached) or
+a 不同意 上级批复 of the 接收 ends the applicant as 不予接收, the person kept as 入党积极分子 (the
+细则 says nothing of their category afterwards; ``[ends.not_received]`` says so). An ended
+applicant takes no more steps; the person, who keeps a record on the roster, is not registered as a
+new applicant (a second record of the same person would be made at step 3).
 """
 from __future__ import annotations
 
@@ -26,14 +35,14 @@ from django.utils import timezone
 
 from qms import ledger, workdays
 from qms import services as qms_services
-from qms.models import Member, MemberCategory, MemberEventKind, MemberStatus, Unit
+from qms.models import DecisionOutcome, Member, MemberCategory, MemberEventKind, MemberStatus, Unit
 from qms.permissions import act
 from qms.rules import rules_for
 from qms.scoping import scopes_for
 from workflows import quorum as quorum_rules
 from workflows import recruitment_flow as flow
-from workflows.models import Applicant, RecruitStage, RecruitStep
-from workflows.recruitment import Step, add_months, age_on, process
+from workflows.models import RECRUIT_ENDS, Applicant, RecruitStage, RecruitStep
+from workflows.recruitment import Outcome, Step, add_months, age_on, process
 from workflows.services import roster_on
 
 #: the stage a step's completion moves the applicant into (the first step of each later stage)
@@ -72,6 +81,8 @@ def _last(steps: list[RecruitStep], key: str) -> RecruitStep | None:
 
 def sequential_next(applicant: Applicant, steps: list[RecruitStep] | None = None) -> Step | None:
     """The next step in the 细则's order (the repeated 考察 steps aside), or None when done."""
+    if applicant.stage in RECRUIT_ENDS:
+        return None
     steps = _done(applicant) if steps is None else steps
     p = process()
     order = [s for s in p.steps if not s.repeat]
@@ -125,7 +136,10 @@ def _timing(applicant: Applicant, step: Step, steps: list[RecruitStep]) -> tuple
 
 
 def todos(applicant: Applicant, steps: list[RecruitStep] | None = None) -> list[Todo]:
-    """What may be done now: the next step in order, and the repeated 考察 of the current stage."""
+    """What may be done now: the next step in order, and the repeated 考察 of the current stage
+    (nothing once the process has ended)."""
+    if applicant.stage in RECRUIT_ENDS:
+        return []
     steps = _done(applicant) if steps is None else steps
     out = []
     nxt = sequential_next(applicant, steps)
@@ -174,9 +188,10 @@ def _full_members(applicant: Applicant, ids, what: str, day: dt.date) -> list[Me
     return people
 
 
-def _vote(applicant: Applicant, step: Step, day: dt.date, data: dict) -> dict:
+def _vote(applicant: Applicant, step: Step, day: dt.date, data: dict, passed: bool = True) -> dict:
     """支部大会表决: the entitled counted from the roster on the day (quorum.toml body and the
-    unit's rules), the present among them, the votes; refused without quorum or majority."""
+    unit's rules), the present among them, the votes; refused without quorum. A result that
+    ``passed`` needs the majority; one recorded as not passed (表决未通过) must not have it."""
     unit = applicant.unit
     rules = rules_for(unit)
     body = quorum_rules.bodies()["full_members"]
@@ -199,10 +214,14 @@ def _vote(applicant: Applicant, step: Step, day: dt.date, data: dict) -> dict:
         raise ValidationError({"present": f"到会有表决权的党员 {len(present)} 人,未{'达到' if inclusive else '超过'}"
                                           f"应到会 {len(entitled)} 人的{share},支部大会不能表决(依据:{q_rule.source})"})
     p_rule = rules[quorum_rules.RULE_KEYS["full_members"][1]]
-    if not quorum_rules.exceeds(votes["for"], len(entitled), p_rule.value):
-        share = "半数" if p_rule.value == 50 else f"{p_rule.value}%"
+    carried = quorum_rules.exceeds(votes["for"], len(entitled), p_rule.value)
+    share = "半数" if p_rule.value == 50 else f"{p_rule.value}%"
+    if passed and not carried:
         raise ValidationError({"votes": f"赞成 {votes['for']} 票,未超过应到会 {len(entitled)} 人的{share},"
                                         f"决议未获通过,不能登记为通过(依据:{p_rule.source})"})
+    if not passed and carried:
+        raise ValidationError({"votes": f"赞成 {votes['for']} 票,已超过应到会 {len(entitled)} 人的{share},"
+                                        f"决议已获通过,不能登记为未通过(依据:{p_rule.source})"})
     return {"entitled": len(entitled), "present": sorted(present), **votes}
 
 
@@ -249,23 +268,20 @@ def _check(applicant: Applicant, step: Step, day: dt.date, data: dict, steps: li
             raise ValidationError({"done_on": f"公示期至{_fmt(end)}结束,预审结论应在公示期满后作出"})
         out.update(notice_start=start.isoformat(), notice_end=end.isoformat(), workdays=got)
     elif kind in ("vote", "decision"):
-        out.update(_vote(applicant, step, day, data))
-        if kind == "decision":
-            outcome = data.get("outcome")
-            if outcome not in ("full", "extend"):
-                raise ValidationError({"outcome": "请选择决议:按期转为正式党员或延长预备期"})
-            out["outcome"] = outcome
-            if outcome == "extend":
-                lo, hi = _rule(applicant, step.rule["extension_min"]), _rule(applicant, step.rule["extension_max"])
-                try:
-                    months = int(data.get("months") or 0)
-                except (TypeError, ValueError):
-                    months = 0
-                already = sum(int(s.data.get("months", 0)) for s in steps if s.step == "full_vote" and s.data.get("outcome") == "extend")
-                if not lo <= months <= hi or already + months > hi:
-                    raise ValidationError({"months": f"延长预备期应为{lo}至{hi}个月,累计不超过{hi}个月"
-                                                     + (f"(已延长{already}个月)" if already else "")})
-                out["months"] = months
+        outcome = _result(step, data.get("outcome") or (None if kind == "decision" else _first(step).key), "outcome")
+        out.update(_vote(applicant, step, day, data, passed=outcome.passed))
+        out["outcome"] = outcome.key
+        if kind == "decision" and outcome.key == "extend":
+            lo, hi = _rule(applicant, step.rule["extension_min"]), _rule(applicant, step.rule["extension_max"])
+            try:
+                months = int(data.get("months") or 0)
+            except (TypeError, ValueError):
+                months = 0
+            already = sum(int(s.data.get("months", 0)) for s in steps if s.step == "full_vote" and s.data.get("outcome") == "extend")
+            if not lo <= months <= hi or already + months > hi:
+                raise ValidationError({"months": f"延长预备期应为{lo}至{hi}个月,累计不超过{hi}个月"
+                                                 + (f"(已延长{already}个月)" if already else "")})
+            out["months"] = months
     elif kind == "approval":
         vote = _last(steps, step.rule["after"])
         limit = add_months(vote.done_on, _rule(applicant, step.rule["limit"]))
@@ -273,11 +289,25 @@ def _check(applicant: Applicant, step: Step, day: dt.date, data: dict, steps: li
         if deadline and day > deadline and not note.strip():
             raise ValidationError({"note": f"审批期限为{_fmt(deadline)},逾期审批须说明特殊情况(最长不超过{_fmt(limit)})"})
         out["outcome"] = vote.data.get("outcome", "receive")
+        out["result"] = _result(step, data.get("result") or _first(step).key, "result").key
         if day > limit:
             out["beyond_limit"] = True
     elif kind == "application":
         pass
     return out
+
+
+def _first(step: Step) -> Outcome:
+    return next(iter(process().outcomes[step.key].values()))
+
+
+def _result(step: Step, key, field: str) -> Outcome:
+    """The chosen result of a vote or approval, one of ``recruitment.toml`` [outcomes] for the step."""
+    o = process().outcome(step.key, key) if isinstance(key, str) else None
+    if o is None:
+        labels = "、".join(x.label for x in process().outcomes[step.key].values())
+        raise ValidationError({field: f"请选择{'审批结论' if step.kind == 'approval' else '决议'}:{labels}"})
+    return o
 
 
 def _higher_unit(actor, unit: Unit) -> Unit | None:
@@ -324,10 +354,14 @@ def applicant_register(*, actor, unit: Unit, name: str, gender: str, id_number: 
     min_age = rules_for(unit)["recruit_min_age_years"].value
     if age_on(birth_date, applied_on) < min_age:
         raise ValidationError({"birth_date": f"递交申请时未满{min_age}周岁,不能申请入党(依据:{rules_for(unit)['recruit_min_age_years'].source})"})
-    if Applicant.objects.filter(id_number=id_number).exclude(stage=RecruitStage.DONE).exists():
+    if Applicant.objects.filter(id_number=id_number).exclude(stage__in=RECRUIT_ENDS).exists():
         raise ValidationError({"id_number": "此人已有正在办理的入党申请"})
-    if Member.objects.filter(id_number=id_number, category__in=(MemberCategory.FULL, MemberCategory.PROBATIONARY)).exists():
-        raise ValidationError({"id_number": "此人已是党员"})
+    person = Member.objects.filter(id_number=id_number).first()
+    if person is not None:  # the 入党积极分子 created at step 3 would be a second record of the same person
+        if person.status == MemberStatus.ACTIVE and person.category in (MemberCategory.FULL, MemberCategory.PROBATIONARY):
+            raise ValidationError({"id_number": "此人已是党员"})
+        raise ValidationError({"id_number": f"此人已有人员档案({person.get_category_display()},{person.get_status_display()}),"
+                                            "不能再登记为新的入党申请人;以往的发展情况见其发展党员记录"})
     a = Applicant.objects.create(unit=unit, name=name.strip(), gender=gender, id_number=id_number, birth_date=birth_date,
                                  applied_on=applied_on, stage_since=applied_on)
     s = RecruitStep.objects.create(applicant=a, step="apply", done_on=applied_on, note=(note or "").strip(), recorded_by=actor)
@@ -344,8 +378,8 @@ def _do(applicant: Applicant, *, actor, step_key: str, done_on: dt.date, note: s
     if step_key not in p.by_key:
         raise ValidationError({"step": "未知的步骤"})
     step = p.step(step_key)
-    if applicant.stage == RecruitStage.DONE:
-        raise ValidationError("发展程序已完成,不能再登记步骤")
+    if applicant.stage in RECRUIT_ENDS:
+        raise ValidationError(f"发展程序已结束({applicant.get_stage_display()}),不能再登记步骤")
     if step.by != by:
         raise ValidationError({"step": f"“{step.label}”由{step.by_label}办理"})
     _refuse_if_invalid_day(done_on)
@@ -367,9 +401,13 @@ def _do(applicant: Applicant, *, actor, step_key: str, done_on: dt.date, note: s
             raise ValidationError({"document_no": "审批须填写批复文号"})
         if higher is None:
             raise ValidationError("党支部没有上级党组织,无法登记审批")
-        decision = qms_services.approving_decision(applicant.unit, step.decision, qms_services.decision_record(
+        agreed = content["result"] == DecisionOutcome.APPROVED
+        decision = qms_services.decision_record(
             actor=actor, unit=applicant.unit, decided_by_unit=higher, kind=step.decision, doc_number=document_no,
-            date=done_on, outcome="approved", text=f"同意{applicant.name}:{_decision_text(step, content)}"))
+            date=done_on, outcome=content["result"],
+            text=f"{'同意' if agreed else '不同意'}{applicant.name}:{_decision_text(step, content)}")
+        if agreed:
+            qms_services.approving_decision(applicant.unit, step.decision, decision)
     rec = RecruitStep.objects.create(
         applicant=applicant, step=step_key, done_on=done_on, note=note, data=content, deadline=deadline,
         days_overdue=max(0, (done_on - deadline).days) if deadline else 0, recorded_by=actor,
@@ -380,14 +418,62 @@ def _do(applicant: Applicant, *, actor, step_key: str, done_on: dt.date, note: s
 
 
 def _decision_text(step: Step, content: dict) -> str:
+    """What the approval is about: the 支部大会's resolution it answers, in its words."""
     if step.key == "approve":
         return "接收为预备党员"
-    return "延长预备期" if content.get("outcome") == "extend" else "按期转为正式党员"
+    vote = process().outcome(step.rule["after"], content.get("outcome"))
+    return vote.label if vote else ""
+
+
+def _end_of(step: Step, rec: RecruitStep) -> str:
+    """The end stage (``recruitment.toml`` [ends]) a step's result brings, or "".
+
+    A 支部大会 result that did not pass ends the process at once (表决未通过 → 不予接收); a
+    resolution that passed and names an end (取消预备党员资格) ends it when the approval after it
+    agrees; an approval's own result may end it (不同意接收 → 不予接收)."""
+    p, d = process(), rec.data or {}
+    if step.kind in ("vote", "decision"):
+        o = p.outcome(step.key, d.get("outcome"))
+        return o.end if o is not None and o.passed is False else ""
+    if step.kind == "approval":
+        o = p.outcome(step.key, d.get("result"))
+        if o is not None and o.end:
+            return o.end
+        if o is not None and o.key == DecisionOutcome.APPROVED:
+            resolution = p.outcome(step.rule["after"], d.get("outcome"))
+            return resolution.end if resolution is not None else ""
+    return ""
+
+
+def _end(applicant: Applicant, end_key: str, step: Step, rec: RecruitStep, actor) -> None:
+    """The process ends in ``end_key`` (不予接收, 取消预备党员资格): the stage, the work item, and
+    the person on the roster as ``[ends]`` says — kept with a category, or taken off it
+    (``qms.services.member_status_change``, 取消预备党员资格; both ledgered)."""
+    end = process().ends[end_key]
+    getattr(applicant, f"to_{end_key}")()
+    applicant.stage_since = rec.done_on
+    flow.stop(applicant)
+    member = applicant.member
+    if member is None:
+        return
+    why = f"{step.label}:{end.label}"
+    if end.off_roster:
+        qms_services.member_status_change(member, actor=actor, kind=MemberEventKind.PROBATION_CANCEL, date=rec.done_on,
+                                          note=why)
+        applicant.member.refresh_from_db()
+    elif end.category and member.category != end.category:
+        _category(applicant, end.category, rec.done_on, actor, why)
 
 
 def _effects(applicant: Applicant, step: Step, rec: RecruitStep, steps: list[RecruitStep], actor) -> None:
     """The stage change and the Member's category change a step brings (ledgered)."""
     before = ledger.snapshot(applicant)
+    end = _end_of(step, rec)
+    if end:
+        _end(applicant, end, step, rec, actor)
+        applicant.save()
+        ledger.record("applicant.stage", applicant, actor=actor, before=before, reason=f"{step.label}:{process().ends[end].label}")
+        return
     changed = False
     if step.key in _STAGE_MOVES:
         method, stage_from = _STAGE_MOVES[step.key]

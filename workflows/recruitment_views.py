@@ -16,7 +16,7 @@ from qms.params import text_param
 from qms.permissions import allowed
 from qms.scoping import get_visible_or_404
 from workflows import recruitment_services as rs
-from workflows.models import Applicant, RecruitStage
+from workflows.models import RECRUIT_ENDS, Applicant, RecruitStage
 from workflows.recruitment import process
 from workflows.services import roster_on
 
@@ -40,7 +40,7 @@ def _errors(exc: ValidationError) -> str:
 def rows_for(unit: Unit, on: dt.date) -> list[dict]:
     """Every open applicant of the unit and the branches below it, with where they stand."""
     out = []
-    qs = (Applicant.objects.filter(unit__path__startswith=unit.path).exclude(stage=RecruitStage.DONE)
+    qs = (Applicant.objects.filter(unit__path__startswith=unit.path).exclude(stage__in=RECRUIT_ENDS)
           .select_related("unit").order_by("applied_on", "pk"))
     stages = list(process().stages)
     for a in qs:
@@ -50,6 +50,20 @@ def rows_for(unit: Unit, on: dt.date) -> list[dict]:
                     "earliest": t.earliest if t else None, "deadline": t.deadline if t else None,
                     "overdue_days": t.overdue_days(on) if t else 0})
     return sorted(out, key=lambda r: (r["stage_n"], r["applicant"].applied_on))
+
+
+def ended_for(unit: Unit) -> list[dict]:
+    """The ends of the process in the unit and the branches below it — 已转为正式党员, and those of
+    ``recruitment.toml`` [ends] (已取消预备党员资格, 不予接收) — each with its people, newest first."""
+    ends = process().ends
+    qs = (Applicant.objects.filter(unit__path__startswith=unit.path, stage__in=RECRUIT_ENDS)
+          .select_related("unit").order_by("-stage_since", "-pk"))
+    by_stage: dict[str, list[Applicant]] = {}
+    for a in qs:
+        by_stage.setdefault(a.stage, []).append(a)
+    return [{"stage": key, "label": ends[key].label if key in ends else str(RecruitStage(key).label),
+             "source": ends[key].source if key in ends else "", "applicants": by_stage.get(key, [])}
+            for key in RECRUIT_ENDS]
 
 
 @login_required
@@ -71,9 +85,8 @@ def recruitment_list(request):
     today = timezone.localdate()
     rows = rows_for(unit, today)
     stages = [(s.label, s.n, [r for r in rows if r["stage"] == s.key]) for s in process().stages.values()]
-    done = Applicant.objects.filter(unit__path__startswith=unit.path, stage=RecruitStage.DONE).count()
     return render(request, "workflows/recruitment/list.html", {
-        "unit": unit, "stages": stages, "done": done, "may_apply": may_apply, "today": today,
+        "unit": unit, "stages": stages, "ends": ended_for(unit), "may_apply": may_apply, "today": today,
         "overdue": sum(1 for r in rows if r["overdue_days"]),
     })
 
@@ -93,9 +106,11 @@ def _form_data(step, p) -> dict:
         out.update(notice_start=_date(p.get("notice_start"), "公示开始日期"), notice_end=_date(p.get("notice_end"), "公示结束日期"))
     elif kind in ("vote", "decision"):
         out.update(present=[int(x) for x in p.getlist("present") if x.isdigit()],
-                   **{k: p.get(k) or 0 for k in ("for", "against", "abstain")})
+                   **{k: p.get(k) or 0 for k in ("for", "against", "abstain")}, outcome=p.get("outcome", ""))
         if kind == "decision":
-            out.update(outcome=p.get("outcome", ""), months=p.get("months") or 0)
+            out.update(months=p.get("months") or 0)
+    elif kind == "approval":
+        out["result"] = p.get("result", "")
     if step.by == "higher":
         out["document_no"] = p.get("document_no", "")
     return out
@@ -113,10 +128,18 @@ def describe(rec, names: dict[int, str]) -> str:
         parts.append(f"公示{d['notice_start']}至{d['notice_end']}({d['workdays']}个工作日)")
     if "entitled" in d:
         parts.append(f"应到会{d['entitled']}人,实到会{len(d['present'])}人;赞成{d['for']}、反对{d['against']}、弃权{d['abstain']}")
-    if d.get("outcome") == "extend":
-        parts.append(f"延长预备期{d.get('months', '')}个月" if "months" in d else "同意延长预备期")
-    elif d.get("outcome") == "full":
-        parts.append("按期转为正式党员")
+    step = process().by_key.get(rec.step)
+    if step is not None and step.kind == "approval":
+        result = process().outcome(rec.step, d.get("result", "approved"))
+        if result is not None:
+            parts.append(result.label)
+        resolution = process().outcome(step.rule["after"], d.get("outcome"))
+        if resolution is not None and rec.step != "approve":
+            parts.append(f"支部大会决议:{resolution.label}")
+    elif step is not None and d.get("outcome"):
+        o = process().outcome(rec.step, d["outcome"])
+        label = o.label if o else ""
+        parts.append(f"{label}{d['months']}个月" if d["outcome"] == "extend" and "months" in d else label)
     if d.get("beyond_limit"):
         parts.append("审批超过六个月")
     if rec.document_no:
@@ -148,17 +171,26 @@ def applicant_detail(request, pk: int):
     names = dict(Member.objects.filter(pk__in=ids).values_list("pk", "name"))
     p = process()
     done = [{"rec": s, "step": p.step(s.step), "text": describe(s, names)} for s in steps]
-    todos = [] if a.stage == RecruitStage.DONE else rs.todos(a)
+    todos = rs.todos(a)
     full = Member.objects.filter(memberships__unit=a.unit, memberships__end__isnull=True, category=MemberCategory.FULL,
                                  status="active").exclude(pk=a.member_id).order_by("name")
     roster = roster_on(a.unit, today).filter(category=MemberCategory.FULL).exclude(pk=a.member_id).order_by("name")
     forms = [{"todo": t, "may": allowed(request.user, "recruitment.higher" if t.step.by == "higher" else "recruitment.step", a.unit),
-              "overdue_days": t.overdue_days(today)} for t in todos]
+              "overdue_days": t.overdue_days(today), "outcomes": list(p.outcomes.get(t.step.key, {}).values())} for t in todos]
+    end = p.ends.get(a.stage)
     return render(request, "workflows/recruitment/applicant.html", {
         "a": a, "done": done, "forms": forms, "full": full, "roster": roster, "today": today,
-        "days_in_stage": rs.days_in_stage(a, today), "stages": list(p.stages.values()),
-        "stage_n": list(p.stages).index(a.stage) + 1 if a.stage in p.stages else 6,
+        "days_in_stage": rs.days_in_stage(a, today), "stages": list(p.stages.values()), "end": end,
+        "stage_n": list(p.stages).index(_stage_reached(a, steps)) + 1 if a.stage != RecruitStage.DONE else 6,
     })
+
+
+def _stage_reached(a: Applicant, steps) -> str:
+    """The stage the applicant is in, or for an end the stage of the last step done (where it ended)."""
+    if a.stage in process().stages:
+        return a.stage
+    firm = [s for s in steps if not process().step(s.step).repeat]
+    return process().step(firm[-1].step).stage if firm else next(iter(process().stages))
 
 
 def recruitment_panel(request) -> dict | None:
@@ -171,7 +203,7 @@ def recruitment_panel(request) -> dict | None:
     scope = current_scope(request)
     if scope is None:
         return None
-    qs = restrict(request.user, Applicant.objects.all()).filter(unit__path__startswith=scope.path).exclude(stage=RecruitStage.DONE)
+    qs = restrict(request.user, Applicant.objects.all()).filter(unit__path__startswith=scope.path).exclude(stage__in=RECRUIT_ENDS)
     if not qs.exists():
         return None
     today = timezone.localdate()

@@ -1,5 +1,6 @@
 """manage.py recruitment — every open applicant of a subtree by stage, with days in stage, the
-next step, its deadline and whether it is overdue (JSON or CSV); ``--remind`` sends the day's
+next step, its deadline and whether it is overdue, then those whose process has ended (已转为
+正式党员, 已取消预备党员资格, 不予接收) with the day it ended (JSON or CSV); ``--remind`` sends the day's
 reminders and escalations (workflows/recruitment_reminders.py)."""
 import csv
 import json
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from qms.models import Unit
 from workflows.recruitment import process
-from workflows.recruitment_views import rows_for
+from workflows.recruitment_views import ended_for, rows_for
 
 
 class Command(BaseCommand):
@@ -47,13 +48,20 @@ class Command(BaseCommand):
             "deadline": r["deadline"].isoformat() if r["deadline"] else None,
             "overdue": bool(r["overdue_days"]), "days_overdue": r["overdue_days"],
         } for r in rows_for(root, today)]
+        ends = [{"stage": e["stage"], "label": e["label"], "applicants": [
+            {"unit": a.unit.code, "unit_name": a.unit.name, "name": a.name, "ended_on": a.stage_since.isoformat()}
+            for a in e["applicants"]]} for e in ended_for(root)]
         if format == "json":
             stages = [{"stage": s.key, "label": s.label, "stage_no": s.n, "applicants": [r for r in rows if r["stage"] == s.key]}
                       for s in process().stages.values()]
-            self.stdout.write(json.dumps({"unit": root.code, "date": today.isoformat(), "stages": stages}, ensure_ascii=False, indent=2))
+            self.stdout.write(json.dumps({"unit": root.code, "date": today.isoformat(), "stages": stages, "ends": ends},
+                                         ensure_ascii=False, indent=2))
             return
         w = csv.writer(self.stdout)
-        w.writerow(["组织编码", "组织名称", "姓名", "阶段", "本阶段天数", "下一步", "办理方", "最早办理日期", "期限", "逾期天数"])
+        w.writerow(["组织编码", "组织名称", "姓名", "阶段", "本阶段天数", "下一步", "办理方", "最早办理日期", "期限", "逾期天数", "结束日期"])
         for r in rows:
             w.writerow([r["unit"], r["unit_name"], r["name"], r["stage_label"], r["days_in_stage"], r["next_step_label"] or "",
-                        r["by"] or "", r["earliest"] or "", r["deadline"] or "", r["days_overdue"]])
+                        r["by"] or "", r["earliest"] or "", r["deadline"] or "", r["days_overdue"], ""])
+        for e in ends:  # the ended: their end as the stage, and the day it ended
+            for a in e["applicants"]:
+                w.writerow([a["unit"], a["unit_name"], a["name"], e["label"], "", "", "", "", "", "", a["ended_on"]])

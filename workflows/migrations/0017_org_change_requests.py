@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('qms', '0011_unit_founding_and_temporary'),
         ('viewflow', '0015_task_scheduled'),
-        ('workflows', '0014_recruit_step_decision'),
+        ('workflows', '0016_election_kind_by_election'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
