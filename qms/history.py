@@ -65,6 +65,8 @@ ACTIONS = {
     "assessment.fix": "评定年度考核等次", "assessment.correct": "申诉成立,更正考核结果",
     "assessment.business_score": "登记业务工作得分", "appeal.submit": "对考核结果提出申诉", "appeal.decide": "处理考核结果申诉",
     "appraisal.record": "登记个人年度考核等次",
+    "target.add": "分解目标", "target.amend": "调整目标", "target.missed": "目标到期未完成,提出不符合项",
+    "target.report": "报告目标进展", "target.task_add": "安排月度重点工作", "target.task_done": "完成月度重点工作",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)
