@@ -118,3 +118,19 @@ def capa_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     yield Entry(key="capa:verify", kind="capa", title="整改由登记落实者以外的人验证后方可关闭", value="验证人 ≠ 落实人",
                 source="ISO 9001 §10.2.1 d)(评审纠正措施的有效性);seed 003:跟踪整改",
                 enforced=("guard",) if verify_sites else (), where=verify_sites)
+
+
+def campaign_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """检查活动: the default 自查 checklist (audits/campaign/rules/checklist.toml), item by item, and
+    the kinds of unit a campaign covers unless the committee chooses others."""
+    from audits.campaign.services import default_checklist
+
+    spec = default_checklist()
+    sites = checked_sites(("audits.campaign.services.campaign_announce", "default_checklist"))
+    yield Entry(key="campaign:scope", kind="score", title="检查活动默认受检的组织类别", value=_kinds_text(spec["scope_kinds"]),
+                source=spec["scope_source"], origin=origin_of(spec["scope_source"])[0],
+                enforced=("guard",) if sites else (), where=sites)
+    for n, item in enumerate(spec["items"], 1):
+        yield Entry(key=f"campaign:item:{n}", kind="score", title=f"自查检查表第{n}项:{item['text']}",
+                    value=f"{item['max_score']} 分", source=item["source"], origin=origin_of(item["source"])[0],
+                    enforced=("guard",) if sites else (), where=sites)

@@ -5,3 +5,6 @@ from audits.capa.tasks import escalate_overdue_task
 from audits.evidence.tasks import build_evidence_pack, reap_stale_packs
 
 __all__ = ["build_evidence_pack", "escalate_overdue_task", "reap_stale_packs"]
+from audits.campaign.tasks import campaign_escalate_task  # noqa: E402  (检查活动: 自查 reminders and escalation)
+
+__all__ += ["campaign_escalate_task"]

@@ -1,0 +1,2 @@
+def campaign_list(r): pass
+campaign_new=campaign_detail=campaign_summary=campaign_summary_pdf=campaign_summary_xlsx=campaign_entry=entry_action=campaign_action=campaign_list
