@@ -44,6 +44,7 @@ from audits.capa.models import Grade, NCSource
 from audits.capa.services import nc_raise
 from audits.internal.services import own_units
 from qms import ledger
+from qms.citations import cite
 from qms.models import OFFICER_TITLES, Position, Role, RoleGrant, Unit, UnitKind
 from qms.notify import holders, notify
 from qms.permissions import act
@@ -532,7 +533,7 @@ def finding_raise(entry: CampaignUnit, *, actor, item: CampaignItem | None, grad
     if grade not in (Grade.MAJOR, Grade.MINOR, Grade.OBSERVATION):
         raise ValidationError("请选择等级(严重不符合、一般不符合或观察项)")
     clause = f"检查表第{item.order}项" if item is not None else "检查活动"
-    requirement = f"{item.text}(依据:{item.source})" if item is not None else c.title
+    requirement = f"{item.text}(依据:{cite(item.source)})" if item is not None else c.title
     nc = nc_raise(actor=actor, unit=e.unit, source=NCSource.SPOT_CHECK, grade=grade, clause=clause,
                   requirement=requirement, evidence=f"{c.title}:{(evidence or '').strip()}" if (evidence or "").strip() else "")
     f = Finding.objects.create(entry=e, item=item, nonconformity=nc)

@@ -29,6 +29,7 @@ from audits.campaign.models import (
 from audits.capa.models import Nonconformity
 from qms import ledger
 from qms import services as core
+from qms.citations import cite
 from qms.models import Notification, Role, UnitKind
 from qms.permissions import NotPermitted
 from tests import factories
@@ -311,7 +312,7 @@ def test_from_announcement_through_inspection_and_findings_to_the_summary(org):
     f = svc.finding_raise(submitted, actor=org["ia"], item=first, grade="minor", evidence="支部委员会换届未报批")
     nc = Nonconformity.objects.get(pk=f.nonconformity_id)
     assert (nc.unit, nc.source, nc.state, nc.grade) == (submitted.unit, "spot_check", "raised", "minor")
-    assert first.source in nc.requirement and "换届未报批" in nc.evidence
+    assert cite(first.source) in nc.requirement and "seed" not in nc.requirement and "换届未报批" in nc.evidence
     with pytest.raises(ValidationError, match="客观证据"):
         svc.finding_raise(submitted, actor=org["ia"], item=first, grade="minor", evidence=" ")
     # the summary: per kind, per 党总支, in total
