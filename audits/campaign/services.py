@@ -326,11 +326,11 @@ def allocate(sizes: dict[str, int], n: int, minimum: int) -> dict[str, int]:
     return out
 
 
-def own_unit_conflicts(users, unit: Unit, root: Unit, day: dt.date, *, actor=None) -> list[str]:
+def own_unit_conflicts(users, unit: Unit, root: Unit, day: dt.date, *, viewer=None) -> list[str]:
     """Nobody inspects their own unit: a unit they belong to or hold office in, one containing
     it (their 党总支) or one below it (a 党总支 secretary and its branches). Offices of the
     committee running the campaign, and above it, do not count — its staff inspect its units.
-    The inspector's own unit is named only where ``actor`` may see it."""
+    The inspector's own unit is named only where ``viewer`` (who is told) may see it."""
     from qms.people import person
     from qms.scoping import can_see
 
@@ -340,7 +340,7 @@ def own_unit_conflicts(users, unit: Unit, root: Unit, day: dt.date, *, actor=Non
             if root.path.startswith(own.path):
                 continue
             if unit.path.startswith(own.path) or own.path.startswith(unit.path):
-                where = f"“{own.name}”" if actor is None or can_see(actor, own) else "该单位"
+                where = f"“{own.name}”" if viewer is None or can_see(viewer, own) else "该单位"
                 out.append(f"{person(user)} 属于或任职于{where},不能检查“{unit.name}”")
     return sorted(set(out))
 
@@ -436,7 +436,7 @@ def team_assign(entry: CampaignUnit, team: Team, *, actor) -> CampaignUnit:
         raise ValidationError("该单位未被抽中")
     if e.state == UnitState.INSPECTED:
         raise ValidationError("该单位已检查,不能调整检查小组")
-    conflicts = own_unit_conflicts(list(team.members.all()), e.unit, e.campaign.root, timezone.localdate(), actor=actor)
+    conflicts = own_unit_conflicts(list(team.members.all()), e.unit, e.campaign.root, timezone.localdate(), viewer=actor)
     if conflicts:
         raise ValidationError("检查人员须回避本单位:" + ";".join(conflicts))
     before = ledger.snapshot(e)
