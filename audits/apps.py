@@ -30,7 +30,7 @@ class AuditsConfig(AppConfig):
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
                         models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
         ledger.register(models.Campaign, models.CampaignItem, models.CampaignUnit, models.ItemScore, models.SelfEvidence,
-                        models.Team, models.Finding)
+                        models.Team, models.Finding, models.Plan)
 
         from audits.campaign import history as campaign_history
 

@@ -134,3 +134,11 @@ def campaign_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
         yield Entry(key=f"campaign:item:{n}", kind="score", title=f"自查检查表第{n}项:{item['text']}",
                     value=f"{item['max_score']} 分", source=item["source"], origin=origin_of(item["source"])[0],
                     enforced=("guard",) if sites else (), where=sites)
+    from audits.campaign.services import plan_spec
+
+    plan = plan_spec()
+    stage_sites = checked_sites(("audits.campaign.services.campaign_announce", "stage_of"))
+    for stage in plan["stages"]:
+        yield Entry(key=f"campaign:stage:{stage['key']}", kind="score", title=f"三年整治计划第{stage['year']}年:{stage['name']}",
+                    value=stage["focus"], source=stage["source"], origin=origin_of(stage["source"])[0],
+                    enforced=("guard",) if stage_sites else (), where=stage_sites)

@@ -1024,6 +1024,14 @@ def _(org):
                 lambda: Campaign.objects.get(pk=c.pk).state, org["c"])
 
 
+@scenario("campaign.plan")
+def _(org):
+    from audits.campaign.models import Plan
+
+    return Case("/audits/campaigns/plans/new/", {"title": "三年整治计划", "start_year": str(TODAY.year)},
+                lambda: Plan.objects.count(), None, by_scope=True)
+
+
 # ------------------------------------------------------------------------------- the runner
 
 

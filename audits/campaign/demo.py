@@ -1,5 +1,5 @@
-"""The demo committee's 检查活动 in progress (called once from audits/demo.py): announced twenty
-days ago, most units' 自查报告 in by the deadline and a few late, two 检查小组, a sample drawn
+"""The demo committee's 检查活动 in progress (called once from audits/demo.py), the 整治 stage of
+its three-year plan: announced twenty days ago, most units' 自查报告 in by the deadline and a few late, two 检查小组, a sample drawn
 with a recorded seed, half of the sampled units inspected and two findings raised."""
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ def campaign_demo(root, admin) -> str:
     rng = random.Random(SEED)
     today = timezone.localdate()
     users = {u.username: u for u in get_user_model().objects.filter(username__in=("shuji_b1", "zongzhi", "neishen"))}
-    c = svc.campaign_announce(actor=admin, root=root, title=f"{today.year}年机关党建工作“自查+抽查”专项检查",
-                              deadline=today - dt.timedelta(days=5), today=today - dt.timedelta(days=20))
+    announced = today - dt.timedelta(days=20)
+    plan = svc.plan_create(actor=admin, root=root, title="机关党建“灯下黑”问题三年整治计划", start_year=announced.year)
+    c = svc.campaign_announce(actor=admin, root=root, title=f"{announced.year}年机关党建工作“自查+抽查”专项检查",
+                              deadline=today - dt.timedelta(days=5), today=announced, plan=plan, stage="rectify")
     entries = list(c.units.select_related("unit").order_by("unit__path"))
     items = list(c.items.order_by("order"))
     late = {e.pk for e in entries[-3:]}  # three units miss the deadline

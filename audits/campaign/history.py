@@ -5,6 +5,7 @@ from __future__ import annotations
 OBJECTS = {
     "campaign": "检查活动", "campaign_item": "检查项", "campaign_unit": "受检单位", "campaign_score": "检查项得分",
     "campaign_evidence": "自查佐证材料", "campaign_team": "检查小组", "campaign_finding": "检查发现",
+    "campaign_plan": "三年整治计划",
 }
 
 ACTIONS = {
@@ -14,6 +15,7 @@ ACTIONS = {
     "campaign_unit.sample": "抽中受检单位", "campaign_unit.unsample": "重新抽样前撤销抽中", "campaign_unit.assign": "调整检查小组",
     "campaign_unit.inspect": "登记检查记录", "campaign_score.self": "自评打分", "campaign_score.inspect": "检查评分",
     "campaign_evidence.add": "上传自查佐证材料", "campaign_team.create": "成立检查小组", "campaign_finding.raise": "提出检查发现",
+    "campaign_plan.create": "制定三年整治计划",
 }
 
 

@@ -22,6 +22,29 @@ from audits.capa.models import Nonconformity
 from qms.models import ScopedQuerySet, Unit
 
 
+class Plan(models.Model):
+    """三年整治计划 — a multi-year plan whose stages (``rules/plan.toml``: 整治, 提升, 巩固, one a
+    year from ``start_year``) are run as campaigns (seed 001 四(四))."""
+
+    scope_unit_lookup = "root"
+
+    title = models.CharField(_("计划名称"), max_length=120)
+    root = models.ForeignKey(Unit, verbose_name=_("制定的党组织"), on_delete=models.PROTECT, related_name="+")
+    start_year = models.PositiveSmallIntegerField(_("起始年度"))
+    source = models.TextField(_("依据"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("制定人"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("三年整治计划")
+        verbose_name_plural = _("三年整治计划")
+        ordering = ["-start_year", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class CampaignState(models.TextChoices):
     SELF_CHECK = "self_check", _("自查阶段")
     INSPECTION = "inspection", _("抽查阶段")
@@ -46,6 +69,8 @@ class Campaign(ConcurrentTransitionMixin, models.Model):
     sample_size = models.PositiveIntegerField(_("抽查单位数"), null=True, blank=True)
     sample_method = models.CharField(_("抽样方法"), max_length=300, blank=True)
     conclusion = models.TextField(_("检查总结"), blank=True)
+    plan = models.ForeignKey(Plan, verbose_name=_("所属计划"), null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns")
+    stage = models.CharField(_("计划阶段"), max_length=20, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 

@@ -36,6 +36,7 @@ from audits.campaign.models import (
     CampaignUnit,
     Finding,
     ItemScore,
+    Plan,
     SelfEvidence,
     Team,
     UnitState,
@@ -53,6 +54,7 @@ from qms.services import read_upload
 
 LEADERS = ("secretary", "deputy_secretary")
 CHECKLIST = Path(__file__).resolve().parent / "rules" / "checklist.toml"
+PLAN = Path(__file__).resolve().parent / "rules" / "plan.toml"
 CONFLICT = "该单位已被他人处理,请刷新页面后重试"
 
 
@@ -60,6 +62,36 @@ CONFLICT = "该单位已被他人处理,请刷新页面后重试"
 def default_checklist() -> dict:
     """The shipped checklist (``rules/checklist.toml``): name, source, default scope kinds, items."""
     return tomllib.loads(CHECKLIST.read_text(encoding="utf-8"))
+
+
+@cache
+def plan_spec() -> dict:
+    """The shipped stages of a three-year plan (``rules/plan.toml``): 整治, 提升, 巩固."""
+    return tomllib.loads(PLAN.read_text(encoding="utf-8"))
+
+
+def stage_of(key: str) -> dict | None:
+    return next((s for s in plan_spec()["stages"] if s["key"] == key), None)
+
+
+def stage_year(plan: Plan, key: str) -> int:
+    return plan.start_year + stage_of(key)["year"] - 1
+
+
+@act("campaign.plan", unit=lambda root, **_: root)
+@transaction.atomic
+def plan_create(*, actor, root: Unit, title: str, start_year: int) -> Plan:
+    """制定三年整治计划 — its stages are the shipped ones, one a year from ``start_year``; each
+    stage is run as a campaign announced in its year."""
+    if not (title or "").strip():
+        raise ValidationError("请填写计划名称")
+    this_year = timezone.localdate().year
+    if not this_year - 2 <= start_year <= this_year + 1:
+        raise ValidationError(f"起始年度须在 {this_year - 2} 至 {this_year + 1} 年之间")
+    p = Plan.objects.create(title=title.strip()[:120], root=root, start_year=start_year, source=plan_spec()["source"],
+                            created_by=actor)
+    ledger.record("campaign_plan.create", p, actor=actor)
+    return p
 
 
 def scope_units(root: Unit, kinds) -> list[Unit]:
@@ -125,10 +157,11 @@ def _clean_items(rows) -> list[dict]:
 @act("campaign.announce", unit=lambda root, **_: root)
 @transaction.atomic
 def campaign_announce(*, actor, root: Unit, title: str, deadline: dt.date, kinds=None, items=None,
-                      today: dt.date | None = None) -> Campaign:
+                      plan: Plan | None = None, stage: str = "", today: dt.date | None = None) -> Campaign:
     """发布检查活动 — title, the kinds of unit below the committee in scope, the checklist (the
-    shipped one unless ``items`` is given) and the 自查报告 deadline. Each unit in scope gets its
-    entry and its leaders are told."""
+    shipped one unless ``items`` is given) and the 自查报告 deadline; optionally one stage of a
+    three-year plan of the same committee, announced in that stage's year. Each unit in scope
+    gets its entry and its leaders are told."""
     today = today or timezone.localdate()
     spec = default_checklist()
     kinds = list(kinds) if kinds else list(spec["scope_kinds"])
@@ -140,12 +173,21 @@ def campaign_announce(*, actor, root: Unit, title: str, deadline: dt.date, kinds
     if bad:
         raise ValidationError("受检组织类别只能是党总支、党支部、联合党支部、临时党支部或党小组")
     rows = _clean_items(items if items is not None else spec["items"])
+    if plan is not None or stage:
+        if plan is None or stage_of(stage) is None:
+            raise ValidationError("请选择计划及其阶段(整治、提升或巩固)")
+        if plan.root_id != root.pk:
+            raise ValidationError("只能作为本组织计划的一个阶段")
+        if stage_year(plan, stage) != today.year:
+            raise ValidationError(f"“{stage_of(stage)['name']}”阶段在 {stage_year(plan, stage)} 年,不能在 {today.year} 年发布")
+        if plan.campaigns.filter(stage=stage).exists():
+            raise ValidationError(f"该计划的“{stage_of(stage)['name']}”阶段已有检查活动")
     units = scope_units(root, kinds)
     if not units:
         raise ValidationError(f"{root.name}下没有所选类别的组织")
     c = Campaign.objects.create(title=title.strip(), root=root, scope_kinds=kinds, deadline=deadline, announced_on=today,
                                 announced_by=actor, checklist_name=spec["name"] if items is None else "本次活动检查表",
-                                checklist_source=spec["source"])
+                                checklist_source=spec["source"], plan=plan, stage=stage or "")
     ledger.record("campaign.announce", c, actor=actor)
     for n, row in enumerate(rows, 1):
         item = CampaignItem.objects.create(campaign=c, order=n, **row)

@@ -7,6 +7,7 @@ from qms import converters  # noqa: F401  (registers the <id:…> path converter
 urlpatterns = [
     path("campaigns/", views.campaign_list, name="campaign_list"),
     path("campaigns/new/", views.campaign_new, name="campaign_new"),
+    path("campaigns/plans/new/", views.plan_new, name="campaign_plan_new"),
     path("campaigns/<id:pk>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<id:pk>/summary/", views.campaign_summary, name="campaign_summary"),
     path("campaigns/<id:pk>/summary.pdf", views.campaign_summary_pdf, name="campaign_summary_pdf"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from audits.campaign import services as svc
 from audits.campaign import summary as roll
-from audits.campaign.models import Campaign, CampaignState, CampaignUnit, Team, UnitState
+from audits.campaign.models import Campaign, CampaignState, CampaignUnit, Plan, Team, UnitState
 from audits.capa.models import Grade
 from qms.models import Unit, UnitKind
 from qms.pages import show_refusal
@@ -59,9 +59,36 @@ def _entry(request, c: Campaign, entry: int) -> CampaignUnit:
 @login_required
 def campaign_list(request):
     top = restrict(request.user, Unit.objects.exclude(kind=UnitKind.GROUP)).order_by("path").first()
+    campaigns = list(_visible(request.user).select_related("root").order_by("-announced_on", "-pk"))
+    for c in campaigns:
+        c.stage_name = (svc.stage_of(c.stage) or {}).get("name", "")
+    plans = []
+    for p in restrict(request.user, Plan.objects.select_related("root")):
+        stages = [{**st, "calendar_year": svc.stage_year(p, st["key"]),
+                   "campaign": next((c for c in campaigns if c.plan_id == p.pk and c.stage == st["key"]), None)}
+                  for st in svc.plan_spec()["stages"]]
+        plans.append((p, stages))
     return render(request, "audits/campaign/list.html", {
-        "campaigns": _visible(request.user).select_related("root").order_by("-announced_on", "-pk"),
-        "can_announce": top is not None and allowed(request.user, "campaign.announce", top)})
+        "campaigns": campaigns, "plans": plans,
+        "can_announce": top is not None and allowed(request.user, "campaign.announce", top),
+        "can_plan": top is not None and allowed(request.user, "campaign.plan", top), "year": timezone.localdate().year})
+
+
+@login_required
+@require_POST
+def plan_new(request):
+    top = restrict(request.user, Unit.objects.exclude(kind=UnitKind.GROUP)).order_by("path").first()
+    if top is None:
+        raise PermissionDenied("没有可查看的党组织")
+    try:
+        p = svc.plan_create(actor=request.user, root=top, title=request.POST.get("title", ""),
+                            start_year=int(request.POST.get("start_year") or 0))
+        messages.success(request, f"已制定“{p.title}”:{p.start_year} 年整治、{p.start_year + 1} 年提升、{p.start_year + 2} 年巩固")
+    except ValueError:
+        messages.error(request, "请填写起始年度")
+    except ValidationError as exc:
+        show_refusal(request, exc)
+    return redirect("campaign_list")
 
 
 @login_required
@@ -78,8 +105,12 @@ def campaign_new(request):
             if root is None:
                 raise ValidationError("请选择发起的党组织")
             deadline = dt.date.fromisoformat(p.get("deadline", ""))
+            plan, stage = None, ""
+            if p.get("stage"):
+                plan_pk, _sep, stage = p["stage"].partition(":")
+                plan = Plan.objects.filter(pk=int(plan_pk), root=root).first()
             c = svc.campaign_announce(actor=request.user, root=root, title=p.get("title", ""), deadline=deadline,
-                                      kinds=p.getlist("kinds") or None)
+                                      kinds=p.getlist("kinds") or None, plan=plan, stage=stage)
             messages.success(request, f"已发布检查活动,{c.units.count()} 个单位须在 {c.deadline:%Y-%m-%d} 前提交自查报告")
             return redirect("campaign_detail", pk=c.pk)
         except ValueError:
@@ -88,6 +119,8 @@ def campaign_new(request):
             show_refusal(request, exc)
     return render(request, "audits/campaign/new.html", {
         "roots": roots, "kinds": SCOPE_KINDS, "p": p, "spec": spec,
+        "stages": [(f"{pl.pk}:{st['key']}", f"{pl.title} · {st['name']}({svc.stage_year(pl, st['key'])} 年)")
+                   for pl in Plan.objects.filter(root__in=roots) for st in svc.plan_spec()["stages"]],
         "chosen": p.getlist("kinds") if request.method == "POST" else spec["scope_kinds"],
         "deadline": timezone.localdate() + dt.timedelta(days=14)})
 
@@ -105,7 +138,8 @@ def campaign_detail(request, pk: int):
     return render(request, "audits/campaign/detail.html", {
         "c": c, "may": may, "editable": editable, "items": c.items.all(), "teams": c.teams.select_related("leader").prefetch_related("members"),
         "rows": rows, "s": s, "staff": svc.inspectors_of(c.root) if may["team"] else [],
-        "today": timezone.localdate(), "after_deadline": timezone.localdate() > c.deadline})
+        "today": timezone.localdate(), "after_deadline": timezone.localdate() > c.deadline, "can_summary": can_see(u, c.root),
+        "stage": svc.stage_of(c.stage) if c.stage else None})
 
 
 @login_required

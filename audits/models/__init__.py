@@ -8,6 +8,7 @@ from audits.campaign.models import (
     CampaignUnit,
     Finding,
     ItemScore,
+    Plan,
     SelfEvidence,
     Team,
     UnitState,
@@ -50,6 +51,6 @@ __all__ = [
     "ProgrammeEntry", "SampledRecord",
     "AnnualReport", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
-    "Campaign", "CampaignItem", "CampaignState", "CampaignUnit", "Finding", "ItemScore", "SelfEvidence", "Team",
+    "Campaign", "CampaignItem", "CampaignState", "CampaignUnit", "Finding", "ItemScore", "Plan", "SelfEvidence", "Team",
     "UnitState",
 ]

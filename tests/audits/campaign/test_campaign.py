@@ -366,3 +366,26 @@ def test_the_command_refuses_an_unknown_campaign_in_chinese():
 
     with pytest.raises(CommandError, match="没有编号为 999 的检查活动"):
         call_command("campaign_summary", "--campaign", "999", "--format", "json", stdout=io.StringIO())
+
+
+def test_a_campaign_as_one_stage_of_a_three_year_plan(org):
+    """seed 001 四(四): 一年整治、两年提升、三年巩固 — each stage a campaign in its own year."""
+    year = TODAY.year
+    plan = svc.plan_create(actor=org["sec_c"], root=org["c"], title="三年整治计划", start_year=year)
+    assert [s["name"] for s in svc.plan_spec()["stages"]] == ["整治", "提升", "巩固"]
+    c = svc.campaign_announce(actor=org["admin"], root=org["c"], title="整治阶段自查", deadline=TODAY + dt.timedelta(days=5),
+                              plan=plan, stage="rectify")
+    assert c.plan == plan and c.stage == "rectify" and list(plan.campaigns.all()) == [c]
+    head = ledger.head()
+    with pytest.raises(ValidationError, match=f"“提升”阶段在 {year + 1} 年"):
+        svc.campaign_announce(actor=org["admin"], root=org["c"], title="提升", deadline=TODAY + dt.timedelta(days=5),
+                              plan=plan, stage="improve")
+    with pytest.raises(ValidationError, match="已有检查活动"):
+        svc.campaign_announce(actor=org["admin"], root=org["c"], title="再整治", deadline=TODAY + dt.timedelta(days=5),
+                              plan=plan, stage="rectify")
+    with pytest.raises(ValidationError, match="请选择计划及其阶段"):
+        svc.campaign_announce(actor=org["admin"], root=org["c"], title="无计划", deadline=TODAY + dt.timedelta(days=5),
+                              plan=plan, stage="nonsense")
+    assert ledger.head() == head
+    with pytest.raises(NotPermitted):
+        svc.plan_create(actor=org["sec:B1"], root=org["c"], title="支部越权", start_year=year)

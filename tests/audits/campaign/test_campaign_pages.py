@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from audits.campaign import services as svc
-from audits.campaign.models import Campaign, CampaignUnit, UnitState
+from audits.campaign.models import Campaign, CampaignUnit, Plan, UnitState
 from audits.capa.models import Nonconformity
 from tests.audits.campaign.test_campaign import DEADLINE, START, _pdf, org  # noqa: F401  (the fixture)
 from tests.test_crawl import foreign_words
@@ -33,10 +33,15 @@ def test_a_campaign_walked_through_the_pages(org, client, monkeypatch):  # noqa:
     _english(client, "/audits/campaigns/")
     body = _english(client, "/audits/campaigns/new/")
     assert "机关党建工作自查检查表" in body
+    r = client.post("/audits/campaigns/plans/new/", {"title": "三年整治计划", "start_year": str(TODAY.year)}, follow=True)
+    assert "已制定" in r.content.decode()
+    plan = Plan.objects.get()
     r = client.post("/audits/campaigns/new/", {"title": "专项检查", "root": org["c"].pk, "deadline": TODAY.isoformat(),
-                                               "kinds": ["branch", "joint_branch"]})
+                                               "kinds": ["branch", "joint_branch"], "stage": f"{plan.pk}:rectify"})
     c = Campaign.objects.get()
-    assert r.status_code == 302 and c.units.count() == 10
+    assert r.status_code == 302 and c.units.count() == 10 and (c.plan, c.stage) == (plan, "rectify")
+    body = _english(client, "/audits/campaigns/")
+    assert "整治阶段" in body and f"{TODAY.year + 2} 年 · 巩固" in body
     # a secretary submits the 自查 on the unit's page, a score out of range first
     e = CampaignUnit.objects.get(campaign=c, unit__code="Z1-B2")
     client.force_login(org["sec:Z1-B2"])
