@@ -19,6 +19,7 @@ class AuditsConfig(AppConfig):
         rules.register(here / "capa" / "rules.toml")  # 纠正措施's numbers, overridable per organisation
         rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
         rules.register(here / "performance" / "rules.toml")  # 按月 for dues, scoring with nothing due, heatmap bands
+        rules.register(here / "campaign" / "rules.toml")  # 检查活动: sample share, strata minimum, reminder and escalation days
 
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
@@ -33,6 +34,12 @@ class AuditsConfig(AppConfig):
 
         ledger.register(Target, TargetReport, TargetTask)  # 目标管理(层层分解)
         register_home_panel(panels.my_targets_panel)
+        ledger.register(models.Campaign, models.CampaignItem, models.CampaignUnit, models.ItemScore, models.SelfEvidence,
+                        models.Team, models.Finding, models.Plan)
+
+        from audits.campaign import history as campaign_history
+
+        campaign_history.register()  # the campaign's ledger actions in Chinese
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
@@ -48,6 +55,10 @@ class AuditsConfig(AppConfig):
 
         register_step("目标考核与整改", improvement_step)
 
+        from audits.demo import campaign_step
+
+        register_step("自查与抽查", campaign_step)
+
         from audits import catalogue as audit_rules
         from qms import catalogue
 
@@ -55,3 +66,4 @@ class AuditsConfig(AppConfig):
                          audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.grade_rules,
                          audit_rules.target_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
+        catalogue.register(audit_rules.campaign_rules)  # 检查活动's default checklist

@@ -163,3 +163,25 @@ def target_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
                     source=spec["source"], origin=origin_of(spec["source"])[0],
                     enforced=("guard",) if add_sites and roll_sites and ok else (), where=add_sites + roll_sites,
                     inert="" if ok else f"目标所用的指标“{spec.get('indicator')}”不存在")
+def campaign_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """检查活动: the default 自查 checklist (audits/campaign/rules/checklist.toml), item by item, and
+    the kinds of unit a campaign covers unless the committee chooses others."""
+    from audits.campaign.services import default_checklist
+
+    spec = default_checklist()
+    sites = checked_sites(("audits.campaign.services.campaign_announce", "default_checklist"))
+    yield Entry(key="campaign:scope", kind="score", title="检查活动默认受检的组织类别", value=_kinds_text(spec["scope_kinds"]),
+                source=spec["scope_source"], origin=origin_of(spec["scope_source"])[0],
+                enforced=("guard",) if sites else (), where=sites)
+    for n, item in enumerate(spec["items"], 1):
+        yield Entry(key=f"campaign:item:{n}", kind="score", title=f"自查检查表第{n}项:{item['text']}",
+                    value=f"{item['max_score']} 分", source=item["source"], origin=origin_of(item["source"])[0],
+                    enforced=("guard",) if sites else (), where=sites)
+    from audits.campaign.services import plan_spec
+
+    plan = plan_spec()
+    stage_sites = checked_sites(("audits.campaign.services.campaign_announce", "stage_of"))
+    for stage in plan["stages"]:
+        yield Entry(key=f"campaign:stage:{stage['key']}", kind="score", title=f"三年整治计划第{stage['year']}年:{stage['name']}",
+                    value=stage["focus"], source=stage["source"], origin=origin_of(stage["source"])[0],
+                    enforced=("guard",) if stage_sites else (), where=stage_sites)

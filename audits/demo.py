@@ -107,3 +107,10 @@ def targets_step(root, admin) -> str:
     tsvc.target_report(tb2, actor=admin, value=Decimal(12), note="支部汇总上报")
     count = Target.objects.filter(year=year, unit__path__startswith=root.path).count()
     return f"分解目标 {count} 项(其中党员个人目标 {len(people)} 项),月度重点工作 {len(tasks)} 项(已完成 {done} 项)"
+
+
+def campaign_step(root, admin, progress=None) -> str:
+    """检查活动 in progress (audits/campaign/demo.py)."""
+    from audits.campaign.demo import campaign_demo
+
+    return campaign_demo(root, admin)

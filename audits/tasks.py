@@ -9,8 +9,6 @@ __all__ = ["build_evidence_pack", "escalate_overdue_task", "reap_stale_packs"]
 # ------------------------------------------------------------------ 目标管理: missed targets
 from celery import shared_task  # noqa: E402
 
-from qms.celery import app  # noqa: E402
-
 
 @shared_task(acks_late=True, name="audits.raise_missed_targets")
 def raise_missed_targets_task() -> int:
@@ -19,8 +17,7 @@ def raise_missed_targets_task() -> int:
 
     return raise_missed()
 
-
-#: run daily by Celery beat, next to the other daily jobs of settings.CELERY_BEAT_SCHEDULE
-app.conf.beat_schedule = {**(app.conf.beat_schedule or {}),
-                          "raise-missed-targets": {"task": "audits.raise_missed_targets", "schedule": 24 * 3600.0}}
 __all__ += ["raise_missed_targets_task"]
+from audits.campaign.tasks import campaign_escalate_task  # noqa: E402  (检查活动: 自查 reminders and escalation)
+
+__all__ += ["campaign_escalate_task"]

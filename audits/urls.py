@@ -8,3 +8,7 @@ from audits.performance.urls import urlpatterns as performance
 from audits.review.urls import urlpatterns as review
 
 urlpatterns = [*capa, *review, *performance, *evidence, *internal]
+
+from audits.campaign.urls import urlpatterns as campaign  # noqa: E402  (/audits/campaigns/…: literal, no clash)
+
+urlpatterns += campaign

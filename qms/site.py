@@ -21,6 +21,7 @@ MENU = [
     ("dues_page", _("党费"), "all"),
     ("nc_register", _("问题清单"), "all"),
     ("audit_list", _("内部审核"), "all"),
+    ("campaign_list", _("自查与抽查"), "all"),
     ("review_list", _("管理评审"), "manage"),
     ("objectives", _("目标与考核"), "all"),
     ("pack_list", _("认证证据包"), "manage"),

@@ -39,6 +39,7 @@ SERVICE_MODULES = (
     "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services", "workflows.org_change",
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.performance.grades", "audits.evidence.services",
     "audits.performance.targets",  # 目标管理(层层分解)
+    "audits.campaign.services",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",

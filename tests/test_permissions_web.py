@@ -983,6 +983,115 @@ def _(org):
                            due_date=D(TODAY.year, 12, 31), parent=_branch_target(org), member=Member.objects.get(user=org["member"]))
     return Case(f"/audits/targets/B1/{TODAY.year}/", {"action": "report", "target": mine.pk, "value": "1", "note": "一篇"},
                 lambda: TargetReport.objects.count(), org["b1"], duties={"member": {"self"}})
+# ------------------------------------------------------------------------------ 自查与抽查
+
+
+def _campaign(org, *, past: bool = False, team: bool = False, drawn: int = 0):
+    """A campaign of the committee over its branches: open for 自查 (deadline ahead), or past its
+    deadline with the internal auditor's 检查小组 and ``drawn`` units sampled (the team inspects them)."""
+    from audits.campaign import services as camp
+
+    start = TODAY - dt.timedelta(days=10) if past else TODAY
+    c = camp.campaign_announce(actor=org["admin"], root=org["c"], title="专项检查", kinds=["branch"], today=start,
+                               deadline=TODAY - dt.timedelta(days=1) if past else TODAY + dt.timedelta(days=5))
+    if team or drawn:
+        camp.team_create(c, actor=org["admin"], name="第一检查小组", leader=org["ia"])
+    if drawn:
+        camp.sample_draw(c, actor=org["admin"], seed=1, size=drawn)
+    return c
+
+
+def _campaign_entry(c, unit):
+    from audits.campaign.models import CampaignUnit
+
+    return CampaignUnit.objects.get(campaign=c, unit=unit)
+
+
+def _inspection_form(c) -> dict:
+    return {"visited_on": _iso(TODAY), "visit_notes": "走访活动室", "archive_notes": "查阅会议记录", "forum_sessions": "1",
+            "forum_attendance": "8", "questionnaires_issued": "10", "questionnaires_returned": "9",
+            "questionnaires_satisfied": "8", **{f"i_{i.pk}": str(i.max_score) for i in c.items.all()}}
+
+
+CAMPAIGN_TEAM = {"ia": {"audit_team"}}  # ia is the 检查小组's leader
+
+
+@scenario("campaign.announce")
+def _(org):
+    from audits.campaign.models import Campaign
+
+    return Case("/audits/campaigns/new/", {"title": "专项检查", "root": org["c"].pk, "deadline": _iso(TODAY + dt.timedelta(days=7)),
+                                           "kinds": ["branch"]}, lambda: Campaign.objects.count(), org["c"])
+
+
+@scenario("campaign.checklist")
+def _(org):
+    c = _campaign(org)
+    return Case(f"/audits/campaigns/{c.pk}/checklist/", {"text": ["三会一课"], "source": ["seed 000 三(四)"], "max_score": ["100"]},
+                lambda: list(c.items.values_list("text", flat=True)), org["c"])
+
+
+@scenario("campaign.self_assess")
+def _(org):
+    c = _campaign(org)
+    e = _campaign_entry(c, org["b1"])
+    return Case(f"/audits/campaigns/{c.pk}/units/{e.pk}/submit/",
+                {"report": "逐项自查", **{f"s_{i.pk}": str(i.max_score) for i in c.items.all()}},
+                _row(type(e), e.pk), org["b1"])
+
+
+@scenario("campaign.team")
+def _(org):
+    c = _campaign(org)
+    return Case(f"/audits/campaigns/{c.pk}/team/", {"name": "第二检查小组", "leader": org["ia"].pk},
+                lambda: c.teams.count(), org["c"])
+
+
+@scenario("campaign.sample")
+def _(org):
+    from audits.campaign.models import Campaign
+
+    c = _campaign(org, past=True, team=True)
+    return Case(f"/audits/campaigns/{c.pk}/sample/", {"seed": "7", "size": "1"},
+                lambda: Campaign.objects.filter(pk=c.pk).values_list("state", "sample_seed").first(), org["c"])
+
+
+@scenario("campaign.inspect")
+def _(org):
+    c = _campaign(org, past=True, drawn=2)
+    e = _campaign_entry(c, org["b1"])
+    return Case(f"/audits/campaigns/{c.pk}/units/{e.pk}/inspect/", _inspection_form(c),
+                _row(type(e), e.pk), org["b1"], duties=CAMPAIGN_TEAM)
+
+
+@scenario("campaign.finding")
+def _(org):
+    c = _campaign(org, past=True, drawn=2)
+    e = _campaign_entry(c, org["b1"])
+    return Case(f"/audits/campaigns/{c.pk}/units/{e.pk}/finding/",
+                {"item": c.items.order_by("order").first().pk, "grade": "minor", "evidence": "三会一课记录不全"},
+                lambda: Nonconformity.objects.count(), org["b1"], duties=CAMPAIGN_TEAM)
+
+
+@scenario("campaign.close")
+def _(org):
+    from audits.campaign import services as camp
+    from audits.campaign.models import Campaign
+
+    c = _campaign(org, past=True, drawn=1)
+    for e in c.units.filter(sampled=True):
+        camp.inspection_record(e, actor=org["ia"], visited_on=TODAY, visit_notes="走访", archive_notes="查阅记录",
+                               scores={i.pk: i.max_score for i in c.items.all()})
+    return Case(f"/audits/campaigns/{c.pk}/close/", {"conclusion": "总体较好"},
+                lambda: Campaign.objects.get(pk=c.pk).state, org["c"])
+
+
+@scenario("campaign.plan")
+def _(org):
+    from audits.campaign.models import Plan
+
+    return Case("/audits/campaigns/plans/new/", {"title": "三年整治计划", "start_year": str(TODAY.year)},
+                lambda: Plan.objects.count(), None, by_scope=True)
 
 
 # ------------------------------------------------------------------------------- the runner

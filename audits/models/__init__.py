@@ -1,6 +1,18 @@
 """The ``audits`` app's models, one module per room, gathered here for Django and for readers
 outside ``audits`` (tables and migrations are the app's, unchanged). Inside ``audits`` each room
 imports its own ``models`` module and those of the rooms below it."""
+from audits.campaign.models import (
+    Campaign,
+    CampaignItem,
+    CampaignState,
+    CampaignUnit,
+    Finding,
+    ItemScore,
+    Plan,
+    SelfEvidence,
+    Team,
+    UnitState,
+)
 from audits.capa.models import (
     OPEN_STATES,
     RECTIFIED_STATES,
@@ -43,4 +55,6 @@ __all__ = [
     "ProgrammeEntry", "SampledRecord",
     "AnnualReport", "Appeal", "AppealState", "Appraisal", "AssessmentResult", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
+    "Campaign", "CampaignItem", "CampaignState", "CampaignUnit", "Finding", "ItemScore", "Plan", "SelfEvidence", "Team",
+    "UnitState",
 ]
