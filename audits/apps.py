@@ -19,6 +19,7 @@ class AuditsConfig(AppConfig):
         rules.register(here / "capa" / "rules.toml")  # 纠正措施's numbers, overridable per organisation
         rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
         rules.register(here / "performance" / "rules.toml")  # 按月 for dues, scoring with nothing due, heatmap bands
+        rules.register(here / "certification" / "rules.toml")  # the certificate's validity and its external audits
 
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
@@ -28,6 +29,7 @@ class AuditsConfig(AppConfig):
                         models.ProgrammeEntry, models.ChecklistTemplate, models.AuditMeeting, models.ManagementReview,
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
                         models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
+        ledger.register(models.Certificate, models.CertificationAudit, models.ExternalFinding)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
@@ -49,3 +51,15 @@ class AuditsConfig(AppConfig):
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
                          audit_rules.statistic_rules, audit_rules.capa_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
+
+        from audits.certification import ledger_labels
+        from qms import history
+
+        for action, label in ledger_labels.ACTIONS.items():  # the certification cycle's ledger entries in Chinese
+            history.ACTIONS.setdefault(action, label)
+
+        from django.conf import settings
+
+        # the daily reminder of external audits coming due (Celery beat), beside the app's other daily jobs
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "notify-certification-audits", {"task": "audits.notify_certification_audits", "schedule": 24 * 3600.0})

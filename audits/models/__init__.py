@@ -10,6 +10,13 @@ from audits.capa.models import (
     NCState,
     Nonconformity,
 )
+from audits.certification.models import (
+    AuditKind,
+    AuditStatus,
+    Certificate,
+    CertificationAudit,
+    ExternalFinding,
+)
 from audits.evidence.models import EvidencePack, PackLink, PackState
 from audits.internal.models import (
     Audit,
@@ -39,4 +46,5 @@ __all__ = [
     "ProgrammeEntry", "SampledRecord",
     "AnnualReport", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
+    "AuditKind", "AuditStatus", "Certificate", "CertificationAudit", "ExternalFinding",
 ]
