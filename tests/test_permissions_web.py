@@ -958,6 +958,14 @@ def _(org):
                 lambda: Nonconformity.objects.count(), org["b1"])
 
 
+@scenario("work_instruction.create")
+def _(org):
+    proc = Document.objects.filter(kind="procedure", owner__isnull=True, versions__status=VersionStatus.EFFECTIVE).first()
+    return Case(f"/procedures/{proc.pk}/new-instruction/", {"unit": org["b1"].pk, "code": "ZY-01", "title": "会议记录作业指导书",
+                                                           "label": "1.0"},
+                lambda: Document.objects.count(), org["b1"])
+
+
 # ------------------------------------------------------------------------------- the runner
 
 
