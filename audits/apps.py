@@ -40,16 +40,17 @@ class AuditsConfig(AppConfig):
 
         register_rate_bands(rate_bands)  # the heatmap's 良好 line is the 三会一课 objective's target
 
-        from audits.demo import improvement_step
+        from audits.demo import certification_step, improvement_step
         from qms.demo import register_step
 
         register_step("目标考核与整改", improvement_step)
+        register_step("认证周期", certification_step)
 
         from audits import catalogue as audit_rules
         from qms import catalogue
 
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
-                         audit_rules.statistic_rules, audit_rules.capa_rules):
+                         audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.certification_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
 
         from audits.certification import ledger_labels

@@ -68,9 +68,6 @@ class Document(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
 
-    def effective_version(self) -> DocumentVersion | None:
-        return self.versions.filter(status=VersionStatus.EFFECTIVE).first()
-
     def save(self, *args, **kwargs) -> None:
         if self.parent_id is not None:  # whoever writes it, a document sits only under what it may
             why = self.parent_problem()
@@ -79,6 +76,9 @@ class Document(models.Model):
 
                 raise ValidationError({"parent": why})
         super().save(*args, **kwargs)
+
+    def effective_version(self) -> DocumentVersion | None:
+        return self.versions.filter(status=VersionStatus.EFFECTIVE).first()
 
     def parent_problem(self) -> str:
         """Why this document cannot sit under its ``parent`` ("" when it may): only a 作业文件

@@ -4,7 +4,6 @@ document, and is shown under its procedure; any other parent, or a parent on ano
 document, is refused in Chinese."""
 from __future__ import annotations
 
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
