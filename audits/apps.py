@@ -20,6 +20,7 @@ class AuditsConfig(AppConfig):
         rules.register(here / "internal" / "rules.toml")  # 审核方案's risk numbers
         rules.register(here / "performance" / "rules.toml")  # 按月 for dues, scoring with nothing due, heatmap bands
         rules.register(here / "campaign" / "rules.toml")  # 检查活动: sample share, strata minimum, reminder and escalation days
+        rules.register(here / "certification" / "rules.toml")  # the certificate's validity and its external audits
 
         from audits import models, panels, tasks  # noqa: F401  (tasks: a queued pack starts its build)
         from qms import ledger
@@ -40,6 +41,7 @@ class AuditsConfig(AppConfig):
         from audits.campaign import history as campaign_history
 
         campaign_history.register()  # the campaign's ledger actions in Chinese
+        ledger.register(models.Certificate, models.CertificationAudit, models.ExternalFinding)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
         register_home_panel(panels.objectives_panel)
@@ -50,10 +52,11 @@ class AuditsConfig(AppConfig):
 
         register_rate_bands(rate_bands)  # the heatmap's 良好 line is the 三会一课 objective's target
 
-        from audits.demo import improvement_step
+        from audits.demo import certification_step, improvement_step
         from qms.demo import register_step
 
         register_step("目标考核与整改", improvement_step)
+        register_step("认证周期", certification_step)
 
         from audits.demo import campaign_step
 
@@ -64,6 +67,12 @@ class AuditsConfig(AppConfig):
 
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
                          audit_rules.statistic_rules, audit_rules.capa_rules, audit_rules.grade_rules,
-                         audit_rules.target_rules):
+                         audit_rules.target_rules, audit_rules.certification_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
         catalogue.register(audit_rules.campaign_rules)  # 检查活动's default checklist
+
+        from audits.certification import ledger_labels
+        from qms import history
+
+        for action, label in ledger_labels.ACTIONS.items():  # the certification cycle's ledger entries in Chinese
+            history.ACTIONS.setdefault(action, label)

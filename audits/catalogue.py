@@ -185,3 +185,25 @@ def campaign_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
         yield Entry(key=f"campaign:stage:{stage['key']}", kind="score", title=f"三年整治计划第{stage['year']}年:{stage['name']}",
                     value=stage["focus"], source=stage["source"], origin=origin_of(stage["source"])[0],
                     enforced=("guard",) if stage_sites else (), where=stage_sites)
+
+
+def certification_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """认证周期: what a certificate and an external finding must state (the numbers — validity,
+    audit intervals, notice — are organisation rules, listed with the others)."""
+    cert_sites = checked_sites(("audits.certification.services.certificate_register", "有效期至不能早于发证日期"),
+                               ("audits.certification.services.certificate_register", "已被使用"))
+    yield Entry(key="certification:certificate", kind="capa", title="认证证书须写明机构、标准、范围、编号和有效期",
+                value="五项必填;有效期不早于发证日期、不超过证书有效期;编号不得重复",
+                source="ISO/IEC 17021-1:2015 §8.2(认证文件应写明获证组织、认证范围、所依据的标准、生效和到期日期)",
+                enforced=("guard",) if cert_sites else (), where=cert_sites)
+    schedule_sites = checked_sites(("audits.certification.services.schedule_of", "surveillance_interval_months"),
+                                   ("audits.certification.services.notify_due_audits", "certification_notice_days"))
+    yield Entry(key="certification:schedule", kind="deadline", title="证书登记后排定每年的监督审核和到期前的再认证审核,临近时提醒",
+                value="按组织规则:监督审核间隔、再认证提前天数、审核窗口、提醒天数",
+                source="ISO/IEC 17021-1:2015 §9.1.3.1、§9.6.2.2、§9.6.3.1",
+                enforced=("guard", "reminder") if schedule_sites else (), where=schedule_sites)
+    finding_sites = checked_sites(("audits.certification.services.finding_checks", "不在证书覆盖的范围内"))
+    yield Entry(key="certification:finding", kind="capa", title="外部审核发现按严重不符合、一般不符合或观察项登记,责任组织须在证书覆盖范围内",
+                value="等级三选一;条款、要求、客观证据必填;进入不符合项和纠正措施流程",
+                source="ISO 9001 §10.2.1;ISO/IEC 17021-1:2015 §9.4(审核发现的分级和记录)",
+                enforced=("guard",) if finding_sites else (), where=finding_sites)

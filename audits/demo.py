@@ -114,3 +114,10 @@ def campaign_step(root, admin, progress=None) -> str:
     from audits.campaign.demo import campaign_demo
 
     return campaign_demo(root, admin)
+
+
+def certification_step(root, admin, progress=None) -> str:
+    """The demo committee's certificate, a surveillance audit due and an external finding open."""
+    from audits.certification.demo import certificate_step
+
+    return certificate_step(root, admin)

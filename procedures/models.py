@@ -46,12 +46,20 @@ class Document(models.Model):
         related_name="adoptions",
     )
     review_months = models.PositiveSmallIntegerField(_("定期评审周期(月)"), default=12)
+    #: 作业文件 (the fourth layer, seed 004 篇8) sit under the procedure they detail
+    parent = models.ForeignKey(
+        "self", verbose_name=_("所属程序文件"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="instructions", limit_choices_to={"kind": DocumentKind.PROCEDURE},
+        help_text=_("作业文件所细化的程序文件;只有作业文件填写"),
+    )
 
     class Meta:
         verbose_name = _("体系文件")
         verbose_name_plural = _("体系文件")
         ordering = ["code"]
         constraints = [
+            models.CheckConstraint(condition=Q(parent__isnull=True) | Q(kind="work_instruction"),
+                                   name="document_parent_only_for_instructions"),
             models.UniqueConstraint(fields=["owner", "code"], name="document_code_per_owner"),
             models.UniqueConstraint(fields=["code"], condition=Q(owner__isnull=True), name="library_document_code"),
             models.UniqueConstraint(fields=["library_key"], condition=Q(owner__isnull=True) & ~Q(library_key=""), name="library_document_key"),
@@ -60,8 +68,31 @@ class Document(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.parent_id is not None:  # whoever writes it, a document sits only under what it may
+            why = self.parent_problem()
+            if why:
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError({"parent": why})
+        super().save(*args, **kwargs)
+
     def effective_version(self) -> DocumentVersion | None:
         return self.versions.filter(status=VersionStatus.EFFECTIVE).first()
+
+    def parent_problem(self) -> str:
+        """Why this document cannot sit under its ``parent`` ("" when it may): only a 作业文件
+        has one, and it is a 程序文件 that applies where the instruction is issued."""
+        if self.parent is None:
+            return "作业文件必须归属于一个程序文件" if self.kind == DocumentKind.WORK_INSTRUCTION else ""
+        if self.kind != DocumentKind.WORK_INSTRUCTION:
+            return f"只有作业文件可以归属于程序文件,“{self.get_kind_display()}”不能"
+        if self.parent.kind != DocumentKind.PROCEDURE:
+            return f"作业文件只能归属于程序文件,“{self.parent.code} {self.parent.title}”是{self.parent.get_kind_display()}"
+        owner, up = self.owner, self.parent.owner
+        if up is not None and (owner is None or not owner.path.startswith(up.path)):
+            return f"程序文件“{self.parent.code} {self.parent.title}”是{up.name}的文件,不适用于{owner.name if owner else '标准文件库'}"
+        return ""
 
     @property
     def next_review_on(self) -> dt.date | None:

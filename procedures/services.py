@@ -26,6 +26,7 @@ from procedures import flows
 from procedures.library_loader import CONTENT_FIELDS, copy_version_content
 from procedures.models import (
     Document,
+    DocumentKind,
     DocumentVersion,
     Obligation,
     VersionStatus,
@@ -295,3 +296,25 @@ def document_adopt(library_doc: Document, *, unit: Unit, actor, label: str, chan
         ledger.record("document.adopt", own, actor=actor, reason=change_reason)
     src = own.effective_version() or library_doc.effective_version()
     return version_create(own, actor=actor, label=label, change_reason=change_reason, copy_from=src)
+
+
+@act("work_instruction.create", unit=lambda unit, **_: unit)
+@transaction.atomic
+def work_instruction_create(procedure: Document, *, unit: Unit, actor, code: str, title: str, label: str) -> DocumentVersion:
+    """编制作业文件 (seed 004 篇8, the fourth document layer) — a work instruction of ``unit``
+    under ``procedure``, its first version a draft; from there it is edited, submitted,
+    reviewed, approved and published like every controlled document."""
+    code, title = (code or "").strip(), (title or "").strip()
+    missing = [name for name, v in (("文件编号", code), ("文件名称", title)) if not v]
+    if missing:
+        raise ValidationError(f"请填写{'、'.join(missing)}")
+    doc = Document(code=code, title=title, kind=DocumentKind.WORK_INSTRUCTION, owner=unit, parent=procedure,
+                   review_months=procedure.review_months)
+    why = doc.parent_problem()
+    if why:
+        raise ValidationError({"parent": why})
+    if Document.objects.filter(owner=unit, code=code).exists():
+        raise ValidationError({"code": f"文件编号 {code} 在{unit.name}已被使用"})
+    doc.save()
+    ledger.record("document.create", doc, actor=actor)
+    return version_create(doc, actor=actor, label=label, change_reason="")

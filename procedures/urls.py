@@ -9,6 +9,7 @@ urlpatterns = [
     path("<id:pk>/diff/", views.version_diff, name="procedure_diff"),
     path("<id:pk>/adopt/", views.adopt, name="procedure_adopt"),
     path("<id:pk>/new-version/", views.new_version, name="procedure_new_version"),
+    path("<id:pk>/new-instruction/", views.new_instruction, name="procedure_new_instruction"),
     path("versions/<id:pk>/edit/", views.edit_version, name="procedure_version_edit"),
     path("versions/<id:pk>/<slug:action>/", views.version_action, name="procedure_version_action"),
     path("obligations/<id:pk>/edit/", views.edit_obligation, name="procedure_obligation_edit"),

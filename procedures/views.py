@@ -66,7 +66,7 @@ def _can_edit(user, doc: Document) -> bool:
 def register(request):
     status = choice_param(request, "status", [*VersionStatus.values, "all"], default=VersionStatus.EFFECTIVE, label="文件状态")
     kind = choice_param(request, "kind", DocumentKind.values, default="", label="文件类别")
-    versions = DocumentVersion.objects.filter(document__in=visible_documents(request.user)).select_related("document", "document__owner")
+    versions = DocumentVersion.objects.filter(document__in=visible_documents(request.user)).select_related("document", "document__owner", "document__parent")
     if status in VersionStatus.values:
         versions = versions.filter(status=status)
     # readers see what is in force or was; drafts and pending versions only their authors' units
@@ -97,7 +97,13 @@ def document_detail(request, pk: int):
     if vid:
         shown = next((v for v in versions if v.pk == vid), shown)
     managed = restrict(request.user, Unit.objects.exclude(kind="group"), manage=True).order_by("path")
+    instructions, instruction_units = [], []
+    if doc.kind == DocumentKind.PROCEDURE:  # 作业文件 under this procedure, as far as the reader sees them
+        instructions = [(d, d.effective_version()) for d in visible_documents(request.user).filter(parent=doc)
+                        .select_related("owner").order_by("code")]
+        instruction_units = [u for u in managed if doc.owner is None or u.path.startswith(doc.owner.path)]
     return render(request, "procedures/document.html", {
+        "instructions": instructions, "instruction_units": instruction_units,
         "doc": doc, "version": shown, "versions": versions, "next_step": version_next_step(shown) if shown else None,
         "obligations": shown.obligations.select_related("form") if shown else [],
         "history": ledger.history(shown) if shown else [],
@@ -248,6 +254,26 @@ def new_version(request, pk: int):
         except ValidationError as exc:
             _fail(request, exc)
     return render(request, "qms/form.html", {"form": form, "title": f"新建版本:{doc}"})
+
+
+@login_required
+@require_POST
+def new_instruction(request, pk: int):
+    """编制作业文件 under this procedure: the document and its first draft."""
+    doc = _document(request.user, pk)
+    p = request.POST
+    unit = restrict(request.user, Unit.objects.all()).filter(pk=p.get("unit") or 0).first()
+    if unit is None:
+        messages.error(request, "请选择发布作业文件的党组织")
+        return redirect("procedure_detail", pk=doc.pk)
+    try:
+        v = services.work_instruction_create(doc, unit=unit, actor=request.user, code=p.get("code", ""),
+                                             title=p.get("title", ""), label=p.get("label", ""))
+    except ValidationError as exc:
+        _fail(request, exc)
+        return redirect("procedure_detail", pk=doc.pk)
+    messages.success(request, f"已编制作业文件 {v.document.code},请填写内容后提交审核")
+    return redirect(f"/procedures/{v.document_id}/?version={v.pk}")
 
 
 def _version(request, pk: int) -> DocumentVersion:

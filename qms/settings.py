@@ -224,6 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-capa": {"task": "audits.escalate_overdue", "schedule": 24 * 3600.0},
     "raise-missed-targets": {"task": "audits.raise_missed_targets", "schedule": 24 * 3600.0},
     "escalate-overdue-campaign": {"task": "audits.campaign_escalate", "schedule": 24 * 3600.0},
+    "notify-certification-audits": {"task": "audits.notify_certification_audits", "schedule": 24 * 3600.0},
     "reap-stale-packs": {"task": "audits.reap_stale_packs", "schedule": 60.0},
 }
 #: A background job (an evidence pack) with no heartbeat for this many seconds is taken for dead

@@ -25,6 +25,7 @@ MENU = [
     ("review_list", _("管理评审"), "manage"),
     ("objectives", _("目标与考核"), "all"),
     ("pack_list", _("认证证据包"), "manage"),
+    ("certificate_list", _("认证证书"), "manage"),
     ("annual", _("年度统计"), "all"),
     ("roster_import", _("花名册导入"), "manage"),
     ("account_list", _("账号管理"), "manage"),

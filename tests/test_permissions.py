@@ -40,6 +40,7 @@ SERVICE_MODULES = (
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.performance.grades", "audits.evidence.services",
     "audits.performance.targets",  # 目标管理(层层分解)
     "audits.campaign.services",
+    "audits.certification.services", "audits.certification.findings_import",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",

@@ -1092,6 +1092,49 @@ def _(org):
 
     return Case("/audits/campaigns/plans/new/", {"title": "三年整治计划", "start_year": str(TODAY.year)},
                 lambda: Plan.objects.count(), None, by_scope=True)
+# ------------------------------------------------------------------------------- 认证周期
+
+
+def _certificate(org):
+    """第一党支部's certificate, issued 400 days ago: its first surveillance audit is past its date."""
+    from audits.certification import services as certs
+
+    return certs.certificate_register(actor=org["admin"], unit=org["b1"], body="中国质量认证中心", standard="ISO 9001:2015",
+                                      scope="党支部党建工作", number="CERT-B1-001", issued_on=TODAY - dt.timedelta(days=400))
+
+
+@scenario("certificate.register")
+def _(org):
+    from audits.certification.models import Certificate
+
+    return Case("/audits/certificates/", {"unit": org["b1"].pk, "body": "中国质量认证中心", "standard": "ISO 9001:2015",
+                                          "scope": "党支部党建工作", "number": "CERT-B1-002", "issued_on": _iso(TODAY)},
+                lambda: Certificate.objects.count(), org["b1"])
+
+
+@scenario("certificate.audit_record")
+def _(org):
+    from audits.certification.models import CertificationAudit
+
+    a = _certificate(org).audits.order_by("due_on").first()
+    return Case(f"/audits/certificates/audits/{a.pk}/done/", {"done_on": _iso(TODAY), "reference": "CQC-审-01"},
+                _row(CertificationAudit, a.pk), org["b1"])
+
+
+@scenario("certificate.finding")
+def _(org):
+    a = _certificate(org).audits.order_by("due_on").first()
+    return Case(f"/audits/certificates/audits/{a.pk}/finding/", {"unit": org["b1"].pk, "grade": "minor", "clause": "7.5.3",
+                                                                 "requirement": "记录应妥善保存", "evidence": "3月支委会记录缺签到表"},
+                lambda: Nonconformity.objects.count(), org["b1"])
+
+
+@scenario("work_instruction.create")
+def _(org):
+    proc = Document.objects.filter(kind="procedure", owner__isnull=True, versions__status=VersionStatus.EFFECTIVE).first()
+    return Case(f"/procedures/{proc.pk}/new-instruction/", {"unit": org["b1"].pk, "code": "ZY-01", "title": "会议记录作业指导书",
+                                                           "label": "1.0"},
+                lambda: Document.objects.count(), org["b1"])
 
 
 # ------------------------------------------------------------------------------- the runner

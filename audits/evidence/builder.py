@@ -36,7 +36,8 @@ from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from audits.capa.models import Nonconformity
+from audits.capa.models import OPEN_STATES, Nonconformity
+from audits.certification.models import Certificate, ExternalFinding
 from audits.evidence import charts
 from audits.evidence import parts as laying
 from audits.internal.models import Audit
@@ -227,6 +228,21 @@ def _full_records(occurrences: list[Occurrence]) -> list[dict]:
     return out
 
 
+def _certification(root: Unit, start: dt.date, end: dt.date, today: dt.date) -> dict | None:
+    """认证证书 in force during the period for ``root`` (its own, a level above's, or a unit's below)
+    with their external audits, and the external findings still open — None when there is none."""
+    ancestors = [int(p) for p in root.path.strip("/").split("/") if p]
+    certs = list(Certificate.objects.filter(Q(unit_id__in=ancestors) | Q(unit__path__startswith=root.path),
+                                            issued_on__lte=end, expires_on__gte=start)
+                 .select_related("unit").prefetch_related("audits").order_by("unit__path", "issued_on"))
+    findings = list(ExternalFinding.objects.filter(nonconformity__unit__path__startswith=root.path,
+                                                   nonconformity__state__in=OPEN_STATES)
+                    .select_related("nonconformity__unit", "audit__certificate").order_by("nonconformity__code"))
+    if not certs and not findings:
+        return None
+    return {"certificates": [(c, [(a, a.status_label(today)) for a in c.audits.all()]) for c in certs], "findings": findings}
+
+
 def _attachments(root: Unit, start: dt.date, end: dt.date) -> list[Attachment]:
     return list(Attachment.objects.filter(record__occurrence__unit__path__startswith=root.path,
                                           record__occurrence__held_on__gte=start, record__occurrence__held_on__lte=end)
@@ -320,6 +336,12 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
             "head": head, "none": NONE}
     chapters: list[Chapter] = [
         Chapter("4 组织环境:体系范围", "audits/evidence/ch_scope.html", {**base, **scope}),
+    ]
+    certification = _certification(root, start, end, today)
+    if certification is not None:
+        chapters.append(Chapter("认证证书、外部审核与外部审核发现", "audits/evidence/ch_extra.html",
+                                {**base, "html": render_to_string("audits/certification/pack_chapter.html", certification)}))
+    chapters += [
         Chapter("5 领导作用与 6 策划:方针和党建目标", "audits/evidence/ch_objectives.html", {
             **base, "objectives": objectives,
             "charts": [svg for y, rows in objectives if rows

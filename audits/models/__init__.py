@@ -22,6 +22,13 @@ from audits.capa.models import (
     NCState,
     Nonconformity,
 )
+from audits.certification.models import (
+    AuditKind,
+    AuditStatus,
+    Certificate,
+    CertificationAudit,
+    ExternalFinding,
+)
 from audits.evidence.models import EvidencePack, PackLink, PackState
 from audits.internal.models import (
     Audit,
@@ -57,4 +64,5 @@ __all__ = [
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
     "Campaign", "CampaignItem", "CampaignState", "CampaignUnit", "Finding", "ItemScore", "Plan", "SelfEvidence", "Team",
     "UnitState",
+    "AuditKind", "AuditStatus", "Certificate", "CertificationAudit", "ExternalFinding",
 ]
