@@ -49,3 +49,8 @@ class AuditsConfig(AppConfig):
         for provider in (audit_rules.indicator_rules, audit_rules.objective_rules, audit_rules.score_rules,
                          audit_rules.statistic_rules, audit_rules.capa_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
+
+        # 体系策划与支持 (audits/system): its numbers, its ledgered records
+        rules.register(here / "system" / "rules.toml")
+        ledger.register(models.ContextIssue, models.InterestedParty, models.Risk, models.TrainingRecord, models.Survey,
+                        models.SurveyQuestion, models.SurveyEntry)

@@ -38,6 +38,7 @@ TODAY = timezone.localdate()
 SERVICE_MODULES = (
     "qms.services", "qms.accounts", "qms.roster", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services", "workflows.org_change",
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.evidence.services",
+    "audits.system.services",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",

@@ -34,6 +34,7 @@ class NCSource(models.TextChoices):
     EXTERNAL_AUDIT = "external_audit", _("外部审核")
     REVIEW = "review", _("管理评审")
     FOLLOW_UP = "follow_up", _("整改无效再立项")
+    RISK = "risk", _("风险应对")
 
 
 class NCState(models.TextChoices):

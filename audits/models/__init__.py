@@ -31,6 +31,19 @@ from audits.performance.models import (
     ScoringScheme,
 )
 from audits.review.models import DecisionKind, ManagementReview, ReviewDecision, ReviewState
+from audits.system.models import (
+    ContextIssue,
+    InterestedParty,
+    IssueKind,
+    Population,
+    QuestionKind,
+    Risk,
+    RiskKind,
+    Survey,
+    SurveyEntry,
+    SurveyQuestion,
+    TrainingRecord,
+)
 
 __all__ = [
     "OPEN_STATES", "RECTIFIED_STATES", "Grade", "NCAttachment", "NCSource", "NCState", "Nonconformity",
@@ -39,4 +52,6 @@ __all__ = [
     "ProgrammeEntry", "SampledRecord",
     "AnnualReport", "Comparator", "Objective", "Score", "ScoringItem", "ScoringScheme",
     "DecisionKind", "ManagementReview", "ReviewDecision", "ReviewState",
+    "ContextIssue", "InterestedParty", "IssueKind", "Population", "QuestionKind", "Risk", "RiskKind", "Survey",
+    "SurveyEntry", "SurveyQuestion", "TrainingRecord",
 ]
