@@ -22,6 +22,7 @@ MENU = [
     ("nc_register", _("问题清单"), "all"),
     ("audit_list", _("内部审核"), "all"),
     ("review_list", _("管理评审"), "manage"),
+    ("system_home", _("体系策划"), "all"),
     ("objectives", _("目标与考核"), "all"),
     ("pack_list", _("认证证据包"), "manage"),
     ("annual", _("年度统计"), "all"),

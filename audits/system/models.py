@@ -140,6 +140,11 @@ class TrainingRecord(models.Model):
     def __str__(self) -> str:
         return self.course
 
+    @property
+    def certificate_title(self) -> str:
+        """The file's name without its extension, as the page shows it."""
+        return self.certificate_name.rsplit(".", 1)[0]
+
 
 class Population(models.TextChoices):
     MEMBERS = "members", _("党员")
