@@ -54,3 +54,7 @@ class AuditsConfig(AppConfig):
         rules.register(here / "system" / "rules.toml")
         ledger.register(models.ContextIssue, models.InterestedParty, models.Risk, models.TrainingRecord, models.Survey,
                         models.SurveyQuestion, models.SurveyEntry)
+        catalogue.register(audit_rules.system_rules)  # 体系策划与支持: competence requirements, default parties
+        from audits.demo import system_step
+
+        register_step("体系策划与支持", system_step)

@@ -118,3 +118,21 @@ def capa_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
     yield Entry(key="capa:verify", kind="capa", title="整改由登记落实者以外的人验证后方可关闭", value="验证人 ≠ 落实人",
                 source="ISO 9001 §10.2.1 d)(评审纠正措施的有效性);seed 003:跟踪整改",
                 enforced=("guard",) if verify_sites else (), where=verify_sites)
+
+
+def system_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """体系策划与支持: the competence requirements per role (their numbers are organisation rules)
+    and the default interested parties (关注焦点)."""
+    from audits.system import services as system
+
+    matrix_sites = checked_sites(("audits.system.services.competence_matrix", "requirements"))
+    for r in system.requirements(unit):
+        value = f"不少于 {r['hours']} 学时" + (f",有效期 {r['valid_months']} 个月" if r["valid_months"] else "")
+        yield Entry(key=f"competence:{r['key']}", kind="person", title=f"{r['role']}须具备:{r['title']}", value=value,
+                    source=r["source"], origin=origin_of(r["source"])[0], enforced=("record",) if matrix_sites else (),
+                    where=matrix_sites)
+    seed_sites = checked_sites(("audits.system.services.parties_seed", "parties"))
+    for p in system.defaults()["parties"]:
+        yield Entry(key=f"party:{p['name']}", kind="structure", title=f"默认相关方:{p['name']}", value=p["needs"],
+                    source=p["source"], origin=origin_of(p["source"])[0], enforced=("record",) if seed_sites else (),
+                    where=seed_sites)

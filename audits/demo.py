@@ -48,3 +48,10 @@ def improvement_step(root, admin, progress=None) -> str:
             value = (item.points * Decimal(str(rng.choice((0.7, 0.8, 0.85, 0.9, 1.0))))).quantize(Decimal("0.1"))
             scoring.score_enter(item, unit, "Y", actor=admin, value=value, note="全年点评:查阅资料、座谈了解")
     return f"党建目标 {len(scoring.objectives_status(root, year))} 项;考核单位 {len(units)} 个;立项整改 {len(raised)} 项(已关闭 {closed} 项)"
+
+
+def system_step(root, admin, progress=None) -> str:
+    """体系策划与支持: interested parties, risks (one raised as a ticket), training records, a survey."""
+    from audits.system.demo import build
+
+    return build(root, admin)

@@ -245,3 +245,21 @@ def test_the_review_inputs_carry_satisfaction_and_open_risks(org):
     c.force_login(org["admin"])
     body = c.get(f"/audits/reviews/{r.pk}/").content.decode()
     assert "党员和群众满意度" in body and "满意率 88%" in body and "党员流动性大" in body
+
+
+# ------------------------------------------------------------------ demo
+
+
+def test_the_demo_step(org):
+    from audits.demo import system_step
+    from audits.models import ContextIssue
+
+    summary = system_step(org["c"], org["admin"])
+    assert "相关方 4 个" in summary
+    assert InterestedParty.objects.filter(root=org["c"]).count() == 4 and ContextIssue.objects.filter(root=org["c"]).count() == 2
+    assert Risk.objects.filter(root=org["c"], ticket__isnull=False).count() == 1
+    [s] = Survey.objects.filter(root=org["c"])
+    assert system.survey_results(s)["respondents"] == 49
+    inp = review.review_inputs(org["c"], TODAY.year) if s.end.year == TODAY.year else None
+    if inp is not None:
+        assert inp["satisfaction"][0]["respondents"] == 49 and len(inp["risks"]) == 3
