@@ -62,6 +62,11 @@ ACTIONS = {
     "applicant.create": "登记入党申请人", "applicant.stage": "发展党员进入下一阶段", "recruit_step.create": "登记发展党员步骤",
     "org_change.request": "提出组织设置请示", "org_change.answer": "登记组织设置请示的上级批复",
     "org_change.carry_out": "实施组织设置调整", "applicant.move": "发展党员对象随组织调整转入新支部",
+    "context.party_add": "添加相关方", "context.party_amend": "修改(评审)相关方", "context.issue_add": "登记内外部环境因素",
+    "context.issue_amend": "修改(评审)内外部环境因素", "risk.add": "登记风险或机遇", "risk.amend": "重新评估风险或机遇",
+    "risk.ticket": "风险应对措施立项", "risk.evaluate": "评价风险应对措施的有效性", "training.record": "登记培训记录",
+    "survey.create": "策划满意度调查", "survey.question": "设定调查题目", "survey.answer": "录入一份满意度答卷",
+    "survey.tally": "录入满意度问卷汇总",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)
