@@ -24,6 +24,7 @@ from audits.system.models import (
     Survey,
     TrainingRecord,
 )
+from procedures.models import Document
 from qms.models import Member, Unit
 from qms.pages import scope_root, show_refusal
 from qms.rules import rule_value, rules_for
@@ -146,7 +147,9 @@ def risk_page(request):
     return render(request, "audits/system/risks.html", {
         "root": root, "rows": system.risks_of(root), "may": may, "scales": scales, "kinds": RiskKind.choices,
         "likelihoods": range(1, scales["likelihood_max"] + 1), "impacts": range(1, scales["impact_max"] + 1),
-        "members": _members(root) if may else [], "units": Unit.objects.filter(path__startswith=root.path, is_active=True).order_by("path"),
+        "members": _members(root) if may else [],
+        "procedures": Document.objects.filter(versions__status="effective").distinct().order_by("code") if may else [],
+        "units": Unit.objects.filter(path__startswith=root.path, is_active=True).order_by("path"),
         "rules": [rules_for(root)[f"risk_{k}"] for k in ("likelihood_max", "impact_max", "level_high", "level_medium")]})
 
 
@@ -185,7 +188,7 @@ def survey_list(request):
             if text:
                 kind = p.get(f"k{n}", QuestionKind.SCALE)
                 questions.append({"text": text, "kind": kind,
-                                  "choices": [c for c in p.get(f"c{n}", "").replace(",", "、").replace(",", "、").split("、")]})
+                                  "choices": [c for c in p.get(f"c{n}", "").replace(",", "、").replace("\uff0c", "、").split("、")]})
         try:
             s = system.survey_create(actor=request.user, root=root, title=p.get("title", ""), population=p.get("population", ""),
                                      start=_date(p.get("start")), end=_date(p.get("end")), questions=questions)

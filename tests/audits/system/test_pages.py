@@ -99,10 +99,11 @@ def test_survey_pages_with_the_chart(org, client):
     _scope(client, org["c"])
     r = client.post("/audits/system/surveys/", {"title": "群众满意度调查", "population": "masses", "start": TODAY.isoformat(),
                                                 "end": (TODAY + dt.timedelta(days=3)).isoformat(), "q1": "作风", "k1": "scale",
-                                                "q2": "总体", "k2": "choice", "c2": "满意、不满意"})
+                                                "q2": "总体", "k2": "choice", "c2": "满意，不满意"})
     s = Survey.objects.get()
     assert r["Location"] == f"/audits/system/surveys/{s.pk}/"
     q1, q2 = s.questions.all()
+    assert q2.choices == ["满意", "不满意"]
     r = client.post(f"/audits/system/surveys/{s.pk}/", {"action": "answer", f"a{q1.pk}": "7", f"a{q2.pk}": "满意"}, follow=True)
     assert "1 到 5 之间,不能是 7" in r.content.decode() and not SurveyEntry.objects.exists()
     client.post(f"/audits/system/surveys/{s.pk}/", {"action": "answer", f"a{q1.pk}": "5", f"a{q2.pk}": "满意"})
