@@ -81,10 +81,11 @@ def _amend(obj, *, actor, reason: str, action: str, changes: dict, unchanged: st
 
 # ------------------------------------------------------------------ 组织环境和相关方 (§4.1/§4.2)
 
-def context_due(root: Unit, reviewed_on: dt.date, *, today: dt.date | None = None) -> bool:
+def context_due(root: Unit, reviewed_on: dt.date, *, today: dt.date | None = None, months: int | None = None) -> bool:
     """An item not reviewed within ``context_review_months`` months is due for review."""
     today = today or timezone.localdate()
-    return add_months(reviewed_on, rule_value(root, "context_review_months")) < today
+    months = rule_value(root, "context_review_months") if months is None else months
+    return add_months(reviewed_on, months) < today
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -169,11 +170,12 @@ def context_of(root: Unit, *, today: dt.date | None = None) -> dict:
     today = today or timezone.localdate()
     issues = list(ContextIssue.objects.filter(root=root, active=True))
     parties = list(InterestedParty.objects.filter(root=root, active=True))
+    months = rule_value(root, "context_review_months")
     for x in (*issues, *parties):
-        x.due = context_due(root, x.reviewed_on, today=today)
+        x.due = context_due(root, x.reviewed_on, today=today, months=months)
     return {"internal": [i for i in issues if i.kind == IssueKind.INTERNAL],
             "external": [i for i in issues if i.kind == IssueKind.EXTERNAL], "parties": parties,
-            "due": sum(1 for x in (*issues, *parties) if x.due), "months": rule_value(root, "context_review_months")}
+            "due": sum(1 for x in (*issues, *parties) if x.due), "months": months}
 
 
 # ------------------------------------------------------------------ 风险和机遇 (§6.1)

@@ -61,10 +61,11 @@ def system_home(request):
     matrix = system.competence_matrix(root)
     missing = sum(1 for r in matrix["rows"] for c in r["cells"] if c and c["state"] != "met")
     surveys = Survey.objects.filter(root=root).count()
+    latest = Survey.objects.filter(root=root).order_by("-end", "-pk").first()
     return render(request, "audits/system/home.html", {
         "root": root, "ctx": ctx, "open_risks": sum(1 for r in risks if r.is_open),
         "high": sum(1 for r in risks if r.is_open and r.level == "高"), "people": len(matrix["rows"]), "missing": missing,
-        "surveys": surveys})
+        "surveys": surveys, "latest": latest, "latest_result": system.survey_results(latest) if latest else None})
 
 
 @login_required

@@ -113,3 +113,4 @@ def test_survey_pages_with_the_chart(org, client):
     body = _page(client, f"/audits/system/surveys/{s.pk}/")
     assert "<svg" in body and "各题满意率" in body and "75%" in body
     assert "群众满意度调查" in _page(client, "/audits/system/surveys/")
+    assert "满意率 75%" in _page(client, "/audits/system/")
