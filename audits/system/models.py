@@ -110,6 +110,13 @@ class Risk(models.Model):
     def is_open(self) -> bool:
         return self.evaluated_on is None
 
+    @property
+    def overdue(self) -> bool:
+        """Open past its due date (逾期)."""
+        from django.utils import timezone
+
+        return self.is_open and self.due_date < timezone.localdate()
+
 
 class TrainingRecord(models.Model):
     """培训记录 (ISO 9001 §7.2) — a course a member took, with hours, date and an optional

@@ -81,7 +81,8 @@ def test_risk_level_from_the_scales_and_refusals(org):
     owner = _member(org)
     r = system.risk_add(actor=org["sec_c"], root=org["c"], kind="risk", title="倒班支部难以集中开会", process="三会一课",
                         likelihood=4, impact=4, action="按轮班表排定会期", owner=owner, due_date=TODAY + dt.timedelta(days=30))
-    assert r.score == 16 and system.risk_level(org["c"], r.score) == "高"
+    assert r.score == 16 and system.risk_level(org["c"], r.score) == "高" and not r.overdue
+    assert Risk(due_date=TODAY - dt.timedelta(days=1)).overdue
     assert system.risk_level(org["c"], 8) == "中" and system.risk_level(org["c"], 7) == "低"
     head, n = ledger.head(), Risk.objects.count()
     for lk, im in ((6, 1), (0, 3), (3, 9)):
