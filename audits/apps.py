@@ -76,3 +76,12 @@ class AuditsConfig(AppConfig):
 
         for action, label in ledger_labels.ACTIONS.items():  # the certification cycle's ledger entries in Chinese
             history.ACTIONS.setdefault(action, label)
+
+        # 体系策划与支持 (audits/system): its numbers, its ledgered records
+        rules.register(here / "system" / "rules.toml")
+        ledger.register(models.ContextIssue, models.InterestedParty, models.Risk, models.TrainingRecord, models.Survey,
+                        models.SurveyQuestion, models.SurveyEntry)
+        catalogue.register(audit_rules.system_rules)  # 体系策划与支持: competence requirements, default parties
+        from audits.demo import system_step
+
+        register_step("体系策划与支持", system_step)

@@ -207,3 +207,21 @@ def certification_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
                 value="等级三选一;条款、要求、客观证据必填;进入不符合项和纠正措施流程",
                 source="ISO 9001 §10.2.1;ISO/IEC 17021-1:2015 §9.4(审核发现的分级和记录)",
                 enforced=("guard",) if finding_sites else (), where=finding_sites)
+
+
+def system_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """体系策划与支持: the competence requirements per role (their numbers are organisation rules)
+    and the default interested parties (关注焦点)."""
+    from audits.system import services as system
+
+    matrix_sites = checked_sites(("audits.system.services.competence_matrix", "requirements"))
+    for r in system.requirements(unit):
+        value = f"不少于 {r['hours']} 学时" + (f",有效期 {r['valid_months']} 个月" if r["valid_months"] else "")
+        yield Entry(key=f"competence:{r['key']}", kind="person", title=f"{r['role']}须具备:{r['title']}", value=value,
+                    source=r["source"], origin=origin_of(r["source"])[0], enforced=("record",) if matrix_sites else (),
+                    where=matrix_sites)
+    seed_sites = checked_sites(("audits.system.services.parties_seed", "parties"))
+    for p in system.defaults()["parties"]:
+        yield Entry(key=f"party:{p['name']}", kind="structure", title=f"默认相关方:{p['name']}", value=p["needs"],
+                    source=p["source"], origin=origin_of(p["source"])[0], enforced=("record",) if seed_sites else (),
+                    where=seed_sites)

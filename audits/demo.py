@@ -121,3 +121,10 @@ def certification_step(root, admin, progress=None) -> str:
     from audits.certification.demo import certificate_step
 
     return certificate_step(root, admin)
+
+
+def system_step(root, admin, progress=None) -> str:
+    """体系策划与支持: interested parties, risks (one raised as a ticket), training records, a survey."""
+    from audits.system.demo import build
+
+    return build(root, admin)

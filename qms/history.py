@@ -67,6 +67,11 @@ ACTIONS = {
     "appraisal.record": "登记个人年度考核等次",
     "target.add": "分解目标", "target.amend": "调整目标", "target.missed": "目标到期未完成,提出不符合项",
     "target.report": "报告目标进展", "target.task_add": "安排月度重点工作", "target.task_done": "完成月度重点工作",
+    "context.party_add": "添加相关方", "context.party_amend": "修改(评审)相关方", "context.issue_add": "登记内外部环境因素",
+    "context.issue_amend": "修改(评审)内外部环境因素", "risk.add": "登记风险或机遇", "risk.amend": "重新评估风险或机遇",
+    "risk.ticket": "风险应对措施立项", "risk.evaluate": "评价风险应对措施的有效性", "training.record": "登记培训记录",
+    "survey.create": "策划满意度调查", "survey.question": "设定调查题目", "survey.answer": "录入一份满意度答卷",
+    "survey.tally": "录入满意度问卷汇总",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)

@@ -23,6 +23,7 @@ MENU = [
     ("audit_list", _("内部审核"), "all"),
     ("campaign_list", _("自查与抽查"), "all"),
     ("review_list", _("管理评审"), "manage"),
+    ("system_home", _("体系策划"), "all"),
     ("objectives", _("目标与考核"), "all"),
     ("pack_list", _("认证证据包"), "manage"),
     ("certificate_list", _("认证证书"), "manage"),

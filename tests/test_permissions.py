@@ -41,6 +41,8 @@ SERVICE_MODULES = (
     "audits.performance.targets",  # 目标管理(层层分解)
     "audits.campaign.services",
     "audits.certification.services", "audits.certification.findings_import",
+    "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.evidence.services",
+    "audits.system.services",
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",

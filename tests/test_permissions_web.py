@@ -1135,6 +1135,55 @@ def _(org):
     return Case(f"/procedures/{proc.pk}/new-instruction/", {"unit": org["b1"].pk, "code": "ZY-01", "title": "会议记录作业指导书",
                                                            "label": "1.0"},
                 lambda: Document.objects.count(), org["b1"])
+# ------------------------------------------------------------------------------- 体系策划与支持
+
+
+def _in_scope(unit):
+    """A current member of ``unit``'s subtree (the pages offer these as owner / trainee)."""
+    from qms.models import Member as _M
+
+    return _M.objects.filter(memberships__end__isnull=True, memberships__unit__path__startswith=unit.path).order_by("pk").first()
+
+
+@scenario("system.context")
+def _(org):
+    from audits.models import InterestedParty
+
+    return Case("/audits/system/context/", {"action": "party", "name": "离退休党员", "needs": "就近参加组织生活", "monitoring": "走访"},
+                lambda: InterestedParty.objects.count(), None, by_scope=True)
+
+
+@scenario("system.risk")
+def _(org):
+    from audits.models import Risk
+
+    return Case("/audits/system/risks/",
+                lambda unit: {"action": "add", "kind": "risk", "title": "党员流动性大", "process": "党员管理", "likelihood": "3",
+                              "impact": "3", "measure": "建立流动党员台账", "owner": _in_scope(unit).pk if unit else "",
+                              "due_date": _iso(TODAY + dt.timedelta(days=9))},
+                lambda: Risk.objects.count(), None, by_scope=True)
+
+
+@scenario("system.training")
+def _(org):
+    from audits.models import TrainingRecord
+
+    return Case("/audits/system/competence/",
+                lambda unit: {"member": _in_scope(unit).pk if unit else "", "requirement": "rotation", "course": "书记轮训",
+                              "hours": "16", "taken_on": _iso(TODAY)},
+                lambda: TrainingRecord.objects.count(), None, by_scope=True)
+
+
+@scenario("system.survey")
+def _(org):
+    from audits.models import SurveyEntry
+    from audits.system import services as system
+
+    s = system.survey_create(actor=org["admin"], root=org["c"], title="党员满意度调查", population="members", start=TODAY,
+                             end=TODAY + dt.timedelta(days=3), questions=[{"text": "组织生活质量", "kind": "scale"}])
+    q = s.questions.get()
+    return Case(f"/audits/system/surveys/{s.pk}/", {"action": "answer", f"a{q.pk}": "5"},
+                lambda: SurveyEntry.objects.count(), org["c"])
 
 
 # ------------------------------------------------------------------------------- the runner

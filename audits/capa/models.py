@@ -35,6 +35,7 @@ class NCSource(models.TextChoices):
     REVIEW = "review", _("管理评审")
     FOLLOW_UP = "follow_up", _("整改无效再立项")
     TARGET_MISSED = "target_missed", _("目标未完成")
+    RISK = "risk", _("风险应对")
 
 
 class NCState(models.TextChoices):

@@ -54,6 +54,19 @@ from audits.performance.models import (
     ScoringScheme,
 )
 from audits.review.models import DecisionKind, ManagementReview, ReviewDecision, ReviewState
+from audits.system.models import (
+    ContextIssue,
+    InterestedParty,
+    IssueKind,
+    Population,
+    QuestionKind,
+    Risk,
+    RiskKind,
+    Survey,
+    SurveyEntry,
+    SurveyQuestion,
+    TrainingRecord,
+)
 
 __all__ = [
     "OPEN_STATES", "RECTIFIED_STATES", "Grade", "NCAttachment", "NCSource", "NCState", "Nonconformity",
@@ -65,4 +78,6 @@ __all__ = [
     "Campaign", "CampaignItem", "CampaignState", "CampaignUnit", "Finding", "ItemScore", "Plan", "SelfEvidence", "Team",
     "UnitState",
     "AuditKind", "AuditStatus", "Certificate", "CertificationAudit", "ExternalFinding",
+    "ContextIssue", "InterestedParty", "IssueKind", "Population", "QuestionKind", "Risk", "RiskKind", "Survey",
+    "SurveyEntry", "SurveyQuestion", "TrainingRecord",
 ]

@@ -20,6 +20,7 @@ from audits.internal.models import Audit
 from audits.performance import indicators
 from audits.performance.models import Objective
 from audits.review.models import DecisionKind, ManagementReview, ReviewDecision
+from audits.system.services import open_risks, satisfaction_for_review
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
 from qms.figures import member_count
@@ -55,7 +56,8 @@ def review_inputs(root: Unit, year: int, *, today: dt.date | None = None) -> dic
     """评审输入 (ISO 9001 §9.3.2), gathered from the data for ``root``'s subtree and ``year``:
     previous reviews' actions, changes (procedure versions that took effect), objectives vs
     results, compliance by procedure, nonconformities and 整改率, audit results, open
-    observations (improvement opportunities)."""
+    observations (improvement opportunities), satisfaction survey results (§9.3.2 c 1) and the open
+    risks and opportunities with their actions (§9.3.2 e)."""
     today = today or timezone.localdate()
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     sub = {"unit__path__startswith": root.path}
@@ -106,6 +108,8 @@ def review_inputs(root: Unit, year: int, *, today: dt.date | None = None) -> dic
         "audits": {"count": len(audit_rows), "list": audit_rows,
                    "findings": {str(Grade(k).label): v for k, v in sorted(findings.items())}},
         "opportunities": ncs.filter(grade=Grade.OBSERVATION, state__in=OPEN_STATES).count(),
+        "satisfaction": satisfaction_for_review(root, year),
+        "risks": open_risks(root),
     }
 
 
