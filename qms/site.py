@@ -39,8 +39,9 @@ MENU = [
 ]
 
 #: Pages that belong to a menu entry though their address lies elsewhere (the 考核评分 page is
-#: under /audits/ but is part of 目标与考核).
-ALSO = {"objectives": ("scoring",)}
+#: under /audits/ but is part of 目标与考核): URL names, or a path prefix where the page's
+#: address takes an argument (年度考核等次 is /audits/grades/<year>/).
+ALSO = {"objectives": ("scoring", "targets", "/audits/grades/")}
 
 
 #: Panels other packages add to the home page (registered in their AppConfig.ready, so
@@ -76,6 +77,9 @@ def menu(request):
             continue
         prefixes = [url]
         for other in ALSO.get(name, ()):
+            if other.startswith("/"):
+                prefixes.append(other)
+                continue
             with contextlib.suppress(NoReverseMatch):
                 prefixes.append(reverse(other))
         exact = name in ("home", "occurrence_list")
