@@ -168,7 +168,7 @@ def target_set(target: Target, *, actor, value, due_date: dt.date, reason: str) 
     already add up to, and no due date runs past the parent's or falls before a child's."""
     if not (reason or "").strip():
         raise ValidationError("调整目标须说明原因")
-    t = Target.objects.select_for_update().select_related("parent", "unit").get(pk=target.pk)
+    t = Target.objects.select_for_update(of=("self",)).select_related("parent", "unit").get(pk=target.pk)
     spec = measure_of(t.measure)
     value = _decimal(value, "目标值")
     if value <= 0:
@@ -430,7 +430,7 @@ def raise_missed(today: dt.date | None = None) -> int:
 
 @transaction.atomic
 def _raise_one(n: Node) -> int:
-    t = Target.objects.select_for_update().select_related("unit", "member").get(pk=n.target.pk)
+    t = Target.objects.select_for_update(of=("self",)).select_related("unit", "member").get(pk=n.target.pk)
     if t.nonconformity_id is not None:  # raised meanwhile
         return 0
     grade = Grade.MAJOR if rule_value(t.unit, "target_missed_nonconformity_major") else Grade.MINOR
