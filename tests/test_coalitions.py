@@ -100,7 +100,7 @@ def test_only_the_committee_sets_up_a_group(org):
 def test_the_leader_records_activities_and_the_year_is_counted_period_by_period(org):
     c = _group(org)
     year = TODAY.year
-    first_q = D(year, 2, 10) if TODAY > D(year, 3, 31) else TODAY
+    first_q = D(year, 2, 10) if D(year, 3, 31) < TODAY else TODAY
     coalitions.meeting_record(c, actor=org["leader_user"], held_on=first_q, topic="融合经验交流", place="一号会议室",
                               units_present=org["bs"][:3], attendance=12, minutes="各支部交流做法,议定下季度联合主题党日")
     with pytest.raises(NotPermitted):  # a branch secretary outside the group's leadership
