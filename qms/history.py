@@ -66,6 +66,8 @@ ACTIONS = {
     "assessment.business_score": "登记业务工作得分", "appeal.submit": "对考核结果提出申诉", "appeal.decide": "处理考核结果申诉",
     "appraisal.record": "登记个人年度考核等次",
     "target.add": "分解目标", "target.amend": "调整目标", "target.missed": "目标到期未完成,提出不符合项",
+    "coalition.create": "设立联系组、协作组", "coalition.meeting": "登记联系组、协作组的活动",
+    "liaison_point.create": "确定联系点", "liaison_point.summarise": "总结联系点经验",
     "target.report": "报告目标进展", "target.task_add": "安排月度重点工作", "target.task_done": "完成月度重点工作",
     "context.party_add": "添加相关方", "context.party_amend": "修改(评审)相关方", "context.issue_add": "登记内外部环境因素",
     "context.issue_amend": "修改(评审)内外部环境因素", "risk.add": "登记风险或机遇", "risk.amend": "重新评估风险或机遇",

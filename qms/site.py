@@ -18,6 +18,7 @@ MENU = [
     ("procedure_register", _("体系文件"), "all"),
     ("occurrence_list", _("应开展事项"), "all"),
     ("compliance", _("执行情况"), "all"),
+    ("coalition_list", _("联系组"), "all"),
     ("dues_page", _("党费"), "all"),
     ("nc_register", _("问题清单"), "all"),
     ("audit_list", _("内部审核"), "all"),

@@ -419,6 +419,30 @@ def _(org):
                 lambda: OrgChange.objects.count(), org["b1"])
 
 
+@scenario("coalition.manage")
+def _(org):
+    from workflows.models import Coalition
+
+    return Case("/work/coalitions/", {"action": "coalition", "kind": "liaison", "name": "测试联系组", "basis": "业务相近",
+                                      "units": [org["b1"].pk, org["b2"].pk], "lead_unit": org["b1"].pk,
+                                      "content": "交流", "form": "联席会议"},
+                lambda: Coalition.objects.count(), org["c"], root=org["c"])
+
+
+@scenario("coalition.meeting")
+def _(org):
+    from workflows import coalitions
+    from workflows.models import CoalitionMeeting
+
+    leader = Member.objects.get(user=org["member"])  # a plain member of 第一党支部 leads the group
+    c = coalitions.coalition_create(actor=None, root=org["c"], kind="liaison", name="测试联系组", basis="业务相近",
+                                    units=[org["b1"], org["b2"]], lead_unit=org["b1"], leader=leader, content="交流",
+                                    form="联席会议")
+    return Case(f"/work/coalitions/{c.pk}/", {"held_on": _iso(TODAY), "topic": "联席会议", "place": "会议室",
+                                               "units_present": [org["b1"].pk], "attendance": "5", "minutes": "议定"},
+                lambda: CoalitionMeeting.objects.count(), org["c"], duties={"member": {"coalition_lead"}})
+
+
 @scenario("member.enroll")
 def _(org):
     return Case("/members/new/", {"name": "新党员", "gender": "M", "id_number": factories.id_number(), "birth_date": "1990-01-01",

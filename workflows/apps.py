@@ -16,6 +16,7 @@ class WorkflowsConfig(AppConfig):
         rules.register(Path(__file__).with_name("election.toml"))  # 换届选举 (workflows/election.py)
         # 发展党员的时间规则 (《中国共产党发展党员工作细则》): overridable per organisation
         rules.register(Path(__file__).with_name("recruitment_rules.toml"))
+        rules.register(Path(__file__).with_name("coalition.toml"))  # 联系组、协作组 (workflows/coalitions.py)
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)
 
@@ -26,6 +27,7 @@ class WorkflowsConfig(AppConfig):
         ledger.register(models.Occurrence, models.Record, models.Attendance, models.FollowUp, models.Attachment,
                         models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate,
                         models.Applicant, models.RecruitStep)
+        ledger.register(models.Coalition, models.CoalitionMeeting, models.LiaisonPoint)  # 联系组、协作组、联系点
 
         def _on_event(sender, event, **kwargs):
             return scheduler.on_member_event(event)  # the occurrences it created (the page names them)
@@ -44,7 +46,8 @@ class WorkflowsConfig(AppConfig):
         from qms import catalogue
         from workflows import catalogue as workflow_rules
 
-        for provider in (workflow_rules.event_rules, workflow_rules.obligation_rules, workflow_rules.record_rules, workflow_rules.dues_rules, workflow_rules.review_rules):
+        for provider in (workflow_rules.event_rules, workflow_rules.obligation_rules, workflow_rules.record_rules, workflow_rules.dues_rules, workflow_rules.review_rules,
+                         workflow_rules.coalition_rules):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
 
         from qms.demo import register_step
@@ -58,3 +61,6 @@ class WorkflowsConfig(AppConfig):
         from workflows.org_change_demo import org_change_step
 
         register_step("组织设置请示", org_change_step)
+        from workflows.coalition_demo import coalition_step
+
+        register_step("联系组与协作组", coalition_step)

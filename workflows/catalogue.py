@@ -161,3 +161,21 @@ def review_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
         yield Entry(key=f"review:measure:{m.label}", kind="grade", title="对不合格党员的组织处置", value=m.label,
                     source=m.source, origin=origin_of(m.source)[0],
                     enforced=("guard",) if measure_sites else (), where=measure_sites)
+
+
+def coalition_rules(unit: Unit, units: list[Unit]) -> Iterator[Entry]:
+    """联系组、协作组与联系点: the groups the organisation set up, each with its number of activities
+    a year (counted period by period in 执行情况), and its 联系点."""
+    from workflows.models import Coalition, LiaisonPoint
+
+    sites = checked_sites(("workflows.coalitions.periods", "meetings_per_year"))
+    groups = list(Coalition.objects.filter(root__path__startswith=unit.path, is_active=True).order_by("kind", "name"))
+    yield Entry(key="coalition:groups", kind="frequency", title="联系组、协作组分组开展活动",
+                value=";".join(f"{c.name}({c.get_kind_display()},每年 {c.meetings_per_year} 次)" for c in groups) or "尚未设立",
+                source="seed 002 二:按照行政业务工作性质和地域相近的原则划分成八个组,分组开展活动;seed 003 一2:组建党建工作协作组",
+                origin="library", enforced=("scheduler",) if sites else (), where=sites)
+    point_sites = checked_sites(("workflows.coalitions.point_create", "theme"))
+    n = LiaisonPoint.objects.filter(root__path__startswith=unit.path).count()
+    yield Entry(key="coalition:points", kind="structure", title="联系点:出题目、交任务、总结经验",
+                value=f"{n} 个联系点", source="seed 002 四:挑选……单位作为联系点,给他们出题目、交任务,总结他们的经验",
+                origin="library", enforced=("guard",) if point_sites else (), where=point_sites)

@@ -669,5 +669,12 @@ class RecruitStep(models.Model):
 
 # the viewflow process of an applicant's work items (a proxy model: registered with the app)
 # 组织设置请示 (its own module; re-exported so Django registers it with the app)
+# 联系组、协作组与联系点 (its own module; re-exported so Django registers them with the app)
+from workflows.coalition_models import (  # noqa: E402,F401
+    Coalition,
+    CoalitionKind,
+    CoalitionMeeting,
+    LiaisonPoint,
+)
 from workflows.org_change_models import OrgChange, OrgChangeKind, OrgChangeState  # noqa: E402,F401
 from workflows.recruitment_flow import RecruitmentProcess  # noqa: E402,F401

@@ -1,7 +1,14 @@
 from django.urls import path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from workflows import election_views, history_views, org_change_views, recruitment_views, views
+from workflows import (
+    coalition_views,
+    election_views,
+    history_views,
+    org_change_views,
+    recruitment_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.occurrence_list, name="occurrence_list"),
@@ -13,6 +20,8 @@ urlpatterns = [
     path("orgchanges/<id:pk>/", org_change_views.org_change_page, name="org_change_page"),
     path("orgchanges/unit/<code:code>/", org_change_views.org_change_list, name="org_change_list"),
     path("orgchanges/unit/<code:code>/new/", org_change_views.org_change_new, name="org_change_new"),
+    path("coalitions/", coalition_views.coalition_list, name="coalition_list"),
+    path("coalitions/<id:pk>/", coalition_views.coalition_page, name="coalition_page"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance.xlsx", views.compliance_xlsx, name="compliance_xlsx"),
     path("records.xlsx", views.records_xlsx, name="records_xlsx"),

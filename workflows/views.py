@@ -416,7 +416,18 @@ def compliance_page(request):
         "by_obligation": [m.by_obligation[k].rate for k, _ in obligations],
         "legend": [(COLOURS[k], v) for k, v in STATUS_LABELS.items()],
         "overall": m.overall,
+        "coalition_lines": _coalition_lines(root, year),
     })
+
+
+def _coalition_lines(root, year) -> list[dict]:
+    """联系组、协作组 set up by ``root`` or below: each period in the matrix's colours (a period under
+    way has the colour of what is not yet due)."""
+    from workflows import coalitions
+
+    return [{"line": line, "cells": [(p.months, p.label, COLOURS["not_due" if p.status == "open" else p.status])
+                                     for p in line.periods]}
+            for line in coalitions.compliance(root, year)]
 
 
 @login_required
