@@ -168,3 +168,34 @@ def test_the_demo_has_two_liaison_groups_and_a_cooperation_group():
     lines = coalitions.compliance(root, TODAY.year)
     assert len(lines) == 3
     assert coalition_step(root, None).startswith("联系组:已有")
+
+
+def test_the_cooperation_groups_leader_scores_its_units(client, org):
+    """统一考核验收 (seed 003 一2): the 协作组's 组长 scores its member units on the committee's scheme,
+    never a unit outside the group nor his or her own (回避)."""
+    from decimal import Decimal
+
+    from audits.performance import scoring
+    from audits.performance.models import Score
+    from procedures.library_loader import load_library
+
+    load_library()
+    coop = _group(org, kind="cooperation", name="协作一组", units=org["bs"][:3], lead_unit=org["bs"][0])
+    scheme = scoring.scheme_seed(org["c"], TODAY.year, actor=org["sec_c"])
+    item = scheme.items.filter(indicator="").first()
+    s = scoring.score_enter(item, org["bs"][1], "Y", actor=org["leader_user"], value=Decimal(10), note="验收:资料齐全")
+    assert s.entered_by == org["leader_user"]
+    with pytest.raises(NotPermitted, match="回避"):  # the 组长 belongs to 第1党支部
+        scoring.score_enter(item, org["bs"][0], "Y", actor=org["leader_user"], value=Decimal(10), note="x")
+    with pytest.raises(NotPermitted):  # 第5党支部 is not in the group
+        scoring.score_enter(item, org["bs"][4], "Y", actor=org["leader_user"], value=Decimal(10), note="x")
+    client.force_login(org["leader_user"])
+    page = client.get(f"/work/coalitions/{coop.pk}/").content.decode()
+    assert "统一考核验收" in page
+    body = client.get(f"/audits/scoring/cooperation/{coop.pk}/").content.decode()
+    assert "第2党支部" in body and "验收:资料齐全" in body
+    client.post(f"/audits/scoring/cooperation/{coop.pk}/", {"unit": org["bs"][2].pk, "item": item.pk, "value": "8",
+                                                           "note": "验收:记录不全", "period": "Y"})
+    assert Score.objects.get(unit=org["bs"][2], item=item).value == Decimal(8)
+    client.force_login(org["sec_b5"])
+    assert client.get(f"/audits/scoring/cooperation/{coop.pk}/").status_code == 404

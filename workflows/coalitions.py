@@ -48,6 +48,15 @@ def lead_duty(coalition: Coalition, actor, **_) -> set[str]:
     return {"coalition_lead"} if Member.objects.filter(pk=coalition.leader_id, user_id=actor.pk).exists() else set()
 
 
+def cooperation_lead(user, unit: Unit) -> bool:
+    """Is ``user`` the 组长 of an active 协作组 that has ``unit`` among its members (seed 003 一2:
+    考核验收统一组织 — the group's 组长 may score its units)?"""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return Coalition.objects.filter(kind=CoalitionKind.COOPERATION, is_active=True, leader__user_id=user.pk,
+                                    units=unit).exists()
+
+
 def _check_units(root: Unit, units: list[Unit], lead_unit: Unit | None) -> None:
     if not units:
         raise ValidationError({"units": "请选择成员单位"})

@@ -382,7 +382,15 @@ def scored_units(scheme: ScoringScheme) -> list[Unit]:
                 .order_by("path"))
 
 
-@act("score.enter", unit=lambda unit, **_: unit, duties=lambda unit, actor, **_: own_unit_duty(actor, unit))
+def scorer_duties(unit: Unit, actor, **_) -> set[str]:
+    """``own_unit`` (回避) and ``coalition_lead`` — the 组长 of a 协作组 the unit belongs to, who may
+    run its 统一考核验收 (seed 003 一2)."""
+    from workflows.coalitions import cooperation_lead
+
+    return own_unit_duty(actor, unit) | ({"coalition_lead"} if cooperation_lead(actor, unit) else set())
+
+
+@act("score.enter", unit=lambda unit, **_: unit, duties=scorer_duties)
 @transaction.atomic
 def score_enter(item: ScoringItem, unit: Unit, period: str, *, actor, value: Decimal, note: str) -> Score:
     """督查评分 — a manual item's score for a unit and round; changing it is an amendment

@@ -7,6 +7,7 @@ from qms import converters  # noqa: F401  (registers the <id:…> and <code:…>
 urlpatterns = [
     path("objectives/", views.objectives, name="objectives"),
     path("scoring/", views.scoring_page, name="scoring"),
+    path("scoring/cooperation/<id:pk>/", views.coalition_scoring, name="coalition_scoring"),
     path("grades/<int:year>/", views.grades_page, name="grades"),
     path("annual/", views.annual_page, name="annual"),
     path("annual.xlsx", views.annual_xlsx, name="annual_xlsx"),

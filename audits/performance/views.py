@@ -396,3 +396,49 @@ def targets_tree(request, code: str, year: int):
         "parents": [n for n in rows if not n.target.member_id], "today": today,
         "may_task": any(n.may_manage for n in rows), "may_amend": any(n.may_amend for n in rows), "may_any_report": any(g["may"] and g["state"] != "done" for g in grid),
     })
+
+
+# ------------------------------------------------------------------ 协作组 统一考核验收
+
+
+@login_required
+def coalition_scoring(request, pk: int):
+    """统一考核验收 of a 协作组 (seed 003 一2): its 组长 scores the member units on the manual items
+    of the committee's scheme for the year (the same scores as 考核排名; 回避 his or her own unit)."""
+    from django.http import Http404
+
+    from qms import permissions
+    from workflows.models import Coalition, CoalitionKind
+
+    c = Coalition.objects.filter(pk=pk, kind=CoalitionKind.COOPERATION, is_active=True).select_related("root").first()
+    if c is None or not (c.leader_id and c.leader.user_id == request.user.pk
+                         or permissions.allowed(request.user, "coalition.manage", c.root)):
+        raise Http404("没有这个协作组")
+    year = asked_year(request)
+    scheme = ScoringScheme.objects.filter(root=c.root, year=year).first()
+    rounds = scoring.scheme_rounds(scheme)
+    period = choice_param(request, "period", rounds, default=scoring.YEAR_ROUND, label="考核轮次", data=(request.POST, request.GET))
+    units = list(c.units.filter(kind__in=scheme.scored_kinds).order_by("path")) if scheme else []
+    items = list(scheme.items.filter(indicator="").order_by("order", "pk")) if scheme else []
+    if request.method == "POST":
+        p = request.POST
+        try:
+            item = next((i for i in items if i.pk == int(p.get("item") or 0)), None)
+            unit = next((u for u in units if u.pk == int(p.get("unit") or 0)), None)
+            if item is None or unit is None:
+                raise ValidationError("请选择本协作组的成员单位和考核项目")
+            scoring.score_enter(item, unit, period, actor=request.user, value=Decimal(p.get("value", "")), note=p.get("note", ""))
+            messages.success(request, f"已评分:{unit.name} · {item.title}")
+        except (InvalidOperation, ValueError):
+            messages.error(request, "请填写有效的得分")
+        except ValidationError as exc:
+            show_refusal(request, exc)
+        return redirect(f"{request.path}?year={year}&period={period}")
+    from audits.performance.models import Score
+
+    scores = {(s.item_id, s.unit_id): s for s in Score.objects.filter(item__in=items, unit__in=units, period=period)}
+    rows = [{"unit": u, "cells": [scores.get((i.pk, u.pk)) for i in items]} for u in units]
+    return render(request, "audits/coalition_scoring.html", {
+        "c": c, "year": year, "scheme": scheme, "items": items, "rows": rows, "period": period,
+        "rounds": rounds.items(), "period_name": rounds.get(period, ""),
+    })
