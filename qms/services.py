@@ -129,11 +129,13 @@ def _set_path(unit: Unit) -> None:
 
 def unit_check(*, code: str, name: str, kind: str, parent: Unit | None, term_years: int | None = None,
                task: str = "", ends_on: dt.date | None = None, admin_units: list[AdminUnit] | tuple = (),
-               taken_codes: set[str] = frozenset()) -> None:
+               taken_codes: set[str] = frozenset(), new: bool = False) -> None:
     """What a unit to be set up must satisfy (成立党组织, directly or by an approved request):
     its code free and well-formed, its kind allowed where it will sit (``tree.toml``), its term
     within the rules, a 临时党支部 with its task and the day that task ends (seed 001 三(二)1:
-    为执行某项任务临时组建), a 联合党支部 covering at most ``joint_branch_max_units`` units.
+    为执行某项任务临时组建) and, for a unit newly set up (``new``: a request to the higher
+    organisation), a 联合党支部 covering at most ``joint_branch_max_units`` units — one that already
+    exists is recorded as it is and warned about (``qms.structure``: 一般不超过5个).
     ``taken_codes``: codes other units of the same request will take. Raises in Chinese."""
     code = (code or "").strip()
     errors: dict[str, str] = {}
@@ -157,7 +159,7 @@ def unit_check(*, code: str, name: str, kind: str, parent: Unit | None, term_yea
             errors["ends_on"] = "临时党支部应填写任务结束日期"
     elif ends_on is not None:
         errors["ends_on"] = "只有临时党支部填写任务结束日期"
-    if kind == UnitKind.JOINT_BRANCH:
+    if kind == UnitKind.JOINT_BRANCH and new:
         cap = rules["joint_branch_max_units"]
         if len(admin_units) > cap.value:
             errors["admin_units"] = f"联合党支部覆盖 {len(admin_units)} 个单位,不应超过 {cap.value} 个(依据:{_basis(cap.source)})"

@@ -86,7 +86,7 @@ def _proposed(rows: list[dict], parent: Unit, *, branch_only: bool) -> list[dict
         try:
             core.unit_check(code=row.get("code") or "", name=row.get("name") or "", kind=kind, parent=parent,
                             term_years=row.get("term_years"), task=row.get("task") or "", ends_on=ends_on,
-                            admin_units=admin_units, taken_codes=taken)
+                            admin_units=admin_units, taken_codes=taken, new=True)
         except ValidationError as exc:
             raise ValidationError({"new_units": f"{label}:{';'.join(exc.messages)}"}) from None
         code = row["code"].strip()
