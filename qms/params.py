@@ -23,6 +23,8 @@ from django.shortcuts import render
 #: Characters no visitor types into a form: control characters (a NUL also makes PostgreSQL
 #: refuse the query) and lone surrogates.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+#: in a form's text (a textarea keeps its tabs and line breaks)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 #: 1-based page numbers; Django's paginator shows the last page for anything beyond it.
 MAX_PAGE = 1_000_000
@@ -130,6 +132,14 @@ def text_param(request: HttpRequest, name: str, *, label: str, max_length: int =
     if len(raw) > max_length or _UNPRINTABLE.search(raw):
         raise BadParameter(f"{label}过长或含有无法识别的字符")
     return raw.strip()
+
+
+def printable_post(request: HttpRequest) -> None:
+    """Every field of a POSTed form is text (no NUL or other control characters but tab and line
+    breaks — PostgreSQL refuses NUL): else the 400 page, before anything is looked up or saved."""
+    for _name, values in request.POST.lists():
+        if any(_CONTROL.search(v) for v in values):
+            raise BadParameter("提交的内容含有无法识别的字符")
 
 
 def page_param(request: HttpRequest, name: str = "page") -> int:

@@ -76,3 +76,14 @@ def test_a_member_of_the_branch_cannot_request(client, org):  # noqa: F811
     assert client.get("/work/orgchanges/unit/C/new/").status_code == 404  # the 总支 is outside the branch's scope
     body = client.get("/work/orgchanges/unit/B1/").content.decode()
     assert "请示成立党组织" in body  # its own branch: a 党小组 may be requested beneath it
+
+
+def test_a_nul_byte_in_the_form_or_the_address_gets_the_400_page(client, org):  # noqa: F811
+    client.force_login(org["sec_c"])
+    assert client.get("/work/orgchanges/unit/C/new/?kind=split&source=%00").status_code == 400
+    r = client.post("/work/orgchanges/unit/C/new/?kind=setup", {"reason": "新设\x00", "code_0": "B3", "name_0": "第三党支部",
+                                                                "kind_0": "branch"})
+    assert r.status_code == 400 and OrgChange.objects.count() == 0
+    r = client.post("/work/orgchanges/unit/C/new/?kind=setup", {"reason": "第一行\n第二行", "code_0": "B3", "name_0": "第三党支部",
+                                                                "kind_0": "branch"})
+    assert r.status_code == 302 and OrgChange.objects.count() == 1  # line breaks are text

@@ -14,6 +14,7 @@ from django.utils import timezone
 from qms import permissions
 from qms.models import Member, Unit, UnitKind
 from qms.pages import asked_year, scope_root
+from qms.params import printable_post
 from qms.rules import rules_for
 from qms.scoping import get_visible_or_404, restrict
 from workflows import coalitions
@@ -41,6 +42,7 @@ def coalition_list(request):
     below = Unit.objects.filter(path__startswith=root.path, is_active=True).exclude(pk=root.pk).exclude(kind=UnitKind.GROUP)
     if request.method == "POST":
         permissions.require(request.user, "coalition.manage", root)
+        printable_post(request)
         p = request.POST
         try:
             if p.get("action") == "point":
@@ -89,6 +91,7 @@ def coalition_page(request, pk: int):
     year = asked_year(request)
     may = permissions.allowed(request.user, "coalition.meeting", c.root, duties=coalitions.lead_duty(c, request.user))
     if request.method == "POST":
+        printable_post(request)
         p = request.POST
         try:
             coalitions.meeting_record(c, actor=request.user, held_on=_date(p.get("held_on")), topic=p.get("topic", ""),

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from qms import permissions
 from qms.models import BRANCH_KINDS, AdminUnit, DecisionOutcome, HigherDecision, Unit, UnitKind
-from qms.params import choice_param
+from qms.params import choice_param, printable_post, text_param
 from qms.scoping import get_visible_or_404
 from workflows import org_change
 from workflows import org_change_flows as flows
@@ -78,9 +78,12 @@ def org_change_new(request, code: str):
     kind = choice_param(request, "kind", OrgChangeKind.values, default=OrgChangeKind.SETUP, label="请示事项")
     children = Unit.objects.filter(parent=unit, is_active=True).exclude(kind=UnitKind.GROUP).order_by("path")
     branches = children.filter(kind__in=BRANCH_KINDS)
-    source = branches.filter(code=request.GET.get("source") or request.POST.get("source_code") or "").first()
+    source_code = (text_param(request, "source", label="要拆分的党支部", max_length=32)
+                   or text_param(request, "source_code", label="要拆分的党支部", max_length=32, data=request.POST))
+    source = branches.filter(code=source_code).first() if source_code else None
     errors: list[str] = []
     if request.method == "POST":
+        printable_post(request)
         post = request.POST
         picked = list(children.filter(pk__in=[_int(v) for v in post.getlist("sources")]))
         if kind == OrgChangeKind.SPLIT:
@@ -114,6 +117,7 @@ def org_change_page(request, pk: int):
     can_run = permissions.allowed(request.user, "org_change.run", unit)
     if request.method == "POST":
         permissions.require(request.user, "org_change.run", unit)
+        printable_post(request)
         step = request.POST.get("step", "")
         try:
             if step == "answer":

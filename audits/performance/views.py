@@ -17,7 +17,7 @@ from audits.performance import annual, indicators, scoring
 from audits.performance.models import Comparator, Objective, ScoringItem, ScoringScheme
 from qms.models import Unit, UnitKind
 from qms.pages import asked_year, scope_root, show_refusal
-from qms.params import choice_param
+from qms.params import choice_param, printable_post
 from qms.rules import rules_for
 from qms.scoping import can_manage, is_admin, restrict
 
@@ -208,6 +208,7 @@ def grades_page(request, year: int):
         try:
             if scheme is None:
                 raise ValidationError("本年度还没有考核方案")
+            printable_post(request)
             action = p.get("action")
             if action == "fix":
                 done = grades.results_fix(scheme, actor=u)
