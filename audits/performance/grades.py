@@ -92,12 +92,14 @@ def results_fix(scheme: ScoringScheme, *, actor, today=None) -> list[AssessmentR
         pct = (r.total * 100 / applicable).quantize(ONE, ROUND_HALF_UP) if applicable else Decimal(0)
         by_kind.setdefault(r.unit.kind, []).append((pct, r.unit))
     out = []
+    fixed = {r.unit_id: r for r in AssessmentResult.objects.select_for_update().filter(scheme=scheme)}  # one query
     for units in by_kind.values():
         units.sort(key=lambda t: (-t[0], t[1].path))
+        rank = 0
         for n, (pct, unit) in enumerate(units, start=1):
-            rank = n if n == 1 or pct != units[n - 2][0] else next(
-                i for i, (p, _u) in enumerate(units, start=1) if p == pct)
-            res = AssessmentResult.objects.filter(scheme=scheme, unit=unit).first()
+            if n == 1 or pct != units[n - 2][0]:
+                rank = n  # ties share the rank of the first of them
+            res = fixed.get(unit.pk)
             before = ledger.snapshot(res) if res else None
             fields = {"score": pct, "rank": rank, "of": len(units), "grade": grade_of(pct, rules),
                       "fixed_by": actor, "fixed_at": timezone.now()}
