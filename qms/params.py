@@ -134,6 +134,22 @@ def text_param(request: HttpRequest, name: str, *, label: str, max_length: int =
     return raw.strip()
 
 
+def as_int(value) -> int | None:
+    """A posted number as an int, or None when empty or not a number (the service then says what is missing)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_date(value) -> dt.date | None:
+    """A posted ``YYYY-MM-DD`` as a date, or None when empty or not a date."""
+    try:
+        return dt.date.fromisoformat(value or "")
+    except (TypeError, ValueError):
+        return None
+
+
 def printable_post(request: HttpRequest) -> None:
     """Every field of a POSTed form is text (no NUL or other control characters but tab and line
     breaks — PostgreSQL refuses NUL): else the 400 page, before anything is looked up or saved."""

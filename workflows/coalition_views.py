@@ -3,8 +3,6 @@ group's activities against its yearly number (the group's line of 执行情况),
 them up, and one group with its 联席会议. Thin over ``workflows.coalitions``."""
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,25 +12,13 @@ from django.utils import timezone
 from qms import permissions
 from qms.models import Member, Unit, UnitKind
 from qms.pages import asked_year, scope_root
+from qms.params import as_date as _date
+from qms.params import as_int as _int
 from qms.params import printable_post
 from qms.rules import rules_for
 from qms.scoping import get_visible_or_404, restrict
 from workflows import coalitions
 from workflows.models import Coalition, CoalitionKind, LiaisonPoint
-
-
-def _int(v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(v):
-    try:
-        return dt.date.fromisoformat(v or "")
-    except ValueError:
-        return None
 
 
 @login_required

@@ -2,8 +2,6 @@
 of the next step. Thin over ``workflows.election``; its refusals are shown as messages."""
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,6 +17,8 @@ from qms.models import (
     PositionTitle,
     Unit,
 )
+from qms.params import as_date as _date
+from qms.params import as_int as _int
 from qms.scoping import get_visible_or_404
 from workflows import election
 from workflows import election_flows as flows
@@ -28,18 +28,6 @@ from workflows.models import ELECTION_STEPS, ElectionKind, ElectionState
 MEMBER_TITLES = [t for t in COMMITTEE_TITLES if t not in (PositionTitle.SECRETARY, PositionTitle.DEPUTY_SECRETARY)]
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(value) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value or "")
-    except ValueError:
-        return None
 
 
 def _members(ids, pool) -> list[Member]:

@@ -3,8 +3,6 @@ new request, and one request with its 上级批复 and 实施. Thin over ``workf
 refusals are shown as messages or beside the form, nothing saved."""
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,6 +11,8 @@ from django.utils import timezone
 
 from qms import permissions
 from qms.models import BRANCH_KINDS, AdminUnit, DecisionOutcome, HigherDecision, Unit, UnitKind
+from qms.params import as_date as _date
+from qms.params import as_int as _int
 from qms.params import choice_param, printable_post, text_param
 from qms.scoping import get_visible_or_404
 from workflows import org_change
@@ -23,18 +23,6 @@ from workflows.models import OrgChange, OrgChangeKind, OrgChangeState
 ROWS = 3
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(value) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value or "")
-    except ValueError:
-        return None
 
 
 def _rows(post) -> list[dict]:
