@@ -38,9 +38,6 @@ class AuditsConfig(AppConfig):
         ledger.register(models.Campaign, models.CampaignItem, models.CampaignUnit, models.ItemScore, models.SelfEvidence,
                         models.Team, models.Finding, models.Plan)
 
-        from audits.campaign import history as campaign_history
-
-        campaign_history.register()  # the campaign's ledger actions in Chinese
         ledger.register(models.Certificate, models.CertificationAudit, models.ExternalFinding)
         register_home_panel(panels.rectification_panel)
         register_home_panel(panels.gaps_panel)
@@ -71,11 +68,6 @@ class AuditsConfig(AppConfig):
             catalogue.register(provider)  # 规则目录 (manage.py rules)
         catalogue.register(audit_rules.campaign_rules)  # 检查活动's default checklist
 
-        from audits.certification import ledger_labels
-        from qms import history
-
-        for action, label in ledger_labels.ACTIONS.items():  # the certification cycle's ledger entries in Chinese
-            history.ACTIONS.setdefault(action, label)
 
         # 体系策划与支持 (audits/system): its numbers, its ledgered records
         rules.register(here / "system" / "rules.toml")

@@ -24,6 +24,15 @@ OBJECTS = {
     "nc": "不符合项", "review": "管理评审", "objective": "目标", "scheme": "考核方案", "score": "评分", "annual": "年度统计",
     "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构", "account": "账号",
     "roster_mapping": "花名册列对应",
+    # 自查与抽查 (audits/campaign)
+    "campaign": "检查活动",
+    "campaign_item": "检查项",
+    "campaign_unit": "受检单位",
+    "campaign_score": "检查项得分",
+    "campaign_evidence": "自查佐证材料",
+    "campaign_team": "检查小组",
+    "campaign_finding": "检查发现",
+    "campaign_plan": "三年整治计划",
 }
 
 #: what was done (the part after the dot)
@@ -74,6 +83,30 @@ ACTIONS = {
     "risk.ticket": "风险应对措施立项", "risk.evaluate": "评价风险应对措施的有效性", "training.record": "登记培训记录",
     "survey.create": "策划满意度调查", "survey.question": "设定调查题目", "survey.answer": "录入一份满意度答卷",
     "survey.tally": "录入满意度问卷汇总",
+    # 自查与抽查, 认证周期 (audits/campaign, audits/certification)
+    "campaign.announce": "发布检查活动",
+    "campaign.update": "修改检查活动的检查表",
+    "campaign.sample": "抽取受检单位",
+    "campaign.close": "检查活动总结",
+    "campaign_item.add": "添加检查项",
+    "campaign_item.remove": "删除检查项",
+    "campaign_unit.create": "列入受检范围",
+    "campaign_unit.submit": "提交自查报告",
+    "campaign_unit.miss": "逾期未提交自查报告",
+    "campaign_unit.sample": "抽中受检单位",
+    "campaign_unit.unsample": "重新抽样前撤销抽中",
+    "campaign_unit.assign": "调整检查小组",
+    "campaign_unit.inspect": "登记检查记录",
+    "campaign_score.self": "自评打分",
+    "campaign_score.inspect": "检查评分",
+    "campaign_evidence.add": "上传自查佐证材料",
+    "campaign_team.create": "成立检查小组",
+    "campaign_finding.raise": "提出检查发现",
+    "campaign_plan.create": "制定三年整治计划",
+    "certificate.register": "登记认证证书",
+    "certification_audit.schedule": "按证书排定外部审核(监督审核、再认证审核)",
+    "certification_audit.done": "登记外部审核完成",
+    "external_finding.link": "将不符合项登记为外部审核发现",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)
