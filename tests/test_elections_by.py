@@ -235,3 +235,50 @@ def test_without_an_election_record_a_former_secretary_still_on_the_committee_le
     core.position_assign(actor=None, member=org["full"][0], unit=b, title="committee_member", start=TODAY - 4 * DAY)
     v = election.vacancy(b, TODAY)
     assert (v.seats, v.titles, v.target) == (0, ("secretary",), 2) and "委员无空缺" in v.describe()
+
+
+def test_a_vacant_deputy_secretary_elected_last_time_is_a_vacancy_filled_by_the_committee(org, client):  # noqa: F811
+    """副书记 is not required of every branch, but one elected at the last 换届选举 who leaves is a
+    vacancy (seed 001 三(二)1:书记、副书记、委员出现空缺,应当及时进行补选): flagged, and filled by a 补选 —
+    here the 委员 seat is filled by the 党员大会 and the completed 支委会 elects the 副书记."""
+    b, full = org["b"], org["full"]
+    e = election.election_open(actor=org["sec_b"], unit=b)
+    e = election.election_nominate(e, actor=org["sec_b"], seats=3, candidates=full[:4])
+    e = election.election_request(e, actor=org["sec_b"], decision=_decision(org, "election_request", "党委〔2026〕1号", TODAY - 40 * DAY))
+    e = election.election_hold(e, actor=org["sec_b"], held_on=TODAY - 30 * DAY, present=full[:6],
+                               votes={m.pk: v for m, v in zip(full[:4], (6, 5, 4, 2), strict=True)})
+    election.election_report(e, actor=org["sec_b"], secretary=full[0], deputy=full[1], titles={full[2].pk: "propaganda"},
+                             approval=_decision(org, "election_approval", "党委〔2026〕8号", TODAY - 25 * DAY),
+                             filing=_decision(org, "committee_filing", "党委〔2026〕9号", TODAY - 25 * DAY),
+                             term_start=TODAY - 30 * DAY, committee_present=full[:3], secretary_votes=3, deputy_votes=3)
+    assert not election.vacancy(b, TODAY).exists
+    core.position_end(Position.objects.get(unit=b, title="deputy_secretary", end__isnull=True), actor=None,
+                      end=TODAY - 5 * DAY, reason="调离")
+    v = election.vacancy(b, TODAY)
+    assert (v.seats, v.titles, v.in_office) == (1, ("deputy_secretary",), 2) and "副书记空缺" in v.describe()
+    client.force_login(org["sec_c"])
+    assert "副书记空缺" in client.get("/work/elections/B/").content.decode()
+    e = _by_elected(org, [full[3], full[4]], (5, 1))
+    approval = _decision(org, "election_approval", "党委〔2026〕31号")
+    filing = _decision(org, "committee_filing", "党委〔2026〕32号")
+    page = client.get("/work/elections/B/").content.decode()
+    assert "选举副书记,到会委员" in page and 'name="deputy"' in page and 'name="secretary"' not in page
+    with pytest.raises(ValidationError, match="书记职务没有空缺"):
+        election.election_report(e, actor=org["admin"], secretary=full[3], approval=approval, filing=filing, term_start=TODAY)
+    with pytest.raises(ValidationError, match="空缺的副书记应从委员会委员"):
+        election.election_report(e, actor=org["admin"], secretary=None, deputy=full[5], approval=approval, filing=filing,
+                                 term_start=TODAY, committee_present=[full[0], full[2], full[3]], deputy_votes=3)
+    with pytest.raises(ValidationError, match="方能当选副书记"):  # the completed 支委会 (3 委员) votes: 1 of 3 is not a majority
+        election.election_report(e, actor=org["admin"], secretary=None, deputy=full[2], approval=approval, filing=filing,
+                                 term_start=TODAY, committee_present=[full[0], full[2], full[3]], deputy_votes=1)
+    e = election.election_report(e, actor=org["admin"], secretary=None, deputy=full[2], approval=approval, filing=filing,
+                                 term_start=TODAY, committee_present=[full[0], full[2], full[3]], deputy_votes=3)
+    assert e.state == ElectionState.COMPLETED and e.approval_decision == approval
+    now = {(p.title, p.member.name) for p in Position.objects.filter(unit=b, end__isnull=True)}
+    assert now == {("secretary", "党员0"), ("deputy_secretary", "党员2"), ("committee_member", "党员3")}
+    assert not election.vacancy(b, TODAY).exists
+
+
+def test_a_deputy_secretary_the_branch_never_had_is_no_vacancy(org):  # noqa: F811
+    v = election.vacancy(org["b"], TODAY)
+    assert "deputy_secretary" not in v.titles and not v.exists

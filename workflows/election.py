@@ -157,7 +157,8 @@ class Vacancy:
 
 def vacancy(unit: Unit, day: dt.date | None = None) -> Vacancy:
     """The unit's vacancy on ``day`` (seed 001 三(二)1、三(二)8): a seat its kind requires with nobody
-    in it, in a unit whose offices are recorded (as ``qms.structure.tree_warnings`` flags it), or
+    in it, in a unit whose offices are recorded (as ``qms.structure.tree_warnings`` flags it) — and a
+    副书记 the unit had this term (elected at its last 换届选举, or held since its term began) —, or
     fewer 委员 in office than its last completed 换届选举 elected. The seats to fill are the 委员
     missing against that election — or, where no election is recorded here, one per required
     office left empty whose last holder is no longer on the committee. A required office empty
@@ -169,9 +170,18 @@ def vacancy(unit: Unit, day: dt.date | None = None) -> Vacancy:
     held = {p.title for ps in sitting.values() for p in ps}
     recorded = bool(held) or Position.objects.filter(unit=unit, title__in=COMMITTEE_TITLES, end__lt=day).exists()
     required, _source = required_seats().get(unit.kind, ((), ""))
-    empty = tuple(t for t in required if t not in held) if recorded else ()
     last = (Election.objects.filter(unit=unit, kind=ElectionKind.REGULAR, state=ElectionState.COMPLETED)
             .order_by("-term_start", "-pk").first())
+    # a 副书记 is not required of every unit, but one the unit has had this term is an office to keep
+    # filled (seed 001 三(二)1:书记、副书记、委员出现空缺,应当及时进行补选): elected at the last 换届选举,
+    # or, where none is recorded here, held since the term began
+    if last is not None:
+        had_deputy = last.candidates.filter(elected=True, title=PositionTitle.DEPUTY_SECRETARY).exists()
+    else:
+        had_deputy = Position.objects.filter(unit=unit, title=PositionTitle.DEPUTY_SECRETARY, end__lt=day,
+                                             end__gte=unit.term_start or dt.date.min).exists()
+    offices = (*required, *((PositionTitle.DEPUTY_SECRETARY,) if had_deputy and PositionTitle.DEPUTY_SECRETARY not in required else ()))
+    empty = tuple(t for t in offices if t not in held) if recorded else ()
     if last is not None:
         target = last.candidates.filter(elected=True).count()
         basis = f"上次换届选举({last.held_on:%Y-%m-%d})产生委员 {target} 名"
@@ -352,7 +362,7 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
     if e.kind == ElectionKind.BY:
         return _report_by(e, actor=actor, secretary=secretary, deputy=deputy, titles=titles or {}, approval=approval,
                           filing=filing, start=term_start, committee_present=committee_present or [],
-                          secretary_votes=secretary_votes)
+                          secretary_votes=secretary_votes, deputy_votes=deputy_votes)
     unit = e.unit
     if term_start is None:
         raise ValidationError({"term_start": "请填写新一届任期开始日期"})
@@ -397,10 +407,11 @@ def election_report(election: Election, *, actor, secretary: Member, deputy: Mem
 
 def _report_by(e: Election, *, actor, secretary: Member | None, deputy: Member | None, titles: dict[int, str],
                approval: HigherDecision | None, filing: HigherDecision | None, start: dt.date | None,
-               committee_present: list[Member], secretary_votes: int | None) -> Election:
+               committee_present: list[Member], secretary_votes: int | None,
+               deputy_votes: int | None = None) -> Election:
     """报批 of a 补选: the newly elected 委员 filed (“委员选举结果备案”) and take their offices on
-    ``start``; a 书记 vacant when the 补选 was opened is elected by the completed 支委会 (the sitting
-    委员 and the new) among its 委员 — quorum ``quorum_committee_percent``, more than
+    ``start``; a 书记 or 副书记 vacant when the 补选 was opened is elected by the completed 支委会 (the
+    sitting 委员 and the new) among its 委员 (a vacant 副书记 may also be left for later) — quorum ``quorum_committee_percent``, more than
     ``election_elected_percent`` of those present — and approved (“书记、副书记选举结果批准”); where
     the unit has no other 委员, the 党员大会 elected the 书记 directly. No sitting office ends (but a
     sitting 委员 elected 书记 leaves the office they held for it), the term does not change and no
@@ -410,27 +421,37 @@ def _report_by(e: Election, *, actor, secretary: Member | None, deputy: Member |
         raise ValidationError({"term_start": "请填写补选当选人的任职日期"})
     if e.held_on and start < e.held_on:
         raise ValidationError({"term_start": f"任职日期不能早于补选日期({e.held_on:%Y-%m-%d})"})
-    if deputy is not None:
-        raise ValidationError({"deputy": "补选只填补空缺的职务,副书记职务不在本次补选之列"})
     elected = {c.member_id: c for c in e.candidates.filter(elected=True).select_related("member")}
     sitting = {pk: ps for pk, ps in committee_in_office(unit, start).items() if pk not in elected}
     committee = {**{pk: ps[0].member for pk, ps in sitting.items()}, **{pk: c.member for pk, c in elected.items()}}
-    holder = Position.objects.filter(unit=unit, title=PositionTitle.SECRETARY, start__lte=start).filter(
-        Q(end__isnull=True) | Q(end__gte=start)).first()
     wanted: dict[int, str] = {}
+    chosen = {PositionTitle.SECRETARY: secretary, PositionTitle.DEPUTY_SECRETARY: deputy}
+    field = {PositionTitle.SECRETARY: "secretary", PositionTitle.DEPUTY_SECRETARY: "deputy"}
+    for title, who in chosen.items():
+        label = PositionTitle(title).label
+        holder = Position.objects.filter(unit=unit, title=title, start__lte=start).filter(
+            Q(end__isnull=True) | Q(end__gte=start)).first()
+        if title in e.vacant_titles and holder is None:
+            if who is None and title == PositionTitle.DEPUTY_SECRETARY:
+                continue  # a vacant 副书记 may be left to a later 补选; the page keeps flagging it
+            if who is None or who.pk not in committee:
+                raise ValidationError({field[title]: f"空缺的{label}应从委员会委员(现任委员和补选当选的委员)中产生"})
+            if who.pk in wanted:
+                raise ValidationError({field[title]: "书记、副书记应由不同的委员担任"})
+            wanted[who.pk] = title
+        elif who is not None:
+            raise ValidationError({field[title]: f"{label}职务没有空缺,补选不产生{label}"})
     d_approval = None
-    if PositionTitle.SECRETARY in e.vacant_titles and holder is None:
-        if secretary is None or secretary.pk not in committee:
-            raise ValidationError({"secretary": "空缺的书记应从委员会委员(现任委员和补选当选的委员)中产生"})
-        if len(committee) > 1:  # the completed 支委会 elects its 书记
-            _committee_vote(e, committee, committee_present, secretary, secretary_votes, None, None,
-                            who="委员会委员(现任委员和补选当选的委员)")
+    if wanted:  # the completed 支委会 elects them (where the unit has other 委员), approved above
+        s_pk = next((pk for pk, t in wanted.items() if t == PositionTitle.SECRETARY), None)
+        d_pk = next((pk for pk, t in wanted.items() if t == PositionTitle.DEPUTY_SECRETARY), None)
+        if len(committee) > 1:
+            _committee_vote(e, committee, committee_present, committee[s_pk] if s_pk else None,
+                            secretary_votes if s_pk else None, committee[d_pk] if d_pk else None,
+                            deputy_votes if d_pk else None, who="委员会委员(现任委员和补选当选的委员)")
         d_approval = core.approving_decision(unit, "election_approval", approval)
         if d_approval.date < (e.held_on or d_approval.date):
             raise ValidationError({"approval": f"批复 {d_approval.doc_number} 早于补选日期,不是对本次选举结果的批复"})
-        wanted[secretary.pk] = PositionTitle.SECRETARY
-    elif secretary is not None:
-        raise ValidationError({"secretary": "书记职务没有空缺,补选不产生书记"})
     new_members = [pk for pk in elected if pk not in wanted]
     d_filing = core.approving_decision(unit, "committee_filing", filing) if new_members else None
     for pk in new_members:

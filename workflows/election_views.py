@@ -128,6 +128,7 @@ def election_page(request, code: str):
         sitting = election.committee_in_office(unit, today)
         ctx["sitting"] = sorted((ps[0].member for ps in sitting.values()), key=lambda m: m.name)
         ctx["committee"] = Member.objects.filter(pk__in=_committee_ids(e)).order_by("name")
-        ctx["secretary_vacant"] = "secretary" in e.vacant_titles and not any(
-            p.title == PositionTitle.SECRETARY for ps in sitting.values() for p in ps)
+        held = {p.title for ps in sitting.values() for p in ps}
+        ctx["secretary_vacant"] = PositionTitle.SECRETARY in e.vacant_titles and PositionTitle.SECRETARY not in held
+        ctx["deputy_vacant"] = PositionTitle.DEPUTY_SECRETARY in e.vacant_titles and PositionTitle.DEPUTY_SECRETARY not in held
     return render(request, "workflows/election.html", ctx)
