@@ -122,13 +122,32 @@ def test_a_disagreeing_approval_ends_as_not_received(org):  # noqa: F811
     assert recruitment_flow.open_stage(a) is None
 
 
-def test_a_full_membership_approval_offers_only_agreement(org):  # noqa: F811
+def test_a_full_membership_approval_that_does_not_agree_sends_the_resolution_back(org, clock):  # noqa: F811
+    """上级党委 不同意 the 支部大会's 转正 resolution: recorded as a 不同意 上级批复, the person stays a
+    预备党员 and the 支部大会 discusses again, its deadline counted from the sending back; only a
+    resolution agreed to counts towards the extensions' total."""
     a = _walk(org, _apply(org), until="full_approve")
-    with pytest.raises(ValidationError) as e:
-        rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 15), document_no="测党委〔2026〕5号",
-                       result="rejected")
-    assert "请选择审批结论" in _error(e)
-    assert not HigherDecision.objects.filter(kind="recruit_full").exists()
+    assert list(process().outcomes["full_approve"]) == ["approved", "rejected"]
+    assert process().outcome("full_approve", "rejected").again == "full_vote"
+    rec = rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 5, 15), document_no="测党委〔2026〕5号",
+                         result="rejected")
+    a.refresh_from_db()
+    assert a.stage == RecruitStage.PROBATION and a.member.category == MemberCategory.PROBATIONARY
+    d = rec.decision
+    assert (d.kind, d.outcome) == ("recruit_full", "rejected") and d.text == "不同意李明:按期转为正式党员"
+    (todo,) = [t for t in rs.todos(a) if not t.step.repeat]
+    assert todo.step.key == "full_vote" and todo.deadline == D(2026, 6, 15)  # recruit_full_discussion_months (1) from 5-15
+    with pytest.raises(ValidationError) as e:  # not the archive: the branch must discuss again first
+        rs.branch_step(a, actor=org["sec"], step="archive", done_on=D(2026, 5, 20))
+    assert "应先办理“支部大会讨论转正”" in _error(e)
+    clock["day"] = D(2026, 6, 20)
+    rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 6, 1), outcome="extend", months=12,
+                   present=[x.pk for x in org["m"][:5]], **{"for": 5})
+    rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 6, 10), document_no="测党委〔2026〕9号")
+    a.refresh_from_db()
+    assert a.stage == RecruitStage.PROBATION and a.probation_end == D(2027, 4, 25)
+    assert [h.reason for h in ledger.history(a).filter(action="applicant.stage")][-1] == "基层党委审批(转正)"
+    assert HigherDecision.objects.filter(kind="recruit_full").count() == 2
 
 
 def test_pages_and_the_command_show_the_ends(org, client, clock):  # noqa: F811

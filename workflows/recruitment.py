@@ -60,6 +60,7 @@ class Outcome:
     end: str  # the end stage it brings ("" when the process goes on)
     passed: bool | None  # a 支部大会 result: carried by a majority (True) or not (False); None for an approval
     source: str
+    again: str = ""  # an approval's result sending the resolution back: the step done again (its 支部大会)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,12 @@ def _outcomes(data: dict, steps: dict[str, Step], ends: dict[str, End]) -> dict[
                 raise ValueError(f"{where}: a 支部大会 result says whether it passed; an approval's does not")
             if step.kind == "approval" and key not in DecisionOutcome.values:
                 raise ValueError(f"{where}: an approval's result is a 上级批复 outcome ({DecisionOutcome.values})")
-            out[step_key][key] = Outcome(key, step_key, v["label"], end, passed, v["source"])
+            again = v.get("again", "")
+            if again and (step.kind != "approval" or again != step.rule.get("after")):
+                raise ValueError(f"{where}: again names the 支部大会 step this approval answers ({step.rule.get('after')})")
+            if again and end:
+                raise ValueError(f"{where}: a result sent back to the branch does not end the process")
+            out[step_key][key] = Outcome(key, step_key, v["label"], end, passed, v["source"], again)
     missing = [k for k, s in steps.items() if s.kind in RESULT_KINDS and not out.get(k)]
     if missing:
         raise ValueError(f"recruitment.toml: steps {missing} need their results in [outcomes]")

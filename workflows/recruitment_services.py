@@ -92,8 +92,18 @@ def sequential_next(applicant: Applicant, steps: list[RecruitStep] | None = None
     last = firm[-1]
     if last.step == "full_approve" and last.data.get("outcome") == "extend":
         return p.step("full_vote")  # 延长预备期 approved: the branch discusses again when it ends
+    if sent_back := _sent_back(last):
+        return p.step(sent_back)  # the approval did not agree: the 支部大会 discusses again
     idx = [s.key for s in order].index(last.step)
     return order[idx + 1] if idx + 1 < len(order) else None
+
+
+def _sent_back(rec: RecruitStep | None) -> str:
+    """The step an approval's result sends back to the branch (``again``), or ""."""
+    if rec is None:
+        return ""
+    o = process().outcome(rec.step, (rec.data or {}).get("result")) if process().step(rec.step).kind == "approval" else None
+    return o.again if o is not None else ""
 
 
 def _anchor(applicant: Applicant, steps: list[RecruitStep], key: str) -> dt.date | None:
@@ -132,6 +142,9 @@ def _timing(applicant: Applicant, step: Step, steps: list[RecruitStep]) -> tuple
             deadline = add_months(base, _rule(applicant, rule["within"]))
     if step.key in ("full_apply", "full_vote"):
         earliest = applicant.probation_end if step.key == "full_vote" else None
+    firm = [s for s in steps if not process().step(s.step).repeat]
+    if firm and _sent_back(firm[-1]) == step.key and rule.get("within") and rule.get("unit") == "months":
+        deadline = add_months(firm[-1].done_on, _rule(applicant, rule["within"]))  # counted from the sending back
     return earliest, deadline
 
 
@@ -277,7 +290,8 @@ def _check(applicant: Applicant, step: Step, day: dt.date, data: dict, steps: li
                 months = int(data.get("months") or 0)
             except (TypeError, ValueError):
                 months = 0
-            already = sum(int(s.data.get("months", 0)) for s in steps if s.step == "full_vote" and s.data.get("outcome") == "extend")
+            already = sum(int(s.data.get("months", 0)) for s in _approved_resolutions(steps)
+                          if s.data.get("outcome") == "extend")
             if not lo <= months <= hi or already + months > hi:
                 raise ValidationError({"months": f"延长预备期应为{lo}至{hi}个月,累计不超过{hi}个月"
                                                  + (f"(已延长{already}个月)" if already else "")})
@@ -294,6 +308,19 @@ def _check(applicant: Applicant, step: Step, day: dt.date, data: dict, steps: li
             out["beyond_limit"] = True
     elif kind == "application":
         pass
+    return out
+
+
+def _approved_resolutions(steps: list[RecruitStep]) -> list[RecruitStep]:
+    """The 转正 resolutions (支部大会讨论转正) the higher organisation agreed to — not one sent back."""
+    out, pending = [], None
+    for s in steps:
+        if s.step == "full_vote":
+            pending = s
+        elif s.step == "full_approve" and pending is not None:
+            if (s.data or {}).get("result") == DecisionOutcome.APPROVED:
+                out.append(pending)
+            pending = None
     return out
 
 
@@ -492,7 +519,7 @@ def _effects(applicant: Applicant, step: Step, rec: RecruitStep, steps: list[Rec
         _category(applicant, MemberCategory.PROBATIONARY, vote.done_on, actor, "接收为预备党员")
         applicant.probation_end = add_months(vote.done_on, _rule(applicant, "recruit_probation_months"))
         changed = True
-    elif step.key == "full_approve":
+    elif step.key == "full_approve" and not _sent_back(rec):  # one sent back changes nothing: still 预备党员
         if rec.data.get("outcome") == "extend":
             months = int(_last(steps, "full_vote").data["months"])
             applicant.probation_end = add_months(applicant.probation_end, months)
