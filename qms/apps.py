@@ -20,9 +20,14 @@ class QmsConfig(AppConfig):
         ledger.register(
             models.AdminUnit, models.Unit, models.Member, models.Membership, models.MemberEvent,
             models.Position, models.RoleGrant, models.PolicyOverride, models.RosterColumnMapping,
-            models.HigherDecision,
+            models.HigherDecision, models.WorkCalendarYear,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
+
+        from qms.site import register_home_panel
+        from qms.web.calendar_views import calendar_panel
+
+        register_home_panel(calendar_panel)  # a year's 节假日安排 not entered
 
         from qms import catalogue, catalogue_rules
 

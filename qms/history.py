@@ -23,7 +23,7 @@ OBJECTS = {
     "audit": "内部审核", "checklist": "检查表条目", "checklist_template": "检查表模板", "sample": "抽样", "programme": "审核方案",
     "nc": "不符合项", "review": "管理评审", "objective": "目标", "scheme": "考核方案", "score": "评分", "annual": "年度统计",
     "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构", "account": "账号",
-    "roster_mapping": "花名册列对应",
+    "roster_mapping": "花名册列对应", "work_calendar": "工作日历",
     # 自查与抽查 (audits/campaign)
     "campaign": "检查活动",
     "campaign_item": "检查项",

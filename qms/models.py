@@ -11,6 +11,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -535,3 +536,26 @@ class HigherDecision(models.Model):
     @property
     def approved(self) -> bool:
         return self.outcome == DecisionOutcome.APPROVED
+
+
+class WorkCalendarYear(models.Model):
+    """工作日历(年度) — one year's 法定节假日 and 调休 as the State Council's notice fixes them,
+    entered by the 体系管理员 (``qms.workdays.calendar_year_save``). It takes the place of the same
+    year in ``qms/rules/workdays.toml`` (the years shipped with the product), so an office need
+    not wait for a new release when the notice is published; a correction needs a reason."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    source = models.CharField(_("依据的通知"), max_length=200)
+    off = models.JSONField(_("放假日期"), default=list)
+    on = models.JSONField(_("调休上班日期"), default=list)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("录入人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}年工作日历"

@@ -377,6 +377,15 @@ def _(org):
                 lambda: Unit.objects.filter(code="B1G9").exists(), org["b1"])
 
 
+@scenario("calendar.edit")
+def _(org):
+    from qms.models import WorkCalendarYear
+
+    return Case("/rules/calendar/", {"year": "2031", "source": "《国务院办公厅关于2031年部分节假日安排的通知》",
+                                     "off": "1月1日", "on": "", "reason": ""},
+                lambda: WorkCalendarYear.objects.filter(year=2031).exists(), None)
+
+
 @scenario("unit.update")
 def _(org):
     b1 = org["b1"]

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from qms import workdays
 from qms.models import BRANCH_KINDS, Member, MemberCategory, Unit
 from qms.params import text_param
 from qms.permissions import allowed
@@ -178,7 +179,10 @@ def applicant_detail(request, pk: int):
     forms = [{"todo": t, "may": allowed(request.user, "recruitment.higher" if t.step.by == "higher" else "recruitment.step", a.unit),
               "overdue_days": t.overdue_days(today), "outcomes": list(p.outcomes.get(t.step.key, {}).values())} for t in todos]
     end = p.ends.get(a.stage)
+    notice = any(t.step.kind == "notice" for t in todos)
+    missing = [y for y in (today.year, today.year + 1) if not workdays.known(y)] if notice else []
     return render(request, "workflows/recruitment/applicant.html", {
+        "calendar_missing": missing,
         "a": a, "done": done, "forms": forms, "full": full, "roster": roster, "today": today,
         "days_in_stage": rs.days_in_stage(a, today), "stages": list(p.stages.values()), "end": end,
         "stage_n": list(p.stages).index(_stage_reached(a, steps)) + 1 if a.stage != RecruitStage.DONE else 6,

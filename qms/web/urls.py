@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from qms.web import account_views, views
+from qms.web import account_views, calendar_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
@@ -28,6 +28,7 @@ urlpatterns = [
     path("members/<id:pk>/events/new/", views.member_event, name="member_event"),
     path("checks/", views.org_check, name="org_check"),
     path("rules/", views.rule_catalogue, name="rule_catalogue"),
+    path("rules/calendar/", calendar_views.work_calendar, name="work_calendar"),
     path("ledger/", views.ledger_page, name="ledger"),
     path("permissions/", views.permissions_page, name="permissions"),
     path("notifications/", views.notifications, name="notifications"),
