@@ -234,6 +234,8 @@ class FieldType(models.TextChoices):
     ATTACHMENTS = "attachments", _("附件")
     DUES = "dues", _("党费交纳明细(按党费台账)")
     GRADES = "grades", _("逐人评议结果(自评、互评、民主测评、评定意见)")
+    MEMBERS = "members", _("人员(从名册中选择)")
+    PERIOD = "period", _("起止日期")
 
 
 class RecordForm(models.Model):

@@ -730,6 +730,7 @@ def _applicant(org, until: str):
     """An applicant of 第一党支部 whose next step is ``until`` (steps done by the system itself)."""
     from qms.models import MemberCategory
     from workflows import recruitment_services as rs
+    from workflows.recruitment import SAMPLE_FIELDS
 
     day = TODAY - dt.timedelta(days=800)
     a = rs.applicant_register(actor=None, unit=org["b1"], name="申请人甲", gender="F", id_number=factories.id_number(birth=D(2000, 3, 1)),
@@ -741,7 +742,7 @@ def _applicant(org, until: str):
     for key, offset, extra in plan:
         if key == until:
             break
-        rs.branch_step(a, actor=None, step=key, done_on=day + dt.timedelta(days=offset), **extra)
+        rs.branch_step(a, actor=None, step=key, done_on=day + dt.timedelta(days=offset), fields=SAMPLE_FIELDS.get(key, {}), **extra)
     return a
 
 
@@ -756,7 +757,8 @@ def _(org):
 @scenario("recruitment.step")
 def _(org):
     a = _applicant(org, "talk")
-    return Case(f"/work/recruitment/{a.pk}/", {"step": "talk", "done_on": _iso(a.applied_on + dt.timedelta(days=5))},
+    return Case(f"/work/recruitment/{a.pk}/", {"step": "talk", "done_on": _iso(a.applied_on + dt.timedelta(days=5)),
+                                               "field_talker": "支部书记", "field_content": "了解入党动机"},
                 lambda: RecruitStep.objects.filter(applicant=a).count(), org["b1"])
 
 
@@ -765,7 +767,8 @@ def _(org):
     a = _applicant(org, "pre_review")
     return Case(f"/work/recruitment/{a.pk}/", {"step": "pre_review", "done_on": _iso(TODAY),
                                                "notice_start": _iso(TODAY - dt.timedelta(days=30)),
-                                               "notice_end": _iso(TODAY - dt.timedelta(days=10))},
+                                               "notice_end": _iso(TODAY - dt.timedelta(days=10)),
+                                               "field_conclusion": "预审合格"},
                 lambda: RecruitStep.objects.filter(applicant=a).count(), org["b1"])
 
 

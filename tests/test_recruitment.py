@@ -15,7 +15,7 @@ from tests import factories
 from workflows import recruitment_flow
 from workflows import recruitment_services as rs
 from workflows.models import Applicant, RecruitStage, RecruitStep
-from workflows.recruitment import process
+from workflows.recruitment import SAMPLE_FIELDS, process
 
 pytestmark = pytest.mark.django_db
 D = dt.date
@@ -98,7 +98,7 @@ def _walk(org, a, until=None, skip=()):
             return a
         if key in skip:
             continue
-        rs.record_step(a, actor=_who(org, key), step=key, done_on=day, **extra)
+        rs.record_step(a, actor=_who(org, key), step=key, done_on=day, **{"fields": SAMPLE_FIELDS.get(key, {}), **extra})
         a.refresh_from_db()
     return a
 
@@ -140,7 +140,7 @@ def test_rule_talk_within_one_month(org, clock):
     a = _apply(org)
     t = rs.next_action(a, D(2024, 2, 20))
     assert t.step.key == "talk" and t.deadline == D(2024, 2, 10) and t.overdue_days(D(2024, 2, 20)) == 10
-    rec = rs.branch_step(a, actor=org["sec"], step="talk", done_on=D(2024, 2, 20))
+    rec = rs.branch_step(a, actor=org["sec"], step="talk", done_on=D(2024, 2, 20), fields=SAMPLE_FIELDS["talk"])
     assert rec.deadline == D(2024, 2, 10) and rec.days_overdue == 10  # the late talk is kept, marked overdue
 
 
@@ -150,7 +150,7 @@ def test_rule_activist_one_year_before_candidate(org):
         rs.branch_step(a, actor=org["sec"], step="candidate_decide", done_on=D(2025, 2, 19))
     assert "未满12个月" in _error(e) and "2025年02月20日" in _error(e)
     assert a.member.category == MemberCategory.ACTIVIST
-    rs.branch_step(a, actor=org["sec"], step="candidate_decide", done_on=D(2025, 2, 20))
+    rs.branch_step(a, actor=org["sec"], step="candidate_decide", done_on=D(2025, 2, 20), fields=SAMPLE_FIELDS["candidate_decide"])
     a.refresh_from_db()
     assert a.stage == RecruitStage.CANDIDATE and a.member.category == MemberCategory.CANDIDATE
 
@@ -159,7 +159,7 @@ def test_rule_assessment_every_six_months(org):
     a = _walk(org, _apply(org), until="assessment")
     t = rs.next_action(a, D(2024, 9, 1))
     assert t.step.key == "assessment" and t.deadline == D(2024, 8, 20) and t.overdue_days(D(2024, 9, 1)) == 12
-    rs.branch_step(a, actor=org["sec"], step="assessment", done_on=D(2024, 8, 10))
+    rs.branch_step(a, actor=org["sec"], step="assessment", done_on=D(2024, 8, 10), fields=SAMPLE_FIELDS["assessment"])
     nxt = [x for x in rs.todos(a) if x.step.key == "assessment"][0]
     assert nxt.deadline == D(2025, 2, 10)
 
@@ -187,7 +187,7 @@ def test_rule_training_three_days_or_24_hours(org):
     with pytest.raises(ValidationError) as e:
         rs.branch_step(a, actor=org["sec"], step="training", done_on=D(2025, 3, 20), days=2, hours=20)
     assert "应不少于3天或24学时" in _error(e)
-    rs.branch_step(a, actor=org["sec"], step="training", done_on=D(2025, 3, 20), days=2, hours=24)
+    rs.branch_step(a, actor=org["sec"], step="training", done_on=D(2025, 3, 20), days=2, hours=24, fields=SAMPLE_FIELDS["training"])
 
 
 def test_rule_notice_five_working_days(org):
@@ -198,7 +198,7 @@ def test_rule_notice_five_working_days(org):
                        notice_start=D(2025, 4, 2), notice_end=D(2025, 4, 8))
     assert "仅4个工作日,应不少于5个工作日" in _error(e)
     rec = rs.higher_step(a, actor=org["upper"], step="pre_review", done_on=D(2025, 4, 15),
-                         notice_start=D(2025, 4, 2), notice_end=D(2025, 4, 9))
+                         notice_start=D(2025, 4, 2), notice_end=D(2025, 4, 9), fields=SAMPLE_FIELDS["pre_review"])
     assert rec.data["workdays"] == 5 and rec.decided_by_unit == org["c"]
 
 
@@ -334,7 +334,7 @@ def test_extension_then_full(org, clock):
     assert "累计不超过12个月" in _error(e) and "已延长6个月" in _error(e)
     rs.branch_step(a, actor=org["sec"], step="full_vote", done_on=D(2026, 10, 26), outcome="full", **kw)
     rs.higher_step(a, actor=org["upper"], step="full_approve", done_on=D(2026, 11, 2), document_no="测党委〔2026〕9号")
-    rs.branch_step(a, actor=org["sec"], step="archive", done_on=D(2026, 11, 5))
+    rs.branch_step(a, actor=org["sec"], step="archive", done_on=D(2026, 11, 5), fields=SAMPLE_FIELDS["archive"])
     a.refresh_from_db()
     assert a.stage == RecruitStage.DONE and a.member.category == MemberCategory.FULL and a.member.full_on == D(2026, 10, 25)
 
@@ -374,7 +374,14 @@ def test_applicant_page_records_the_next_step_and_refuses_in_chinese(org, client
     r = client.post(url, {"step": "activist_decide", "done_on": "2024-01-20"}, follow=True)
     assert "应先办理“派人同入党申请人谈话”" in r.content.decode()
     r = client.post(url, {"step": "talk", "done_on": "2024-01-20", "note": "书记谈话"}, follow=True)
+    assert "请填写“谈话人”(DJ-JL-12《谈话记录(发展党员)》)" in r.content.decode()  # the form's required fields
+    assert not a.steps.filter(step="talk").exists()
+    r = client.post(url, {"step": "talk", "done_on": "2024-01-20", "note": "书记谈话", "field_talker": "王书记",
+                          "field_content": "了解入党动机"}, follow=True)
     assert "已登记“派人同入党申请人谈话”" in r.content.decode()
+    assert "谈话人:王书记;谈话情况:了解入党动机" in r.content.decode()
+    rec = a.steps.get(step="talk")
+    assert rec.data["form"] == {"code": "DJ-JL-12", "version": "A"} and rec.data["fields"]["talker"] == "王书记"
     assert RecruitStep.objects.filter(applicant=a, step="talk").exists()
 
 
@@ -392,7 +399,7 @@ def test_stage_change_and_branch_meeting_vote_through_the_page(org, client, cloc
     r = client.post(url, {"step": "higher_talk", "done_on": "2025-05-06"})
     assert r.status_code == 403 and "上级组织的书记、委员" in r.content.decode()
     client.force_login(org["upper"])
-    client.post(url, {"step": "higher_talk", "done_on": "2025-05-06"})
+    client.post(url, {"step": "higher_talk", "done_on": "2025-05-06", "field_talker": "党委组织员", "field_content": "谈话合格"})
     client.post(url, {"step": "approve", "done_on": "2025-05-20", "document_no": "测党委〔2025〕8号"})
     a.refresh_from_db()
     assert a.member.category == "probationary"
@@ -441,7 +448,7 @@ def test_pages_show_no_english_words_and_the_home_panel_links_them(org, client, 
             break
         r = client.get(f"/work/recruitment/{a.pk}/")
         assert r.status_code == 200 and foreign_words(r.content.decode()) == set(), key
-        rs.record_step(a, actor=_who(org, key), step=key, done_on=day, **extra)
+        rs.record_step(a, actor=_who(org, key), step=key, done_on=day, **{"fields": SAMPLE_FIELDS.get(key, {}), **extra})
         a.refresh_from_db()
     for who in ("sec", "upper"):
         client.force_login(org[who])

@@ -225,6 +225,7 @@ def recruitment_step(root, admin, progress=None) -> str:
     the services (so the ledger, the Member's category and the work items are real)."""
     from qms.models import Member
     from workflows import recruitment_services as rs
+    from workflows.recruitment import SAMPLE_FIELDS
     from workflows.services import roster_on
 
     unit = Unit.objects.filter(code=RECRUIT_BRANCH).first()
@@ -263,7 +264,7 @@ def recruitment_step(root, admin, progress=None) -> str:
             elif key == "vote":
                 present = list(roster_on(unit, day).filter(category=MemberCategory.FULL).values_list("pk", flat=True))
                 extra = {"present": present, "for": len(present)}
-            rs.record_step(a, actor=admin, step=key, done_on=day, **extra)
+            rs.record_step(a, actor=admin, step=key, done_on=day, fields=SAMPLE_FIELDS.get(key, {}), **extra)
             a.refresh_from_db()
         made += 1
     return f"发展党员:{made} 名对象,分处五个阶段(示例党支部 {unit.name})"

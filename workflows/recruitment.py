@@ -1,5 +1,6 @@
 """发展党员 — the process as data (``recruitment.toml``): 5 stages, 25 steps, each with who does
-it, what its record holds and its time rule; the numbers are organisation rules
+it, its record (a form of the record-form library, ``procedures/library/forms.toml`` DJ-JL-11 …)
+and its time rule; the numbers are organisation rules
 (``recruitment_rules.toml``, registered in ``WorkflowsConfig.ready``, overridable per
 organisation by ``PolicyOverride``). Date arithmetic for the rules lives here too.
 """
@@ -31,6 +32,38 @@ class Stage:
     n: int
 
 
+#: the field types of a record form that the step's own inputs fill, per step kind (the people
+#: chosen from the roll, the 公示 dates, the training's days and hours, the vote and its result)
+KIND_FILLS = {
+    "application": {"members"}, "plain": set(), "contacts": {"members"}, "sponsors": {"members"},
+    "training": {"score"}, "notice": {"period"}, "vote": {"attendance", "votes", "resolutions"},
+    "decision": {"attendance", "votes", "resolutions"}, "approval": {"resolutions"},
+}
+#: fields filled whatever the kind: the step's date, and the higher organisation's 文号
+KEY_FILLS = {"time": "date", "document_no": "text"}
+#: the field types a person types in on the step's form
+TYPED = ("text", "rich_text", "date", "place", "topic")
+
+
+@dataclass(frozen=True)
+class FormField:
+    key: str
+    label: str
+    type: str
+    required: bool
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """A record form of the library (code, version, title, fields) — the record of a step."""
+
+    code: str
+    version: str
+    title: str
+    fields: tuple[FormField, ...]
+
+
 @dataclass(frozen=True)
 class Step:
     key: str
@@ -39,7 +72,7 @@ class Step:
     stage: str
     by: str
     kind: str
-    record: str
+    form: Form
     repeat: bool
     source: str
     decision: str = ""  # the 上级批复 kind an approval is recorded as (qms/rules/decisions.toml)
@@ -48,6 +81,16 @@ class Step:
     @property
     def by_label(self) -> str:
         return BY[self.by]
+
+    @property
+    def record(self) -> str:
+        """What the record holds, in words: the form and its fields."""
+        return f"{self.form.code}《{self.form.title}》:" + "、".join(f.label for f in self.form.fields)
+
+    @property
+    def typed_fields(self) -> tuple[FormField, ...]:
+        """The fields typed in on the step's form (the others are filled by the step itself)."""
+        return tuple(f for f in self.form.fields if f.key not in KEY_FILLS and f.type not in KIND_FILLS[self.kind])
 
 
 @dataclass(frozen=True)
@@ -106,6 +149,7 @@ def process() -> Process:
     from qms.rules import defaults
 
     data = tomllib.loads(_FILE.read_text(encoding="utf-8"))
+    forms = _library_forms()
     stages = {}
     for i, (k, v) in enumerate(data["stages"].items(), 1):
         if v["category"] and v["category"] not in MemberCategory.values:
@@ -133,14 +177,34 @@ def process() -> Process:
         decision = v.get("decision", "")
         if (v["kind"] == "approval") != bool(decision) or (decision and decision not in decision_kinds()):
             raise ValueError(f"{where}: an approval names its 上级批复 kind (decisions.toml), nothing else does")
+        form = forms.get(v.get("form", ""))
+        if form is None:
+            raise ValueError(f"{where}: form {v.get('form')} is not a form of procedures/library/forms.toml")
+        for f in form.fields:
+            filled = KEY_FILLS.get(f.key) == f.type or f.type in KIND_FILLS[v["kind"]]
+            if not filled and f.type not in TYPED:
+                raise ValueError(f"{where}: field {f.key} of {form.code} ({f.type}) is neither filled by a {v['kind']} step nor typed in")
         keys.add(v["key"])
-        steps.append(Step(v["key"], n, v["label"], v["stage"], v["by"], v["kind"], v["record"],
+        steps.append(Step(v["key"], n, v["label"], v["stage"], v["by"], v["kind"], form,
                           bool(v.get("repeat", False)), source, decision, rule))
     if len(steps) != 25 or len(stages) != 5:
         raise ValueError("recruitment.toml: the 细则 has 5 stages and 25 steps")
     ends = _ends(data.get("ends", {}))
     outcomes = _outcomes(data.get("outcomes", {}), {s.key: s for s in steps}, ends)
     return Process(stages, tuple(steps), outcomes, ends)
+
+
+def _library_forms() -> dict[str, Form]:
+    """The record forms of the standard library (the file the library loader reads)."""
+    from procedures.library_loader import validate_library
+
+    problems, forms, _documents = validate_library()
+    if problems:
+        raise ValueError(f"procedures/library: {problems[0]}")
+    return {code: Form(code, f["version"], f["title"],
+                       tuple(FormField(x["key"], x["label"], x["type"], x.get("required", True), x.get("help", ""))
+                             for x in f["fields"]))
+            for code, f in forms.items()}
 
 
 def _ends(data: dict) -> dict[str, End]:
@@ -197,3 +261,25 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def age_on(birth: dt.date, day: dt.date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+#: What a branch typically writes in each step's typed-in fields — the demo's records (and the
+#: tests' walk) use them so that every record is 要素齐全 as the form asks.
+SAMPLE_FIELDS = {
+    "talk": {"talker": "支部书记", "content": "了解入党动机和对党的认识,提出努力方向"},
+    "higher_talk": {"talker": "党委组织员", "content": "了解入党动机和对党的认识,谈话合格"},
+    "activist_decide": {"basis": "党员推荐", "conclusion": "同意确定为入党积极分子"},
+    "candidate_decide": {"basis": "听取党小组、培养联系人、党员和群众意见", "conclusion": "同意列为发展对象"},
+    "committee_review": {"basis": "审查发展对象的条件、培养教育情况", "conclusion": "合格,报上级党委预审"},
+    "activist_file": {"filed_with": "上级党委"}, "candidate_file": {"filed_with": "上级党委"},
+    "approve_file": {"filed_with": "上级党委组织部门"},
+    "assessment": {"opinion": "学习积极,工作表现较好,继续培养"},
+    "probation_assessment": {"opinion": "按期参加组织生活,表现良好"},
+    "political_review": {"method": "同本人谈话、查阅档案材料", "conclusion": "政治审查合格"},
+    "training": {"organiser": "党委党校"},
+    "pre_review": {"conclusion": "预审合格,公示无异议"},
+    "form": {"number": "2025-001"},
+    "join_group": {"group": "第一党小组"},
+    "oath": {"place": "党员活动室", "leader": "支部书记"},
+    "archive": {"materials": "入党志愿书、入党申请书、政治审查材料、转正申请书和培养教育考察材料"},
+}

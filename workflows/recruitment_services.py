@@ -308,7 +308,35 @@ def _check(applicant: Applicant, step: Step, day: dt.date, data: dict, steps: li
             out["beyond_limit"] = True
     elif kind == "application":
         pass
+    out.update(_form_content(step, data.get("fields") or {}))
     return out
+
+
+def _form_content(step: Step, values: dict) -> dict:
+    """The record's form (code and version of the library's form) and the fields typed in on
+    it: each required one filled, dates valid, text within its length; refused naming each."""
+    errors, kept = {}, {}
+    for f in step.typed_fields:
+        v = values.get(f.key)
+        v = v.isoformat() if isinstance(v, dt.date) else str(v or "").strip()
+        if not v:
+            if f.required:
+                errors[f.key] = f"请填写“{f.label}”({step.form.code}《{step.form.title}》)"
+            continue
+        if f.type == "date":
+            try:
+                dt.date.fromisoformat(v)
+            except ValueError:
+                errors[f.key] = f"“{f.label}”应为有效的日期(年-月-日)"
+                continue
+        most = 2000 if f.type == "rich_text" else 200
+        if len(v) > most:
+            errors[f.key] = f"“{f.label}”不能超过{most}字"
+            continue
+        kept[f.key] = v
+    if errors:
+        raise ValidationError(errors)
+    return {"form": {"code": step.form.code, "version": step.form.version}, "fields": kept}
 
 
 def _approved_resolutions(steps: list[RecruitStep]) -> list[RecruitStep]:
@@ -391,7 +419,9 @@ def applicant_register(*, actor, unit: Unit, name: str, gender: str, id_number: 
                                             "不能再登记为新的入党申请人;以往的发展情况见其发展党员记录"})
     a = Applicant.objects.create(unit=unit, name=name.strip(), gender=gender, id_number=id_number, birth_date=birth_date,
                                  applied_on=applied_on, stage_since=applied_on)
-    s = RecruitStep.objects.create(applicant=a, step="apply", done_on=applied_on, note=(note or "").strip(), recorded_by=actor)
+    form = process().step("apply").form
+    s = RecruitStep.objects.create(applicant=a, step="apply", done_on=applied_on, note=(note or "").strip(), recorded_by=actor,
+                                   data={"form": {"code": form.code, "version": form.version}, "fields": {}})
     ledger.record("applicant.create", a, actor=actor)
     ledger.record("recruit_step.create", s, actor=actor)
     flow.begin(a)

@@ -114,6 +114,7 @@ def _form_data(step, p) -> dict:
         out["result"] = p.get("result", "")
     if step.by == "higher":
         out["document_no"] = p.get("document_no", "")
+    out["fields"] = {f.key: p.get(f"field_{f.key}", "") for f in step.typed_fields}
     return out
 
 
@@ -143,6 +144,8 @@ def describe(rec, names: dict[int, str]) -> str:
         parts.append(f"{label}{d['months']}个月" if d["outcome"] == "extend" and "months" in d else label)
     if d.get("beyond_limit"):
         parts.append("审批超过六个月")
+    if step is not None:
+        parts += [f"{f.label}:{d['fields'][f.key]}" for f in step.typed_fields if (d.get("fields") or {}).get(f.key)]
     if rec.document_no:
         parts.append(f"文号:{rec.document_no}")
     if rec.note:

@@ -55,21 +55,29 @@ def test_an_applicant_through_the_branch_meeting_vote_and_a_stage_change(page, b
     upper = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
     login(upper, "zongzhi", "demo-zongzhi-2026")
     upper.goto(f"/work/recruitment/{a.pk}/")
+    assert "DJ-JL-12《谈话记录(发展党员)》" in upper.content()  # the step's record is a form of the library
+    upper.click("button:text-is('登记')")  # refused by the browser: the form's required fields are empty
+    assert "已登记“上级党委派人谈话”" not in upper.content()
+    upper.fill("input[name=field_talker]", "党委组织员")
+    upper.fill("textarea[name=field_content]", "入党动机端正,谈话合格")
     upper.click("button:text-is('登记')")  # 上级党委派人谈话, today
     assert "已登记“上级党委派人谈话”" in upper.content()
     upper.fill("input[name=document_no]", "运行党总支〔2026〕1号")
     upper.click("button:text-is('登记')")  # 审批
     assert "已登记“基层党委审批(接收预备党员)”" in upper.content(), upper.inner_text("main")[:800]
+    upper.fill("input[name=field_filed_with]", "上级党委组织部门")
     upper.click("button:text-is('登记')")  # 备案
     a.refresh_from_db()
     assert a.member.category == "probationary"
 
     page.goto(f"/work/recruitment/{a.pk}/")
+    page.fill("input[name=field_group]", "第一党小组")
     page.click("button:text-is('登记')")  # 编入党支部和党小组: the stage changes
     a.refresh_from_db()
     assert a.stage == RecruitStage.PROBATION
     assert "赵宇航 · 预备党员的教育考察和转正" in page.content()
     assert "运行党总支〔2026〕1号" in page.content()
+    assert "谈话人:党委组织员" in page.content()  # the record shows what its form holds
 
     phone = browser.new_context(locale="zh-CN", base_url=live_server.url, viewport={"width": 390, "height": 800}).new_page()
     login(phone, "shuji_b1", "demo-shuji-2026")
