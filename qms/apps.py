@@ -23,6 +23,14 @@ class QmsConfig(AppConfig):
             models.HigherDecision,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
+        from axes.signals import user_locked_out
+
+        from qms.lockout import notify_admins
+
+        user_locked_out.connect(notify_admins, dispatch_uid="qms.lockout.notify_admins")  # 登录锁定: tell the 体系管理员
+        from qms.otp import note_second_factor
+
+        user_logged_in.connect(note_second_factor, dispatch_uid="qms.otp.note_second_factor")  # 双因素 owed?
 
         from qms import catalogue, catalogue_rules
 
