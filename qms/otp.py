@@ -112,7 +112,7 @@ def otp_confirm(*, actor, token: str) -> TOTPDevice:
         raise ValidationError("请先设置身份验证器")
     before = snapshot(device)
     if not device.verify_token((token or "").strip()):
-        raise ValidationError({"token": wait_message(device) or "验证码不正确或已过期,请输入验证器上当前显示的6位数字"})
+        raise ValidationError({"token": _refused(device, "验证码不正确或已过期,请输入验证器上当前显示的6位数字")})
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     ledger.record("otp.confirm", obj_type="otp_totp.totpdevice", obj_id=device.pk, before=before,
@@ -151,6 +151,12 @@ def wait_message(device: TOTPDevice) -> str:
     return f"验证码错误次数过多,请 {seconds} 秒后再试"
 
 
+def _refused(device: TOTPDevice, why: str) -> str:
+    """A wrong code: why, and how long the next try must wait."""
+    wait = wait_message(device)
+    return f"{why};{wait}" if wait else why
+
+
 def verify(request, token: str) -> str:
     """Check the code of the person signing in; on success the session is verified. Returns
     "" or the reason it was refused (in Chinese)."""
@@ -162,7 +168,7 @@ def verify(request, token: str) -> str:
     if wait := wait_message(device):
         return wait
     if not device.verify_token((token or "").strip()):
-        return wait_message(device) or "验证码不正确、已过期或已使用过,请输入验证器上当前显示的6位数字"
+        return _refused(device, "验证码不正确、已过期或已使用过,请输入验证器上当前显示的6位数字")
     otp_login(request, device)
     request.session.pop(NEEDED_KEY, None)
     return ""

@@ -17,4 +17,5 @@ urlpatterns += [
     path("logins/<id:pk>/authenticator/reset/", otp_views.account_otp_reset, name="account_otp_reset"),
     path("lockouts/", views.lockout_list, name="lockout_list"),
     path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
+    path("id-number-views/", views.pii_access_log, name="pii_access_log"),
 ]

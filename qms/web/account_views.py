@@ -330,3 +330,33 @@ def lockout_unlock(request):
     else:
         messages.error(request, ";".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect("lockout_list")
+
+
+# ----------------------------------------------------------------------------- 身份证号查看记录
+
+
+@login_required
+def pii_access_log(request):
+    """身份证号查看记录 — who was shown which member's full 身份证号, when and where (qms/pii_log.py);
+    for the 体系管理员 only, filterable by member and by viewer."""
+    from qms import pii_log
+    from qms.params import id_param
+
+    if not pii_log.may_read(request.user):
+        raise PermissionDenied("只有体系管理员可以查看身份证号查看记录")
+    qs = pii_log.visible(request.user).select_related("member", "viewer")
+    member_id = id_param(request, "member", label="党员")
+    viewer_id = id_param(request, "viewer", label="查看人")
+    if member_id:
+        qs = qs.filter(member_id=member_id)
+    if viewer_id:
+        qs = qs.filter(viewer_id=viewer_id)
+    first = qs.first()  # the names in the heading come from the records the user may read
+    member = first.member if member_id and first else None
+    viewer = first.viewer if viewer_id and first else None
+    page = Paginator(qs, 50).get_page(page_param(request))
+    query = "&".join(f"{k}={v}" for k, v in (("member", member_id), ("viewer", viewer_id)) if v)
+    return render(request, "qms/pii_access_log.html", {
+        "page": page, "member": member, "viewer": viewer, "member_id": member_id, "viewer_id": viewer_id,
+        "query": query,
+    })
