@@ -180,3 +180,22 @@ def test_the_administrator_removes_a_lost_authenticator_with_a_reason(people):
     c = Client()
     _password_login(c)
     assert c.get("/").status_code == 200
+
+
+def test_the_wait_doubles_with_each_wrong_code(people):
+    """django-otp's throttling (reliability.md T12: OTP delays grow exponentially): after n wrong
+    codes the next try waits 2^(n-1) seconds."""
+    setup = Client()
+    setup.force_login(people["zhang"])
+    device = _enrolled(setup)
+    waits = []
+    for _ in range(5):
+        if device.throttling_failure_timestamp is not None:  # the person waited: the next try is allowed
+            device.throttling_failure_timestamp -= dt.timedelta(hours=1)
+            device.save()
+        assert device.verify_is_allowed()[0]
+        device.verify_token("000000" if code(device) != "000000" else "111111")
+        device.refresh_from_db()
+        _allowed, data = device.verify_is_allowed()
+        waits.append(round((data["locked_until"] - device.throttling_failure_timestamp).total_seconds()))
+    assert waits == [1, 2, 4, 8, 16]
