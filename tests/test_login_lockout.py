@@ -147,3 +147,14 @@ def test_behind_the_proxy_the_address_is_the_one_the_proxy_appended(people, monk
     r = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="9.9.9.9, 10.0.0.14").post(
         "/login/", {"username": "zhangsan", "password": "pass-12345"})
     assert r.status_code == 429
+
+
+def test_fifty_guesses_from_one_address_get_five_password_checks(people):
+    """reliability.md T12, the figure: 50 guesses of one username from one address — the first
+    5 are checked (wrong), the 45 after them are refused without looking at the password, the
+    right one included; nobody signs in."""
+    c = Client(REMOTE_ADDR="10.0.0.50")
+    answers = [_try(c, f"guess-{i}").status_code for i in range(49)] + [_try(c, "pass-12345").status_code]
+    assert answers == [200] * 4 + [429] * 46
+    assert not _logged_in(c)
+    assert AccessAttempt.objects.get(username="zhangsan", ip_address="10.0.0.50").failures_since_start == 5
