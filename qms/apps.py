@@ -28,7 +28,9 @@ class QmsConfig(AppConfig):
         from qms.lockout import notify_admins
 
         user_locked_out.connect(notify_admins, dispatch_uid="qms.lockout.notify_admins")  # 登录锁定: tell the 体系管理员
-        from qms.otp import note_second_factor
+        from qms.otp import note_second_factor, required_levels
+
+        required_levels()  # a misspelt role in QMS_OTP_REQUIRED_ROLES stops the start, not a login
 
         user_logged_in.connect(note_second_factor, dispatch_uid="qms.otp.note_second_factor")  # 双因素 owed?
 

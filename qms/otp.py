@@ -46,7 +46,9 @@ def required_levels() -> set[str]:
     levels: set[str] = set()
     for word in settings.QMS_OTP_REQUIRED_ROLES:
         if word not in ROLE_LEVELS:
-            raise ValueError(f"QMS_OTP_REQUIRED_ROLES 中有无法识别的角色:{word}(可用:{'、'.join(ROLE_LEVELS)})")
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"QMS_OTP_REQUIRED_ROLES 中有无法识别的角色:{word}(可用:{'、'.join(ROLE_LEVELS)})")
         levels |= ROLE_LEVELS[word]
     return levels
 
