@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import CommonPasswordValidator as _Common
 from django.contrib.auth.password_validation import MinimumLengthValidator as _MinimumLength
+from django.contrib.auth.password_validation import NumericPasswordValidator as _Numeric
+from django.contrib.auth.password_validation import UserAttributeSimilarityValidator as _Similar
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,6 +47,41 @@ class MinimumLengthValidator(_MinimumLength):
 
     def get_help_text(self) -> str:
         return f"密码至少需要{self.min_length}个字符"
+
+
+# 口令复杂度 (GB/T 22239-2019 8.1.4.1 a): Django's other validators, each saying it in plain Chinese
+# whatever Django's catalogue says (the password rules are settings.AUTH_PASSWORD_VALIDATORS).
+
+
+class CommonPasswordValidator(_Common):
+    def get_error_message(self) -> str:
+        return "这个密码太常见,容易被猜中,请换一个"
+
+    def get_help_text(self) -> str:
+        return "不能是常见密码"
+
+
+class NumericPasswordValidator(_Numeric):
+    def get_error_message(self) -> str:
+        return "密码不能全是数字"
+
+    def get_help_text(self) -> str:
+        return "不能全是数字"
+
+
+class UserAttributeSimilarityValidator(_Similar):
+    def get_error_message(self) -> str:
+        return "密码与用户名或姓名太相似,请换一个"
+
+    def get_help_text(self) -> str:
+        return "不能与用户名或姓名相似"
+
+
+def password_rules() -> str:
+    """The password rules in force, as one sentence for the password forms."""
+    from django.contrib.auth.password_validation import password_validators_help_texts
+
+    return ";".join(password_validators_help_texts()) + "。"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,16 @@ class QmsConfig(AppConfig):
             models.HigherDecision, models.WorkCalendarYear,
         )
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
+        from axes.signals import user_locked_out
+
+        from qms.lockout import notify_admins
+
+        user_locked_out.connect(notify_admins, dispatch_uid="qms.lockout.notify_admins")  # 登录锁定: tell the 体系管理员
+        from qms.otp import note_second_factor, required_levels
+
+        required_levels()  # a misspelt role in QMS_OTP_REQUIRED_ROLES stops the start, not a login
+
+        user_logged_in.connect(note_second_factor, dispatch_uid="qms.otp.note_second_factor")  # 双因素 owed?
 
         from qms.site import register_home_panel
         from qms.web.calendar_views import calendar_panel

@@ -22,7 +22,7 @@ OBJECTS = {
     "attendance": "出席情况", "followup": "决议落实", "attachment": "附件", "dues": "党费", "removal": "除名申请",
     "audit": "内部审核", "checklist": "检查表条目", "checklist_template": "检查表模板", "sample": "抽样", "programme": "审核方案",
     "nc": "不符合项", "review": "管理评审", "objective": "目标", "scheme": "考核方案", "score": "评分", "annual": "年度统计",
-    "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构", "account": "账号",
+    "pack": "证据包", "pack_link": "外部审核链接", "schema": "数据结构", "account": "账号", "otp": "身份验证器",
     "roster_mapping": "花名册列对应", "work_calendar": "工作日历",
     # 自查与抽查 (audits/campaign)
     "campaign": "检查活动",
@@ -62,6 +62,8 @@ ACTIONS = {
     "removal.approve": "批准除名", "member_review.grade": "登记民主评议结果", "followup.disposal": "安排组织处置", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
     "occurrence.import_history": "导入往年已开展的会议(历史记录)", "record.import_history": "导入往年会议记录(历史记录)",
+    "account.unlock": "解除登录锁定", "account.otp_reset": "停用身份验证器",
+    "otp.enrol": "开始设置身份验证器", "otp.confirm": "启用身份验证器(双因素登录)",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
     "decision.record": "登记上级批复",
     "election.open": "发起换届选举", "election.open_by": "发起补选", "election.committee_only": "补选书记(委员无空缺,由委员会会议选举)", "election.nominate": "确定候选人(酝酿)", "election.request": "换届请示获上级批复",

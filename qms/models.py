@@ -559,3 +559,55 @@ class WorkCalendarYear(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}年工作日历"
+# ------------------------------------------------------------------ 个人信息查看记录 (qms/pii_log.py)
+
+
+class WriteOnceError(RuntimeError):
+    """A row of a write-once table was to be changed or deleted."""
+
+
+class WriteOnceQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise WriteOnceError("查看记录只允许追加,不能修改")
+
+    def delete(self):
+        raise WriteOnceError("查看记录只允许追加,不能删除")
+
+
+class PersonalDataView(models.Model):
+    """身份证号查看记录 — one showing of a member's full 身份证号 to someone: who saw it, whose, when,
+    and where (the page or the export). 个人信息保护法 第五十一条、第五十五条: the processor keeps a record
+    of access to sensitive personal information (a 身份证号 is one, 第二十八条). Written once, never
+    changed or deleted (refused here and, for changes, by the database: migration
+    0014_personal_data_views); read by the 体系管理员 only (qms/pii_log.py)."""
+
+    class Where(models.TextChoices):
+        MEMBER_PAGE = "member_page", _("党员信息页")
+        MEMBER_AMEND = "member_amend", _("更正党员信息页")
+        ROSTER_EXPORT = "roster_export", _("花名册导出")
+
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("查看人"), on_delete=models.PROTECT,
+                               related_name="+")
+    member = models.ForeignKey(Member, verbose_name=_("被查看的党员"), on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("时间"), db_index=True)
+    where = models.CharField(_("查看途径"), max_length=20, choices=Where.choices)
+    path = models.CharField(_("页面地址"), max_length=200, blank=True)
+
+    objects = WriteOnceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("身份证号查看记录")
+        verbose_name_plural = _("身份证号查看记录")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "at"]), models.Index(fields=["viewer", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_where_display()}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise WriteOnceError("查看记录只允许追加,不能修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise WriteOnceError("查看记录只允许追加,不能删除")

@@ -7,6 +7,7 @@ Production: set ``QMS_ENV=production``; then ``SECRET_KEY`` and ``ALLOWED_HOSTS`
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -257,3 +258,49 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# ------------------------------------------------------------------ 登录保护 (TRUST 3; reliability.md T12, T13)
+# Sources: GB/T 22239-2019 (等保 2.0) 8.1.4.1 a) 口令复杂度并定期更换, b) 登录失败处理(限制非法登录次数、
+# 登录连接超时自动退出), d) 双因素鉴别 (level 3; optional here). The numbers are this product's default
+# (本系统默认), each overridable from the environment. qms/lockout.py, qms/otp.py, docs/operations.md.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "django_otp.middleware.OTPMiddleware")  # request.user.is_verified()
+MIDDLEWARE.insert(MIDDLEWARE.index("qms.security.PasswordChangeMiddleware"),
+                  "qms.otp.SecondFactorMiddleware")  # 双因素: the roles of QMS_OTP_REQUIRED_ROLES verify first
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks: turns a lockout into its page
+#: django-axes first: a locked-out username + address is refused before the password is checked.
+#: Only logins through a web request count (the login form passes it); see qms.lockout.LockoutBackend.
+AUTHENTICATION_BACKENDS = ["qms.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+#: 登录失败处理: after this many failed logins of one username from one address, that pair is locked
+AXES_FAILURE_LIMIT = int(os.environ.get("QMS_LOGIN_FAILURE_LIMIT", "5"))
+#: ... for this many minutes (or until a 体系管理员 unlocks it on 登录锁定 /accounts/lockouts/)
+QMS_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("QMS_LOGIN_LOCKOUT_MINUTES", "30"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=QMS_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login clears that pair's failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends at the time the page announced
+AXES_LOCKOUT_CALLABLE = "qms.lockout.lockout_response"  # the login page with the Chinese message, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "qms.lockout.client_address"  # REMOTE_ADDR, or the proxy's address header (QMS_BEHIND_PROXY=1)
+AXES_ENABLE_ADMIN = False  # no Django admin: the 体系管理员 unlocks on the product's page
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+#: 口令复杂度: the minimum length of a password (Django's validators, messages in Chinese: qms/accounts.py)
+QMS_PASSWORD_MIN_LENGTH = int(os.environ.get("QMS_PASSWORD_MIN_LENGTH", "8"))
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "qms.accounts.MinimumLengthValidator", "OPTIONS": {"min_length": QMS_PASSWORD_MIN_LENGTH}},
+    {"NAME": "qms.accounts.CommonPasswordValidator"},
+    {"NAME": "qms.accounts.NumericPasswordValidator"},
+    {"NAME": "qms.accounts.UserAttributeSimilarityValidator"},
+]
+#: 登录连接超时自动退出: a session ends after this many minutes without a request (every request
+#: renews it: SESSION_SAVE_EVERY_REQUEST), and when the browser closes.
+QMS_SESSION_IDLE_MINUTES = int(os.environ.get("QMS_SESSION_IDLE_MINUTES", "30"))
+SESSION_COOKIE_AGE = QMS_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+#: 双因素 (TOTP, django-otp): roles that must enter a code from their authenticator after the
+#: password — "admin" (体系管理员), "auditor" (内审员 and 外部审核员), "officer" (书记/委员);
+#: comma-separated; empty: optional for everyone (anyone may still enrol on 我的账号).
+QMS_OTP_REQUIRED_ROLES = [r.strip() for r in os.environ.get("QMS_OTP_REQUIRED_ROLES", "").split(",") if r.strip()]
+OTP_TOTP_ISSUER = os.environ.get("QMS_OTP_ISSUER", "党建质量管理体系")

@@ -107,6 +107,9 @@ EXEMPT = {
     # one's own password, on 我的账号: the object is the requester's own login (duty self), so
     # every logged-in person may and nobody may for another — tests/test_accounts.py
     "account.change_password": "one's own login only (duty self): tests/test_accounts.py",
+    # one's own authenticator, on 我的账号 (双因素登录): duty self, like the password above
+    "otp.enrol": "one's own login only (duty self): tests/test_login_otp.py",
+    "otp.confirm": "one's own login only (duty self): tests/test_login_otp.py",
 }
 
 
@@ -351,6 +354,29 @@ def _(org):
     accounts.login_disable(actor=org["admin"], user=u, reason="长期外派")
     return Case(f"/accounts/logins/{u.pk}/enable/", {"reason": "返岗"}, lambda: User.objects.get(pk=u.pk).is_active,
                 org["b1"])
+
+
+@scenario("account.unlock")
+def _(org):
+    from axes.models import AccessAttempt
+
+    _login_of(org, "周十", "zhoushi")
+    AccessAttempt.objects.create(username="zhoushi", ip_address="10.9.9.9", user_agent="", http_accept="", path_info="/login/",
+                                 get_data="", post_data="", failures_since_start=5)
+    return Case("/accounts/lockouts/unlock/", {"username": "zhoushi", "ip_address": "10.9.9.9", "reason": "已电话核实本人"},
+                lambda: AccessAttempt.objects.filter(username="zhoushi").exists(), None)
+
+
+@scenario("account.otp_reset")
+def _(org):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from qms import otp
+
+    u = _login_of(org, "吴十一", "wushiyi")
+    otp.otp_enrol(actor=u)
+    return Case(f"/accounts/logins/{u.pk}/authenticator/reset/", {"reason": "手机丢失,已核实本人"},
+                lambda: TOTPDevice.objects.filter(user=u).count(), org["b1"])
 
 
 @scenario("role.grant_auditor")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from qms.web import account_views as views
+from qms.web import otp_views
 
 urlpatterns = [
     path("", views.account_list, name="account_list"),
@@ -11,4 +12,10 @@ urlpatterns = [
     path("logins/<id:pk>/disable/", views.account_disable, name="account_disable"),
     path("logins/<id:pk>/enable/", views.account_enable, name="account_enable"),
     path("grants/<id:pk>/expire/", views.grant_expire, name="grant_expire"),
+]
+urlpatterns += [
+    path("logins/<id:pk>/authenticator/reset/", otp_views.account_otp_reset, name="account_otp_reset"),
+    path("lockouts/", views.lockout_list, name="lockout_list"),
+    path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
+    path("id-number-views/", views.pii_access_log, name="pii_access_log"),
 ]

@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from qms import accounts
 from qms import services as core
@@ -138,6 +139,8 @@ def my_account(request):
         "member": member, "current": member.current_membership() if member else None,
         "scopes": list(request.scopes), "grants": grants, "form": form,
         "must_change": bool(request.session.get(MUST_CHANGE_KEY)),
+        "password_rules": accounts.password_rules(),
+        "has_otp": TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists(),
     })
 
 
@@ -165,6 +168,7 @@ def account_list(request):
         "page": page, "rows": rows, "q": q,
         "others": [{"login": u, "grants": [(g, _grant_state(g, today)) for g in other_grants.get(u.pk, [])]} for u in others],
         "yesterday": today - dt.timedelta(days=1),
+        "is_admin": bool(_admin_paths(request.user)),
     })
 
 
@@ -185,6 +189,8 @@ def _member_page(request, member: Member, *, create_form=None, grant_form=None, 
         "member": member, "login": login, "current": member.current_membership(),
         "must_change": bool(login and accounts.must_change_password(login)),
         "may_touch": bool(login and accounts.may_touch(request.user, login)),
+        "has_otp": bool(login and TOTPDevice.objects.filter(user_id=login.pk, confirmed=True).exists()),
+        "is_admin": bool(_admin_paths(request.user)),
         "grants": [(g, _grant_state(g, today)) for g in _grants([login]).get(login.pk, [])] if login else [],
         "create_form": create_form or LoginCreateForm(),
         "grant_form": grant_form or GrantForm(roles=core.AUDITOR_ROLES, units=units,
@@ -285,3 +291,72 @@ def grant_expire(request, pk: int):
     else:
         messages.error(request, ";".join(str(e) for errs in form.errors.values() for e in errs) or "请填写最后有效日期和原因")
     return _back(member)
+
+
+# ----------------------------------------------------------------------------- 登录锁定
+
+
+@login_required
+def lockout_list(request):
+    """登录锁定 — the username and address pairs locked now after repeated failed logins
+    (qms/lockout.py), each with 解锁; for the 体系管理员 only."""
+    from django.conf import settings
+
+    from qms import lockout
+    from qms.scoping import is_admin
+
+    if not is_admin(request.user):
+        raise PermissionDenied("只有体系管理员可以查看和解除登录锁定")
+    return render(request, "qms/lockouts.html", {
+        "locks": lockout.locks(), "limit": settings.AXES_FAILURE_LIMIT, "minutes": settings.QMS_LOGIN_LOCKOUT_MINUTES,
+    })
+
+
+@login_required
+@require_POST
+def lockout_unlock(request):
+    """解锁 — lift one lock (the act checks the 体系管理员; the reason is required)."""
+    from qms import lockout
+
+    form = ReasonForm(request.POST)
+    username = text_param(request, "username", label="用户名", max_length=150, data=request.POST) or ""
+    address = text_param(request, "ip_address", label="地址", max_length=64, data=request.POST) or ""
+    form.is_valid()
+    reason = form.cleaned_data.get("reason", "")
+    lock = apply_service(form, lambda: lockout.lockout_release(actor=request.user, username=username, ip_address=address,
+                                                               reason=reason))
+    if lock is not None:
+        messages.success(request, f"已解除{lock.person}({username})在地址 {address} 的登录锁定")
+    else:
+        messages.error(request, ";".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect("lockout_list")
+
+
+# ----------------------------------------------------------------------------- 身份证号查看记录
+
+
+@login_required
+def pii_access_log(request):
+    """身份证号查看记录 — who was shown which member's full 身份证号, when and where (qms/pii_log.py);
+    for the 体系管理员 only, filterable by member and by viewer."""
+    from qms import pii_log
+    from qms.params import id_param
+
+    if not pii_log.may_read(request.user):
+        raise PermissionDenied("只有体系管理员可以查看身份证号查看记录")
+    qs = pii_log.visible(request.user).select_related("member", "viewer")
+    member_id = id_param(request, "member", label="党员")
+    viewer_id = id_param(request, "viewer", label="查看人")
+    if member_id:
+        qs = qs.filter(member_id=member_id)
+    if viewer_id:
+        qs = qs.filter(viewer_id=viewer_id)
+    first = qs.first()  # the names in the heading come from the records the user may read
+    member = first.member if member_id and first else None
+    viewer = first.viewer if viewer_id and first else None
+    page = Paginator(qs, 50).get_page(page_param(request))
+    query = "&".join(f"{k}={v}" for k, v in (("member", member_id), ("viewer", viewer_id)) if v)
+    return render(request, "qms/pii_access_log.html", {
+        "page": page, "member": member, "viewer": viewer, "member_id": member_id, "viewer_id": viewer_id,
+        "query": query,
+    })

@@ -2,11 +2,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from qms import converters  # noqa: F401  (registers the <id:…> and <code:…> path converters)
-from qms.web import account_views, calendar_views, views
+from qms.web import account_views, calendar_views, otp_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", otp_views.otp_verify, name="otp_verify"),
+    path("account/authenticator/", otp_views.otp_setup, name="otp_setup"),
     path("healthz", views.healthz, name="healthz"),
     path("", views.home, name="home"),
     path("scope/", views.scope_switch, name="scope_switch"),

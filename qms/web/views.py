@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms import ledger, permissions, privacy, services
+from qms import ledger, permissions, pii_log, privacy, services
 from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
@@ -354,9 +354,12 @@ def member_export(request):
     ws.title = "党员花名册"
     ws.append(EXPORT_HEADERS)
     managed = [sc.path for sc in request.scopes if sc.can_manage]  # full personal data only there (qms/privacy.py)
+    shown_in_full = []  # 身份证号查看记录 (qms/pii_log.py)
     for m in qs.iterator(chunk_size=1000):
         ms = m.open_memberships[0] if m.open_memberships else None
         full = (ms is not None and any(ms.unit.path.startswith(p) for p in managed)) or m.user_id == request.user.pk
+        if full:
+            shown_in_full.append(m)
         ws.append([
             m.name, m.get_gender_display(), m.id_number if full else privacy.mask_id_number(m.id_number),
             m.birth_date if full else privacy.birth_year(m.birth_date), m.ethnicity, m.education,
@@ -368,6 +371,7 @@ def member_export(request):
         ws.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
+    pii_log.record(request.user, shown_in_full, pii_log.Where.ROSTER_EXPORT, path=request.get_full_path())
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f"attachment; filename=\"roster-{timezone.localdate():%Y%m%d}.xlsx\""
     return resp
@@ -377,6 +381,9 @@ def member_export(request):
 def member_detail(request, pk: int):
     member = get_visible_or_404(request.user, Member, pk=pk)
     current = member.current_membership()
+    full = privacy.may_see_personal(request.user, member)
+    if full:  # the full 身份证号 is on the page (and in its 留痕): 身份证号查看记录
+        pii_log.record(request.user, [member], pii_log.Where.MEMBER_PAGE, path=request.path)
     return render(request, "qms/member_detail.html", {
         "member": member,
         "current": current,
@@ -385,7 +392,7 @@ def member_detail(request, pk: int):
         "positions": member.positions.select_related("unit").order_by("-start"),
         "history": ledger.history(member),
         "can_manage": bool(current) and can_manage(request.user, current.unit),
-        "personal_full": privacy.may_see_personal(request.user, member),
+        "personal_full": full,
     })
 
 
@@ -428,6 +435,8 @@ def member_amend(request, pk: int):
         elif apply_service(form, lambda: services.member_update(member, actor=request.user, reason=reason, **changes)) is not None:
             messages.success(request, f"已更正 {member.name} 的{'、'.join(str(AmendForm.base_fields[k].label) for k in changes)},原值保留在留痕中")
             return redirect("member_detail", pk=member.pk)
+    # the form shows the full 身份证号 again: 身份证号查看记录
+    pii_log.record(request.user, [member], pii_log.Where.MEMBER_AMEND, path=request.path)
     return render(request, "qms/form.html", {"form": form, "title": f"更正党员信息:{member.name}"})
 
 

@@ -1,0 +1,201 @@
+"""双因素登录 (TRUST 3; reliability.md T12): a TOTP authenticator after the password, with real
+codes computed here (django_otp.oath.totp) — set up, confirm, sign in, a wrong code, a replayed
+code, the wait after wrong codes; compulsory for the roles of QMS_OTP_REQUIRED_ROLES; a lost phone
+removed by the 体系管理员 (ledgered)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from qms import ledger, services
+from qms.models import LedgerEntry, Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.QMS_OTP_REQUIRED_ROLES = []
+    c = factories.unit("C", "committee", name="测试党委")
+    b1 = factories.unit("B1", parent=c, name="第一党支部")
+    admin = factories.user("adm", first_name="管理员甲")
+    services.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
+    ia = factories.user("ia", first_name="内审员乙")
+    services.role_grant(actor=None, user=ia, role=Role.INTERNAL_AUDITOR, unit=c, valid_from=dt.date(2020, 1, 1))
+    m = factories.member(b1, "张三")
+    zhang = factories.user("zhangsan")
+    services.member_update(m, actor=None, reason="账号", user=zhang)
+    return {"admin": admin, "ia": ia, "zhang": zhang}
+
+
+def code(device: TOTPDevice, shift: int = 0) -> str:
+    """The code the person's phone shows now (``shift`` steps later or earlier)."""
+    device.refresh_from_db()
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0 - shift * device.step, digits=device.digits):06d}"
+
+
+def _enrolled(client) -> TOTPDevice:
+    client.post("/account/authenticator/", {"action": "start"})
+    return TOTPDevice.objects.get(user__username="zhangsan")
+
+
+def _password_login(client, username="zhangsan"):
+    return client.post("/login/", {"username": username, "password": "pass-12345"})
+
+
+def test_a_person_sets_up_an_authenticator_with_a_qr_code_and_a_first_code(people, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # this test tries a wrong code and then the right one at once
+    c = Client()
+    c.force_login(people["zhang"])
+    page = c.get("/account/authenticator/").content.decode()
+    assert "开始设置" in page and not TOTPDevice.objects.exists()
+    device = _enrolled(c)
+    assert not device.confirmed
+    page = c.get("/account/authenticator/").content.decode()
+    qr = re.search(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
+    assert qr, "the QR code is drawn here, as an inline image"
+    import base64
+
+    assert base64.b64decode(qr.group(1)).startswith(b"<svg")
+    secret = re.search(r'<pre class="otp-key">([A-Z2-7 ]+)</pre>', page).group(1).replace(" ", "")
+    assert base64.b32decode(secret + "=" * (-len(secret) % 8)) == device.bin_key
+    enrol = LedgerEntry.objects.get(action="otp.enrol")
+    assert enrol.after == {"user": people["zhang"].pk, "name": "身份验证器", "confirmed": False}  # never the key
+    assert device.key not in str(enrol.after)
+
+    r = c.post("/account/authenticator/", {"token": code(device, shift=5)})  # a code of another time
+    assert "验证码不正确" in r.content.decode() and not TOTPDevice.objects.get().confirmed
+    r = c.post("/account/authenticator/", {"token": code(device)})
+    assert r.status_code == 302 and TOTPDevice.objects.get().confirmed
+    assert LedgerEntry.objects.filter(action="otp.confirm", actor_id=people["zhang"].pk).count() == 1
+    assert "已启用" in c.get("/account/authenticator/").content.decode()
+    assert ledger.verify().ok
+
+
+def test_with_an_authenticator_the_password_alone_reaches_only_the_code_page(people):
+    setup = Client()
+    setup.force_login(people["zhang"])
+    device = _enrolled(setup)
+    setup.post("/account/authenticator/", {"token": code(device)})
+    device.refresh_from_db()
+    device.last_t = -1  # the set-up code's time step is spent; sign in with the next code
+    device.save()
+
+    c = Client()
+    assert _password_login(c).status_code == 302
+    r = c.get("/members/")
+    assert r.status_code == 302 and r["Location"].startswith("/login/code/?next=%2Fmembers%2F")
+    assert c.get("/login/code/").status_code == 200
+    ok = code(device)
+    r = c.post("/login/code/", {"token": ok, "next": "/members/"})
+    assert r.status_code == 302 and r["Location"] == "/members/"
+    assert c.get("/members/").status_code == 200
+
+    # the same code again, in another login: refused (a code is used once)
+    again = Client()
+    _password_login(again)
+    r = again.post("/login/code/", {"token": ok, "next": "/"})
+    assert r.status_code == 200 and "已使用过" in r.content.decode()
+    assert again.get("/").status_code == 302
+
+
+def test_wrong_codes_make_the_next_try_wait(people):
+    setup = Client()
+    setup.force_login(people["zhang"])
+    device = _enrolled(setup)
+    setup.post("/account/authenticator/", {"token": code(device)})
+    device.refresh_from_db()
+    device.last_t = -1
+    device.save()
+    c = Client()
+    _password_login(c)
+    r = c.post("/login/code/", {"token": code(device, shift=7)})
+    assert "验证码不正确" in r.content.decode()
+    r = c.post("/login/code/", {"token": code(device)})  # right, but too soon after a wrong one
+    assert re.search(r"验证码错误次数过多,请 \d+ 秒后再试", r.content.decode())
+    assert c.get("/").status_code == 302
+    # an outside redirect is never followed
+    device.refresh_from_db()
+    device.throttle_reset()
+    r = c.post("/login/code/", {"token": code(device), "next": "https://evil.example/"})
+    assert r.status_code == 302 and r["Location"] == "/"
+
+
+@pytest.mark.parametrize("roles,who,owes", [
+    (["admin"], "admin", True), (["admin"], "ia", False), (["admin"], "zhang", False),
+    (["admin", "auditor"], "ia", True), ([], "admin", False),
+])
+def test_the_configured_roles_must_set_up_and_use_a_second_factor(people, settings, roles, who, owes):
+    settings.QMS_OTP_REQUIRED_ROLES = roles
+    c = Client()
+    c.force_login(people[who])
+    r = c.get("/")
+    if not owes:
+        assert r.status_code == 200
+        return
+    assert r.status_code == 302 and r["Location"].startswith("/account/authenticator/")
+    page = c.get("/account/authenticator/").content.decode()
+    assert "您的角色必须启用双因素登录" in page
+    assert c.post("/logout/").status_code == 302  # signing out stays possible
+
+
+def test_a_required_role_sets_up_and_is_then_let_through(people, settings):
+    settings.QMS_OTP_REQUIRED_ROLES = ["admin"]
+    c = Client()
+    c.force_login(people["admin"])
+    c.post("/account/authenticator/", {"action": "start"})
+    device = TOTPDevice.objects.get(user=people["admin"])
+    r = c.post("/account/authenticator/?next=/members/", {"token": code(device)})
+    assert r.status_code == 302 and r["Location"] == "/members/"
+    assert c.get("/").status_code == 200  # this session is verified by the set-up code
+
+
+def test_the_administrator_removes_a_lost_authenticator_with_a_reason(people):
+    setup = Client()
+    setup.force_login(people["zhang"])
+    device = _enrolled(setup)
+    setup.post("/account/authenticator/", {"token": code(device)})
+    office = Client()
+    office.force_login(people["admin"])
+    url = f"/accounts/logins/{people['zhang'].pk}/authenticator/reset/"
+    head = ledger.head()
+    office.post(url, {"reason": ""})
+    assert TOTPDevice.objects.filter(user=people["zhang"]).exists() and ledger.head() == head
+    member = Client()
+    member.force_login(people["ia"])
+    assert member.post(url, {"reason": "手机丢失"}).status_code in (403, 404)
+    office.post(url, {"reason": "手机丢失,已电话核实本人"})
+    assert not TOTPDevice.objects.filter(user=people["zhang"]).exists()
+    entry = LedgerEntry.objects.get(action="account.otp_reset")
+    assert (entry.actor_id, entry.after, entry.reason) == (people["admin"].pk, None, "手机丢失,已电话核实本人")
+    assert ledger.verify().ok
+    # signing in needs the password only again
+    c = Client()
+    _password_login(c)
+    assert c.get("/").status_code == 200
+
+
+def test_the_wait_doubles_with_each_wrong_code(people):
+    """django-otp's throttling (reliability.md T12: OTP delays grow exponentially): after n wrong
+    codes the next try waits 2^(n-1) seconds."""
+    setup = Client()
+    setup.force_login(people["zhang"])
+    device = _enrolled(setup)
+    waits = []
+    for _ in range(5):
+        if device.throttling_failure_timestamp is not None:  # the person waited: the next try is allowed
+            device.throttling_failure_timestamp -= dt.timedelta(hours=1)
+            device.save()
+        assert device.verify_is_allowed()[0]
+        device.verify_token("000000" if code(device) != "000000" else "111111")
+        device.refresh_from_db()
+        _allowed, data = device.verify_is_allowed()
+        waits.append(round((data["locked_until"] - device.throttling_failure_timestamp).total_seconds()))
+    assert waits == [1, 2, 4, 8, 16]
