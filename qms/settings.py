@@ -133,11 +133,7 @@ def database_settings(url: str) -> dict:
 DATABASES = {"default": database_settings(_DB_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    # Django's own, with its message in Chinese (qms/accounts.py)
-    {"NAME": "qms.accounts.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
+# AUTH_PASSWORD_VALIDATORS: see the login-protection block below (口令复杂度 from the environment)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
