@@ -257,3 +257,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# ---- Operations: backup/restore and external ledger checkpoints (docs/operations.md) ----
+#: The key that signs ``manage.py ledger_checkpoint`` files (HMAC-SHA256): the environment
+#: variable QMS_CHECKPOINT_KEY if set, else this file, created with mode 0600 when absent. It is
+#: never stored in the database; in production keep it where the database administrators cannot read it.
+QMS_CHECKPOINT_KEY_FILE = Path(os.environ.get("QMS_CHECKPOINT_KEY_FILE", VAR_DIR / "checkpoint_key"))
