@@ -31,10 +31,10 @@ from audits.evidence.tasks import build_evidence_pack
 from audits.models import EvidencePack, PackState
 from qms import ledger
 from qms import services as core
+from qms.celery import app as celery_app
 from qms.models import LedgerEntry, Role
 from tests import factories
 
-pytestmark = pytest.mark.celery_worker
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = timezone.localdate()
 
@@ -90,6 +90,7 @@ def _wait(pack: EvidencePack, until, seconds: float = 120, poll: float = 0.05) -
     raise AssertionError(f"等待超时:证据包状态 {pack.state},进度 {pack.percent},{pack.error}")
 
 
+@pytest.mark.celery_worker
 def test_rollback_never_enqueues_and_a_killed_worker_builds_the_pack_once(media, celery_worker_process, client):
     from procedures.library_loader import load_library
 
@@ -154,4 +155,42 @@ def test_rollback_never_enqueues_and_a_killed_worker_builds_the_pack_once(media,
     finished = LedgerEntry.objects.filter(obj_type=ledger.label_of(pack), obj_id=str(pack.pk), action="pack.finish")
     assert finished.count() == 1
     assert packs.verify_stored(pack) == []
+    assert ledger.verify().ok
+
+
+# ------------------------------------------------------------------ every task: acks_late, and a second delivery does nothing
+
+def _our_tasks() -> dict:
+    celery_app.loader.import_default_modules()
+    return {name: t for name, t in celery_app.tasks.items() if name.split(".")[0] in ("qms", "procedures", "workflows", "audits")}
+
+
+def test_every_task_is_acknowledged_late_and_requeued_when_its_worker_dies(settings):
+    tasks = _our_tasks()
+    assert len(tasks) >= 13  # every @shared_task of qms, procedures, workflows and audits
+    assert [n for n, t in tasks.items() if not t.acks_late] == []
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+@pytest.mark.django_db
+def test_every_daily_job_delivered_twice_changes_nothing_the_second_time(settings):
+    """Each job of Celery beat, run (eagerly) and then delivered again at once: the second run
+    writes no ledger entry and sends no notification (the first did its work: occurrences
+    scheduled and marked missed, reminders sent …)."""
+    from procedures.library_loader import load_library
+    from qms.models import Notification
+
+    load_library()
+    tree = factories.small_tree()
+    admin = factories.user("office")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    tasks = _our_tasks()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        task = tasks[entry["task"]]
+        task.delay().get()
+        after_first = (ledger.head(), Notification.objects.count())
+        task.delay().get()
+        assert (ledger.head(), Notification.objects.count()) == after_first, entry["task"]
+    assert LedgerEntry.objects.filter(action__startswith="occurrence.").exists()  # the jobs had work to do
     assert ledger.verify().ok
