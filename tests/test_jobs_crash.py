@@ -194,3 +194,30 @@ def test_every_daily_job_delivered_twice_changes_nothing_the_second_time(setting
         assert (ledger.head(), Notification.objects.count()) == after_first, entry["task"]
     assert LedgerEntry.objects.filter(action__startswith="occurrence.").exists()  # the jobs had work to do
     assert ledger.verify().ok
+
+
+def test_every_enqueue_waits_for_the_commit():
+    """Tasks are queued only by receivers of signals in the tasks modules (``@receiver(sig)`` →
+    ``task.delay``), and every such signal is sent from ``transaction.on_commit``: a request or
+    service whose transaction rolls back never queues anything (proved with a real worker above)."""
+    import re
+
+    enqueues, senders = [], {}
+    for package in ("qms", "procedures", "workflows", "audits"):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for m in re.finditer(r"\.(delay|apply_async|delay_on_commit|apply_async_on_commit)\(", text):
+                enqueues.append((path, text, m.start()))
+            for m in re.finditer(r"^.*\b(\w+)\.send(?:_robust)?\(sender=.*$", text, re.M):
+                senders.setdefault(m.group(1), []).append((path.relative_to(ROOT), m.group(0).strip()))
+    assert enqueues
+    for path, text, at in enqueues:
+        rel = path.relative_to(ROOT)
+        assert path.name == "tasks.py", f"{rel}: 任务只能在 tasks 模块中由信号接收函数排队"
+        receivers = re.findall(r"@receiver\((\w+)", text[:at])
+        assert receivers, f"{rel}: 排队的函数须是某个信号的接收函数"
+        signal_name = receivers[-1]
+        sent = senders.get(signal_name)
+        assert sent, f"{rel}: 信号 {signal_name} 没有发送处"
+        for where, line in sent:
+            assert "transaction.on_commit(" in line, f"{where}: {signal_name} 须在事务提交后发送:{line}"
