@@ -408,7 +408,8 @@ class LedgerEntry(models.Model):
 class LedgerCheckpoint(models.Model):
     """校验点 — the result of one full ledger verification, with the head it saw.
 
-    Written by the nightly task and by ``verify_ledger --checkpoint``; the head (seq, hash)
+    Written by the nightly task and by ``manage.py ledger_checkpoint`` (which also writes the head,
+    signed, to a file outside the database: qms/checkpoint.py); the head (seq, hash)
     is what an external copy (minutes of a management review, a second system) should keep
     so that a self-consistent rewrite of the chain by a DBA is noticed (reliability.md T7).
     """

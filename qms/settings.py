@@ -300,3 +300,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 #: comma-separated; empty: optional for everyone (anyone may still enrol on 我的账号).
 QMS_OTP_REQUIRED_ROLES = [r.strip() for r in os.environ.get("QMS_OTP_REQUIRED_ROLES", "").split(",") if r.strip()]
 OTP_TOTP_ISSUER = os.environ.get("QMS_OTP_ISSUER", "党建质量管理体系")
+# ---- Operations: backup/restore and external ledger checkpoints (docs/operations.md) ----
+#: The key that signs ``manage.py ledger_checkpoint`` files (HMAC-SHA256): the environment
+#: variable QMS_CHECKPOINT_KEY if set, else this file, created with mode 0600 when absent. It is
+#: never stored in the database; in production keep it where the database administrators cannot read it.
+QMS_CHECKPOINT_KEY_FILE = Path(os.environ.get("QMS_CHECKPOINT_KEY_FILE", VAR_DIR / "checkpoint_key"))
