@@ -10,6 +10,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 DEB_PACKAGES := fonts-noto-cjk poppler-utils gettext chromium
 HOST ?= 127.0.0.1
+# the suite runs on this many processes (pytest-xdist; each file whole on one process, each
+# process with its own test database): 2 suits the 2-core machines CI and most offices use
+PYTEST_WORKERS ?= 2
 PORT ?= 8000
 
 .PHONY: run test deps debs lint demo check-debs
@@ -40,7 +43,7 @@ run: deps
 
 test: deps
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .
