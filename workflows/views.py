@@ -4,7 +4,6 @@ compliance heatmap and its Excel download. Thin over ``workflows.services``."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -17,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from procedures.models import FieldType
-from qms import ledger
+from qms import exports, ledger
 from qms.models import Member, Unit
 from qms.params import BadParameter, choice_param, date_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -432,11 +431,11 @@ def _coalition_lines(root, year) -> list[dict]:
 
 @login_required
 def compliance_xlsx(request):
-    from openpyxl import Workbook
     from openpyxl.styles import PatternFill
 
+
     root, year, m = _matrix(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "执行情况明细"
     ws.append(["组织编码", "组织名称", "规定", "期间", "截止日期", "状态"])
@@ -447,9 +446,7 @@ def compliance_xlsx(request):
     s.append(["组织编码", "组织名称", "按时完成", "逾期完成", "未开展", "执行率"])
     for code, r in sorted(m.by_unit.items()):
         s.append([code, m.units[code], r.on_time, r.late, r.missed, r.rate])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="compliance-{root.code}-{year}.xlsx"'
     return resp
 
@@ -551,7 +548,6 @@ def records_xlsx(request):
     """记录台账 (.xlsx) — every occurrence of a unit's subtree in a period with its record:
     what, when, where, who came, who submitted and checked it."""
     from django.db.models import Count, Q
-    from openpyxl import Workbook
     from openpyxl.styles import Font
 
     code = _unit_code(request)
@@ -568,7 +564,7 @@ def records_xlsx(request):
             .annotate(present=Count("record__attendance", filter=Q(record__attendance__presence="present")),
                       absent=Count("record__attendance", filter=Q(record__attendance__presence="absent")))
             .order_by("unit__path", "due_date", "obligation_key"))
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "记录台账"
     ws.append([f"{root.name} 记录台账 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"])
@@ -582,9 +578,7 @@ def records_xlsx(request):
                    rec.submitted_by.get_username() if rec and rec.submitted_by else "",
                    rec.checked_by.get_username() if rec and rec.checked_by else "",
                    timezone.localtime(rec.checked_at).strftime("%Y-%m-%d %H:%M") if rec and rec.checked_at else ""])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="records-{root.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
     return resp
 

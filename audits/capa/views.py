@@ -3,7 +3,6 @@ corrective-action steps; raising (by hand or from a gap); the printable 《问�
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from django.conf import settings
 from django.contrib import messages
@@ -75,10 +74,10 @@ def register(request):
 
 @login_required
 def register_xlsx(request):
-    from openpyxl import Workbook
+    from qms import exports
 
     qs, _ = _filtered(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "问题清单"
     ws.append(["编号", "责任组织", "来源", "等级", "条款", "问题(客观证据)", "原因", "整改措施", "责任人", "期限", "状态", "关闭日期", "是否按期"])
@@ -91,9 +90,7 @@ def register_xlsx(request):
     s.append(["问题总数(不含观察项)", "已整改", "按期整改", "整改率", "按期整改率", "平均关闭天数"])
     s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate,
               st.mean_days if st.mean_days is not None else services.close_days_text(None)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="problems-{timezone.localdate():%Y%m%d}.xlsx"'
     return resp
 

@@ -2,8 +2,6 @@
 through ``restrict``, details through ``get_visible_or_404``, writes check ``can_manage``."""
 from __future__ import annotations
 
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -346,10 +344,10 @@ EXPORT_HEADERS = ["姓名", "性别", "身份证号", "出生日期", "民族", 
 @login_required
 def member_export(request):
     """花名册导出 (.xlsx) — the same scope and filters as the list."""
-    from openpyxl import Workbook
+    from qms import exports
 
     qs, *_ = _member_queryset(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "党员花名册"
     ws.append(EXPORT_HEADERS)
@@ -366,9 +364,7 @@ def member_export(request):
         ])
     for col, width in zip("ABCDEFGHIJKLM", (10, 6, 22, 12, 8, 8, 14, 12, 12, 12, 14, 24, 14), strict=True):
         ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f"attachment; filename=\"roster-{timezone.localdate():%Y%m%d}.xlsx\""
     return resp
 
