@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from procedures.models import FieldType
-from qms import exports, ledger
+from qms import exports, ledger, uploads
 from qms.models import Member, Unit
 from qms.params import BadParameter, choice_param, date_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -233,9 +233,10 @@ def occurrence_action(request, pk: int, action: str):
         elif action == "signin":
             from workflows import signin
 
-            if "file" not in request.FILES:
+            file = uploads.take(request, "file", kinds=("xlsx",), by_name=False)
+            if file is None:
                 raise ValidationError("请选择填好的签到表")
-            marks = signin.read(occ, request.FILES["file"].read())
+            marks = signin.read(occ, file.data)
             n = services.attendance_save(occ, actor=u, marks=marks)
             done = f"已按签到表保存出席情况(更新 {n} 人)" if n else "签到表与已登记的出席情况一致"
         elif action == "guest":
@@ -273,9 +274,10 @@ def occurrence_action(request, pk: int, action: str):
             label = next((f.label for f in occ.record.form.fields.all() if f.key == key), key)
             done = f"已更正“{label}”,原值保留在留痕中"
         elif action == "attach":
-            if "file" not in request.FILES:
+            file = uploads.take(request, "file", kinds="evidence")
+            if file is None:
                 raise ValidationError("请选择文件")
-            att = services.attachment_add(occ, actor=u, upload=request.FILES["file"])
+            att = services.attachment_add(occ, actor=u, upload=file)
             done = f"已上传附件 {att.name}"
         elif action == "cancel":
             services.occurrence_cancel(occ, actor=u, reason=p.get("reason", ""))
@@ -291,10 +293,7 @@ def occurrence_action(request, pk: int, action: str):
 @login_required
 def attachment_download(request, pk: int):
     att = get_visible_or_404(request.user, Attachment, pk=pk)
-    resp = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
-    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    resp["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return uploads.serve(att.file, name=att.name)
 
 
 # ------------------------------------------------------------------------------ compliance

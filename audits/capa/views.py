@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from audits.capa import services
 from audits.capa.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
 from audits.capa.nextstep import nc_next_step
-from qms import ledger
+from qms import ledger, uploads
 from qms.models import Member, Unit
 from qms.params import choice_param, page_param, text_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -109,13 +109,11 @@ def detail(request, pk: int):
 @login_required
 def nc_attachment(request, pk: int, att: int):
     """整改证据附件 download — only for those who may see the ticket."""
-    from django.http import FileResponse
-
     nc = get_visible_or_404(request.user, Nonconformity.objects.all(), pk=pk)
     a = nc.attachments.filter(pk=att).first()
     if a is None:
         raise PermissionDenied("附件不存在")
-    return FileResponse(a.file.open("rb"), as_attachment=True, filename=a.name, content_type=a.content_type)
+    return uploads.serve(a.file, name=a.name)
 
 
 @login_required
@@ -150,7 +148,7 @@ def action(request, pk: int, name: str):
             done = f"已制定整改措施:责任人 {owner.name},期限 {due:%Y-%m-%d}"
         elif name == "implement":
             services.nc_implement(nc, actor=u, evidence=p.get("evidence", ""), done_on=day("done_on", "完成日期"),
-                                  uploads=request.FILES.getlist("evidence_file"))
+                                  uploads=uploads.take_all(request, "evidence_file", kinds="evidence"))
             done = "已登记整改实施,等待验证"
         elif name == "verify":
             services.nc_verify(nc, actor=u, note=p.get("note", ""))

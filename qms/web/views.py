@@ -7,12 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms import ledger, permissions, privacy, services
+from qms import ledger, permissions, privacy, services, uploads
 from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
@@ -178,7 +178,7 @@ def decision_add(request, code: str):
     """登记上级批复 for a unit — by the managers of the organisation above (the service asks the matrix)."""
     unit = get_visible_or_404(request.user, Unit, code=code)
     kind = text_param(request, "kind", label="批复事项", max_length=40)
-    form = DecisionForm(request.POST or None, request.FILES or None, unit=unit,
+    form = DecisionForm(request.POST or None, uploads.files(request) or None, unit=unit,
                         initial={"date": timezone.localdate(), "decided_by_unit": unit.parent, "kind": kind})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -203,10 +203,7 @@ def decision_file(request, pk: int):
     d = get_visible_or_404(request.user, HigherDecision, pk=pk)
     if not d.file:
         raise Http404("该批复没有上传文件")
-    resp = FileResponse(d.file.open("rb"), as_attachment=True, filename=d.file_name or "批复文件")
-    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    resp["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return uploads.serve(d.file, name=d.file_name or "批复文件")
 
 
 def _parent_choices(user):
