@@ -243,3 +243,55 @@ def _a_good_file_is_stored_under_its_digest_and_served_as_a_sandboxed_attachment
     assert resp["X-Content-Type-Options"] == "nosniff" and resp["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert b"".join(resp.streaming_content) == PDF
     resp.close()
+
+
+def test_every_view_that_returns_a_stored_file_sends_it_as_a_sandboxed_attachment(client, org):
+    """上级批复, 附件, 整改证据, 培训证书 and the evidence pack's PDF and ZIP: all through
+    ``uploads.serve``; no other module builds a FileResponse."""
+    from audits.capa import services as capa
+    from audits.evidence.models import EvidencePack
+    from audits.system import services as system
+    from qms import services as core
+    from qms.decision_kinds import decision_kinds
+    from workflows import services as wf
+
+    sec, adm = org["sec"], org["adm"]
+    att = wf.attachment_add(org["occ"], actor=sec, upload=SimpleUploadedFile("..\\签到表.pdf", PDF, content_type="text/html"))
+    nca = capa.nc_attach(org["nc"], actor=sec, upload=SimpleUploadedFile("整改.png", PNG))
+    t = system.training_record(actor=adm, unit=org["c"], member=org["m1"][0], course="任前培训", hours="8", taken_on=TODAY,
+                               upload=SimpleUploadedFile("证书.jpg", JPEG))
+    d = core.decision_record(actor=adm, unit=org["b1"], decided_by_unit=org["c"], kind=next(iter(decision_kinds())),
+                             doc_number="1号", date=TODAY, outcome="approved", upload=SimpleUploadedFile("批复.docx", docx()))
+    pack = EvidencePack.objects.create(root=org["c"], start=TODAY, end=TODAY, requested_by=adm)
+    media = Path(settings.MEDIA_ROOT) / "packs"
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "p.pdf").write_bytes(PDF)
+    (media / "p.zip").write_bytes(_zip({"a.txt": b"x"}))
+    EvidencePack.objects.filter(pk=pack.pk).update(state="done", pdf="packs/p.pdf", zip="packs/p.zip")
+    cases = [
+        ("adm", reverse("decision_file", args=[d.pk]), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("sec", reverse("attachment_download", args=[att.pk]), "application/pdf"),
+        ("sec", reverse("nc_attachment", args=[org["nc"].pk, nca.pk]), "image/png"),
+        ("adm", reverse("system_certificate", args=[t.pk]), "image/jpeg"),
+        ("adm", reverse("pack_download", args=[pack.pk, "pdf"]), "application/pdf"),
+        ("adm", reverse("pack_download", args=[pack.pk, "zip"]), "application/zip"),
+    ]
+    for who, url, mime in cases:
+        client.force_login(org[who])
+        resp = client.get(url)
+        assert resp.status_code == 200, (url, resp.status_code)
+        assert resp["Content-Type"] == mime, url
+        assert resp["Content-Disposition"].startswith("attachment;"), url
+        assert resp["X-Content-Type-Options"] == "nosniff", url
+        assert resp["Content-Security-Policy"] == "sandbox; default-src 'none'", url
+        b"".join(resp.streaming_content)
+        resp.close()
+    # a file gone from the disk is a 404 page, not a server error
+    Path(att.file.path).unlink()
+    client.force_login(sec)
+    assert client.get(reverse("attachment_download", args=[att.pk])).status_code == 404
+    root = Path(settings.BASE_DIR)
+    builders = [f"{p.relative_to(root)}:{n}" for package in ("qms", "procedures", "workflows", "audits")
+                for p in (root / package).rglob("*.py") if p != root / "qms" / "uploads.py"
+                for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1) if "FileResponse(" in line]
+    assert builders == [], "send stored files with qms.uploads.serve"
