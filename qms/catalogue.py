@@ -14,9 +14,7 @@ when a rule is inert.
 from __future__ import annotations
 
 import ast
-import csv
 import inspect
-import io
 import json
 import tomllib
 from collections.abc import Callable, Iterable
@@ -308,13 +306,10 @@ def as_json(entries: list[Entry]) -> str:
 
 
 def as_csv(entries: list[Entry]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(_COLUMNS)
-    for e in entries:
-        d = asdict(e)
-        w.writerow(["、".join(d[c]) if isinstance(d[c], list | tuple) else d[c] for c in _COLUMNS])
-    return buf.getvalue()
+    from qms import exports
+
+    rows = [["、".join(d[c]) if isinstance(d[c], list | tuple) else d[c] for c in _COLUMNS] for d in map(asdict, entries)]
+    return exports.csv_text([_COLUMNS, *rows])
 
 
 def _cell(text: str) -> str:

@@ -39,6 +39,7 @@ class Limits:
     elements: dict[str, str]  # record form field type → kind
     archive: dict[str, Any]
     roster: dict[str, Any]
+    upload: dict[str, Any]
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -67,6 +68,7 @@ def _load(override: str | None, _stamp: tuple[int, int] | None = None) -> Limits
         elements=dict(text.get("record_elements", {})),
         archive=dict(data["archive"]),
         roster=dict(data.get("roster", {})),
+        upload=dict(data.get("upload", {})),
     )
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,10 +28,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from openpyxl import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import ledger, roster_files, roster_pending, services, staged_import
+from qms import exports, ledger, roster_files, roster_pending, services, staged_import
 from qms.models import (
     BRANCH_KINDS,
     Gender,
@@ -146,7 +144,7 @@ RosterFileError = roster_files.RosterFileError
 
 def template_bytes() -> bytes:
     """The downloadable template: header row, one example row, and a 填写说明 sheet."""
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "花名册"
     ws.append(HEADERS)
@@ -166,9 +164,7 @@ def template_bytes() -> bytes:
         guide.append(list(row))
     guide.column_dimensions["A"].width = 22
     guide.column_dimensions["B"].width = 90
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return exports.xlsx_bytes(wb)
 
 
 max_rows = staged_import.max_rows

@@ -7,18 +7,15 @@ field; nothing is saved when one is raised.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-from pathlib import PurePath
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from qms import accounts, archives, ledger, limits
+from qms import accounts, ledger, limits, uploads
 from qms.citations import cite
 from qms.figures import member_count
 from qms.models import (
@@ -635,30 +632,9 @@ def policy_override_set(*, actor, unit: Unit, key: str, value: int, source: str)
 
 # ------------------------------------------------------------------------------ 上级批复
 
-#: the evidence types an uploaded file may be, by extension and first bytes (the same list as
-#: a record's attachments, workflows.services.ALLOWED_UPLOADS)
-ALLOWED_UPLOADS = {".pdf": b"%PDF-", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
-                   ".docx": b"PK\x03\x04", ".xlsx": b"PK\x03\x04"}
-
-
-def read_upload(upload) -> tuple[str, str, bytes, str]:
-    """An uploaded file checked as evidence: allow-listed type by extension *and* first bytes,
-    size-limited, ZIP-based Office files checked unpacked (qms/archives.py), the user's path
-    dropped. Returns (name, extension, bytes, SHA-256)."""
-    name = PurePath(upload.name or "").name
-    ext = PurePath(name.lower()).suffix
-    if ext not in ALLOWED_UPLOADS or name.count(".") > 1:
-        raise ValidationError({"upload": f"不允许的文件类型:{name}(只接受 PDF、PNG、JPG、DOCX、XLSX)"})
-    if upload.size > settings.QMS_MAX_UPLOAD_BYTES:
-        raise ValidationError({"upload": f"文件过大({upload.size / 1048576:.1f} MB),上限 {settings.QMS_MAX_UPLOAD_BYTES // 1048576} MB"})
-    data = upload.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
-    if len(data) > settings.QMS_MAX_UPLOAD_BYTES:
-        raise ValidationError({"upload": "文件过大"})
-    if not data.startswith(ALLOWED_UPLOADS[ext]):
-        raise ValidationError({"upload": f"文件内容与扩展名不符:{name}"})
-    if archives.is_archive(name, data):
-        archives.check_archive(data)
-    return name, ext, data, hashlib.sha256(data).hexdigest()
+#: an uploaded file is checked as evidence in one place (qms/uploads.py: type by content, size,
+#: polyglots, zip bombs, a safe name), for every page that accepts one
+read_upload = uploads.read_upload
 
 
 @act("decision.record", unit=lambda decided_by_unit, **_: decided_by_unit)
@@ -711,14 +687,16 @@ def _decision_save(*, actor, unit: Unit, decided_by_unit: Unit | None, decided_b
         errors["decided_by_name"] = "请填写作出批复的系统外上级党组织的名称"
     if errors:
         raise ValidationError(errors)
+    checked = uploads.check(upload) if upload is not None else None
     d = HigherDecision(unit=unit, kind=kind, doc_number=doc_number, date=date, outcome=outcome,
                        decided_by_unit=decided_by_unit, decided_by_name=decided_by_name, text=(text or "").strip(),
                        recorded_by=actor if getattr(actor, "pk", None) else None)
-    if upload is not None:
-        name, ext, data, digest = read_upload(upload)
-        d.file_name, d.file_sha256 = name[:120], digest
-        d.file.save(f"{digest}{ext}", ContentFile(data), save=False)
-    d.save()
+    if checked is not None:
+        d.file_name, d.file_sha256 = checked.name, checked.sha256
+    d.save()  # the row's own checks (text limits) before its file is written: a refusal stores none
+    if checked is not None:
+        d.file.save(checked.stored_name(), ContentFile(checked.data), save=False)
+        d.save(update_fields=["file"])
     ledger.record("decision.record", d, actor=actor)
     return d
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from qms import limits, roster_files, roster_pending
+from qms import limits, roster_files, roster_pending, uploads
 from qms.permissions import act, managed_unit
 
 GONE = "这次上传的文件已过期或不存在(上传后 {hours} 小时内须确认),请重新上传。"
@@ -170,15 +170,11 @@ def validate(imp: Importer[R], fileobj: IO[bytes], *, actor) -> R:
 def keep(fileobj: IO[bytes], *, actor, filename: str = "") -> roster_pending.Pending:
     """Keep an upload on the server for its preview and confirm; no record and no ledger entry
     is touched. Raises ``RosterFileError`` for a file too big or empty."""
-    size = getattr(fileobj, "size", None)
-    data = fileobj.read(settings.QMS_MAX_UPLOAD_BYTES + 1)
-    size = len(data) if size is None else size
-    if size > settings.QMS_MAX_UPLOAD_BYTES:
-        raise roster_files.RosterFileError(
-            f"文件过大({size / 1048576:.1f} MB),上限为 {settings.QMS_MAX_UPLOAD_BYTES / 1048576:.0f} MB")
-    if not data.strip():
-        raise roster_files.RosterFileError("文件是空的")
-    return roster_pending.stage(data, user=actor, filename=filename or getattr(fileobj, "name", "") or "")
+    try:  # the one upload check (qms/uploads.py): size, a table by its content, no page or script in it
+        checked = uploads.check(fileobj, kinds="imports", by_name=False)
+    except uploads.UploadRefused as exc:
+        raise roster_files.RosterFileError(";".join(exc.messages)) from exc
+    return roster_pending.stage(checked.data, user=actor, filename=uploads.safe_name(filename or getattr(fileobj, "name", "")))
 
 
 def preview(imp: Importer[R], token: str, *, actor) -> tuple[roster_pending.Pending, R]:

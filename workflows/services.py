@@ -798,9 +798,9 @@ def record_amend(occ: Occurrence, *, actor, reason: str, elements: dict) -> Reco
     return rec
 
 
-#: 附件 are checked like every upload of evidence (qms.services.read_upload: type by extension and
-#: first bytes, size, ZIP-based Office files unpacked); re-exported for the rooms above
-ALLOWED_UPLOADS, read_upload = core_services.ALLOWED_UPLOADS, core_services.read_upload
+#: 附件 are checked like every upload of evidence (qms/uploads.py: type by content, size, polyglots,
+#: ZIP-based Office files unpacked, a safe name); re-exported for the rooms above
+read_upload = core_services.read_upload
 
 
 @act("attachment.add", unit=lambda occ, **_: occ.unit)
@@ -813,7 +813,7 @@ def attachment_add(occ: Occurrence, *, actor, upload) -> Attachment:
         raise ValidationError("记录已检查并冻结,不能再上传附件")
     rec = _ensure_record(occ, actor)
     name, ext, data, digest = read_upload(upload)
-    att = Attachment(record=rec, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
+    att = Attachment(record=rec, name=name, content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
                      size=len(data), sha256=digest, uploaded_by=actor)
     att.file.save(f"{digest}{ext}", ContentFile(data), save=False)
     att.save()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 
 from django.core.exceptions import ValidationError
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from qms import archives
+from qms import archives, exports
 from workflows import services
 from workflows.models import Occurrence
 
@@ -26,7 +26,7 @@ def sheet(occ: Occurrence) -> bytes:
     roster = list(services.attendees_on(occ, day).order_by("name"))
     groups = {ms.member_id: ms.group.name for ms in occ.unit.memberships.filter(member__in=roster, end__isnull=True)
               .select_related("group") if ms.group}
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "签到表"
     ws.append([f"{occ.unit.name} · {occ.obligation.title} · {day:%Y年%m月%d日} 签到表"])
@@ -40,9 +40,7 @@ def sheet(occ: Occurrence) -> bytes:
     rule.add(f"D{FIRST_ROW}:D{FIRST_ROW + max(len(roster), 1) - 1}")
     for col, width in zip("ABCDEF", (8, 12, 14, 10, 24, 16), strict=True):
         ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return exports.xlsx_bytes(wb)
 
 
 def read(occ: Occurrence, data: bytes) -> dict[int, tuple[str, str]]:

@@ -4,20 +4,19 @@ compliance heatmap and its Excel download. Thin over ``workflows.services``."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from procedures.models import FieldType
-from qms import ledger
+from qms import exports, ledger, uploads
 from qms.models import Member, Unit
 from qms.params import BadParameter, choice_param, date_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -234,9 +233,10 @@ def occurrence_action(request, pk: int, action: str):
         elif action == "signin":
             from workflows import signin
 
-            if "file" not in request.FILES:
+            file = uploads.take(request, "file", kinds=("xlsx",), by_name=False)
+            if file is None:
                 raise ValidationError("请选择填好的签到表")
-            marks = signin.read(occ, request.FILES["file"].read())
+            marks = signin.read(occ, file.data)
             n = services.attendance_save(occ, actor=u, marks=marks)
             done = f"已按签到表保存出席情况(更新 {n} 人)" if n else "签到表与已登记的出席情况一致"
         elif action == "guest":
@@ -274,9 +274,10 @@ def occurrence_action(request, pk: int, action: str):
             label = next((f.label for f in occ.record.form.fields.all() if f.key == key), key)
             done = f"已更正“{label}”,原值保留在留痕中"
         elif action == "attach":
-            if "file" not in request.FILES:
+            file = uploads.take(request, "file", kinds="evidence")
+            if file is None:
                 raise ValidationError("请选择文件")
-            att = services.attachment_add(occ, actor=u, upload=request.FILES["file"])
+            att = services.attachment_add(occ, actor=u, upload=file)
             done = f"已上传附件 {att.name}"
         elif action == "cancel":
             services.occurrence_cancel(occ, actor=u, reason=p.get("reason", ""))
@@ -292,10 +293,7 @@ def occurrence_action(request, pk: int, action: str):
 @login_required
 def attachment_download(request, pk: int):
     att = get_visible_or_404(request.user, Attachment, pk=pk)
-    resp = FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name, content_type=att.content_type)
-    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    resp["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return uploads.serve(att.file, name=att.name)
 
 
 # ------------------------------------------------------------------------------ compliance
@@ -432,11 +430,11 @@ def _coalition_lines(root, year) -> list[dict]:
 
 @login_required
 def compliance_xlsx(request):
-    from openpyxl import Workbook
     from openpyxl.styles import PatternFill
 
+
     root, year, m = _matrix(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "执行情况明细"
     ws.append(["组织编码", "组织名称", "规定", "期间", "截止日期", "状态"])
@@ -447,9 +445,7 @@ def compliance_xlsx(request):
     s.append(["组织编码", "组织名称", "按时完成", "逾期完成", "未开展", "执行率"])
     for code, r in sorted(m.by_unit.items()):
         s.append([code, m.units[code], r.on_time, r.late, r.missed, r.rate])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="compliance-{root.code}-{year}.xlsx"'
     return resp
 
@@ -551,7 +547,6 @@ def records_xlsx(request):
     """记录台账 (.xlsx) — every occurrence of a unit's subtree in a period with its record:
     what, when, where, who came, who submitted and checked it."""
     from django.db.models import Count, Q
-    from openpyxl import Workbook
     from openpyxl.styles import Font
 
     code = _unit_code(request)
@@ -568,7 +563,7 @@ def records_xlsx(request):
             .annotate(present=Count("record__attendance", filter=Q(record__attendance__presence="present")),
                       absent=Count("record__attendance", filter=Q(record__attendance__presence="absent")))
             .order_by("unit__path", "due_date", "obligation_key"))
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "记录台账"
     ws.append([f"{root.name} 记录台账 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"])
@@ -582,9 +577,7 @@ def records_xlsx(request):
                    rec.submitted_by.get_username() if rec and rec.submitted_by else "",
                    rec.checked_by.get_username() if rec and rec.checked_by else "",
                    timezone.localtime(rec.checked_at).strftime("%Y-%m-%d %H:%M") if rec and rec.checked_at else ""])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="records-{root.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
     return resp
 

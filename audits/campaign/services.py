@@ -51,6 +51,7 @@ from qms.notify import holders, notify
 from qms.permissions import act
 from qms.rules import rule_value
 from qms.services import read_upload
+from qms.uploads import check as check_upload
 
 LEADERS = ("secretary", "deputy_secretary")
 CHECKLIST = Path(__file__).resolve().parent / "rules" / "checklist.toml"
@@ -229,7 +230,7 @@ def checklist_set(campaign: Campaign, *, actor, items) -> list[CampaignItem]:
 
 def _store(entry: CampaignUnit, upload, actor) -> SelfEvidence:
     name, ext, data, digest = read_upload(upload)
-    ev = SelfEvidence(entry=entry, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
+    ev = SelfEvidence(entry=entry, name=name, content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
                       size=len(data), sha256=digest, uploaded_by=actor)
     ev.file.save(f"{digest}{ext}", ContentFile(data), save=False)
     ev.save()
@@ -256,6 +257,7 @@ def self_assess_submit(entry: CampaignUnit, *, actor, report: str, scores: dict,
         raise ValidationError("检查活动已进入抽查阶段,不能再提交自查报告")
     if not (report or "").strip():
         raise ValidationError("请填写自查报告(自查情况、存在问题和整改措施)")
+    uploads = [check_upload(u) for u in uploads]  # every file checked before anything is stored
     notes = notes or {}
     items = list(c.items.order_by("order", "id"))
     missing = [str(i.order) for i in items if str(scores.get(i.pk, "") if scores.get(i.pk) is not None else "").strip() == ""]

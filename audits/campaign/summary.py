@@ -4,8 +4,6 @@ self-score and inspected score of the inspected units with their difference, and
 As a page, JSON/CSV (``manage.py campaign_summary``), Excel and PDF."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -13,6 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from audits.campaign.models import Campaign, CampaignUnit, UnitState
+from qms import exports
 from qms.models import UnitKind
 
 
@@ -181,12 +180,7 @@ def group_lines(s: Summary) -> list[list]:
 
 def as_csv(s: Summary) -> str:
     """The roll-up lines (by kind, by 党总支, total), one header row."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(GROUP_HEAD)
-    for line in group_lines(s):
-        w.writerow(["" if v is None else v for v in line])
-    return buf.getvalue()
+    return exports.csv_text([GROUP_HEAD, *(["" if v is None else v for v in line] for line in group_lines(s))])
 
 
 UNIT_HEAD = ["组织编码", "单位", "类别", "所属党总支", "状态", "自查提交日期", "抽中", "抽样层", "检查小组", "自评总分", "检查总分",
@@ -194,10 +188,9 @@ UNIT_HEAD = ["组织编码", "单位", "类别", "所属党总支", "状态", "�
 
 
 def xlsx(s: Summary) -> bytes:
-    from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "汇总"
     ws.append([f"{s.campaign.title} 检查情况汇总(满分 {s.max_total:g} 分)"])
@@ -215,9 +208,7 @@ def xlsx(s: Summary) -> bytes:
     for sheet, widths in ((ws, (10, 26, 8, 8, 8, 6, 8, 10, 10, 8, 8, 10, 10)), (units, (14, 22, 12, 18, 12, 12, 6, 28, 12, 10, 10, 8, 8, 10, 10))):
         for n, width in enumerate(widths):
             sheet.column_dimensions[chr(ord("A") + n)].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return exports.xlsx_bytes(wb)
 
 
 def pdf(s: Summary) -> bytes:

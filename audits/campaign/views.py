@@ -19,6 +19,7 @@ from audits.campaign import services as svc
 from audits.campaign import summary as roll
 from audits.campaign.models import Campaign, CampaignState, CampaignUnit, Plan, Team, UnitState
 from audits.capa.models import Grade
+from qms import uploads
 from qms.models import Unit, UnitKind
 from qms.pages import show_refusal
 from qms.permissions import allowed
@@ -217,7 +218,7 @@ def entry_action(request, pk: int, entry: int, name: str):
         if name == "submit":
             scores, notes = _scores(p, "s_")
             svc.self_assess_submit(e, actor=u, report=p.get("report", ""), scores=scores, notes=notes,
-                                   uploads=request.FILES.getlist("files"))
+                                   uploads=uploads.take_all(request, "files", kinds="evidence"))
             done = "已提交自查报告"
         elif name == "inspect":
             scores, notes = _scores(p, "i_")

@@ -147,7 +147,11 @@ def nc_plan(nc, *, actor, correction: str, corrective_action: str, owner: Member
 @act("nc.implement", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
 def nc_implement(nc, *, actor, evidence: str, done_on: dt.date, uploads=()) -> Nonconformity:
-    """实施 — the evidence in words, optionally with files (scanned records, photos); all or nothing."""
+    """实施 — the evidence in words, optionally with files (scanned records, photos); all or nothing:
+    every file is checked before anything is stored."""
+    from qms import uploads as upload_check
+
+    uploads = [upload_check.check(u) for u in uploads]
     n = _move(nc, "implement", actor=actor, implementation_evidence=(evidence or "").strip(), implemented_by=actor, implemented_on=done_on)
     for upload in uploads:
         nc_attach(n, actor=actor, upload=upload)
@@ -168,7 +172,7 @@ def nc_attach(nc, *, actor, upload):
     if nc.state not in ("planned", "implemented"):
         raise ValidationError("只有制定措施后、验证前可以上传整改证据")
     name, ext, data, digest = read_upload(upload)
-    att = NCAttachment(nonconformity=nc, name=name[:120], content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
+    att = NCAttachment(nonconformity=nc, name=name, content_type=mimetypes.types_map.get(ext, "application/octet-stream"),
                        size=len(data), sha256=digest, uploaded_by=actor)
     att.file.save(f"{digest}{ext}", ContentFile(data), save=False)
     att.save()

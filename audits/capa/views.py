@@ -3,7 +3,6 @@ corrective-action steps; raising (by hand or from a gap); the printable 《问�
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_POST
 from audits.capa import services
 from audits.capa.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
 from audits.capa.nextstep import nc_next_step
-from qms import ledger
+from qms import ledger, uploads
 from qms.models import Member, Unit
 from qms.params import choice_param, page_param, text_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -75,10 +74,10 @@ def register(request):
 
 @login_required
 def register_xlsx(request):
-    from openpyxl import Workbook
+    from qms import exports
 
     qs, _ = _filtered(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "问题清单"
     ws.append(["编号", "责任组织", "来源", "等级", "条款", "问题(客观证据)", "原因", "整改措施", "责任人", "期限", "状态", "关闭日期", "是否按期"])
@@ -91,9 +90,7 @@ def register_xlsx(request):
     s.append(["问题总数(不含观察项)", "已整改", "按期整改", "整改率", "按期整改率", "平均关闭天数"])
     s.append([st.total, st.rectified, st.on_time, st.rate, st.on_time_rate,
               st.mean_days if st.mean_days is not None else services.close_days_text(None)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(exports.xlsx_bytes(wb), content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f'attachment; filename="problems-{timezone.localdate():%Y%m%d}.xlsx"'
     return resp
 
@@ -112,13 +109,11 @@ def detail(request, pk: int):
 @login_required
 def nc_attachment(request, pk: int, att: int):
     """整改证据附件 download — only for those who may see the ticket."""
-    from django.http import FileResponse
-
     nc = get_visible_or_404(request.user, Nonconformity.objects.all(), pk=pk)
     a = nc.attachments.filter(pk=att).first()
     if a is None:
         raise PermissionDenied("附件不存在")
-    return FileResponse(a.file.open("rb"), as_attachment=True, filename=a.name, content_type=a.content_type)
+    return uploads.serve(a.file, name=a.name)
 
 
 @login_required
@@ -153,7 +148,7 @@ def action(request, pk: int, name: str):
             done = f"已制定整改措施:责任人 {owner.name},期限 {due:%Y-%m-%d}"
         elif name == "implement":
             services.nc_implement(nc, actor=u, evidence=p.get("evidence", ""), done_on=day("done_on", "完成日期"),
-                                  uploads=request.FILES.getlist("evidence_file"))
+                                  uploads=uploads.take_all(request, "evidence_file", kinds="evidence"))
             done = "已登记整改实施,等待验证"
         elif name == "verify":
             services.nc_verify(nc, actor=u, note=p.get("note", ""))

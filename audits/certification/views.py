@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from audits.capa.models import Grade
 from audits.certification import findings_import, services
 from audits.certification.models import Certificate, CertificationAudit
-from qms import roster_files, roster_pending, staged_import
+from qms import roster_files, roster_pending, staged_import, uploads
 from qms.models import Unit
 from qms.pages import show_refusal
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -102,7 +102,7 @@ def audit_action(request, pk: int, name: str):
 def findings_upload(request, pk: int):
     a = _audit(request, pk)
     if request.method == "POST":
-        file = request.FILES.get("file")
+        file = uploads.take(request, "file")
         if file is None:
             messages.error(request, "请选择要上传的 Excel 文件")
         else:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from audits.evidence import services as packs
 from audits.evidence.models import EvidencePack, PackLink, PackState
+from qms import uploads
 from qms.models import Unit
 from qms.scoping import is_admin, restrict
 
@@ -95,9 +96,7 @@ def _file(pack: EvidencePack, kind: str) -> FileResponse:
     if pack.state != PackState.DONE or not f:
         raise Http404("证据包尚未生成")
     name = f"{pack.root.code}-{pack.start:%Y%m%d}-{pack.end:%Y%m%d}.{kind}"
-    resp = FileResponse(f.open("rb"), as_attachment=True, filename=name, content_type=PACK_FILES[kind])
-    resp["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return uploads.serve(f, name=name)
 
 
 @login_required

@@ -9,7 +9,6 @@ per kind of item for the whole subtree.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -246,10 +245,11 @@ def enter_many(root: Unit, year: int, values: dict[str, str], *, actor, note: st
 
 
 def xlsx(root: Unit, year: int) -> bytes:
-    from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    wb = Workbook()
+    from qms import exports
+
+    wb = exports.workbook()
     ws = wb.active
     ws.title = f"{year}年统计"
     ws.append([f"{root.name} {year} 年党建工作统计({form()['source']})"])
@@ -261,9 +261,7 @@ def xlsx(root: Unit, year: int) -> bytes:
             ws.append([r.id, r.section, f"{r.group} {r.label}".strip(), c.label, number, c.unit, c.how])
     for col, width in zip("ABCDEFG", (10, 16, 40, 22, 12, 6, 48), strict=True):
         ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return exports.xlsx_bytes(wb)
 
 
 def pdf(root: Unit, year: int) -> bytes:

@@ -420,7 +420,7 @@ def training_record(*, actor, unit: Unit, member: Member | None, course: str, ho
                        taken_on=taken_on, recorded_by=actor)
     if upload is not None:
         name, ext, data, digest = read_upload(upload)
-        t.certificate_name, t.certificate_sha256 = name[:120], digest
+        t.certificate_name, t.certificate_sha256 = name, digest
         t.certificate.save(f"{digest}{ext}", ContentFile(data), save=False)
     t.save()
     ledger.record("training.record", t, actor=actor)

@@ -25,6 +25,7 @@ from audits.system.models import (
     TrainingRecord,
 )
 from procedures.models import Document
+from qms import uploads
 from qms.models import Member, Unit
 from qms.pages import scope_root, show_refusal
 from qms.rules import rule_value, rules_for
@@ -162,7 +163,7 @@ def competence_page(request):
         try:
             t = system.training_record(actor=request.user, unit=root, member=_member(request, root), course=p.get("course", ""),
                                        hours=p.get("hours"), taken_on=_date(p.get("taken_on")), requirement=p.get("requirement", ""),
-                                       upload=request.FILES.get("certificate"))
+                                       upload=uploads.take(request, "certificate", kinds="evidence"))
             messages.success(request, f"已登记{t.member.name}的培训记录")
         except ValidationError as exc:
             show_refusal(request, exc)
@@ -240,9 +241,9 @@ def survey_detail(request, pk: int):
 @login_required
 def training_certificate(request, pk: int):
     """The certificate file of a training record the person may see."""
-    from django.http import FileResponse, Http404
+    from django.http import Http404
 
     t = restrict(request.user, TrainingRecord.objects.all()).filter(pk=pk).exclude(certificate="").first()
     if t is None:
         raise Http404("没有该证书")
-    return FileResponse(t.certificate.open("rb"), as_attachment=True, filename=t.certificate_name)
+    return uploads.serve(t.certificate, name=t.certificate_name)

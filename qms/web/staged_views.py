@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from qms import roster_files, roster_pending, staged_import
+from qms import roster_files, roster_pending, staged_import, uploads
 from qms.scoping import scopes_for
 
 
@@ -53,7 +53,7 @@ def pages(steps: staged_import.Steps, *, templates: tuple[str, str], urls: tuple
         """上传: the file is kept on the server and the preview shown; nothing is saved yet."""
         require_manager(request.user)
         if request.method == "POST":
-            file = request.FILES.get("file")
+            file = uploads.take(request, "file")
             if file is None:
                 messages.error(request, "请选择要上传的 Excel 文件")
             else:

@@ -2,19 +2,17 @@
 through ``restrict``, details through ``get_visible_or_404``, writes check ``can_manage``."""
 from __future__ import annotations
 
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qms import ledger, permissions, pii_log, privacy, services
+from qms import ledger, permissions, pii_log, privacy, services, uploads
 from qms.figures import member_count, member_counts
 from qms.models import (
     BRANCH_KINDS,
@@ -180,7 +178,7 @@ def decision_add(request, code: str):
     """登记上级批复 for a unit — by the managers of the organisation above (the service asks the matrix)."""
     unit = get_visible_or_404(request.user, Unit, code=code)
     kind = text_param(request, "kind", label="批复事项", max_length=40)
-    form = DecisionForm(request.POST or None, request.FILES or None, unit=unit,
+    form = DecisionForm(request.POST or None, uploads.files(request) or None, unit=unit,
                         initial={"date": timezone.localdate(), "decided_by_unit": unit.parent, "kind": kind})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -205,10 +203,7 @@ def decision_file(request, pk: int):
     d = get_visible_or_404(request.user, HigherDecision, pk=pk)
     if not d.file:
         raise Http404("该批复没有上传文件")
-    resp = FileResponse(d.file.open("rb"), as_attachment=True, filename=d.file_name or "批复文件")
-    resp["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    resp["X-Content-Type-Options"] = "nosniff"
-    return resp
+    return uploads.serve(d.file, name=d.file_name or "批复文件")
 
 
 def _parent_choices(user):
@@ -346,10 +341,10 @@ EXPORT_HEADERS = ["姓名", "性别", "身份证号", "出生日期", "民族", 
 @login_required
 def member_export(request):
     """花名册导出 (.xlsx) — the same scope and filters as the list."""
-    from openpyxl import Workbook
+    from qms import exports
 
     qs, *_ = _member_queryset(request)
-    wb = Workbook()
+    wb = exports.workbook()
     ws = wb.active
     ws.title = "党员花名册"
     ws.append(EXPORT_HEADERS)
@@ -369,10 +364,9 @@ def member_export(request):
         ])
     for col, width in zip("ABCDEFGHIJKLM", (10, 6, 22, 12, 8, 8, 14, 12, 12, 12, 14, 24, 14), strict=True):
         ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
+    data = exports.xlsx_bytes(wb)
     pii_log.record(request.user, shown_in_full, pii_log.Where.ROSTER_EXPORT, path=request.get_full_path())
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(data, content_type=exports.XLSX_MIME)
     resp["Content-Disposition"] = f"attachment; filename=\"roster-{timezone.localdate():%Y%m%d}.xlsx\""
     return resp
 

@@ -1,11 +1,11 @@
 """manage.py compliance — the compliance matrix of a subtree and year as JSON or CSV;
 ``--check-tally`` / ``--rebuild-tally`` check or rebuild the 执行计数 the rates are read from."""
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from qms import exports
 from qms.models import Unit
 from workflows.compliance import STATUS_LABELS, compliance, tally_drift, tally_rebuild
 
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         if format == "json":
             self.stdout.write(json.dumps(m.as_dict(), ensure_ascii=False, indent=2))
             return
-        w = csv.writer(self.stdout)
+        w = exports.csv_writer(self.stdout)
         w.writerow(["组织编码", "组织名称", "规定", "期间", "截止日期", "状态"])
         for c in m.cells:
             w.writerow([c["unit"], m.units[c["unit"]], m.obligations[c["obligation"]], c["period"], c["due"], STATUS_LABELS[c["status"]]])

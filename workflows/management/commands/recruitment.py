@@ -2,12 +2,12 @@
 next step, its deadline and whether it is overdue, then those whose process has ended (已转为
 正式党员, 已取消预备党员资格, 不予接收) with the day it ended (JSON or CSV); ``--remind`` sends the day's
 reminders and escalations (workflows/recruitment_reminders.py)."""
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from qms import exports
 from qms.models import Unit
 from workflows.recruitment import process
 from workflows.recruitment_views import ended_for, rows_for
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"unit": root.code, "date": today.isoformat(), "stages": stages, "ends": ends},
                                          ensure_ascii=False, indent=2))
             return
-        w = csv.writer(self.stdout)
+        w = exports.csv_writer(self.stdout)
         w.writerow(["组织编码", "组织名称", "姓名", "阶段", "本阶段天数", "下一步", "办理方", "最早办理日期", "期限", "逾期天数", "结束日期"])
         for r in rows:
             w.writerow([r["unit"], r["unit_name"], r["name"], r["stage_label"], r["days_in_stage"], r["next_step_label"] or "",
