@@ -653,3 +653,35 @@ def test_unit_a_sees_its_own_data(world, client, who):
         if r.status_code != 200 or not found(body, needles):
             blind.append(f"{url}: {r.status_code} {found(body, needles)}")
     assert blind == [], "A's own pages where the detector finds none of A's data:\n" + "\n".join(blind)
+
+
+# ------------------------------------------------------------- the leaks the matrix found
+
+
+def test_lead_and_chair_choices_name_no_sibling_officer(world, client):
+    """Found by the matrix: the audit-lead and review-chair lists named every officer of the
+    organisation, 第一党支部's secretary included, to 第二党支部. Now: the people in line with
+    the requester's scope (at, above or below it) — the committee's auditors and B's own."""
+    w = world
+    client.force_login(w["sec_b2"])
+    for url, field in (("/audits/new/", "lead"), ("/audits/reviews/", "chair")):
+        page = client.get(url).content.decode()
+        select = re.search(rf'<select name="{field}"[^>]*>(.*?)</select>', page, re.S).group(1)
+        offered = {int(v) for v in re.findall(r'value="(\d+)"', select)}
+        assert w["sec_b1"].pk not in offered, url
+        assert {w["ia"].pk, w["admin"].pk, w["sec_b2"].pk} <= offered, url
+
+
+def test_a_removal_request_is_not_decided_or_named_from_another_branch(world, client):
+    """Found by the matrix: the 党费 page looked a 除名申请 up by number alone; B's secretary
+    deciding A's request got a refusal naming A's unit. Now it is not found within scope."""
+    from workflows.models import RemovalRequest
+
+    w = world
+    req = w["removal"]
+    client.force_login(w["sec_b2"])
+    head = ledger.head()
+    for action in ("approve", "reject"):
+        r = client.post("/work/dues/?unit=B2", {"action": action, "request": req.pk, "note": "同意"}, follow=True)
+        assert r.status_code == 200 and found(r.content.decode(), a_data(w)) == []
+    assert RemovalRequest.objects.get(pk=req.pk).state == req.state and ledger.head() == head
