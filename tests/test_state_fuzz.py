@@ -15,7 +15,7 @@ branch's secretary) — with random, sometimes empty, input. After every step:
   (before = after); a refused step wrote no entry at all and changed no row;
 - at the end of every program ``ledger.verify`` (behind ``manage.py verify_ledger``) passes.
 
-CI runs a few dozen programs (well under 40 s). ``QMS_FUZZ_LONG=1`` selects the profile for the
+CI runs 10 programs of up to 20 steps (under 40 s). ``QMS_FUZZ_LONG=1`` selects the profile for the
 hour-long run by hand (docs/reliability.md T3/T19):
 
     QMS_FUZZ_LONG=1 .venv/bin/python -m pytest -q -p no:randomly tests/test_state_fuzz.py
