@@ -169,15 +169,26 @@ class ScopeMiddleware:
         return self.get_response(request)
 
 
-def people_who_may_lead(on: dt.date | None = None):
+def people_who_may_lead(on: dt.date | None = None, *, seen_by=None):
     """Logins that may lead an audit or chair a review: 体系管理员 and 内审员 by grant, and the
-    书记/委员 holding a committee position on the date — never a plain 党员 or an 外部审核员."""
+    书记/委员 holding a committee position on the date — never a plain 党员 or an 外部审核员.
+
+    ``seen_by``: only those whose grant or position is in line with one of that user's scopes —
+    at it, above it or below it; a sibling unit's officers are not named to another unit."""
     from django.contrib.auth import get_user_model
 
     day = on or _today()
     grants = (RoleGrant.objects.filter(role__in=(Role.ADMIN, Role.INTERNAL_AUDITOR), valid_from__lte=day)
-              .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day)).values("user_id"))
+              .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day)))
     officers = (Position.objects.filter(title__in=OFFICER_TITLES, start__lte=day, member__user__isnull=False)
-                .filter(Q(end__isnull=True) | Q(end__gte=day)).values("member__user_id"))
+                .filter(Q(end__isnull=True) | Q(end__gte=day)))
+    if seen_by is not None:
+        in_line = Q(pk__in=[])
+        for s in scopes_for(seen_by):
+            above = ["".join(f"{part}/" for part in s.path.strip("/").split("/")[:n]) for n in range(1, s.path.count("/"))]
+            in_line |= Q(path__startswith=s.path) | Q(path__in=above)
+        units = Unit.objects.filter(in_line).values("pk")
+        grants, officers = grants.filter(unit__in=units), officers.filter(unit__in=units)
+    grants, officers = grants.values("user_id"), officers.values("member__user_id")
     return (get_user_model().objects.filter(is_active=True).filter(Q(pk__in=grants) | Q(pk__in=officers))
             .order_by("username"))

@@ -483,7 +483,7 @@ def dues_page(request):
                 dues.removal_request(member, actor=request.user, reason=p.get("reason", ""))
                 done = f"已提出 {member.name} 的除名申请,待上级党组织审批"
             elif action in ("approve", "reject"):
-                req = RemovalRequest.objects.get(pk=p.get("request") or 0)
+                req = restrict(request.user, RemovalRequest.objects.all()).get(pk=p.get("request") or 0)
                 dues.removal_decide(req, actor=request.user, approve=action == "approve", note=p.get("note", ""))
                 done = f"已{'批准' if action == 'approve' else '不批准'} {req.member.name} 的除名申请"
             else:

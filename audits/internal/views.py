@@ -43,7 +43,7 @@ def audit_new(request):
     units = restrict(request.user, Unit.objects.exclude(kind="group")).order_by("path")
     if not units.exists() or not audit_services.may_plan(request.user, units.first()):
         raise PermissionDenied("只有体系管理员、组织负责人或内审员可以编制审核计划")
-    users = people_who_may_lead()
+    users = people_who_may_lead(seen_by=request.user)
     if request.method == "POST":
         p = request.POST
         try:

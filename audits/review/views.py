@@ -43,7 +43,7 @@ def review_list(request):
         except ValidationError as exc:
             show_refusal(request, exc)
     reviews = restrict(request.user, ManagementReview.objects.all()).select_related("root", "chair")
-    users = people_who_may_lead() if may else []
+    users = people_who_may_lead(seen_by=request.user) if may else []
     return render(request, "audits/review_list.html", {"reviews": reviews, "root": root, "may": may, "users": users,
                                                         "today": timezone.localdate()})
 
