@@ -1,7 +1,9 @@
-"""manage.py verify_ledger — recompute the ledger's hash chain and compare ledgered rows."""
+"""manage.py verify_ledger — recompute the ledger's hash chain and compare ledgered rows; then,
+unless only the chain is asked for, the electronic signatures (``verify_signatures``)."""
 from django.core.management.base import BaseCommand, CommandError
 
 from qms import ledger
+from qms.management.commands.verify_signatures import report as signature_report
 
 
 class Command(BaseCommand):
@@ -17,11 +19,15 @@ class Command(BaseCommand):
         if processes is not None and processes < 1:
             raise CommandError("--processes 须为正整数")
         result = ledger.verify(from_seq=from_seq, check_objects=not chain_only, processes=processes)
+        # 电子签名: each digest recomputed against what it signed (qms/signatures.py)
+        signed_ok = True if chain_only or from_seq > 1 else signature_report(self.stdout, self.stderr, self.style)
         if result.ok:
             self.stdout.write(self.style.SUCCESS(
                 f"留痕台账校验通过:{result.entries} 条记录,核对对象 {result.objects} 个,"
                 f"链头序号 {result.head_seq},链头哈希 {result.head_hash}"
             ))
+            if not signed_ok:
+                raise SystemExit(1)
             return
         self.stderr.write(self.style.ERROR(f"留痕台账校验失败:发现 {len(result.problems)} 个问题"))
         if result.first_bad_seq is not None:
