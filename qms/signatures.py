@@ -100,11 +100,37 @@ def _db_now() -> dt.datetime:
     return timezone.now()
 
 
-def check_password(user, password: str | None) -> None:
+_CONFIRMED_KEY = object()
+
+
+class Confirmed:
+    """A password already checked, in this process, for one user: a batch of signatures by
+    the same person (the demo's year of records) checks it once. Made only by ``confirm``;
+    a page always passes the password as typed."""
+
+    __slots__ = ("user_id",)
+
+    def __init__(self, user_id: int, key: object):
+        if key is not _CONFIRMED_KEY:
+            raise TypeError("Confirmed is made only by signatures.confirm")
+        self.user_id = user_id
+
+
+def confirm(user, password: str | None) -> Confirmed:
+    """Check ``user``'s password once (``WrongPassword`` if wrong) for several signatures."""
+    check_password(user, password)
+    return Confirmed(user.pk, _CONFIRMED_KEY)
+
+
+def check_password(user, password: str | Confirmed | None) -> None:
     """Refuse (``WrongPassword``) a missing password or one that is not ``user``'s."""
     if user is None or not getattr(user, "is_authenticated", False):
         raise WrongPassword("签名必须由具名人员操作")
-    if not password:
+    if isinstance(password, Confirmed):
+        if password.user_id != user.pk or not user.is_active:
+            raise WrongPassword()
+        return
+    if not password or not isinstance(password, str):
         raise WrongPassword(MISSING_PASSWORD)
     if not user.is_active or not user.check_password(password):
         raise WrongPassword()
@@ -121,7 +147,7 @@ class Pending:
     meaning: SignatureMeaning
 
 
-def prepare(user, password: str | None, meaning: str) -> Pending:
+def prepare(user, password: str | Confirmed | None, meaning: str) -> Pending:
     """Check the password and take the signature's time from the database clock."""
     meaning = SignatureMeaning(meaning)
     check_password(user, password)
@@ -142,7 +168,7 @@ def attach(pending: Pending, obj: models.Model) -> ElectronicSignature:
     return sig
 
 
-def sign(obj: models.Model, user, password: str | None, meaning: str) -> ElectronicSignature:
+def sign(obj: models.Model, user, password: str | Confirmed | None, meaning: str) -> ElectronicSignature:
     """Sign ``obj`` as ``user`` with ``meaning`` (a ``SignatureMeaning``): the password is
     checked (``WrongPassword`` refuses the whole act), then the signature with the digest of
     what ``obj`` holds now is written and ledgered, in the act's transaction."""

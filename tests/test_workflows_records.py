@@ -69,7 +69,7 @@ def test_the_whole_pdca_cycle(org):
     assert occ.state == State.HELD and not occ.late
     makeups = occ.record.followups.filter(kind=FollowUpKind.MAKEUP)
     assert sorted(f.owner.name for f in makeups) == ["党员4", "党员5"]
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     occ.refresh_from_db()
     assert occ.state == State.CHECKED and occ.record.frozen
     with pytest.raises(ValidationError, match="还有 3 项"):
@@ -87,7 +87,7 @@ def test_missing_elements_are_named(org):
     services.occurrence_plan(occ, actor=org["sec"], planned_date=max(occ.period_start, TODAY - dt.timedelta(days=1)), place="会议室", topic="主题")
     services.record_submit(occ, actor=org["sec"], held_on=max(occ.period_start, TODAY - dt.timedelta(days=1)))
     with pytest.raises(ValidationError) as exc:
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
     msg = exc.value.messages[0]
     assert "记录要素不全" in msg and "出席、缺席、列席人员" in msg and "发言内容" in msg and "表决情况" in msg and "决议分工落实情况" in msg
     missing = msg.split("缺少:")[1].split("、")
@@ -126,7 +126,7 @@ def test_quorum_not_reached_keeps_resolutions_from_counting(org):
     day = _full_record(org, occ, present=3)  # 3 of 6 full members: not more than half
     services.record_submit(occ, actor=org["sec"], held_on=day)
     with pytest.raises(ValidationError, match="未超过应到会 6 人的半数"):
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
 
 
 def test_checker_rules(org):
@@ -134,13 +134,13 @@ def test_checker_rules(org):
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
     with pytest.raises(NotPermitted, match="检查人应为上级组织的组织委员"):
-        services.record_check(occ, actor=factories.user("nobody"))
+        services.record_check(occ, actor=factories.user("nobody"), password="pass-12345")
     admin = factories.user("adm")
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
     core.position_assign(actor=None, member=org["m"][0], unit=org["c"], title="organization", start=D(2024, 1, 1))
     with pytest.raises(NotPermitted, match="提交人不能检查"):
-        services.record_check(occ, actor=org["sec"])
-    services.record_check(occ, actor=admin)
+        services.record_check(occ, actor=org["sec"], password="pass-12345")
+    services.record_check(occ, actor=admin, password="pass-12345")
 
 
 def test_dates_late_and_out_of_period(org):
@@ -158,7 +158,7 @@ def test_frozen_record_changes_only_by_amendment_with_reason(org):
     occ = _occ(org)
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     with pytest.raises(ValidationError, match="冻结"):
         services.record_save(occ, actor=org["sec"], elements={"speeches": "改写"})
     with pytest.raises(ValidationError, match="原因"):

@@ -140,11 +140,11 @@ def test_checklist_findings_report(org, tmp_path):
     obs = svc.finding_raise(items[1], actor=org["auditor"], grade="minor")
     assert nc.source == "internal_audit" and nc.audit == audit and obs.grade == "observation"
     with pytest.raises(ValidationError, match="未填写结论"):
-        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合", **_meeting(org))
+        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合", **_meeting(org), password="pass-12345")
     for i in items[2:]:
         svc.item_record(i, actor=org["auditor"], result="conform", note="")
     audit = svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行,发现一般不符合1项、观察项1项",
-                             **_meeting(org, notes="通报审核发现,受审核方确认"))
+                             **_meeting(org, notes="通报审核发现,受审核方确认"), password="pass-12345")
     assert audit.state == "reported" and audit.meetings.get(kind="closing").notes.startswith("通报") and Nonconformity.objects.filter(audit=audit).count() == 2
     problems = ledger.verify().problems  # the fixture set occurrence states directly: only those show
     assert problems and all("workflows.occurrence" in p.message for p in problems)
@@ -254,7 +254,7 @@ def test_checklist_items_can_be_added_removed_reordered_and_reused_as_a_template
         svc.item_remove(item, actor=org["auditor"], reason="x")
     for i in audit.items.filter(result=""):
         svc.item_record(i, actor=org["auditor"], result="na", note="")
-    svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org))
+    svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org), password="pass-12345")
     with pytest.raises(ValidationError, match="不能再修改"):
         svc.item_add(audit, actor=org["auditor"], unit=None, clause="1", text="x")
 
