@@ -21,7 +21,7 @@ reason, ledgered; it stays on view as 已失效 and is no longer verified.
 
 Used by: procedures (审核, 批准 a document version), workflows (检查 a record), audits
 (验证 and 确认关闭 a corrective action, 确认 an internal audit report, 批准 a management
-review). Design notes: docs/architecture.md (电子签名).
+review). ``manage.py verify_signatures`` (and ``verify_ledger``) report any that no longer hold.
 """
 from __future__ import annotations
 

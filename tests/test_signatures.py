@@ -220,3 +220,80 @@ def test_confirmed_password_signs_a_batch_only_for_its_own_user(org):
         signatures.Confirmed(org["reviewer"].pk, object())
     with pytest.raises(signatures.WrongPassword):
         signatures.confirm(org["reviewer"], "wrong")
+
+
+# ---------------------------------------------------------------- T9 figures: tamper corpus, one-factor attempts
+
+#: raw SQL changes made after signing, each on its own (rolled back before the next); every one
+#: must make verify_signatures name the object (reliability.md T9)
+VERSION_EDITS = [(col, "改过") for col in ("why", "what", "who", "when", "where", "how", "body", "change_reason", "label")]
+TICKET_EDITS = [(col, "改过") for col in ("clause", "requirement", "evidence", "root_cause", "correction",
+                                          "corrective_action", "implementation_evidence", "verification_note")] + [
+    ("why", '["改过"]'), ("due_date", "2001-01-01"), ("implemented_on", "2001-01-01"), ("raised_on", "2001-01-01")]
+
+
+def _detected(sql: str, params: list) -> bool:
+    sid = transaction.savepoint()
+    try:
+        with connection.cursor() as c:
+            c.execute(sql, params)
+        return bool(signatures.verify()[1])
+    finally:
+        transaction.savepoint_rollback(sid)
+
+
+def test_t9_every_alteration_after_signing_and_every_moved_signature_is_detected(org, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    v = _document(org)
+    docs.version_review(v, actor=org["reviewer"], password=PW)
+    v = docs.version_approve(DocumentVersion.objects.get(pk=v.pk), actor=org["approver"], effective_on=TODAY, password=PW)
+    nc = _ticket(org)
+    capa.nc_verify(nc, actor=org["reviewer"], note="已核实", password=PW)
+    nc = capa.nc_close(Nonconformity.objects.get(pk=nc.pk), actor=org["reviewer"], password=PW)
+    other = _ticket(org)  # an unsigned ticket to move signatures to
+    assert signatures.verify() == (4, [])  # 0 false positives on the clean signatures
+    tried = held = 0
+    cases = [(f"UPDATE procedures_documentversion SET {col} = %s WHERE id = %s", [val, v.pk]) for col, val in VERSION_EDITS]
+    cases += [("UPDATE procedures_document SET code = %s WHERE id = %s", ["DJ-X", v.document_id]),
+              ("UPDATE procedures_document SET title = %s WHERE id = %s", ["改过", v.document_id])]
+    cases += [(f"UPDATE audits_nonconformity SET {col} = %s WHERE id = %s", [val, nc.pk]) for col, val in TICKET_EDITS]
+    cases += [("UPDATE audits_ncattachment SET sha256 = %s WHERE nonconformity_id = %s", ["f" * 64, nc.pk]),
+              ("UPDATE audits_ncattachment SET name = %s WHERE nonconformity_id = %s", ["换了.pdf", nc.pk]),
+              ("UPDATE audits_ncattachment SET nonconformity_id = %s WHERE nonconformity_id = %s", [other.pk, nc.pk])]
+    cases += [("UPDATE qms_electronicsignature SET object_id = %s WHERE id = %s", [other.pk, s.pk]) for s in signatures.of(nc)]
+    cases += [("UPDATE qms_electronicsignature SET object_id = %s, content_type_id = %s WHERE id = %s",
+               [other.pk, signatures.of(nc)[0].content_type_id, s.pk]) for s in signatures.of(v)]
+    cases += [("UPDATE qms_electronicsignature SET digest = %s WHERE id = %s", ["0" * 64, s.pk]) for s in signatures.of(v)]
+    with transaction.atomic():
+        for sql, params in cases:
+            tried += 1
+            held += _detected(sql, params)
+    assert (tried, held) == (len(cases), len(cases)), f"tried {tried}, detected {held}"
+    print(f"T9 alterations: tried {tried}, detected {held}")
+    # one factor only (the session, no password re-entered) or a wrong one: 0 signatures accepted
+    attempts = accepted = 0
+    for password in (None, "", " ", "pass-1234", PW.upper(), PW + " "):
+        for act in (lambda p: capa.nc_verify(other, actor=org["reviewer"], note="x", password=p),
+                    lambda p: docs.version_review(_document_again(org), actor=org["reviewer"], password=p)):
+            attempts += 1
+            try:
+                act(password)
+                accepted += 1
+            except signatures.WrongPassword:
+                pass
+    assert accepted == 0 and attempts == 12
+    print(f"T9 one-factor or wrong-password signings: tried {attempts}, accepted {accepted}")
+
+
+def _document_again(org) -> DocumentVersion:
+    """The submitted version of the test document (made once)."""
+    existing = DocumentVersion.objects.filter(document__code="DJ-T-03").first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        doc = Document.objects.create(code="DJ-T-03", title="第三制度", kind=DocumentKind.PROCEDURE, owner=org["c"])
+        ledger.record("document.create", doc, actor=org["drafter"])
+    v = docs.version_create(doc, actor=org["drafter"], label="1.0", change_reason="")
+    docs.version_update(v, actor=org["drafter"], body="第一条")
+    docs.version_submit(v, actor=org["drafter"])
+    return DocumentVersion.objects.get(pk=v.pk)

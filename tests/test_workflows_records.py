@@ -8,10 +8,11 @@ import os
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from procedures.library_loader import load_library
-from qms import ledger
+from qms import ledger, signatures
 from qms import services as core
 from qms.models import Role, UnitKind
 from qms.permissions import NotPermitted
@@ -158,7 +159,19 @@ def test_frozen_record_changes_only_by_amendment_with_reason(org):
     occ = _occ(org)
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
+    with pytest.raises(ValidationError, match="登录密码不正确"):  # 电子签名: the checker's own password
+        services.record_check(occ, actor=org["checker"], password="wrong")
+    assert Occurrence.objects.get(pk=occ.pk).state == State.HELD and not signatures.of(occ.record)
     services.record_check(occ, actor=org["checker"], password="pass-12345")
+    rec = Occurrence.objects.get(pk=occ.pk).record
+    (sig,) = signatures.of(rec)
+    assert sig.meaning == "check" and sig.signer_name == "上级组织委员" and rec.checked_at == sig.signed_at
+    with connection.cursor() as c:  # a raw change of an attendance line breaks the check's digest
+        c.execute("UPDATE workflows_attendance SET presence = 'present' WHERE record_id = %s AND presence = 'absent'", [rec.pk])
+    assert [p.object_id for p in signatures.verify()[1]] == [rec.pk]
+    with connection.cursor() as c:
+        c.execute("UPDATE workflows_attendance SET presence = 'absent' WHERE record_id = %s AND reason = '出差'", [rec.pk])
+    assert signatures.verify()[1] == []
     with pytest.raises(ValidationError, match="冻结"):
         services.record_save(occ, actor=org["sec"], elements={"speeches": "改写"})
     with pytest.raises(ValidationError, match="原因"):
@@ -166,6 +179,8 @@ def test_frozen_record_changes_only_by_amendment_with_reason(org):
     services.record_amend(occ, actor=org["sec"], reason="补充遗漏的发言", elements={"speeches": "书记传达;党员发言;补充"})
     hist = [e for e in ledger.history(occ.record) if e.action == "record.amend"]
     assert hist[0].before["elements"]["speeches"] == "书记传达;党员发言" and hist[0].reason == "补充遗漏的发言"
+    sig.refresh_from_db()  # what was checked is no longer what the record says: the check's signature is void
+    assert sig.voided_at is not None and sig.void_reason == "记录更正:补充遗漏的发言" and signatures.verify() == (0, [])
 
 
 def test_stale_submit_is_refused(org):

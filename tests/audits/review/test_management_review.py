@@ -94,9 +94,18 @@ def test_management_review_inputs_match_the_data(org):  # noqa: F811  (the fixtu
     v = docs.version_approve(v, actor=org["admin"], effective_on=TODAY, password="pass-12345")  # takes effect at once
     assert doc.effective_version() == v
     capa.nc_verify(t, actor=org["admin"], note="新版本已生效", password="pass-12345")
+    with pytest.raises(ValidationError, match="登录密码"):  # 电子签名: no password, no approval
+        review.review_close(r, actor=org["admin"])
     r = review.review_close(r, actor=org["admin"], password="pass-12345")
     assert r.state == "closed" and Nonconformity.objects.get(pk=t.pk).state == NCState.VERIFIED
     assert set(LedgerEntry.objects.filter(action__startswith="review.").values_list("action", flat=True)) == {
         "review.plan", "review.gather", "review.hold", "review.decision", "review.close"}
+    # 电子签名: closing approves the review, signed over its minutes, conclusion and decisions
+    from qms import signatures
+
+    (sig,) = signatures.of(r)
+    assert sig.meaning == "approve" and sig.digest == signatures.digest_of(r) and signatures.verify()[1] == []
+    ManagementReview.objects.filter(pk=r.pk).update(conclusion="改过的结论")  # outside the product
+    assert [p.object_id for p in signatures.verify()[1]] == [r.pk]
 
 
