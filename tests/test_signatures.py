@@ -253,10 +253,10 @@ def test_t9_every_alteration_after_signing_and_every_moved_signature_is_detected
     other = _ticket(org)  # an unsigned ticket to move signatures to
     assert signatures.verify() == (4, [])  # 0 false positives on the clean signatures
     tried = held = 0
-    cases = [(f"UPDATE procedures_documentversion SET {col} = %s WHERE id = %s", [val, v.pk]) for col, val in VERSION_EDITS]
+    cases = [(f'UPDATE procedures_documentversion SET "{col}" = %s WHERE id = %s', [val, v.pk]) for col, val in VERSION_EDITS]
     cases += [("UPDATE procedures_document SET code = %s WHERE id = %s", ["DJ-X", v.document_id]),
               ("UPDATE procedures_document SET title = %s WHERE id = %s", ["改过", v.document_id])]
-    cases += [(f"UPDATE audits_nonconformity SET {col} = %s WHERE id = %s", [val, nc.pk]) for col, val in TICKET_EDITS]
+    cases += [(f'UPDATE audits_nonconformity SET "{col}" = %s WHERE id = %s', [val, nc.pk]) for col, val in TICKET_EDITS]
     cases += [("UPDATE audits_ncattachment SET sha256 = %s WHERE nonconformity_id = %s", ["f" * 64, nc.pk]),
               ("UPDATE audits_ncattachment SET name = %s WHERE nonconformity_id = %s", ["换了.pdf", nc.pk]),
               ("UPDATE audits_ncattachment SET nonconformity_id = %s WHERE nonconformity_id = %s", [other.pk, nc.pk])]
