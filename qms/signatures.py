@@ -42,8 +42,7 @@ from qms import ledger
 from qms.models import ElectronicSignature, SignatureMeaning
 from qms.people import person
 
-#: The label of the password field on every signing page.
-PASSWORD_LABEL = "请再次输入登录密码以签名"
+#: What a signing act says without a password (also the label of the field: qms/_sign_password.html).
 MISSING_PASSWORD = "请再次输入登录密码以签名"
 WRONG_PASSWORD = "登录密码不正确,未签名,本次操作未保存"
 
