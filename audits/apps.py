@@ -30,6 +30,13 @@ class AuditsConfig(AppConfig):
                         models.ProgrammeEntry, models.ChecklistTemplate, models.AuditMeeting, models.ManagementReview,
                         models.ReviewDecision, models.Objective, models.ScoringScheme, models.ScoringItem, models.Score,
                         models.EvidencePack, models.PackLink, models.AnnualReport, models.NCAttachment)
+        from audits.capa.services import signed_ticket
+        from audits.internal.services import signed_report
+        from audits.review.services import signed_review
+        from qms import signatures
+        for model, content in ((models.Nonconformity, signed_ticket), (models.Audit, signed_report),
+                               (models.ManagementReview, signed_review)):
+            signatures.register(model, content)  # what 验证/确认/批准 sign (电子签名)
         ledger.register(models.AssessmentResult, models.Appeal, models.Appraisal)  # 考核等次与结果运用
         from audits.performance.models import Target, TargetReport, TargetTask
 

@@ -20,6 +20,9 @@ class ProceduresConfig(AppConfig):
         from qms import ledger
 
         ledger.register(models.Document, models.DocumentVersion, models.RecordForm, models.FormField, models.Obligation)
+        from procedures.services import signed_content
+        from qms import signatures
+        signatures.register(models.DocumentVersion, signed_content)  # what 审核/批准 signs (电子签名)
 
         from procedures.panels import approval_tasks_panel, overdue_review_panel
         from qms.site import register_home_panel

@@ -7,9 +7,11 @@ Separation of duties (ISO 9001 §7.5.2 c, review and approval): nobody reviews a
 drafted, and nobody approves a version they drafted or reviewed. These checks run on the
 *locked* row, so a caller holding an out-of-date copy cannot slip past them.
 
-Each signing act is recorded on the version itself — who (user and name as at signing),
-when, and its meaning (签署含义: 审核 / 批准) — and in the ledger entry of the same
-transaction.
+Each signing act (审核, 批准) is an electronic signature (``qms.signatures``): the signer
+re-enters their password, and the signature keeps the digest of what the version says
+(``signed_content``: its code, label, text and obligations). The version's own signer fields
+(who, name, time) are copied from that signature in the same transaction, so both say the
+same; sending a version back voids its 审核 signature.
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ from procedures.models import (
     add_months,
     frequency_problems,
 )
-from qms import ledger
-from qms.models import Unit, UnitKind
+from qms import ledger, signatures
+from qms.models import SignatureMeaning, Unit, UnitKind
 from qms.permissions import act, is_user
 
 CONFLICT = "该版本已被他人处理(状态已改变),请刷新页面后重试"
@@ -174,17 +176,20 @@ def version_submit(version: DocumentVersion, *, actor) -> DocumentVersion:
 @act("version.review", unit=lambda version, **_: version.document.owner,
      duties=lambda version, actor, **_: {"author"} if is_user(actor, version.drafted_by_id) else ())
 @transaction.atomic
-def version_review(version: DocumentVersion, *, actor, comment: str = "") -> DocumentVersion:
-    """审核 — by a named person other than the drafter; signed with the meaning “审核”."""
+def version_review(version: DocumentVersion, *, actor, comment: str = "", password: str | None = None) -> DocumentVersion:
+    """审核 — by a named person other than the drafter; signed electronically (password
+    re-entered) with the meaning “审核”."""
     if actor is None:
         raise ValidationError("审核必须由具名人员操作")
+    pending = signatures.prepare(actor, password, SignatureMeaning.REVIEW)
 
     def not_the_drafter(v: DocumentVersion) -> None:
         if v.drafted_by_id is not None and actor.pk == v.drafted_by_id:
             raise ValidationError("起草人不能审核自己起草的版本(职责分离)")
 
     v = _move(version, "review", actor=actor, reason=comment, check=not_the_drafter,
-              **_sign(actor, "审核", role="review"))
+              **_sign(pending, "审核", role="review"))
+    signatures.attach(pending, v)
     flows.complete(v, flows.DocumentApprovalFlow.review, actor)
     return v
 
@@ -197,45 +202,64 @@ def version_send_back(version: DocumentVersion, *, actor, reason: str) -> Docume
         raise ValidationError({"reason": "退回必须说明原因"})
     v = _move(version, "send_back", actor=actor, reason=reason, reviewed_by=None, reviewed_at=None,
               reviewer_name="", review_meaning="")
+    signatures.void(v, [SignatureMeaning.REVIEW], actor=actor, reason=f"退回修改:{reason.strip()}")
     flows.cancel(v)
     return v
 
 
 def signer_name(user) -> str:
-    """The name shown on a signature: full name if known, else the login name."""
-    full = (user.get_full_name() or "").strip() if hasattr(user, "get_full_name") else ""
-    return full or user.get_username()
+    """The name shown on a signature (the person's name, never a login)."""
+    return signatures.signer_name(user)
 
 
-def _sign(actor, meaning: str, *, role: str = "approve") -> dict[str, Any]:
-    """The signature kept on the version: who (user and name as at signing), when, and what
-    it means (审核 / 批准 …)."""
-    now = timezone.now()
-    if role == "review":
-        return {"reviewed_by": actor, "reviewed_at": now, "reviewer_name": signer_name(actor), "review_meaning": meaning}
-    return {"approved_by": actor, "approved_at": now, "approver_name": signer_name(actor), "approval_meaning": meaning}
+def _sign(pending: signatures.Pending, meaning: str, *, role: str = "approve") -> dict[str, Any]:
+    """The version's copy of its signature: who (user and name as at signing), when (the
+    signature's own time), and what it means (审核 / 批准发布 …)."""
+    fields = ("reviewed_by", "reviewed_at", "reviewer_name", "review_meaning") if role == "review" else (
+        "approved_by", "approved_at", "approver_name", "approval_meaning")
+    return dict(zip(fields, (pending.signer, pending.signed_at, pending.signer_name, meaning), strict=True))
+
+
+#: an obligation's fields a signature covers, named (a column added later does not change old digests)
+SIGNED_OBLIGATION_FIELDS = ("key", "title", "form_id", "applies_to", "requires_committee", "min_full_members", "count", "per",
+                            "every_months", "before", "preferred_period", "event", "grace_days", "per_person", "responsible",
+                            "checker", "checker_level", "quorum", "attendees", "description", "why", "what", "who", "when",
+                            "where", "how", "source")
+
+
+def signed_content(version: DocumentVersion) -> dict[str, Any]:
+    """What a signature on a version covers (电子签名的内容): the document's code and title,
+    the version's label and change reason, its text (目的 … 正文) and its obligations."""
+    doc = version.document
+    obligations = list(Obligation.objects.filter(version_id=version.pk).order_by("pk").values_list(*SIGNED_OBLIGATION_FIELDS))
+    return {"document": doc.code, "title": doc.title, "label": version.label, "change_reason": version.change_reason,
+            **{k: getattr(version, k) for k in CONTENT_FIELDS}, "obligations": obligations}
 
 
 @act("version.approve", unit=lambda version, **_: version.document.owner,
      duties=lambda version, actor, **_: ({"author"} if is_user(actor, version.drafted_by_id) else set())
      | ({"reviewer"} if is_user(actor, version.reviewed_by_id) else set()))
 @transaction.atomic
-def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, meaning: str = "批准发布") -> DocumentVersion:
+def version_approve(version: DocumentVersion, *, actor, effective_on: dt.date, meaning: str = "批准发布",
+                    password: str | None = None) -> DocumentVersion:
     """批准 — by someone who neither drafted nor reviewed it; sets the effective date and is
-    signed with its meaning (default “批准发布”)."""
+    signed electronically (password re-entered) with the meaning “批准” (the version keeps the
+    wording, default “批准发布”)."""
     if actor is None:
         raise ValidationError("批准必须由具名人员操作")
     if not (meaning or "").strip():
         raise ValidationError({"meaning": "请填写签署含义"})
     if effective_on < timezone.localdate():
         raise ValidationError({"effective_on": "生效日期不能早于今天"})
+    pending = signatures.prepare(actor, password, SignatureMeaning.APPROVE)
 
     def neither_drafter_nor_reviewer(v: DocumentVersion) -> None:
         if actor.pk in (v.drafted_by_id, v.reviewed_by_id):
             raise ValidationError("起草人或审核人不能批准同一版本(职责分离)")
 
     v = _move(version, "approve", actor=actor, effective_on=effective_on, check=neither_drafter_nor_reviewer,
-              **_sign(actor, meaning))
+              **_sign(pending, meaning))
+    signatures.attach(pending, v)
     flows.complete(v, flows.DocumentApprovalFlow.approve, actor)
     if effective_on <= timezone.localdate():
         v = _publish(v, actor=actor)

@@ -30,7 +30,7 @@ from procedures.models import (
 from procedures.nextstep import version_next_step
 from procedures.pdf import render_form_pdf
 from procedures.rules import effective_rules
-from qms import ledger
+from qms import ledger, signatures
 from qms.models import Unit
 from qms.params import choice_param, id_param
 from qms.scoping import can_manage, get_visible_or_404, restrict, scopes_for
@@ -331,7 +331,7 @@ def version_action(request, pk: int, action: str):
             services.version_submit(v, actor=u)
             done = f"已提交审核:{name}"
         elif action == "review":
-            services.version_review(v, actor=u, comment=request.POST.get("comment", ""))
+            services.version_review(v, actor=u, comment=request.POST.get("comment", ""), password=request.POST.get("password"))
             done = f"已审核并签名:{name}"
         elif action == "send_back":
             services.version_send_back(v, actor=u, reason=request.POST.get("reason", ""))
@@ -341,7 +341,7 @@ def version_action(request, pk: int, action: str):
                 day = dt.date.fromisoformat(request.POST.get("effective_on", ""))
             except ValueError:
                 raise ValidationError("请填写有效的生效日期") from None
-            services.version_approve(v, actor=u, effective_on=day)
+            services.version_approve(v, actor=u, effective_on=day, password=request.POST.get("password"))
             done = f"已批准 {name}" + ("并发布生效" if day <= timezone.localdate() else f",将于 {day:%Y-%m-%d} 生效")
         elif action == "withdraw":
             services.version_withdraw(v, actor=u, reason=request.POST.get("reason", ""))
@@ -351,6 +351,7 @@ def version_action(request, pk: int, action: str):
         step = version_next_step(DocumentVersion.objects.select_related("document__owner").get(pk=v.pk))
         messages.success(request, done + ("" if step.done else f"。下一步:{step.text}"))
     except ValidationError as exc:
+        signatures.refused(request, exc)
         _fail(request, exc)
     return redirect(f"/procedures/{v.document_id}/?version={v.pk}")
 

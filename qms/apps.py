@@ -22,6 +22,7 @@ class QmsConfig(AppConfig):
             models.Position, models.RoleGrant, models.PolicyOverride, models.RosterColumnMapping,
             models.HigherDecision, models.WorkCalendarYear,
         )
+        ledger.register(models.ElectronicSignature)  # 电子签名 (qms/signatures.py): a moved signature breaks the ledger
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
         from axes.signals import user_locked_out
 

@@ -143,6 +143,15 @@ def _category(rng: random.Random) -> str:
 STEPS: list[tuple[str, object]] = []
 
 
+def signing(user):
+    """A demo user's signature password, checked once (``qms.signatures.confirm``): the demo's
+    steps sign their checks and verifications with the passwords printed for the demo."""
+    from qms import signatures
+
+    password = next(login["password"] for login in DEMO_LOGINS if login["username"] == user.get_username())
+    return signatures.confirm(user, password)
+
+
 def register_step(name: str, fn) -> None:
     if all(n != name for n, _ in STEPS):
         STEPS.append((name, fn))

@@ -109,6 +109,8 @@ ACTIONS = {
     "certification_audit.schedule": "按证书排定外部审核(监督审核、再认证审核)",
     "certification_audit.done": "登记外部审核完成",
     "external_finding.link": "将不符合项登记为外部审核发现",
+    # 电子签名 (qms/signatures.py)
+    "signature.sign": "电子签名", "signature.void": "签名失效(所签内容被退回或更正)",
 }
 
 #: ledgered fields that are no column of the object's model (a login's state, qms/accounts.py)

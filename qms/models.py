@@ -612,3 +612,48 @@ class PersonalDataView(models.Model):
 
     def delete(self, *args, **kwargs):
         raise WriteOnceError("查看记录只允许追加,不能删除")
+class SignatureMeaning(models.TextChoices):
+    """签署含义 — what an electronic signature attests."""
+
+    REVIEW = "review", _("审核")
+    APPROVE = "approve", _("批准")
+    CHECK = "check", _("检查")
+    VERIFY = "verify", _("验证")
+    CONFIRM = "confirm", _("确认")
+
+
+class ElectronicSignature(models.Model):
+    """电子签名 — a person's signature on one object, given by re-entering their password at
+    the moment of the act (``qms.signatures.sign``), in the act's own transaction.
+
+    It keeps who signed (the user and their name as it was at signing), when (the database
+    clock), what it means (审核/批准/检查/验证/确认), the object signed (content type + id) and
+    ``digest``: the SHA-256 of that object's canonical content, bound to its identity.
+    ``manage.py verify_signatures`` recomputes every digest, so a signed thing changed
+    afterwards — even directly in the database — is named. The row itself is ledgered, so
+    a signature moved to another object breaks both its digest and the ledger.
+
+    A signature stops applying (``voided_at``, with the reason) when the product itself
+    reopens what was signed: a version sent back for revision, a checked record corrected.
+    """
+
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("签名人"), on_delete=models.PROTECT, related_name="+")
+    signer_name = models.CharField(_("签名人姓名"), max_length=150)
+    signed_at = models.DateTimeField(_("签名时间"))
+    meaning = models.CharField(_("签署含义"), max_length=10, choices=SignatureMeaning.choices)
+    content_type = models.ForeignKey("contenttypes.ContentType", verbose_name=_("签名对象类型"), on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField(_("签名对象"))
+    digest = models.CharField(_("内容摘要(SHA-256)"), max_length=64)
+    voided_at = models.DateTimeField(_("失效时间"), null=True, blank=True)
+    void_reason = models.CharField(_("失效原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("电子签名")
+        verbose_name_plural = _("电子签名")
+        ordering = ["signed_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="signature_obj_idx")]
+
+    def __str__(self) -> str:
+        from django.utils import timezone
+
+        return f"{self.signer_name} · {timezone.localtime(self.signed_at):%Y-%m-%d %H:%M} · {self.get_meaning_display()}"

@@ -102,3 +102,17 @@ def _roster_pending_dir(tmp_path_factory):
     from django.conf import settings
 
     settings.QMS_ROSTER_PENDING_DIR = tmp_path_factory.mktemp("roster-pending")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Tests create many logins and electronic signatures re-check the password at each signing:
+    hash with MD5 in tests (PBKDF2's 1,000,000 rounds cost ~0.3 s a time). Production keeps
+    Django's default; PBKDF2 hashes made before this switch still verify (second in the list)."""
+    from django.test.utils import override_settings
+
+    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher",
+                                               "django.contrib.auth.hashers.PBKDF2PasswordHasher"])
+    fast.enable()
+    yield
+    fast.disable()

@@ -127,14 +127,14 @@ def test_a_record_is_complete_only_when_everyone_expected_is_accounted_for(org, 
     occ = _held(org, _occ(org), m[:4])
     assert [x.name for x in services.unaccounted(occ.record)] == [m[4].name, m[5].name]
     with pytest.raises(ValidationError) as e:
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
     assert f"2 名应到人员未登记出席、缺席或请假:{m[4].name}、{m[5].name}" in str(e.value)
     client.force_login(org["sec"])
     page = client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
     assert "2 名应到人员未登记出席、缺席或请假" in page
     services.attendance_save(occ, actor=org["sec"], marks={m[4].pk: ("absent", "值班"), m[5].pk: ("leave", "出差")})
     assert services.unaccounted(occ.record) == []
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     occ.refresh_from_db()
     assert occ.state == "checked"
 

@@ -82,9 +82,9 @@ def test_submit_check_and_close_refused_until_every_member_is_settled(org):
     # someone joins the roll before the check: the check refuses and names them
     late = factories.member(org["b"], "新转入党员", start=MONTH)
     with pytest.raises(ValidationError, match="还有 1 人.*新转入党员"):
-        services.record_check(occ, actor=org["sec"])
+        services.record_check(occ, actor=org["sec"], password="pass-12345")
     _collect(org, {late.pk: {"amount": "30"}})
-    services.record_check(occ, actor=org["sec"])
+    services.record_check(occ, actor=org["sec"], password="pass-12345")
     later = factories.member(org["b"], "又一名党员", start=MONTH)
     with pytest.raises(ValidationError, match="还有 1 人.*又一名党员"):
         services.occurrence_close(occ, actor=org["clerk"])

@@ -111,8 +111,8 @@ def _closed_same_day(org):
     capa.nc_plan(nc, actor=org["sec"], correction="重签", corrective_action="会前打印", owner=org["m1"][1],
                  due_date=TODAY + dt.timedelta(days=7))
     capa.nc_implement(nc, actor=org["sec"], evidence="已重签", done_on=TODAY)
-    capa.nc_verify(nc, actor=org["admin"], note="属实")
-    capa.nc_close(nc, actor=org["admin"])
+    capa.nc_verify(nc, actor=org["admin"], note="属实", password="pass-12345")
+    capa.nc_close(nc, actor=org["admin"], password="pass-12345")
     return nc
 
 

@@ -44,8 +44,8 @@ def test_effectiveness_buttons_appear_only_when_the_review_is_due(org, client, m
     from tests.test_permissions import _implemented
 
     nc = _implemented(org)
-    capa.nc_verify(nc, actor=org["sec_c"], note="已核实")
-    capa.nc_close(nc, actor=org["sec_c"])
+    capa.nc_verify(nc, actor=org["sec_c"], note="已核实", password="pass-12345")
+    capa.nc_close(nc, actor=org["sec_c"], password="pass-12345")
     nc.refresh_from_db()
     client.force_login(org["sec_c"])
     page = client.get(f"/audits/problems/{nc.pk}/").content.decode()

@@ -145,8 +145,8 @@ def test_an_organisations_own_procedure_sets_the_deadline(org):
     doc_services.obligation_update(v.obligations.get(key="talk_hardship"), actor=people["d"], reason="本委制度",
                                    grace_days=7, source="本委谈心谈话办法第5条")
     doc_services.version_submit(v, actor=people["d"])
-    doc_services.version_review(v, actor=people["r"])
-    doc_services.version_approve(v, actor=people["a"], effective_on=timezone.localdate())
+    doc_services.version_review(v, actor=people["r"], password="pass-12345")
+    doc_services.version_approve(v, actor=people["a"], effective_on=timezone.localdate(), password="pass-12345")
     ev = core.member_event_record(org["m1"], actor=org["sec_b1"], kind="hardship", date=DAY)
     assert Occurrence.objects.get(event=ev).due_date == DAY + dt.timedelta(days=7)
 

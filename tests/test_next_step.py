@@ -100,7 +100,7 @@ def test_occurrence_page_names_who_acts_next_in_every_state(client, org):
     assert _line(body).startswith("待 二支1(党委组织委员)检查记录")
 
     client.force_login(org["users"]["checker"])
-    _, msgs = act("check")
+    _, msgs = act("check", {"password": "pass-12345"})
     assert msgs == ["已检查,记录已冻结"]
     client.force_login(org["users"]["sec1"])
     line = _line(page())
@@ -165,9 +165,9 @@ def test_ticket_page_names_who_acts_next_in_every_state(client, org):
     assert msgs[0].startswith("已登记整改实施,等待验证。下一步:待 王管理(提出人)验证整改")
     client.force_login(u["adm"])
     assert _line(page()).startswith("待 王管理(提出人)验证整改")
-    _, msgs = act("verify", {"note": "属实"})
+    _, msgs = act("verify", {"note": "属实", "password": "pass-12345"})
     assert msgs[0].startswith("已验证整改,可以关闭。下一步:待 王管理(提出人)关闭不符合项")
-    _, msgs = act("close")
+    _, msgs = act("close", {"password": "pass-12345"})
     nc.refresh_from_db()
     assert msgs[0].startswith(f"已关闭不符合项,{nc.effectiveness_due:%Y-%m-%d} 起评价整改有效性")
     assert _line(page()) == f"待 王管理(提出人)自 {nc.effectiveness_due:%Y-%m-%d} 起评价整改有效性"
@@ -228,10 +228,10 @@ def test_document_page_names_drafter_reviewer_and_approver_in_turn(client, org):
     assert msgs[0].startswith(f"已提交审核:{v.document.code} 测试-2026。下一步:待 二支2(党委书记)审核")
     assert _line(page()) == "待 二支2(党委书记)审核(起草人不能审核)"
     client.force_login(u["rev"])
-    _, msgs = act("review")
+    _, msgs = act("review", {"password": "pass-12345"})
     assert msgs[0].startswith(f"已审核并签名:{v.document.code} 测试-2026。下一步:待 二支2(党委书记)批准")
     client.force_login(u["apr"])
-    _, msgs = act("approve", {"effective_on": TODAY.isoformat()})
+    _, msgs = act("approve", {"effective_on": TODAY.isoformat(), "password": "pass-12345"})
     v.refresh_from_db()
     assert v.status == VersionStatus.EFFECTIVE
     assert msgs[0].startswith(f"已批准 {v.document.code} 测试-2026并发布生效。下一步:待 二支2(党委书记)定期评审")

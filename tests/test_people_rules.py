@@ -58,7 +58,7 @@ def give_lecture(org, occ, lecturer, *, check=True):
     services.attendance_save(occ, actor=org["sec"], marks={m.pk: ("present", "") for m in services.attendees_on(occ, day)})
     services.record_submit(occ, actor=org["sec"], held_on=day)
     if check:
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
     occ.refresh_from_db()
     return occ
 
@@ -97,7 +97,7 @@ def test_a_lecture_counts_only_once_checked(org):
     occ = give_lecture(org, q1, org["m"][0], check=False)
     assert occ.state == State.HELD
     assert duty(org, org["m"][0]).done == 0
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     assert duty(org, org["m"][0]).done == 1
 
 
@@ -220,7 +220,7 @@ def test_unqualified_member_gets_a_disposal_with_its_deadline_tracked_to_complet
     disposals = list(rec.followups.filter(kind=FollowUpKind.DISPOSAL))
     assert [(f.owner.name, f.due_date) for f in disposals] == [("党员3", day + dt.timedelta(days=30))]
     assert "组织处置" in disposals[0].text
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     with pytest.raises(ValidationError, match="还有 1 项决议落实、补课或组织处置未完成"):
         services.occurrence_close(occ, actor=org["sec"])
     from workflows.nextstep import occurrence_next_step

@@ -151,7 +151,7 @@ def test_a_member_cannot_verify_or_close_and_the_implementer_cannot_verify(org, 
         assert "实施人不能验证" in r.content.decode() if who == "sec_b1" else "您无权验证整改" in r.content.decode()
     assert ledger.head() == head and Nonconformity.objects.get(pk=nc.pk).state == "implemented"
     client.force_login(org["sec_c"])  # the raiser, a secretary of the level above
-    r = client.post(f"/audits/problems/{nc.pk}/verify/", {"note": "已核实"})
+    r = client.post(f"/audits/problems/{nc.pk}/verify/", {"note": "已核实", "password": "pass-12345"})
     assert r.status_code < 400 and Nonconformity.objects.get(pk=nc.pk).state == "verified"
 
 

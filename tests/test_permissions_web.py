@@ -189,8 +189,8 @@ def _effective(org) -> DocumentVersion:
     approved by the 体系管理员."""
     v = _draft(org)
     psvc.version_submit(v, actor=org["sec_b1"])
-    psvc.version_review(v, actor=org["sec_c"], comment="同意")
-    return psvc.version_approve(v, actor=org["admin"], effective_on=TODAY)
+    psvc.version_review(v, actor=org["sec_c"], comment="同意", password="pass-12345")
+    return psvc.version_approve(v, actor=org["admin"], effective_on=TODAY, password="pass-12345")
 
 
 def _version_state(v: DocumentVersion):
@@ -241,7 +241,7 @@ def _held(org) -> Occurrence:
 
 def _checked(org) -> Occurrence:
     occ = _held(org)
-    wsvc.record_check(occ, actor=org["admin"])
+    wsvc.record_check(occ, actor=org["admin"], password="pass-12345")
     return Occurrence.objects.get(pk=occ.pk)
 
 
@@ -272,9 +272,9 @@ def _nc_at(org, step: str | None) -> Nonconformity:
         elif s == "implemented":
             nc = capa.nc_implement(nc, actor=sec, evidence="已补开", done_on=TODAY)
         elif s == "verified":
-            nc = capa.nc_verify(nc, actor=org["sec_c"], note="已核实")
+            nc = capa.nc_verify(nc, actor=org["sec_c"], note="已核实", password="pass-12345")
         elif s == "closed":
-            nc = capa.nc_close(nc, actor=org["sec_c"], effectiveness_after_days=0)
+            nc = capa.nc_close(nc, actor=org["sec_c"], effectiveness_after_days=0, password="pass-12345")
     return Nonconformity.objects.get(pk=nc.pk)
 
 
@@ -602,7 +602,7 @@ def _(org):
 def _(org):
     v = _draft(org)
     psvc.version_submit(v, actor=org["sec_b1"])
-    return Case(f"/procedures/versions/{v.pk}/review/", {"comment": "同意"}, _version_state(v), org["b1"],
+    return Case(f"/procedures/versions/{v.pk}/review/", {"comment": "同意", "password": "pass-12345"}, _version_state(v), org["b1"],
                 duties={"sec_b1": {"author"}})
 
 
@@ -618,8 +618,8 @@ def _(org):
 def _(org):
     v = _draft(org)
     psvc.version_submit(v, actor=org["sec_b1"])
-    psvc.version_review(v, actor=org["sec_c"], comment="同意")
-    return Case(f"/procedures/versions/{v.pk}/approve/", {"effective_on": _iso(TODAY)}, _version_state(v), org["b1"],
+    psvc.version_review(v, actor=org["sec_c"], comment="同意", password="pass-12345")
+    return Case(f"/procedures/versions/{v.pk}/approve/", {"effective_on": _iso(TODAY), "password": "pass-12345"}, _version_state(v), org["b1"],
                 duties={"sec_b1": {"author"}, "sec_c": {"reviewer"}})
 
 
@@ -694,7 +694,7 @@ def _(org):
     assert occ.obligation.checker == "organization" and occ.obligation.checker_level == "parent"
     m, checker = _person(org["b2"], "党委组织委员", "c_org")  # the named checker, a member of 第二党支部
     core.position_assign(actor=None, member=m, unit=org["c"], title="organization", start=D(2024, 1, 1))
-    return Case(_act_url(occ, "check"), {}, _occ_state(occ), org["b1"],
+    return Case(_act_url(occ, "check"), {"password": "pass-12345"}, _occ_state(occ), org["b1"],
                 duties={"sec_b1": {"submitter"}, "sec_c": {"checker"}, "c_org": {"checker"}}, extra={"c_org": checker})
 
 
@@ -905,7 +905,7 @@ def _(org):
 
 @scenario("nc.verify")
 def _(org):
-    return _nc_case(org, "implemented", "verify", {"note": "已核实"})
+    return _nc_case(org, "implemented", "verify", {"note": "已核实", "password": "pass-12345"})
 
 
 @scenario("nc.reject")
@@ -915,7 +915,7 @@ def _(org):
 
 @scenario("nc.close")
 def _(org):
-    return _nc_case(org, "verified", "close", {})
+    return _nc_case(org, "verified", "close", {"password": "pass-12345"})
 
 
 @scenario("nc.review_effectiveness")

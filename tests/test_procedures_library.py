@@ -321,8 +321,8 @@ def test_newer_shipped_version_never_overwrites_a_local_revision(tmp_path):
     local = services.version_create(doc, actor=people["d"], label="本地-1", change_reason="本系统修订")
     services.version_update(local, actor=people["d"], what="本地内容")
     services.version_submit(local, actor=people["d"])
-    services.version_review(local, actor=people["r"])
-    services.version_approve(local, actor=people["a"], effective_on=timezone.localdate())
+    services.version_review(local, actor=people["r"], password="pass-12345")
+    services.version_approve(local, actor=people["a"], effective_on=timezone.localdate(), password="pass-12345")
     local.refresh_from_db()
     assert local.status == VersionStatus.EFFECTIVE
     assert load_library(lib).changes == 0  # same shipped version again: left alone (no crash, no supersede)

@@ -51,8 +51,8 @@ def _draft(doc, people, label="本地-1"):
 
 def _through_approval(v, people, effective_on=None):
     services.version_submit(v, actor=people["drafter"])
-    services.version_review(v, actor=people["reviewer"])
-    return services.version_approve(v, actor=people["approver"], effective_on=effective_on or TODAY())
+    services.version_review(v, actor=people["reviewer"], password="pass-12345")
+    return services.version_approve(v, actor=people["approver"], effective_on=effective_on or TODAY(), password="pass-12345")
 
 
 def test_full_lifecycle_supersedes_the_old_version(doc, people):
@@ -131,10 +131,10 @@ def _act(v, action, people):
     d, r, a = people["drafter"], people["reviewer"], people["approver"]
     return {
         "submit": lambda: services.version_submit(v, actor=d),
-        "review": lambda: services.version_review(v, actor=r),
+        "review": lambda: services.version_review(v, actor=r, password="pass-12345"),
         "send_back": lambda: services.version_send_back(v, actor=r, reason="补充"),
-        "approve": lambda: services.version_approve(v, actor=a, effective_on=TODAY()),
-        "approve_later": lambda: services.version_approve(v, actor=a, effective_on=TODAY() + dt.timedelta(days=30)),
+        "approve": lambda: services.version_approve(v, actor=a, effective_on=TODAY(), password="pass-12345"),
+        "approve_later": lambda: services.version_approve(v, actor=a, effective_on=TODAY() + dt.timedelta(days=30), password="pass-12345"),
         "publish": lambda: services.version_publish(v),
         "withdraw": lambda: services.version_withdraw(v, actor=a, reason="不再适用"),
         "next_version_effective": lambda: _through_approval(_draft(v.document, people, label="本地-9"), people),
@@ -164,13 +164,13 @@ def test_separation_of_duties(doc, people):
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
     with pytest.raises(NotPermitted, match="起草人不能审核"):  # the permission matrix's 回避
-        services.version_review(v, actor=people["drafter"])
-    services.version_review(v, actor=people["reviewer"])
+        services.version_review(v, actor=people["drafter"], password="pass-12345")
+    services.version_review(v, actor=people["reviewer"], password="pass-12345")
     for who in ("drafter", "reviewer"):
         with pytest.raises(NotPermitted, match="职责分离"):
-            services.version_approve(v, actor=people[who], effective_on=TODAY())
+            services.version_approve(v, actor=people[who], effective_on=TODAY(), password="pass-12345")
     with pytest.raises(ValidationError, match="生效日期不能早于今天"):
-        services.version_approve(v, actor=people["approver"], effective_on=TODAY() - dt.timedelta(days=1))
+        services.version_approve(v, actor=people["approver"], effective_on=TODAY() - dt.timedelta(days=1), password="pass-12345")
 
 
 def test_separation_of_duties_holds_with_an_out_of_date_copy(doc, people):
@@ -179,32 +179,32 @@ def test_separation_of_duties_holds_with_an_out_of_date_copy(doc, people):
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
     stale = DocumentVersion.objects.get(pk=v.pk)
-    services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["reviewer"])
+    services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["reviewer"], password="pass-12345")
     assert stale.reviewed_by_id is None
     with pytest.raises(ValidationError, match="职责分离"):
-        services.version_approve(stale, actor=people["reviewer"], effective_on=TODAY())
+        services.version_approve(stale, actor=people["reviewer"], effective_on=TODAY(), password="pass-12345")
     with pytest.raises(ValidationError, match="已审核"):
-        services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["approver"])
+        services.version_review(DocumentVersion.objects.get(pk=v.pk), actor=people["approver"], password="pass-12345")
 
 
 def test_signatures_need_a_named_person_and_a_meaning(doc, people):
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
     with pytest.raises(ValidationError, match="具名"):
-        services.version_review(v, actor=None)
-    services.version_review(v, actor=people["reviewer"])
+        services.version_review(v, actor=None, password="pass-12345")
+    services.version_review(v, actor=people["reviewer"], password="pass-12345")
     with pytest.raises(ValidationError, match="具名"):
-        services.version_approve(v, actor=None, effective_on=TODAY())
+        services.version_approve(v, actor=None, effective_on=TODAY(), password="pass-12345")
     with pytest.raises(ValidationError, match="签署含义"):
-        services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning=" ")
-    v = services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning="批准(党委会2026年第3次会议)")
+        services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning=" ", password="pass-12345")
+    v = services.version_approve(v, actor=people["approver"], effective_on=TODAY(), meaning="批准(党委会2026年第3次会议)", password="pass-12345")
     assert v.approval_meaning == "批准(党委会2026年第3次会议)"
 
 
 def test_send_back_clears_the_review_signature(doc, people):
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
-    services.version_review(v, actor=people["reviewer"])
+    services.version_review(v, actor=people["reviewer"], password="pass-12345")
     services.version_send_back(v, actor=people["approver"], reason="依据需补充")
     v.refresh_from_db()
     assert (v.status, v.reviewed_by, v.reviewer_name, v.review_meaning) == (VersionStatus.DRAFT, None, "", "")
@@ -279,7 +279,7 @@ def test_two_approvers_at_once_exactly_one_wins():
         core.role_grant(actor=None, user=u, role=Role.ADMIN, unit=root, valid_from=dt.date(2020, 1, 1))
     v = _draft(doc, people)
     services.version_submit(v, actor=people["drafter"])
-    services.version_review(v, actor=people["reviewer"])
+    services.version_review(v, actor=people["reviewer"], password="pass-12345")
     barrier = threading.Barrier(2)
     results: list[str] = []
 
@@ -287,7 +287,7 @@ def test_two_approvers_at_once_exactly_one_wins():
         try:
             mine = DocumentVersion.objects.get(pk=v.pk)
             barrier.wait(10)
-            services.version_approve(mine, actor=people[name], effective_on=TODAY() + dt.timedelta(days=5))
+            services.version_approve(mine, actor=people[name], effective_on=TODAY() + dt.timedelta(days=5), password="pass-12345")
             results.append("ok")
         except ValidationError as exc:
             results.append(exc.messages[0])

@@ -69,13 +69,13 @@ def test_adopt_override_through_the_pages_and_see_it_in_the_rule_set(client, sit
     assert "文件审批待办" in (home := client.get(reverse("home")).content.decode()) and "待审核" in home
     client.force_login(site["admin"])
     # the drafter may not review: refused with a message, state unchanged
-    client.post(reverse("procedure_version_action", args=[v.pk, "review"]), follow=True)
+    client.post(reverse("procedure_version_action", args=[v.pk, "review"]), {"password": "pass-12345"}, follow=True)
     v.refresh_from_db()
     assert v.reviewed_by is None
     client.force_login(site["reviewer"])
-    client.post(reverse("procedure_version_action", args=[v.pk, "review"]))
+    client.post(reverse("procedure_version_action", args=[v.pk, "review"]), {"password": "pass-12345"})
     client.force_login(site["approver"])
-    r = client.post(reverse("procedure_version_action", args=[v.pk, "approve"]), {"effective_on": timezone.localdate().isoformat()}, follow=True)
+    r = client.post(reverse("procedure_version_action", args=[v.pk, "approve"]), {"effective_on": timezone.localdate().isoformat(), "password": "pass-12345"}, follow=True)
     v.refresh_from_db()
     assert v.status == VersionStatus.EFFECTIVE, r.content.decode()[:500]
     for unit in (site["b1"], site["b2"]):  # both branches under the committee get 6 a year

@@ -24,7 +24,7 @@ def _unqualified(org):  # noqa: F811
     occ, day = start_review(org)
     services.review_save(occ, actor=org["sec"], decided_by="general_meeting", rows=all_rows(org, 党员3="不合格"))
     services.record_submit(occ, actor=org["sec"], held_on=day)
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     occ.refresh_from_db()
     return occ, day, occ.record.followups.get(kind=FollowUpKind.DISPOSAL)
 

@@ -98,9 +98,9 @@ def test_exactly_half_is_not_a_quorum_unless_the_organisation_says_so(org):
                              source="本支部议事规则第三条:半数以上含半数")
     at_b1, at_b2 = _held(org, org["b1"], present=3, votes_for=6), _held(org, org["b2"], present=3, votes_for=6)
     assert services.quorum(at_b1.record)[:2] == (3, 6) and services.quorum_reached(at_b1.record)
-    services.record_check(at_b1, actor=org["checker"])  # 3 of 6: half counts here
+    services.record_check(at_b1, actor=org["checker"], password="pass-12345")  # 3 of 6: half counts here
     with pytest.raises(ValidationError, match=re.escape("到会 3 人,未超过应到会 6 人的半数,会议决议无效(依据:《中国共产党支部工作条例(试行)》第十一条")):
-        services.record_check(at_b2, actor=org["checker"])  # the default elsewhere: more than half
+        services.record_check(at_b2, actor=org["checker"], password="pass-12345")  # the default elsewhere: more than half
 
 
 def test_the_quorum_share_is_an_organisation_rule(org):
@@ -108,8 +108,8 @@ def test_the_quorum_share_is_an_organisation_rule(org):
                              source="本支部议事规则:到会须超过67%")
     at_b1, at_b2 = _held(org, org["b1"], present=4), _held(org, org["b2"], present=4)
     with pytest.raises(ValidationError, match=re.escape("未超过应到会 6 人的67%,会议决议无效(依据:本支部议事规则:到会须超过67%)")):
-        services.record_check(at_b1, actor=org["checker"])
-    services.record_check(at_b2, actor=org["checker"])
+        services.record_check(at_b1, actor=org["checker"], password="pass-12345")
+    services.record_check(at_b2, actor=org["checker"], password="pass-12345")
 
 
 def test_probationary_members_have_no_vote_unless_the_rule_counts_them(org):
@@ -125,8 +125,8 @@ def test_a_resolution_needs_more_than_half_of_those_entitled_voting_for_it(org):
                              source="测试:三成以上赞成")
     at_b1, at_b2 = _held(org, org["b1"], present=5, votes_for=2), _held(org, org["b2"], present=5, votes_for=3)
     with pytest.raises(ValidationError, match=re.escape("赞成 3 票,未超过应到会 6 人的半数,决议未获通过(依据:《中国共产党支部工作条例(试行)》第十一条")):
-        services.record_check(at_b2, actor=org["checker"])  # 3 of 6 for: not more than half
-    services.record_check(at_b1, actor=org["checker"])  # 2 of 6 > 30 %: this branch's own rule
+        services.record_check(at_b2, actor=org["checker"], password="pass-12345")  # 3 of 6 for: not more than half
+    services.record_check(at_b1, actor=org["checker"], password="pass-12345")  # 2 of 6 > 30 %: this branch's own rule
     assert rules_for(org["b2"])["resolution_pass_general_meeting_percent"].value == 50
 
 
@@ -323,17 +323,17 @@ def test_a_democratic_life_meeting_needs_the_secretary_above_as_observer(life, c
     without = _life_meeting(life, "L1", observer=False)
     assert any("上级党委书记列席" in m and "机关工委书记未登记为列席" in m for m in services.missing_elements(without.record))
     with pytest.raises(ValidationError, match="上级党委书记列席"):
-        services.record_check(without, actor=life["checker"])
+        services.record_check(without, actor=life["checker"], password="pass-12345")
     with_observer = _life_meeting(life, "L2", observer=True)
     assert services.missing_elements(with_observer.record) == []
-    services.record_check(with_observer, actor=life["checker"])
+    services.record_check(with_observer, actor=life["checker"], password="pass-12345")
     # L1 only warns: the check passes and the warning stays with it in the ledger
     core.policy_override_set(actor=None, unit=life["L1"], key="democratic_life_observer_required", value=1, source="本委规定")
     assert services.missing_elements(without.record) == []
     client.force_login(life["checker"])
     page = client.get(reverse("occurrence_detail", args=[without.pk])).content.decode()
     assert "提醒:上级党委书记列席" in page and "要素齐全" in page  # the page shows what only warns
-    services.record_check(without, actor=life["checker"])
+    services.record_check(without, actor=life["checker"], password="pass-12345")
     entry = LedgerEntry.objects.filter(action="record.check").order_by("-pk").first()
     assert "检查时提示:上级党委书记列席" in entry.reason
     core.policy_override_set(actor=None, unit=life["L2"], key="democratic_life_observer_required", value=0, source="本委规定")

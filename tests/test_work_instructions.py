@@ -40,9 +40,9 @@ def test_a_work_instruction_under_a_procedure_is_drafted_reviewed_approved_and_s
     psvc.version_update(v, actor=org["sec_b1"], what="会议记录须写明时间、地点、主持人、出席和缺席人员、议题和决议")
     psvc.version_submit(v, actor=org["sec_b1"])
     with pytest.raises(NotPermitted, match="起草人不能审核"):  # the drafter does not review their own version
-        psvc.version_review(v, actor=org["sec_b1"], comment="同意")
-    psvc.version_review(v, actor=org["sec_c"], comment="同意")
-    v = psvc.version_approve(v, actor=org["admin"], effective_on=TODAY)
+        psvc.version_review(v, actor=org["sec_b1"], comment="同意", password="pass-12345")
+    psvc.version_review(v, actor=org["sec_c"], comment="同意", password="pass-12345")
+    v = psvc.version_approve(v, actor=org["admin"], effective_on=TODAY, password="pass-12345")
     assert doc.effective_version() == v
 
     client.force_login(org["sec_b1"])

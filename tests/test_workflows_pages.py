@@ -60,7 +60,7 @@ def test_secretary_walks_a_meeting_through_pdca_in_the_pages(client, org):
     # the submitter cannot check; the committee's 组织委员 can
     assert "检查通过(C)" not in client.get(reverse("occurrence_detail", args=[occ.pk])).content.decode()
     client.force_login(org["users"]["checker"])
-    body = client.post(reverse("occurrence_action", args=[occ.pk, "check"]), follow=True).content.decode()
+    body = client.post(reverse("occurrence_action", args=[occ.pk, "check"]), {"password": "pass-12345"}, follow=True).content.decode()
     occ.refresh_from_db()
     assert occ.state == State.CHECKED, body[:300]
     client.force_login(org["users"]["sec1"])

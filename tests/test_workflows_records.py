@@ -8,10 +8,11 @@ import os
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from procedures.library_loader import load_library
-from qms import ledger
+from qms import ledger, signatures
 from qms import services as core
 from qms.models import Role, UnitKind
 from qms.permissions import NotPermitted
@@ -69,7 +70,7 @@ def test_the_whole_pdca_cycle(org):
     assert occ.state == State.HELD and not occ.late
     makeups = occ.record.followups.filter(kind=FollowUpKind.MAKEUP)
     assert sorted(f.owner.name for f in makeups) == ["党员4", "党员5"]
-    services.record_check(occ, actor=org["checker"])
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
     occ.refresh_from_db()
     assert occ.state == State.CHECKED and occ.record.frozen
     with pytest.raises(ValidationError, match="还有 3 项"):
@@ -87,7 +88,7 @@ def test_missing_elements_are_named(org):
     services.occurrence_plan(occ, actor=org["sec"], planned_date=max(occ.period_start, TODAY - dt.timedelta(days=1)), place="会议室", topic="主题")
     services.record_submit(occ, actor=org["sec"], held_on=max(occ.period_start, TODAY - dt.timedelta(days=1)))
     with pytest.raises(ValidationError) as exc:
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
     msg = exc.value.messages[0]
     assert "记录要素不全" in msg and "出席、缺席、列席人员" in msg and "发言内容" in msg and "表决情况" in msg and "决议分工落实情况" in msg
     missing = msg.split("缺少:")[1].split("、")
@@ -126,7 +127,7 @@ def test_quorum_not_reached_keeps_resolutions_from_counting(org):
     day = _full_record(org, occ, present=3)  # 3 of 6 full members: not more than half
     services.record_submit(occ, actor=org["sec"], held_on=day)
     with pytest.raises(ValidationError, match="未超过应到会 6 人的半数"):
-        services.record_check(occ, actor=org["checker"])
+        services.record_check(occ, actor=org["checker"], password="pass-12345")
 
 
 def test_checker_rules(org):
@@ -134,13 +135,13 @@ def test_checker_rules(org):
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
     with pytest.raises(NotPermitted, match="检查人应为上级组织的组织委员"):
-        services.record_check(occ, actor=factories.user("nobody"))
+        services.record_check(occ, actor=factories.user("nobody"), password="pass-12345")
     admin = factories.user("adm")
     core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
     core.position_assign(actor=None, member=org["m"][0], unit=org["c"], title="organization", start=D(2024, 1, 1))
     with pytest.raises(NotPermitted, match="提交人不能检查"):
-        services.record_check(occ, actor=org["sec"])
-    services.record_check(occ, actor=admin)
+        services.record_check(occ, actor=org["sec"], password="pass-12345")
+    services.record_check(occ, actor=admin, password="pass-12345")
 
 
 def test_dates_late_and_out_of_period(org):
@@ -158,7 +159,19 @@ def test_frozen_record_changes_only_by_amendment_with_reason(org):
     occ = _occ(org)
     day = _full_record(org, occ)
     services.record_submit(occ, actor=org["sec"], held_on=day)
-    services.record_check(occ, actor=org["checker"])
+    with pytest.raises(ValidationError, match="登录密码不正确"):  # 电子签名: the checker's own password
+        services.record_check(occ, actor=org["checker"], password="wrong")
+    assert Occurrence.objects.get(pk=occ.pk).state == State.HELD and not signatures.of(occ.record)
+    services.record_check(occ, actor=org["checker"], password="pass-12345")
+    rec = Occurrence.objects.get(pk=occ.pk).record
+    (sig,) = signatures.of(rec)
+    assert sig.meaning == "check" and sig.signer_name == "上级组织委员" and rec.checked_at == sig.signed_at
+    with connection.cursor() as c:  # a raw change of an attendance line breaks the check's digest
+        c.execute("UPDATE workflows_attendance SET presence = 'present' WHERE record_id = %s AND presence = 'absent'", [rec.pk])
+    assert [p.object_id for p in signatures.verify()[1]] == [rec.pk]
+    with connection.cursor() as c:
+        c.execute("UPDATE workflows_attendance SET presence = 'absent' WHERE record_id = %s AND reason = '出差'", [rec.pk])
+    assert signatures.verify()[1] == []
     with pytest.raises(ValidationError, match="冻结"):
         services.record_save(occ, actor=org["sec"], elements={"speeches": "改写"})
     with pytest.raises(ValidationError, match="原因"):
@@ -166,6 +179,8 @@ def test_frozen_record_changes_only_by_amendment_with_reason(org):
     services.record_amend(occ, actor=org["sec"], reason="补充遗漏的发言", elements={"speeches": "书记传达;党员发言;补充"})
     hist = [e for e in ledger.history(occ.record) if e.action == "record.amend"]
     assert hist[0].before["elements"]["speeches"] == "书记传达;党员发言" and hist[0].reason == "补充遗漏的发言"
+    sig.refresh_from_db()  # what was checked is no longer what the record says: the check's signature is void
+    assert sig.voided_at is not None and sig.void_reason == "记录更正:补充遗漏的发言" and signatures.verify() == (0, [])
 
 
 def test_stale_submit_is_refused(org):

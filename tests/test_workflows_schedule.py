@@ -119,8 +119,8 @@ def test_rule_change_replans_only_future_occurrences(org):
     o = v.obligations.get(key="branch_committee_meeting")
     doc_services.obligation_update(o, actor=people["d"], reason="本委制度", every_months=2, source="本委制度第3条")
     doc_services.version_submit(v, actor=people["d"])
-    doc_services.version_review(v, actor=people["r"])
-    doc_services.version_approve(v, actor=people["a"], effective_on=timezone.localdate())
+    doc_services.version_review(v, actor=people["r"], password="pass-12345")
+    doc_services.version_approve(v, actor=people["a"], effective_on=timezone.localdate(), password="pass-12345")
     r = schedule(today=today)
     months = sorted(o.period_start.month for o in Occurrence.objects.filter(unit=org["b1"], obligation_key="branch_committee_meeting").exclude(state=State.CANCELLED))
     # past and current periods untouched (Jul, Aug); future monthly ones (Sep–Dec) replaced by Sep–Oct, Nov–Dec

@@ -28,6 +28,9 @@ class WorkflowsConfig(AppConfig):
                         models.DuesPayment, models.RemovalRequest, models.Election, models.ElectionCandidate,
                         models.Applicant, models.RecruitStep)
         ledger.register(models.Coalition, models.CoalitionMeeting, models.LiaisonPoint)  # 联系组、协作组、联系点
+        from qms import signatures
+        from workflows.services import signed_record
+        signatures.register(models.Record, signed_record)  # what 检查 signs (电子签名)
 
         def _on_event(sender, event, **kwargs):
             return scheduler.on_member_event(event)  # the occurrences it created (the page names them)

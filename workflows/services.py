@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from procedures.models import FieldType
-from qms import ledger, limits, permissions
+from qms import ledger, limits, permissions, signatures
 from qms import services as core_services
 from qms.models import (
     COMMITTEE_TITLES,
@@ -24,6 +24,7 @@ from qms.models import (
     MemberCategory,
     Position,
     PositionTitle,
+    SignatureMeaning,
 )
 from qms.permissions import act, is_user
 from qms.rules import rule_value, rules_for
@@ -740,9 +741,11 @@ def check_duties(actor, occ: Occurrence) -> set[str]:
 @act("record.check", unit=lambda occ, **_: occ.unit, duties=lambda occ, actor, **_: check_duties(actor, occ),
      explain=lambda occ, **_: f"检查人应为{'上级组织' if occ.obligation.checker_level == 'parent' else '本组织'}的{occ.obligation.get_checker_display()}")
 @transaction.atomic
-def record_check(occ: Occurrence, *, actor) -> Occurrence:
+def record_check(occ: Occurrence, *, actor, password: str | None = None) -> Occurrence:
     """C 检查 — by the named checker, not the submitter; the record must be complete and,
-    where resolutions were voted, quorate. Then the record is frozen."""
+    where resolutions were voted, quorate. Then the record is frozen and the check signed
+    electronically (the checker re-enters their password; meaning 检查, over
+    ``signed_record``)."""
     occ = Occurrence.objects.select_for_update().get(pk=occ.pk)
     rec = _record(occ, editable=False)
     if occ.state != State.HELD:
@@ -762,13 +765,33 @@ def record_check(occ: Occurrence, *, actor) -> Occurrence:
             raise ValidationError(f"到会 {q.present} 人,未{q.wording},会议决议无效(依据:{q.source})")
         if short := votes_short(rec, q):
             raise ValidationError(short)
+    pending = signatures.prepare(actor, password, SignatureMeaning.CHECK)
     before = ledger.snapshot(rec)
-    rec.checked_by, rec.checked_at = actor, timezone.now()
+    rec.checked_by, rec.checked_at = actor, pending.signed_at
     rec.save(update_fields=["checked_by", "checked_at"])
     # a 列席 the unit's rule only warns about is kept with the check (observers.toml)
     warnings = "、".join(text for text, strict in observers_missing(rec) if not strict)
     ledger.record("record.check", rec, actor=actor, before=before, reason=f"检查时提示:{warnings}" if warnings else "")
-    return _move(occ, "mark_checked", actor=actor)
+    moved = _move(occ, "mark_checked", actor=actor)
+    signatures.attach(pending, rec)
+    return moved
+
+
+def signed_record(rec: Record) -> dict:
+    """What a 检查 signature covers (电子签名的内容): the occurrence (obligation, unit, when,
+    where, topic), the record's elements and head counts, who submitted it, the attendance
+    and 民主评议 lines, and each attachment's name and SHA-256."""
+    occ = Occurrence.objects.select_related("unit", "obligation").get(pk=rec.occurrence_id)
+    return {
+        "occurrence": {"id": occ.pk, "obligation": occ.obligation.title, "unit": occ.unit.code, "held_on": occ.held_on,
+                       "place": occ.place, "topic": occ.topic, "period": [occ.period_start, occ.period_end]},
+        "form": rec.form_id, "elements": rec.elements, "submitted_by": rec.submitted_by_id, "submitted_at": rec.submitted_at,
+        "expected_count": rec.expected_count, "present_count": rec.present_count,
+        "attendance": list(rec.attendance.order_by("pk").values_list("member_id", "guest_name", "presence", "reason", "on_leave")),
+        "reviews": list(rec.reviews.order_by("pk").values_list("member_id", "self_review", "mutual_review", "poll", "grade",
+                                                               "decided_by")),
+        "attachments": list(rec.attachments.order_by("pk").values_list("name", "sha256")),
+    }
 
 
 @act("occurrence.close", unit=lambda occ, **_: occ.unit)
@@ -795,6 +818,8 @@ def record_amend(occ: Occurrence, *, actor, reason: str, elements: dict) -> Reco
     rec.elements = {**rec.elements, **_clean_elements(rec, elements)}
     rec.save(update_fields=["elements"])
     ledger.record("record.amend", rec, actor=actor, before=before, reason=reason)
+    # what was checked is no longer what the record says: the 检查 signature stops applying
+    signatures.void(rec, [SignatureMeaning.CHECK], actor=actor, reason=f"记录更正:{reason.strip()}")
     return rec
 
 

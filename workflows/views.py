@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from procedures.models import FieldType
-from qms import exports, ledger, uploads
+from qms import exports, ledger, signatures, uploads
 from qms.models import Member, Unit
 from qms.params import BadParameter, choice_param, date_param, text_param, year_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -258,7 +258,7 @@ def occurrence_action(request, pk: int, action: str):
                 done += f"(计划 {planned:%m-%d},实际 {occ.held_on:%m-%d} 开展,记录时间按实际日期)"
             done += ";" + occurrence_next_step(occ).text
         elif action == "check":
-            services.record_check(occ, actor=u)
+            services.record_check(occ, actor=u, password=p.get("password"))
             done = "已检查,记录已冻结"
         elif action == "close":
             services.occurrence_close(occ, actor=u)
@@ -284,6 +284,7 @@ def occurrence_action(request, pk: int, action: str):
             done = f"已同意取消本次:{p.get('reason', '').strip()}"
         messages.success(request, done)
     except ValidationError as exc:
+        signatures.refused(request, exc)
         messages.error(request, ";".join(exc.messages))
     except (FollowUp.DoesNotExist, AttributeError):
         messages.error(request, "请先制定计划再填写记录")

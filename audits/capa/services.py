@@ -18,8 +18,8 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from audits.capa.models import OPEN_STATES, RECTIFIED_STATES, Grade, NCSource, Nonconformity
-from qms import ledger
-from qms.models import Member, Unit
+from qms import ledger, signatures
+from qms.models import Member, SignatureMeaning, Unit
 from qms.notify import holders, notify
 from qms.permissions import act, is_user
 from qms.rules import rule_value
@@ -182,12 +182,28 @@ def nc_attach(nc, *, actor, upload):
 
 @act("nc.verify", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
-def nc_verify(nc, *, actor, note: str) -> Nonconformity:
-    """验证 — never by the person who registered the implementation."""
+def nc_verify(nc, *, actor, note: str, password: str | None = None) -> Nonconformity:
+    """验证 — never by the person who registered the implementation; signed electronically
+    (the verifier re-enters their password; meaning 验证, over ``signed_ticket``)."""
     if nc.requires_document_id and not _revised_since(nc):
         doc = nc.requires_document
         raise ValidationError(f"该改进要求修订《{doc.title}》({doc.code}):须在 {nc.raised_on:%Y-%m-%d} 之后发布新版本,才能验证")
-    return _move(nc, "verify", actor=actor, verified_by=actor, verification_note=(note or "").strip())
+    pending = signatures.prepare(actor, password, SignatureMeaning.VERIFY)
+    n = _move(nc, "verify", actor=actor, verified_by=actor, verification_note=(note or "").strip())
+    signatures.attach(pending, n)
+    return n
+
+
+def signed_ticket(nc: Nonconformity) -> dict:
+    """What a 验证 or 确认关闭 signature on a ticket covers (电子签名的内容): the finding
+    (code, unit, source, grade, clause, requirement, evidence), the cause (五问法, 根本原因), the
+    actions (纠正, 纠正措施, owner, due date), the implementation and its evidence, the
+    verification note, and each evidence file's name and SHA-256."""
+    fields = ("code", "unit_id", "source", "grade", "clause", "requirement", "evidence", "raised_on", "why", "root_cause",
+              "correction", "corrective_action", "owner_id", "due_date", "implemented_by_id", "implemented_on",
+              "implementation_evidence", "verified_by_id", "verification_note")
+    return {**{f: getattr(nc, f) for f in fields},
+            "attachments": list(nc.attachments.order_by("pk").values_list("name", "sha256"))}
 
 
 def _revised_since(nc: Nonconformity) -> bool:
@@ -213,13 +229,17 @@ def nc_reject(nc, *, actor, reason: str) -> Nonconformity:
 
 @act("nc.close", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))
 @transaction.atomic
-def nc_close(nc, *, actor, effectiveness_after_days: int | None = None) -> Nonconformity:
+def nc_close(nc, *, actor, effectiveness_after_days: int | None = None, password: str | None = None) -> Nonconformity:
     """关闭 — only after verification; schedules the effectiveness review after the organisation's
-    ``effectiveness_review_days`` (audits/capa/rules.toml, overridable)."""
+    ``effectiveness_review_days`` (audits/capa/rules.toml, overridable). Signed electronically
+    (password re-entered; meaning 确认)."""
     today = timezone.localdate()
     if effectiveness_after_days is None:
         effectiveness_after_days = rule_value(nc.unit, "effectiveness_review_days")
-    return _move(nc, "close", actor=actor, closed_on=today, effectiveness_due=today + dt.timedelta(days=effectiveness_after_days))
+    pending = signatures.prepare(actor, password, SignatureMeaning.CONFIRM)
+    n = _move(nc, "close", actor=actor, closed_on=today, effectiveness_due=today + dt.timedelta(days=effectiveness_after_days))
+    signatures.attach(pending, n)
+    return n
 
 
 @act("nc.review_effectiveness", unit=lambda nc, **_: nc.unit, duties=lambda nc, actor, **_: nc_duties(actor, nc))

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from audits.capa import services
 from audits.capa.models import OPEN_STATES, Grade, NCSource, NCState, Nonconformity
 from audits.capa.nextstep import nc_next_step
-from qms import ledger, uploads
+from qms import ledger, signatures, uploads
 from qms.models import Member, Unit
 from qms.params import choice_param, page_param, text_param
 from qms.scoping import can_manage, get_visible_or_404, restrict
@@ -151,13 +151,13 @@ def action(request, pk: int, name: str):
                                   uploads=uploads.take_all(request, "evidence_file", kinds="evidence"))
             done = "已登记整改实施,等待验证"
         elif name == "verify":
-            services.nc_verify(nc, actor=u, note=p.get("note", ""))
+            services.nc_verify(nc, actor=u, note=p.get("note", ""), password=p.get("password"))
             done = "已验证整改,可以关闭"
         elif name == "reject":
             services.nc_reject(nc, actor=u, reason=p.get("reason", ""))
             done = "已退回整改:" + p.get("reason", "").strip()
         elif name == "close":
-            nc = services.nc_close(nc, actor=u)
+            nc = services.nc_close(nc, actor=u, password=p.get("password"))
             done = "已关闭不符合项" + (f",{nc.effectiveness_due:%Y-%m-%d} 起评价整改有效性" if nc.effectiveness_due else "")
         elif name in ("effective", "ineffective"):
             services.nc_review_effectiveness(nc, actor=u, effective=name == "effective", note=p.get("note", ""))
@@ -166,6 +166,7 @@ def action(request, pk: int, name: str):
             raise PermissionDenied
         messages.success(request, f"{done}。下一步:{nc_next_step(Nonconformity.objects.get(pk=nc.pk)).text}")
     except ValidationError as exc:
+        signatures.refused(request, exc)
         messages.error(request, ";".join(exc.messages))
     return redirect("nc_detail", pk=nc.pk)
 

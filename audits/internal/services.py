@@ -25,9 +25,9 @@ from audits.internal.models import (
     SampledRecord,
 )
 from procedures.rules import effective_rules
-from qms import ledger
+from qms import ledger, signatures
 from qms import services as core
-from qms.models import Member, Role, Unit
+from qms.models import Member, Role, SignatureMeaning, Unit
 from qms.permissions import act
 from qms.rules import rules_for
 from qms.scoping import can_manage, can_see, is_admin
@@ -364,8 +364,10 @@ def finding_raise(item: ChecklistItem, *, actor, grade: str):
 @act("audit.meeting", unit=lambda audit, **_: audit.root, duties=lambda audit, actor, **_: audit_duties(actor, audit))
 @transaction.atomic
 def audit_report(audit: Audit, *, actor, conclusion: str, held_on: dt.date, place: str, auditors, auditees,
-                 notes: str) -> Audit:
-    """末次会议与审核报告 — every item must have a conclusion; the closing meeting is recorded."""
+                 notes: str, password: str | None = None) -> Audit:
+    """末次会议与审核报告 — every item must have a conclusion; the closing meeting is recorded
+    and the report signed off electronically by the lead (password re-entered; meaning 确认,
+    over ``signed_report``)."""
     if actor is None or actor.pk != audit.lead_id:
         raise ValidationError("审核报告由审核组长出具")
     open_items = audit.items.filter(result="").count()
@@ -376,13 +378,33 @@ def audit_report(audit: Audit, *, actor, conclusion: str, held_on: dt.date, plac
     a = Audit.objects.select_for_update().get(pk=audit.pk)
     if a.state != "in_progress":
         raise ValidationError("审核未在实施中")
+    pending = signatures.prepare(actor, password, SignatureMeaning.CONFIRM)
     _meeting(a, MeetingKind.CLOSING, actor=actor, held_on=held_on, place=place, auditors=auditors, auditees=auditees, notes=notes)
     before = ledger.snapshot(a)
     a.conclusion = conclusion.strip()
     a.report()
     a.save()
     ledger.record("audit.report", a, actor=actor, before=before)
+    signatures.attach(pending, a)
     return a
+
+
+def signed_report(audit: Audit) -> dict:
+    """What the signature on an audit report covers (电子签名的内容): the audit's title, year,
+    organisation, audited units, criteria, objectives, dates, lead and team, sampling, the
+    conclusion, every checklist item with its result and note, the findings (code, grade,
+    requirement, evidence) and the meetings."""
+    return {
+        "title": audit.title, "year": audit.year, "root": audit.root_id, "units": sorted(audit.units.values_list("pk", flat=True)),
+        "documents": sorted(audit.documents.values_list("pk", flat=True)), "clauses": audit.clauses,
+        "objectives": audit.objectives, "lead": audit.lead_id, "team": sorted(audit.team.values_list("pk", flat=True)),
+        "start": audit.start, "end": audit.end, "sample_seed": audit.sample_seed, "sample_method": audit.sample_method,
+        "conclusion": audit.conclusion,
+        "items": list(audit.items.order_by("pk").values_list("unit_id", "clause", "text", "result", "note", "finding_id")),
+        "findings": list(audit.findings.order_by("pk").values_list("code", "grade", "clause", "requirement", "evidence")),
+        "meetings": [[m.kind, m.held_on, m.place, sorted(x.pk for x in m.auditors.all()), sorted(x.pk for x in m.auditees.all())]
+                     for m in audit.meetings.order_by("pk").prefetch_related("auditors", "auditees")],
+    }
 
 
 @act("programme.build", unit=lambda root, **_: root)

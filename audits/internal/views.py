@@ -20,6 +20,7 @@ from audits.internal import services as audit_services
 from audits.internal.models import Audit, ChecklistItem, ItemResult, ProgrammeEntry
 from audits.internal.nextstep import audit_next_step
 from audits.internal.report import report_pdf
+from qms import signatures
 from qms.models import Member, Unit
 from qms.params import year_param
 from qms.permissions import allowed
@@ -115,7 +116,7 @@ def audit_action(request, pk: int, name: str):
                 audit_services.audit_open(audit, actor=u, **meeting)
                 done = "已记录首次会议,审核开始实施"
             else:
-                audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""), **meeting)
+                audit_services.audit_report(audit, actor=u, conclusion=p.get("conclusion", ""), password=p.get("password"), **meeting)
                 done = "已记录末次会议,审核报告已出具"
         elif name == "item":
             item = ChecklistItem.objects.get(pk=p.get("item") or 0, audit=audit)
@@ -154,6 +155,7 @@ def audit_action(request, pk: int, name: str):
     except (ValueError, ChecklistItem.DoesNotExist, ObjectDoesNotExist):
         messages.error(request, "输入有误,请检查后重试")
     except ValidationError as exc:
+        signatures.refused(request, exc)
         messages.error(request, ";".join(exc.messages))
     return redirect("audit_detail", pk=audit.pk)
 

@@ -22,9 +22,9 @@ from audits.performance.models import Objective
 from audits.review.models import DecisionKind, ManagementReview, ReviewDecision
 from audits.system.services import open_risks, satisfaction_for_review
 from procedures.models import DocumentVersion, VersionStatus
-from qms import ledger
+from qms import ledger, signatures
 from qms.figures import member_count
-from qms.models import Unit
+from qms.models import SignatureMeaning, Unit
 from qms.permissions import act
 from workflows.compliance import compliance
 
@@ -190,6 +190,23 @@ def decision_add(review: ManagementReview, *, actor, kind: str, text: str, unit:
 
 @act("review.manage", unit=lambda review, **_: review.root)
 @transaction.atomic
-def review_close(review: ManagementReview, *, actor) -> ManagementReview:
+def review_close(review: ManagementReview, *, actor, password: str | None = None) -> ManagementReview:
+    """关闭评审 — the review with its outputs is approved and signed electronically by the one
+    who closes it (password re-entered; meaning 批准, over ``signed_review``)."""
     _manager(actor, review.root)
-    return _move(review, "close", actor=actor)
+    pending = signatures.prepare(actor, password, SignatureMeaning.APPROVE)
+    r = _move(review, "close", actor=actor)
+    signatures.attach(pending, r)
+    return r
+
+
+def signed_review(review: ManagementReview) -> dict:
+    """What the signature on a management review covers (电子签名的内容): its title, year,
+    organisation, chair, the inputs gathered, the meeting (date, attendees, minutes), the
+    conclusion and every decision with its ticket."""
+    return {
+        "title": review.title, "year": review.year, "root": review.root_id, "chair": review.chair_id,
+        "planned_on": review.planned_on, "inputs": review.inputs, "held_on": review.held_on,
+        "attendees": review.attendees, "minutes": review.minutes, "conclusion": review.conclusion,
+        "decisions": [[d.kind, d.text, d.action.code] for d in review.decisions.order_by("pk").select_related("action")],
+    }

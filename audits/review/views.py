@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from audits.review import services as review
 from audits.review.models import DecisionKind, ManagementReview
 from procedures.models import Document
+from qms import signatures
 from qms.models import Unit
 from qms.pages import scope_root, show_refusal
 from qms.people import person
@@ -90,13 +91,14 @@ def review_action(request, pk: int, name: str):
             d = review.decision_add(r, actor=u, kind=p.get("kind", ""), text=p.get("text", ""), unit=unit, document=doc)
             messages.success(request, f"已形成措施单 {d.action.code}")
         elif name == "close":
-            review.review_close(r, actor=u)
+            review.review_close(r, actor=u, password=p.get("password"))
             messages.success(request, f"“{r.title}”已关闭")
         else:
             raise PermissionDenied
     except ValueError:
         messages.error(request, "请填写有效的日期")
     except ValidationError as exc:
+        signatures.refused(request, exc)
         show_refusal(request, exc)
     return redirect("review_detail", pk=r.pk)
 

@@ -89,7 +89,9 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
 
     auditor.goto(f"/audits/problems/{nc.pk}/")
     auditor.fill("input[name=note]", "查阅补记和本月记录,属实")
+    auditor.fill("input[name=password]", "demo-audit-2026")  # 电子签名: the verifier's password again
     auditor.click("text=验证通过")
+    auditor.fill("input[name=password]", "demo-audit-2026")
     auditor.click("button:text('关闭')")
     nc.refresh_from_db()
     assert nc.state == NCState.CLOSED

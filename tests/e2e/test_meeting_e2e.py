@@ -63,6 +63,7 @@ def test_secretary_records_the_monthly_committee_meeting_and_it_is_checked(page,
     admin = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
     login(admin, "admin", "demo-admin-2026")
     admin.goto(f"/work/{occ.pk}/")
+    admin.fill("input[name=password]", "demo-admin-2026")  # 电子签名: the checker's password again
     admin.click("text=检查通过(C)")
     occ.refresh_from_db()
     assert occ.state == State.CHECKED
@@ -80,6 +81,7 @@ def test_a_record_missing_an_element_cannot_be_checked(page, browser, live_serve
     admin = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
     login(admin, "admin", "demo-admin-2026")
     admin.goto(f"/work/{occ.pk}/")
+    admin.fill("input[name=password]", "demo-admin-2026")  # 电子签名: the checker's password again
     admin.click("text=检查通过(C)")
     assert "记录要素不全,缺少:发言内容" in admin.content()
     occ.refresh_from_db()

@@ -1,8 +1,10 @@
-"""manage.py verify_ledger — recompute the ledger's hash chain and compare ledgered rows."""
+"""manage.py verify_ledger — recompute the ledger's hash chain and compare ledgered rows; then,
+unless only the chain is asked for, the electronic signatures (``verify_signatures``)."""
 from django.core.management.base import BaseCommand, CommandError
 
 from qms import checkpoint as _checkpoint
 from qms import ledger
+from qms.management.commands.verify_signatures import report as signature_report
 
 
 class Command(BaseCommand):
@@ -30,6 +32,8 @@ class Command(BaseCommand):
         if external is not None:
             result.problems.extend(_checkpoint.compare(external))
             result.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+        # 电子签名: each digest recomputed against what it signed (qms/signatures.py)
+        signed_ok = True if chain_only or from_seq > 1 else signature_report(self.stdout, self.stderr, self.style)
         if result.ok:
             self.stdout.write(self.style.SUCCESS(
                 f"留痕台账校验通过:{result.entries} 条记录,核对对象 {result.objects} 个,"
@@ -38,6 +42,8 @@ class Command(BaseCommand):
             if external is not None:
                 self.stdout.write(self.style.SUCCESS(
                     f"与外部校验点({external.get('created_at', '')},链头序号 {external['head_seq']})核对一致"))
+            if not signed_ok:
+                raise SystemExit(1)
             return
         self.stderr.write(self.style.ERROR(f"留痕台账校验失败:发现 {len(result.problems)} 个问题"))
         if result.first_bad_seq is not None:

@@ -80,14 +80,14 @@ def test_ticket_to_verified_closure_and_effectiveness(org, monkeypatch):
         services.nc_implement(nc, actor=org["sec"], evidence="", done_on=TODAY)
     services.nc_implement(nc, actor=org["sec"], evidence="已整改", done_on=TODAY)
     with pytest.raises(ValidationError):
-        services.nc_close(nc, actor=org["auditor"])  # not verified yet
+        services.nc_close(nc, actor=org["auditor"], password="pass-12345")  # not verified yet
     with pytest.raises(NotPermitted, match="实施人不能验证"):
-        services.nc_verify(nc, actor=org["sec"], note="自己验证")
+        services.nc_verify(nc, actor=org["sec"], note="自己验证", password="pass-12345")
     services.nc_reject(nc, actor=org["auditor"], reason="证据不足")
     assert nc.state == NCState.PLANNED
     services.nc_implement(nc, actor=org["sec"], evidence="补充记录和制度文件", done_on=TODAY)
-    services.nc_verify(nc, actor=org["auditor"], note="已核实")
-    services.nc_close(nc, actor=org["auditor"])
+    services.nc_verify(nc, actor=org["auditor"], note="已核实", password="pass-12345")
+    services.nc_close(nc, actor=org["auditor"], password="pass-12345")
     assert nc.state == NCState.CLOSED and nc.effectiveness_due > TODAY
     with pytest.raises(ValidationError, match="有效性评价应在"):
         services.nc_review_effectiveness(nc, actor=org["auditor"], effective=False, note="再次发生")
@@ -104,7 +104,7 @@ def test_implementer_cannot_verify(org):
     core.role_grant(actor=None, user=org["sec"], role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
     org["sec"].__dict__.pop("_qms_scopes", None)  # scopes are cached per request; this is a new "request"
     with pytest.raises(NotPermitted, match="实施人不能验证"):
-        services.nc_verify(nc, actor=org["sec"], note="x")
+        services.nc_verify(nc, actor=org["sec"], note="x", password="pass-12345")
 
 
 TABLE = {
@@ -127,8 +127,8 @@ def test_rectification_rate_on_a_hand_built_case(org):
     _raise(org, grade="observation")  # not a nonconformity: not counted
     for nc in (a, b):
         _to_implemented(org, nc)
-        services.nc_verify(nc, actor=org["auditor"], note="ok")
-        services.nc_close(nc, actor=org["auditor"])
+        services.nc_verify(nc, actor=org["auditor"], note="ok", password="pass-12345")
+        services.nc_close(nc, actor=org["auditor"], password="pass-12345")
     Nonconformity.objects.filter(pk=a.pk).update(raised_on=TODAY - dt.timedelta(days=10))
     Nonconformity.objects.filter(pk=b.pk).update(raised_on=TODAY - dt.timedelta(days=40), due_date=TODAY - dt.timedelta(days=5))
     st = services.rectification(Nonconformity.objects.all())
@@ -227,7 +227,7 @@ def test_concurrent_verify_and_reject_one_wins():
         try:
             mine = Nonconformity.objects.get(pk=nc.pk)
             barrier.wait(10)
-            (services.nc_verify(mine, actor=user, note="ok") if verify else services.nc_reject(mine, actor=user, reason="不足"))
+            (services.nc_verify(mine, actor=user, note="ok", password="pass-12345") if verify else services.nc_reject(mine, actor=user, reason="不足"))
             results.append("ok")
         except ValidationError as exc:
             results.append(exc.messages[0])
@@ -341,16 +341,16 @@ def test_effectiveness_review_delay_and_gap_grade_are_the_organisations_rules(or
     """H12/H13: 90 days and 一般不符合 are this product's defaults (audits/capa/rules.toml), each
     overridable by the organisation with its own source; an override without one is refused."""
     nc = _to_implemented(org, _raise(org))
-    services.nc_verify(nc, actor=org["auditor"], note="已核实")
-    closed = services.nc_close(nc, actor=org["auditor"])
+    services.nc_verify(nc, actor=org["auditor"], note="已核实", password="pass-12345")
+    closed = services.nc_close(nc, actor=org["auditor"], password="pass-12345")
     assert closed.effectiveness_due == TODAY + dt.timedelta(days=90)
     with pytest.raises(ValidationError, match="必须注明本组织制度依据"):
         core.policy_override_set(actor=org["auditor"], unit=org["c"], key="effectiveness_review_days", value=30, source=" ")
     core.policy_override_set(actor=org["auditor"], unit=org["c"], key="effectiveness_review_days", value=30,
                              source="本党委《整改工作办法》第五条")
     nc2 = _to_implemented(org, _raise(org))
-    services.nc_verify(nc2, actor=org["auditor"], note="已核实")
-    assert services.nc_close(nc2, actor=org["auditor"]).effectiveness_due == TODAY + dt.timedelta(days=30)
+    services.nc_verify(nc2, actor=org["auditor"], note="已核实", password="pass-12345")
+    assert services.nc_close(nc2, actor=org["auditor"], password="pass-12345").effectiveness_due == TODAY + dt.timedelta(days=30)
 
 
 def test_a_gap_is_raised_as_major_where_the_organisation_says_so():

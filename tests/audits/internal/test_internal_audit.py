@@ -14,7 +14,7 @@ from audits.internal import services as svc
 from audits.internal.report import report_pdf
 from audits.models import Nonconformity
 from procedures.library_loader import load_library
-from qms import ledger
+from qms import ledger, signatures
 from qms import services as core
 from qms.models import Role, RoleGrant, UnitKind
 from qms.pdfcheck import check_pdf
@@ -140,12 +140,17 @@ def test_checklist_findings_report(org, tmp_path):
     obs = svc.finding_raise(items[1], actor=org["auditor"], grade="minor")
     assert nc.source == "internal_audit" and nc.audit == audit and obs.grade == "observation"
     with pytest.raises(ValidationError, match="未填写结论"):
-        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合", **_meeting(org))
+        svc.audit_report(audit, actor=org["auditor"], conclusion="基本符合", **_meeting(org), password="pass-12345")
     for i in items[2:]:
         svc.item_record(i, actor=org["auditor"], result="conform", note="")
+    with pytest.raises(ValidationError, match="登录密码不正确"):  # 电子签名: the lead's own password, nothing saved
+        svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行", **_meeting(org), password="wrong")
+    assert not audit.meetings.filter(kind="closing").exists()
     audit = svc.audit_report(audit, actor=org["auditor"], conclusion="体系基本有效运行,发现一般不符合1项、观察项1项",
-                             **_meeting(org, notes="通报审核发现,受审核方确认"))
+                             **_meeting(org, notes="通报审核发现,受审核方确认"), password="pass-12345")
     assert audit.state == "reported" and audit.meetings.get(kind="closing").notes.startswith("通报") and Nonconformity.objects.filter(audit=audit).count() == 2
+    (sig,) = signatures.of(audit)  # 电子签名: the lead signs the report off (确认)
+    assert sig.meaning == "confirm" and sig.signer_id == org["auditor"].pk and signatures.verify()[1] == []
     problems = ledger.verify().problems  # the fixture set occurrence states directly: only those show
     assert problems and all("workflows.occurrence" in p.message for p in problems)
     if shutil.which("pdftotext") is None:
@@ -156,7 +161,7 @@ def test_checklist_findings_report(org, tmp_path):
     pdf.write_bytes(report_pdf(audit))
     text = "".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
     for s in ("内部审核报告", "审核目的", "审核范围", "审核准则", "抽样方法", "随机种子2026", "一般不符合1项", nc.code, "体系基本有效运行",
-              "首次会议", "末次会议", "党委会议室", "通报审核发现"):
+              "首次会议", "末次会议", "党委会议室", "通报审核发现", "".join(signatures.text(sig).split())):
         assert s in text, s
     assert check_pdf(pdf) == []  # every page within its margins, nothing overlapping
 
@@ -254,7 +259,7 @@ def test_checklist_items_can_be_added_removed_reordered_and_reused_as_a_template
         svc.item_remove(item, actor=org["auditor"], reason="x")
     for i in audit.items.filter(result=""):
         svc.item_record(i, actor=org["auditor"], result="na", note="")
-    svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org))
+    svc.audit_report(audit, actor=org["auditor"], conclusion="符合", **_meeting(org), password="pass-12345")
     with pytest.raises(ValidationError, match="不能再修改"):
         svc.item_add(audit, actor=org["auditor"], unit=None, clause="1", text="x")
 

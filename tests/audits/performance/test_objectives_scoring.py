@@ -66,8 +66,8 @@ def _close(org, nc):
     capa.nc_plan(nc, actor=org["sec"], correction="补开", corrective_action="建立制度", owner=org["m1"][1],
                  due_date=TODAY + dt.timedelta(days=5))
     capa.nc_implement(nc, actor=org["sec"], evidence="已补开", done_on=TODAY)
-    capa.nc_verify(nc, actor=org["admin"], note="已核实")
-    return capa.nc_close(nc, actor=org["admin"])
+    capa.nc_verify(nc, actor=org["admin"], note="已核实", password="pass-12345")
+    return capa.nc_close(nc, actor=org["admin"], password="pass-12345")
 
 
 def _nc(org, unit, grade="minor"):

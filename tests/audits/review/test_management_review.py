@@ -84,19 +84,28 @@ def test_management_review_inputs_match_the_data(org):  # noqa: F811  (the fixtu
     capa.nc_plan(t, actor=org["sec"], correction="—", corrective_action="修订程序", owner=org["m1"][1], due_date=TODAY + dt.timedelta(days=9))
     capa.nc_implement(t, actor=org["sec"], evidence="已起草修订稿", done_on=TODAY)
     with pytest.raises(ValidationError, match="须在 .* 之后发布新版本"):
-        capa.nc_verify(t, actor=org["admin"], note="ok")
+        capa.nc_verify(t, actor=org["admin"], note="ok", password="pass-12345")
     drafter, reviewer = factories.user("drafter"), factories.user("reviewer")
     for u in (drafter, reviewer):  # the committee's document officers (permission matrix: 体系管理员)
         core.role_grant(actor=None, user=u, role=Role.ADMIN, unit=org["c"], valid_from=dt.date(2020, 1, 1))
     v = docs.version_create(doc, actor=drafter, label=f"{YEAR}.9", change_reason="管理评审决定:增加代召集规定")
     docs.version_submit(v, actor=drafter)
-    docs.version_review(v, actor=reviewer)
-    v = docs.version_approve(v, actor=org["admin"], effective_on=TODAY)  # takes effect at once
+    docs.version_review(v, actor=reviewer, password="pass-12345")
+    v = docs.version_approve(v, actor=org["admin"], effective_on=TODAY, password="pass-12345")  # takes effect at once
     assert doc.effective_version() == v
-    capa.nc_verify(t, actor=org["admin"], note="新版本已生效")
-    r = review.review_close(r, actor=org["admin"])
+    capa.nc_verify(t, actor=org["admin"], note="新版本已生效", password="pass-12345")
+    with pytest.raises(ValidationError, match="登录密码"):  # 电子签名: no password, no approval
+        review.review_close(r, actor=org["admin"])
+    r = review.review_close(r, actor=org["admin"], password="pass-12345")
     assert r.state == "closed" and Nonconformity.objects.get(pk=t.pk).state == NCState.VERIFIED
     assert set(LedgerEntry.objects.filter(action__startswith="review.").values_list("action", flat=True)) == {
         "review.plan", "review.gather", "review.hold", "review.decision", "review.close"}
+    # 电子签名: closing approves the review, signed over its minutes, conclusion and decisions
+    from qms import signatures
+
+    (sig,) = signatures.of(r)
+    assert sig.meaning == "approve" and sig.digest == signatures.digest_of(r) and signatures.verify()[1] == []
+    ManagementReview.objects.filter(pk=r.pk).update(conclusion="改过的结论")  # outside the product
+    assert [p.object_id for p in signatures.verify()[1]] == [r.pk]
 
 

@@ -117,8 +117,8 @@ def test_a_risk_action_raised_as_a_ticket_and_its_effectiveness(org):
     capa.nc_analyse(nc, actor=org["sec_b1"], why=["为何"], root_cause="缺平台")
     capa.nc_plan(nc, actor=org["sec_b1"], correction="试点", corrective_action="上线", owner=owner, due_date=TODAY + dt.timedelta(days=9))
     capa.nc_implement(nc, actor=org["sec_b1"], evidence="已上线", done_on=TODAY)
-    capa.nc_verify(nc, actor=org["admin"], note="属实")
-    capa.nc_close(nc, actor=org["admin"])
+    capa.nc_verify(nc, actor=org["admin"], note="属实", password="pass-12345")
+    capa.nc_close(nc, actor=org["admin"], password="pass-12345")
     r = system.risk_evaluate(r, actor=org["admin"], effective=True, note="参学率提高")
     assert r.effective is True and r.evaluated_on == TODAY
     with pytest.raises(ValidationError, match="不能再修改"):
