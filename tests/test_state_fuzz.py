@@ -51,6 +51,7 @@ from workflows import services as wsvc
 from workflows.models import Occurrence, Record
 
 pytestmark = pytest.mark.django_db
+PASSWORD = "pass-12345"  # every login of build_org (tests/factories.py): the signing acts ask for it again
 TODAY = timezone.localdate()
 
 LONG = os.environ.get("QMS_FUZZ_LONG", "") == "1"
@@ -240,7 +241,7 @@ class Machines(RuleBasedStateMachine):
         self._step("occ", "hold", who, lambda o, a: wsvc.record_submit(o, actor=a, held_on=held))
 
     def op_occ_check(self, who, data):
-        self._step("occ", "mark_checked", who, lambda o, a: wsvc.record_check(o, actor=a))
+        self._step("occ", "mark_checked", who, lambda o, a: wsvc.record_check(o, actor=a, password=PASSWORD))
 
     def op_occ_close(self, who, data):
         self._step("occ", "close", who, lambda o, a: wsvc.occurrence_close(o, actor=a))
@@ -272,14 +273,14 @@ class Machines(RuleBasedStateMachine):
         self._step("nc", "implement", who, lambda n, a: capa.nc_implement(n, actor=a, evidence=evidence, done_on=TODAY))
 
     def op_nc_verify(self, who, data):
-        self._step("nc", "verify", who, lambda n, a: capa.nc_verify(n, actor=a, note="已核实"))
+        self._step("nc", "verify", who, lambda n, a: capa.nc_verify(n, actor=a, note="已核实", password=PASSWORD))
 
     def op_nc_reject(self, who, data):
         reason = data.draw(st.sampled_from(["证据不足", ""]), label="reason")
         self._step("nc", "reject", who, lambda n, a: capa.nc_reject(n, actor=a, reason=reason))
 
     def op_nc_close(self, who, data):
-        self._step("nc", "close", who, lambda n, a: capa.nc_close(n, actor=a, effectiveness_after_days=0))
+        self._step("nc", "close", who, lambda n, a: capa.nc_close(n, actor=a, effectiveness_after_days=0, password=PASSWORD))
 
     def op_nc_review(self, who, data):
         effective = data.draw(st.booleans(), label="effective")
