@@ -29,3 +29,16 @@ def holders(unit: Unit, titles) -> list:
 
 def unread_count(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def admins() -> list:
+    """Every 体系管理员 today (an ADMIN grant in force, or a superuser), active logins only."""
+    from django.contrib.auth import get_user_model
+
+    from qms.models import Role, RoleGrant
+
+    today = timezone.localdate()
+    users = {g.user for g in RoleGrant.objects.filter(role=Role.ADMIN, valid_from__lte=today).select_related("user")
+             if g.valid_until is None or g.valid_until >= today}
+    users |= set(get_user_model().objects.filter(is_superuser=True))
+    return sorted((u for u in users if u.is_active), key=lambda u: u.pk)

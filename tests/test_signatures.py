@@ -297,3 +297,25 @@ def _document_again(org) -> DocumentVersion:
     docs.version_update(v, actor=org["drafter"], body="第一条")
     docs.version_submit(v, actor=org["drafter"])
     return DocumentVersion.objects.get(pk=v.pk)
+
+
+def test_the_nightly_check_finds_a_changed_signed_thing_and_tells_the_administrators(org):
+    from qms import services as core
+    from qms.models import Notification, Role
+    from qms.tasks import verify_ledger_task
+
+    admin = factories.user("nightly-admin", first_name="体系管理员甲")
+    core.role_grant(actor=None, user=admin, role=Role.ADMIN, unit=org["c"], valid_from=TODAY)
+    v = _document(org)
+    docs.version_review(v, actor=org["reviewer"], password=PW)
+    out = verify_ledger_task.delay().get()
+    assert out["ok"] and out["signatures"] == 1 and out["signature_problems"] == 0
+    assert not Notification.objects.filter(user=admin).exists()
+    with connection.cursor() as c:
+        c.execute("UPDATE procedures_documentversion SET body = %s WHERE id = %s", ["改过的正文", v.pk])
+    out = verify_ledger_task.delay().get()
+    assert not out["ok"] and out["signature_problems"] == 1
+    note = Notification.objects.get(user=admin)
+    assert "1 个电子签名与记录不符" in note.title and note.level == "error"
+    verify_ledger_task.delay().get()
+    assert Notification.objects.filter(user=admin).count() == 1  # once a day
