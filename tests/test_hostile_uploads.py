@@ -284,8 +284,8 @@ def test_every_view_that_returns_a_stored_file_sends_it_as_a_sandboxed_attachmen
         assert resp["Content-Disposition"].startswith("attachment;"), url
         assert resp["X-Content-Type-Options"] == "nosniff", url
         assert resp["Content-Security-Policy"] == "sandbox; default-src 'none'", url
-        b"".join(resp.streaming_content)
-        resp.close()
+        b"".join(resp.streaming_content)  # read to the end: the test client closes it (an explicit close()
+        # would send request_finished outside the request and close the test's PostgreSQL connection)
     # a file gone from the disk is a 404 page, not a server error
     Path(att.file.path).unlink()
     client.force_login(sec)
