@@ -242,7 +242,6 @@ def _a_good_file_is_stored_under_its_digest_and_served_as_a_sandboxed_attachment
     assert resp["Content-Disposition"].startswith("attachment")
     assert resp["X-Content-Type-Options"] == "nosniff" and resp["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert b"".join(resp.streaming_content) == PDF
-    resp.close()
 
 
 def test_every_view_that_returns_a_stored_file_sends_it_as_a_sandboxed_attachment(client, org):
