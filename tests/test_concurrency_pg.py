@@ -74,7 +74,7 @@ def org():
     core.role_grant(actor=None, user=auditor, role=Role.ADMIN, unit=c, valid_from=D(2020, 1, 1))
     nc = capa.nc_raise(actor=auditor, unit=b1, source="spot_check", grade="minor", clause="DJ-CX-02",
                        requirement="每月至少召开1次支委会", evidence="3月、4月无支委会记录")
-    return {"c": c, "b1": b1, "sec": sec, "auditor": auditor, "nc": nc}
+    return {"c": c, "b1": b1, "m": m, "sec": sec, "auditor": auditor, "nc": nc}
 
 
 def _entries(obj, action: str) -> int:

@@ -16,11 +16,8 @@ import pytest
 from audits.capa import services as capa
 from audits.models import NCState, Nonconformity
 from qms import ledger
-from qms import services as core
-from qms.models import LedgerEntry, Role, UnitKind
-from tests import factories
-from tests.conftest import require_postgres
-from tests.test_concurrency_pg import _race
+from qms.models import LedgerEntry
+from tests.test_concurrency_pg import _race, org  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = int(os.environ.get("QMS_T2_RUNS", "20"))
@@ -28,7 +25,7 @@ D = dt.date
 TARGET = {"verify": NCState.VERIFIED, "reject": NCState.PLANNED}
 
 
-def _implemented(org, i: int) -> Nonconformity:
+def _implemented(org, i: int) -> Nonconformity:  # noqa: F811
     nc = capa.nc_raise(actor=org["auditor"], unit=org["b1"], source="spot_check", grade="minor", clause="DJ-CX-02",
                        requirement="每月至少召开1次支委会", evidence=f"第{i}次抽查:无支委会记录")
     capa.nc_acknowledge(nc, actor=org["sec"])
@@ -38,14 +35,14 @@ def _implemented(org, i: int) -> Nonconformity:
     return capa.nc_implement(nc, actor=org["sec"], evidence="已补开并建立计划", done_on=D(2026, 6, 1))
 
 
-def test_verify_and_reject_at_once_never_both(org_pg):
+def test_verify_and_reject_at_once_never_both(org):  # noqa: F811
     outcomes = Counter()
     for i in range(RUNS):
-        nc = _implemented(org_pg, i)
+        nc = _implemented(org, i)
         assert nc.state == NCState.IMPLEMENTED
         stale = [Nonconformity.objects.get(pk=nc.pk) for _ in range(2)]
-        acts = [lambda n: capa.nc_verify(n, actor=org_pg["auditor"], note="已核实", password="pass-12345"),
-                lambda n: capa.nc_reject(n, actor=org_pg["auditor"], reason="证据不足")]
+        acts = [lambda n: capa.nc_verify(n, actor=org["auditor"], note="已核实", password="pass-12345"),
+                lambda n: capa.nc_reject(n, actor=org["auditor"], reason="证据不足")]
         results = _race(2, lambda k, acts=acts, stale=stale: (("verify", "reject")[k], acts[k](stale[k]).state))
         kinds = Counter(k for k, _ in results)
         assert kinds == {"ok": 1, "refused": 1}, (i, results)
@@ -60,17 +57,4 @@ def test_verify_and_reject_at_once_never_both(org_pg):
     assert sum(outcomes.values()) == RUNS
     print(f"\nT2: {RUNS} runs of 验证 ‖ 退回 — {dict(outcomes)}; 0 both, 0 illegal states")
     assert ledger.verify().ok
-
-
-@pytest.fixture
-def org_pg():
-    require_postgres()
-    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
-    b1 = factories.unit("B1", UnitKind.BRANCH, parent=c, name="第一党支部")
-    m = factories.member(b1, "一支书记")
-    sec, auditor = factories.user("sec"), factories.user("auditor")
-    core.member_update(m, actor=None, reason="账号", user=sec)
-    core.position_assign(actor=None, member=m, unit=b1, title="secretary", start=D(2024, 1, 1))
-    core.role_grant(actor=None, user=auditor, role=Role.ADMIN, unit=c, valid_from=D(2020, 1, 1))
-    return {"c": c, "b1": b1, "m": m, "sec": sec, "auditor": auditor}
 
