@@ -25,27 +25,10 @@ REFUSAL = re.compile(r'class="(?:msg msg-error|errorlist)[^"]*"[^>]*>\s*(?:<li>)
 
 
 @pytest.fixture
-def org(settings, tmp_path):
-    from procedures.library_loader import load_library
-    from qms import services as core
-    from qms.models import Role, UnitKind
-    from tests import factories
-    from workflows.models import Occurrence
-    from workflows.scheduler import schedule
+def org(db, settings, tmp_path):
+    from tests.test_limits import branch_with_secretary
 
-    settings.MEDIA_ROOT = str(tmp_path)
-    load_library()
-    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
-    b1 = factories.unit("B1", UnitKind.BRANCH, parent=c, name="第一党支部")
-    m1 = [factories.member(b1, f"一支{i}") for i in range(4)]
-    sec, adm = factories.user("sec1"), factories.user("adm")
-    core.member_update(m1[0], actor=None, reason="账号", user=sec)
-    core.position_assign(actor=None, member=m1[0], unit=b1, title="secretary", start=dt.date(2024, 1, 1))
-    core.role_grant(actor=None, user=adm, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
-    schedule(today=TODAY)
-    occ = (Occurrence.objects.filter(unit=b1, obligation_key="branch_general_meeting", period_start__lte=TODAY)
-           .order_by("-period_start").first())
-    return {"c": c, "b1": b1, "m1": m1, "sec": sec, "adm": adm, "occ": occ}
+    return branch_with_secretary(settings, tmp_path)
 
 
 def _day(org) -> str:

@@ -128,27 +128,12 @@ def test_no_view_reads_request_files_but_through_the_one_check():
 @pytest.fixture
 def org(db, settings, tmp_path):
     from audits.campaign import services as camp
-    from procedures.library_loader import load_library
-    from qms import services as core
-    from qms.models import Role, UnitKind
-    from tests import factories
+    from tests.test_limits import branch_with_secretary
     from workflows import services as wf
-    from workflows.models import Occurrence
-    from workflows.scheduler import schedule
 
-    settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.QMS_ROSTER_PENDING_DIR = tmp_path / "pending"
-    load_library()
-    c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
-    b1 = factories.unit("B1", UnitKind.BRANCH, parent=c, name="第一党支部")
-    m1 = [factories.member(b1, f"一支{i}") for i in range(4)]
-    sec, adm = factories.user("sec1"), factories.user("adm")
-    core.member_update(m1[0], actor=None, reason="账号", user=sec)
-    core.position_assign(actor=None, member=m1[0], unit=b1, title="secretary", start=dt.date(2024, 1, 1))
-    core.role_grant(actor=None, user=adm, role=Role.ADMIN, unit=c, valid_from=dt.date(2020, 1, 1))
-    schedule(today=TODAY)
-    occ = (Occurrence.objects.filter(unit=b1, obligation_key="branch_general_meeting", period_start__lte=TODAY)
-           .order_by("-period_start").first())
+    base = branch_with_secretary(settings, tmp_path / "media")
+    c, b1, m1, sec, adm, occ = (base[k] for k in ("c", "b1", "m1", "sec", "adm", "occ"))
     wf.occurrence_plan(occ, actor=sec, planned_date=max(occ.period_start, TODAY - dt.timedelta(days=1)), place="活动室", topic="学习")
     from audits.capa import services as capa
     nc = capa.nc_raise(actor=adm, unit=b1, source="spot_check", grade="minor", clause="DJ-CX-02", requirement="每月", evidence="缺记录")

@@ -83,6 +83,12 @@ def media_files(root) -> list[str]:
 
 @pytest.fixture
 def org(db, settings, tmp_path):
+    return branch_with_secretary(settings, tmp_path)
+
+
+def branch_with_secretary(settings, tmp_path) -> dict:
+    """测试党委 → 第一党支部 with 4 members, its 书记 (login sec1) and a 体系管理员 (adm), the library
+    loaded and the year scheduled; the 支部党员大会 of this period (uploads under ``tmp_path``)."""
     settings.MEDIA_ROOT = str(tmp_path)
     load_library()
     c = factories.unit("C", UnitKind.COMMITTEE, name="测试党委")
