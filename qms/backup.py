@@ -18,7 +18,6 @@ manifest recorded (reliability.md T23; Annex 11 §17).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from qms import ledger
+from qms.checksums import sha256_file
 
 FORMAT = "qms-backup/1"
 MANIFEST = "manifest.json"
@@ -55,13 +55,6 @@ class RestoreResult:
     def ok(self) -> bool:
         return self.verify.ok and self.head == self.expected
 
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files_under(root: Path) -> list[Path]:
@@ -136,9 +129,9 @@ def backup(out: Path) -> dict[str, Any]:
         dest = out / MEDIA_DIR / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
-        files[f"{MEDIA_DIR}/{rel}"] = {"sha256": sha256_of(dest), "size": dest.stat().st_size}
+        files[f"{MEDIA_DIR}/{rel}"] = {"sha256": sha256_file(dest), "size": dest.stat().st_size}
     db_file = out / db_name
-    files[db_name] = {"sha256": sha256_of(db_file), "size": db_file.stat().st_size}
+    files[db_name] = {"sha256": sha256_file(db_file), "size": db_file.stat().st_size}
     manifest = {
         "format": FORMAT,
         "created_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -169,7 +162,7 @@ def check(folder: Path) -> dict[str, Any]:
     for name in sorted(present - set(listed)):
         problems.append(f"清单中没有的文件:{name}")
     for name in sorted(set(listed) & present):
-        if sha256_of(folder / name) != listed[name].get("sha256"):
+        if sha256_file(folder / name) != listed[name].get("sha256"):
             problems.append(f"校验和不符:{name}")
     db_file = (manifest.get("database") or {}).get("file")
     if db_file not in listed:

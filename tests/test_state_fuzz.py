@@ -46,7 +46,7 @@ from audits.models import Nonconformity
 from qms import ledger
 from qms.models import LedgerEntry, Member
 from qms.permissions import NotPermitted
-from tests.test_permissions import build_org
+from tests.test_permissions_web import _base, org  # noqa: F401  (the organisation, built once per module)
 from workflows import services as wsvc
 from workflows.models import Occurrence, Record
 
@@ -122,7 +122,7 @@ class Machines(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self._sid = transaction.savepoint()
-        org = self.org
+        org = self.org  # noqa: F811
         self.occ = Occurrence.objects.filter(unit=org["b1"], obligation_key="branch_general_meeting",
                                              period_start__lte=TODAY).order_by("-period_start").first()
         self.day = max(self.occ.period_start, TODAY - dt.timedelta(days=1))
@@ -306,20 +306,7 @@ class Machines(RuleBasedStateMachine):
 # ------------------------------------------------------------------------------ the runner
 
 
-@pytest.fixture(scope="module")
-def _base(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        built = build_org()
-        yield {k: (type(v), v.pk) for k, v in built.items()}
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
-def org(_base, db):
-    return {k: model._default_manager.get(pk=pk) for k, (model, pk) in _base.items()}
-
-
-def test_random_programs_keep_the_machines_and_the_ledger_sound(org):
+def test_random_programs_keep_the_machines_and_the_ledger_sound(org):  # noqa: F811
     Machines.org = org
     profile = PROFILE
     if LONG:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import hashlib
 import json
 import os
 import zipfile
@@ -44,6 +43,7 @@ from audits.internal.models import Audit
 from audits.review.models import ManagementReview
 from procedures.models import DocumentVersion, VersionStatus
 from qms import ledger
+from qms.checksums import sha256_file
 from qms.figures import member_counts
 from qms.models import LedgerEntry, Position, Unit
 from workflows.compliance import STATUS_LABELS, cell_status
@@ -79,13 +79,6 @@ class Chapter:
     first_page: int = 0
     pages: int = 0
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 #: Python's young-generation threshold while a pack is laid out (default 700).

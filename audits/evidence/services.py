@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audits.evidence.models import EvidencePack, PackLink, PackState
 from qms import jobs, ledger
+from qms.checksums import sha256_file
 from qms.models import Unit
 from qms.notify import notify
 from qms.permissions import act
@@ -264,13 +265,6 @@ def pack_run(pk: int) -> EvidencePack:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def verify_stored(pack: EvidencePack) -> list[str]:
     """Re-check a stored pack's files against the hashes kept when it was built."""
@@ -281,7 +275,7 @@ def verify_stored(pack: EvidencePack) -> list[str]:
             problems.append(f"{field.upper()} 文件不存在")
             continue
         try:
-            actual = _sha256(Path(f.path))
+            actual = sha256_file(Path(f.path))
         except FileNotFoundError:
             problems.append(f"{field.upper()} 文件在存储中缺失")
             continue
