@@ -10,34 +10,47 @@ from django.utils.translation import gettext_lazy as _
 from qms.notify import unread_count
 from qms.scoping import is_admin
 
-#: (url name, label, who sees it: "all" | "manage" | "admin")
+#: The menu in groups that follow the loop (策划 → 执行 → 检查与改进 → 认证): (group label or None
+#: for a link of its own, [(url name, label, who sees it: "all" | "manage" | "admin")]). A group of
+#: which a user sees one entry only is shown as that entry.
 MENU = [
-    ("home", _("首页"), "all"),
-    ("unit_tree", _("组织架构"), "all"),
-    ("member_list", _("党员"), "all"),
-    ("procedure_register", _("体系文件"), "all"),
-    ("occurrence_list", _("应开展事项"), "all"),
-    ("compliance", _("执行情况"), "all"),
-    ("coalition_list", _("联系组"), "all"),
-    ("dues_page", _("党费"), "all"),
-    ("nc_register", _("问题清单"), "all"),
-    ("audit_list", _("内部审核"), "all"),
-    ("campaign_list", _("自查与抽查"), "all"),
-    ("review_list", _("管理评审"), "manage"),
-    ("system_home", _("体系策划"), "all"),
-    ("objectives", _("目标与考核"), "all"),
-    ("pack_list", _("认证证据包"), "manage"),
-    ("certificate_list", _("认证证书"), "manage"),
-    ("annual", _("年度统计"), "all"),
-    ("roster_import", _("花名册导入"), "manage"),
-    ("account_list", _("账号管理"), "manage"),
-    ("org_check", _("组织设置检查"), "all"),
-    ("rule_catalogue", _("规则目录"), "all"),
-    ("ledger", _("留痕台账"), "admin"),
-    ("permissions", _("权限矩阵"), "admin"),
-    ("notifications", _("通知"), "all"),
-    ("my_account", _("我的账号"), "all"),
+    (None, [("home", _("首页"), "all")]),
+    (_("组织与党员"), [
+        ("unit_tree", _("组织架构"), "all"),
+        ("member_list", _("党员"), "all"),
+        ("coalition_list", _("联系组"), "all"),
+        ("org_check", _("组织设置检查"), "all"),
+        ("roster_import", _("花名册导入"), "manage"),
+        ("account_list", _("账号管理"), "manage"),
+    ]),
+    (_("体系与规则"), [
+        ("procedure_register", _("体系文件"), "all"),
+        ("system_home", _("体系策划"), "all"),
+        ("objectives", _("目标与考核"), "all"),
+        ("rule_catalogue", _("规则目录"), "all"),
+    ]),
+    (_("执行"), [
+        ("occurrence_list", _("应开展事项"), "all"),
+        ("compliance", _("执行情况"), "all"),
+        ("dues_page", _("党费"), "all"),
+        ("annual", _("年度统计"), "all"),
+    ]),
+    (_("检查与改进"), [
+        ("audit_list", _("内部审核"), "all"),
+        ("campaign_list", _("自查与抽查"), "all"),
+        ("nc_register", _("问题清单"), "all"),
+        ("review_list", _("管理评审"), "manage"),
+    ]),
+    (_("认证"), [
+        ("pack_list", _("认证证据包"), "manage"),
+        ("certificate_list", _("认证证书"), "manage"),
+    ]),
+    (_("系统"), [
+        ("ledger", _("留痕台账"), "admin"),
+        ("permissions", _("权限矩阵"), "admin"),
+    ]),
 ]
+#: 通知 and 我的账号 sit beside the user's name at the right of the bar (base.html).
 
 #: Pages that belong to a menu entry though their address lies elsewhere (the 考核评分 page is
 #: under /audits/ but is part of 目标与考核): URL names, or a path prefix where the page's
@@ -68,29 +81,39 @@ def menu(request):
     scopes = list(request.scopes)
     manages = any(s.can_manage for s in scopes)
     admin = is_admin(user)
-    items = []
-    for name, label, who in MENU:
-        if (who == "manage" and not manages) or (who == "admin" and not admin):
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        prefixes = [url]
-        for other in ALSO.get(name, ()):
-            if other.startswith("/"):
-                prefixes.append(other)
+    groups = []
+    for group, entries in MENU:
+        items = []
+        for name, label, who in entries:
+            if (who == "manage" and not manages) or (who == "admin" and not admin):
                 continue
-            with contextlib.suppress(NoReverseMatch):
-                prefixes.append(reverse(other))
-        exact = name in ("home", "occurrence_list")
-        match = max((len(p) for p in prefixes if (request.path == p if exact else request.path.startswith(p))), default=0)
-        badge = unread_count(user) if name == "notifications" else 0
-        items.append({"url": url, "label": label, "active": match > 0, "match": match, "badge": badge})
-    longest = max((i["match"] for i in items), default=0)
-    for i in items:  # only the most specific entry is highlighted (/audits/packs/ is not 内部审核)
-        i["active"] = i["active"] and i["match"] == longest
-    return {"site_menu": items, "site_scopes": scopes, "site_scope": request.scope or None}
+            try:
+                url = reverse(name)
+            except NoReverseMatch:
+                continue
+            items.append({"url": url, "label": label, "match": _match(request.path, name, url)})
+        if items:
+            groups.append({"label": group if len(items) > 1 else None, "items": items})
+    longest = max((i["match"] for g in groups for i in g["items"]), default=0)
+    for g in groups:  # only the most specific entry is highlighted (/audits/packs/ is not 内部审核)
+        for i in g["items"]:
+            i["active"] = i["match"] > 0 and i["match"] == longest
+        g["active"] = any(i["active"] for i in g["items"])
+    return {"site_menu": groups, "site_scopes": scopes, "site_scope": request.scope or None,
+            "site_unread": unread_count(user)}
+
+
+def _match(path: str, name: str, url: str) -> int:
+    """How specifically ``path`` belongs to the entry (the length of its longest matching address; 0: not)."""
+    prefixes = [url]
+    for other in ALSO.get(name, ()):
+        if other.startswith("/"):
+            prefixes.append(other)
+            continue
+        with contextlib.suppress(NoReverseMatch):
+            prefixes.append(reverse(other))
+    exact = name in ("home", "occurrence_list")
+    return max((len(p) for p in prefixes if (path == p if exact else path.startswith(p))), default=0)
 
 
 def demo_progress(request):

@@ -202,7 +202,7 @@ def test_read_only_roles_cannot_manage_accounts(org, client, who):  # noqa: F811
     client.force_login(org[who])
     head = ledger.head()
     home = client.get("/").content.decode()
-    assert "我的账号" in home and "账号管理" not in home
+    assert 'href="/account/" class="user" title="我的账号"' in home and "账号管理" not in home
     r = client.get("/accounts/")
     assert r.status_code == 403 and "您无权管理账号" in r.content.decode()
     for url, data in ((f"/accounts/members/{target.pk}/create/", {"username": "abcd"}),
@@ -221,7 +221,7 @@ def test_read_only_roles_cannot_manage_accounts(org, client, who):  # noqa: F811
 def test_managers_see_the_menu_and_logins_only_on_account_pages(org, client):  # noqa: F811
     client.force_login(org["sec_b1"])
     home = client.get("/").content.decode()
-    assert "账号管理" in home and "我的账号" in home
+    assert "账号管理" in home and 'href="/account/" class="user" title="我的账号"' in home
     listing = client.get("/accounts/").content.decode()
     assert NAMES["member"] in listing and ">member " in listing  # the login, on the account page
     assert ">member<" not in client.get(f"/members/{_member_of(org['member']).pk}/").content.decode()

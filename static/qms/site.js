@@ -1,5 +1,15 @@
 // 党建质量管理体系 — small progressive enhancements; the pages work without scripts.
 document.addEventListener("DOMContentLoaded", function () {
+  // 菜单分组:one group open at a time; a click elsewhere closes it
+  var groups = document.querySelectorAll(".menu details.group");
+  groups.forEach(function (g) {
+    g.addEventListener("toggle", function () {
+      if (g.open) { groups.forEach(function (o) { if (o !== g) { o.open = false; } }); }
+    });
+  });
+  document.addEventListener("click", function (ev) {
+    groups.forEach(function (g) { if (!g.contains(ev.target)) { g.open = false; } });
+  });
   document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
     el.addEventListener("change", function () { el.form.submit(); });
   });

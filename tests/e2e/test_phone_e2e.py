@@ -32,6 +32,9 @@ def test_no_page_is_wider_than_a_phone_and_the_menu_folds(browser, live_server):
         assert not page.locator("nav.menu").is_visible()
         page.click("label.menu-toggle")
         assert page.locator("nav.menu").is_visible()
+        page.click("nav.menu summary:has-text('执行')")  # a group unfolds under its name
+        assert page.locator("nav.menu a:text-is('应开展事项')").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
         occ = Occurrence.objects.filter(unit__code="HX-Z1-B1").order_by("due_date").first()
         member = Member.objects.filter(user__username="dangyuan").first()
         urls = [reverse(name) for name in PAGES] + [reverse("occurrence_detail", args=[occ.pk]),
