@@ -41,10 +41,12 @@ fi
 # ---- Production deployment files (tests/test_deploy_files.py, docs/deploy.md): `nginx -t` on the
 # site file and `systemd-analyze verify` on the units need nginx and systemd installed (not running).
 need=""
-for p in nginx-light systemd openssl; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ -n "$need" ]; then
-  dpkg -s nginx >/dev/null 2>&1 && need=${need/nginx-light/}
-  [ -n "${need// /}" ] && { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null; }
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 # ---- end of the deployment block
 
