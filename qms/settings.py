@@ -358,5 +358,9 @@ QMS_QUEUE_PACKS = os.environ.get("QMS_QUEUE_PACKS", "packs")
 #: The tasks sent to QMS_QUEUE_PACKS; every other task goes to the default queue.
 QMS_PACK_TASKS = ("audits.build_evidence_pack",)
 CELERY_TASK_ROUTES = ("qms.celery.route_task",)
+#: a worker started without -Q (one machine, ``celery -A qms worker``) consumes both queues
+from kombu import Queue as _Queue  # noqa: E402
+
+CELERY_TASK_QUEUES = [_Queue(CELERY_TASK_DEFAULT_QUEUE), _Queue(QMS_QUEUE_PACKS)]
 #: Origins a form may be posted from besides the page's own, e.g. https://qms.example.org (comma-separated)
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
