@@ -131,3 +131,42 @@ def test_backup_refuses_clearly_when_files_are_in_object_storage(tmp_path, setti
     with pytest.raises(backup.BackupError, match="对象存储"):
         backup.backup(tmp_path / "b")
     assert not (tmp_path / "b").exists()
+
+
+def test_roster_files_between_preview_and_confirm_are_kept_in_object_storage(settings, db, tmp_path):
+    """With QMS_STORAGE=s3 a roster file waiting for confirm is in the shared bucket, so the confirm
+    may reach another web node than the preview; nothing is written to the node's own folder."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from qms import roster_pending
+    from tests import factories
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+        s3.create_bucket(Bucket="qms-pending")
+        settings.QMS_STORAGE = "s3"
+        settings.QMS_ROSTER_PENDING_DIR = tmp_path / "node-folder"
+        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": "qms-pending", "endpoint_url": endpoint, "access_key": "t", "secret_key": "t",
+            "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False}}}
+        user, other = factories.user("roster-a"), factories.user("roster-b")
+        staged = roster_pending.stage(b"name,unit\n", user=user, filename="名单.csv")
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="qms-pending")["Contents"])
+        assert keys == [f"roster-pending/{staged.token}.data", f"roster-pending/{staged.token}.json"]
+        assert not (tmp_path / "node-folder").exists()
+        assert roster_pending.load(staged.token, user=other) is None
+        pending, data = roster_pending.load(staged.token, user=user)
+        assert data == b"name,unit\n" and pending.filename == "名单.csv"
+        assert roster_pending.purge_expired(now=pending.uploaded + roster_pending.lifetime() * 2) == 1
+        assert "Contents" not in s3.list_objects_v2(Bucket="qms-pending")
+    finally:
+        server.stop()
