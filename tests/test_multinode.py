@@ -224,6 +224,20 @@ def test_two_web_nodes_two_workers_shared_database_redis_and_bucket(transactiona
         built = EvidencePack.objects.get(pk=pk)
         assert built.worker_host and built.worker_pid != os.getpid()  # a worker's process, not this one
         assert any(k.startswith("packs/") for k in (o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]))
+        # the stored pack re-checked against its hashes, read back from the bucket
+        from django.test.utils import override_settings
+
+        from audits.evidence.services import verify_stored
+
+        s3_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": bucket, "endpoint_url": endpoint, "access_key": "test", "secret_key": "test",
+            "region_name": "us-east-1", "addressing_style": "path"}}
+        with override_settings(STORAGES={"default": s3_storage,
+                                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}):
+            built.refresh_from_db()
+            assert verify_stored(built) == []
+            s3.put_object(Bucket=bucket, Key=built.zip.name, Body=b"changed")
+            assert verify_stored(built) == ["ZIP 文件的 SHA-256 与生成时不符"]
 
         # the application role works with the ledger but cannot change it
         import psycopg
