@@ -128,6 +128,7 @@ def test_two_web_nodes_two_workers_shared_database_redis_and_bucket(transactiona
     moto_port, web_ports = _free_port(), (_free_port(), _free_port())
     procs: list[subprocess.Popen] = []
     outs: list = []
+    web = None
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     with connection.cursor() as c:
@@ -263,6 +264,11 @@ def test_two_web_nodes_two_workers_shared_database_redis_and_bucket(transactiona
         for out in outs:
             out.close()
         moto.stop()
+        if web is not None and web.cookies.get("sessionid"):  # the login's session, kept in Redis by the nodes
+            import redis
+
+            with redis.Redis.from_url(common["QMS_CACHE_URL"]) as r:
+                r.delete(f"qms:1:django.contrib.sessions.cache{web.cookies['sessionid']}")
         with connection.cursor() as c:
             c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{app_role}"')
             c.execute(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{app_role}"')
