@@ -38,6 +38,18 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 
+# ---- Production deployment files (tests/test_deploy_files.py, docs/deploy.md): `nginx -t` on the
+# site file and `systemd-analyze verify` on the units need nginx and systemd installed (not running).
+need=""
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+if [ -n "$need" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+# ---- end of the deployment block
+
 export DATABASE_URL="postgres://$PG_USER:$PG_PASS@127.0.0.1:5432/$PG_DB"
 export CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
 echo "PostgreSQL $ver 与 Redis 已就绪:DATABASE_URL=$DATABASE_URL CELERY_BROKER_URL=$CELERY_BROKER_URL"

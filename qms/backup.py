@@ -57,6 +57,14 @@ class RestoreResult:
 
 
 
+def _local_files_only() -> None:
+    """Uploaded files in an S3-compatible bucket (``QMS_STORAGE=s3``) are not copied by this
+    command: refused before anything is written, with the way to back them up (docs/deploy.md)."""
+    if settings.QMS_STORAGE != "local":
+        raise BackupError("上传文件存放在对象存储(QMS_STORAGE=s3)中,本命令只备份本地文件夹中的文件,已拒绝执行。"
+                          "请按 docs/deploy.md「备份」一节:用 pg_dump 备份数据库,用对象存储的版本控制或 mc mirror 备份存储桶")
+
+
 def _files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
@@ -111,6 +119,7 @@ def backup(out: Path) -> dict[str, Any]:
     """Write a backup into ``out`` (a new or empty folder); returns the manifest."""
     if connection.in_atomic_block:
         raise BackupError("不能在事务中备份")
+    _local_files_only()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"备份目录不是空的:{out}")
@@ -194,6 +203,7 @@ def restore(folder: Path) -> RestoreResult:
         raise BackupError("不能在事务中恢复")
     folder = Path(folder)
     manifest = check(folder)
+    _local_files_only()
     vendor = manifest["database"]["vendor"]
     if vendor != connection.vendor:
         raise BackupError(f"备份来自 {vendor} 数据库,当前数据库为 {connection.vendor},不能直接恢复")

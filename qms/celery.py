@@ -20,3 +20,13 @@ def _flush_tamper_alerts(**_kwargs) -> None:
     from qms import ledger
 
     ledger.flush_tamper_alerts()
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """队列 — an evidence pack goes to the packs queue (``settings.QMS_QUEUE_PACKS``, read at
+    each send, so a test's worker can consume its own), every other task to the default queue."""
+    from django.conf import settings
+
+    if name in settings.QMS_PACK_TASKS:
+        return {"queue": settings.QMS_QUEUE_PACKS}
+    return None

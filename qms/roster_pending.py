@@ -2,7 +2,8 @@
 
 The preview page shows what an import would do; the confirm step must import exactly that file,
 without the user uploading it again. The file is kept under ``settings.QMS_ROSTER_PENDING_DIR``
-by a random token, with its sha256, the uploading user and the time of upload. It is found
+(or, with ``QMS_STORAGE=s3``, in the shared bucket under ``roster-pending/``, so that the confirm
+may reach another web node than the preview: docs/deploy.md) by a random token, with its sha256, the uploading user and the time of upload. It is found
 again only by that user, only while it is fresh (``[roster] pending_hours`` in
 ``rules/limits.toml``), and only if its bytes still match the sha256; otherwise it is as if it
 never existed. Nothing here touches the roll or the ledger: a pending file is a working copy,
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils import timezone
 
 from qms import limits
@@ -35,32 +38,48 @@ class Pending:
     uploaded: dt.datetime
 
 
-def _dir() -> Path:
+def _storage():
+    """Where pending files are kept, and the prefix of their names there: the local folder
+    QMS_ROSTER_PENDING_DIR, or the shared object storage when files are kept there."""
+    if getattr(settings, "QMS_STORAGE", "local") == "s3":
+        return default_storage, "roster-pending/"
     path = Path(settings.QMS_ROSTER_PENDING_DIR)
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return FileSystemStorage(location=path), ""
+
+
+def _read(storage, name: str) -> bytes:
+    if not storage.exists(name):
+        raise FileNotFoundError(name)
+    with storage.open(name, "rb") as f:
+        return f.read()
 
 
 def lifetime() -> dt.timedelta:
     return dt.timedelta(hours=float(limits.table().roster.get("pending_hours", 24)))
 
 
-def _paths(token: str) -> tuple[Path, Path]:
-    d = _dir()
-    return d / f"{token}.data", d / f"{token}.json"
+def _names(token: str) -> tuple[str, str]:
+    prefix = _storage()[1]
+    return f"{prefix}{token}.data", f"{prefix}{token}.json"
 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
     """Delete the files whose time is up; how many."""
     now = now or timezone.now()
     gone = 0
-    for meta in _dir().glob("*.json"):
+    storage, prefix = _storage()
+    try:
+        names = storage.listdir(prefix.rstrip("/"))[1]
+    except FileNotFoundError:
+        names = []
+    for name in sorted(n for n in names if n.endswith(".json")):
         try:
-            uploaded = dt.datetime.fromisoformat(json.loads(meta.read_text(encoding="utf-8"))["uploaded"])
+            uploaded = dt.datetime.fromisoformat(json.loads(_read(storage, prefix + name).decode("utf-8"))["uploaded"])
         except (OSError, ValueError, KeyError):
             uploaded = None
         if uploaded is None or now - uploaded > lifetime():
-            discard(meta.stem)
+            discard(name.removesuffix(".json"))
             gone += 1
     return gone
 
@@ -70,10 +89,12 @@ def stage(data: bytes, *, user, filename: str = "") -> Pending:
     purge_expired()
     token = secrets.token_urlsafe(24)
     pending = Pending(token, user.pk, hashlib.sha256(data).hexdigest(), filename[:200], timezone.now())
-    data_path, meta_path = _paths(token)
-    data_path.write_bytes(data)
-    meta_path.write_text(json.dumps({"user_id": pending.user_id, "sha256": pending.sha256, "filename": pending.filename,
-                                     "uploaded": pending.uploaded.isoformat()}, ensure_ascii=False), encoding="utf-8")
+    storage = _storage()[0]
+    data_name, meta_name = _names(token)
+    storage.save(data_name, ContentFile(data))
+    storage.save(meta_name, ContentFile(json.dumps({"user_id": pending.user_id, "sha256": pending.sha256,
+                                                    "filename": pending.filename, "uploaded": pending.uploaded.isoformat()},
+                                                   ensure_ascii=False).encode("utf-8")))
     return pending
 
 
@@ -81,10 +102,11 @@ def load(token: str, *, user) -> tuple[Pending, bytes] | None:
     """The file behind ``token`` if it is ``user``'s, fresh and intact; else None."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token) or user is None or user.pk is None:
         return None
-    data_path, meta_path = _paths(token)
+    storage = _storage()[0]
+    data_name, meta_name = _names(token)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        data = data_path.read_bytes()
+        meta = json.loads(_read(storage, meta_name).decode("utf-8"))
+        data = _read(storage, data_name)
         pending = Pending(token, int(meta["user_id"]), meta["sha256"], meta.get("filename", ""),
                           dt.datetime.fromisoformat(meta["uploaded"]))
     except (OSError, ValueError, KeyError, TypeError):
@@ -100,5 +122,6 @@ def load(token: str, *, user) -> tuple[Pending, bytes] | None:
 def discard(token: str) -> None:
     if not _TOKEN.fullmatch(token or ""):
         return
-    for path in _paths(token):
-        path.unlink(missing_ok=True)
+    storage = _storage()[0]
+    for name in _names(token):
+        storage.delete(name)

@@ -305,3 +305,62 @@ OTP_TOTP_ISSUER = os.environ.get("QMS_OTP_ISSUER", "党建质量管理体系")
 #: variable QMS_CHECKPOINT_KEY if set, else this file, created with mode 0600 when absent. It is
 #: never stored in the database; in production keep it where the database administrators cannot read it.
 QMS_CHECKPOINT_KEY_FILE = Path(os.environ.get("QMS_CHECKPOINT_KEY_FILE", VAR_DIR / "checkpoint_key"))
+
+# ------------------------------------------------------------------ 生产部署: several machines (docs/deploy.md)
+# Nothing is kept on a web node: sessions in the database (default) or the Redis cache, caches in
+# Redis when a cache URL is set, uploaded and generated files in one shared storage — a local folder
+# (default, MEDIA_ROOT; on several machines a shared mount) or S3-compatible object storage
+# (MinIO, a cloud vendor's private object store) through django-storages. Files are always sent
+# through the product's views, which check permission: the bucket stays private (no public URL).
+#: "local" (default): MEDIA_ROOT; "s3": the bucket below
+QMS_STORAGE = os.environ.get("QMS_STORAGE", "local").strip().lower()
+if QMS_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured("QMS_STORAGE 只能是 local 或 s3")
+_S3_OPTIONS = {
+    "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+    "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,  # MinIO: http://minio.intranet:9000
+    "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+    "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+    "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+    "location": os.environ.get("AWS_LOCATION", ""),  # a prefix inside the bucket
+    "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "path"),  # MinIO and most private stores
+    "default_acl": None,  # the bucket's own policy: private
+    "querystring_auth": True,  # a URL, should one ever be asked for, is signed and short-lived
+    "file_overwrite": False,  # a name taken gets a suffix, as on a local disk
+    "verify": os.environ.get("AWS_S3_VERIFY", "1") != "0",  # "0": an intranet store with its own certificate
+}
+if QMS_STORAGE == "s3" and not _S3_OPTIONS["bucket_name"]:
+    raise ImproperlyConfigured("QMS_STORAGE=s3 时必须设置 AWS_STORAGE_BUCKET_NAME")
+STORAGES = {
+    "default": ({"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _S3_OPTIONS} if QMS_STORAGE == "s3"
+                else {"BACKEND": "django.core.files.storage.FileSystemStorage"}),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+#: Redis for caches (and sessions, below) shared by every web node: QMS_CACHE_URL, e.g. redis://10.0.0.5:6379/1
+#: (a database other than the broker's). Unset: each process's own memory (one machine).
+QMS_CACHE_URL = os.environ.get("QMS_CACHE_URL", "")
+if QMS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": QMS_CACHE_URL,
+                          "KEY_PREFIX": "qms", "TIMEOUT": 300}}
+#: "db" (default): sessions in the database; "cache": in the Redis cache (needs QMS_CACHE_URL);
+#: "cached_db": written to both, read from the cache.
+QMS_SESSIONS = os.environ.get("QMS_SESSIONS", "db").strip().lower()
+if QMS_SESSIONS not in ("db", "cache", "cached_db"):
+    raise ImproperlyConfigured("QMS_SESSIONS 只能是 db、cache 或 cached_db")
+if QMS_SESSIONS != "db" and not QMS_CACHE_URL:
+    raise ImproperlyConfigured("会话存放在缓存中时必须设置 QMS_CACHE_URL(Redis)")
+SESSION_ENGINE = f"django.contrib.sessions.backends.{QMS_SESSIONS}"
+#: Celery queues: evidence packs (heavy: minutes of layout, much memory) on their own queue, so a
+#: worker on another machine builds them while the light queue's reminders and nightly checks
+#: never wait behind a pack (qms/celery.py routes them; deploy/qms-worker@.service runs one per queue).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("QMS_QUEUE_DEFAULT", "celery")
+QMS_QUEUE_PACKS = os.environ.get("QMS_QUEUE_PACKS", "packs")
+#: The tasks sent to QMS_QUEUE_PACKS; every other task goes to the default queue.
+QMS_PACK_TASKS = ("audits.build_evidence_pack",)
+CELERY_TASK_ROUTES = ("qms.celery.route_task",)
+#: a worker started without -Q (one machine, ``celery -A qms worker``) consumes both queues
+from kombu import Queue as _Queue  # noqa: E402
+
+CELERY_TASK_QUEUES = [_Queue(CELERY_TASK_DEFAULT_QUEUE), _Queue(QMS_QUEUE_PACKS)]
+#: Origins a form may be posted from besides the page's own, e.g. https://qms.example.org (comma-separated)
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]

@@ -341,7 +341,9 @@ def serve(field_file, *, name: str) -> FileResponse:
     """A stored file as a download: attachment, ``nosniff``, a sandboxing CSP, and the content
     type of the kind its extension was checked as. A file missing from the disk is a 404."""
     ext = PurePosixPath(str(field_file.name).lower()).suffix
-    try:
+    try:  # a local folder or a private S3-compatible bucket (settings.STORAGES): streamed by this view
+        if not field_file.name or not field_file.storage.exists(field_file.name):
+            raise FileNotFoundError(field_file.name)
         handle = field_file.open("rb")
     except (FileNotFoundError, ValueError) as exc:
         raise Http404("文件不存在或已被移走") from exc

@@ -65,21 +65,23 @@ def celery_worker_process(transactional_db):
     db = connection.settings_dict
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     queue = f"qms-test-{uuid.uuid4().hex[:8]}"
+    packs = f"{queue}-packs"  # evidence packs are routed to their own queue (qms/celery.py): this worker takes both
     # every pack the worker builds is laid out by two processes, whatever this machine's settings (its child is a daemon)
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker,
            "QMS_PACK_PROCESSES": "2", "QMS_PACK_PARALLEL_FROM_BYTES": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qms", "worker", "--concurrency=1", "--without-mingle",
-         "--without-gossip", "-Q", queue, "--loglevel=WARNING", "-n", f"{queue}@%h"],
+         "--without-gossip", "-Q", f"{queue},{packs}", "--loglevel=WARNING", "-n", f"{queue}@%h"],
         env=env, cwd=Path(__file__).resolve().parent.parent,
     )
-    old = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    old = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue, settings.QMS_QUEUE_PACKS)
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue
+    settings.QMS_QUEUE_PACKS = packs
     try:
         yield proc
     finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = old
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue, settings.QMS_QUEUE_PACKS = old
         proc.terminate()
         try:
             proc.wait(20)

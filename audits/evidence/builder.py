@@ -252,12 +252,27 @@ def _ledger_seqs(obj_type: str, objs) -> dict[str, int]:
     return seqs
 
 
-def _stored(f) -> Path | None:
+def _stored(f, out_dir: Path) -> Path | None:
+    """A stored file as a local path the PDF and ZIP writers read: the file itself on a local
+    folder, else (an S3-compatible bucket) a copy fetched into ``out_dir``; None when missing."""
+    if not f.name:
+        return None
     try:
         path = Path(f.path)
-    except (ValueError, NotImplementedError):
+    except NotImplementedError:  # object storage: no local path
+        path = None
+    except ValueError:
         return None
-    return path if path.is_file() else None
+    if path is not None:
+        return path if path.is_file() else None
+    if not f.storage.exists(f.name):
+        return None
+    copy = out_dir / "stored" / f.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    with f.storage.open(f.name, "rb") as src, copy.open("wb") as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            dst.write(block)
+    return copy
 
 
 # ---------------------------------------------------------------------------------- build
@@ -288,7 +303,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     missing: list[str] = []
     present: list[tuple[Attachment, Path | None]] = []
     for a in attachments:
-        path = _stored(a.file)
+        path = _stored(a.file, out_dir)
         if path is None:
             missing.append(f"{a.name}(记录 {a.record_id},{a.record.occurrence.unit.name})")
         present.append((a, path))
@@ -313,7 +328,7 @@ def build_pack(root: Unit, start: dt.date, end: dt.date, *, out_dir: Path, gener
     nc_seqs = _ledger_seqs("audits.ncattachment", nc_files)
     nc_present: list[tuple[NCAttachment, Path | None]] = []
     for a in nc_files:
-        path = _stored(a.file)
+        path = _stored(a.file, out_dir)
         if path is None:
             missing.append(f"{a.name}(不符合项 {a.nonconformity.code} 的整改证据)")
         nc_present.append((a, path))

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from audits.evidence.models import EvidencePack, PackLink, PackState
 from qms import jobs, ledger
-from qms.checksums import sha256_file
+from qms.checksums import sha256_stream
 from qms.models import Unit
 from qms.notify import notify
 from qms.permissions import act
@@ -274,11 +274,11 @@ def verify_stored(pack: EvidencePack) -> list[str]:
         if not f:
             problems.append(f"{field.upper()} 文件不存在")
             continue
-        try:
-            actual = sha256_file(Path(f.path))
-        except FileNotFoundError:
+        if not f.storage.exists(f.name):  # a local folder or an S3-compatible bucket (settings.STORAGES)
             problems.append(f"{field.upper()} 文件在存储中缺失")
             continue
+        with f.storage.open(f.name, "rb") as stored:
+            actual = sha256_stream(stored)
         if actual != expected:
             problems.append(f"{field.upper()} 文件的 SHA-256 与生成时不符")
     return problems
