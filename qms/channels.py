@@ -1,0 +1,390 @@
+"""通知渠道 — a notice beyond the in-app list: 邮件 to the person (their choice on 我的账号) and the group
+robots of 企业微信/钉钉 (unit-level kinds only), each attempt kept as a ``Delivery``.
+
+Which notice is which kind is data (qms/rules/notices.toml): a kind of scope "person" never reaches a
+group robot, whatever a robot's settings say (``robot_kinds`` refuses it and ``dispatch`` checks again).
+Deliveries are written in the transaction of the change that caused the notice and sent after it commits
+(Celery, ``qms.tasks.deliver_notice_task``): a mail server or robot that fails never blocks or rolls back
+the change; it is retried with a growing pause and the failure stays on the 送达失败 page.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+import tomllib
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.utils import timezone
+
+from qms import ledger
+from qms.models import Delivery, DeliveryStatus, GroupRobot, NoticeChannels, RobotKind, Unit
+from qms.permissions import act
+
+log = logging.getLogger(__name__)
+
+_FILE = Path(__file__).with_name("rules") / "notices.toml"
+SITE = "党建质量管理体系"
+
+
+@dataclass(frozen=True)
+class NoticeKind:
+    """通知种类 — one line of notices.toml."""
+
+    key: str
+    label: str
+    scope: str  # "person" | "unit"
+    pattern: re.Pattern
+    unit: dict
+    outside: str
+    source: str
+
+    @property
+    def for_groups(self) -> bool:
+        return self.scope == "unit"
+
+
+OTHER = NoticeKind("other", "其他通知", "person", re.compile(r"$^"), {}, "", "本系统默认:未列明的通知按个人通知处理")
+
+
+@cache
+def kinds() -> dict[str, NoticeKind]:
+    data = tomllib.loads(_FILE.read_text(encoding="utf-8"))["kinds"]
+    out = {}
+    for key, row in data.items():
+        if row["scope"] not in ("person", "unit"):
+            raise ValueError(f"notices.toml: {key} 的 scope 只能是 person 或 unit")
+        if row["scope"] == "unit" and "part" not in row.get("unit", {}):
+            raise ValueError(f"notices.toml: 组织层面的通知 {key} 须写明从哪里得到党组织(unit.part)")
+        out[key] = NoticeKind(key, row["label"], row["scope"], re.compile(row["match"]), dict(row.get("unit", {})),
+                              row.get("outside", ""), row["source"])
+    return out
+
+
+def unit_kinds() -> dict[str, NoticeKind]:
+    """The kinds a group robot may carry."""
+    return {k: v for k, v in kinds().items() if v.for_groups}
+
+
+def kind_of(key: str) -> NoticeKind:
+    for k in kinds().values():
+        if k.pattern.search(key):
+            return k
+    return OTHER
+
+
+def unit_of(kind: NoticeKind, key: str) -> Unit | None:
+    """The organisation a unit-level notice is about, from its key as notices.toml says."""
+    if not kind.for_groups:
+        return None
+    parts = key.split(":")
+    try:
+        pk = int(parts[kind.unit["part"]])
+    except (IndexError, ValueError):
+        return None
+    if "model" not in kind.unit:
+        return Unit.objects.filter(pk=pk).first()
+    row = apps.get_model(kind.unit["model"]).objects.filter(pk=pk).select_related(kind.unit["field"]).first()
+    return getattr(row, kind.unit["field"]) if row is not None else None
+
+
+def outside_text(kind: NoticeKind, title: str) -> str:
+    """What leaves the product: the kind's neutral text where it names a person or a sum, else the task."""
+    return kind.outside or title
+
+
+# ----------------------------------------------------------------------------- who gets what
+
+
+def wants_email(user) -> bool:
+    """邮件 for this person: the site sends mail, the login has an address, and the person has not
+    turned it off (no choice yet = on)."""
+    if not getattr(settings, "QMS_SEND_EMAIL", False) or not getattr(user, "email", ""):
+        return False
+    choice = NoticeChannels.objects.filter(user_id=user.pk).values_list("email", flat=True).first()
+    return True if choice is None else choice
+
+
+def robots_for(unit: Unit, kind: NoticeKind) -> list[GroupRobot]:
+    """The active robots that carry ``kind`` about ``unit``: the unit's own, and those of the units above
+    that asked for their subordinates' notices. Never any for a personal kind."""
+    if not kind.for_groups:
+        return []
+    ids = [int(x) for x in unit.path.strip("/").split("/") if x] if unit.path else [unit.pk]
+    out = []
+    for r in GroupRobot.objects.filter(unit_id__in=ids, active=True).select_related("unit"):
+        if kind.key in r.kinds and (r.unit_id == unit.pk or r.include_below):
+            out.append(r)
+    return out
+
+
+def dispatch(notification) -> list[Delivery]:
+    """Write the deliveries of a just-created notice (in the caller's transaction) and send them after commit."""
+    kind = kind_of(notification.key)
+    text = outside_text(kind, notification.title)
+    made = []
+    if wants_email(notification.user):
+        made.append(_delivery(f"email:{notification.user_id}:{notification.key}", channel="email", kind=kind,
+                              notice=notification, text=text, user=notification.user))
+    unit = unit_of(kind, notification.key)
+    if unit is not None:
+        for robot in robots_for(unit, kind):
+            assert kind.for_groups  # a personal notice never reaches a group (notices.toml scope)
+            made.append(_delivery(f"robot:{robot.pk}:{notification.key}", channel=robot.kind, kind=kind,
+                                  notice=notification, text=text, robot=robot))
+    fresh = [d for d, created in made if created]
+    for d in fresh:
+        transaction.on_commit(lambda pk=d.pk: enqueue(pk), robust=True)
+    return [d for d, _ in made]
+
+
+def _delivery(dedupe, *, channel, kind, notice, text, user=None, robot=None):
+    return Delivery.objects.get_or_create(dedupe=dedupe[:200], defaults={
+        "channel": channel, "notice_key": notice.key, "notice_kind": kind.key, "title": text[:200], "url": notice.url,
+        "user": user, "robot": robot})
+
+
+def enqueue(pk: int) -> None:
+    from qms.tasks import deliver_notice_task
+
+    deliver_notice_task.delay(pk)
+
+
+# ----------------------------------------------------------------------------- sending
+
+
+class DeliveryError(Exception):
+    """The channel refused or did not answer; the message says why, in words for the 体系管理员."""
+
+
+def backoff(retries: int) -> int:
+    return settings.QMS_NOTIFY_BACKOFF_SECONDS * (2 ** retries)
+
+
+def attempt(pk: int, *, final: bool) -> Delivery:
+    """One try of one delivery. Already delivered: nothing is sent again. The row is locked while sending,
+    so two workers never send the same delivery at once."""
+    with transaction.atomic():
+        d = Delivery.objects.select_for_update().get(pk=pk)
+        if d.status == DeliveryStatus.SENT:
+            return d
+        d.attempts += 1
+        d.last_attempt_at = timezone.now()
+        try:
+            send(d)
+        except Exception as exc:  # any failure of the channel is recorded, never raised into the change
+            d.status = DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING
+            d.last_error = _words(exc)[:500]
+            log.warning("delivery %s (%s) failed, attempt %s: %s", d.pk, d.channel, d.attempts, d.last_error)
+        else:
+            d.status, d.sent_at, d.last_error = DeliveryStatus.SENT, timezone.now(), ""
+        d.save()
+    return d
+
+
+def _words(exc: Exception) -> str:
+    if isinstance(exc, DeliveryError):
+        return str(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return "连接被拒绝(服务器未运行或端口不对)"
+    if isinstance(exc, TimeoutError):
+        return "连接超时"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def send(d: Delivery) -> None:
+    if d.channel == "email":
+        send_email(d)
+    else:
+        robot = GroupRobot.objects.get(pk=d.robot_id)
+        post_robot(robot, title=d.title, url=d.url)
+
+
+def _link(url: str) -> str:
+    base = getattr(settings, "QMS_SITE_URL", "").rstrip("/")
+    return f"{base}{url}" if url and base else url
+
+
+def send_email(d: Delivery) -> None:
+    from qms.people import person
+
+    user = d.user
+    if user is None or not user.email:
+        raise DeliveryError("接收人的账号没有邮箱地址")
+    body = f"{person(user)}同志:\n\n{d.title}\n"
+    if d.url:
+        body += f"\n请登录{SITE}查看:{_link(d.url)}\n"
+    body += f"\n—— {SITE}(本邮件由系统自动发送,请勿直接回复)\n"
+    conn = get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT)
+    EmailMessage(f"[{SITE}] {d.title}", body, None, [user.email], connection=conn).send()
+
+
+def robot_address(robot: GroupRobot) -> str:
+    """The address to post to: the robot's full address as given, or the configured base with its key."""
+    w = robot.webhook.strip()
+    if w.startswith(("http://", "https://")):
+        return w
+    if robot.kind == RobotKind.WECOM:
+        return f"{settings.QMS_WECOM_WEBHOOK_BASE}?key={urllib.parse.quote(w)}"
+    return f"{settings.QMS_DINGTALK_WEBHOOK_BASE}?access_token={urllib.parse.quote(w)}"
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """钉钉 加签: HMAC-SHA256 of "timestamp\\nsecret" keyed by the secret, base64 (then URL-encoded)."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def robot_payload(robot: GroupRobot, *, title: str, url: str) -> dict:
+    text = f"**{SITE}**\n\n{title}"
+    if url:
+        text += f"\n\n[查看详情]({_link(url)})"
+    if robot.kind == RobotKind.WECOM:
+        return {"msgtype": "markdown", "markdown": {"content": text}}
+    return {"msgtype": "markdown", "markdown": {"title": title[:60], "text": text}}
+
+
+def post_robot(robot: GroupRobot, *, title: str, url: str) -> None:
+    address = robot_address(robot)
+    if robot.kind == RobotKind.DINGTALK and robot.secret:
+        ts = int(time.time() * 1000)
+        sep = "&" if "?" in address else "?"
+        address += f"{sep}timestamp={ts}&sign={urllib.parse.quote_plus(dingtalk_sign(robot.secret, ts))}"
+    body = json.dumps(robot_payload(robot, title=title, url=url), ensure_ascii=False).encode()
+    req = urllib.request.Request(address, data=body, method="POST",
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=settings.QMS_WEBHOOK_TIMEOUT) as resp:  # noqa: S310 (an admin's address)
+            answer = resp.read(65536)
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"机器人地址返回 HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise DeliveryError(f"无法连接机器人地址:{_words(exc.reason) if isinstance(exc.reason, Exception) else exc.reason}") from exc
+    try:
+        data = json.loads(answer)
+    except ValueError as exc:
+        raise DeliveryError("机器人地址的应答不是 JSON") from exc
+    if not isinstance(data, dict) or data.get("errcode") != 0:
+        code = data.get("errcode") if isinstance(data, dict) else None
+        msg = data.get("errmsg", "") if isinstance(data, dict) else ""
+        raise DeliveryError(f"机器人拒收(errcode {code}{':' + str(msg)[:200] if msg else ''})")
+
+
+def resend_due() -> int:
+    """Queue again the deliveries never tried (the queue was down when the change committed) ten minutes
+    on. Returns how many were queued."""
+    cutoff = timezone.now() - timezone.timedelta(minutes=10)
+    pks = list(Delivery.objects.filter(status=DeliveryStatus.PENDING, attempts=0, created_at__lt=cutoff)
+               .values_list("pk", flat=True)[:500])
+    for pk in pks:
+        enqueue(pk)
+    return len(pks)
+
+
+# ----------------------------------------------------------------------------- 群机器人 (体系管理员)
+
+
+def robot_kinds(values) -> list[str]:
+    """The kinds chosen for a robot, each one a unit-level kind (a personal kind is refused)."""
+    chosen = [str(v) for v in values or []]
+    allowed = unit_kinds()
+    wrong = [v for v in chosen if v not in allowed]
+    if wrong:
+        labels = "、".join(kinds()[v].label if v in kinds() else v for v in wrong)
+        raise ValidationError({"kinds": f"群机器人只能推送组织层面的通知,不能推送:{labels}"})
+    if not chosen:
+        raise ValidationError({"kinds": "请至少选择一种要推送的通知"})
+    return sorted(set(chosen))
+
+
+def _fingerprint(webhook: str, secret: str) -> str:
+    return hashlib.sha256(f"{webhook}\n{secret}".encode()).hexdigest()[:16]
+
+
+def _clean_robot(kind: str, webhook: str, secret: str) -> tuple[str, str]:
+    webhook, secret = (webhook or "").strip(), (secret or "").strip()
+    if kind not in RobotKind.values:
+        raise ValidationError({"kind": "请选择企业微信或钉钉"})
+    if not webhook:
+        raise ValidationError({"webhook": "请填写机器人地址,或只填它的密钥"})
+    if webhook.startswith(("http://", "https://")):
+        parsed = urllib.parse.urlparse(webhook)
+        if not parsed.netloc:
+            raise ValidationError({"webhook": "机器人地址不完整"})
+    elif not re.fullmatch(r"[A-Za-z0-9_\-]{8,200}", webhook):
+        raise ValidationError({"webhook": "机器人密钥只含字母、数字、下划线和连字符(或填写完整地址)"})
+    if secret and kind != RobotKind.DINGTALK:
+        raise ValidationError({"secret": "加签密钥只用于钉钉机器人"})
+    return webhook, secret
+
+
+@act("robot.create", unit=lambda unit, **_: unit)
+@transaction.atomic
+def robot_create(*, actor, unit: Unit, name: str, kind: str, webhook: str, secret: str = "", kinds: list,
+                 include_below: bool = False) -> GroupRobot:
+    """新增群机器人 — the 体系管理员 adds an organisation's 企业微信/钉钉 group robot."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "请填写名称(例如:第一党支部工作群)"})
+    webhook, secret = _clean_robot(kind, webhook, secret)
+    r = GroupRobot.objects.create(unit=unit, name=name, kind=kind, webhook=webhook, secret=secret,
+                                  fingerprint=_fingerprint(webhook, secret), kinds=robot_kinds(kinds),
+                                  include_below=include_below)
+    ledger.record("robot.create", r, actor=actor)
+    return r
+
+
+@act("robot.update", unit=lambda robot, **_: robot.unit)
+@transaction.atomic
+def robot_update(*, actor, robot: GroupRobot, name: str, webhook: str = "", secret: str = "", clear_secret: bool = False,
+                 kinds: list, include_below: bool, active: bool) -> GroupRobot:
+    """修改群机器人 — name, the kinds it carries, on/off. The address and the secret are never shown back:
+    left empty they stay as they were; ``clear_secret`` removes the 钉钉 加签密钥."""
+    r = GroupRobot.objects.select_for_update().get(pk=robot.pk)
+    before = ledger.snapshot(r)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "请填写名称"})
+    new_secret = "" if clear_secret else (secret or r.secret)
+    webhook, new_secret = _clean_robot(r.kind, webhook or r.webhook, new_secret)
+    r.name, r.webhook, r.secret, r.kinds = name, webhook, new_secret, robot_kinds(kinds)
+    r.include_below, r.active, r.fingerprint = bool(include_below), bool(active), _fingerprint(webhook, new_secret)
+    r.save()
+    ledger.record("robot.update", r, actor=actor, before=before)
+    return r
+
+
+# ----------------------------------------------------------------------------- 接收通知的方式 (本人)
+
+
+def _self(actor=None, **_) -> set[str]:
+    return {"self"} if actor is not None else set()
+
+
+@act("notice.channels", duties=_self)
+@transaction.atomic
+def channels_choose(*, actor, email: bool) -> NoticeChannels:
+    """接收通知的方式 — the person chooses 邮件 besides 站内 (always on). Asking for 邮件 with no address on
+    the login is refused with the reason."""
+    if email and not actor.email:
+        raise ValidationError({"email": "您的账号还没有邮箱地址,请联系体系管理员登记后再选择邮件"})
+    row, _ = NoticeChannels.objects.select_for_update().get_or_create(user=actor)
+    before = ledger.snapshot(row)
+    row.email = bool(email)
+    row.save()
+    ledger.record("notice.channels", row, actor=actor, before=before)
+    return row
