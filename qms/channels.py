@@ -189,21 +189,37 @@ def attempt(pk: int, *, final: bool) -> Delivery:
         except Exception as exc:  # any failure of the channel is recorded, never raised into the change
             d.status = DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING
             d.last_error = _words(exc)[:500]
-            log.warning("delivery %s (%s) failed, attempt %s: %s", d.pk, d.channel, d.attempts, d.last_error)
+            log.warning("delivery %s (%s) failed, attempt %s: %r", d.pk, d.channel, d.attempts, exc)
         else:
             d.status, d.sent_at, d.last_error = DeliveryStatus.SENT, timezone.now(), ""
         d.save()
     return d
 
 
-def _words(exc: Exception) -> str:
+def _words(exc: BaseException) -> str:
+    """Why it failed, in words for the 体系管理员 (the technical detail goes to the log)."""
+    import smtplib
+    import socket
+
     if isinstance(exc, DeliveryError):
         return str(exc)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return "邮件服务器登录失败(用户名或密码不对)"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "邮件服务器拒收了收件地址"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"邮件服务器拒收(代码 {exc.smtp_code})"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "邮件服务器断开了连接"
     if isinstance(exc, ConnectionRefusedError):
         return "连接被拒绝(服务器未运行或端口不对)"
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError | socket.timeout):
         return "连接超时"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, socket.gaierror):
+        return "找不到服务器地址"
+    if isinstance(exc, OSError):
+        return "网络错误,无法连接服务器"
+    return "发送失败(详见服务器日志)"
 
 
 def send(d: Delivery) -> None:
@@ -271,7 +287,7 @@ def post_robot(robot: GroupRobot, *, title: str, url: str) -> None:
         with urllib.request.urlopen(req, timeout=settings.QMS_WEBHOOK_TIMEOUT) as resp:  # noqa: S310 (an admin's address)
             answer = resp.read(65536)
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"机器人地址返回 HTTP {exc.code}") from exc
+        raise DeliveryError(f"机器人地址返回错误(状态码 {exc.code})") from exc
     except urllib.error.URLError as exc:
         raise DeliveryError(f"无法连接机器人地址:{_words(exc.reason) if isinstance(exc.reason, Exception) else exc.reason}") from exc
     try:
@@ -280,8 +296,8 @@ def post_robot(robot: GroupRobot, *, title: str, url: str) -> None:
         raise DeliveryError("机器人地址的应答不是 JSON") from exc
     if not isinstance(data, dict) or data.get("errcode") != 0:
         code = data.get("errcode") if isinstance(data, dict) else None
-        msg = data.get("errmsg", "") if isinstance(data, dict) else ""
-        raise DeliveryError(f"机器人拒收(errcode {code}{':' + str(msg)[:200] if msg else ''})")
+        log.warning("robot %s refused: %r", robot.pk, data)
+        raise DeliveryError(f"机器人拒收(错误码 {code},请检查地址、加签密钥或群机器人的安全设置)")
 
 
 def resend_due() -> int:

@@ -162,6 +162,9 @@ class Member(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("登录账号"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="member",
     )
+    #: 工号 — the number the enterprise directory (LDAP/AD) keeps for the person; a directory sign-in is
+    #: matched to the member by it (qms/directory.py). Empty for those not in a directory.
+    employee_number = models.CharField(_("工号"), max_length=64, blank=True, default="")
 
     objects = ScopedQuerySet.as_manager()
 
@@ -169,6 +172,8 @@ class Member(models.Model):
         verbose_name = _("党员")
         verbose_name_plural = _("党员")
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["employee_number"], condition=~Q(employee_number=""),
+                                               name="one_member_per_employee_number")]
 
     def __str__(self) -> str:
         return self.name
@@ -692,6 +697,7 @@ class GroupRobot(models.Model):
     their SHA-256), so a changed address still shows as a change."""
 
     ledger_exclude = ("webhook", "secret")
+    scope_unit_lookup = "unit"
 
     unit = models.ForeignKey("qms.Unit", verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="robots")
     name = models.CharField(_("名称"), max_length=100)

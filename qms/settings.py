@@ -332,3 +332,16 @@ QMS_WEBHOOK_TIMEOUT = float(os.environ.get("QMS_WEBHOOK_TIMEOUT", "5"))
 QMS_NOTIFY_RETRIES = int(os.environ.get("QMS_NOTIFY_RETRIES", "4"))
 QMS_NOTIFY_BACKOFF_SECONDS = int(os.environ.get("QMS_NOTIFY_BACKOFF_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE["resend-deliveries"] = {"task": "qms.resend_deliveries", "schedule": 600.0}
+
+# ---- 企业目录登录 (LDAP / Active Directory; qms/directory.py, docs/operations.md "通知与企业目录") ----
+#: Off unless QMS_LDAP_URI is set (then the ``ldap`` extra must be installed). The directory proves who
+#: signs in; a directory account is matched to a 党员 by QMS_LDAP_MATCH_ATTRIBUTE = the member's 工号; groups
+#: grant nothing. Order: django-axes first, then the directory, then the local accounts.
+QMS_LDAP_URI = os.environ.get("QMS_LDAP_URI", "")
+QMS_LDAP_MATCH_ATTRIBUTE = os.environ.get("QMS_LDAP_MATCH_ATTRIBUTE", "employeeNumber")
+if QMS_LDAP_URI:
+    from qms.directory import ldap_settings
+
+    globals().update(ldap_settings(os.environ))
+    AUTHENTICATION_BACKENDS = [AUTHENTICATION_BACKENDS[0], "qms.directory_backend.DirectoryBackend",
+                               *AUTHENTICATION_BACKENDS[1:]]

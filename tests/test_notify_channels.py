@@ -3,16 +3,24 @@ and the 企业微信/钉钉 group robots through a real HTTP server on loopback;
 retried and never blocking the change that caused the notice; personal notices never reach a group."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
 import socket
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from procedures.library_loader import load_library
 from qms import channels
 from qms import services as core
-from qms.models import Delivery, NoticeChannels, Notification, UnitKind
+from qms.models import Delivery, GroupRobot, NoticeChannels, Notification, UnitKind
 from qms.notify import notify
 from qms.tasks import deliver_notice_task
 from tests import factories
@@ -160,7 +168,7 @@ def test_a_failing_mail_server_never_blocks_the_change_and_is_retried(server, se
     assert Notification.objects.filter(user=sec, key=f"occ:{occ.pk}:d7").exists()  # the change committed
     d = Delivery.objects.get(channel="email", notice_key=f"occ:{occ.pk}:d7")
     assert d.status == "failed" and d.attempts == RETRIES + 1 and d.sent_at is None
-    assert ("554" in d.last_error) if server == "refusing" else ("拒绝" in d.last_error)
+    assert ("拒收(代码 554)" in d.last_error) if server == "refusing" else ("拒绝" in d.last_error)
 
 
 @pytest.fixture
@@ -191,3 +199,188 @@ def test_a_real_worker_retries_a_down_mail_server_and_records_the_failure(down_m
         time.sleep(0.25)
     assert (d.status, d.attempts) == ("failed", RETRIES + 1) and "拒绝" in d.last_error
     assert Notification.objects.filter(user=sec, key="nc:1:raised").exists()
+
+
+# ----------------------------------------------------------------------------- 群机器人 (a real HTTP server)
+
+
+class _Hook:
+    """A robot server on loopback: records each request (path, query, JSON) and answers as told."""
+
+    def __init__(self):
+        self.requests, self.status, self.answer = [], 200, {"errcode": 0, "errmsg": "ok"}
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                url = urllib.parse.urlsplit(self.path)
+                hook.requests.append({"path": url.path, "query": urllib.parse.parse_qs(url.query),
+                                      "type": self.headers["Content-Type"], "json": json.loads(body)})
+                out = json.dumps(hook.answer).encode()
+                self.send_response(hook.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook(settings):
+    h = _Hook()
+    settings.QMS_WECOM_WEBHOOK_BASE = f"{h.base}/cgi-bin/webhook/send"  # a private installation's address
+    settings.QMS_DINGTALK_WEBHOOK_BASE = f"{h.base}/robot/send"
+    settings.QMS_NOTIFY_RETRIES = RETRIES
+    yield h
+    h.close()
+
+
+def _robot(b, kind, **kw):
+    admin = get_user_model().objects.filter(username="admin").first() or factories.user("admin", is_superuser=True)
+    fields = {"name": "第一党支部工作群", "kind": kind, "webhook": "KEY-0123456789abcdef", "kinds": ["meeting_due", "pack_ready"]}
+    fields.update(kw)
+    return channels.robot_create(actor=admin, unit=b, **fields)
+
+
+@pytest.mark.django_db
+def test_a_meeting_due_reaches_the_wecom_group_once_in_its_json_shape(hook, django_capture_on_commit_callbacks):
+    c, b, sec, occ = _org()
+    r = _robot(b, "wecom")
+    _remind(django_capture_on_commit_callbacks)
+    mine = [x for x in hook.requests if str(occ) in x["json"]["markdown"]["content"]]
+    assert len(mine) == 1  # three office-holders were told; the group once
+    req = mine[0]
+    assert req["path"] == "/cgi-bin/webhook/send" and req["query"] == {"key": ["KEY-0123456789abcdef"]}
+    assert req["type"].startswith("application/json")
+    assert set(req["json"]) == {"msgtype", "markdown"} and req["json"]["msgtype"] == "markdown"
+    assert set(req["json"]["markdown"]) == {"content"}
+    d = Delivery.objects.get(robot=r, notice_key=f"occ:{occ.pk}:d7")
+    assert (d.status, d.attempts, d.channel) == ("sent", 1, "wecom")
+    n = len(hook.requests)
+    _remind(django_capture_on_commit_callbacks)
+    assert len(hook.requests) == n  # idempotent
+
+
+@pytest.mark.django_db
+def test_dingtalk_is_signed_and_shaped_as_dingtalk_asks(hook, django_capture_on_commit_callbacks):
+    c, b, sec, occ = _org()
+    secret = "SEC0123456789abcdef"
+    _robot(c, "dingtalk", webhook=f"{hook.base}/robot/send?access_token=TOKEN123", secret=secret, include_below=True)
+    _remind(django_capture_on_commit_callbacks)
+    req = next(x for x in hook.requests if str(occ) in x["json"]["markdown"]["text"])
+    assert req["path"] == "/robot/send" and req["query"]["access_token"] == ["TOKEN123"]
+    assert req["json"]["msgtype"] == "markdown" and set(req["json"]["markdown"]) == {"title", "text"}
+    ts = req["query"]["timestamp"][0]
+    expected = base64.b64encode(hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest()).decode()
+    assert req["query"]["sign"] == [expected]  # parse_qs has undone the URL-encoding
+
+
+@pytest.mark.django_db
+def test_personal_notices_never_reach_a_group(hook, django_capture_on_commit_callbacks):
+    c, b, sec, occ = _org()
+    with pytest.raises(ValidationError, match="党费欠缴提醒"):
+        _robot(b, "wecom", kinds=["arrears"])
+    r = _robot(b, "wecom")
+    GroupRobot.objects.filter(pk=r.pk).update(kinds=["meeting_due", "arrears", "escalation", "recruitment"])  # by hand
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(sec, key=f"arrears:{b.pk}:202607", title="党员2(第一党支部)已连续6个月未交纳党费", level="danger")
+        notify(sec, key=f"occ:{occ.pk}:escalate", title=f"下级组织逾期超过15天未开展:{occ}", level="danger")
+    assert hook.requests == [] and not Delivery.objects.filter(robot=r).exists()
+    assert {k.scope for k in channels.kinds().values() if k.key in ("arrears", "escalation", "recruitment")} == {"person"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failure", ["http500", "errcode"])
+def test_a_failing_robot_is_retried_recorded_and_blocks_nothing(failure, hook, django_capture_on_commit_callbacks):
+    c, b, sec, occ = _org()
+    r = _robot(b, "wecom")
+    if failure == "http500":
+        hook.status = 500
+    else:
+        hook.answer = {"errcode": 93000, "errmsg": "invalid webhook url"}
+    _remind(django_capture_on_commit_callbacks)
+    assert Notification.objects.filter(user=sec, key=f"occ:{occ.pk}:d7").exists()
+    d = Delivery.objects.get(robot=r, notice_key=f"occ:{occ.pk}:d7")
+    assert (d.status, d.attempts) == ("failed", RETRIES + 1)
+    assert ("状态码 500" in d.last_error) if failure == "http500" else ("错误码 93000" in d.last_error)
+    assert len([x for x in hook.requests if str(occ) in x["json"]["markdown"]["content"]]) == RETRIES + 1
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+@pytest.mark.django_db
+def test_the_admin_registers_a_robot_on_its_page_and_nobody_sees_its_address(client, hook):
+    from qms.models import LedgerEntry
+
+    c, b, sec, occ = _org()
+    admin = factories.user("admin", is_superuser=True)
+    client.force_login(admin)
+    page = client.get("/accounts/robots/")
+    assert page.status_code == 200 and "还没有登记群机器人" in page.content.decode()
+    bad = client.post("/accounts/robots/", {"unit": b.pk, "name": "支部群", "kind": "wecom", "webhook": "KEY-0123456789abcdef",
+                                            "kinds": ["arrears"]})
+    assert bad.status_code == 200 and not GroupRobot.objects.exists()  # a personal kind is not even offered
+    ok = client.post("/accounts/robots/", {"unit": b.pk, "name": "支部群", "kind": "dingtalk", "webhook": "TOKEN-0123456789",
+                                           "secret": "SEC-abcdef123456", "kinds": ["meeting_due", "pack_ready"]})
+    assert ok.status_code == 302
+    r = GroupRobot.objects.get()
+    listing = client.get("/accounts/robots/").content.decode()
+    assert "支部群" in listing and "TOKEN-0123456789" not in listing and "SEC-abcdef" not in listing
+    entry = LedgerEntry.objects.filter(action="robot.create").get()
+    assert "TOKEN-0123456789" not in json.dumps(entry.after, ensure_ascii=False) and entry.after["fingerprint"] == r.fingerprint
+    # an edit that leaves the address empty keeps it; the change is ledgered with the old state
+    client.post(f"/accounts/robots/{r.pk}/", {"name": "支部群", "kinds": ["meeting_due"], "active": "on"})
+    r.refresh_from_db()
+    assert r.kinds == ["meeting_due"] and r.webhook == "TOKEN-0123456789" and r.secret == "SEC-abcdef123456"
+    assert LedgerEntry.objects.filter(action="robot.update").count() == 1
+    client.force_login(sec)  # the branch secretary: neither the list, nor the robot, nor the failures
+    assert client.get("/accounts/robots/").status_code == 403
+    assert client.get(f"/accounts/robots/{r.pk}/").status_code == 403
+    assert client.get("/accounts/deliveries/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_failures_are_listed_for_the_admin_with_the_reason(client, hook, django_capture_on_commit_callbacks):
+    c, b, sec, occ = _org()
+    _robot(b, "wecom")
+    hook.status = 500
+    _remind(django_capture_on_commit_callbacks)
+    client.force_login(get_user_model().objects.get(username="admin"))
+    text = client.get("/accounts/deliveries/").content.decode()
+    assert "发送失败" in text and "机器人地址返回错误(状态码 500)" in text and str(occ) in text and "第一党支部工作群" in text
+
+
+@pytest.mark.django_db
+def test_the_person_chooses_mail_on_my_account(client, settings):
+    from qms.models import LedgerEntry
+
+    settings.QMS_SEND_EMAIL = True
+    u = factories.user("zhang", email="zhang@example.org", first_name="张三")
+    client.force_login(u)
+    page = client.get("/account/").content.decode()
+    assert "接收通知的方式" in page and 'name="email" value="1" checked' in page  # no choice yet: 邮件 on
+    assert client.post("/account/notices/", {}).status_code == 302
+    assert NoticeChannels.objects.get(user=u).email is False and not channels.wants_email(u)
+    assert 'name="email" value="1" checked' not in client.get("/account/").content.decode()
+    client.post("/account/notices/", {"email": "1"})
+    assert channels.wants_email(u)
+    assert LedgerEntry.objects.filter(action="notice.channels").count() == 2
+    nobody = factories.user("li")  # no address: 邮件 cannot be chosen, said in Chinese
+    client.force_login(nobody)
+    assert "还没有邮箱地址" in client.get("/account/").content.decode()
+    r = client.post("/account/notices/", {"email": "1"}, follow=True)
+    assert "还没有邮箱地址" in r.content.decode() and not NoticeChannels.objects.filter(user=nobody).exists()
+    settings.QMS_SEND_EMAIL = False
+    assert "只发送站内通知" in client.get("/account/").content.decode()
