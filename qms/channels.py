@@ -24,16 +24,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from celery import shared_task
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
-from qms import ledger
 from qms.models import Delivery, DeliveryStatus, GroupRobot, NoticeChannels, RobotKind, Unit
-from qms.permissions import act
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +157,6 @@ def _delivery(dedupe, *, channel, kind, notice, text, user=None, robot=None):
 
 
 def enqueue(pk: int) -> None:
-    from qms.tasks import deliver_notice_task
-
     deliver_notice_task.delay(pk)
 
 
@@ -311,96 +307,37 @@ def resend_due() -> int:
     return len(pks)
 
 
-# ----------------------------------------------------------------------------- 群机器人 (体系管理员)
+def target_of(d: Delivery) -> str:
+    """To whom, in words: the person's name, or the robot (never its address)."""
+    if d.robot_id:
+        return str(d.robot)
+    from qms.people import person
+
+    return person(d.user) if d.user_id else "(已删除)"
 
 
-def robot_kinds(values) -> list[str]:
-    """The kinds chosen for a robot, each one a unit-level kind (a personal kind is refused)."""
-    chosen = [str(v) for v in values or []]
-    allowed = unit_kinds()
-    wrong = [v for v in chosen if v not in allowed]
-    if wrong:
-        labels = "、".join(kinds()[v].label if v in kinds() else v for v in wrong)
-        raise ValidationError({"kinds": f"群机器人只能推送组织层面的通知,不能推送:{labels}"})
-    if not chosen:
-        raise ValidationError({"kinds": "请至少选择一种要推送的通知"})
-    return sorted(set(chosen))
+# ----------------------------------------------------------------------------- the Celery tasks (re-exported by qms.tasks)
 
 
-def _fingerprint(webhook: str, secret: str) -> str:
-    return hashlib.sha256(f"{webhook}\n{secret}".encode()).hexdigest()[:16]
+@shared_task(bind=True, acks_late=True, name="qms.deliver_notice", max_retries=None)
+def deliver_notice_task(self, delivery_id: int) -> str:
+    """Send one 邮件 or group-robot message. A failure is recorded on the delivery and tried again after
+    1, 2, 4 … × QMS_NOTIFY_BACKOFF_SECONDS, QMS_NOTIFY_RETRIES times; one already delivered is not sent
+    again (a message redelivered after a lost worker finds it 已送达)."""
+    retries = settings.QMS_NOTIFY_RETRIES
+    if self.request.is_eager:  # no queue (the embedded default, unit tests): the tries follow one another now
+        for n in range(retries + 1):
+            d = attempt(delivery_id, final=n >= retries)
+            if d.status != DeliveryStatus.RETRYING:
+                break
+        return d.status
+    d = attempt(delivery_id, final=self.request.retries >= retries)
+    if d.status == DeliveryStatus.RETRYING:
+        raise self.retry(countdown=backoff(self.request.retries))
+    return d.status
 
 
-def _clean_robot(kind: str, webhook: str, secret: str) -> tuple[str, str]:
-    webhook, secret = (webhook or "").strip(), (secret or "").strip()
-    if kind not in RobotKind.values:
-        raise ValidationError({"kind": "请选择企业微信或钉钉"})
-    if not webhook:
-        raise ValidationError({"webhook": "请填写机器人地址,或只填它的密钥"})
-    if webhook.startswith(("http://", "https://")):
-        parsed = urllib.parse.urlparse(webhook)
-        if not parsed.netloc:
-            raise ValidationError({"webhook": "机器人地址不完整"})
-    elif not re.fullmatch(r"[A-Za-z0-9_\-]{8,200}", webhook):
-        raise ValidationError({"webhook": "机器人密钥只含字母、数字、下划线和连字符(或填写完整地址)"})
-    if secret and kind != RobotKind.DINGTALK:
-        raise ValidationError({"secret": "加签密钥只用于钉钉机器人"})
-    return webhook, secret
-
-
-@act("robot.create", unit=lambda unit, **_: unit)
-@transaction.atomic
-def robot_create(*, actor, unit: Unit, name: str, kind: str, webhook: str, secret: str = "", kinds: list,
-                 include_below: bool = False) -> GroupRobot:
-    """新增群机器人 — the 体系管理员 adds an organisation's 企业微信/钉钉 group robot."""
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "请填写名称(例如:第一党支部工作群)"})
-    webhook, secret = _clean_robot(kind, webhook, secret)
-    r = GroupRobot.objects.create(unit=unit, name=name, kind=kind, webhook=webhook, secret=secret,
-                                  fingerprint=_fingerprint(webhook, secret), kinds=robot_kinds(kinds),
-                                  include_below=include_below)
-    ledger.record("robot.create", r, actor=actor)
-    return r
-
-
-@act("robot.update", unit=lambda robot, **_: robot.unit)
-@transaction.atomic
-def robot_update(*, actor, robot: GroupRobot, name: str, webhook: str = "", secret: str = "", clear_secret: bool = False,
-                 kinds: list, include_below: bool, active: bool) -> GroupRobot:
-    """修改群机器人 — name, the kinds it carries, on/off. The address and the secret are never shown back:
-    left empty they stay as they were; ``clear_secret`` removes the 钉钉 加签密钥."""
-    r = GroupRobot.objects.select_for_update().get(pk=robot.pk)
-    before = ledger.snapshot(r)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "请填写名称"})
-    new_secret = "" if clear_secret else (secret or r.secret)
-    webhook, new_secret = _clean_robot(r.kind, webhook or r.webhook, new_secret)
-    r.name, r.webhook, r.secret, r.kinds = name, webhook, new_secret, robot_kinds(kinds)
-    r.include_below, r.active, r.fingerprint = bool(include_below), bool(active), _fingerprint(webhook, new_secret)
-    r.save()
-    ledger.record("robot.update", r, actor=actor, before=before)
-    return r
-
-
-# ----------------------------------------------------------------------------- 接收通知的方式 (本人)
-
-
-def _self(actor=None, **_) -> set[str]:
-    return {"self"} if actor is not None else set()
-
-
-@act("notice.channels", duties=_self)
-@transaction.atomic
-def channels_choose(*, actor, email: bool) -> NoticeChannels:
-    """接收通知的方式 — the person chooses 邮件 besides 站内 (always on). Asking for 邮件 with no address on
-    the login is refused with the reason."""
-    if email and not actor.email:
-        raise ValidationError({"email": "您的账号还没有邮箱地址,请联系体系管理员登记后再选择邮件"})
-    row, _ = NoticeChannels.objects.select_for_update().get_or_create(user=actor)
-    before = ledger.snapshot(row)
-    row.email = bool(email)
-    row.save()
-    ledger.record("notice.channels", row, actor=actor, before=before)
-    return row
+@shared_task(acks_late=True, name="qms.resend_deliveries")
+def resend_deliveries_task() -> int:
+    """Every ten minutes: queue again deliveries still waiting (the queue was down when the change committed)."""
+    return resend_due()

@@ -755,12 +755,3 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} · {self.title}"
-
-    @property
-    def target(self) -> str:
-        """To whom, in words: the person's name, or the robot (never its address)."""
-        if self.robot_id:
-            return str(self.robot)
-        from qms.people import person
-
-        return person(self.user) if self.user_id else "(已删除)"

@@ -27,31 +27,5 @@ def verify_ledger_task() -> dict:
             "first_bad_seq": cp.first_bad_seq, "signatures": checked, "signature_problems": len(problems)}
 
 
-@shared_task(bind=True, acks_late=True, name="qms.deliver_notice", max_retries=None)
-def deliver_notice_task(self, delivery_id: int) -> str:
-    """Send one 邮件 or group-robot message (qms/channels.py). A failure is recorded on the delivery and
-    tried again after 1, 2, 4 … × QMS_NOTIFY_BACKOFF_SECONDS, QMS_NOTIFY_RETRIES times; one already
-    delivered is not sent again (a message redelivered after a lost worker finds it 已送达)."""
-    from django.conf import settings
-
-    from qms import channels
-    from qms.models import DeliveryStatus
-
-    if self.request.is_eager:  # no queue (the embedded default, unit tests): the tries follow one another now
-        for n in range(settings.QMS_NOTIFY_RETRIES + 1):
-            d = channels.attempt(delivery_id, final=n >= settings.QMS_NOTIFY_RETRIES)
-            if d.status != DeliveryStatus.RETRYING:
-                break
-        return d.status
-    d = channels.attempt(delivery_id, final=self.request.retries >= settings.QMS_NOTIFY_RETRIES)
-    if d.status == DeliveryStatus.RETRYING:
-        raise self.retry(countdown=channels.backoff(self.request.retries))
-    return d.status
-
-
-@shared_task(acks_late=True, name="qms.resend_deliveries")
-def resend_deliveries_task() -> int:
-    """Every ten minutes: queue again deliveries still waiting (the queue was down when the change committed)."""
-    from qms import channels
-
-    return channels.resend_due()
+# 通知送达 (qms/channels.py): defined beside the code they run, registered here for the worker
+from qms.channels import deliver_notice_task, resend_deliveries_task  # noqa: E402, F401

@@ -205,9 +205,9 @@ def build_world() -> dict:
                                          doc_number="测委〔2026〕9号", date=TODAY, outcome="approved", text=f"{MARK}批复",
                                          upload=SimpleUploadedFile("批复.pdf", _pdf(f"{MARK}批复文件")))
     w["position"] = Position.objects.filter(unit=b1).order_by("pk").first()
-    from qms import channels  # 群机器人 of A (qms/channels.py)
+    from qms import channel_settings  # 群机器人 of A (qms/channel_settings.py)
 
-    w["robot"] = channels.robot_create(actor=None, unit=b1, name=f"{MARK}工作群", kind="wecom", webhook="KEY-0123456789abcdef",
+    w["robot"] = channel_settings.robot_create(actor=None, unit=b1, name=f"{MARK}工作群", kind="wecom", webhook="KEY-0123456789abcdef",
                                        kinds=["meeting_due"])
     w["org_change"] = org_change.request(actor=org["sec_b1"], parent=b1, kind="setup", reason=f"{MARK}请示",
                                          new_units=[{"code": "B1G7", "name": f"{MARK}第七党小组", "kind": "group"}])

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from procedures.library_loader import load_library
-from qms import channels
+from qms import channel_settings, channels
 from qms import services as core
 from qms.models import Delivery, GroupRobot, NoticeChannels, Notification, UnitKind
 from qms.notify import notify
@@ -128,14 +128,14 @@ def test_a_reminder_goes_by_mail_once_with_the_name_and_the_task(mail, django_ca
 @pytest.mark.django_db
 def test_mail_turned_off_by_the_person_or_no_address_sends_nothing(mail, django_capture_on_commit_callbacks):
     c, b, sec, occ = _org()
-    channels.channels_choose(actor=sec, email=False)
+    channel_settings.channels_choose(actor=sec, email=False)
     assert NoticeChannels.objects.get(user=sec).email is False
     _remind(django_capture_on_commit_callbacks)
     assert Notification.objects.filter(user=sec).exists()  # 站内 always
     assert not Delivery.objects.exists() and mail.messages == []
     nobody = factories.user("noaddr")
     with pytest.raises(ValidationError, match="邮箱地址"):
-        channels.channels_choose(actor=nobody, email=True)
+        channel_settings.channels_choose(actor=nobody, email=True)
 
 
 @pytest.mark.django_db
@@ -250,7 +250,7 @@ def _robot(b, kind, **kw):
     admin = get_user_model().objects.filter(username="admin").first() or factories.user("admin", is_superuser=True)
     fields = {"name": "第一党支部工作群", "kind": kind, "webhook": "KEY-0123456789abcdef", "kinds": ["meeting_due", "pack_ready"]}
     fields.update(kw)
-    return channels.robot_create(actor=admin, unit=b, **fields)
+    return channel_settings.robot_create(actor=admin, unit=b, **fields)
 
 
 @pytest.mark.django_db

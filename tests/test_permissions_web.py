@@ -380,9 +380,9 @@ def _(org):
 
 @scenario("robot.update")
 def _(org):
-    from qms import channels
+    from qms import channel_settings
 
-    r = channels.robot_create(actor=org["admin"], unit=org["b1"], name="第一党支部工作群", kind="wecom",
+    r = channel_settings.robot_create(actor=org["admin"], unit=org["b1"], name="第一党支部工作群", kind="wecom",
                               webhook="KEY-0123456789abcdef", kinds=["meeting_due"])
     return Case(f"/accounts/robots/{r.pk}/", {"name": "支部群", "kinds": ["meeting_due", "pack_ready"], "active": "on"},
                 lambda: type(r).objects.get(pk=r.pk).kinds, org["b1"])

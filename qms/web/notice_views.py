@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from qms import channels
+from qms import channel_settings, channels
 from qms.models import Delivery, DeliveryStatus, GroupRobot, RobotKind, Unit
 from qms.params import page_param
 from qms.scoping import _paths, get_visible_or_404, is_admin, restrict, scopes_for
@@ -33,7 +33,7 @@ class RobotForm(forms.Form):
     name = forms.CharField(label="名称", max_length=100, help_text="例如:第一党支部工作群")
     kind = forms.ChoiceField(label="类型", choices=RobotKind.choices)
     webhook = forms.CharField(label="机器人地址或密钥", max_length=500, required=False,
-                              help_text="群设置里复制的完整地址,或只填其中的 key(企业微信)/ access_token(钉钉)")
+                              help_text="群设置里复制的完整地址,或只填地址末尾的密钥部分")
     secret = forms.CharField(label="加签密钥(钉钉,可选)", max_length=200, required=False,
                              widget=forms.PasswordInput(render_value=False))
     kinds = forms.MultipleChoiceField(label="推送的通知", choices=[], widget=forms.CheckboxSelectMultiple,
@@ -83,7 +83,7 @@ def robot_list(request):
     form = RobotForm(request.POST or None, units=units)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        robot = apply_service(form, lambda: channels.robot_create(
+        robot = apply_service(form, lambda: channel_settings.robot_create(
             actor=request.user, unit=d["unit"], name=d["name"], kind=d["kind"], webhook=d["webhook"], secret=d["secret"],
             kinds=d["kinds"], include_below=d["include_below"]))
         if robot is not None:
@@ -105,7 +105,7 @@ def robot_edit(request, pk: int):
     form = RobotEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        done = apply_service(form, lambda: channels.robot_update(
+        done = apply_service(form, lambda: channel_settings.robot_update(
             actor=request.user, robot=robot, name=d["name"], webhook=d["webhook"], secret=d["secret"],
             clear_secret=d["clear_secret"], kinds=d["kinds"], include_below=d["include_below"], active=d["active"]))
         if done is not None:
@@ -128,7 +128,8 @@ def delivery_failures(request):
     qs = (Delivery.objects.filter(status__in=[DeliveryStatus.FAILED, DeliveryStatus.RETRYING]).filter(cond)
           .select_related("robot__unit", "user").distinct())
     page = Paginator(qs, 50).get_page(page_param(request))
-    return render(request, "qms/delivery_failures.html", {"page": page})
+    rows = [(d, channels.target_of(d)) for d in page]
+    return render(request, "qms/delivery_failures.html", {"page": page, "rows": rows})
 
 
 @login_required
@@ -138,7 +139,7 @@ def channels_choose(request):
     from django.core.exceptions import ValidationError
 
     try:
-        channels.channels_choose(actor=request.user, email=request.POST.get("email") == "1")
+        channel_settings.channels_choose(actor=request.user, email=request.POST.get("email") == "1")
     except ValidationError as exc:
         messages.error(request, ";".join(exc.messages))
     else:
