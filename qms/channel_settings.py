@@ -99,8 +99,8 @@ def channels_choose(*, actor, email: bool) -> NoticeChannels:
     the login is refused with the reason."""
     if email and not actor.email:
         raise ValidationError({"email": "您的账号还没有邮箱地址,请联系体系管理员登记后再选择邮件"})
-    row, _ = NoticeChannels.objects.select_for_update().get_or_create(user=actor)
-    before = ledger.snapshot(row)
+    row, created = NoticeChannels.objects.select_for_update().get_or_create(user=actor)
+    before = None if created else ledger.snapshot(row)
     row.email = bool(email)
     row.save()
     ledger.record("notice.channels", row, actor=actor, before=before)

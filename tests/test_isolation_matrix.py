@@ -518,6 +518,7 @@ OWNER_LOOKUP = {
     "procedures.recordform": "owner", "procedures.formfield": "form__owner", "audits.checklistitem": "audit__root",
     "audits.sampledrecord": "audit__root", "audits.auditmeeting": "audit__root", "audits.reviewdecision": "review__root",
     "audits.scoringitem": "scheme__root", "audits.campaignitem": "campaign__root", "audits.team": "campaign__root",
+    "qms.noticechannels": "user__member__memberships__unit",  # one's own 接收通知的方式 (a login with no member: its own)
 }
 
 
