@@ -138,10 +138,9 @@ def dispatch(notification) -> list[Delivery]:
     if wants_email(notification.user):
         made.append(_delivery(f"email:{notification.user_id}:{notification.key}", channel="email", kind=kind,
                               notice=notification, text=text, user=notification.user))
-    unit = unit_of(kind, notification.key)
+    unit = unit_of(kind, notification.key) if kind.for_groups else None  # a personal notice: never a group
     if unit is not None:
         for robot in robots_for(unit, kind):
-            assert kind.for_groups  # a personal notice never reaches a group (notices.toml scope)
             made.append(_delivery(f"robot:{robot.pk}:{notification.key}", channel=robot.kind, kind=kind,
                                   notice=notification, text=text, robot=robot))
     fresh = [d for d, created in made if created]
