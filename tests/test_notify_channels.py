@@ -384,3 +384,26 @@ def test_the_person_chooses_mail_on_my_account(client, settings):
     assert "还没有邮箱地址" in r.content.decode() and not NoticeChannels.objects.filter(user=nobody).exists()
     settings.QMS_SEND_EMAIL = False
     assert "只发送站内通知" in client.get("/account/").content.decode()
+
+
+@pytest.mark.django_db
+def test_every_notice_of_the_product_has_its_kind_and_the_unit_level_ones_their_unit():
+    """The keys the product's notify() calls make (one sample each) fall in the kinds of notices.toml; only
+    the unit-level ones name an organisation, found from the key as the data says."""
+    b = factories.unit("B", UnitKind.BRANCH, name="第一党支部")
+    samples = {
+        "occ:5:d7": "meeting_due", "occ:5:d0": "meeting_due", "occ:5:overdue": "meeting_due", "occ:5:escalate": "escalation",
+        f"term:{b.pk}:2024-01-01:m3": "term_due", "pack:3:done": "pack_ready", "pack:3:missing": "pack_ready",
+        "pack:3:failed": "pack_failed", f"campaign:2:{b.pk}:announced": "campaign_announced",
+        f"campaign:2:{b.pk}:remind": "campaign_due", "arrears:7:202607": "arrears", "nc:4:raised": "ticket",
+        "nc:4:overdue": "ticket", "recruit:1:talk:2026-07-01:before": "recruitment",
+        "recruit:1:talk:2026-07-01:escalate": "escalation", "certaudit:1:due": "certification",
+        "accountability:1:2": "accountability", "lockout:zhang:10.0.0.1:202607011200": "security",
+        "tamper:qms.member:1:5": "security", "integrity:20260701": "security",
+    }
+    assert {k: channels.kind_of(k).key for k in samples} == samples
+    assert channels.unit_of(channels.kind_of(f"term:{b.pk}:2024-01-01:m3"), f"term:{b.pk}:2024-01-01:m3") == b
+    assert channels.unit_of(channels.kind_of(f"campaign:2:{b.pk}:announced"), f"campaign:2:{b.pk}:announced") == b
+    assert channels.unit_of(channels.kind_of("pack:999:done"), "pack:999:done") is None  # no such pack: no group
+    assert channels.unit_of(channels.kind_of("arrears:7:202607"), f"arrears:{b.pk}:202607") is None
+    assert {k.key for k in channels.unit_kinds().values()} == {"meeting_due", "term_due", "pack_ready", "campaign_announced"}
