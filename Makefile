@@ -9,16 +9,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 DEB_PACKAGES := fonts-noto-cjk poppler-utils gettext chromium
+# 企业目录登录 (the `ldap` extra: python-ldap compiles against the -dev packages; tests/test_ldap.py starts
+# its own slapd). `make test` and `make lint` install them; `make run` does not need them.
+LDAP_DEB_PACKAGES := libldap2-dev libsasl2-dev slapd ldap-utils
+LDAP_STAMP := $(VENV)/.installed-ldap-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 HOST ?= 127.0.0.1
 # the suite runs on this many processes (pytest-xdist; each file whole on one process, each
 # process with its own test database): 2 suits the 2-core machines CI and most offices use
 PYTEST_WORKERS ?= 2
 PORT ?= 8000
 
-.PHONY: run test deps debs lint demo check-debs
+.PHONY: run test deps debs lint demo check-debs ldap-debs ldap-deps
 
-debs:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+debs: PKGS = $(DEB_PACKAGES)
+ldap-debs: PKGS = $(LDAP_DEB_PACKAGES)
+debs ldap-debs:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "安装系统软件包:$$missing"; \
@@ -36,15 +42,21 @@ $(STAMP): pyproject.toml
 
 deps: debs $(STAMP)
 
+$(LDAP_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,ldap]'
+	@touch $(LDAP_STAMP)
+
+ldap-deps: deps ldap-debs $(LDAP_STAMP)
+
 run: deps
 	$(PY) manage.py migrate --noinput
 	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo --background-history
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: deps
+test: ldap-deps
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: deps
+lint: ldap-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports

@@ -49,6 +49,15 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 # ---- end of the deployment block
+# ---- 企业目录登录 (tests/test_ldap.py): OpenLDAP's slapd and the headers python-ldap compiles against.
+# The test starts and stops its own slapd (generated configuration, a temporary folder, a loopback port);
+# the Debian service itself is not used. Installed non-interactively (debconf's defaults).
+ldap_need=""
+for p in slapd ldap-utils libldap2-dev libsasl2-dev; do dpkg -s "$p" >/dev/null 2>&1 || ldap_need="$ldap_need $p"; done
+if [ -n "$ldap_need" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $ldap_need >/dev/null
+fi
 
 export DATABASE_URL="postgres://$PG_USER:$PG_PASS@127.0.0.1:5432/$PG_DB"
 export CELERY_BROKER_URL="redis://127.0.0.1:6379/0"

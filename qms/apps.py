@@ -23,6 +23,7 @@ class QmsConfig(AppConfig):
             models.HigherDecision, models.WorkCalendarYear,
         )
         ledger.register(models.ElectronicSignature)  # 电子签名 (qms/signatures.py): a moved signature breaks the ledger
+        ledger.register(models.GroupRobot, models.NoticeChannels)  # 通知渠道的设置 (qms/channel_settings.py)
         user_logged_in.connect(note_password_to_change, dispatch_uid="qms.note_password_to_change")
         from axes.signals import user_locked_out
 

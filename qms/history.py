@@ -63,6 +63,7 @@ ACTIONS = {
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
     "occurrence.import_history": "导入往年已开展的会议(历史记录)", "record.import_history": "导入往年会议记录(历史记录)",
     "account.unlock": "解除登录锁定", "account.otp_reset": "停用身份验证器",
+    "robot.create": "新增群机器人", "robot.update": "修改群机器人", "notice.channels": "选择接收通知的方式",
     "otp.enrol": "开始设置身份验证器", "otp.confirm": "启用身份验证器(双因素登录)",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
     "decision.record": "登记上级批复",

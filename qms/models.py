@@ -162,6 +162,9 @@ class Member(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("登录账号"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="member",
     )
+    #: 工号 — the number the enterprise directory (LDAP/AD) keeps for the person; a directory sign-in is
+    #: matched to the member by it (qms/directory.py). Empty for those not in a directory.
+    employee_number = models.CharField(_("工号"), max_length=64, blank=True, default="")
 
     objects = ScopedQuerySet.as_manager()
 
@@ -169,6 +172,8 @@ class Member(models.Model):
         verbose_name = _("党员")
         verbose_name_plural = _("党员")
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["employee_number"], condition=~Q(employee_number=""),
+                                               name="one_member_per_employee_number")]
 
     def __str__(self) -> str:
         return self.name
@@ -657,3 +662,96 @@ class ElectronicSignature(models.Model):
         from django.utils import timezone
 
         return f"{self.signer_name} · {timezone.localtime(self.signed_at):%Y-%m-%d %H:%M} · {self.get_meaning_display()}"
+
+
+# ----------------------------------------------------------------------------- 通知渠道 (qms/channels.py)
+
+
+class NoticeChannels(models.Model):
+    """接收通知的方式 — one person's choice of channels besides 站内 (always on: the in-app list is the
+    record every other channel copies). 邮件 goes to the login's e-mail address."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE,
+                                related_name="notice_channels")
+    email = models.BooleanField(_("邮件"), default=False)
+
+    class Meta:
+        verbose_name = _("接收通知的方式")
+        verbose_name_plural = _("接收通知的方式")
+
+    def __str__(self) -> str:
+        return "站内、邮件" if self.email else "站内"
+
+
+class RobotKind(models.TextChoices):
+    WECOM = "wecom", _("企业微信群机器人")
+    DINGTALK = "dingtalk", _("钉钉群机器人")
+
+
+class GroupRobot(models.Model):
+    """群机器人 — an organisation's 企业微信/钉钉 group robot: it carries the unit-level notices of the kinds
+    chosen (qms/rules/notices.toml, scope "unit") about its unit (and, if asked, the units below).
+
+    ``webhook`` (the robot's address or its key/token) and ``secret`` (钉钉 加签) are shown only to the
+    体系管理员 and kept out of the ledger; the ledger keeps ``fingerprint`` (the first characters of
+    their SHA-256), so a changed address still shows as a change."""
+
+    ledger_exclude = ("webhook", "secret")
+    scope_unit_lookup = "unit"
+
+    unit = models.ForeignKey("qms.Unit", verbose_name=_("党组织"), on_delete=models.PROTECT, related_name="robots")
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=10, choices=RobotKind.choices)
+    webhook = models.CharField(_("机器人地址或密钥"), max_length=500)
+    secret = models.CharField(_("加签密钥"), max_length=200, blank=True)
+    fingerprint = models.CharField(_("地址指纹"), max_length=16, blank=True)
+    kinds = models.JSONField(_("推送的通知种类"), default=list, blank=True)
+    include_below = models.BooleanField(_("含下级组织"), default=False)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("群机器人")
+        verbose_name_plural = _("群机器人")
+        ordering = ["unit__path", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.unit.name} · {self.name}({self.get_kind_display()})"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    RETRYING = "retrying", _("重试中")
+    SENT = "sent", _("已送达")
+    FAILED = "failed", _("发送失败")
+
+
+class Delivery(models.Model):
+    """送达记录 — one notice on one outside channel (邮件 to a person, or a group robot): each attempt
+    counted, the last error kept, the time it was delivered. ``dedupe`` makes it idempotent: the same
+    notice is sent to the same target once, however often the job runs."""
+
+    dedupe = models.CharField(_("去重键"), max_length=200, unique=True)
+    channel = models.CharField(_("渠道"), max_length=10, choices=[("email", _("邮件")), *RobotKind.choices])
+    notice_key = models.CharField(_("通知"), max_length=120)
+    notice_kind = models.CharField(_("通知种类"), max_length=40)
+    title = models.CharField(_("内容"), max_length=200)
+    url = models.CharField(_("链接"), max_length=200, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("接收人"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+")
+    robot = models.ForeignKey(GroupRobot, verbose_name=_("群机器人"), null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="deliveries")
+    status = models.CharField(_("状态"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.CharField(_("最后一次错误"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("产生时间"), auto_now_add=True)
+    last_attempt_at = models.DateTimeField(_("最后尝试时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("送达记录")
+        verbose_name_plural = _("送达记录")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="delivery_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} · {self.title}"

@@ -1,10 +1,8 @@
-"""通知 — send in-app notifications (and e-mail after commit where an address and a mail
-backend are configured). Idempotent by key."""
+"""通知 — send in-app notifications, and beyond the product where chosen: 邮件 to the person and the
+organisation's 企业微信/钉钉 group robots for unit-level kinds (qms/channels.py, qms/rules/notices.toml),
+sent after commit by Celery. Idempotent by key."""
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -13,9 +11,11 @@ from qms.models import Notification, Position, Unit
 
 def notify(user, *, key: str, title: str, url: str = "", level: str = "info") -> bool:
     """Send once; returns True if this call created the notification."""
-    _, created = Notification.objects.get_or_create(user=user, key=key, defaults={"title": title, "url": url, "level": level})
-    if created and getattr(user, "email", "") and getattr(settings, "QMS_SEND_EMAIL", False):
-        transaction.on_commit(lambda: send_mail(f"[党建质量管理体系] {title}", f"{title}\n{url}", None, [user.email], fail_silently=True))
+    n, created = Notification.objects.get_or_create(user=user, key=key, defaults={"title": title, "url": url, "level": level})
+    if created:
+        from qms import channels
+
+        channels.dispatch(n)  # 邮件 / 群机器人: written now, sent after commit, never blocking this change
     return created
 
 

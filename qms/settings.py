@@ -364,3 +364,42 @@ from kombu import Queue as _Queue  # noqa: E402
 CELERY_TASK_QUEUES = [_Queue(CELERY_TASK_DEFAULT_QUEUE), _Queue(QMS_QUEUE_PACKS)]
 #: Origins a form may be posted from besides the page's own, e.g. https://qms.example.org (comma-separated)
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# ---- 通知送达:邮件与群机器人 (qms/channels.py, qms/rules/notices.toml; docs/operations.md "通知与企业目录") ----
+#: SMTP from the environment (Django's own names). With no EMAIL_HOST the console backend stays the
+#: default: ``make run`` needs no mail server. QMS_SEND_EMAIL=1 turns the 邮件 channel on; each person
+#: then keeps or turns off 邮件 on 我的账号 (no choice made yet = 邮件 when an address is on the login).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "0") == "1"
+EMAIL_USE_SSL = os.environ.get("EMAIL_USE_SSL", "0") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "党建质量管理体系 <noreply@localhost>")
+if os.environ.get("EMAIL_HOST") and "EMAIL_BACKEND" not in os.environ:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+#: Group robots' addresses (private installations of 企业微信/钉钉 set their own): a robot given only its
+#: key (企业微信) or access_token (钉钉) is sent to this base address with it.
+QMS_WECOM_WEBHOOK_BASE = os.environ.get("QMS_WECOM_WEBHOOK_BASE", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send")
+QMS_DINGTALK_WEBHOOK_BASE = os.environ.get("QMS_DINGTALK_WEBHOOK_BASE", "https://oapi.dingtalk.com/robot/send")
+#: The product's own address, put before the links in 邮件 and robot messages ("" = links stay relative).
+QMS_SITE_URL = os.environ.get("QMS_SITE_URL", "")
+QMS_WEBHOOK_TIMEOUT = float(os.environ.get("QMS_WEBHOOK_TIMEOUT", "5"))
+#: A failed delivery is tried again this many times, after 1, 2, 4 … × QMS_NOTIFY_BACKOFF_SECONDS
+#: (本系统默认: 4 more tries over about 15 minutes, then 发送失败 on the 送达失败 page).
+QMS_NOTIFY_RETRIES = int(os.environ.get("QMS_NOTIFY_RETRIES", "4"))
+QMS_NOTIFY_BACKOFF_SECONDS = int(os.environ.get("QMS_NOTIFY_BACKOFF_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["resend-deliveries"] = {"task": "qms.resend_deliveries", "schedule": 600.0}
+
+# ---- 企业目录登录 (LDAP / Active Directory; qms/directory.py, docs/operations.md "通知与企业目录") ----
+#: Off unless QMS_LDAP_URI is set (then the ``ldap`` extra must be installed). The directory proves who
+#: signs in; a directory account is matched to a 党员 by QMS_LDAP_MATCH_ATTRIBUTE = the member's 工号; groups
+#: grant nothing. Order: django-axes first, then the directory, then the local accounts.
+QMS_LDAP_URI = os.environ.get("QMS_LDAP_URI", "")
+QMS_LDAP_MATCH_ATTRIBUTE = os.environ.get("QMS_LDAP_MATCH_ATTRIBUTE", "employeeNumber")
+if QMS_LDAP_URI:
+    from qms.directory import ldap_settings
+
+    globals().update(ldap_settings(os.environ))
+    AUTHENTICATION_BACKENDS = [AUTHENTICATION_BACKENDS[0], "qms.directory_backend.DirectoryBackend",
+                               *AUTHENTICATION_BACKENDS[1:]]

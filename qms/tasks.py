@@ -25,3 +25,7 @@ def verify_ledger_task() -> dict:
                    title=f"夜间校验发现{what}与记录不符,请运行 verify_ledger 查看并处理")
     return {"ok": cp.ok and not problems, "entries": cp.entries, "head_seq": cp.head_seq, "head_hash": cp.head_hash,
             "first_bad_seq": cp.first_bad_seq, "signatures": checked, "signature_problems": len(problems)}
+
+
+# 通知送达 (qms/channels.py): defined beside the code they run, registered here for the worker
+from qms.channels import deliver_notice_task, resend_deliveries_task  # noqa: E402, F401

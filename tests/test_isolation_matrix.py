@@ -205,6 +205,10 @@ def build_world() -> dict:
                                          doc_number="测委〔2026〕9号", date=TODAY, outcome="approved", text=f"{MARK}批复",
                                          upload=SimpleUploadedFile("批复.pdf", _pdf(f"{MARK}批复文件")))
     w["position"] = Position.objects.filter(unit=b1).order_by("pk").first()
+    from qms import channel_settings  # 群机器人 of A (qms/channel_settings.py)
+
+    w["robot"] = channel_settings.robot_create(actor=None, unit=b1, name=f"{MARK}工作群", kind="wecom", webhook="KEY-0123456789abcdef",
+                                       kinds=["meeting_due"])
     w["org_change"] = org_change.request(actor=org["sec_b1"], parent=b1, kind="setup", reason=f"{MARK}请示",
                                          new_units=[{"code": "B1G7", "name": f"{MARK}第七党小组", "kind": "group"}])
     w["coalition"] = coalitions.coalition_create(actor=None, root=c, kind="liaison", name=f"{MARK}联系组", basis="业务相近",
@@ -348,6 +352,7 @@ FILL: dict[str, dict] = {
     "account_grant": {"pk": lambda w: Member.objects.get(user=w["a_login"]).pk},
     "account_reset": {"pk": _pk("a_login")}, "account_disable": {"pk": _pk("a_login")},
     "account_otp_reset": {"pk": _pk("a_login")},
+    "robot_edit": {"pk": _pk("robot")},
     "account_enable": {"pk": _pk("a_login")}, "grant_expire": {"pk": _pk("a_grant")},
 }
 
@@ -513,6 +518,7 @@ OWNER_LOOKUP = {
     "procedures.recordform": "owner", "procedures.formfield": "form__owner", "audits.checklistitem": "audit__root",
     "audits.sampledrecord": "audit__root", "audits.auditmeeting": "audit__root", "audits.reviewdecision": "review__root",
     "audits.scoringitem": "scheme__root", "audits.campaignitem": "campaign__root", "audits.team": "campaign__root",
+    "qms.noticechannels": "user__member__memberships__unit",  # one's own 接收通知的方式 (a login with no member: its own)
 }
 
 

@@ -36,7 +36,7 @@ D = dt.date
 TODAY = timezone.localdate()
 
 SERVICE_MODULES = (
-    "qms.services", "qms.accounts", "qms.lockout", "qms.otp", "qms.roster", "qms.workdays", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services", "workflows.org_change", "workflows.coalitions",
+    "qms.services", "qms.accounts", "qms.lockout", "qms.channel_settings", "qms.employee_numbers", "qms.otp", "qms.roster", "qms.workdays", "procedures.services", "workflows.services", "workflows.dues", "workflows.election", "workflows.recruitment_services", "workflows.org_change", "workflows.coalitions",
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.performance.grades", "audits.evidence.services",
     "audits.performance.targets",  # 目标管理(层层分解)
     "audits.campaign.services",
@@ -213,7 +213,7 @@ def _words() -> list[str]:
 
 
 #: self-service POSTs every logged-in person may make (their own session, language, notifications)
-SELF_SERVICE = ("login/", "logout/", "scope/", "i18n/", "notifications/")
+SELF_SERVICE = ("login/", "logout/", "scope/", "i18n/", "notifications/", "account/notices/")
 
 
 def test_generated_web_probe_read_only_roles_change_nothing_anywhere(org, client):

@@ -110,6 +110,8 @@ EXEMPT = {
     # one's own authenticator, on 我的账号 (双因素登录): duty self, like the password above
     "otp.enrol": "one's own login only (duty self): tests/test_login_otp.py",
     "otp.confirm": "one's own login only (duty self): tests/test_login_otp.py",
+    # one's own channels (接收通知的方式, on 我的账号): duty self, like the password above
+    "notice.channels": "one's own login only (duty self): tests/test_notify_channels.py",
 }
 
 
@@ -365,6 +367,25 @@ def _(org):
                                  get_data="", post_data="", failures_since_start=5)
     return Case("/accounts/lockouts/unlock/", {"username": "zhoushi", "ip_address": "10.9.9.9", "reason": "已电话核实本人"},
                 lambda: AccessAttempt.objects.filter(username="zhoushi").exists(), None)
+
+
+@scenario("robot.create")
+def _(org):
+    from qms.models import GroupRobot
+
+    return Case("/accounts/robots/", {"unit": org["b1"].pk, "name": "第一党支部工作群", "kind": "wecom",
+                                      "webhook": "KEY-0123456789abcdef", "kinds": ["meeting_due"]},
+                lambda: GroupRobot.objects.count(), org["b1"])
+
+
+@scenario("robot.update")
+def _(org):
+    from qms import channel_settings
+
+    r = channel_settings.robot_create(actor=org["admin"], unit=org["b1"], name="第一党支部工作群", kind="wecom",
+                              webhook="KEY-0123456789abcdef", kinds=["meeting_due"])
+    return Case(f"/accounts/robots/{r.pk}/", {"name": "支部群", "kinds": ["meeting_due", "pack_ready"], "active": "on"},
+                lambda: type(r).objects.get(pk=r.pk).kinds, org["b1"])
 
 
 @scenario("account.otp_reset")

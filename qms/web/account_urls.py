@@ -1,7 +1,7 @@
 from django.urls import path
 
 from qms.web import account_views as views
-from qms.web import otp_views
+from qms.web import notice_views, otp_views
 
 urlpatterns = [
     path("", views.account_list, name="account_list"),
@@ -18,4 +18,9 @@ urlpatterns += [
     path("lockouts/", views.lockout_list, name="lockout_list"),
     path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
     path("id-number-views/", views.pii_access_log, name="pii_access_log"),
+]
+urlpatterns += [  # 通知送达 (qms/web/notice_views.py)
+    path("robots/", notice_views.robot_list, name="robot_list"),
+    path("robots/<id:pk>/", notice_views.robot_edit, name="robot_edit"),
+    path("deliveries/", notice_views.delivery_failures, name="delivery_failures"),
 ]
