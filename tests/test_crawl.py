@@ -51,6 +51,10 @@ def foreign_words(page: str) -> set[str]:
     return words
 
 
+#: a page's title, read in the browser's tab: plain words (no markup slipped into the block)
+TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
 def _crawl(client, depth: int = 3, limit: int = 250, words: dict | None = None) -> dict[str, int]:
     seen: dict[str, int] = {}
     queue = deque([("/", 0)])
@@ -67,6 +71,9 @@ def _crawl(client, depth: int = 3, limit: int = 250, words: dict | None = None) 
         if words is not None and r.status_code == 200:
             for w in foreign_words(page):
                 words.setdefault(w, url)
+            title = TITLE.search(page)
+            if not title or "<" in title.group(1) or not title.group(1).strip():
+                words.setdefault(f"<title>: {title.group(1)[:40] if title else '(none)'}", url)
         if d >= depth:
             continue
         for href in HREF.findall(page):

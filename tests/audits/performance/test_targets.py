@@ -219,3 +219,17 @@ def test_a_target_is_adjusted_with_its_reason_and_the_cascade_stays_whole(org):
     _refused(lambda: tsvc.target_set(t["b1"], actor=org["sec_b1"], value="12", due_date=YEAR_END, reason="自己改"),
              "您无权设定和分解目标")  # a branch's own target is adjusted by the level that set it
     tsvc.target_set(t["own"], actor=org["sec_b1"], value="3", due_date=D(Y, 6, 30), reason="调整")
+
+
+def test_the_page_shows_the_adjust_form_in_the_page_and_adjusts(org, client):
+    """调整目标 is a form on the page (not lost in the tab's title), and it adjusts with the reason."""
+    t = cascade(org)
+    client.force_login(org["admin"])
+    url = f"/audits/targets/{org['general'].code}/{Y}/"
+    page = client.get(url).content.decode()
+    title, main = page.split("</title>")[0], page.split("<main>")[1]
+    assert "<form" not in title and "<h2>调整目标</h2>" in main
+    r = client.post(url, {"action": "amend", "target": t["b2"].pk, "value": "6", "due_date": f"{Y}-11-30",
+                          "reason": "支部人数减少"})
+    assert r.status_code == 302
+    assert Target.objects.get(pk=t["b2"].pk).value == Decimal(6)
