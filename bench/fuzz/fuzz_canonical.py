@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """T19 · the ledger's canonical form (``qms.ledger.canonical``): for any JSON-like ``before``,
 ``after`` and text fields chosen by the fuzzer the bytes are
 

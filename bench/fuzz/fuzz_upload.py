@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """T19 · the upload check (``qms.uploads.check``): any bytes under any name, for either list
 of kinds, by name or by content, is either accepted as a file that satisfies the check's
 promises or refused with ``UploadRefused`` (a Chinese sentence) — never any other exception.

@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """T19 · ``qms.ledger.verify`` against a chain the fuzzer first writes and then tampers with.
 
 Each input writes a genuine chain of 1–8 entries through ``ledger.record`` (the product's one
