@@ -65,6 +65,9 @@ ACTIONS = {
     "account.unlock": "解除登录锁定", "account.otp_reset": "停用身份验证器",
     "robot.create": "新增群机器人", "robot.update": "修改群机器人", "notice.channels": "选择接收通知的方式",
     "otp.enrol": "开始设置身份验证器", "otp.confirm": "启用身份验证器(双因素登录)",
+    # 恢复码 (qms/otp.py)
+    "otp.recovery_issue": "生成恢复码", "otp.recovery_regenerate": "重新生成恢复码(原恢复码作废)",
+    "otp.recovery_use": "使用恢复码登录",
     "account.create": "开通账号", "account.reset_password": "重置账号密码", "account.change_password": "本人修改密码",
     "decision.record": "登记上级批复",
     "election.open": "发起换届选举", "election.open_by": "发起补选", "election.committee_only": "补选书记(委员无空缺,由委员会会议选举)", "election.nominate": "确定候选人(酝酿)", "election.request": "换届请示获上级批复",

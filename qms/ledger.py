@@ -383,7 +383,6 @@ class VerifyResult:
         return min(seqs) if seqs else None
 
 
-_ENTRY_FIELDS = ("seq", "ts", "actor_id", "actor_name", "action", "obj_type", "obj_id", "before", "after", "reason", "prev_hash", "hash")
 
 
 #: PostgreSQL formats the timestamp exactly as ``format_ts`` does, in C.
@@ -392,6 +391,32 @@ _PG_ROWS = (
     " action, obj_type, obj_id, before, after, reason, prev_hash, hash"
     " FROM qms_ledgerentry WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
 )
+
+#: SQLite: the same columns, the time as its stored text (an expression, so that the
+#: driver's converter for the column's declared type, which raises on text that is not a
+#: time, is not applied; ``_ts_text`` reads it).
+_SQLITE_ROWS = (
+    "SELECT seq, CAST(ts AS TEXT), actor_id, actor_name, action, obj_type, obj_id, before, after, reason, prev_hash, hash"
+    " FROM qms_ledgerentry WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
+)
+
+
+def _ts_text(value: Any) -> str:
+    """A stored time in canonical text form (SQLite keeps naive UTC text). Text that is not a
+    time — SQLite's column takes anything written behind the product's back — comes back
+    marked, so its entry's hash fails and ``verify`` reports it rather than raising (found
+    by fuzzing ``verify``, bench/fuzz/fuzz_verify.py)."""
+    from django.utils.dateparse import parse_datetime
+
+    if not isinstance(value, dt.datetime):
+        try:
+            value = parse_datetime(str(value))
+        except ValueError:
+            value = None
+    if value is None:
+        return f"(不是时间){value!r}"
+    return format_ts(value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC))
+
 
 #: Below this many entries a single process verifies (starting processes costs more than it saves).
 PARALLEL_FROM = 50_000
@@ -435,18 +460,13 @@ def _iter_entries(first: int, last: int | None = None, chunk: int = 5000) -> Ite
         yield from _iter_prefetched(first, end, chunk)
         return
     after = first - 1
-    raw = connection.vendor == "postgresql"
+    pg = connection.vendor == "postgresql"
     while True:
-        if raw:  # no per-row ORM conversion; Django's psycopg loader hands jsonb over as text
-            with connection.cursor() as c:
-                c.execute(_PG_ROWS, [after, end, chunk])
-                rows = c.fetchall()
-        else:
-            rows = [
-                (r[0], format_ts(r[1]), *r[2:])
-                for r in LedgerEntry.objects.filter(seq__gt=after, seq__lte=end).order_by("seq")
-                .values_list(*_ENTRY_FIELDS)[:chunk]
-            ]
+        # raw rows, no per-row ORM conversion: Django's psycopg loader hands jsonb over as
+        # text, SQLite keeps JSON as text; SQLite's time column is text read by ``_ts_text``
+        with connection.cursor() as c:
+            c.execute(_PG_ROWS if pg else _SQLITE_ROWS, [after, end, chunk])
+            rows = c.fetchall() if pg else [(r[0], _ts_text(r[1]), *r[2:]) for r in c.fetchall()]
         if not rows:
             return
         yield from rows
@@ -524,24 +544,33 @@ def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segme
     seg = _Segment()
     problems, last_state = seg.problems, seg.last_state
     prev_seq = prev_hash = prev_ts = None
+    # rows carry ``before``/``after`` as JSON text, decoded here once (the ORM's decoding on
+    # SQLite followed by a second one turned a stored JSON string such as "12" into 12 and
+    # raised on others: found by fuzzing ``verify``, bench/fuzz/fuzz_verify.py)
     for seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, stored_prev, stored_hash in _iter_entries(first, last):
         if prev_seq is None:
             seg.head = (seq, stored_prev, ts)
         else:
             _check_link(problems, seq, stored_prev, ts, prev_seq + 1, prev_hash, prev_ts)
         seg.count += 1
+        decoded = (before, after)
         try:
             decoded = (_fast_loads(before), _fast_loads(after))
             payload = _fast_canonical(seq, ts, actor_id, actor_name, action, obj_type, obj_id, *decoded, reason)
-        except orjson.JSONDecodeError:
-            payload = None
-        if payload is None or chain_hash(stored_prev, payload) != stored_hash:
-            decoded = (_loads(before), _loads(after))  # the exact form the entry was written in
-            payload = canonical(
-                seq=seq, ts=ts, actor_id=actor_id, actor_name=actor_name, action=action,
-                obj_type=obj_type, obj_id=obj_id, before=decoded[0], after=decoded[1], reason=reason,
-            )
-            if chain_hash(stored_prev, payload) != stored_hash:
+            matches = payload is not None and chain_hash(stored_prev, payload) == stored_hash
+        except ValueError:  # orjson cannot read it, or a previous hash that is not hexadecimal
+            matches = False
+        if not matches:
+            try:
+                decoded = (_loads(before), _loads(after))  # the exact form the entry was written in
+                payload = canonical(
+                    seq=seq, ts=ts, actor_id=actor_id, actor_name=actor_name, action=action,
+                    obj_type=obj_type, obj_id=obj_id, before=decoded[0], after=decoded[1], reason=reason,
+                )
+                matches = chain_hash(stored_prev, payload) == stored_hash
+            except ValueError:  # not JSON (NaN, a lone surrogate) or a hash that is not hexadecimal
+                matches = False
+            if not matches:
                 problems.append(Problem(seq, "hash", f"序号 {seq} 的内容与其哈希不符(记录被改动)"))
         prev_seq, prev_hash, prev_ts = seq, stored_hash, ts
         key = (obj_type, obj_id)
@@ -653,6 +682,9 @@ def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | No
         prev_hash, prev_ts = GENESIS_HASH, None
     segments = _segments(from_seq, check_objects, processes)
     count, head_seq, head_hash, problems = _join(segments, from_seq, prev_hash, prev_ts)
+    if from_seq == 1:  # an entry moved below the chain's first number is outside every range read
+        for seq in LedgerEntry.objects.filter(seq__lt=1).order_by("seq").values_list("seq", flat=True)[:1000]:
+            problems.append(Problem(seq, "gap", f"序号 {seq} 不在台账的序号范围内(记录被改动或插入)"))
     last_state = _join_continuity(segments, problems)
     objects = 0
     if check_objects and len(problems) <= 1000:

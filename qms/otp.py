@@ -9,18 +9,31 @@ without an authenticator, the page to set one up (GB/T 22239-2019 8.1.4.1 d, 双
 11.300). Codes are django-otp's: a code is accepted once (a replay within its 30 seconds is
 refused: ``last_t``), and each wrong code doubles the wait before the next try (its throttling).
 
+**恢复码** (recovery codes): when the authenticator is confirmed the person receives
+``QMS_OTP_RECOVERY_CODES`` one-time codes, shown once; each may be entered instead of a code from
+the app at the second step, once. They are kept as django-otp's ``otp_static`` device of the
+person, each code stored only as a digest (``_digest``: SHA-256 of the person and the code,
+the first 64 bits; a code carries 80 random bits), throttled like the authenticator. New codes
+(``otp_recovery_regenerate``, act ``otp.recovery_regenerate``) invalidate the old ones. Each
+issue, regeneration and use is ledgered (``otp_static.staticdevice``: owner, name, how many
+remain — never a code or digest).
+
 A lost phone: the 体系管理员 removes the authenticator (``otp_reset``, act ``account.otp_reset``,
-with a reason); the person sets up a new one at the next login. The ledger records each device as
-``otp_totp.totpdevice`` with its owner, name and whether it is confirmed — never the secret.
+with a reason) and with it the recovery codes; the person sets up a new one at the next login.
+The ledger records each device as ``otp_totp.totpdevice`` with its owner, name and whether it is
+confirmed — never the secret.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
+import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from qms import ledger
@@ -31,6 +44,12 @@ from qms.scoping import scopes_for
 #: the session key set at login: this person must verify a code before anything else
 NEEDED_KEY = "qms_otp_needed"
 DEVICE_NAME = "身份验证器"
+RECOVERY_NAME = "恢复码"
+#: recovery codes: Crockford's base32 (no I, L, O, U), 16 characters = 80 random bits, typed
+#: in groups of four; on entry O is read as 0 and I, L as 1
+RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECOVERY_CHARS = 16
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 #: the words of ``QMS_OTP_REQUIRED_ROLES`` and the scope levels (qms.scoping) each names
 ROLE_LEVELS = {
@@ -108,7 +127,7 @@ def otp_enrol(*, actor) -> TOTPDevice:
 @transaction.atomic
 def otp_confirm(*, actor, token: str) -> TOTPDevice:
     """确认身份验证器 — the first code from the app proves it holds the secret; from now on the
-    person enters a code at every login."""
+    person enters a code at every login. Issues the recovery codes (``device.recovery_codes``)."""
     device = TOTPDevice.objects.select_for_update().filter(user_id=actor.pk, confirmed=False).order_by("pk").first()
     if device is None:
         raise ValidationError("请先设置身份验证器")
@@ -119,14 +138,101 @@ def otp_confirm(*, actor, token: str) -> TOTPDevice:
     device.save(update_fields=["confirmed"])
     ledger.record("otp.confirm", obj_type="otp_totp.totpdevice", obj_id=device.pk, before=before,
                   after=snapshot(device), actor=actor)
+    #: the recovery codes, to be shown once (only here: they are stored as digests)
+    device.recovery_codes = _issue_recovery_codes(actor, actor=actor, action="otp.recovery_issue")
     return device
+
+
+# ----------------------------------------------------------------------------- 恢复码
+
+
+def _normalise(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if not ch.isspace() and ch not in "-_").translate(_READ_AS)
+
+
+def _digest(user_id: int, code: str) -> str:
+    """What is stored of a recovery code: it cannot be read back from this (80 random bits in,
+    64 bits kept), and the same code of two people is stored differently."""
+    return hashlib.sha256(f"qms-recovery:{user_id}:{_normalise(code)}".encode()).hexdigest()[:16]
+
+
+def looks_like_recovery_code(token: str) -> bool:
+    t = _normalise(token)
+    return len(t) == RECOVERY_CHARS and all(ch in RECOVERY_ALPHABET for ch in t)
+
+
+def recovery_device(user) -> StaticDevice | None:
+    return StaticDevice.objects.filter(user_id=user.pk, name=RECOVERY_NAME).order_by("pk").first()
+
+
+def recovery_remaining(user) -> int:
+    """How many unused recovery codes ``user`` has (0 when none were issued)."""
+    return StaticToken.objects.filter(device__user_id=user.pk, device__name=RECOVERY_NAME).count()
+
+
+def recovery_snapshot(device: StaticDevice) -> dict[str, Any]:
+    """A recovery-code device's ledgered state: never a code or its digest."""
+    return {"user": device.user_id, "name": device.name, "remaining": device.token_set.count()}
+
+
+def _issue_recovery_codes(user, *, actor, action: str) -> list[str]:
+    """New recovery codes for ``user`` (the old ones, if any, no longer work); returned once,
+    in groups of four, and stored only as digests. Inside the calling act's transaction."""
+    device = StaticDevice.objects.select_for_update().filter(user_id=user.pk, name=RECOVERY_NAME).order_by("pk").first()
+    before = recovery_snapshot(device) if device is not None else None
+    if device is None:
+        device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
+    device.token_set.all().delete()
+    codes: list[str] = []
+    while len(codes) < settings.QMS_OTP_RECOVERY_CODES:
+        code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CHARS))
+        if code not in codes:
+            codes.append(code)
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=_digest(user.pk, c)) for c in codes])
+    device.throttle_reset(commit=False)
+    device.save()
+    ledger.record(action, obj_type="otp_static.staticdevice", obj_id=device.pk, before=before,
+                  after=recovery_snapshot(device), actor=actor)
+    return ["-".join(c[i:i + 4] for i in range(0, RECOVERY_CHARS, 4)) for c in codes]
+
+
+@act("otp.recovery_regenerate", duties=_self)
+@transaction.atomic
+def otp_recovery_regenerate(*, actor) -> list[str]:
+    """重新生成恢复码 — new one-time codes for the person; every earlier code stops working.
+    Returns the codes, to be shown once."""
+    if confirmed_device(actor) is None:
+        raise ValidationError("请先设置并启用身份验证器,再生成恢复码")
+    return _issue_recovery_codes(actor, actor=actor, action="otp.recovery_regenerate")
+
+
+def _use_recovery_code(user, token: str) -> StaticDevice | str:
+    """A recovery code entered at the second step: the device it belongs to (the code is used
+    up and the use ledgered) or the reason it was refused."""
+    with transaction.atomic():
+        device = StaticDevice.objects.select_for_update().filter(user_id=user.pk, name=RECOVERY_NAME).order_by("pk").first()
+        if device is None:
+            return "恢复码不正确或已使用过"
+        if wait := wait_message(device):
+            return wait
+        match = device.token_set.filter(token=_digest(user.pk, token)).first()
+        if match is None:
+            device.throttle_increment()
+            return _refused(device, "恢复码不正确或已使用过,每个恢复码只能使用一次")
+        before = recovery_snapshot(device)
+        match.delete()
+        device.throttle_reset()
+        ledger.record("otp.recovery_use", obj_type="otp_static.staticdevice", obj_id=device.pk, before=before,
+                      after=recovery_snapshot(device), actor=user)
+        return device
 
 
 @act("account.otp_reset", unit=login_unit)
 @transaction.atomic
 def otp_reset(*, actor, user, reason: str) -> int:
-    """停用身份验证器 — a manager removes a person's authenticator (the phone was lost); the person
-    sets up a new one at the next login. Returns how many were removed."""
+    """停用身份验证器 — a manager removes a person's authenticator (the phone was lost) and their
+    recovery codes; the person sets up a new one at the next login. Returns how many
+    authenticators were removed."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "停用身份验证器必须填写原因"})
@@ -138,6 +244,10 @@ def otp_reset(*, actor, user, reason: str) -> int:
         ledger.record("account.otp_reset", obj_type="otp_totp.totpdevice", obj_id=device.pk, before=snapshot(device),
                       after=None, actor=actor, reason=reason)
         device.delete()
+    for codes in StaticDevice.objects.select_for_update().filter(user_id=user.pk, name=RECOVERY_NAME).order_by("pk"):
+        ledger.record("account.otp_reset", obj_type="otp_static.staticdevice", obj_id=codes.pk,
+                      before=recovery_snapshot(codes), after=None, actor=actor, reason=reason)
+        codes.delete()  # its codes go with it
     return len(devices)
 
 
@@ -160,13 +270,21 @@ def _refused(device: TOTPDevice, why: str) -> str:
 
 
 def verify(request, token: str) -> str:
-    """Check the code of the person signing in; on success the session is verified. Returns
-    "" or the reason it was refused (in Chinese)."""
+    """Check the code of the person signing in — from the authenticator, or one of their
+    recovery codes; on success the session is verified. Returns "" or the reason it was
+    refused (in Chinese)."""
     from django_otp import login as otp_login
 
     device = confirmed_device(request.user)
     if device is None:
         return "您还没有设置身份验证器"
+    if looks_like_recovery_code(token):
+        used = _use_recovery_code(request.user, token)
+        if isinstance(used, str):
+            return used
+        otp_login(request, used)
+        request.session.pop(NEEDED_KEY, None)
+        return ""
     if wait := wait_message(device):
         return wait
     if not device.verify_token((token or "").strip()):

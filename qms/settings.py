@@ -259,7 +259,8 @@ LOGGING = {
 # Sources: GB/T 22239-2019 (等保 2.0) 8.1.4.1 a) 口令复杂度并定期更换, b) 登录失败处理(限制非法登录次数、
 # 登录连接超时自动退出), d) 双因素鉴别 (level 3; optional here). The numbers are this product's default
 # (本系统默认), each overridable from the environment. qms/lockout.py, qms/otp.py, docs/operations.md.
-INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp",
+                   "django_otp.plugins.otp_static"]  # 恢复码 (recovery codes), stored as digests: qms/otp.py
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
                   "django_otp.middleware.OTPMiddleware")  # request.user.is_verified()
 MIDDLEWARE.insert(MIDDLEWARE.index("qms.security.PasswordChangeMiddleware"),
@@ -300,6 +301,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 #: comma-separated; empty: optional for everyone (anyone may still enrol on 我的账号).
 QMS_OTP_REQUIRED_ROLES = [r.strip() for r in os.environ.get("QMS_OTP_REQUIRED_ROLES", "").split(",") if r.strip()]
 OTP_TOTP_ISSUER = os.environ.get("QMS_OTP_ISSUER", "党建质量管理体系")
+# ---- 恢复码 (recovery codes of the authenticator, qms/otp.py) ----
+#: how many one-time recovery codes a person receives with the authenticator, and on each
+#: regeneration (本系统默认: 10, as the common authenticator services give)
+QMS_OTP_RECOVERY_CODES = int(os.environ.get("QMS_OTP_RECOVERY_CODES", "10"))
 # ---- Operations: backup/restore and external ledger checkpoints (docs/operations.md) ----
 #: The key that signs ``manage.py ledger_checkpoint`` files (HMAC-SHA256): the environment
 #: variable QMS_CHECKPOINT_KEY if set, else this file, created with mode 0600 when absent. It is

@@ -118,7 +118,7 @@ def _zip_kind(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except archives.ZIP_ERRORS:
         return "zip"
     if "[Content_Types].xml" not in names:
         return "zip"

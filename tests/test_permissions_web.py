@@ -112,6 +112,7 @@ EXEMPT = {
     "otp.confirm": "one's own login only (duty self): tests/test_login_otp.py",
     # one's own channels (接收通知的方式, on 我的账号): duty self, like the password above
     "notice.channels": "one's own login only (duty self): tests/test_notify_channels.py",
+    "otp.recovery_regenerate": "one's own login only (duty self): tests/test_login_otp.py",
 }
 
 
