@@ -17,6 +17,8 @@ HOST ?= 127.0.0.1
 # the suite runs on this many processes (pytest-xdist; each file whole on one process, each
 # process with its own test database): 2 suits the 2-core machines CI and most offices use
 PYTEST_WORKERS ?= 2
+# the tests run in the order they are written; bench/random_orders.sh gives "-p randomly" (T22)
+PYTEST_ORDER ?= -p no:randomly
 PORT ?= 8000
 
 .PHONY: run test deps debs lint demo check-debs ldap-debs ldap-deps
@@ -55,7 +57,7 @@ run: deps
 
 test: ldap-deps
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ORDER) $(PYTEST_ARGS)
 
 lint: ldap-deps
 	$(VENV)/bin/ruff check .
