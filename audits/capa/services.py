@@ -112,6 +112,8 @@ def _move(nc: Nonconformity, method: str, *, actor, reason: str = "", **changes)
 
 
 def _refusal(n: Nonconformity, method: str) -> str:
+    if method.startswith("confirm_") and n.effectiveness_due is None:  # not closed yet: no date to wait for
+        return f"当前状态“{n.get_state_display()}”不允许评价有效性,应在整改单关闭之后进行"
     return {
         "analyse": "请填写根本原因(可用五问法逐层追问)",
         "plan": "请填写纠正、纠正措施、责任人和整改期限",

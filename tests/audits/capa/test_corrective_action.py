@@ -87,6 +87,8 @@ def test_ticket_to_verified_closure_and_effectiveness(org, monkeypatch):
     assert nc.state == NCState.PLANNED
     services.nc_implement(nc, actor=org["sec"], evidence="补充记录和制度文件", done_on=TODAY)
     services.nc_verify(nc, actor=org["auditor"], note="已核实", password="pass-12345")
+    with pytest.raises(ValidationError, match="不允许评价有效性,应在整改单关闭之后进行"):  # no date yet to name
+        services.nc_review_effectiveness(nc, actor=org["auditor"], effective=True, note="提前评价")
     services.nc_close(nc, actor=org["auditor"], password="pass-12345")
     assert nc.state == NCState.CLOSED and nc.effectiveness_due > TODAY
     with pytest.raises(ValidationError, match="有效性评价应在"):
