@@ -1,0 +1,22 @@
+"""/api/: the REST API under v1/, its OpenAPI schema and docs page, and the token page."""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from api import pages, views_capa, views_core, views_work
+
+router = SimpleRouter(use_regex_path=False)
+router.register("units", views_core.UnitViewSet, basename="api-unit")
+router.register("members", views_core.MemberViewSet, basename="api-member")
+router.register("positions", views_core.PositionViewSet, basename="api-position")
+router.register("occurrences", views_work.OccurrenceViewSet, basename="api-occurrence")
+router.register("records", views_work.RecordViewSet, basename="api-record")
+router.register("nonconformities", views_capa.NonconformityViewSet, basename="api-nonconformity")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", pages.docs, name="api_docs"),
+    path("tokens/", pages.token_page, name="api_tokens"),
+    path("tokens/<id:pk>/revoke/", pages.token_revoke, name="api_token_revoke"),
+]
