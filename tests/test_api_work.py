@@ -10,6 +10,7 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import timezone
 
 from api import tokens
@@ -17,12 +18,26 @@ from audits.capa import services as capa
 from audits.capa.models import Nonconformity
 from qms import ledger
 from qms.models import LedgerEntry, Member
-from tests.test_api import _base, org  # noqa: F401  (the module's organisation)
+from tests.test_permissions import build_org
 from tests.test_permissions_web import _checked, _held, _occ, _planned, _recorded, _roster
 from workflows.models import Attachment, Occurrence, Record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+
+
+@pytest.fixture(scope="module")
+def _base(django_db_setup, django_db_blocker):
+    """tests/test_permissions.py's organisation, built once for the module and rolled back at its end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        built = build_org()
+        yield {k: (type(v), v.pk) for k, v in built.items()}
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def org(_base, db):
+    return {k: model._default_manager.get(pk=pk) for k, (model, pk) in _base.items()}
 
 
 def bearer(user, write=True) -> dict:
