@@ -6,14 +6,16 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from api import tokens
+from api.models import ApiToken
 from qms.models import Unit
-from qms.scoping import is_admin, scopes_for
+from qms.scoping import can_see, is_admin, restrict
 
 
 class Docs(SpectacularSwaggerSplitView):
@@ -28,18 +30,6 @@ class Docs(SpectacularSwaggerSplitView):
 docs = Docs.as_view()
 
 
-def _admin_units(user):
-    paths = [s.path for s in scopes_for(user) if s.level == "admin"]
-    if not paths:
-        return Unit.objects.none()
-    from django.db.models import Q
-
-    cond = Q()
-    for p in paths:
-        cond |= Q(path__startswith=p)
-    return Unit.objects.filter(cond, is_active=True).order_by("path")
-
-
 class TokenForm(forms.Form):
     kind = forms.ChoiceField(label="类别", choices=[("personal", "本人的个人令牌"), ("integration", "对接令牌(其他系统使用)")])
     name = forms.CharField(label="名称", max_length=60, help_text="例如:OA系统、本人脚本")
@@ -50,11 +40,14 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["units"].queryset = _admin_units(user)
+        # the units a person may name are those they see; whether they may make a 对接令牌 for
+        # them is the act's (api_token.create_integration: a 体系管理员 over each), refused with its reason
+        self.fields["units"].queryset = restrict(user, Unit.objects.filter(is_active=True)).order_by("path")
         self.fields["units"].label_from_instance = lambda u: u.name
-        if not is_admin(user):
-            self.fields["kind"].choices = [("personal", "本人的个人令牌")]
-            del self.fields["units"]
+        if not is_admin(user):  # only a 体系管理员 is offered the 对接令牌
+            self.fields["kind"].widget = forms.HiddenInput()
+            self.fields["kind"].initial = "personal"
+            self.fields["units"].widget = forms.MultipleHiddenInput()
 
 
 class RevokeForm(forms.Form):
@@ -93,7 +86,11 @@ def token_page(request):
 @require_POST
 def token_revoke(request, pk: int):
     """吊销 — the act decides who may (the owner, or a 体系管理员 over the token's units)."""
-    token = get_object_or_404(tokens.visible_tokens(request.user), pk=pk)
+    token = ApiToken.objects.filter(pk=pk).first()
+    unit = tokens.revoke_unit(token) if token else None
+    if token is None or not (token.owner_id == request.user.pk
+                             or (can_see(request.user, unit) if unit else is_admin(request.user))):
+        raise Http404("无权访问或对象不存在")
     form = RevokeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "吊销令牌必须说明原因")

@@ -112,12 +112,12 @@ def token_create_integration(*, actor, name: str, units: list[Unit], write: bool
                   write=write, expires_on=_expiry(units[0], expires_on))
 
 
-def _revoke_unit(token: ApiToken) -> Unit | None:
+def revoke_unit(token: ApiToken) -> Unit | None:
     first = token.units.order_by("path").first()
     return first or _home_unit(token.owner)
 
 
-@act("api_token.revoke", unit=lambda token, **_: _revoke_unit(token),
+@act("api_token.revoke", unit=lambda token, **_: revoke_unit(token),
      duties=lambda token, actor, **_: {"self"} if is_user(actor, token.owner_id) else set())
 @transaction.atomic
 def token_revoke(token: ApiToken, *, actor, reason: str) -> ApiToken:
