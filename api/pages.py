@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
@@ -104,3 +105,14 @@ def token_revoke(request, pk: int):
     return redirect("api_tokens")
 
 
+
+
+@csrf_exempt  # a token client sends no CSRF cookie: its POST to a wrong address is a 404 too, not a 403 page
+def not_found(request, *args, **kwargs):
+    """The API's 404 for an address no endpoint has: JSON like every other error (api/errors.py)."""
+    from django.http import JsonResponse
+
+    from api.errors import NOT_FOUND
+
+    return JsonResponse({"code": "not_found", "message": NOT_FOUND, "errors": {}}, status=404,
+                        json_dumps_params={"ensure_ascii": False})

@@ -129,7 +129,7 @@ class OccurrenceViewSet(ReadViewSet):
     @extend_schema(methods=["GET"], summary="出席情况", responses={200: s.AttendanceOut(many=True), 404: OpenApiResponse()})
     @extend_schema(methods=["POST"], summary="记一人出席、缺席或列席", request=s.AttendanceIn,
                    responses={200: s.AttendanceOut, **ERRORS})
-    @action(detail=True, methods=["get", "post"], url_path="attendance", url_name="attendance")
+    @action(detail=True, methods=["get", "post"], url_path="attendance", url_name="attendance", pagination_class=None)
     def attendance(self, request, pk=None):
         occ = self.get_object()
         if request.method == "POST":
@@ -149,7 +149,7 @@ class OccurrenceViewSet(ReadViewSet):
     @extend_schema(methods=["POST"], summary="上传附件(multipart/form-data,字段 file)", request={"multipart/form-data": s.UploadIn},
                    responses={201: s.AttachmentOut, **ERRORS, 413: OpenApiResponse(description="文件过大")})
     @action(detail=True, methods=["get", "post"], url_path="attachments", url_name="attachments",
-            parser_classes=[MultiPartParser])
+            parser_classes=[MultiPartParser], pagination_class=None)
     def attachments(self, request, pk=None):
         occ = self.get_object()
         if request.method == "POST":
