@@ -30,7 +30,7 @@ def add_errors(result, generator, request, public):
     """``POSTPROCESSING_HOOKS``: the Error component, and every error status on every operation."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR
     ref = {"$ref": "#/components/schemas/Error"}
-    for path, ops in result.get("paths", {}).items():
+    for ops in result.get("paths", {}).values():
         for method, op in ops.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
