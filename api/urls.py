@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from api import pages, views_capa, views_core, views_work
+from api import pages, views_audits, views_capa, views_core, views_work
 
 router = SimpleRouter(use_regex_path=False)
 router.register("units", views_core.UnitViewSet, basename="api-unit")
@@ -12,9 +12,13 @@ router.register("positions", views_core.PositionViewSet, basename="api-position"
 router.register("occurrences", views_work.OccurrenceViewSet, basename="api-occurrence")
 router.register("records", views_work.RecordViewSet, basename="api-record")
 router.register("nonconformities", views_capa.NonconformityViewSet, basename="api-nonconformity")
+router.register("audits", views_audits.AuditViewSet, basename="api-audit")
+router.register("packs", views_audits.PackViewSet, basename="api-pack")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/compliance/", views_audits.ComplianceView.as_view(), name="api-compliance"),
+    path("v1/indicators/", views_audits.IndicatorsView.as_view(), name="api-indicators"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", pages.docs, name="api_docs"),
     path("tokens/", pages.token_page, name="api_tokens"),

@@ -216,7 +216,10 @@ def test_another_branch_reaches_nothing_by_id(client, org):
 def test_list_query_counts_do_not_grow_with_rows(client, org, django_assert_max_num_queries):
     _recorded(org)
     h = bearer(org["admin"])
-    for url in ("/api/v1/occurrences/", "/api/v1/records/", "/api/v1/nonconformities/"):
+    from tests.test_permissions_web import _audit
+
+    _audit(org, opened=True)
+    for url in ("/api/v1/occurrences/", "/api/v1/records/", "/api/v1/nonconformities/", "/api/v1/audits/"):
         with django_assert_max_num_queries(12):
             r = client.get(url + "?page_size=200", **h)
         assert r.status_code == 200 and body(r)["count"] >= 1, url
@@ -296,3 +299,57 @@ def test_verifying_and_closing_a_ticket_need_a_signature(client, org, name):
     r = unchanged(lambda: post(client, f"/api/v1/nonconformities/{nc.pk}/transitions/{name}/", {}, h))
     assert r.status_code == 403 and body(r)["code"] == "signature_required"
     assert Nonconformity.objects.get(pk=nc.pk).state == "implemented"
+
+
+# ------------------------------------------------------------------ audits, packs, matrix, indicators
+
+
+def test_evidence_pack_request_status_and_download(client, org):
+    from audits.evidence.models import EvidencePack
+
+    h = bearer(org["sec_b1"])
+    start, end = str(dt.date(TODAY.year, 1, 1)), str(TODAY)
+    r = post(client, "/api/v1/packs/", {"unit": "B1", "start": start, "end": end}, h)
+    assert r.status_code == 201 and body(r)["state"] == "queued" and body(r)["unit"] == "B1", r.content
+    pk = body(r)["id"]
+    assert LedgerEntry.objects.filter(action="pack.request", obj_id=str(pk)).exists()
+    assert body(client.get(f"/api/v1/packs/{pk}/", **h))["state"] == "queued"
+    r = client.get(f"/api/v1/packs/{pk}/download/pdf/", **h)
+    assert r.status_code == 404 and body(r)["code"] == "pack_not_ready"
+    # the same unit and period while one is being built: the service's refusal
+    r = unchanged(lambda: post(client, "/api/v1/packs/", {"unit": "B1", "start": start, "end": end}, h))
+    assert r.status_code == 409 and "正在生成" in body(r)["message"]
+    # another branch: neither the pack nor a request for the first branch
+    h2 = bearer(org["sec_b2"])
+    assert client.get(f"/api/v1/packs/{pk}/", **h2).status_code == 404
+    assert client.get(f"/api/v1/packs/{pk}/download/zip/", **h2).status_code == 404
+    r = unchanged(lambda: post(client, "/api/v1/packs/", {"unit": "B1", "start": start, "end": end}, h2))
+    assert r.status_code == 400 and body(r)["errors"] == {"unit": ["党组织不存在或不在权限范围内"]}
+    # a 党员 may not request one (pack.request), a read-only token writes nothing
+    for hh, code in ((bearer(org["member"]), "not_permitted"), (bearer(org["sec_b1"], write=False), "token_read_only")):
+        r = unchanged(lambda hh=hh: post(client, "/api/v1/packs/", {"unit": "B1", "start": start, "end": str(TODAY)}, hh))
+        assert r.status_code == 403 and body(r)["code"] == code
+    assert EvidencePack.objects.filter(root=org["b1"]).count() == 1
+
+
+def test_compliance_matrix_and_indicators_within_scope(client, org):
+    h = bearer(org["sec_b1"])
+    m = body(client.get(f"/api/v1/compliance/?unit=B1&year={TODAY.year}", **h))
+    assert m["unit"] == "B1" and m["cells"] and {c["unit"] for c in m["cells"]} == {"B1"}
+    assert set(m["overall"]) >= {"on_time", "missed", "rate"}
+    ind = body(client.get(f"/api/v1/indicators/?year={TODAY.year}", **h))
+    assert ind["unit"] == "B1" and {"compliance", "rectification"} <= {i["key"] for i in ind["indicators"]}
+    h2 = bearer(org["sec_b2"])
+    for url in ("/api/v1/compliance/?unit=B1", "/api/v1/indicators/?unit=B1"):
+        r = client.get(url, **h2)
+        assert r.status_code == 404 and body(r)["code"] == "not_found", url
+    assert client.get("/api/v1/compliance/?year=1800", **h).status_code == 400
+
+
+def test_audits_are_read_within_scope(client, org):
+    from tests.test_permissions_web import _audit
+
+    audit = _audit(org, opened=True)
+    rows = body(client.get("/api/v1/audits/", **bearer(org["admin"])))["results"]
+    assert [a["id"] for a in rows] == [audit.pk] and rows[0]["root"] == audit.root.code
+    assert client.get(f"/api/v1/audits/{audit.pk}/", **bearer(org["sec_b2"])).status_code == 404
