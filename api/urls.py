@@ -3,12 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from api import pages, views_audits, views_capa, views_core, views_work
+from api import pages, views_audits, views_capa, views_core, views_procedures, views_work
 
 router = SimpleRouter(use_regex_path=False)
 router.register("units", views_core.UnitViewSet, basename="api-unit")
 router.register("members", views_core.MemberViewSet, basename="api-member")
 router.register("positions", views_core.PositionViewSet, basename="api-position")
+router.register("procedures", views_procedures.ProcedureViewSet, basename="api-procedure")
 router.register("occurrences", views_work.OccurrenceViewSet, basename="api-occurrence")
 router.register("records", views_work.RecordViewSet, basename="api-record")
 router.register("nonconformities", views_capa.NonconformityViewSet, basename="api-nonconformity")

@@ -226,4 +226,20 @@ def test_schema_and_docs_are_served_with_local_assets_only(client):
     assert "https://" not in script and "/api/schema/" in script
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         url = html.split(asset)[0].rsplit('"', 1)[1] + asset
-        assert client.get(url).status_code == 200, url
+        r = client.get(url)
+        assert r.status_code == 200, url
+        r.close()  # a static file is streamed: close it here
+
+
+def test_procedures_and_their_obligations_as_the_pages_show_them(client, org, django_assert_max_num_queries):
+    from procedures.views import visible_documents
+
+    h = bearer(personal(org["sec_b1"]))
+    with django_assert_max_num_queries(12):
+        rows = body(client.get("/api/v1/procedures/?page_size=200", **h))
+    assert rows["count"] == visible_documents(org["sec_b1"]).count() > 0
+    with_rules = [d for d in rows["results"] if d["obligations"]]
+    assert with_rules and all(d["version"] for d in with_rules)
+    one = with_rules[0]
+    assert body(client.get(f"/api/v1/procedures/{one['id']}/", **h))["obligations"] == one["obligations"]
+    assert client.get("/api/v1/procedures/?kind=nonsense", **h).status_code == 400

@@ -364,7 +364,7 @@ FILL: dict[str, dict] = {
     **{f"api-nonconformity-{n}": {"pk": _pk("nc")} for n in (
         "detail", "transition-acknowledge", "transition-analyse", "transition-plan", "transition-implement",
         "transition-verify", "transition-reject", "transition-close", "transition-review-effectiveness")},
-    "api-audit-detail": {"pk": _pk("audit")}, "api-pack-detail": {"pk": _pk("pack")},
+    "api-procedure-detail": {"pk": _pk("doc")}, "api-audit-detail": {"pk": _pk("audit")}, "api-pack-detail": {"pk": _pk("pack")},
     "api-pack-download-pdf": {"pk": _pk("pack")}, "api-pack-download-zip": {"pk": _pk("pack")},
     "api_token_revoke": {"pk": _pk("api_token")},
 }
