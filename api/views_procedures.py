@@ -40,6 +40,7 @@ class ProcedureOut(serializers.Serializer):
     kind = serializers.CharField()
     kind_label = serializers.CharField(source="get_kind_display")
     owner = serializers.SerializerMethodField(help_text="所属党组织编码(标准文件库为空)")
+    owner_name = serializers.SerializerMethodField(help_text="所属党组织名称")
     version = serializers.SerializerMethodField(help_text="现行有效版本号")
     effective_on = serializers.SerializerMethodField()
     obligations = serializers.SerializerMethodField()
@@ -50,6 +51,9 @@ class ProcedureOut(serializers.Serializer):
 
     def get_owner(self, obj) -> str | None:
         return obj.owner.code if obj.owner_id else None
+
+    def get_owner_name(self, obj) -> str | None:
+        return obj.owner.name if obj.owner_id else None
 
     def get_version(self, obj) -> str | None:
         v = self._v(obj)

@@ -108,8 +108,11 @@ def test_a_session_is_not_an_api_credential(client, org):
 
 def test_the_token_page_makes_shows_once_and_revokes(client, org):
     client.force_login(org["sec_b1"])
+    from tests.test_crawl import foreign_words
+
     page = client.get("/api/tokens/")
     assert page.status_code == 200 and "对接令牌(其他系统使用)" not in page.content.decode()
+    assert foreign_words(page.content.decode()) == set()  # no English, logins or identifiers (tests/test_crawl.py)
     r = client.post("/api/tokens/", {"kind": "personal", "name": "本人脚本", "write": "on"})
     text = r.content.decode()
     secret = text.split("<pre>", 1)[1].split("</pre>", 1)[0]
@@ -120,7 +123,7 @@ def test_the_token_page_makes_shows_once_and_revokes(client, org):
     assert ApiToken.objects.get(pk=t.pk).state == "revoked"
     client.force_login(org["admin"])
     r = client.post("/api/tokens/", {"kind": "integration", "name": "OA系统", "units": [org["b2"].pk]})
-    assert "<pre>qms_" in r.content.decode()
+    assert "<pre>qms_" in r.content.decode() and foreign_words(r.content.decode()) == set()
     assert ApiToken.objects.get(name="OA系统").units.get() == org["b2"]
 
 
