@@ -1,5 +1,5 @@
 """/api/: the REST API under v1/, its OpenAPI schema and docs page, and the token page."""
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
@@ -25,5 +25,6 @@ urlpatterns = [
     path("tokens/", pages.token_page, name="api_tokens"),
     path("tokens/<id:pk>/revoke/", pages.token_revoke, name="api_token_revoke"),
     # anything else under /api/v1/ (a malformed id, an unknown resource): the JSON 404, not the HTML page
-    re_path(r"^v1/", pages.not_found, name="api_not_found"),
+    path("v1/", pages.not_found, name="api_root"),
+    path("v1/<path:rest>", pages.not_found, name="api_not_found"),
 ]

@@ -65,7 +65,9 @@ MARK = "甲单位专属标记"
 ROLES = ("sec_b2", "cm_b2", "mem_b2", "ia_b2", None)
 
 #: Patterns with parameters the matrix does not fill, and why. Keep this short and true.
-UNFILLED: dict[str, str] = {}
+UNFILLED: dict[str, str] = {
+    "api_not_found": "the REST API's JSON 404 for any other address under /api/v1/: it reads no object",
+}
 
 
 # ----------------------------------------------------------------------------- the resolver
