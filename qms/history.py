@@ -58,6 +58,7 @@ VERBS = {
 #: whole actions whose sentence is not "verb + object"
 ACTIONS = {
     "pack_link.access": "外部审核员访问证据包", "pack_link.refused": "外部审核链接被拒绝访问",
+    "api_token.create": "创建数据接口令牌", "api_token.revoke": "吊销数据接口令牌",
     "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
     "removal.approve": "批准除名", "member_review.grade": "登记民主评议结果", "followup.disposal": "安排组织处置", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",

@@ -408,3 +408,37 @@ if QMS_LDAP_URI:
     globals().update(ldap_settings(os.environ))
     AUTHENTICATION_BACKENDS = [AUTHENTICATION_BACKENDS[0], "qms.directory_backend.DirectoryBackend",
                                *AUTHENTICATION_BACKENDS[1:]]
+# ---- 数据接口 (REST API under /api/v1/: api/README.md) ----
+# Django REST framework with per-user and per-integration tokens (api/models.py ApiToken), every
+# error as JSON with a stable code and a Chinese message (api/errors.py), the OpenAPI 3 schema at
+# /api/schema/ (drf-spectacular) and its docs page at /api/docs/ with local assets (sidecar).
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+#: the largest JSON body the API reads (bytes); an upload may be as large as QMS_MAX_UPLOAD_BYTES
+QMS_API_MAX_BODY_BYTES = int(os.environ.get("QMS_API_MAX_BODY_BYTES", 256 * 1024))
+#: items on one page of a list (``?page_size=`` up to 200)
+QMS_API_PAGE_SIZE = int(os.environ.get("QMS_API_PAGE_SIZE", "50"))
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.LiveToken"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "PAGE_SIZE": QMS_API_PAGE_SIZE,
+    "EXCEPTION_HANDLER": "api.errors.handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "党建质量管理体系 数据接口",
+    "DESCRIPTION": "令牌在“数据接口令牌”页面创建(/api/tokens/),请求头 Authorization: Bearer 令牌。错误统一为 "
+                   "{code, message, errors}。须电子签名的操作返回 403 signature_required。",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_errors"],
+}

@@ -5,6 +5,7 @@ urlpatterns = [
     path("procedures/", include("procedures.urls")),
     path("work/", include("workflows.urls")),
     path("audits/", include("audits.urls")),
+    path("api/", include("api.urls")),
     path("external/", include("audits.evidence.external_urls")),
     path("", include("qms.web.urls")),
 ]

@@ -65,7 +65,9 @@ MARK = "甲单位专属标记"
 ROLES = ("sec_b2", "cm_b2", "mem_b2", "ia_b2", None)
 
 #: Patterns with parameters the matrix does not fill, and why. Keep this short and true.
-UNFILLED: dict[str, str] = {}
+UNFILLED: dict[str, str] = {
+    "api_not_found": "the REST API's JSON 404 for any other address under /api/v1/: it reads no object",
+}
 
 
 # ----------------------------------------------------------------------------- the resolver
@@ -246,6 +248,12 @@ def build_world() -> dict:
                                        end=TODAY + dt.timedelta(days=3), questions=[{"text": f"{MARK}问题", "kind": "scale"}])
     w["target"] = tsvc.target_add(actor=org["admin"], year=TODAY.year, measure="study_notes", title=f"{MARK}目标", value=10,
                                   due_date=D(TODAY.year, 12, 31), unit=b1, source="seed 004 篇8")
+    # --- the REST API: A's record, and an 对接令牌 for A made by the 体系管理员
+    from api import tokens as api_tokens
+    from workflows.models import Record
+
+    w["record"] = Record.objects.get(occurrence=w["occ"])
+    w["api_token"] = api_tokens.token_create_integration(actor=org["admin"], name=f"{MARK}对接", units=[b1]).token
     # --- logins and grants of A; files staged by A's secretary for preview
     w["a_login"] = org["member"]
     w["a_grant"] = core.role_grant(actor=None, user=factories.user("a_ia", first_name="卫甲审"), role=Role.INTERNAL_AUDITOR,
@@ -354,6 +362,18 @@ FILL: dict[str, dict] = {
     "account_otp_reset": {"pk": _pk("a_login")},
     "robot_edit": {"pk": _pk("robot")},
     "account_enable": {"pk": _pk("a_login")}, "grant_expire": {"pk": _pk("a_grant")},
+    # 数据接口 (api/urls.py): every resource and transition, with A's objects
+    "api-unit-detail": {"pk": _pk("b1")}, "api-member-detail": {"pk": _pk("plain")},
+    "api-position-detail": {"pk": _pk("position")}, "api-record-detail": {"pk": _pk("record")},
+    **{f"api-occurrence-{n}": {"pk": _pk("occ")} for n in (
+        "detail", "record", "attendance", "attachments", "transition-plan", "transition-submit", "transition-check",
+        "transition-close", "transition-cancel")},
+    **{f"api-nonconformity-{n}": {"pk": _pk("nc")} for n in (
+        "detail", "transition-acknowledge", "transition-analyse", "transition-plan", "transition-implement",
+        "transition-verify", "transition-reject", "transition-close", "transition-review-effectiveness")},
+    "api-procedure-detail": {"pk": _pk("doc")}, "api-audit-detail": {"pk": _pk("audit")}, "api-pack-detail": {"pk": _pk("pack")},
+    "api-pack-download-pdf": {"pk": _pk("pack")}, "api-pack-download-zip": {"pk": _pk("pack")},
+    "api_token_revoke": {"pk": _pk("api_token")},
 }
 
 #: slug parameters that name an action of the view (filled with its module's action words)
@@ -486,7 +506,11 @@ class _Rollback(Exception):
 
 #: pages that are public by design: the login page, the health check, the language switch, and
 #: the external auditor's link pages (the token is the credential; A's is revoked here)
-PUBLIC = {"login", "logout", "healthz", "set_language", "pack_external", "pack_external_download"}
+PUBLIC = {"login", "logout", "healthz", "set_language", "pack_external", "pack_external_download",
+          "api_schema", "api_docs"}  # the API's schema and its docs page describe the API, no data
+
+#: the REST API answers a request without a token 401 (JSON), never a login page
+API = "/api/v1/"
 
 
 def _queries(w: dict) -> list[dict]:
@@ -554,7 +578,7 @@ def _judge(w, who, name, method, url, r, needles, client) -> list[str]:
     location = r.get("Location", "")
     if who is None and name not in PUBLIC:
         login = r.status_code == 302 and urlparse(location).path == "/login/"
-        if not (login or r.status_code in (400, 403, 404, 405)):
+        if not (login or r.status_code in (400, 403, 404, 405) or (url.startswith(API) and r.status_code == 401)):
             out.append(f"anonymous {method} {url}: {r.status_code} {location} (not sent to the login page)")
     text = readable(r.content, r.get("Content-Type", "")) if not r.streaming else readable(b"".join(r.streaming_content))
     leaked = found(text, needles)
@@ -637,6 +661,76 @@ def test_unit_b_and_anonymous_reach_nothing_of_unit_a(world, client, who):
     new_views = PersonalDataView.objects.filter(pk__gt=views_before)
     assert not new_views.filter(member__memberships__unit__path__startswith=w["b1"].path).exists()
     assert {k: v for k, v in _row_counts().items() if k not in logs} == {k: v for k, v in counts.items() if k not in logs}
+
+
+def _api_requests(w: dict) -> list[tuple[str, str]]:
+    """(pattern name, URL) of every REST API endpoint (api/urls.py, under /api/v1/), filled with A."""
+    return [(name, url) for name, module, url, _words in requests_for(w) if module.startswith("api.") and url.startswith(API)]
+
+
+def _api_body(w: dict) -> dict:
+    """A JSON body naming A's objects in every field an endpoint reads one from, and valid values
+    for the rest (so a missing scope check would act, not fail on the input)."""
+    return {"unit": w["b1"].code, "start": f"{TODAY.year}-01-01", "end": TODAY.isoformat(),
+            "member": w["plain"].pk, "owner": w["plain"].pk, "presence": "present", "planned_date": TODAY.isoformat(),
+            "place": "测试", "topic": "测试", "held_on": TODAY.isoformat(), "reason": "测试", "elements": {"speeches": "测试"},
+            "why": ["测试"], "root_cause": "测试", "correction": "测试", "corrective_action": "测试",
+            "due_date": TODAY.isoformat(), "evidence": "测试", "done_on": TODAY.isoformat(), "effective": True, "note": "测试"}
+
+
+@pytest.mark.parametrize("who", ROLES[:-1])
+def test_unit_b_tokens_reach_nothing_of_unit_a_through_the_api(world, client, who):
+    """The trust requirement for the REST API: a read-write token of each of B's roles walks every
+    API endpoint — GET, GET with A's code and ids in the query, POST with A's ids in a JSON body
+    (and with the endpoint's fields only) — no 5xx, none of A's data, nothing changed."""
+    from api import tokens as api_tokens
+    from qms.models import LedgerEntry
+
+    w = world
+    needles = a_data(w)
+    h = {"HTTP_AUTHORIZATION": f"Bearer {api_tokens.token_create_personal(actor=w[who], name='测试', write=True).secret}"}
+    counts, head = _row_counts(), ledger.head()
+    body = _api_body(w)
+    problems, tried = [], 0
+    for name, url in _api_requests(w):
+        for q in (_queries(w) if not params_of(name) else [{}]):
+            full = url + ("?" + urlencode(q) if q else "")
+            r = client.get(full, **h)
+            tried += 1
+            if r.status_code >= 500:
+                problems.append(f"{who} GET {full}: {r.status_code}")
+            if leaked := found(readable(r.content), needles):
+                problems.append(f"{who} GET {full}: {r.status_code} shows A's data: {leaked}")
+        for data in (body, {}):
+            r = client.post(url, data, content_type="application/json", **h)
+            tried += 1
+            if r.status_code >= 500 or (r.status_code < 400 and params_of(name)):
+                problems.append(f"{who} POST {url}: {r.status_code} {r.content[:200]!r}")
+            if leaked := found(readable(r.content), needles):
+                problems.append(f"{who} POST {url}: {r.status_code} shows A's data: {leaked}")
+    assert tried > 60
+    assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems)
+    assert not LedgerEntry.objects.filter(seq__gt=head[0]).exists()
+    assert {k: v for k, v in _row_counts().items() if k != "qms.PersonalDataView"} == \
+        {k: v for k, v in counts.items() if k != "qms.PersonalDataView"}
+
+
+def test_unit_a_sees_its_own_data_through_the_api(world, client):
+    """The control of the test above: A's secretary's token finds A's data on the same endpoints."""
+    from api import tokens as api_tokens
+
+    w = world
+    needles = a_data(w)
+    h = {"HTTP_AUTHORIZATION": f"Bearer {api_tokens.token_create_personal(actor=w['sec_b1'], name='测试').secret}"}
+    blind = []
+    for name, url in _api_requests(w):
+        if name.startswith("api-audit-"):  # the committee's audit: its team and the 体系管理员 read it (as on the pages)
+            continue
+        if name.endswith(("-detail", "-record", "-attendance", "-attachments")) or name.endswith("-list"):
+            r = client.get(url, **h)
+            if r.status_code != 200 or not found(readable(r.content), needles):
+                blind.append(f"{url}: {r.status_code}")
+    assert blind == [], "A's own API answers where the detector finds none of A's data:\n" + "\n".join(blind)
 
 
 def params_of(name: str) -> list[str]:

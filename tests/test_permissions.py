@@ -43,6 +43,7 @@ SERVICE_MODULES = (
     "audits.certification.services", "audits.certification.findings_import",
     "audits.capa.services", "audits.internal.services", "audits.review.services", "audits.performance.scoring", "audits.performance.annual", "audits.evidence.services",
     "audits.system.services",
+    "api.tokens",  # 数据接口令牌 (the REST API's tokens)
 )
 #: functions taking an ``actor`` that are not acts of a person (the system's own steps)
 SYSTEM_ONLY = {"qms.ledger.record_many", "procedures.library_loader.copy_version_content",

@@ -113,6 +113,8 @@ EXEMPT = {
     # one's own channels (接收通知的方式, on 我的账号): duty self, like the password above
     "notice.channels": "one's own login only (duty self): tests/test_notify_channels.py",
     "otp.recovery_regenerate": "one's own login only (duty self): tests/test_login_otp.py",
+    # one's own API token, on 数据接口令牌: duty self, like the password above — tests/test_api.py
+    "api_token.create_personal": "one's own token only (duty self): tests/test_api.py",
 }
 
 
@@ -399,6 +401,24 @@ def _(org):
     otp.otp_enrol(actor=u)
     return Case(f"/accounts/logins/{u.pk}/authenticator/reset/", {"reason": "手机丢失,已核实本人"},
                 lambda: TOTPDevice.objects.filter(user=u).count(), org["b1"])
+
+
+@scenario("api_token.create_integration")
+def _(org):
+    from api.models import ApiToken
+
+    return Case("/api/tokens/", {"kind": "integration", "name": "OA系统", "units": [org["b1"].pk]},
+                lambda: ApiToken.objects.filter(name="OA系统").count(), org["b1"])
+
+
+@scenario("api_token.revoke")
+def _(org):
+    from api import tokens
+    from api.models import ApiToken
+
+    t = tokens.token_create_integration(actor=org["admin"], name="OA系统", units=[org["b1"]]).token
+    return Case(f"/api/tokens/{t.pk}/revoke/", {"reason": "对接结束"}, lambda: ApiToken.objects.get(pk=t.pk).revoked_at,
+                org["b1"], duties={"admin": {"self"}})
 
 
 @scenario("role.grant_auditor")
