@@ -48,6 +48,7 @@ MENU = [
     (_("系统"), [
         ("ledger", _("留痕台账"), "admin"),
         ("permissions", _("权限矩阵"), "admin"),
+        ("api_tokens", _("数据接口令牌"), "admin"),
     ]),
 ]
 #: 通知 and 我的账号 sit beside the user's name at the right of the bar (base.html).
