@@ -5,19 +5,22 @@
 - ``db.sqlite3`` (SQLite, copied with SQLite's online backup API: a consistent copy while the
   system runs) or ``db.dump`` (PostgreSQL, ``pg_dump --format=custom`` on a snapshot exported
   by a repeatable-read transaction, the same snapshot the ledger head is read from);
-- ``media/`` — every uploaded file (``MEDIA_ROOT``);
+- ``media/`` — every uploaded and generated file, read through Django's storage API: the local
+  folder (``MEDIA_ROOT``) or the S3-compatible bucket (``QMS_STORAGE=s3``) alike;
 - ``manifest.json`` — the ledger head (``seq``, ``hash``) of exactly the data dumped, and the
   SHA-256 and size of every file above.
 
 ``manage.py restore DIR`` refuses a folder whose files do not match the manifest (a file
 changed, missing or added) or that comes from another kind of database, before touching
 anything; it then loads the database, puts the uploaded files in place (the files there before
-are kept aside, renamed), verifies the ledger, and checks that the head is the one the
+are kept aside: the local folder renamed; in a bucket, each object that is not the backup's
+copied under ``before-restore-<time>/`` and then removed), verifies the ledger, and checks that the head is the one the
 manifest recorded (reliability.md T23; Annex 11 §17).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
 
 from qms import ledger
@@ -49,7 +54,7 @@ class RestoreResult:
     head: tuple[int, str]
     expected: tuple[int, str]
     verify: ledger.VerifyResult
-    media_set_aside: Path | None
+    media_set_aside: Path | str | None  # the local folder renamed, or the bucket's prefix
 
     @property
     def ok(self) -> bool:
@@ -57,12 +62,28 @@ class RestoreResult:
 
 
 
-def _local_files_only() -> None:
-    """Uploaded files in an S3-compatible bucket (``QMS_STORAGE=s3``) are not copied by this
-    command: refused before anything is written, with the way to back them up (docs/deploy.md)."""
-    if settings.QMS_STORAGE != "local":
-        raise BackupError("上传文件存放在对象存储(QMS_STORAGE=s3)中,本命令只备份本地文件夹中的文件,已拒绝执行。"
-                          "请按 docs/deploy.md「备份」一节:用 pg_dump 备份数据库,用对象存储的版本控制或 mc mirror 备份存储桶")
+def _stored_names(storage, prefix: str = "") -> list[str]:
+    """Every file's name in ``storage`` (the local folder or the bucket), sorted."""
+    try:
+        dirs, files = storage.listdir(prefix)
+    except FileNotFoundError:  # the local folder not made yet: no file
+        return []
+    names = [f"{prefix}{f}" for f in files]
+    for d in dirs:
+        names += _stored_names(storage, f"{prefix}{d}/")
+    return sorted(names)
+
+
+def _is_local(storage) -> bool:
+    return isinstance(storage, FileSystemStorage)
+
+
+def _sha256_stored(storage, name: str) -> str:
+    digest = hashlib.sha256()
+    with storage.open(name, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _files_under(root: Path) -> list[Path]:
@@ -119,7 +140,6 @@ def backup(out: Path) -> dict[str, Any]:
     """Write a backup into ``out`` (a new or empty folder); returns the manifest."""
     if connection.in_atomic_block:
         raise BackupError("不能在事务中备份")
-    _local_files_only()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"备份目录不是空的:{out}")
@@ -131,13 +151,12 @@ def backup(out: Path) -> dict[str, Any]:
         db_name, head = PG_FILE, _dump_postgres(out / PG_FILE)
     else:
         raise BackupError(f"不支持的数据库:{vendor}")
-    media_root = Path(settings.MEDIA_ROOT)
     files: dict[str, dict[str, Any]] = {}
-    for src in _files_under(media_root):
-        rel = src.relative_to(media_root).as_posix()
+    for rel in _stored_names(default_storage):
         dest = out / MEDIA_DIR / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
+        with default_storage.open(rel, "rb") as src, dest.open("wb") as copy:
+            shutil.copyfileobj(src, copy, 1 << 20)
         files[f"{MEDIA_DIR}/{rel}"] = {"sha256": sha256_file(dest), "size": dest.stat().st_size}
     db_file = out / db_name
     files[db_name] = {"sha256": sha256_file(db_file), "size": db_file.stat().st_size}
@@ -203,7 +222,6 @@ def restore(folder: Path) -> RestoreResult:
         raise BackupError("不能在事务中恢复")
     folder = Path(folder)
     manifest = check(folder)
-    _local_files_only()
     vendor = manifest["database"]["vendor"]
     if vendor != connection.vendor:
         raise BackupError(f"备份来自 {vendor} 数据库,当前数据库为 {connection.vendor},不能直接恢复")
@@ -211,14 +229,48 @@ def restore(folder: Path) -> RestoreResult:
         _restore_sqlite(folder / manifest["database"]["file"])
     else:
         _restore_postgres(folder / manifest["database"]["file"])
-    media_root = Path(settings.MEDIA_ROOT)
-    aside = None
-    if media_root.exists() and any(media_root.iterdir()):
-        aside = media_root.with_name(f"{media_root.name}.before-restore-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}")
-        media_root.rename(aside)
-    media_root.mkdir(parents=True, exist_ok=True)
-    if (folder / MEDIA_DIR).exists():
-        shutil.copytree(folder / MEDIA_DIR, media_root, dirs_exist_ok=True)
+    stamp = f"{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    if _is_local(default_storage):
+        aside = _restore_folder(folder / MEDIA_DIR, Path(settings.MEDIA_ROOT), stamp)
+    else:
+        wanted = {name[len(MEDIA_DIR) + 1:]: meta["sha256"] for name, meta in manifest["files"].items()
+                  if name.startswith(f"{MEDIA_DIR}/")}
+        aside = _restore_bucket(folder / MEDIA_DIR, wanted, stamp)
     result = ledger.verify()
     expected = (manifest["ledger_head"]["seq"], manifest["ledger_head"]["hash"])
     return RestoreResult(head=ledger.head(), expected=expected, verify=result, media_set_aside=aside)
+
+
+def _restore_folder(src: Path, media_root: Path, stamp: str) -> Path | None:
+    """The local folder: what was there renamed aside whole, the backup's files put in its place."""
+    aside = None
+    if media_root.exists() and any(media_root.iterdir()):
+        aside = media_root.with_name(f"{media_root.name}.before-restore-{stamp}")
+        media_root.rename(aside)
+    media_root.mkdir(parents=True, exist_ok=True)
+    if src.exists():
+        shutil.copytree(src, media_root, dirs_exist_ok=True)
+    return aside
+
+
+def _restore_bucket(src: Path, wanted: dict[str, str], stamp: str) -> str | None:
+    """The bucket: an object that is the backup's own (same name, same SHA-256) stays; any other is
+    copied under ``before-restore-<stamp>/`` and removed; the backup's missing objects are written."""
+    storage, prefix, moved = default_storage, f"before-restore-{stamp}/", False
+    keep = set()
+    for name in _stored_names(storage):
+        if name.startswith("before-restore-"):
+            continue  # what an earlier restore kept aside stays where it is
+        if wanted.get(name) == _sha256_stored(storage, name):
+            keep.add(name)
+            continue
+        with storage.open(name, "rb") as f:
+            storage.save(prefix + name, f)
+        storage.delete(name)
+        moved = True
+    for name in sorted(set(wanted) - keep):
+        with (src / name).open("rb") as f:
+            saved = storage.save(name, File(f, name=name))
+        if saved != name:
+            raise BackupError(f"对象存储中无法按原名写回文件:{name}(写成了 {saved})")
+    return prefix if moved else None

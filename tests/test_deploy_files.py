@@ -124,13 +124,59 @@ def test_s3_settings_are_refused_without_a_bucket(tmp_path):
     assert r.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in r.stderr
 
 
-def test_backup_refuses_clearly_when_files_are_in_object_storage(tmp_path, settings, transactional_db):
-    from qms import backup
+def test_backup_and_restore_with_files_in_object_storage(tmp_path, settings, transactional_db):
+    """With QMS_STORAGE=s3 ``backup`` copies the bucket's files with the database; ``restore`` puts back
+    the backup's objects (a changed one kept aside first, a later one moved aside), the ledger head is
+    the backup's and ``verify`` passes (reliability.md T23)."""
+    import socket
 
-    settings.QMS_STORAGE = "s3"
-    with pytest.raises(backup.BackupError, match="对象存储"):
-        backup.backup(tmp_path / "b")
-    assert not (tmp_path / "b").exists()
+    import boto3
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from moto.server import ThreadedMotoServer
+
+    from qms import backup, ledger
+    from qms.models import Unit, UnitKind
+    from tests import factories
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+        s3.create_bucket(Bucket="qms-files")
+        settings.QMS_STORAGE = "s3"
+        settings.MEDIA_ROOT = tmp_path / "node-folder"
+        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": "qms-files", "endpoint_url": endpoint, "access_key": "t", "secret_key": "t",
+            "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False}}}
+        default_storage.save("records/会议记录.pdf", ContentFile(b"%PDF-1.4 minutes"))
+        default_storage.save("packs/HX-2026.zip", ContentFile(b"PK pack"))
+        tree = factories.small_tree()
+        head = ledger.head()
+        manifest = backup.backup(tmp_path / "b")
+        assert set(manifest["files"]) >= {"media/records/会议记录.pdf", "media/packs/HX-2026.zip"}
+        assert (tmp_path / "b" / "media" / "records" / "会议记录.pdf").read_bytes() == b"%PDF-1.4 minutes"
+        # the system goes on: a unit, a changed object, a new one
+        factories.unit("B9", UnitKind.BRANCH, parent=tree["general"], name="第九党支部")
+        s3.put_object(Bucket="qms-files", Key="records/会议记录.pdf", Body=b"changed")
+        default_storage.save("later.txt", ContentFile(b"after the backup"))
+
+        result = backup.restore(tmp_path / "b")
+        assert result.ok and ledger.head() == head and not Unit.objects.filter(code="B9").exists()
+        body = lambda key: s3.get_object(Bucket="qms-files", Key=key)["Body"].read()  # noqa: E731
+        assert body("records/会议记录.pdf") == b"%PDF-1.4 minutes" and body("packs/HX-2026.zip") == b"PK pack"
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="qms-files")["Contents"]}
+        aside = result.media_set_aside
+        assert aside.startswith("before-restore-") and "later.txt" not in keys
+        assert body(f"{aside}later.txt") == b"after the backup" and body(f"{aside}records/会议记录.pdf") == b"changed"
+        assert f"{aside}packs/HX-2026.zip" not in keys  # the backup's own object stayed where it was
+        assert not settings.MEDIA_ROOT.exists()  # nothing on the node's own disk
+    finally:
+        server.stop()
 
 
 def test_roster_files_between_preview_and_confirm_are_kept_in_object_storage(settings, db, tmp_path):
