@@ -9,7 +9,13 @@ class QmsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from qms import ledger, limits, log_filters, models
+        from qms import (
+            ledger,
+            limits,
+            log_filters,
+            models,
+            tasks,  # noqa: F401  (tasks: a delivery written is queued after the commit)
+        )
         from qms.security import note_password_to_change
 
         limits.guard(self)  # 字数上限 on every save of this app's models (qms/rules/limits.toml)

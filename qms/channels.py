@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from celery import shared_task
 from django.apps import apps
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -32,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from qms.models import Delivery, DeliveryStatus, GroupRobot, NoticeChannels, RobotKind, Unit
+from qms.signals import delivery_ready
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def dispatch(notification) -> list[Delivery]:
                                   notice=notification, text=text, robot=robot))
     fresh = [d for d, created in made if created]
     for d in fresh:
-        transaction.on_commit(lambda pk=d.pk: enqueue(pk), robust=True)
+        transaction.on_commit(lambda pk=d.pk: delivery_ready.send(sender=Delivery, delivery_id=pk), robust=True)
     return [d for d, _ in made]
 
 
@@ -153,10 +153,6 @@ def _delivery(dedupe, *, channel, kind, notice, text, user=None, robot=None):
     return Delivery.objects.get_or_create(dedupe=dedupe[:200], defaults={
         "channel": channel, "notice_key": notice.key, "notice_kind": kind.key, "title": text[:200], "url": notice.url,
         "user": user, "robot": robot})
-
-
-def enqueue(pk: int) -> None:
-    deliver_notice_task.delay(pk)
 
 
 # ----------------------------------------------------------------------------- sending
@@ -301,8 +297,8 @@ def resend_due() -> int:
     cutoff = timezone.now() - timezone.timedelta(minutes=10)
     pks = list(Delivery.objects.filter(status=DeliveryStatus.PENDING, attempts=0, created_at__lt=cutoff)
                .values_list("pk", flat=True)[:500])
-    for pk in pks:
-        enqueue(pk)
+    for pk in pks:  # outside a transaction (the worker's job): sent at once
+        transaction.on_commit(lambda pk=pk: delivery_ready.send(sender=Delivery, delivery_id=pk), robust=True)
     return len(pks)
 
 
@@ -313,30 +309,3 @@ def target_of(d: Delivery) -> str:
     from qms.people import person
 
     return person(d.user) if d.user_id else "(已删除)"
-
-
-# ----------------------------------------------------------------------------- the Celery tasks (re-exported by qms.tasks)
-
-
-@shared_task(bind=True, acks_late=True, name="qms.deliver_notice", max_retries=None)
-def deliver_notice_task(self, delivery_id: int) -> str:
-    """Send one 邮件 or group-robot message. A failure is recorded on the delivery and tried again after
-    1, 2, 4 … × QMS_NOTIFY_BACKOFF_SECONDS, QMS_NOTIFY_RETRIES times; one already delivered is not sent
-    again (a message redelivered after a lost worker finds it 已送达)."""
-    retries = settings.QMS_NOTIFY_RETRIES
-    if self.request.is_eager:  # no queue (the embedded default, unit tests): the tries follow one another now
-        for n in range(retries + 1):
-            d = attempt(delivery_id, final=n >= retries)
-            if d.status != DeliveryStatus.RETRYING:
-                break
-        return d.status
-    d = attempt(delivery_id, final=self.request.retries >= retries)
-    if d.status == DeliveryStatus.RETRYING:
-        raise self.retry(countdown=backoff(self.request.retries))
-    return d.status
-
-
-@shared_task(acks_late=True, name="qms.resend_deliveries")
-def resend_deliveries_task() -> int:
-    """Every ten minutes: queue again deliveries still waiting (the queue was down when the change committed)."""
-    return resend_due()

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.dispatch import receiver
 
 from qms import ledger
+from qms.signals import delivery_ready
 
 
 @shared_task(acks_late=True, name="qms.verify_ledger")
@@ -27,5 +29,37 @@ def verify_ledger_task() -> dict:
             "first_bad_seq": cp.first_bad_seq, "signatures": checked, "signature_problems": len(problems)}
 
 
-# 通知送达 (qms/channels.py): defined beside the code they run, registered here for the worker
-from qms.channels import deliver_notice_task, resend_deliveries_task  # noqa: E402, F401
+@shared_task(bind=True, acks_late=True, name="qms.deliver_notice", max_retries=None)
+def deliver_notice_task(self, delivery_id: int) -> str:
+    """通知送达: send one 邮件 or group-robot message (qms/channels.py). A failure is recorded on the
+    delivery and tried again after 1, 2, 4 … × QMS_NOTIFY_BACKOFF_SECONDS, QMS_NOTIFY_RETRIES times; one
+    already delivered is not sent again (a message redelivered after a lost worker finds it 已送达)."""
+    from django.conf import settings
+
+    from qms import channels
+    from qms.models import DeliveryStatus
+
+    retries = settings.QMS_NOTIFY_RETRIES
+    if self.request.is_eager:  # no queue (the embedded default, unit tests): the tries follow one another now
+        for n in range(retries + 1):
+            d = channels.attempt(delivery_id, final=n >= retries)
+            if d.status != DeliveryStatus.RETRYING:
+                break
+        return d.status
+    d = channels.attempt(delivery_id, final=self.request.retries >= retries)
+    if d.status == DeliveryStatus.RETRYING:
+        raise self.retry(countdown=channels.backoff(self.request.retries))
+    return d.status
+
+
+@shared_task(acks_late=True, name="qms.resend_deliveries")
+def resend_deliveries_task() -> int:
+    """Every ten minutes: queue again deliveries still waiting (the queue was down when the change committed)."""
+    from qms import channels
+
+    return channels.resend_due()
+
+
+@receiver(delivery_ready)
+def _queue_delivery(sender, delivery_id: int, **kwargs) -> None:
+    deliver_notice_task.delay(delivery_id)
