@@ -123,7 +123,7 @@ def origin_of(source: str, *, overridden_by: str | None = None, library: str = "
 
 # ---------------------------------------------------------------------- where a rule acts
 
-_PACKAGES = ("qms", "procedures", "workflows", "audits")
+_PACKAGES = ("qms", "procedures", "workflows", "audits", "api")
 _SKIP_PARTS = {"migrations", "management", "tests"}
 _SKIP_MODULES = {"qms.catalogue", "qms.demo", "procedures.demo", "workflows.demo", "audits.demo"}
 
