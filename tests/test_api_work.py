@@ -10,7 +10,6 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.utils import timezone
 
 from api import tokens
@@ -18,26 +17,12 @@ from audits.capa import services as capa
 from audits.capa.models import Nonconformity
 from qms import ledger
 from qms.models import LedgerEntry, Member
-from tests.test_permissions import build_org
+from tests.test_api import _base, body, org  # noqa: F401  (the once-built organisation, the JSON body)
 from tests.test_permissions_web import _checked, _held, _occ, _planned, _recorded, _roster
 from workflows.models import Attachment, Occurrence, Record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
-
-
-@pytest.fixture(scope="module")
-def _base(django_db_setup, django_db_blocker):
-    """tests/test_permissions.py's organisation, built once for the module and rolled back at its end."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        built = build_org()
-        yield {k: (type(v), v.pk) for k, v in built.items()}
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
-def org(_base, db):
-    return {k: model._default_manager.get(pk=pk) for k, (model, pk) in _base.items()}
 
 
 def bearer(user, write=True) -> dict:
@@ -46,10 +31,6 @@ def bearer(user, write=True) -> dict:
 
 def post(client, url, data, h):
     return client.post(url, json.dumps(data), content_type="application/json", **h)
-
-
-def body(r) -> dict:
-    return json.loads(r.content)
 
 
 def unchanged(fn):
@@ -63,7 +44,7 @@ def unchanged(fn):
 # ------------------------------------------------------------------------------ occurrences
 
 
-def test_lists_filter_by_unit_period_status_and_overdue(client, org):
+def test_lists_filter_by_unit_period_status_and_overdue(client, org):  # noqa: F811
     h = bearer(org["admin"])
     rows = body(client.get("/api/v1/occurrences/?page_size=200", **h))
     assert rows["count"] > 0
@@ -77,7 +58,7 @@ def test_lists_filter_by_unit_period_status_and_overdue(client, org):
     assert all(r["state"] == "open" for r in body(client.get("/api/v1/occurrences/?status=open", **h))["results"])
 
 
-def test_plan_record_attend_attach_submit_through_the_services(client, org, settings, tmp_path):
+def test_plan_record_attend_attach_submit_through_the_services(client, org, settings, tmp_path):  # noqa: F811
     settings.MEDIA_ROOT = tmp_path
     occ = _occ(org)
     day = max(occ.period_start, TODAY - dt.timedelta(days=1)) if occ.period_start < TODAY else occ.period_start
@@ -104,7 +85,7 @@ def test_plan_record_attend_attach_submit_through_the_services(client, org, sett
     assert body(client.get(f"/api/v1/records/{rec.pk}/", **h))["submitted_by"] == Member.objects.get(user=org["sec_b1"]).name
 
 
-def test_checking_a_record_needs_a_signature_in_the_browser(client, org):
+def test_checking_a_record_needs_a_signature_in_the_browser(client, org):  # noqa: F811
     occ = _held(org)
     for who in ("admin", "sec_c", "sec_b1"):
         h = bearer(org[who])
@@ -127,7 +108,7 @@ ILLEGAL_OCCURRENCE = [
 
 
 @pytest.mark.parametrize("stage,name,data,who", ILLEGAL_OCCURRENCE, ids=[f"{s}-{n}" for s, n, _d, _w in ILLEGAL_OCCURRENCE])
-def test_every_illegal_occurrence_transition_is_409(client, org, stage, name, data, who):
+def test_every_illegal_occurrence_transition_is_409(client, org, stage, name, data, who):  # noqa: F811
     occ = {"open": _occ, "planned": _planned, "held": _held, "checked": _checked}[stage](org)
     state = Occurrence.objects.get(pk=occ.pk).state
     h = bearer(org[who])
@@ -136,7 +117,7 @@ def test_every_illegal_occurrence_transition_is_409(client, org, stage, name, da
     assert Occurrence.objects.get(pk=occ.pk).state == state
 
 
-def test_the_permission_matrix_answers_through_the_api(client, org):
+def test_the_permission_matrix_answers_through_the_api(client, org):  # noqa: F811
     occ = _planned(org)
     # a unit cannot excuse itself: 取消 is for the level above (occurrence.cancel)
     h = bearer(org["sec_b1"])
@@ -151,7 +132,7 @@ def test_the_permission_matrix_answers_through_the_api(client, org):
     assert r.status_code == 200 and body(r)["state"] == "cancelled"
 
 
-def test_bad_input_is_4xx_and_stores_nothing(client, org, settings):
+def test_bad_input_is_4xx_and_stores_nothing(client, org, settings):  # noqa: F811
     occ = _planned(org)
     h = bearer(org["sec_b1"])
     base = f"/api/v1/occurrences/{occ.pk}"
@@ -182,7 +163,7 @@ def test_bad_input_is_4xx_and_stores_nothing(client, org, settings):
     assert r.status_code == 400 and body(r)["errors"] == {"member": ["党员不存在或不在权限范围内"]}
 
 
-def test_a_disguised_upload_is_refused(client, org, settings, tmp_path):
+def test_a_disguised_upload_is_refused(client, org, settings, tmp_path):  # noqa: F811
     settings.MEDIA_ROOT = tmp_path
     occ = _recorded(org)
     h = bearer(org["sec_b1"])
@@ -195,7 +176,7 @@ def test_a_disguised_upload_is_refused(client, org, settings, tmp_path):
     assert r.status_code == 413 and body(r)["code"] == "body_too_large"
 
 
-def test_another_branch_reaches_nothing_by_id(client, org):
+def test_another_branch_reaches_nothing_by_id(client, org):  # noqa: F811
     occ = _recorded(org)
     rec = Record.objects.get(occurrence=occ)
     h = bearer(org["sec_b2"])
@@ -213,7 +194,7 @@ def test_another_branch_reaches_nothing_by_id(client, org):
     assert body(client.get("/api/v1/nonconformities/", **h))["results"] == []
 
 
-def test_list_query_counts_do_not_grow_with_rows(client, org, django_assert_max_num_queries):
+def test_list_query_counts_do_not_grow_with_rows(client, org, django_assert_max_num_queries):  # noqa: F811
     _recorded(org)
     h = bearer(org["admin"])
     from tests.test_permissions_web import _audit
@@ -228,7 +209,7 @@ def test_list_query_counts_do_not_grow_with_rows(client, org, django_assert_max_
 # ------------------------------------------------------------------------------ tickets
 
 
-def _nc_step(org, step):
+def _nc_step(org, step):  # noqa: F811
     nc = org["nc"]
     owner = nc.unit.memberships.first().member
     steps = [("acknowledged", lambda: capa.nc_acknowledge(nc, actor=org["sec_b1"])),
@@ -245,7 +226,7 @@ def _nc_step(org, step):
     return Nonconformity.objects.get(pk=nc.pk)
 
 
-def test_a_ticket_moves_through_the_api(client, org):
+def test_a_ticket_moves_through_the_api(client, org):  # noqa: F811
     nc = org["nc"]
     owner = nc.unit.memberships.first().member
     h = bearer(org["sec_b1"])
@@ -281,7 +262,7 @@ ILLEGAL_TICKET = [
 
 
 @pytest.mark.parametrize("stage,name,data", ILLEGAL_TICKET, ids=[f"{s}-{n}" for s, n, _d in ILLEGAL_TICKET])
-def test_every_illegal_ticket_transition_is_409(client, org, stage, name, data):
+def test_every_illegal_ticket_transition_is_409(client, org, stage, name, data):  # noqa: F811
     nc = _nc_step(org, stage)
     if data is None:
         data = {"correction": "补开", "corrective_action": "制度", "owner": nc.unit.memberships.first().member_id,
@@ -293,7 +274,7 @@ def test_every_illegal_ticket_transition_is_409(client, org, stage, name, data):
 
 
 @pytest.mark.parametrize("name", ["verify", "close"])
-def test_verifying_and_closing_a_ticket_need_a_signature(client, org, name):
+def test_verifying_and_closing_a_ticket_need_a_signature(client, org, name):  # noqa: F811
     nc = _nc_step(org, "implemented")
     h = bearer(org["sec_c"])
     r = unchanged(lambda: post(client, f"/api/v1/nonconformities/{nc.pk}/transitions/{name}/", {}, h))
@@ -304,7 +285,7 @@ def test_verifying_and_closing_a_ticket_need_a_signature(client, org, name):
 # ------------------------------------------------------------------ audits, packs, matrix, indicators
 
 
-def test_evidence_pack_request_status_and_download(client, org):
+def test_evidence_pack_request_status_and_download(client, org):  # noqa: F811
     from audits.evidence.models import EvidencePack
 
     h = bearer(org["sec_b1"])
@@ -332,7 +313,7 @@ def test_evidence_pack_request_status_and_download(client, org):
     assert EvidencePack.objects.filter(root=org["b1"]).count() == 1
 
 
-def test_compliance_matrix_and_indicators_within_scope(client, org):
+def test_compliance_matrix_and_indicators_within_scope(client, org):  # noqa: F811
     h = bearer(org["sec_b1"])
     m = body(client.get(f"/api/v1/compliance/?unit=B1&year={TODAY.year}", **h))
     assert m["unit"] == "B1" and m["cells"] and {c["unit"] for c in m["cells"]} == {"B1"}
@@ -346,7 +327,7 @@ def test_compliance_matrix_and_indicators_within_scope(client, org):
     assert client.get("/api/v1/compliance/?year=1800", **h).status_code == 400
 
 
-def test_audits_are_read_within_scope(client, org):
+def test_audits_are_read_within_scope(client, org):  # noqa: F811
     from tests.test_permissions_web import _audit
 
     audit = _audit(org, opened=True)

@@ -3,6 +3,7 @@
 at nginx matches the product's, and production settings pass ``check --deploy``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -127,20 +128,14 @@ def test_s3_settings_are_refused_without_a_bucket(tmp_path):
     assert r.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in r.stderr
 
 
-def test_backup_and_restore_with_files_in_object_storage(tmp_path, settings, transactional_db):
-    """With QMS_STORAGE=s3 ``backup`` copies the bucket's files with the database; ``restore`` puts back
-    the backup's objects (a changed one kept aside first, a later one moved aside), the ledger head is
-    the backup's and ``verify`` passes (reliability.md T23)."""
+@contextlib.contextmanager
+def s3_bucket(settings, bucket: str):
+    """A bucket on a local S3-compatible server (moto) and the product's files stored there
+    (QMS_STORAGE=s3) for the test; yields the boto3 client. The server stops afterwards."""
     import socket
 
     import boto3
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
     from moto.server import ThreadedMotoServer
-
-    from qms import backup, ledger
-    from qms.models import Unit, UnitKind
-    from tests import factories
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -150,12 +145,29 @@ def test_backup_and_restore_with_files_in_object_storage(tmp_path, settings, tra
     try:
         endpoint = f"http://127.0.0.1:{port}"
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
-        s3.create_bucket(Bucket="qms-files")
+        s3.create_bucket(Bucket=bucket)
         settings.QMS_STORAGE = "s3"
-        settings.MEDIA_ROOT = tmp_path / "node-folder"
         settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": "qms-files", "endpoint_url": endpoint, "access_key": "t", "secret_key": "t",
+            "bucket_name": bucket, "endpoint_url": endpoint, "access_key": "t", "secret_key": "t",
             "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False}}}
+        yield s3
+    finally:
+        server.stop()
+
+
+def test_backup_and_restore_with_files_in_object_storage(tmp_path, settings, transactional_db):
+    """With QMS_STORAGE=s3 ``backup`` copies the bucket's files with the database; ``restore`` puts back
+    the backup's objects (a changed one kept aside first, a later one moved aside), the ledger head is
+    the backup's and ``verify`` passes (reliability.md T23)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from qms import backup, ledger
+    from qms.models import Unit, UnitKind
+    from tests import factories
+
+    settings.MEDIA_ROOT = tmp_path / "node-folder"
+    with s3_bucket(settings, "qms-files") as s3:
         default_storage.save("records/会议记录.pdf", ContentFile(b"%PDF-1.4 minutes"))
         default_storage.save("packs/HX-2026.zip", ContentFile(b"PK pack"))
         tree = factories.small_tree()
@@ -178,35 +190,16 @@ def test_backup_and_restore_with_files_in_object_storage(tmp_path, settings, tra
         assert body(f"{aside}later.txt") == b"after the backup" and body(f"{aside}records/会议记录.pdf") == b"changed"
         assert f"{aside}packs/HX-2026.zip" not in keys  # the backup's own object stayed where it was
         assert not settings.MEDIA_ROOT.exists()  # nothing on the node's own disk
-    finally:
-        server.stop()
 
 
 def test_roster_files_between_preview_and_confirm_are_kept_in_object_storage(settings, db, tmp_path):
     """With QMS_STORAGE=s3 a roster file waiting for confirm is in the shared bucket, so the confirm
     may reach another web node than the preview; nothing is written to the node's own folder."""
-    import socket
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
     from qms import roster_pending
     from tests import factories
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
-        s3.create_bucket(Bucket="qms-pending")
-        settings.QMS_STORAGE = "s3"
-        settings.QMS_ROSTER_PENDING_DIR = tmp_path / "node-folder"
-        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": "qms-pending", "endpoint_url": endpoint, "access_key": "t", "secret_key": "t",
-            "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False}}}
+    settings.QMS_ROSTER_PENDING_DIR = tmp_path / "node-folder"
+    with s3_bucket(settings, "qms-pending") as s3:
         user, other = factories.user("roster-a"), factories.user("roster-b")
         staged = roster_pending.stage(b"name,unit\n", user=user, filename="名单.csv")
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="qms-pending")["Contents"])
@@ -217,5 +210,3 @@ def test_roster_files_between_preview_and_confirm_are_kept_in_object_storage(set
         assert data == b"name,unit\n" and pending.filename == "名单.csv"
         assert roster_pending.purge_expired(now=pending.uploaded + roster_pending.lifetime() * 2) == 1
         assert "Contents" not in s3.list_objects_v2(Bucket="qms-pending")
-    finally:
-        server.stop()
