@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from django.db import connection
@@ -118,3 +119,38 @@ def _fast_password_hashing():
     fast.enable()
     yield
     fast.disable()
+
+
+@pytest.fixture(autouse=True)
+def _name_test_connections(request):
+    """Processes a test starts (Celery workers, gunicorn, the pack's layout processes) inherit the test's
+    name as libpq's PGAPPNAME: a connection one of them leaves behind names the test that started it."""
+    os.environ["PGAPPNAME"] = f"qms-test {request.node.name}"[:63]
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_connection_left_behind(django_db_setup, django_db_blocker):
+    """At the end, the test database must have no other session, or pytest-django cannot drop it.
+
+    A process still shutting down gets 30 s; one still connected after that is a process a test leaked:
+    it is ended (so the database can be dropped) and the run fails naming the test that started it."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        deadline = time.monotonic() + 30
+        while True:
+            with connection.cursor() as c:
+                c.execute("SELECT pid, application_name, state, left(query, 120) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                left = c.fetchall()
+                if not left or time.monotonic() > deadline:
+                    for pid, *_ in left:
+                        c.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    break
+            time.sleep(0.5)
+        connection.close()
+    if left:
+        pytest.fail("测试结束后仍有连接留在测试数据库上(已终止):" + "; ".join(
+            f"{app or '(无名)'} [{state}] {query}" for _pid, app, state, query in left))
