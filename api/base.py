@@ -30,15 +30,17 @@ class Strict(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-def body_limit(request) -> None:
-    """413 before the body is read: JSON up to ``QMS_API_MAX_BODY_BYTES``, an upload up to the
-    upload limit (``QMS_MAX_UPLOAD_BYTES``) plus its form's envelope."""
+def body_limit(request, *, import_: bool = False) -> None:
+    """413 before the body is read: JSON up to ``QMS_API_MAX_BODY_BYTES`` (a bulk import's up to
+    ``QMS_API_MAX_IMPORT_BYTES``), an upload up to the upload limit (``QMS_MAX_UPLOAD_BYTES``)
+    plus its form's envelope."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     multipart = (request.META.get("CONTENT_TYPE") or "").startswith("multipart/")
-    most = settings.QMS_MAX_UPLOAD_BYTES + 64 * 1024 if multipart else settings.QMS_API_MAX_BODY_BYTES
+    most = (settings.QMS_MAX_UPLOAD_BYTES + 64 * 1024 if multipart else
+            settings.QMS_API_MAX_IMPORT_BYTES if import_ else settings.QMS_API_MAX_BODY_BYTES)
     if length > most:
         raise errors.ApiError(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                               f"请求体过大:最多{most // 1024}KB")

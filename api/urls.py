@@ -3,7 +3,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from api import pages, views_audits, views_capa, views_core, views_procedures, views_work
+from api import (
+    pages,
+    views_audits,
+    views_capa,
+    views_core,
+    views_imports,
+    views_procedures,
+    views_work,
+)
 
 router = SimpleRouter(use_regex_path=False)
 router.register("units", views_core.UnitViewSet, basename="api-unit")
@@ -20,6 +28,8 @@ urlpatterns = [
     path("v1/", include(router.urls)),
     path("v1/compliance/", views_audits.ComplianceView.as_view(), name="api-compliance"),
     path("v1/indicators/", views_audits.IndicatorsView.as_view(), name="api-indicators"),
+    path("v1/imports/members/", views_imports.MembersImportView.as_view(), name="api-import-members"),
+    path("v1/imports/meetings/", views_imports.MeetingsImportView.as_view(), name="api-import-meetings"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", pages.docs, name="api_docs"),
     path("tokens/", pages.token_page, name="api_tokens"),

@@ -36,6 +36,7 @@ from workflows import services as wsvc
 from workflows.models import Attachment, Attendance, Occurrence, Record, State
 
 OBLIGATION_PARAM = OpenApiParameter("obligation", OpenApiTypes.STR, description="规定键(如 branch_general_meeting)")
+EXTERNAL_PARAM = OpenApiParameter("external_id", OpenApiTypes.STR, description="外部编号(经数据接口导入的会议)")
 OVERDUE_PARAM = OpenApiParameter("overdue", OpenApiTypes.BOOL, description="true:只看已过截止日期而未开展的事项")
 ERRORS = {400: OpenApiResponse(description="请求数据有误"), 403: OpenApiResponse(description="无权办理"),
           404: OpenApiResponse(description="无权访问或对象不存在"), 409: OpenApiResponse(description="当前状态或规定不允许")}
@@ -47,7 +48,7 @@ def _occurrences():
 
 @extend_schema_view(
     list=extend_schema(summary="应开展事项列表", parameters=[UNIT_PARAM, FROM_PARAM, TO_PARAM, status_param(State.choices), OVERDUE_PARAM,
-                                                OBLIGATION_PARAM]),
+                                                OBLIGATION_PARAM, EXTERNAL_PARAM]),
     retrieve=extend_schema(summary="应开展事项"))
 class OccurrenceViewSet(ReadViewSet):
     serializer_class = s.OccurrenceOut
@@ -65,6 +66,9 @@ class OccurrenceViewSet(ReadViewSet):
         key = params.text_param(self.request._request, "obligation", label="规定键", max_length=60)
         if key:
             qs = qs.filter(obligation_key=key)
+        external = params.text_param(self.request._request, "external_id", label="外部编号", max_length=100)
+        if external:
+            qs = qs.filter(external_id=external)
         overdue = params.choice_param(self.request._request, "overdue", ["true", "false"], default="", label="是否逾期")
         late = Q(state=State.MISSED) | Q(state__in=[State.OPEN, State.PLANNED], due_date__lt=timezone.localdate())
         if overdue == "true":

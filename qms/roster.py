@@ -488,6 +488,29 @@ def import_roster(fileobj, *, actor) -> ImportResult:
     return _enrol(validate_roster(fileobj, actor=actor), actor)
 
 
+@act("roster.import", unit=managed_unit)
+def import_rows(rows: list[roster_files.SourceRow], *, actor, dry_run: bool = False) -> ImportResult:
+    """People sent by another system as data (the REST API; ``staged_import.data_rows``), through
+    the same checks as a roster file and matched to the roll by 身份证号: recorded all or nothing,
+    and not at all while any row is in error or differs from the roll (a correction goes through
+    更正信息 with a reason), nor on a dry run. Sending the same rows again changes nothing."""
+    rows = [roster_files.SourceRow(r.sheet, r.row, {f: _coded(f, v) for f, v in r.values.items()}, r.labels)
+            for r in rows]
+    result = staged_import.apply(ROSTER, ROSTER.classify(rows, actor=actor), actor=actor, dry=dry_run)
+    if not result.ok:
+        result.unchanged = 0
+    return result
+
+
+#: a program may send the stored codes (``M``, ``full``) as well as the words (男, 正式党员)
+_CODES = {"gender": {v: str(label) for v, label in Gender.choices},
+          "category": {v: str(label) for v, label in MemberCategory.choices}}
+
+
+def _coded(field_name: str, value: Any) -> Any:
+    return _CODES.get(field_name, {}).get(value, value) if isinstance(value, str) else value
+
+
 # ------------------------------------------------------------------ preview, then confirm
 
 STALE = ROSTER.stale

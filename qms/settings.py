@@ -415,6 +415,9 @@ if QMS_LDAP_URI:
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
 #: the largest JSON body the API reads (bytes); an upload may be as large as QMS_MAX_UPLOAD_BYTES
 QMS_API_MAX_BODY_BYTES = int(os.environ.get("QMS_API_MAX_BODY_BYTES", 256 * 1024))
+# a bulk import (/api/v1/imports/…) carries up to rules/limits.toml's 5,000 rows (~300 bytes a person);
+# no more than Django reads into memory (DATA_UPLOAD_MAX_MEMORY_SIZE)
+QMS_API_MAX_IMPORT_BYTES = min(int(os.environ.get("QMS_API_MAX_IMPORT_BYTES", 2 * 1024 * 1024)), DATA_UPLOAD_MAX_MEMORY_SIZE)
 #: items on one page of a list (``?page_size=`` up to 200)
 QMS_API_PAGE_SIZE = int(os.environ.get("QMS_API_PAGE_SIZE", "50"))
 REST_FRAMEWORK = {

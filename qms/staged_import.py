@@ -201,6 +201,23 @@ def commit(imp: Importer[R], result: R, *, actor) -> R:
     return result
 
 
+def data_rows(items: list[dict[str, Any]], labels: dict[str, str]) -> list[roster_files.SourceRow]:
+    """Rows another system sends as data (the REST API's JSON), numbered from 1 as they are sent:
+    each row's labels are those of the fields it gives (a field it leaves out is not compared)."""
+    return [roster_files.SourceRow("", i, dict(item), {f: labels[f] for f in item if f in labels})
+            for i, item in enumerate(items, start=1)]
+
+
+def apply(imp: Importer[R], result: R, *, actor, dry: bool) -> R:
+    """Rows sent as data, already classified: recorded in one transaction only if no row is in
+    error and none differs from the records (a correction is an amendment with a reason, never an
+    import), and not on a dry run. Nothing to record is not an error: sending the same rows again
+    changes nothing."""
+    if dry or not result.ok or result.differs or not result.rows:
+        return result
+    return commit(imp, result, actor=actor)
+
+
 def confirm(imp: Importer[R], token: str, *, actor, seen: str) -> R:
     """Record the kept file, all or nothing, if it still gives the preview the user saw (``seen``,
     its fingerprint); otherwise nothing is saved and the result says why. The kept file is

@@ -678,6 +678,20 @@ def _api_body(w: dict) -> dict:
             "due_date": TODAY.isoformat(), "evidence": "测试", "done_on": TODAY.isoformat(), "effective": True, "note": "测试"}
 
 
+def _api_import_bodies(w: dict, name: str) -> list[dict]:
+    """The bulk imports' own bodies, naming A: A's unit, and A's people by their 身份证号 (as if
+    enrolling them in B's own unit) — each must be refused without a word of A."""
+    people = [Member.objects.get(user=w[k]) for k in ("sec_b1", "member")]
+    if name == "api-import-members":
+        row = {"name": "测试", "gender": "男", "category": "正式党员", "joined_on": "2015-07-01", "full_on": "2016-07-01"}
+        return [{"members": [{**row, "id_number": p.id_number, "unit": unit} for p in people
+                             for unit in (w["b1"].code, w["b2"].code)]}]
+    if name == "api-import-meetings":
+        return [{"meetings": [{"external_id": "matrix-1", "unit": w["b1"].code, "date": f"{TODAY.year - 1}-03-10",
+                               "category": "branch_general_meeting", "topic": "测试"}]}]
+    return []
+
+
 @pytest.mark.parametrize("who", ROLES[:-1])
 def test_unit_b_tokens_reach_nothing_of_unit_a_through_the_api(world, client, who):
     """The trust requirement for the REST API: a read-write token of each of B's roles walks every
@@ -701,7 +715,7 @@ def test_unit_b_tokens_reach_nothing_of_unit_a_through_the_api(world, client, wh
                 problems.append(f"{who} GET {full}: {r.status_code}")
             if leaked := found(readable(r.content), needles):
                 problems.append(f"{who} GET {full}: {r.status_code} shows A's data: {leaked}")
-        for data in (body, {}):
+        for data in (body, {}, *_api_import_bodies(w, name)):
             r = client.post(url, data, content_type="application/json", **h)
             tried += 1
             if r.status_code >= 500 or (r.status_code < 400 and params_of(name)):
