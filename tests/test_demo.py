@@ -76,6 +76,11 @@ def test_logins_and_scopes(loaded):
     auditor = scopes_for(U.objects.get(username="neishen"))
     assert ("HX", "internal_auditor", False) in [(s.unit_code, s.level, s.can_manage) for s in auditor]
     assert [(s.level, s.can_manage) for s in scopes_for(U.objects.get(username="waishen"))] == [("external_auditor", False)]
+    # every demo login goes by a person's name on the pages, never by the login itself
+    from qms.people import person
+
+    assert [u.username for u in U.objects.filter(username__in=[x["username"] for x in demo.DEMO_LOGINS])
+            if person(u) == u.username] == []
 
 
 def test_categories_and_dates_are_coherent(loaded):
