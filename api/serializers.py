@@ -129,7 +129,7 @@ class OccurrenceOut(serializers.Serializer):
     topic = serializers.CharField()
     held_on = serializers.DateField(allow_null=True)
     late = serializers.BooleanField()
-    external_id = serializers.CharField(help_text="外部编号(经数据接口从其他系统导入的会议;其余为空)")
+    external_id = serializers.CharField(allow_null=True, help_text="外部编号(经数据接口从其他系统导入的会议;其余为空)")
 
     def get_overdue(self, obj) -> bool:
         from workflows.models import State

@@ -225,7 +225,7 @@ def _record(v: dict[str, Any], actor, now: dt.datetime) -> Occurrence:
         unit=v["unit"], obligation=ob, obligation_key=ob.key, period_start=v["period_start"], period_end=v["period_end"],
         seq=v["seq"], due_date=v["due_date"], state=State.CHECKED, topic=v["topic"], held_on=v["held_on"],
         late=v["held_on"] > v["due_date"], updated_by=actor, imported_by=actor, imported_at=now,
-        external_id=v.get("external_id", ""))
+        external_id=v.get("external_id") or None)
     reason = EXTERNAL_REASON if v.get("external_id") else HISTORY_REASON
     ledger.record("occurrence.import_history", occ, actor=actor, reason=reason)
     if ob.form_id:

@@ -68,8 +68,9 @@ class Occurrence(ConcurrentTransitionMixin, models.Model):
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("历史记录导入人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     imported_at = models.DateTimeField(_("历史记录导入时间"), null=True, blank=True)
     # 外部编号: the id another system (a 智慧党建 platform) gives the meeting it sent through the data
-    # interface (api/views_imports.py): sending it again finds this one; empty for everything else
-    external_id = models.CharField(_("外部编号"), max_length=100, blank=True, default="")
+    # interface (api/views_imports.py): sending it again finds this one; NULL for everything else
+    # (a nullable column is added to SQLite in place: a NOT NULL one rebuilds the table and loses its triggers)
+    external_id = models.CharField(_("外部编号"), max_length=100, null=True, blank=True)  # noqa: DJ001
 
     objects = ScopedQuerySet.as_manager()
 
@@ -80,7 +81,7 @@ class Occurrence(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(fields=["unit", "obligation_key", "period_start", "seq"], condition=Q(event__isnull=True), name="one_occurrence_per_slot"),
             models.UniqueConstraint(fields=["unit", "obligation_key", "event"], condition=Q(event__isnull=False), name="one_occurrence_per_event"),
-            models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""), name="one_occurrence_per_external_id"),
+            models.UniqueConstraint(fields=["external_id"], condition=Q(external_id__isnull=False), name="one_occurrence_per_external_id"),
         ]
         indexes = [models.Index(fields=["unit", "period_start"], name="occ_unit_period"),
                    # home panels (due this month, overdue, recent gaps) list the first few by due date
