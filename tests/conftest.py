@@ -30,12 +30,14 @@ def _allow_owner_truncate(sender, connection, **kwargs):
         with connection.cursor() as c:
             c.execute("SET qms.ledger_truncate = 'on'")
             c.execute("SELECT pg_backend_pid()")
-            _OPENED[c.fetchone()[0]] = (threading.current_thread().name, "".join(traceback.format_stack(limit=14)[:-1]))
+            _OPENED[c.fetchone()[0]] = (f"{threading.current_thread().name}, during {_CURRENT}",
+                                        "".join(traceback.format_stack(limit=14)[:-1]))
 
 
-#: PostgreSQL backend pid → (thread, where) of each connection this process opened: a connection
-#: left on the test database at the end is named with the thread and the code that opened it
+#: PostgreSQL backend pid → (thread and test, where) of each connection this process opened: a
+#: connection left on the test database at the end is named with the test, thread and code that opened it
 _OPENED: dict[int, tuple[str, str]] = {}
+_CURRENT = ""  # the test being set up or run (pytest_runtest_setup)
 
 connection_created.connect(_allow_owner_truncate)
 
@@ -129,12 +131,14 @@ def _fast_password_hashing():
     fast.disable()
 
 
-@pytest.fixture(autouse=True)
-def _name_test_connections(request):
-    """Processes a test starts (Celery workers, gunicorn, the pack's layout processes) inherit the test's
-    name as libpq's PGAPPNAME: a connection one of them leaves behind names the test that started it."""
-    os.environ["PGAPPNAME"] = f"qms-test {request.node.name}"[:63]
-    yield
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of a test: connections opened from here on (the database fixtures' own,
+    those of the processes a test starts — Celery workers, gunicorn, the pack's layout processes —
+    which inherit libpq's PGAPPNAME) carry the test's name, so one left behind names its test."""
+    global _CURRENT
+    _CURRENT = item.nodeid
+    os.environ["PGAPPNAME"] = f"qms-test {item.name}"[:63]
 
 
 @pytest.fixture(autouse=True, scope="session")
