@@ -20,7 +20,7 @@ STATUSES = {
     "404": "无权访问或对象不存在",
     "405": "不支持此请求方法",
     "406": "只能返回 JSON",
-    "409": "当前状态或规定不允许此操作(transition_refused)",
+    "409": "当前状态或规定不允许此操作(transition_refused);批量导入时与系统中已有的不一致(differs_from_roll)或导入时数据已被他人修改(changed_meanwhile)",
     "413": "请求体过大(body_too_large)",
     "415": "请求体类型不支持",
 }
