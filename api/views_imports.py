@@ -86,7 +86,7 @@ ERRORS = {400: OpenApiResponse(description="有行不符合要求(errors.rows:�
                                            "或导入时数据已被他人修改(changed_meanwhile);未保存任何数据")}
 
 
-def _row_errors(detail: Any, list_name: str, labels: dict[str, str]) -> list[dict]:
+def _row_errors(detail: Any, labels: dict[str, str]) -> list[dict]:
     """The serializer's errors of the rows as the import's own: row, field, its Chinese name, why."""
     rows = []
     if isinstance(detail, dict):
@@ -117,7 +117,7 @@ class _Import(Base, APIView):
         ser = self.shape(data=data)
         if not ser.is_valid():
             problems = dict(ser.errors)
-            rows = _row_errors(problems.pop(self.list_name, None), self.list_name, self.labels)
+            rows = _row_errors(problems.pop(self.list_name, None), self.labels)
             general = {k: [str(m) for m in v] for k, v in problems.items()}
             listed = ser.errors.get(self.list_name)
             if listed is not None and not isinstance(listed, dict):
@@ -126,7 +126,7 @@ class _Import(Base, APIView):
             message = (f"第 {first['row']} 行 {first['column']}:{first['message']}" if first else
                        ";".join(f"{k}:{v[0]}" for k, v in general.items()))
             raise errors.ApiError(400, "invalid", f"请求数据有误,未保存任何数据。{message}", {**general, "rows": rows})
-        return [{k: v for k, v in item.items()} for item in ser.validated_data[self.list_name]], ser.validated_data["dry_run"]
+        return [dict(item) for item in ser.validated_data[self.list_name]], ser.validated_data["dry_run"]
 
     def _answer(self, result, dry: bool, ids: dict[int, int | None]) -> Response:
         """200 with each row's outcome; 400 with each row's errors; 409 with each row's differences."""
@@ -154,7 +154,8 @@ class _Import(Base, APIView):
                          "rows": [{"row": n, "result": outcome[n], "id": ids.get(n)} for n in sorted(outcome)]})
 
     def _field(self, column: str) -> str:
-        return {label: f for f, label in self.labels.items()}.get(column, "")
+        """The field a Chinese column name stands for ("" for the request as a whole)."""
+        return next((f for f, label in self.labels.items() if label == column), "")
 
 
 class MembersImportView(_Import):

@@ -167,6 +167,12 @@ def _parse(rows: list[roster_files.SourceRow], actor, result: HistoryImportResul
     return parsed
 
 
+def _shown(src: roster_files.SourceRow, v: dict[str, Any]) -> MeetingRow:
+    """A row as the preview and the data interface list it."""
+    return MeetingRow(src.sheet, src.row, v["unit"].name, v["held_on"].isoformat(), v["obligation"].title, v["topic"],
+                      "" if v["expected"] is None else str(v["expected"]), "" if v["present"] is None else str(v["present"]))
+
+
 def _classify(parsed: list[tuple[roster_files.SourceRow, dict[str, Any]]], result: HistoryImportResult) -> None:
     """The rows against what is recorded: the same meeting (unchanged), or the first free slot of its
     period (to record); a period whose slots are taken is an error."""
@@ -180,9 +186,7 @@ def _classify(parsed: list[tuple[roster_files.SourceRow, dict[str, Any]]], resul
     in_file: dict[tuple[int, str, dt.date], roster_files.SourceRow] = {}
     for src, v in parsed:
         unit, ob, day = v["unit"], v["obligation"], v["held_on"]
-        shown = MeetingRow(src.sheet, src.row, unit.name, day.isoformat(), ob.title, v["topic"],
-                           "" if v["expected"] is None else str(v["expected"]),
-                           "" if v["present"] is None else str(v["present"]))
+        shown = _shown(src, v)
         if (unit.pk, ob.key, day) in held:
             result.same.append(shown)
             continue
@@ -287,7 +291,7 @@ def check_external(rows: list[roster_files.SourceRow], actor) -> HistoryImportRe
     is classified as a row of a file of past meetings — except that a meeting recorded here
     without that number, on that day, differs (the two systems disagree on what it is)."""
     result = HistoryImportResult()
-    ids: dict[str, roster_files.SourceRow] = {}
+    ids: dict[str, roster_files.SourceRow] = {}  # 外部编号 → its row
     kept = []
     for src in rows:
         ext = roster._text(src.values.get("external_id"))
@@ -304,8 +308,9 @@ def check_external(rows: list[roster_files.SourceRow], actor) -> HistoryImportRe
     known = {o.external_id: o for o in Occurrence.objects.filter(external_id__in=list(ids)).select_related(
         "unit", "obligation", "record")}
     fresh = []
+    ext_of = {(src.sheet, src.row): ext for ext, src in ids.items()}
     for src, v in _parse(kept, actor, result):
-        ext = roster._text(src.values.get("external_id"))
+        ext = ext_of[(src.sheet, src.row)]
         occ = known.get(ext)
         if occ is None:
             fresh.append((src, {**v, "external_id": ext}))
@@ -324,8 +329,9 @@ def check_external(rows: list[roster_files.SourceRow], actor) -> HistoryImportRe
     recorded = {(o.unit_id, o.obligation_key, o.held_on): o for o in Occurrence.objects.filter(
         unit__in={v["unit"].pk for _s, v in fresh}, state__in=HELD, held_on__isnull=False).select_related(
         "unit", "obligation")}
+    by_row = {(s.sheet, s.row): (s, v) for s, v in fresh}
     for same in others.same:  # a meeting held that day, recorded here without this number
-        src, v = next((s, v) for s, v in fresh if s.row == same.row and s.sheet == same.sheet)
+        src, v = by_row[(same.sheet, same.row)]
         occ = recorded[(v["unit"].pk, v["obligation"].key, v["held_on"])]
         column = src.labels.get("external_id", LABELS["external_id"])
         result.differs.append(MeetingDiffers(src.sheet, src.row, occ.pk, _meeting_name(occ), (
@@ -335,17 +341,8 @@ def check_external(rows: list[roster_files.SourceRow], actor) -> HistoryImportRe
     return result
 
 
-def _shown(src: roster_files.SourceRow, v: dict[str, Any]) -> MeetingRow:
-    return MeetingRow(src.sheet, src.row, v["unit"].name, v["held_on"].isoformat(), v["obligation"].title, v["topic"],
-                      "" if v["expected"] is None else str(v["expected"]), "" if v["present"] is None else str(v["present"]))
-
-
-def _save_external(rows: list[dict[str, Any]], actor) -> None:
-    _record_all(rows, actor)
-
-
 EXTERNAL = staged_import.SheetImport(
-    HistoryImportResult, spec, check_external, _save_external, nothing="没有需要导入的会议记录。",
+    HistoryImportResult, spec, check_external, _record_all, nothing="没有需要导入的会议记录。",
     stale=staged_import.stale_notice("系统中的记录", "例如有人已登记了其中的会议"))
 
 
