@@ -62,7 +62,7 @@ ACTIONS = {
     "occurrence.trigger": "因事件生成事项", "record.create": "开始填写记录",
     "removal.approve": "批准除名", "member_review.grade": "登记民主评议结果", "followup.disposal": "安排组织处置", "dues.excuse": "登记党费未交的正当理由", "removal.reject": "驳回除名申请",
     "schema.add_fields": "数据库升级,新增字段(原有数据未变)",
-    "occurrence.import_history": "导入往年已开展的会议(历史记录)", "record.import_history": "导入往年会议记录(历史记录)",
+    "occurrence.import_history": "导入已开展的会议(历史记录)", "record.import_history": "导入会议记录(历史记录)",
     "account.unlock": "解除登录锁定", "account.otp_reset": "停用身份验证器",
     "robot.create": "新增群机器人", "robot.update": "修改群机器人", "notice.channels": "选择接收通知的方式",
     "otp.enrol": "开始设置身份验证器", "otp.confirm": "启用身份验证器(双因素登录)",

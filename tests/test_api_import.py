@@ -252,3 +252,6 @@ def test_an_imported_meeting_shows_its_external_id_and_can_be_found_by_it(client
     client.force_login(org["sec_b1"])
     page = client.get(reverse("occurrence_detail", args=[pk])).content.decode()
     assert "zhdj-2001" in page and "外部编号" in page
+    card = page.split('id="imported-history">', 1)[1].split("</p>", 1)[0]
+    assert card.startswith("历史记录:已在其他系统登记") and "系统启用前" not in card  # not a file of past years' meetings
+    assert "从其他系统导入的会议记录,无需再处理" in page and "往年会议" not in page

@@ -50,6 +50,8 @@ def occurrence_next_step(occ: Occurrence, missing: list[str] | None = None) -> N
         return NextStep("检查记录(检查通过后记录冻结)", who, None, vacant=position_label(unit, occ.obligation.checker),
                         note="提交人不能检查自己提交的记录")
     if state == State.CHECKED and occ.imported_at:  # a past meeting entered as history: nothing left to do
+        if occ.external_id:
+            return NextStep("从其他系统导入的会议记录,无需再处理", done=True)
         return NextStep("往年会议的历史记录(导入),无需再处理", done=True)
     if state == State.CHECKED:
         rec = getattr(occ, "record", None)
