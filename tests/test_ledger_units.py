@@ -57,3 +57,107 @@ def test_catch_up_notes_only_new_empty_fields_and_leaves_drift_to_verify():
     assert ledger.head() == head
     result = ledger.verify()
     assert not result.ok and any(str(other.pk) in p.message for p in result.problems)
+
+
+def _tamper(sql: str, params=()) -> None:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute(sql, params)
+
+
+@pytest.mark.django_db
+def test_verify_names_each_object_changed_behind_the_ledgers_back_exactly(tree):
+    """Every row of every ledgered table is compared with its last entry: edited, deleted,
+    inserted and deleted-then-still-there rows are each named once, with the entry's number."""
+    from qms.models import AdminUnit, Member
+
+    edited, resurrected = tree["m2"][1], tree["m2"][2]
+    event = tree["m1"][0].events.first()
+    edited_seq = ledger.history(edited).last().seq
+    event_seq = ledger.history(event).last().seq
+    from django.db import transaction
+
+    with transaction.atomic():  # an entry saying the member was deleted, the row left in place
+        gone = ledger.record("member.delete", resurrected, before=ledger.snapshot(resurrected), after=None, reason="删除")
+    _tamper("UPDATE qms_member SET name = %s, phone = %s WHERE id = %s", ["冒名", "13800000000", edited.pk])
+    _tamper("DELETE FROM qms_memberevent WHERE id = %s", [event.pk])
+    _tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
+    ghost = AdminUnit.objects.get(code="GHOST")
+    result = ledger.verify()
+    assert sorted(((p.seq or 0, p.kind, p.message) for p in result.problems), key=lambda p: p[:2]) == sorted([
+        (edited_seq, "object", f"qms.member:{edited.pk} 的当前数据与序号 {edited_seq} 的留痕不符(字段:name, phone)——数据被绕过系统修改"),
+        (gone.seq, "resurrected", f"qms.member:{resurrected.pk} 已于序号 {gone.seq} 删除,但数据仍存在"),
+        (event_seq, "vanished", f"qms.memberevent:{event.pk} 在序号 {event_seq} 有留痕,但数据已不存在(被绕过系统删除)"),
+        (0, "unrecorded", f"qms.adminunit:{ghost.pk} 存在但没有任何留痕(绕过系统写入)"),
+    ], key=lambda p: p[:2])
+    assert result.objects == sum(cls._default_manager.count() for cls in ledger.registered_models().values())
+    assert Member.objects.filter(pk=resurrected.pk).exists()
+    assert ledger.verify(check_objects=False).problems == []  # the chain itself is whole
+
+
+@pytest.mark.django_db
+def test_verify_without_object_checks_counts_no_objects(tree):
+    result = ledger.verify(check_objects=False)
+    assert result.ok and result.objects == 0 and result.entries == LedgerEntry.objects.count()
+
+
+def _expected_rows(first: int, last: int | None = None) -> list[tuple]:
+    qs = LedgerEntry.objects.filter(seq__gte=first).order_by("seq")
+    if last is not None:
+        qs = qs.filter(seq__lte=last)
+    return [(e.seq, ledger.format_ts(e.ts), e.actor_id, e.actor_name, e.action, e.obj_type, e.obj_id,
+             e.before, e.after, e.reason, e.prev_hash, e.hash) for e in qs]
+
+
+def _decoded(rows) -> list[tuple]:
+    return [(*r[:7], ledger._loads(r[7]), ledger._loads(r[8]), *r[9:]) for r in rows]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5000])
+def test_the_ledger_is_read_in_pages_of_any_size_without_a_gap_or_a_repeat(tree, chunk):
+    last = LedgerEntry.objects.latest("seq").seq
+    assert last > 8
+    assert _decoded(ledger._iter_entries(1, chunk=chunk)) == _expected_rows(1)
+    assert _decoded(ledger._iter_entries(3, 7, chunk=chunk)) == _expected_rows(3, 7)
+    assert _decoded(ledger._iter_entries(last, chunk=chunk)) == _expected_rows(last)
+    assert list(ledger._iter_entries(last + 1, chunk=chunk)) == []
+    assert list(ledger._iter_entries(5, 4, chunk=chunk)) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("chunk", [1, 4, 5000])
+def test_outside_a_transaction_the_next_page_is_fetched_alongside_without_a_gap_or_a_repeat(chunk):
+    """PostgreSQL outside a transaction (the command, the nightly check): a second connection
+    reads ahead; the rows are the same as the plain loop's, and its connection is closed after."""
+    from django.db import connection
+
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    factories.small_tree()
+    assert not connection.in_atomic_block
+    last = LedgerEntry.objects.latest("seq").seq
+    assert _decoded(ledger._iter_entries(1, chunk=chunk)) == _expected_rows(1)
+    assert _decoded(ledger._iter_prefetched(3, 9, chunk)) == _expected_rows(3, 9)
+    assert _decoded(ledger._iter_prefetched(last, ledger._NO_END, chunk)) == _expected_rows(last)
+    assert list(ledger._iter_prefetched(last + 1, ledger._NO_END, chunk)) == []
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                  " AND application_name = current_setting('application_name')")
+        assert c.fetchone()[0] == 0  # the reading-ahead connection was closed
+    assert ledger.verify().ok
+
+
+def test_a_fields_canonical_text_is_sorted_compact_and_keeps_chinese():
+    import datetime as dt
+    from decimal import Decimal
+
+    assert ledger.canon({"b": 1, "a": ["党", None, True]}) == '{"a":["党",null,true],"b":1}'
+    assert ledger.canon(dt.date(2026, 2, 28)) == '"2026-02-28"'
+    assert ledger.canon(Decimal("12.50")) == '"12.50"'  # as the database gives it back
+    assert ledger.canon("𠮷") == '"𠮷"'
+    assert ledger.drifted_fields({"a": 1, "b": "x", "new": 3}, {"a": 1, "b": "y", "gone": 4}) == ["b"]
+    assert ledger.drifted_fields({"n": Decimal("1.0")}, {"n": "1.0"}) == []  # a Decimal and its JSON text agree
+    assert ledger.drifted_fields(None, None) == [] and ledger.drifted_fields(None, {"a": 1}) == ["*"]

@@ -245,3 +245,115 @@ def test_generated_web_probe_read_only_roles_change_nothing_anywhere(org, client
                 assert r.status_code < 500, (who, url, r.status_code)
                 assert ledger.head() == head, (who, url)
     assert tried > 200
+
+
+# ------------------------------------------------------------- the declaration's wrapper (T21)
+
+
+@pytest.fixture
+def declare():
+    """Declares throw-away functions as the act 检查记录 (record.check), as a service module
+    does at import, and takes them out of the declarations afterwards."""
+    made = []
+
+    def make(**options):
+        calls = []
+
+        @permissions.act("record.check", **options)
+        def check_probe(thing, *, actor, note="默认"):
+            calls.append((thing, note, getattr(permissions._INSIDE, "act", None)))
+            if note == "出错":
+                raise ValueError(note)
+            return f"{thing}:{note}"
+
+        check_probe.calls = calls
+        made.append(check_probe)
+        return check_probe
+
+    yield make
+    for fn in made:
+        permissions.DECLARED["record.check"].remove(fn)
+
+
+def test_a_declared_function_names_its_act_and_is_listed(declare):
+    fn = declare()
+    assert fn.act_key == "record.check" and fn.__name__ == "check_probe"
+    assert fn in permissions.DECLARED["record.check"]
+    with pytest.raises(KeyError, match="没有动作 no.such_act"):
+        permissions.act("no.such_act")
+
+
+def test_the_declaration_hands_the_calls_arguments_by_name_defaults_included(org, declare):
+    seen = []
+
+    def unit_of(**values):
+        seen.append(("unit", values))
+        return org["b1"]
+
+    def duties_of(**values):
+        seen.append(("duties", values))
+        return ["checker"]
+
+    fn = declare(unit=unit_of, duties=duties_of)
+    assert fn("记录甲", actor=org["member"]) == "记录甲:默认"
+    expected = {"thing": "记录甲", "actor": org["member"], "note": "默认"}
+    assert seen == [("unit", expected), ("duties", expected)]
+    assert fn.calls == [("记录甲", "默认", "record.check")]  # the act is marked as running inside
+    assert permissions._INSIDE.act is None  # and unmarked after
+
+
+def test_a_refusal_says_why_and_adds_who_holds_the_duty_here(org, declare):
+    fn = declare(unit=lambda **_: org["b1"], explain=lambda thing, **_: f"检查人应为{thing}的组织委员")
+    with pytest.raises(permissions.NotPermitted) as refused:
+        fn("第一党支部", actor=org["member"])
+    assert str(refused.value) == (permissions.refusal(org["member"], "record.check", org["b1"])
+                                  + "(检查人应为第一党支部的组织委员)")
+    assert fn.calls == [] and permissions._INSIDE.act is None
+    bare = declare(unit=lambda **_: org["b1"])
+    with pytest.raises(permissions.NotPermitted) as refused:
+        bare("记录", actor=org["sec_b2"])
+    assert str(refused.value) == "您无权检查记录:“第一党支部”的此项只能由体系管理员、规定指定的检查人办理"
+
+
+def test_a_forbidden_duty_refuses_with_its_own_sentence_and_no_explanation(org, declare):
+    fn = declare(unit=lambda **_: org["b1"], duties=lambda **_: {"checker", "submitter"},
+                 explain=lambda **_: "检查人应为上级组织的组织委员")
+    with pytest.raises(permissions.NotPermitted) as refused:
+        fn("记录", actor=org["admin"])
+    assert str(refused.value) == "提交人不能检查自己提交的记录"
+    assert fn.calls == []
+
+
+def test_the_system_acts_without_asking_and_a_step_inside_an_act_is_not_asked_again(org, declare):
+    asked = []
+    fn = declare(unit=lambda **_: asked.append(1) or org["b1"])
+    assert fn("记录", actor=None, note="系统") == "记录:系统" and asked == []
+    inner = declare(unit=lambda **_: org["b1"])  # the member may not do this on their own …
+    outer = declare(unit=lambda **_: org["b1"], duties=lambda **_: ["checker"])
+    with pytest.raises(permissions.NotPermitted):
+        inner("记录", actor=org["member"])
+    permissions._INSIDE.act = "record.check"  # … but as a step of an act they were allowed
+    try:
+        assert inner("记录", actor=org["member"], note="代办") == "记录:代办"
+    finally:
+        permissions._INSIDE.act = None
+    assert outer("记录", actor=org["member"]) == "记录:默认"
+
+
+def test_the_act_is_unmarked_even_when_the_function_fails(org, declare):
+    fn = declare(unit=lambda **_: org["b1"])
+    with pytest.raises(ValueError):
+        fn("记录", actor=org["admin"], note="出错")
+    assert fn.calls == [("记录", "出错", "record.check")]
+    assert permissions._INSIDE.act is None
+
+
+def test_a_persons_unit_is_their_current_membership_and_none_once_they_left(org):
+    from qms.models import Member
+
+    member = Member.objects.get(user=org["member"])
+    assert permissions.member_unit(member=member) == org["b1"]
+    assert permissions.member_unit(member=None) is None
+    assert permissions.member_unit(actor=org["admin"]) is None
+    member.memberships.update(end=TODAY - dt.timedelta(days=1))
+    assert permissions.member_unit(member=Member.objects.get(pk=member.pk)) is None

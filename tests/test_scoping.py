@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from qms import services
@@ -120,3 +121,75 @@ def test_ledger_page_is_for_admins_only(client, tree, people):
     client.force_login(people["admin"])
     r = client.get(reverse("ledger"))
     assert r.status_code == 200 and "链头序号" in r.content.decode()
+
+
+def test_can_see_follows_the_scopes_subtree(tree, people):
+    from qms.scoping import can_see
+
+    assert can_see(people["sec"], tree["b1"]) and can_see(people["sec"], tree["g1"])
+    assert not can_see(people["sec"], tree["b2"]) and not can_see(people["sec"], tree["general"])
+    assert can_see(people["plain"], tree["b1"]) and not can_see(people["plain"], tree["b2"])
+    assert can_see(people["admin"], tree["b2"]) and not can_see(people["nobody"], tree["b1"])
+
+
+@pytest.fixture
+def leaders(tree, people):
+    """Besides the fixture's B1 secretary (from 2024-01-01) and 体系管理员 over the committee: a
+    内审员 over B2 for 2025, the general branch's secretary, a B2 组织委员 from 2024-03-01 to
+    2025-06-30 — and people never named: an 外部审核员, a 党小组长, a B2 书记 without a login,
+    an administrator whose login is switched off, a plain member."""
+    ia = factories.user("ia1")
+    services.role_grant(actor=None, user=ia, role=Role.INTERNAL_AUDITOR, unit=tree["b2"],
+                        valid_from=dt.date(2025, 1, 1), valid_until=dt.date(2025, 12, 31))
+    ext = factories.user("ext1")
+    services.role_grant(actor=None, user=ext, role=Role.EXTERNAL_AUDITOR, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    gone = factories.user("gone", is_active=False)
+    services.role_grant(actor=None, user=gone, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    for login, member, unit, title, start in (("gsec", tree["m1"][3], tree["general"], "secretary", dt.date(2023, 1, 1)),
+                                              ("org2", tree["m2"][0], tree["b2"], "organization", dt.date(2024, 3, 1)),
+                                              ("leader", tree["m1"][2], tree["g2"], "group_leader", dt.date(2024, 1, 1)),
+                                              (None, tree["m2"][1], tree["b2"], "secretary", dt.date(2024, 1, 1))):
+        if login:
+            services.member_update(member, actor=None, reason="开通账号", user=factories.user(login))
+        p = services.position_assign(actor=None, member=member, unit=unit, title=title, start=start)
+        if login == "org2":
+            services.position_end(p, actor=None, end=dt.date(2025, 6, 30), reason="调离")
+    return people
+
+
+def _lead(on=None, **kw) -> list[str]:
+    from qms.scoping import people_who_may_lead
+
+    return [u.username for u in people_who_may_lead(on, **kw)]
+
+
+def test_people_who_may_lead_hold_a_grant_or_an_office_on_the_day(tree, leaders):
+    assert _lead(dt.date(2025, 6, 1)) == ["admin1", "gsec", "ia1", "org2", "sec1"]  # by login, never anyone else
+    # a grant's first and last day, an office's first and last day
+    assert _lead(dt.date(2024, 12, 31)) == ["admin1", "gsec", "org2", "sec1"]
+    assert _lead(dt.date(2025, 1, 1)) == ["admin1", "gsec", "ia1", "org2", "sec1"]
+    assert _lead(dt.date(2025, 6, 30)) == ["admin1", "gsec", "ia1", "org2", "sec1"]
+    assert _lead(dt.date(2025, 7, 1)) == ["admin1", "gsec", "ia1", "sec1"]
+    assert _lead(dt.date(2025, 12, 31)) == ["admin1", "gsec", "ia1", "sec1"]
+    assert _lead(dt.date(2026, 1, 1)) == ["admin1", "gsec", "sec1"]
+    assert _lead(dt.date(2024, 2, 29)) == ["admin1", "gsec", "sec1"]
+    assert _lead(dt.date(2024, 3, 1)) == ["admin1", "gsec", "org2", "sec1"]
+    assert _lead(dt.date(2023, 12, 31)) == ["admin1", "gsec"]
+    assert _lead(dt.date(2022, 12, 31)) == ["admin1"]
+    assert _lead() == _lead(timezone.localdate())
+
+
+def test_people_who_may_lead_are_named_only_in_line_with_the_viewer(tree, leaders):
+    day = dt.date(2025, 6, 1)
+    # B1's secretary and member: their own unit, the units above (总支, 党委) — not the sibling B2
+    assert _lead(day, seen_by=leaders["sec"]) == ["admin1", "gsec", "sec1"]
+    assert _lead(day, seen_by=leaders["plain"]) == ["admin1", "gsec", "sec1"]
+    # the committee's administrator: everything below
+    assert _lead(day, seen_by=leaders["admin"]) == ["admin1", "gsec", "ia1", "org2", "sec1"]
+    # the 总支's secretary: the 总支, both branches below it and the committee above
+    from django.contrib.auth import get_user_model
+
+    gsec = get_user_model().objects.get(username="gsec")
+    assert _lead(day, seen_by=gsec) == ["admin1", "gsec", "ia1", "org2", "sec1"]
+    # somebody with no scope at all is shown nobody
+    assert _lead(day, seen_by=leaders["nobody"]) == []
