@@ -161,3 +161,70 @@ def test_a_fields_canonical_text_is_sorted_compact_and_keeps_chinese():
     assert ledger.drifted_fields({"a": 1, "b": "x", "new": 3}, {"a": 1, "b": "y", "gone": 4}) == ["b"]
     assert ledger.drifted_fields({"n": Decimal("1.0")}, {"n": "1.0"}) == []  # a Decimal and its JSON text agree
     assert ledger.drifted_fields(None, None) == [] and ledger.drifted_fields(None, {"a": 1}) == ["*"]
+
+
+def _older(obj, drop=("founding_ref", "ends_on"), **changed):
+    """The object's entry as a release before some columns would have written it."""
+    return {**{k: v for k, v in ledger.snapshot(obj).items() if k not in drop}, **changed}
+
+
+@pytest.mark.django_db
+def test_catch_up_goes_past_empty_tables_unrecorded_and_drifted_rows_and_counts_every_row_it_writes():
+    from django.db import transaction
+
+    from qms.models import AdminUnit
+
+    drifted, first, second = (factories.unit(code, name=name) for code, name in
+                              (("U1", "第一党支部"), ("U2", "第二党支部"), ("U3", "第三党支部")))
+    with transaction.atomic():
+        for unit, older in ((drifted, _older(drifted, name="旧名称")), (first, _older(first)), (second, _older(second))):
+            ledger.record("unit.update", unit, before=ledger.snapshot(unit), after=older, reason="旧版本")
+    # an empty table first, then the units: the lowest row drifted (left for verify), the next two caught up
+    assert ledger.catch_up_added_fields(apps, "qms", ("RosterColumnMapping", "Unit"), "0099") == 2
+    caught = LedgerEntry.objects.filter(action="schema.add_fields")
+    assert sorted(caught.values_list("obj_id", flat=True)) == sorted([str(first.pk), str(second.pk)])
+
+    # a model without ledger_exclude, whose first row has no entry at all (written behind the system's back)
+    _tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
+    admin_unit = AdminUnit.objects.create(code="HR", name="人力资源部")
+    with transaction.atomic():
+        ledger.record("admin_unit.create", admin_unit, after=_older(admin_unit, drop=("name",)))
+    assert AdminUnit.objects.get(code="GHOST").pk < admin_unit.pk
+    assert ledger.catch_up_added_fields(apps, "qms", ("AdminUnit",), "0099") == 1
+    assert LedgerEntry.objects.latest("seq").obj_id == str(admin_unit.pk)
+
+
+@pytest.mark.django_db
+def test_catch_up_for_a_model_that_has_since_left_the_code():
+    """A migration's registry may hold a model the code no longer has: its rows are caught up
+    with nothing excluded."""
+    from django.db import transaction
+
+    from qms.models import AdminUnit
+
+    class Historical:  # the migration's app registry, where AdminUnit was still called RetiredUnit
+        def get_model(self, app_label, name):
+            return apps.get_model(app_label, "AdminUnit" if name == "RetiredUnit" else name)
+
+    admin_unit = AdminUnit.objects.create(code="HR", name="人力资源部")
+    with transaction.atomic():
+        ledger.record("admin_unit.create", admin_unit, after=_older(admin_unit, drop=("name",)))
+    assert ledger.catch_up_added_fields(Historical(), "qms", ("RetiredUnit",), "0099") == 1
+    assert LedgerEntry.objects.latest("seq").after == ledger.snapshot(admin_unit)
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_of_a_broken_ledger_keeps_where_it_broke_and_its_first_200_problems():
+    unit = factories.unit("U1", name="第一党支部")
+    seq = ledger.history(unit).last().seq
+    _tamper("UPDATE qms_unit SET name = %s WHERE id = %s", ["冒名", unit.pk])
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.executemany("INSERT INTO qms_adminunit (code, name) VALUES (%s, %s)", [(f"G{n}", f"幽灵{n}") for n in range(201)])
+    cp = ledger.checkpoint()
+    assert (cp.ok, cp.first_bad_seq, cp.entries) == (False, seq, LedgerEntry.objects.count())
+    lines = cp.problems.split("\n")
+    assert len(lines) == 200
+    assert lines[0] == f"[{seq}] qms.unit:{unit.pk} 的当前数据与序号 {seq} 的留痕不符(字段:name)——数据被绕过系统修改"
+    assert lines[1].startswith("[None] qms.adminunit:") and lines[1].endswith("存在但没有任何留痕(绕过系统写入)")
