@@ -1,35 +1,53 @@
-#!/bin/sh
-# T21: mutation testing (mutmut 3, configured in pyproject.toml [tool.mutmut]) of the ledger
-# (qms/ledger.py), the permission matrix (qms/permissions.py) and scoping (qms/scoping.py).
+#!/usr/bin/env bash
+# T21: mutation testing (mutmut 3) of what is committed (HEAD), in a scratch copy under
+# var/mutation/SET/ — the working tree gets no mutants/ folder.
+#   DATABASE_URL=postgres://qms:…@127.0.0.1:5432/qms_mut bash bench/mutation.sh [core|fsm]
+#   core: the ledger, the permission matrix and scoping (pyproject.toml's [tool.mutmut]);
+#   fsm:  the state machines' models (bench/mutation.py lists the files and the tests).
 # Every mutant runs only the tests that reach the mutated function, against a PostgreSQL test
-# database built once and reused (pytest-django --reuse-db): without it each forked child
-# migrates a database of its own within mutmut's time budget, and nearly every mutant "times out".
-#   DATABASE_URL=postgres://qms:…@127.0.0.1:5432/qms_mut sh bench/mutation.sh      # from the repository root
-# Prints the counts by outcome and module and the score, killed / (killed + survived + no test);
-# the surviving mutants are listed in var/mutation/survived.txt (`mutmut show NAME` shows one).
-set -eu
+# database built once and reused (--reuse-db). The mutants are dealt into PARTS parts (default:
+# the number of processors), each run by its own mutmut on its own database (<name>_p1, …), so
+# that no part's transactional tests meet another's rows. Prints the counts by module and
+# outcome and the score, killed / (killed + survived + no test); the mutants left alive are
+# listed in var/mutation/SET/survived.txt (`cd var/mutation/SET/src && mutmut show NAME`).
+set -euo pipefail
 : "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL database of its own}"
-PY=${PY:-.venv/bin/python}
-BIN=$(dirname "$PY")
-OUT=${OUT:-var/mutation}
-mkdir -p "$OUT"
+SET=${1:-core}
+ROOT=$(pwd)
+PY=${PY:-$ROOT/.venv/bin/python}
+MUTMUT=$(dirname "$PY")/mutmut
+PARTS=${PARTS:-$(nproc)}
+OUT=$ROOT/var/mutation/$SET
+BASE=${DATABASE_URL%/*}
+NAME=${DATABASE_URL##*/}
 export CELERY_BROKER_URL=""
-rm -rf mutants
-"$BIN/mutmut" run --max-children "${CHILDREN:-1}" >"$OUT/run.log" 2>&1 || true
-"$BIN/mutmut" results --all true >"$OUT/results.txt" 2>/dev/null || "$BIN/mutmut" results >"$OUT/results.txt"
-"$PY" - "$OUT" <<'PY'
-import collections, re, sys
-out = sys.argv[1]
-rows = [re.match(r"\s*(\S+?)__mutmut_\d+:\s*(.+)", line) for line in open(f"{out}/results.txt", encoding="utf-8")]
-rows = [(m[1], m[2].strip()) for m in rows if m]
-by = collections.Counter((name.rsplit(".", 1)[0].replace(".x_", ".").split(".x")[0], status) for name, status in rows)
-modules = sorted({m for m, _ in by})
-statuses = sorted({s for _, s in by})
-print(f"{'module':<20}" + "".join(f"{s:>12}" for s in statuses) + f"{'score':>8}")
-for mod in modules:
-    killed = by[(mod, "killed")]
-    scored = killed + by[(mod, "survived")] + by[(mod, "no tests")]
-    print(f"{mod:<20}" + "".join(f"{by[(mod, s)]:>12}" for s in statuses) + f"{killed / scored:>8.0%}" if scored else "")
-with open(f"{out}/survived.txt", "w", encoding="utf-8") as f:
-    f.writelines(f"{name}: {status}\n" for name, status in rows if status in ("survived", "no tests"))
-PY
+
+rm -rf "$OUT" && mkdir -p "$OUT/src"
+git archive HEAD | tar -x -C "$OUT/src"
+"$PY" bench/mutation.py configure "$SET" "$OUT/src/pyproject.toml"
+cd "$OUT/src"
+
+# 1. the mutants and which tests reach each function: mutmut makes both before it looks for the
+#    mutants asked for, so asking for none that exists stops it right there
+echo "$(date +%T) preparing the mutants and the test map ($SET)"
+DATABASE_URL=$BASE/${NAME}_p1 "$MUTMUT" run --max-children 1 "no-such-mutant" >"$OUT/prepare.log" 2>&1 || true
+"$MUTMUT" print-time-estimates >"$OUT/estimates.txt" 2>"$OUT/estimates.err"
+"$PY" "$ROOT/bench/mutation.py" split "$PARTS" "$OUT/estimates.txt" "$OUT/part"
+
+# 2. the parts, side by side
+pids=()
+for k in $(seq 1 "$PARTS"); do
+  cp -a "$OUT/src" "$OUT/part$k"
+  (cd "$OUT/part$k" && DATABASE_URL=$BASE/${NAME}_p$k xargs -a "$OUT/part$k.txt" \
+     "$MUTMUT" run --max-children 1 >"$OUT/run$k.log" 2>&1 || true) &
+  pids+=($!)
+done
+echo "$(date +%T) $PARTS parts running: $OUT/run*.log"
+wait "${pids[@]}"
+
+# 3. the verdicts in one place, and the figures
+parts=()
+for k in $(seq 1 "$PARTS"); do parts+=("$OUT/part$k"); done
+"$PY" "$ROOT/bench/mutation.py" merge "$OUT/src" "${parts[@]}"
+echo "$(date +%T) done"
+"$PY" "$ROOT/bench/mutation.py" summary "$OUT/src"

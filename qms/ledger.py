@@ -408,14 +408,15 @@ def _ts_text(value: Any) -> str:
     by fuzzing ``verify``, bench/fuzz/fuzz_verify.py)."""
     from django.utils.dateparse import parse_datetime
 
-    if not isinstance(value, dt.datetime):
+    when = value if isinstance(value, dt.datetime) else None
+    if when is None:
         try:
-            value = parse_datetime(str(value))
+            when = parse_datetime(str(value))
         except ValueError:
-            value = None
-    if value is None:
-        return f"(不是时间){value!r}"
-    return format_ts(value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC))
+            when = None
+    if when is None:
+        return f"(不是时间){value!r}"  # what was stored, for whoever reads the problem
+    return format_ts(when if timezone.is_aware(when) else when.replace(tzinfo=dt.UTC))
 
 
 #: Below this many entries a single process verifies (starting processes costs more than it saves).

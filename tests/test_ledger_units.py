@@ -236,3 +236,65 @@ def test_a_checkpoint_of_a_broken_ledger_keeps_where_it_broke_and_its_first_200_
     assert len(lines) == 200
     assert lines[0] == f"[{seq}] qms.unit:{unit.pk} 的当前数据与序号 {seq} 的留痕不符(字段:name)——数据被绕过系统修改"
     assert lines[1].startswith("[None] qms.adminunit:") and lines[1].endswith("存在但没有任何留痕(绕过系统写入)")
+
+
+@pytest.mark.django_db
+def test_verifying_objects_costs_the_same_queries_for_many_rows_as_for_few():
+    """Rows with many-to-many fields (a unit's 行政单位) are read with their links in bulk, not
+    one query per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from qms import services
+
+    hr = services.admin_unit_create(actor=None, code="HR", name="人力资源部")
+
+    def add(codes) -> None:
+        for i in codes:
+            services.unit_create(actor=None, code=f"U{i}", name=f"第{i}党支部", kind="branch", admin_units=[hr])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert ledger.verify().ok
+        return len(ctx.captured_queries)
+
+    add(range(2))
+    few = queries()
+    add(range(2, 8))
+    assert queries() == few
+
+
+def test_a_fields_time_is_read_from_what_sqlite_keeps_and_anything_else_is_marked():
+    import datetime as dt
+
+    assert ledger._ts_text("2026-12-07 08:00:01.5") == "2026-12-07T08:00:01.500000Z"  # naive text is UTC
+    assert ledger._ts_text("2026-12-07T16:00:01+08:00") == "2026-12-07T08:00:01.000000Z"
+    assert ledger._ts_text(dt.datetime(2026, 12, 7, 8, 0, 1)) == "2026-12-07T08:00:01.000000Z"
+    assert ledger._ts_text(dt.datetime(2026, 12, 7, 8, 0, 1, tzinfo=dt.UTC)) == "2026-12-07T08:00:01.000000Z"
+    assert ledger._ts_text("昨天") == "(不是时间)'昨天'"
+    assert ledger._ts_text("2026-02-30 08:00:00") == "(不是时间)'2026-02-30 08:00:00'"  # looks like one, is not
+    assert ledger._ts_text(None) == "(不是时间)None"
+
+
+def test_continuity_is_asked_only_between_two_known_states_and_names_the_fields():
+    problems: list = []
+    key = ("qms.unit", "5")
+    ledger._continuity(problems, key, 9, {"name": "甲"}, None)  # the object's first entry in the ledger read
+    ledger._continuity(problems, key, 9, None, (4, {"name": "乙"}))  # written without a before
+    ledger._continuity(problems, key, 9, {"name": "甲"}, (4, None))  # after a deletion: made again
+    ledger._continuity(problems, key, 9, {"name": "甲", "code": "B1"}, (4, {"name": "甲", "code": "B1"}))
+    assert problems == []
+    ledger._continuity(problems, key, 9, {"name": "甲", "code": "B1", "n": 1}, (4, {"name": "乙", "code": "B2", "n": 1}))
+    assert [(p.seq, p.kind, p.message) for p in problems] == [(
+        9, "continuity", "qms.unit:5 序号 9 的变更前数据与序号 4 的变更后数据不符(字段:code, name)——两次留痕之间数据被绕过系统修改")]
+
+
+def test_a_refused_change_carries_its_code_and_what_drifted():
+    drift = ledger.Drift("qms.member", "7", 12, ("name",))
+    err = ledger.TamperedError(drift)
+    assert (err.code, err.messages, err.drift) == ("tampered", [ledger.TAMPER_MESSAGE], drift)
+
+
+def test_a_ledgered_types_name_is_its_models_chinese_name():
+    assert ledger.object_label("qms.unit") == "党组织"
+    assert ledger.object_label("qms.nosuchthing") == ledger.object_label("not a label") == "记录"

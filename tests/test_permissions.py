@@ -255,6 +255,8 @@ def declare():
     """Declares throw-away functions as the act 检查记录 (record.check), as a service module
     does at import, and takes them out of the declarations afterwards."""
     made = []
+    # as if no service had declared the act yet (the first declaration of a key starts its list)
+    services = permissions.DECLARED.pop("record.check")
 
     def make(**options):
         calls = []
@@ -271,8 +273,8 @@ def declare():
         return check_probe
 
     yield make
-    for fn in made:
-        permissions.DECLARED["record.check"].remove(fn)
+    assert permissions.DECLARED["record.check"] == made
+    permissions.DECLARED["record.check"] = services
 
 
 def test_a_declared_function_names_its_act_and_is_listed(declare):
@@ -357,3 +359,11 @@ def test_a_persons_unit_is_their_current_membership_and_none_once_they_left(org)
     assert permissions.member_unit(actor=org["admin"]) is None
     member.memberships.update(end=TODAY - dt.timedelta(days=1))
     assert permissions.member_unit(member=Member.objects.get(pk=member.pk)) is None
+
+
+def test_an_act_on_no_single_unit_is_judged_on_the_first_unit_the_person_manages(org):
+    assert permissions.managed_unit(actor=org["sec_b1"]) == org["b1"]
+    assert permissions.managed_unit(actor=org["admin"]) == org["c"]
+    assert permissions.managed_unit(actor=org["member"]) is None  # a member manages nothing
+    assert permissions.managed_unit(actor=org["ia"]) is None  # nor does an auditor
+    assert permissions.managed_unit(actor=None) is None
