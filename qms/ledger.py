@@ -372,6 +372,10 @@ class VerifyResult:
     head_seq: int
     head_hash: str
     problems: list[Problem]
+    #: entries whose hash matched only through the standard encoder they were written with (the
+    #: fast one ``verify`` tries first writes them differently: an exponent, a very large integer);
+    #: a number that grows on an ordinary ledger means the fast form has drifted and ``verify`` slowed
+    recomputed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -509,6 +513,7 @@ class _Segment:
     ``_join``, which knows the segment before; everything inside is checked here."""
 
     count: int = 0
+    recomputed: int = 0  # entries hashed a second time, with ``canonical``
     head: tuple[int, str, str] | None = None  # first entry: seq, stored prev_hash, ts
     tail: tuple[int, str, str] | None = None  # last entry: seq, hash, ts
     problems: list[Problem] = dataclasses.field(default_factory=list)
@@ -562,6 +567,7 @@ def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segme
         except ValueError:  # orjson cannot read it, or a previous hash that is not hexadecimal
             matches = False
         if not matches:
+            seg.recomputed += 1
             try:
                 decoded = (_loads(before), _loads(after))  # the exact form the entry was written in
                 payload = canonical(
@@ -691,7 +697,7 @@ def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | No
     if check_objects and len(problems) <= 1000:
         objects = _check_objects(last_state, problems)
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
-    return VerifyResult(count, objects, head_seq, head_hash, problems)
+    return VerifyResult(count, objects, head_seq, head_hash, problems, sum(seg.recomputed for seg in segments))
 
 
 def _check_objects(last_state: dict[tuple[str, str], tuple[int, Any]], problems: list[Problem]) -> int:

@@ -147,3 +147,67 @@ def test_verify_in_parallel_processes_finds_exactly_what_one_pass_finds():
     *_, problems = both()
     # the unit whose only entry was deleted now exists with no entry at all
     assert set(problems) == {(16, "gap"), (17, "link"), (30, "hash"), (46, "hash"), (46, "time"), (41, "object"), (None, "unrecorded")}
+
+
+def _bulk(items, action="test.bulk") -> None:
+    with transaction.atomic():
+        ledger._append(action, [("test.bulk", str(oid), before, after) for oid, before, after in items], actor=None, reason="")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ledger_is_split_between_processes_only_where_it_can_be(monkeypatch):
+    """``_parallel_bounds``: equal ranges of seq, the last one open (entries appended meanwhile);
+    none inside a transaction, without ``fork``, in a daemon process, for one process, or —
+    unless asked — below PARALLEL_FROM entries; by default one process per processor, at most 8."""
+    require_postgres()
+    import multiprocessing
+    from types import SimpleNamespace
+
+    bounds, end = ledger._parallel_bounds, ledger._NO_END
+    assert LedgerEntry.objects.count() == 0 and bounds(1, 4) is None  # nothing to verify
+    _bulk((i, None, {"i": i}) for i in range(60))
+    assert bounds(1, 4) == [(1, 15), (16, 30), (31, 45), (46, end)]
+    assert bounds(1, 7) == [(1, 9), (10, 18), (19, 27), (28, 36), (37, 45), (46, 54), (55, end)]
+    assert bounds(31, 2) == [(31, 45), (46, end)]
+    assert bounds(60, 4) == [(60, end)]
+    assert bounds(61, 4) is None and bounds(1, 1) is None
+    with transaction.atomic():  # a child process would not see this transaction's rows
+        assert bounds(1, 4) is None
+    assert bounds(1, None) is None  # 60 entries, far below PARALLEL_FROM
+
+    monkeypatch.setattr(ledger, "PARALLEL_FROM", 60)
+    for cpus, expected in ((16, [(1, 8), (9, 16), (17, 24), (25, 32), (33, 40), (41, 48), (49, 56), (57, end)]),
+                           (3, [(1, 20), (21, 40), (41, end)]), (2, [(1, 30), (31, end)]), (1, None), (None, None)):
+        monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
+        assert bounds(1, None) == expected, cpus
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert bounds(2, None) is None  # 59 entries from seq 2: one fewer than PARALLEL_FROM
+
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    assert bounds(1, 4) is None  # a daemon (a Celery worker's child) may not have children
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=False))
+    assert bounds(1, 4) is not None
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert bounds(1, 4) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_continuity_across_the_processes_ranges_is_checked_as_in_one_pass():
+    """An object's first entry in a range is compared with its last entry in the ranges before
+    (4 processes over 24 entries: 1–6, 7–12, 13–18, 19–24)."""
+    require_postgres()
+    _bulk((i, None, {"i": i}) for i in range(12))  # seq 1–12: object i created at seq i + 1
+    _bulk([(2, {"i": 2}, {"i": 20})])  # 13: in line with seq 3
+    _bulk([(4, {"i": 44}, None)])  # 14: deleted from a state it never had
+    _bulk((100 + i, None, {"i": i}) for i in range(5))  # 15–19
+    _bulk([(7, {"i": 77}, {"i": 70})])  # 20: a before that is not seq 8's after
+    _bulk([(2, {"i": 20}, {"i": 21})])  # 21: in line with seq 13
+    _bulk((200 + i, None, {"i": i}) for i in range(3))  # 22–24
+    assert ledger._parallel_bounds(1, 4) == [(1, 6), (7, 12), (13, 18), (19, ledger._NO_END)]
+    for processes in (1, 4):
+        result = ledger.verify(check_objects=False, processes=processes)
+        assert [(p.seq, p.kind, p.message) for p in result.problems] == [
+            (14, "continuity", "test.bulk:4 序号 14 的变更前数据与序号 5 的变更后数据不符(字段:i)——两次留痕之间数据被绕过系统修改"),
+            (20, "continuity", "test.bulk:7 序号 20 的变更前数据与序号 8 的变更后数据不符(字段:i)——两次留痕之间数据被绕过系统修改"),
+        ], processes
+        assert (result.entries, result.head_seq, result.recomputed) == (24, 24, 0)
