@@ -28,7 +28,7 @@ SETS: dict[str, dict] = {
         "only_mutate": ["workflows/models.py", "audits/capa/models.py"],
         "also_copy": ["qms", "procedures", "api", "templates", "static", "locale", "docs", "manage.py"],
         "pytest_add_cli_args_test_selection": [
-            "tests/test_workflows_records.py", "tests/test_workflows_schedule.py", "tests/test_workflows_tally.py",
+            "tests/test_fsm_guards.py", "tests/test_workflows_records.py", "tests/test_workflows_schedule.py", "tests/test_workflows_tally.py",
             "tests/test_workflows_dues.py", "tests/test_dues_occurrence.py", "tests/test_state_fuzz.py",
             "tests/test_recruitment.py", "tests/test_recruitment_ends.py", "tests/test_elections.py",
             "tests/test_elections_vacancy.py", "tests/audits/capa", "tests/test_concurrency_pg.py",
