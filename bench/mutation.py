@@ -27,6 +27,9 @@ SETS: dict[str, dict] = {
         "source_paths": ["workflows", "audits"],
         "only_mutate": ["workflows/models.py", "audits/capa/models.py"],
         "also_copy": ["qms", "procedures", "api", "templates", "static", "locale", "docs", "manage.py"],
+        # the mutated packages imported from mutants/ before Celery's Django fixup puts the
+        # working directory (the unmutated copies) first on sys.path (tests/mutmut_plugin.py)
+        "pytest_add_cli_args": ["-p", "tests.mutmut_plugin", "-p", "no:randomly", "-p", "no:xdist", "--reuse-db", "-q", "-x"],
         "pytest_add_cli_args_test_selection": [
             "tests/test_fsm_guards.py", "tests/test_workflows_records.py", "tests/test_workflows_schedule.py", "tests/test_workflows_tally.py",
             "tests/test_workflows_dues.py", "tests/test_dues_occurrence.py", "tests/test_state_fuzz.py",
