@@ -1,8 +1,8 @@
 """T21, mutation testing by hand: the helper of bench/mutation.sh.
 
   configure SET PYPROJECT   write the set's [tool.mutmut] table into a scratch copy's pyproject.toml
-  split N ESTIMATES OUT     deal the mutants of ``mutmut print-time-estimates`` into N lists (OUT1.txt …),
-                            alternately by estimated time, so that each part gets as much slow work
+  split N DIR OUT           deal DIR's mutants into N lists (OUT1.txt …), each function's mutants
+                            shared among the parts, so that each part gets as much slow work
   merge INTO PART...        copy each part's verdicts (for the mutants on its list) into INTO's meta files
   summary DIR               counts by module and outcome and the score, killed / (killed + survived +
                             no test), from DIR's meta files; survivors listed in DIR/../survived.txt
@@ -57,16 +57,13 @@ def configure(name: str, pyproject: str) -> None:
     path.write_text(text[:start] + body + text[end:], encoding="utf-8")
 
 
-def split(parts: int, estimates: str, out: str) -> None:
-    rows = []
-    for line in Path(estimates).read_text(encoding="utf-8").splitlines():
-        m = re.match(r"(?:(\d+)ms|<no tests>) (\S+__mutmut_\d+)$", line.strip())
-        if m:
-            rows.append((int(m[1] or 0), m[2]))
-    rows.sort()
+def split(parts: int, directory: str, out: str) -> None:
+    """Deal DIR's mutants (every key of its meta files) into the parts, round the mutated
+    functions: a function's mutants, which run the same tests, go to every part alike."""
+    names = sorted(key for meta in _metas(Path(directory) / "mutants").values() for key in meta["exit_code_by_key"])
     for k in range(parts):
-        Path(f"{out}{k + 1}.txt").write_text("".join(f"{n}\n" for _, n in rows[k::parts]), encoding="utf-8")
-    print(f"{len(rows)} mutants in {parts} parts")
+        Path(f"{out}{k + 1}.txt").write_text("".join(f"{n}\n" for n in names[k::parts]), encoding="utf-8")
+    print(f"{len(names)} mutants in {parts} parts")
 
 
 def _metas(root: Path) -> dict[Path, dict]:

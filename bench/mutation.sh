@@ -31,8 +31,7 @@ cd "$OUT/src"
 #    mutants asked for, so asking for none that exists stops it right there
 echo "$(date +%T) preparing the mutants and the test map ($SET)"
 DATABASE_URL=$BASE/${NAME}_p1 "$MUTMUT" run --max-children 1 "no-such-mutant" >"$OUT/prepare.log" 2>&1 || true
-"$MUTMUT" print-time-estimates >"$OUT/estimates.txt" 2>"$OUT/estimates.err"
-"$PY" "$ROOT/bench/mutation.py" split "$PARTS" "$OUT/estimates.txt" "$OUT/part"
+"$PY" "$ROOT/bench/mutation.py" split "$PARTS" "$OUT/src" "$OUT/part"
 
 # 2. the parts, side by side
 pids=()
