@@ -365,3 +365,57 @@ def test_verify_stops_listing_after_a_thousand_problems():
     assert len(result.problems) == 1001
     assert {p.kind for p in result.problems} == {"hash"}
     assert result.problems[-1].seq == 1001 and result.entries == 1001  # read no further
+
+
+@pytest.mark.django_db
+def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
+    """``verify(from_seq=k)`` (the nightly check after a checkpoint): entries k… only, no object
+    comparison, the first one's link and time checked against entry k − 1."""
+    import datetime as dt
+
+    head_seq, head_hash = ledger.head()
+    result = ledger.verify(from_seq=5)
+    assert (result.ok, result.entries, result.objects, result.head_seq, result.head_hash) == (True, head_seq - 4, 0, head_seq, head_hash)
+    ts4 = LedgerEntry.objects.get(seq=4).ts
+    _tamper("UPDATE qms_ledgerentry SET ts = %s WHERE seq = 5", [ts4 - dt.timedelta(seconds=1)])
+    _tamper("UPDATE qms_ledgerentry SET hash = %s WHERE seq = 4", ["0" * 64])
+    problems = [(p.seq, p.kind) for p in ledger.verify(from_seq=5).problems]
+    assert problems == [(5, "link"), (5, "time"), (5, "hash")]
+    missing = ledger.verify(from_seq=head_seq + 5)
+    assert (missing.entries, missing.objects, missing.head_seq, missing.head_hash) == (0, 0, 0, ledger.GENESIS_HASH)
+    assert [(p.seq, p.kind, p.message) for p in missing.problems] == [
+        (head_seq + 4, "missing", f"起始序号 {head_seq + 4} 的记录不存在")]
+
+
+@pytest.mark.django_db
+def test_an_entry_moved_below_the_first_number_is_named(tree):
+    _tamper("UPDATE qms_ledgerentry SET seq = -1 WHERE seq = 1")
+    problems = [(p.seq, p.kind, p.message) for p in ledger.verify(check_objects=False).problems if p.seq == -1]
+    assert problems == [(-1, "gap", "序号 -1 不在台账的序号范围内(记录被改动或插入)")]
+
+
+@pytest.mark.django_db
+def test_an_objects_entries_are_found_by_its_type_and_id_and_several_at_once(tree):
+    a, b = tree["m1"][0], tree["m1"][1]
+    assert list(ledger.entries_for([a])) == list(ledger.history(a))
+    both = list(ledger.entries_for([a, b]))
+    assert both == sorted([*ledger.history(a), *ledger.history(b)], key=lambda e: e.seq)
+    assert {e.obj_type for e in both} == {"qms.member"} and {e.obj_id for e in both} == {str(a.pk), str(b.pk)}
+    assert not ledger.entries_for([tree["b1"]]).filter(obj_type="qms.member").exists()
+
+
+@pytest.mark.django_db
+def test_recording_many_needs_saved_rows_and_keeps_the_actor():
+    from django.db import transaction
+
+    from qms.models import AdminUnit
+
+    actor = factories.user("piliang", first_name="批量录入员")
+    with transaction.atomic():
+        with pytest.raises(ledger.LedgerError) as refused:
+            ledger.record_many("admin_unit.create", [AdminUnit(code="X", name="未保存")])
+        assert str(refused.value) == "留痕记录缺少对象ID(对象尚未保存)"
+        saved = [AdminUnit.objects.create(code=f"A{i}", name=f"单位{i}") for i in range(2)]
+        entries = ledger.record_many("admin_unit.create", saved, actor=actor, reason="批量导入")
+        assert ledger.record_many("admin_unit.create", []) == []
+    assert [(e.actor_id, e.reason, e.obj_id) for e in entries] == [(actor.pk, "批量导入", str(o.pk)) for o in saved]

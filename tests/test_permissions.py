@@ -367,3 +367,15 @@ def test_an_act_on_no_single_unit_is_judged_on_the_first_unit_the_person_manages
     assert permissions.managed_unit(actor=org["member"]) is None  # a member manages nothing
     assert permissions.managed_unit(actor=org["ia"]) is None  # nor does an auditor
     assert permissions.managed_unit(actor=None) is None
+
+
+def test_require_refuses_with_the_reason_and_lets_the_permitted_through(org):
+    permissions.require(org["sec_b1"], "nc.raise", org["b1"])
+    permissions.require(None, "nc.raise", org["b1"])  # the system itself
+    with pytest.raises(permissions.NotPermitted) as refused:
+        permissions.require(org["sec_b2"], "nc.raise", org["b1"])
+    assert str(refused.value) == permissions.refusal(org["sec_b2"], "nc.raise", org["b1"])
+    assert refused.value.message == str(refused.value) and refused.value.args == (str(refused.value),)
+    with pytest.raises(permissions.NotPermitted, match="提交人不能检查自己提交的记录"):
+        permissions.require(org["admin"], "record.check", org["b1"], duties={"submitter"})
+    permissions.require(org["member"], "record.check", org["b1"], duties={"checker"})

@@ -198,3 +198,63 @@ def test_people_who_may_lead_are_named_only_in_line_with_the_viewer(tree, leader
     assert _lead(day, seen_by=leaders["sec"]) == ["admin1", "gsec", "ia1", "org2", "sec1"]
     # somebody with no scope at all is shown nobody
     assert _lead(day, seen_by=leaders["nobody"]) == []
+
+
+def test_managing_narrows_what_is_seen_to_what_is_managed(tree, people):
+    """``restrict(manage=True)``: a 党员 sees their branch but manages nothing; a secretary who is
+    also 内审员 over B2 sees both branches and manages only B1."""
+    from qms.scoping import _paths
+
+    assert restrict(people["plain"], Unit.objects.all(), manage=True).count() == 0
+    assert restrict(people["plain"], Unit.objects.all()).count() == 3  # B1 and its two groups
+    services.role_grant(actor=None, user=people["sec"], role=Role.INTERNAL_AUDITOR, unit=tree["b2"], valid_from=dt.date(2020, 1, 1))
+    sec = type(people["sec"]).objects.get(pk=people["sec"].pk)
+    assert set(restrict(sec, Unit.objects.all()).values_list("code", flat=True)) == {"B1", "B1G1", "B1G2", "B2"}
+    assert set(restrict(sec, Unit.objects.all(), manage=True).values_list("code", flat=True)) == {"B1", "B1G1", "B1G2"}
+    # one condition per subtree: a path inside another listed one is dropped
+    scopes = scopes_for(sec)
+    assert _paths(scopes) == sorted([tree["b1"].path, tree["b2"].path])
+    assert _paths(scopes, manage_only=True) == [tree["b1"].path]
+    from qms.scoping import Scope
+
+    nested = [Scope(tree["general"].pk, "", "G", tree["general"].path, "officer", True),
+              Scope(tree["b1"].pk, "", "B1", tree["b1"].path, "officer", True)]
+    assert _paths(nested) == [tree["general"].path]
+
+
+def test_a_model_without_a_scope_cannot_be_restricted_by_mistake(people):
+    from qms.models import LedgerEntry
+
+    with pytest.raises(TypeError) as refused:
+        restrict(people["admin"], LedgerEntry.objects.all())
+    assert str(refused.value) == "LedgerEntry 未声明 scope_unit_lookup,不能按权限范围过滤"
+
+
+def test_one_object_out_of_scope_is_not_found_and_its_existence_not_disclosed(tree, people):
+    from django.http import Http404
+
+    from qms.scoping import get_visible_or_404
+
+    assert get_visible_or_404(people["sec"], Unit, pk=tree["b1"].pk) == tree["b1"]
+    assert get_visible_or_404(people["sec"], Unit.objects.filter(code="B1"), pk=tree["b1"].pk) == tree["b1"]
+    for lookup in ({"pk": tree["b2"].pk}, {"pk": 999999}, {"pk": "不是数字"}):
+        with pytest.raises(Http404) as hidden:
+            get_visible_or_404(people["sec"], Unit, **lookup)
+        assert str(hidden.value) == "无权访问或对象不存在"
+
+
+def test_the_unit_switcher_keeps_a_chosen_scope_and_falls_back_to_the_first(tree, people, rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    from qms.scoping import SESSION_KEY, current_scope
+
+    services.role_grant(actor=None, user=people["sec"], role=Role.INTERNAL_AUDITOR, unit=tree["b2"], valid_from=dt.date(2020, 1, 1))
+    request = rf.get("/")
+    request.user, request.session = type(people["sec"]).objects.get(pk=people["sec"].pk), {}
+    assert current_scope(request).unit_code == "B1"  # nothing chosen: the first (strongest)
+    request.session[SESSION_KEY] = tree["b2"].pk
+    assert current_scope(request).unit_code == "B2"
+    request.session[SESSION_KEY] = tree["committee"].pk  # not one of theirs: the first again
+    assert current_scope(request).unit_code == "B1"
+    request.user = AnonymousUser()
+    assert current_scope(request) is None
