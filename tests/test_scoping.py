@@ -191,11 +191,13 @@ def test_people_who_may_lead_are_named_only_in_line_with_the_viewer(tree, leader
 
     gsec = get_user_model().objects.get(username="gsec")
     assert _lead(day, seen_by=gsec) == ["admin1", "gsec", "ia1", "org2", "sec1"]
-    # somebody with several scopes sees in line with each: B1's secretary, also 内审员 over B2
-    services.role_grant(actor=None, user=leaders["sec"], role=Role.INTERNAL_AUDITOR, unit=tree["b2"],
+    # somebody with several scopes sees in line with each: a B1 member who is also 内审员 over B2
+    # (named now too, by that grant) sees B2's officers and B1's secretary alike
+    services.role_grant(actor=None, user=leaders["plain"], role=Role.INTERNAL_AUDITOR, unit=tree["b2"],
                         valid_from=dt.date(2020, 1, 1))
-    leaders["sec"] = type(leaders["sec"]).objects.get(pk=leaders["sec"].pk)  # scopes are cached per login object
-    assert _lead(day, seen_by=leaders["sec"]) == ["admin1", "gsec", "ia1", "org2", "sec1"]
+    plain = type(leaders["plain"]).objects.get(pk=leaders["plain"].pk)  # scopes are cached per login object
+    assert [s.unit_code for s in scopes_for(plain)] == ["B2", "B1"]
+    assert _lead(day, seen_by=plain) == ["admin1", "gsec", "ia1", "org2", "plain1", "sec1"]
     # somebody with no scope at all is shown nobody
     assert _lead(day, seen_by=leaders["nobody"]) == []
 
