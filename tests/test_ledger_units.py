@@ -308,8 +308,17 @@ def test_a_ledgered_types_name_is_its_models_chinese_name():
 
 @pytest.mark.django_db
 def test_an_ordinary_ledger_is_verified_by_the_fast_form_alone(tree):
+    import datetime as dt
+
+    from qms import services
+    from qms.models import Role
+
+    clerk = factories.user("zuzhi", first_name="组织员")
+    services.role_grant(actor=None, user=clerk, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
+    services.member_update(tree["m1"][0], actor=clerk, reason="更正手机号", phone="13900000000")
     result = ledger.verify()
     assert result.ok and result.entries > 20 and result.recomputed == 0
+    assert LedgerEntry.objects.latest("seq").actor_id == clerk.pk  # entries with an actor too
 
 
 @pytest.mark.django_db
@@ -374,6 +383,8 @@ def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
     import datetime as dt
 
     head_seq, head_hash = ledger.head()
+    second = ledger.verify(from_seq=2)
+    assert (second.ok, second.entries, second.objects) == (True, head_seq - 1, 0)
     result = ledger.verify(from_seq=5)
     assert (result.ok, result.entries, result.objects, result.head_seq, result.head_hash) == (True, head_seq - 4, 0, head_seq, head_hash)
     ts4 = LedgerEntry.objects.get(seq=4).ts
