@@ -40,17 +40,15 @@ SETS: dict[str, dict] = {
     },
 }
 
-def _toml(value) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, float) else repr(value)
-
 
 def configure(name: str, pyproject: str) -> None:
+    if name == "core":  # pyproject.toml's own table
+        return
     path = Path(pyproject)
     text = path.read_text(encoding="utf-8")
-    if name == "core":
-        return
     table = {**tomllib.loads(text)["tool"]["mutmut"], **SETS[name]}
-    body = "[tool.mutmut]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in table.items())
+    # JSON's strings, numbers, booleans and lists are TOML's too
+    body = "[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in table.items())
     start = text.index("[tool.mutmut]\n")
     nxt = re.search(r"^\[", text[start + 1:], re.M)
     end = start + 1 + nxt.start() if nxt else len(text)

@@ -412,8 +412,9 @@ def _ts_text(value: Any) -> str:
     by fuzzing ``verify``, bench/fuzz/fuzz_verify.py)."""
     from django.utils.dateparse import parse_datetime
 
-    when = value if isinstance(value, dt.datetime) else None
-    if when is None:
+    if isinstance(value, dt.datetime):
+        when = value
+    else:
         try:
             when = parse_datetime(str(value))
         except ValueError:

@@ -7,7 +7,7 @@ import time
 import traceback
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.backends.signals import connection_created
 
 from tests import factories
@@ -20,6 +20,17 @@ def require_postgres():
         if IN_CI:
             pytest.fail("CI=true 时必须使用 PostgreSQL 运行本测试(设置 DATABASE_URL)")
         pytest.skip("需要 PostgreSQL(设置 DATABASE_URL 后运行)")
+
+
+def tamper(sql: str, params=()) -> None:
+    """Change the database behind the product's back, as the tables' owner could (on PostgreSQL
+    the ledger's append-only trigger is switched off for the statement)."""
+    with connection.cursor() as c:
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
+        c.execute(sql, params)
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
 
 
 def _allow_owner_truncate(sender, connection, **kwargs):
@@ -153,8 +164,6 @@ def _no_connection_left_behind(django_db_setup, django_db_blocker):
     yield
     if connection.vendor != "postgresql":
         return
-    from django.db import OperationalError
-
     with django_db_blocker.unblock():
         try:
             connection.ensure_connection()

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 
 from qms import ledger, uploads
+from tests.conftest import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -45,15 +46,6 @@ def _chain(*afters) -> None:
             prev = after
 
 
-def _raw(sql: str, params) -> None:
-    with connection.cursor() as c:
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
-        c.execute(sql, params)
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
-
-
 def test_entries_whose_state_is_json_text_verify():
     """fuzz_verify: on SQLite ``verify`` decoded ``before``/``after`` a second time, so an
     entry whose value is a JSON string failed ("12" became 12: a false 'hash' problem) or
@@ -77,7 +69,7 @@ def test_unreadable_columns_are_reported_not_raised(column, value):
         pytest.skip("PostgreSQL's timestamp column refuses text that is not a time")
     _chain({"a": 1}, {"a": 2}, {"a": 3})
     seq = ledger.head()[0] - 1
-    _raw(f"UPDATE qms_ledgerentry SET {column} = %s WHERE seq = %s", [value, seq])
+    tamper(f"UPDATE qms_ledgerentry SET {column} = %s WHERE seq = %s", [value, seq])
     result = ledger.verify(check_objects=False)
     assert not result.ok
     assert seq in {p.seq for p in result.problems}
@@ -88,7 +80,7 @@ def test_an_entry_moved_below_the_first_number_is_reported():
     (or any entry moved to 0 or below) was never read and the ledger passed."""
     _chain({"a": 1})
     first = ledger.head()[0]
-    _raw("UPDATE qms_ledgerentry SET seq = %s WHERE seq = %s", [-1, first])
+    tamper("UPDATE qms_ledgerentry SET seq = %s WHERE seq = %s", [-1, first])
     result = ledger.verify(check_objects=False)
     assert not result.ok
     assert -1 in {p.seq for p in result.problems}

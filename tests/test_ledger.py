@@ -10,18 +10,9 @@ from django.db import connection, transaction
 from qms import ledger, services
 from qms.models import AdminUnit, LedgerEntry, Member
 from tests import factories
+from tests.conftest import tamper
 
 pytestmark = pytest.mark.django_db
-
-
-def tamper(sql: str, params=()) -> None:
-    """Change the database behind the application's back (as the table owner would)."""
-    with connection.cursor() as c:
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
-        c.execute(sql, params)
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
 
 
 def run_verify() -> tuple[int, str, str]:
@@ -205,7 +196,6 @@ def test_catching_up_added_fields_with_a_historical_model_leaves_derived_fields_
     """A data migration hands ``catch_up_added_fields`` its historical models, which carry no
     ``ledger_exclude``: a unit's path and depth (derived, never ledgered) must not be taken for
     new fields and written into an entry that ``verify`` would then find different."""
-    from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
     historical = MigrationExecutor(connection).loader.project_state(("qms", "0004_notifications")).apps

@@ -1,13 +1,22 @@
 """The ledger's parts that mutation testing (T21, bench/mutation.sh) found untested: the fast
-canonical form ``verify`` tries first, and the catch-up entry a migration writes for added columns."""
+canonical form ``verify`` tries first, the catch-up entry a migration writes for added columns,
+verify's object check and the chain's breaks named in words, reading the ledger in pages,
+checkpoints, and the small helpers around them."""
 from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from qms import ledger
-from qms.models import LedgerEntry
+from qms import ledger, services
+from qms.models import AdminUnit, LedgerEntry, Member, Role
 from tests import factories
+from tests.conftest import require_postgres, tamper
 
 PAYLOADS = [
     dict(before=None, after={"name": "第一党支部", "code": "B1", "parent_id": 3, "ends_on": None, "ok": True}),
@@ -59,36 +68,21 @@ def test_catch_up_notes_only_new_empty_fields_and_leaves_drift_to_verify():
     assert not result.ok and any(str(other.pk) in p.message for p in result.problems)
 
 
-def _tamper(sql: str, params=()) -> None:
-    """Change the database behind the product's back, as the tables' owner could (on PostgreSQL
-    the ledger's append-only trigger is switched off for the statement)."""
-    from django.db import connection
-
-    with connection.cursor() as c:
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry DISABLE TRIGGER USER")
-        c.execute(sql, params)
-        if connection.vendor == "postgresql":
-            c.execute("ALTER TABLE qms_ledgerentry ENABLE TRIGGER USER")
-
-
 @pytest.mark.django_db
 def test_verify_names_each_object_changed_behind_the_ledgers_back_exactly(tree):
     """Every row of every ledgered table is compared with its last entry: edited, deleted,
     inserted and deleted-then-still-there rows are each named once, with the entry's number."""
-    from qms.models import AdminUnit, Member
 
     edited, resurrected = tree["m2"][1], tree["m2"][2]
     event = tree["m1"][0].events.first()
     edited_seq = ledger.history(edited).last().seq
     event_seq = ledger.history(event).last().seq
-    from django.db import transaction
 
     with transaction.atomic():  # an entry saying the member was deleted, the row left in place
         gone = ledger.record("member.delete", resurrected, before=ledger.snapshot(resurrected), after=None, reason="删除")
-    _tamper("UPDATE qms_member SET name = %s, phone = %s WHERE id = %s", ["冒名", "13800000000", edited.pk])
-    _tamper("DELETE FROM qms_memberevent WHERE id = %s", [event.pk])
-    _tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
+    tamper("UPDATE qms_member SET name = %s, phone = %s WHERE id = %s", ["冒名", "13800000000", edited.pk])
+    tamper("DELETE FROM qms_memberevent WHERE id = %s", [event.pk])
+    tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
     ghost = AdminUnit.objects.get(code="GHOST")
     result = ledger.verify()
     assert sorted(((p.seq or 0, p.kind, p.message) for p in result.problems), key=lambda p: p[:2]) == sorted([
@@ -137,9 +131,6 @@ def test_the_ledger_is_read_in_pages_of_any_size_without_a_gap_or_a_repeat(tree,
 def test_outside_a_transaction_the_next_page_is_fetched_alongside_without_a_gap_or_a_repeat(chunk):
     """PostgreSQL outside a transaction (the command, the nightly check): a second connection
     reads ahead; the rows are the same as the plain loop's, and its connection is closed after."""
-    from django.db import connection
-
-    from tests.conftest import require_postgres
 
     require_postgres()
     factories.small_tree()
@@ -149,7 +140,6 @@ def test_outside_a_transaction_the_next_page_is_fetched_alongside_without_a_gap_
     assert _decoded(ledger._iter_prefetched(3, 9, chunk)) == _expected_rows(3, 9)
     assert _decoded(ledger._iter_prefetched(last, ledger._NO_END, chunk)) == _expected_rows(last)
     assert list(ledger._iter_prefetched(last + 1, ledger._NO_END, chunk)) == []
-    import time
 
     others = None
     for _ in range(100):  # a closed connection's server process may take a moment to leave the list
@@ -165,9 +155,6 @@ def test_outside_a_transaction_the_next_page_is_fetched_alongside_without_a_gap_
 
 
 def test_a_fields_canonical_text_is_sorted_compact_and_keeps_chinese():
-    import datetime as dt
-    from decimal import Decimal
-
     assert ledger.canon({"b": 1, "a": ["党", None, True]}) == '{"a":["党",null,true],"b":1}'
     assert ledger.canon(dt.date(2026, 2, 28)) == '"2026-02-28"'
     assert ledger.canon(Decimal("12.50")) == '"12.50"'  # as the database gives it back
@@ -184,10 +171,6 @@ def _older(obj, drop=("founding_ref", "ends_on"), **changed):
 
 @pytest.mark.django_db
 def test_catch_up_goes_past_empty_tables_unrecorded_and_drifted_rows_and_counts_every_row_it_writes():
-    from django.db import transaction
-
-    from qms.models import AdminUnit
-
     drifted, first, second = (factories.unit(code, name=name) for code, name in
                               (("U1", "第一党支部"), ("U2", "第二党支部"), ("U3", "第三党支部")))
     with transaction.atomic():
@@ -199,7 +182,7 @@ def test_catch_up_goes_past_empty_tables_unrecorded_and_drifted_rows_and_counts_
     assert sorted(caught.values_list("obj_id", flat=True)) == sorted([str(first.pk), str(second.pk)])
 
     # a model without ledger_exclude, whose first row has no entry at all (written behind the system's back)
-    _tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
+    tamper("INSERT INTO qms_adminunit (code, name) VALUES ('GHOST', '幽灵单位')")
     admin_unit = AdminUnit.objects.create(code="HR", name="人力资源部")
     with transaction.atomic():
         ledger.record("admin_unit.create", admin_unit, after=_older(admin_unit, drop=("name",)))
@@ -212,9 +195,6 @@ def test_catch_up_goes_past_empty_tables_unrecorded_and_drifted_rows_and_counts_
 def test_catch_up_for_a_model_that_has_since_left_the_code():
     """A migration's registry may hold a model the code no longer has: its rows are caught up
     with nothing excluded."""
-    from django.db import transaction
-
-    from qms.models import AdminUnit
 
     class Historical:  # the migration's app registry, where AdminUnit was still called RetiredUnit
         def get_model(self, app_label, name):
@@ -231,8 +211,7 @@ def test_catch_up_for_a_model_that_has_since_left_the_code():
 def test_a_checkpoint_of_a_broken_ledger_keeps_where_it_broke_and_its_first_200_problems():
     unit = factories.unit("U1", name="第一党支部")
     seq = ledger.history(unit).last().seq
-    _tamper("UPDATE qms_unit SET name = %s WHERE id = %s", ["冒名", unit.pk])
-    from django.db import connection
+    tamper("UPDATE qms_unit SET name = %s WHERE id = %s", ["冒名", unit.pk])
 
     with connection.cursor() as c:
         c.executemany("INSERT INTO qms_adminunit (code, name) VALUES (%s, %s)", [(f"G{n}", f"幽灵{n}") for n in range(201)])
@@ -248,10 +227,6 @@ def test_a_checkpoint_of_a_broken_ledger_keeps_where_it_broke_and_its_first_200_
 def test_verifying_objects_costs_the_same_queries_for_many_rows_as_for_few():
     """Rows with many-to-many fields (a unit's 行政单位) are read with their links in bulk, not
     one query per row."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from qms import services
 
     hr = services.admin_unit_create(actor=None, code="HR", name="人力资源部")
 
@@ -271,8 +246,6 @@ def test_verifying_objects_costs_the_same_queries_for_many_rows_as_for_few():
 
 
 def test_a_fields_time_is_read_from_what_sqlite_keeps_and_anything_else_is_marked():
-    import datetime as dt
-
     assert ledger._ts_text("2026-12-07 08:00:01.5") == "2026-12-07T08:00:01.500000Z"  # naive text is UTC
     assert ledger._ts_text("2026-12-07T16:00:01+08:00") == "2026-12-07T08:00:01.000000Z"
     assert ledger._ts_text(dt.datetime(2026, 12, 7, 8, 0, 1)) == "2026-12-07T08:00:01.000000Z"
@@ -308,11 +281,6 @@ def test_a_ledgered_types_name_is_its_models_chinese_name():
 
 @pytest.mark.django_db
 def test_an_ordinary_ledger_is_verified_by_the_fast_form_alone(tree):
-    import datetime as dt
-
-    from qms import services
-    from qms.models import Role
-
     clerk = factories.user("zuzhi", first_name="组织员")
     services.role_grant(actor=None, user=clerk, role=Role.ADMIN, unit=tree["committee"], valid_from=dt.date(2020, 1, 1))
     services.member_update(tree["m1"][0], actor=clerk, reason="更正手机号", phone="13900000000")
@@ -325,7 +293,6 @@ def test_an_ordinary_ledger_is_verified_by_the_fast_form_alone(tree):
 def test_entries_the_fast_form_writes_differently_are_rehashed_with_all_they_hold():
     """An entry with a before, an actor and a value the fast encoder cannot write (an integer
     beyond 64 bits) is hashed again exactly as it was written, and verifies."""
-    from django.db import transaction
 
     actor = factories.user("jilu", first_name="记录员")
     with transaction.atomic():
@@ -334,18 +301,17 @@ def test_entries_the_fast_form_writes_differently_are_rehashed_with_all_they_hol
                       after={"big": 2**70, "n": 1}, actor=actor, reason="更正")
     result = ledger.verify(check_objects=False)
     assert (result.ok, result.entries, result.recomputed) == (True, 2, 2), result.problems
-    _tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq = 2", ["改过"])
+    tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq = 2", ["改过"])
     result = ledger.verify(check_objects=False)
     assert [(p.seq, p.kind, p.message) for p in result.problems] == [(2, "hash", "序号 2 的内容与其哈希不符(记录被改动)")]
 
 
 @pytest.mark.django_db
 def test_a_break_in_the_chain_is_named_in_words(tree):
-    _tamper("DELETE FROM qms_ledgerentry WHERE seq = 3")
+    tamper("DELETE FROM qms_ledgerentry WHERE seq = 3")
     ts5 = LedgerEntry.objects.get(seq=5).ts
-    import datetime as dt
 
-    _tamper("UPDATE qms_ledgerentry SET ts = %s WHERE seq = 6", [ts5 - dt.timedelta(hours=1)])
+    tamper("UPDATE qms_ledgerentry SET ts = %s WHERE seq = 6", [ts5 - dt.timedelta(hours=1)])
     problems = [(p.seq, p.kind, p.message) for p in ledger.verify(check_objects=False).problems
                 if p.kind in ("gap", "link", "time", "hash")]
     assert problems == [
@@ -358,18 +324,16 @@ def test_a_break_in_the_chain_is_named_in_words(tree):
 
 @pytest.mark.django_db
 def test_a_previous_hash_that_is_not_hexadecimal_is_a_broken_link_and_a_broken_hash(tree):
-    _tamper("UPDATE qms_ledgerentry SET prev_hash = %s WHERE seq = 4", ["zz" + "0" * 62])
+    tamper("UPDATE qms_ledgerentry SET prev_hash = %s WHERE seq = 4", ["zz" + "0" * 62])
     result = ledger.verify(check_objects=False)
     assert [(p.seq, p.kind) for p in result.problems] == [(4, "link"), (4, "hash")]
 
 
 @pytest.mark.django_db
 def test_verify_stops_listing_after_a_thousand_problems():
-    from django.db import transaction
-
     with transaction.atomic():
         ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1010)], actor=None, reason="")
-    _tamper("UPDATE qms_ledgerentry SET reason = %s", ["改过"])
+    tamper("UPDATE qms_ledgerentry SET reason = %s", ["改过"])
     result = ledger.verify(check_objects=False)
     assert len(result.problems) == 1001
     assert {p.kind for p in result.problems} == {"hash"}
@@ -380,7 +344,6 @@ def test_verify_stops_listing_after_a_thousand_problems():
 def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
     """``verify(from_seq=k)`` (the nightly check after a checkpoint): entries k… only, no object
     comparison, the first one's link and time checked against entry k − 1."""
-    import datetime as dt
 
     head_seq, head_hash = ledger.head()
     second = ledger.verify(from_seq=2)
@@ -388,8 +351,8 @@ def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
     result = ledger.verify(from_seq=5)
     assert (result.ok, result.entries, result.objects, result.head_seq, result.head_hash) == (True, head_seq - 4, 0, head_seq, head_hash)
     ts4 = LedgerEntry.objects.get(seq=4).ts
-    _tamper("UPDATE qms_ledgerentry SET ts = %s WHERE seq = 5", [ts4 - dt.timedelta(seconds=1)])
-    _tamper("UPDATE qms_ledgerentry SET hash = %s WHERE seq = 4", ["0" * 64])
+    tamper("UPDATE qms_ledgerentry SET ts = %s WHERE seq = 5", [ts4 - dt.timedelta(seconds=1)])
+    tamper("UPDATE qms_ledgerentry SET hash = %s WHERE seq = 4", ["0" * 64])
     problems = [(p.seq, p.kind) for p in ledger.verify(from_seq=5).problems]
     assert problems == [(5, "link"), (5, "time"), (5, "hash")]
     missing = ledger.verify(from_seq=head_seq + 5)
@@ -400,7 +363,7 @@ def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
 
 @pytest.mark.django_db
 def test_an_entry_moved_below_the_first_number_is_named(tree):
-    _tamper("UPDATE qms_ledgerentry SET seq = -1 WHERE seq = 1")
+    tamper("UPDATE qms_ledgerentry SET seq = -1 WHERE seq = 1")
     problems = [(p.seq, p.kind, p.message) for p in ledger.verify(check_objects=False).problems if p.seq == -1]
     assert problems == [(-1, "gap", "序号 -1 不在台账的序号范围内(记录被改动或插入)")]
 
@@ -417,10 +380,6 @@ def test_an_objects_entries_are_found_by_its_type_and_id_and_several_at_once(tre
 
 @pytest.mark.django_db
 def test_recording_many_needs_saved_rows_and_keeps_the_actor():
-    from django.db import transaction
-
-    from qms.models import AdminUnit
-
     actor = factories.user("piliang", first_name="批量录入员")
     with transaction.atomic():
         with pytest.raises(ledger.LedgerError) as refused:
