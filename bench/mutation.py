@@ -3,6 +3,7 @@
   configure SET PYPROJECT   write the set's [tool.mutmut] table into a scratch copy's pyproject.toml
   split N DIR OUT           deal DIR's mutants into N lists (OUT1.txt …), each function's mutants
                             shared among the parts, so that each part gets as much slow work
+  left PART LIST            the mutants of LIST that have no verdict yet in PART (a run taken up again)
   merge INTO PART...        copy each part's verdicts (for the mutants on its list) into INTO's meta files
   summary DIR               counts by module and outcome and the score, killed / (killed + survived +
                             no test), from DIR's meta files; survivors listed in DIR/../survived.txt
@@ -68,6 +69,14 @@ def _metas(root: Path) -> dict[Path, dict]:
     return {p.relative_to(root): json.loads(p.read_text(encoding="utf-8")) for p in root.rglob("*.meta")}
 
 
+def left(part: str, listing: str) -> None:
+    decided = {key for meta in _metas(Path(part) / "mutants").values()
+               for key, code in meta["exit_code_by_key"].items() if code is not None}
+    for name in Path(listing).read_text(encoding="utf-8").split():
+        if name not in decided:
+            print(name)
+
+
 def merge(into: str, parts: list[str]) -> None:
     target = Path(into) / "mutants"
     merged = _metas(target)
@@ -114,6 +123,8 @@ if __name__ == "__main__":
         configure(*args)
     elif command == "split":
         split(int(args[0]), args[1], args[2])
+    elif command == "left":
+        left(*args)
     elif command == "merge":
         merge(args[0], args[1:])
     elif command == "summary":
