@@ -71,6 +71,13 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def html(page) -> str:
+    """The page's HTML once it has loaded. A click that opens or posts a page returns when the
+    new page has started (committed); read at once, a page still loading reads part-empty."""
+    page.wait_for_load_state("load")
+    return page.content()
+
+
 def login(page, username: str, password: str) -> None:
     page.goto("/login/")
     page.fill("#id_username", username)

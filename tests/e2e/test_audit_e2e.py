@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audits.models import Audit, NCState, Nonconformity
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,12 +49,12 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     auditor.fill("input[name=seed]", "2026")
     auditor.fill("input[name=per_unit]", "2")
     auditor.click("button:text('抽样')")
-    assert "随机种子 2026" in auditor.content()
+    assert "随机种子 2026" in html(auditor)
     auditor.fill("input[name=place]", "运行部会议室")
     auditor.locator("input[name=auditees]").first.check()
     auditor.fill("textarea[name=notes]", "介绍审核范围、方法和日程")
     auditor.click("text=记录首次会议,开始审核")
-    assert "审核会议记录" in auditor.content()
+    assert "审核会议记录" in html(auditor)
     for unit_name, note in (("运行一值党支部", "抽查3月支委会记录,无表决情况"), ("运行二值党支部", "党课记录缺签到表")):
         row = auditor.locator("tbody tr", has_text=unit_name).first
         row.locator("select[name=result]").select_option("nonconform")
@@ -105,8 +105,8 @@ def test_audit_finding_ticket_closed_and_rectification_rate_moves(page, browser,
     page.click("text=按默认方案建立")
     page.goto("/audits/objectives/")
     page.click("text=按默认目标建立本年度目标")
-    assert "<svg" in page.content()
+    assert "<svg" in html(page)
     page.goto("/")
-    body = page.content()
+    body = html(page)
     assert "考核排名" in body and "党建目标" in body and "整改率" in body
     shot(page, "e2e-committee-dashboard")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audits.campaign.models import Campaign, CampaignUnit, UnitState
 from audits.capa.models import Nonconformity
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +53,7 @@ def test_a_campaign_from_announcement_and_self_assessment_to_inspection_findings
     page.uncheck("input[name=kinds][value=general_branch]")
     page.fill("input[name=deadline]", (today + dt.timedelta(days=10)).isoformat())
     page.click("button:has-text('发布')")
-    assert "已发布检查活动" in page.content()
+    assert "已发布检查活动" in html(page)
     new = Campaign.objects.get(title="支部“三会一课”专项自查")
     assert not new.units.filter(unit__kind="general_branch").exists()
     _fits_a_phone(page, f"/audits/campaigns/{new.pk}/")
@@ -69,13 +69,13 @@ def test_a_campaign_from_announcement_and_self_assessment_to_inspection_findings
     secretary.fill(f"input[name=s_{items[0].pk}]", "99")
     secretary.fill("textarea[name=report]", "对照检查表逐项自查,党小组会记录不全,已明确整改时限")
     secretary.click("button:has-text('提交自查报告')")
-    assert "得分须在 0 至" in secretary.content()
+    assert "得分须在 0 至" in html(secretary)
     assert CampaignUnit.objects.get(pk=entry.pk).state == UnitState.PENDING
     for i in items:
         secretary.fill(f"input[name=s_{i.pk}]", str(int(i.max_score) - 1))
     secretary.fill("textarea[name=report]", "对照检查表逐项自查,党小组会记录不全,已明确整改时限")
     secretary.click("button:has-text('提交自查报告')")
-    assert "已提交自查报告" in secretary.content()
+    assert "已提交自查报告" in html(secretary)
     assert CampaignUnit.objects.get(pk=entry.pk).state == UnitState.SUBMITTED
     _fits_a_phone(secretary, f"/audits/campaigns/{new.pk}/units/{entry.pk}/")
 
@@ -86,7 +86,7 @@ def test_a_campaign_from_announcement_and_self_assessment_to_inspection_findings
             .select_related("unit").first())
     assert todo is not None
     page.goto(f"/audits/campaigns/{demo.pk}/")
-    assert "随机种子" in page.content() and todo.unit.name in page.content()
+    assert "随机种子" in html(page) and todo.unit.name in html(page)
     shot(page, "e2e-campaign-detail")
     page.goto(f"/audits/campaigns/{demo.pk}/units/{todo.pk}/")
     page.fill("textarea[name=visit_notes]", "查看党员活动室和公开栏")
@@ -99,19 +99,19 @@ def test_a_campaign_from_announcement_and_self_assessment_to_inspection_findings
     for i in demo.items.order_by("order"):
         page.fill(f"input[name=i_{i.pk}]", str(int(i.max_score) - 2))
     page.click("button:has-text('保存检查记录')")
-    assert "已登记检查记录" in page.content() and "差值" in page.content()
+    assert "已登记检查记录" in html(page) and "差值" in html(page)
     assert CampaignUnit.objects.get(pk=todo.pk).state == UnitState.INSPECTED
     page.fill("textarea[name=evidence]", "党小组会记录缺少出席情况")
     page.click("button:has-text('提出检查发现')")
-    assert "进入问题清单" in page.content()
+    assert "进入问题清单" in html(page)
     nc = Nonconformity.objects.get(campaign_finding__entry=todo)
     assert nc.source == "spot_check" and nc.unit == todo.unit
     page.goto("/audits/problems/")
-    assert nc.code in page.content()
+    assert nc.code in html(page)
     _fits_a_phone(page, f"/audits/campaigns/{demo.pk}/units/{todo.pk}/")
 
     # the summary for the 总结会
     page.goto(f"/audits/campaigns/{demo.pk}/summary/")
-    assert "按单位类别" in page.content() and "按党总支" in page.content() and "发电运行党总支" in page.content()
+    assert "按单位类别" in html(page) and "按党总支" in html(page) and "发电运行党总支" in html(page)
     shot(page, "e2e-campaign-summary")
     _fits_a_phone(page, f"/audits/campaigns/{demo.pk}/summary/")

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from qms.models import Position, Unit
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 from workflows import election
 from workflows.models import Election, ElectionState
 from workflows.scheduler import schedule
@@ -25,7 +25,7 @@ def _decision(page, kind: str, number: str) -> None:
     page.select_option("select[name=kind]", kind)
     page.fill("input[name=doc_number]", number)
     page.click("text=保存")
-    assert number in page.content()
+    assert number in html(page)
 
 
 def test_one_election_from_nominating_to_the_new_committee(page, browser, live_server):
@@ -39,20 +39,20 @@ def test_one_election_from_nominating_to_the_new_committee(page, browser, live_s
     page.goto(f"/units/{CODE}/")
     page.click("text=换届选举")
     page.click("text=发起换届")
-    assert "酝酿" in page.content()
+    assert "酝酿" in html(page)
     # 酝酿: 3 seats, 4 candidates (20% 差额)
     page.fill("input[name=seats]", "3")
     boxes = page.locator("input[name=candidates]")
     for i in range(4):
         boxes.nth(i).check()
     page.click("text=保存候选人")
-    assert "候选人 4 人" in page.content()
+    assert "候选人 4 人" in html(page)
     # 请示: the committee's 批复, recorded on the unit page, then referenced
     _decision(page, "election_request", f"华信党委〔{today.year}〕21号")
     page.goto(f"/work/elections/{CODE}/")
     page.select_option("select[name=decision]", index=1)
     page.click("text=确认请示已获批准")
-    assert "已请示" in page.content()
+    assert "已请示" in html(page)
     # the pages fit a phone (390 px): the ballot form, the decision form, the unit page
     page.set_viewport_size({"width": 390, "height": 900})
     for url in (f"/work/elections/{CODE}/", f"/units/{CODE}/decisions/new/", f"/units/{CODE}/"):
@@ -68,7 +68,7 @@ def test_one_election_from_nominating_to_the_new_committee(page, browser, live_s
         votes.nth(i).fill(str(v))
     shot(page, "e2e-election-ballots")
     page.click("text=登记选举结果")
-    assert f"实到 {n} 人" in page.content()
+    assert f"实到 {n} 人" in html(page)
     # 报批: 书记、副书记 approved, 委员 filed
     _decision(page, "election_approval", f"华信党委〔{today.year}〕22号")
     _decision(page, "committee_filing", f"华信党委〔{today.year}〕23号")
@@ -80,7 +80,7 @@ def test_one_election_from_nominating_to_the_new_committee(page, browser, live_s
     page.select_option("select[name=approval]", index=1)
     page.select_option("select[name=filing]", index=1)
     page.click("text=完成报批,更新班子成员")
-    assert "新一届任期自" in page.content()
+    assert "新一届任期自" in html(page)
     shot(page, "e2e-election-done")
     e = Election.objects.get(unit=unit)
     assert e.state == ElectionState.COMPLETED
@@ -89,4 +89,4 @@ def test_one_election_from_nominating_to_the_new_committee(page, browser, live_s
     assert Unit.objects.get(pk=unit.pk).term_start == today
     page.goto(f"/units/{CODE}/")
     sec = Position.objects.get(unit=unit, title="secretary", end__isnull=True).member
-    assert sec.name in page.content()
+    assert sec.name in html(page)

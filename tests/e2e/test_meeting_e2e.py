@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 from workflows.models import Occurrence, State
 from workflows.scheduler import schedule
 
@@ -44,7 +44,7 @@ def _plan_and_record(page, occ, today, *, with_speeches=True):
     last.locator("select").select_option("leave")
     last.locator("input[type=text]").fill("外出培训")
     page.click("text=保存出席情况")
-    assert "已保存出席情况" in page.content()
+    assert "已保存出席情况" in html(page)
     page.fill("input[name=text]", "月底前完成班组学习安排")
     page.fill("input[name=due_date]", today.isoformat())
     page.click("text=添加决议")
@@ -54,7 +54,7 @@ def _plan_and_record(page, occ, today, *, with_speeches=True):
 def test_secretary_records_the_monthly_committee_meeting_and_it_is_checked(page, browser, live_server):
     occ, today = _setup()
     login(page, "shuji_b1", "demo-shuji-2026")
-    assert "本月应开展" in page.content()
+    assert "本月应开展" in html(page)
     shot(page, "e2e-secretary-home")
     _plan_and_record(page, occ, today)
     occ.refresh_from_db()
@@ -77,13 +77,13 @@ def test_a_record_missing_an_element_cannot_be_checked(page, browser, live_serve
     occ, today = _setup()
     login(page, "shuji_b1", "demo-shuji-2026")
     _plan_and_record(page, occ, today, with_speeches=False)
-    assert "尚缺必备要素:发言内容" in page.content() or "发言内容" in page.content()
+    assert "尚缺必备要素:发言内容" in html(page) or "发言内容" in html(page)
     admin = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
     login(admin, "admin", "demo-admin-2026")
     admin.goto(f"/work/{occ.pk}/")
     admin.fill("input[name=password]", "demo-admin-2026")  # 电子签名: the checker's password again
     admin.click("text=检查通过(C)")
-    assert "记录要素不全,缺少:发言内容" in admin.content()
+    assert "记录要素不全,缺少:发言内容" in html(admin)
     occ.refresh_from_db()
     assert occ.state == State.HELD
     shot(admin, "e2e-missing-element")

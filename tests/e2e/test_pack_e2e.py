@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audits.models import EvidencePack, PackState
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -53,10 +53,10 @@ def test_pack_built_in_the_background_downloaded_and_verified(celery_worker_proc
     url = page.locator("code").filter(has_text="/external/").inner_text()
     external = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
     external.goto(url)
-    assert "王审核" in external.content() and pack.pdf_sha256 in external.content()
+    assert "王审核" in html(external) and pack.pdf_sha256 in html(external)
     shot(external, "e2e-pack-external")
     page.fill("input[name=reason]", "审核结束")
     page.once("dialog", lambda d: d.accept())
     page.click("button:text('撤销')")
     external.goto(url)
-    assert "该链接已被撤销" in external.content() and pack.pdf_sha256 not in external.content()
+    assert "该链接已被撤销" in html(external) and pack.pdf_sha256 not in html(external)

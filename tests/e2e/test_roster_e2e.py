@@ -11,7 +11,7 @@ import pytest
 from qms import services
 from qms.models import Member, Role
 from tests import factories
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 FILE = Path(__file__).resolve().parents[1] / "fixtures" / "rosters" / "office-2sheets.xlsx"
@@ -43,7 +43,7 @@ def test_upload_preview_confirm_and_the_members_are_on_the_roll(browser, live_se
         shot(page, f"roster-preview-{label}")
         page.click("#confirm-import")
         page.wait_for_url("**/members/**")
-        assert "导入完成:新建 5 人" in page.locator("main").inner_text() or "导入完成:新建 5 人" in page.content()
+        assert "导入完成:新建 5 人" in page.locator("main").inner_text() or "导入完成:新建 5 人" in html(page)
         roll = page.locator("main").inner_text()
         assert all(name in roll for name in PEOPLE), roll
         assert Member.objects.count() == before + 5

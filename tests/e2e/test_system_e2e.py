@@ -12,7 +12,7 @@ from django.core.management import call_command
 from audits.models import Survey
 from audits.system import demo, services
 from qms.models import Unit
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import html, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,12 +28,12 @@ def test_the_system_pages_on_a_phone(page, browser, live_server):
                       ("/audits/system/risks/", "倒班支部"), ("/audits/system/competence/", "人员能力矩阵"),
                       ("/audits/system/surveys/", survey.title), (f"/audits/system/surveys/{survey.pk}/", "各题满意率")):
         page.goto(url)
-        assert text in page.content(), url
+        assert text in html(page), url
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
     shot(page, "e2e-system-survey")
     q = list(survey.questions.all())
     for question, value in zip(q, ("5", "4", "5", "满意"), strict=True):
         page.check(f"input[name=a{question.pk}][value='{value}']")
     page.click("text=录入答卷")
-    assert "已录入一份答卷" in page.content()
+    assert "已录入一份答卷" in html(page)
     assert services.survey_results(survey)["respondents"] == 50
