@@ -547,7 +547,7 @@ def _check_link(problems: list[Problem], seq: int, stored_prev: str, ts: str,
         problems.append(Problem(seq, "time", f"序号 {seq} 的时间早于上一条记录"))
 
 
-def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segment:
+def _verify_segment(first: int, last: int | None) -> _Segment:
     seg = _Segment()
     problems, last_state = seg.problems, seg.last_state
     prev_seq = prev_hash = prev_ts = None
@@ -596,11 +596,11 @@ def _verify_segment(first: int, last: int | None, check_objects: bool) -> _Segme
     return seg
 
 
-def _segment_in_child(first: int, last: int, check_objects: bool) -> _Segment:
+def _segment_in_child(first: int, last: int) -> _Segment:
     from django.db import connections
 
     try:
-        return _verify_segment(first, last, check_objects)
+        return _verify_segment(first, last)
     finally:
         connections.close_all()
 
@@ -631,17 +631,17 @@ def _parallel_bounds(from_seq: int, processes: int | None) -> list[tuple[int, in
     return bounds
 
 
-def _segments(from_seq: int, check_objects: bool, processes: int | None) -> list[_Segment]:
+def _segments(from_seq: int, processes: int | None) -> list[_Segment]:
     bounds = _parallel_bounds(from_seq, processes)
     if bounds is None:
-        return [_verify_segment(from_seq, None, check_objects)]
+        return [_verify_segment(from_seq, None)]
     import multiprocessing
 
     from django.db import connections
 
     connections.close_all()  # a forked child must not share this process's sockets
     with multiprocessing.get_context("fork").Pool(len(bounds)) as pool:
-        return pool.starmap(_segment_in_child, [(lo, hi, check_objects) for lo, hi in bounds])
+        return pool.starmap(_segment_in_child, bounds)
 
 
 def _join(segments: list[_Segment], expected: int, prev_hash: str, prev_ts: str | None) -> tuple[int, int, str, list[Problem]]:
@@ -688,7 +688,7 @@ def verify(*, from_seq: int = 1, check_objects: bool = True, processes: int | No
         check_objects = False
     else:
         prev_hash, prev_ts = GENESIS_HASH, None
-    segments = _segments(from_seq, check_objects, processes)
+    segments = _segments(from_seq, processes)
     count, head_seq, head_hash, problems = _join(segments, from_seq, prev_hash, prev_ts)
     if from_seq == 1:  # an entry moved below the chain's first number is outside every range read
         for seq in LedgerEntry.objects.filter(seq__lt=1).order_by("seq").values_list("seq", flat=True)[:1000]:
