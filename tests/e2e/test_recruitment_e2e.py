@@ -23,13 +23,6 @@ def _setup() -> Applicant:
     return Applicant.objects.get(name="赵宇航")  # the demo's applicant whose next step is the 支部大会
 
 
-def _go(page, selector: str) -> None:
-    """Click what opens or posts a page, and let the new page load before it is read (read at
-    once, a page still loading reads empty)."""
-    page.click(selector)
-    page.wait_for_load_state("load")
-
-
 def _fits(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -40,21 +33,21 @@ def test_an_applicant_through_the_branch_meeting_vote_and_a_stage_change(page, b
     login(page, "shuji_b1", "demo-shuji-2026")
     page.goto("/work/recruitment/?unit=HX-Z1-B1")
     assert "第4阶段 · 预备党员的接收(1人)" in html(page) and "已逾期" in html(page)
-    _go(page, "text=赵宇航")
+    page.click("text=赵宇航")
     assert "下一步:15. 支部大会讨论接收预备党员" in html(page)
     boxes = page.locator("input[name=present]")
     n = boxes.count()
     assert n >= 3
     boxes.nth(0).check()  # one present: no quorum
     page.fill("input[name=for]", "1")
-    _go(page, "button:text-is('登记')")
+    page.click("button:text-is('登记')")
     assert "支部大会不能表决" in html(page)
     for i in range(n):
         page.locator("input[name=present]").nth(i).check()
     page.fill("input[name=for]", str(n))
     page.fill("input[name=against]", "0")
     page.fill("input[name=abstain]", "0")
-    _go(page, "button:text-is('登记')")
+    page.click("button:text-is('登记')")
     assert "已登记“支部大会讨论接收预备党员”" in html(page)
     assert "由上级党委的书记、委员办理" in html(page)  # the next step is the higher organisation's
     shot(page, "e2e-recruitment-vote")
@@ -79,7 +72,7 @@ def test_an_applicant_through_the_branch_meeting_vote_and_a_stage_change(page, b
 
     page.goto(f"/work/recruitment/{a.pk}/")
     page.fill("input[name=field_group]", "第一党小组")
-    _go(page, "button:text-is('登记')")  # 编入党支部和党小组: the stage changes
+    page.click("button:text-is('登记')")  # 编入党支部和党小组: the stage changes
     a.refresh_from_db()
     assert a.stage == RecruitStage.PROBATION
     assert "赵宇航 · 预备党员的教育考察和转正" in html(page)
