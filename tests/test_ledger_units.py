@@ -341,6 +341,59 @@ def test_verify_stops_listing_after_a_thousand_problems():
 
 
 @pytest.mark.django_db
+def test_rows_are_compared_with_the_ledger_only_while_a_thousand_problems_or_fewer_are_listed():
+    """Past a thousand problems the ledger is already shown to be broken: the tables are not
+    read as well. At exactly a thousand they still are."""
+
+    factories.unit("U1", name="第一党支部")
+    rows = LedgerEntry.objects.count()
+    with transaction.atomic():
+        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1010)], actor=None, reason="")
+    tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq > %s AND seq <= %s", ["改过", rows, rows + 1000])
+    thousand = ledger.verify()
+    assert (len(thousand.problems), thousand.objects) == (1000, 1)
+    tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq = %s", ["改过", rows + 1001])
+    more = ledger.verify()
+    assert (len(more.problems), more.objects) == (1001, 0)
+
+
+@pytest.mark.django_db
+def test_entries_moved_below_the_first_number_are_listed_up_to_a_thousand():
+    with transaction.atomic():
+        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1005)], actor=None, reason="")
+    tamper("UPDATE qms_ledgerentry SET seq = seq - 2000 WHERE seq <= 1001")
+    problems = ledger.verify(check_objects=False).problems
+    below = [p.seq for p in problems if p.seq is not None and p.seq < 1]
+    assert below == list(range(-1999, -999))  # the first thousand, in order
+    assert [(p.seq, p.kind) for p in problems if p.seq is None or p.seq >= 1] == [(1, "gap"), (1002, "link")]
+
+
+@pytest.mark.django_db
+def test_problems_are_listed_in_the_order_of_their_numbers_the_zeroth_first(tree):
+    """An entry moved to number 0 is found after the chain is walked, but is listed before the
+    gap it left at number 1."""
+
+    tamper("UPDATE qms_ledgerentry SET seq = 0 WHERE seq = 1")
+    problems = [(p.seq, p.kind) for p in ledger.verify(check_objects=False).problems]
+    assert problems[:2] == [(0, "gap"), (1, "gap")]
+    seqs = [seq for seq, _kind in problems]
+    assert seqs == sorted(seqs)
+
+
+@pytest.mark.django_db
+def test_a_row_is_named_with_the_fields_it_has_that_its_entry_lacks_and_the_other_way_round():
+    unit = factories.unit("U1", name="第一党支部")
+    full = ledger.snapshot(unit)
+    with transaction.atomic():
+        entry = ledger.record("unit.update", unit, before=full,
+                              after={**{k: v for k, v in full.items() if k != "founding_ref"}, "retired_field": 1},
+                              reason="旧版本")
+    assert [(p.seq, p.kind, p.message) for p in ledger.verify().problems] == [(
+        entry.seq, "object",
+        f"qms.unit:{unit.pk} 的当前数据与序号 {entry.seq} 的留痕不符(字段:founding_ref, retired_field)——数据被绕过系统修改")]
+
+
+@pytest.mark.django_db
 def test_verifying_from_a_later_entry_checks_the_link_to_the_one_before(tree):
     """``verify(from_seq=k)`` (the nightly check after a checkpoint): entries k… only, no object
     comparison, the first one's link and time checked against entry k − 1."""
