@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
+import threading
 
 import pytest
 from django.core.management import call_command
@@ -84,6 +86,45 @@ def test_a_tampered_nonconformity_cannot_be_laundered_by_acknowledging_it(org):
     [p] = _problems("object")  # still named: the change did not make the row look legitimate
     assert "evidence" in p.message
     _alerted(org, "audits.nonconformity", nc.pk)
+
+
+def test_the_alert_waits_for_the_failed_transaction_then_tells_each_active_administrator_once_and_the_log(org, caplog):
+    """Who is told: every active 体系管理员 and superuser, nobody else; what the log says; and
+    nothing is sent from inside a transaction that is to be rolled back (kept for later)."""
+    factories.user("boss", is_superuser=True)
+    gone = factories.user("gone")
+    core.role_grant(actor=None, user=gone, role=Role.ADMIN, unit=org["c"], valid_from=D(2020, 1, 1))
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    nc = capa.nc_raise(actor=org["admin"], unit=org["b"], source="spot_check", grade="minor", clause="DJ-CX-02",
+                       requirement="每月至少召开1次支委会", evidence="3月、4月无支委会记录")
+    last_seq = ledger.history(nc).last().seq
+    _tamper(Nonconformity, nc.pk, evidence="已按要求召开", requirement="每季度召开")
+    _refused(lambda: capa.nc_acknowledge(nc, actor=org["sec"]))
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        assert ledger.flush_tamper_alerts() == []  # still inside the failed transaction
+    key = f"tamper:audits.nonconformity:{nc.pk}:{last_seq}"
+    assert not Notification.objects.filter(key=key).exists()
+    with caplog.at_level(logging.ERROR, logger="qms.ledger"):
+        [drift] = ledger.flush_tamper_alerts()
+    assert (drift.obj_type, drift.obj_id, drift.last_seq, drift.fields) == (
+        "audits.nonconformity", str(nc.pk), last_seq, ("evidence", "requirement"))
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [(
+        "qms.ledger", "ERROR",
+        f"ledger continuity: audits.nonconformity:{nc.pk} differs from entry {last_seq} in evidence, requirement; change refused")]
+    told = Notification.objects.filter(key=key)
+    assert sorted(told.values_list("user__username", flat=True)) == ["admin", "boss"]
+    assert {n.title for n in told} == {f"不符合项(编号 {nc.pk})在系统之外被修改过,相关操作已被拒绝,请运行台账校验并处理"}
+    assert ledger.flush_tamper_alerts() == []  # told once
+
+
+def test_a_new_thread_starts_with_no_alerts_pending():
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(ledger._pending_alerts()))
+    worker.start()
+    worker.join()
+    assert seen == [[]]
 
 
 def test_through_the_web_the_refusal_is_a_plain_message_and_the_administrator_is_told(org, client):

@@ -379,3 +379,43 @@ def test_require_refuses_with_the_reason_and_lets_the_permitted_through(org):
     with pytest.raises(permissions.NotPermitted, match="提交人不能检查自己提交的记录"):
         permissions.require(org["admin"], "record.check", org["b1"], duties={"submitter"})
     permissions.require(org["member"], "record.check", org["b1"], duties={"checker"})
+
+
+def test_a_grant_reaches_its_own_unit_and_those_below_it_only(org):
+    """A 体系管理员 or 内审员 granted over 第二党支部 acts there as the row says, and in
+    第一党支部 (a sibling) not at all."""
+    admin_b2, ia_b2 = factories.user("admin_b2"), factories.user("ia_b2")
+    core.role_grant(actor=None, user=admin_b2, role=Role.ADMIN, unit=org["b2"], valid_from=D(2020, 1, 1))
+    core.role_grant(actor=None, user=ia_b2, role=Role.INTERNAL_AUDITOR, unit=org["b2"], valid_from=D(2020, 1, 1))
+    for key, act in permissions.matrix().items():
+        assert permissions.allowed(admin_b2, key, org["b2"]) == ("admin" in act.allow), key
+        assert permissions.allowed(ia_b2, key, org["b2"]) == ("internal_auditor" in act.allow), key
+        assert not permissions.allowed(admin_b2, key, org["b1"]), key
+        assert not permissions.allowed(ia_b2, key, org["b1"]), key
+    why = permissions.refusal(admin_b2, "nc.verify", org["b1"])
+    assert why == "您无权验证整改:“第一党支部”的此项只能由" + permissions.matrix()["nc.verify"].who() + "办理"
+
+
+def test_refusals_are_plain_sentences(org, tmp_path, monkeypatch):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert permissions.refusal(AnonymousUser(), "nc.verify", org["b1"]) == "请先登录"
+    act = permissions.matrix()["version.approve"]
+    assert permissions.refusal(org["member"], "version.approve") == f"您无权批准版本:此项只能由{act.who()}办理"
+    with pytest.raises(KeyError, match="权限矩阵中未知的关系:nobody"):
+        permissions._holds(org["admin"], "nobody", org["b1"], frozenset())
+
+    # a row without its own message for a 回避 names the duty that excludes the person
+    rows = permissions._FILE.read_text(encoding="utf-8").replace(
+        'forbid_message = "起草人或审核人不能批准同一版本(职责分离)"\n', "")
+    (tmp_path / "permissions.toml").write_text(rows, encoding="utf-8")
+    monkeypatch.setattr(permissions, "_FILE", tmp_path / "permissions.toml")
+    permissions._data.cache_clear()
+    permissions.matrix.cache_clear()
+    try:
+        assert permissions.refusal(org["admin"], "version.approve", org["b1"], duties={"reviewer"}) == "该版本的审核人不能批准版本"
+    finally:
+        monkeypatch.undo()
+        permissions._data.cache_clear()
+        permissions.matrix.cache_clear()
+    assert permissions.matrix()["version.approve"].forbid_message == "起草人或审核人不能批准同一版本(职责分离)"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from qms import services
-from qms.models import Member, Position, Role, Unit
+from qms.models import Member, Position, Role, Unit, UnitKind
 from qms.scoping import can_manage, restrict, scopes_for
 from tests import factories
 
@@ -260,3 +260,41 @@ def test_the_unit_switcher_keeps_a_chosen_scope_and_falls_back_to_the_first(tree
     assert current_scope(request).unit_code == "B1"
     request.user = AnonymousUser()
     assert current_scope(request) is None
+
+
+def test_every_page_knows_the_persons_scopes_and_the_one_chosen_in_the_switcher(tree, people, client):
+    """Through the middleware, as a person uses it: the 书记 of 第一党支部, also 内审员 of
+    第二党支部, sees both in the switcher, the first chosen; choosing the other is kept for the
+    next pages; the 组织架构 page offers 新建党组织 only to one who manages a unit."""
+    import re
+
+    services.role_grant(actor=None, user=people["sec"], role=Role.INTERNAL_AUDITOR, unit=tree["b2"], valid_from=dt.date(2020, 1, 1))
+    client.force_login(people["sec"])
+
+    def chosen() -> list[str]:
+        page = client.get(reverse("home")).content.decode()
+        return re.findall(r'<option value="(\d+)" selected>', page)
+
+    assert chosen() == [str(tree["b1"].pk)]
+    assert "新建党组织" in client.get(reverse("unit_tree")).content.decode()
+    client.post(reverse("scope_switch"), {"unit": tree["b2"].pk})
+    assert chosen() == [str(tree["b2"].pk)]
+    client.force_login(people["plain"])
+    assert "新建党组织" not in client.get(reverse("unit_tree")).content.decode()
+
+
+def test_a_superuser_administers_every_top_unit(tree, people):
+    other = factories.unit("X", UnitKind.COMMITTEE, name="另一党委")
+    root = factories.user("root", is_superuser=True)
+    assert [(s.unit_id, s.unit_name, s.unit_code, s.path, s.level, s.can_manage) for s in scopes_for(root)] == [
+        (u.pk, u.name, u.code, u.path, "admin", True) for u in sorted((tree["committee"], other), key=lambda u: u.path)]
+
+
+def test_a_persons_scopes_today_are_read_once_and_another_days_are_not_taken_from_them(tree, people, django_assert_num_queries):
+    sec = people["sec"]
+    assert [s.level for s in scopes_for(sec)] == ["officer"]
+    with django_assert_num_queries(0):
+        assert [s.level for s in scopes_for(sec)] == ["officer"]
+    # before the position began (2024-01-01) the 书记 was a plain 党员 of the branch
+    assert [(s.unit_code, s.level) for s in scopes_for(sec, on=dt.date(2023, 6, 1))] == [("B1", "member")]
+    assert [s.level for s in scopes_for(sec)] == ["officer"]
