@@ -152,7 +152,7 @@ def test_decimal_snapshot_is_the_same_before_and_after_the_database():
     assert snap["amount"] == "40.00" and snap["income"] == "4000.00"
 
 
-def test_a_batch_append_chains_like_single_appends_and_verifies(tree):
+def test_a_batch_append_chains_like_single_appends_and_verifies(tree, django_assert_num_queries):
     """record_many (the scheduler's first pass): consecutive seq, each hash over the previous,
     one snapshot per object; verify accepts it and still catches an edit inside the batch."""
     seq0, _ = ledger.head()
@@ -163,9 +163,14 @@ def test_a_batch_append_chains_like_single_appends_and_verifies(tree):
     assert [e.seq for e in entries] == list(range(seq0 + 1, seq0 + 6))
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
     assert entries[0].after == ledger.snapshot(admins[0]) and entries[0].before is None
+    assert {e.reason for e in entries} == {""}  # no reason given: none written
     assert ledger.verify().ok
     with pytest.raises(ledger.LedgerError):
         ledger.record_many("x", [AdminUnit(code="unsaved", name="未保存")])  # outside a transaction and unsaved
+    head = ledger.head()
+    with django_assert_num_queries(0):
+        assert ledger.record_many("x", []) == []  # nothing to write: no lock taken, nothing read
+    assert ledger.head() == head
     tamper("UPDATE qms_ledgerentry SET reason = 'x' WHERE seq = %s", [seq0 + 3])
     result = ledger.verify()
     assert not result.ok and result.first_bad_seq == seq0 + 3
