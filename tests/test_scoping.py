@@ -298,3 +298,48 @@ def test_a_persons_scopes_today_are_read_once_and_another_days_are_not_taken_fro
     # before the position began (2024-01-01) the 书记 was a plain 党员 of the branch
     assert [(s.unit_code, s.level) for s in scopes_for(sec, on=dt.date(2023, 6, 1))] == [("B1", "member")]
     assert [s.level for s in scopes_for(sec)] == ["officer"]
+
+
+def test_only_what_holds_today_gives_a_scope_named_strongest_first_and_nothing_inside_a_wider_one(tree, people):
+    """A 党员 of 第一党支部 who leads one of its 党小组 (not a committee post), becomes its 副书记
+    and a 体系管理员 of 第二党支部 only next month, and is 内审员 of 第一党支部 and 外部审核员
+    of the 党委 now: the 内审员 scope comes first, then the 外部审核员 one; the person's own
+    branch is inside the 党委 they already see, so it is not listed again."""
+    today = timezone.localdate()
+    person = tree["m1"][2]
+    user = factories.user("mixed")
+    services.member_update(person, actor=None, reason="开通账号", user=user)
+    services.position_assign(actor=None, member=person, unit=tree["g2"], title="group_leader", start=dt.date(2024, 1, 1))
+    services.position_assign(actor=None, member=person, unit=tree["b1"], title="deputy_secretary", start=today + dt.timedelta(days=30))
+    for role, unit, start in ((Role.EXTERNAL_AUDITOR, tree["committee"], dt.date(2020, 1, 1)),
+                              (Role.INTERNAL_AUDITOR, tree["b1"], dt.date(2020, 1, 1)),
+                              (Role.ADMIN, tree["b2"], today + dt.timedelta(days=30))):
+        services.role_grant(actor=None, user=user, role=role, unit=unit, valid_from=start)
+    assert [(s.unit_id, s.unit_name, s.unit_code, s.level, s.can_manage) for s in scopes_for(user)] == [
+        (tree["b1"].pk, "第一党支部", "B1", "internal_auditor", False),
+        (tree["committee"].pk, "测试党委", "C", "external_auditor", False),
+    ]
+    later = [(s.unit_name, s.level) for s in scopes_for(user, on=today + dt.timedelta(days=30))]
+    assert later == [("第二党支部", "admin"), ("第一党支部", "officer"), ("测试党委", "external_auditor")]
+
+
+def test_scopes_cost_the_same_queries_for_many_grants_and_posts_as_for_one(tree, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(user) -> int:
+        fresh = type(user).objects.get(pk=user.pk)  # nothing cached on it
+        with CaptureQueriesContext(connection) as queries:
+            scopes_for(fresh)
+        return len(queries)
+
+    many = people["sec"]
+    for role, unit in ((Role.INTERNAL_AUDITOR, tree["b2"]), (Role.EXTERNAL_AUDITOR, tree["general"]), (Role.ADMIN, tree["g2"])):
+        services.role_grant(actor=None, user=many, role=role, unit=unit, valid_from=dt.date(2020, 1, 1))
+    services.position_assign(actor=None, member=tree["m1"][0], unit=tree["general"], title="committee_member", start=dt.date(2024, 1, 1))
+    one = factories.user("one")
+    services.member_update(tree["m2"][1], actor=None, reason="开通账号", user=one)
+    services.position_assign(actor=None, member=tree["m2"][1], unit=tree["b2"], title="secretary", start=dt.date(2024, 1, 1))
+    services.role_grant(actor=None, user=one, role=Role.INTERNAL_AUDITOR, unit=tree["b1"], valid_from=dt.date(2020, 1, 1))
+    assert (many.role_grants.count(), Position.objects.filter(member__user=many).count()) == (3, 2)  # 3 grants, 2 posts
+    assert cost(many) == cost(one)
