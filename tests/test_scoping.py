@@ -36,7 +36,7 @@ def test_scopes_follow_positions_grants_and_membership(tree, people):
     sec = scopes_for(people["sec"])
     assert [(s.unit_code, s.level, s.can_manage) for s in sec] == [("B1", "officer", True)]
     plain = scopes_for(people["plain"])
-    assert [(s.unit_code, s.level, s.can_manage) for s in plain] == [("B1", "member", False)]
+    assert [(s.unit_name, s.unit_code, s.level, s.can_manage) for s in plain] == [("第一党支部", "B1", "member", False)]
     assert scopes_for(people["admin"])[0].level == "admin"
     assert scopes_for(people["nobody"]) == []
 
@@ -343,3 +343,17 @@ def test_scopes_cost_the_same_queries_for_many_grants_and_posts_as_for_one(tree,
     services.role_grant(actor=None, user=one, role=Role.INTERNAL_AUDITOR, unit=tree["b1"], valid_from=dt.date(2020, 1, 1))
     assert (many.role_grants.count(), Position.objects.filter(member__user=many).count()) == (3, 2)  # 3 grants, 2 posts
     assert cost(many) == cost(one)
+
+
+def test_the_stronger_scope_comes_first_even_when_it_is_the_narrower(tree, people):
+    """A 委员 of the 党委 who is also 体系管理员 of 第一党支部: the administrator's scope first,
+    the 委员's wider one kept after it. A 党员 of 第一党支部 who is 外部审核员 of its 第一党小组:
+    the auditor's scope first, the branch after it."""
+    committee_member = factories.user("weiyuan")
+    services.member_update(tree["m1"][3], actor=None, reason="开通账号", user=committee_member)
+    services.position_assign(actor=None, member=tree["m1"][3], unit=tree["committee"], title="committee_member",
+                             start=dt.date(2024, 1, 1))
+    services.role_grant(actor=None, user=committee_member, role=Role.ADMIN, unit=tree["b1"], valid_from=dt.date(2020, 1, 1))
+    assert [(s.unit_code, s.level) for s in scopes_for(committee_member)] == [("B1", "admin"), ("C", "officer")]
+    services.role_grant(actor=None, user=people["plain"], role=Role.EXTERNAL_AUDITOR, unit=tree["g1"], valid_from=dt.date(2020, 1, 1))
+    assert [(s.unit_code, s.level) for s in scopes_for(people["plain"])] == [("B1G1", "external_auditor"), ("B1", "member")]
