@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from qms import ledger, services
-from qms.models import AdminUnit, LedgerEntry, Member
+from qms.models import AdminUnit, LedgerEntry, Member, Unit
 from tests import factories
 from tests.conftest import tamper
 
@@ -208,3 +208,21 @@ def test_catching_up_added_fields_with_a_historical_model_leaves_derived_fields_
         written = ledger.catch_up_added_fields(historical, "qms", ("Unit",), "test")
     assert written == 0
     assert ledger.verify().ok
+
+
+def test_a_rows_many_to_many_ids_are_in_its_snapshot_sorted_and_empty_before_it_is_saved(tree):
+    unit = tree["b1"]
+    second, first = AdminUnit.objects.create(code="A2", name="乙单位"), AdminUnit.objects.create(code="A1", name="甲单位")
+    unit.admin_units.set([second, first])
+    assert ledger.snapshot(unit)["admin_units"] == sorted([first.pk, second.pk])
+    unsaved = Unit(code="NEW", name="新支部", kind=tree["b2"].kind, parent=tree["general"])
+    assert ledger.snapshot(unsaved)["admin_units"] == []
+
+
+def test_an_entry_needs_an_object_type_and_id_and_has_no_reason_unless_given(tree):
+    with transaction.atomic():
+        entry = ledger.record("test.value", obj_type="test.value", obj_id=1, after={"n": 1})
+        for missing in (dict(obj_type="test.value"), dict(obj_id=2)):
+            with pytest.raises(ledger.LedgerError, match="^留痕记录缺少对象类型或对象ID$"):
+                ledger.record("test.value", after={"n": 1}, **missing)
+    assert entry.reason == "" and LedgerEntry.objects.get(seq=entry.seq).reason == ""
