@@ -329,10 +329,15 @@ def test_a_previous_hash_that_is_not_hexadecimal_is_a_broken_link_and_a_broken_h
     assert [(p.seq, p.kind) for p in result.problems] == [(4, "link"), (4, "hash")]
 
 
+def _bulk(n: int) -> None:
+    """``n`` entries appended in one batch, each for an object of its own."""
+    with transaction.atomic():
+        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(n)], actor=None, reason="")
+
+
 @pytest.mark.django_db
 def test_verify_stops_listing_after_a_thousand_problems():
-    with transaction.atomic():
-        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1010)], actor=None, reason="")
+    _bulk(1010)
     tamper("UPDATE qms_ledgerentry SET reason = %s", ["改过"])
     result = ledger.verify(check_objects=False)
     assert len(result.problems) == 1001
@@ -347,8 +352,7 @@ def test_rows_are_compared_with_the_ledger_only_while_a_thousand_problems_or_few
 
     factories.unit("U1", name="第一党支部")
     rows = LedgerEntry.objects.count()
-    with transaction.atomic():
-        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1010)], actor=None, reason="")
+    _bulk(1010)
     tamper("UPDATE qms_ledgerentry SET reason = %s WHERE seq > %s AND seq <= %s", ["改过", rows, rows + 1000])
     thousand = ledger.verify()
     assert (len(thousand.problems), thousand.objects) == (1000, 1)
@@ -359,8 +363,7 @@ def test_rows_are_compared_with_the_ledger_only_while_a_thousand_problems_or_few
 
 @pytest.mark.django_db
 def test_entries_moved_below_the_first_number_are_listed_up_to_a_thousand():
-    with transaction.atomic():
-        ledger._append("test.bulk", [("test.bulk", str(i), None, {"i": i}) for i in range(1005)], actor=None, reason="")
+    _bulk(1005)
     tamper("UPDATE qms_ledgerentry SET seq = seq - 2000 WHERE seq <= 1001")
     problems = ledger.verify(check_objects=False).problems
     below = [p.seq for p in problems if p.seq is not None and p.seq < 1]
