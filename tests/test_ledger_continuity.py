@@ -191,8 +191,10 @@ def test_a_link_whose_expiry_was_extended_outside_the_product_is_refused_not_vis
 
 def test_every_change_of_a_ledgered_row_must_say_what_it_started_from(org):
     m = org["m"][1]
-    with transaction.atomic(), pytest.raises(ledger.LedgerError, match="必须给出变更前数据"):
+    with transaction.atomic(), pytest.raises(ledger.LedgerError, match="必须给出变更前数据") as refused:
         ledger.record("member.touch", m, actor=None)
+    # the refusal names the change that was being recorded, so the log says which act forgot it
+    assert str(refused.value).startswith("member.touch:")
 
 
 def _launder_behind_the_check(obj, **values) -> None:
