@@ -41,8 +41,9 @@ def test_every_service_write_has_an_entry_and_chain_verifies(tree):
 @pytest.mark.django_db(transaction=True)
 def test_record_outside_transaction_is_refused():
     au = AdminUnit(code="X", name="x")
-    with pytest.raises(ledger.LedgerError):
+    with pytest.raises(ledger.LedgerError, match="^留痕必须与变更在同一事务中写入") as refused:
         ledger.record("x", au, obj_id=1)
+    assert "transaction.atomic()" in str(refused.value)  # the developer is told where to call it
 
 
 def test_entries_chain_and_timestamps_are_monotonic(tree):
@@ -226,3 +227,25 @@ def test_an_entry_needs_an_object_type_and_id_and_has_no_reason_unless_given(tre
             with pytest.raises(ledger.LedgerError, match="^留痕记录缺少对象类型或对象ID$"):
                 ledger.record("test.value", after={"n": 1}, **missing)
     assert entry.reason == "" and LedgerEntry.objects.get(seq=entry.seq).reason == ""
+
+
+def test_an_entry_names_the_user_who_made_the_change_and_the_system_otherwise(tree):
+    secretary = factories.user("wang_fang")
+    with transaction.atomic():
+        by_user = ledger.record("test.value", obj_type="test.value", obj_id=1, after={"n": 1}, actor=secretary)
+        by_system = ledger.record("test.value", obj_type="test.value", obj_id=2, after={"n": 2})
+    assert (by_user.actor_id, by_user.actor_name) == (secretary.pk, "wang_fang")
+    assert (by_system.actor_id, by_system.actor_name) == (None, "系统")
+    stored = {e.seq: e.actor_name for e in LedgerEntry.objects.filter(seq__in=[by_user.seq, by_system.seq])}
+    assert stored == {by_user.seq: "wang_fang", by_system.seq: "系统"}
+    assert ledger.verify().ok
+
+
+def test_an_entry_without_an_object_or_after_records_none_and_an_objects_own_id_can_be_overridden(tree):
+    unit = tree["b1"]
+    with transaction.atomic():
+        deleted = ledger.record("test.gone", obj_type="test.value", obj_id=9)
+        aliased = ledger.record("test.alias", unit, obj_type="test.alias", obj_id="B1-alias")
+    assert deleted.after is None and LedgerEntry.objects.get(seq=deleted.seq).after is None
+    assert (aliased.obj_type, aliased.obj_id) == ("test.alias", "B1-alias")
+    assert aliased.after == ledger.snapshot(unit)
