@@ -249,3 +249,23 @@ def test_an_entry_without_an_object_or_after_records_none_and_an_objects_own_id_
     assert deleted.after is None and LedgerEntry.objects.get(seq=deleted.seq).after is None
     assert (aliased.obj_type, aliased.obj_id) == ("test.alias", "B1-alias")
     assert aliased.after == ledger.snapshot(unit)
+
+
+def test_an_entry_is_never_dated_before_the_head_even_when_the_clock_is_behind_it(tree):
+    """T24: time is monotonic in seq. A head dated an hour ahead (a clock corrected backwards
+    after it was written) gives the next entry the head's time, not the earlier clock time."""
+    head_seq, head_hash = ledger.head()
+    ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    row = dict(seq=head_seq + 1, ts=ahead, actor_id=None, actor_name="系统", action="test.value",
+               obj_type="test.value", obj_id="1", before=None, after=None, reason="")
+    link = ledger.chain_hash(head_hash, ledger.canonical(**row))
+    tamper(
+        "INSERT INTO qms_ledgerentry (seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, prev_hash, hash)"
+        " VALUES (%s, %s, NULL, '系统', 'test.value', 'test.value', '1', NULL, NULL, '', %s, %s)",
+        [row["seq"], ahead, head_hash, link],
+    )
+    with transaction.atomic():
+        entry = ledger.record("test.value", obj_type="test.value", obj_id=2, after={"n": 2})
+    assert entry.seq == head_seq + 2 and entry.ts == ahead
+    assert LedgerEntry.objects.get(seq=entry.seq).ts == ahead
+    assert ledger.verify().ok

@@ -60,12 +60,13 @@ def _problems(kind: str | None = None) -> list[ledger.Problem]:
     return [p for p in ledger.verify().problems if kind is None or p.kind == kind]
 
 
-def _refused(call) -> None:
+def _refused(call) -> ledger.TamperedError:
     """The change is refused with the plain message; nothing is written to the ledger."""
     head = ledger.head()
-    with pytest.raises(ledger.TamperedError, match="该记录在系统之外被修改过,已停止操作并通知体系管理员"):
+    with pytest.raises(ledger.TamperedError, match="该记录在系统之外被修改过,已停止操作并通知体系管理员") as refused:
         call()
     assert ledger.head() == head
+    return refused.value
 
 
 def _alerted(org, obj_type: str, pk) -> None:
@@ -100,7 +101,7 @@ def test_the_alert_waits_for_the_failed_transaction_then_tells_each_active_admin
                        requirement="每月至少召开1次支委会", evidence="3月、4月无支委会记录")
     last_seq = ledger.history(nc).last().seq
     _tamper(Nonconformity, nc.pk, evidence="已按要求召开", requirement="每季度召开")
-    _refused(lambda: capa.nc_acknowledge(nc, actor=org["sec"]))
+    refusal = _refused(lambda: capa.nc_acknowledge(nc, actor=org["sec"]))
     with transaction.atomic():
         transaction.set_rollback(True)
         assert ledger.flush_tamper_alerts() == []  # still inside the failed transaction
@@ -110,6 +111,7 @@ def test_the_alert_waits_for_the_failed_transaction_then_tells_each_active_admin
         [drift] = ledger.flush_tamper_alerts()
     assert (drift.obj_type, drift.obj_id, drift.last_seq, drift.fields) == (
         "audits.nonconformity", str(nc.pk), last_seq, ("evidence", "requirement"))
+    assert refusal.drift == drift  # the refusal itself says what drifted, for its caller
     assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [(
         "qms.ledger", "ERROR",
         f"ledger continuity: audits.nonconformity:{nc.pk} differs from entry {last_seq} in evidence, requirement; change refused")]
