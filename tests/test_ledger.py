@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -236,6 +238,10 @@ def test_an_entry_names_the_user_who_made_the_change_and_the_system_otherwise(tr
         by_system = ledger.record("test.value", obj_type="test.value", obj_id=2, after={"n": 2})
     assert (by_user.actor_id, by_user.actor_name) == (secretary.pk, "wang_fang")
     assert (by_system.actor_id, by_system.actor_name) == (None, "系统")
+    with transaction.atomic():  # something acting without a login of its own is the system, too
+        by_object = ledger.record("test.value", obj_type="test.value", obj_id=3, after={"n": 3},
+                                  actor=types.SimpleNamespace())
+    assert (by_object.actor_id, by_object.actor_name) == (None, "系统")
     stored = {e.seq: e.actor_name for e in LedgerEntry.objects.filter(seq__in=[by_user.seq, by_system.seq])}
     assert stored == {by_user.seq: "wang_fang", by_system.seq: "系统"}
     assert ledger.verify().ok
@@ -269,3 +275,11 @@ def test_an_entry_is_never_dated_before_the_head_even_when_the_clock_is_behind_i
     assert entry.seq == head_seq + 2 and entry.ts == ahead
     assert LedgerEntry.objects.get(seq=entry.seq).ts == ahead
     assert ledger.verify().ok
+
+
+def test_times_are_ledgered_in_utc_whatever_zone_they_come_in(tree):
+    beijing = dt.datetime(2026, 7, 1, 10, 32, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with transaction.atomic():
+        entry = ledger.record("test.value", obj_type="test.value", obj_id=1,
+                              after={"signed_at": beijing, "day": beijing.date()})
+    assert LedgerEntry.objects.get(seq=entry.seq).after == {"signed_at": "2026-07-01T02:32:00+00:00", "day": "2026-07-01"}
