@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from qms import ledger, services
-from qms.models import AdminUnit, LedgerEntry, Member, Unit
+from qms.models import AdminUnit, HigherDecision, LedgerEntry, Member, Unit
 from tests import factories
 from tests.conftest import tamper
 
@@ -283,3 +283,20 @@ def test_times_are_ledgered_in_utc_whatever_zone_they_come_in(tree):
         entry = ledger.record("test.value", obj_type="test.value", obj_id=1,
                               after={"signed_at": beijing, "day": beijing.date()})
     assert LedgerEntry.objects.get(seq=entry.seq).after == {"signed_at": "2026-07-01T02:32:00+00:00", "day": "2026-07-01"}
+
+
+def test_a_batch_of_one_or_two_is_written_whole(tree):
+    seq0, _ = ledger.head()
+    with transaction.atomic():
+        one = [AdminUnit.objects.create(code="ONE", name="单个单位")]
+        two = [AdminUnit.objects.create(code=f"TWO{i}", name=f"两个单位{i}") for i in range(2)]
+        ledger.record_many("admin_unit.create", one)
+        ledger.record_many("admin_unit.create", two)
+    stored = list(LedgerEntry.objects.filter(seq__gt=seq0).order_by("seq").values_list("seq", "obj_id"))
+    assert stored == [(seq0 + 1, str(one[0].pk)), (seq0 + 2, str(two[0].pk)), (seq0 + 3, str(two[1].pk))]
+    assert ledger.verify().ok
+
+
+def test_a_file_is_ledgered_by_its_stored_name_and_no_file_as_empty():
+    assert ledger.snapshot(HigherDecision(file="decisions/2026/07/批复.pdf"))["file"] == "decisions/2026/07/批复.pdf"
+    assert ledger.snapshot(HigherDecision(file=""))["file"] == ""
