@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -300,3 +301,8 @@ def test_a_batch_of_one_or_two_is_written_whole(tree):
 def test_a_file_is_ledgered_by_its_stored_name_and_no_file_as_empty():
     assert ledger.snapshot(HigherDecision(file="decisions/2026/07/批复.pdf"))["file"] == "decisions/2026/07/批复.pdf"
     assert ledger.snapshot(HigherDecision(file=""))["file"] == ""
+    # anything else with a name of its own is ledgered as its whole text, not by that name
+    with transaction.atomic():
+        entry = ledger.record("test.value", obj_type="test.value", obj_id=1,
+                              after={"path": PurePosixPath("decisions/2026/07/批复.pdf")})
+    assert entry.after == {"path": "decisions/2026/07/批复.pdf"}
