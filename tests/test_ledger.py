@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from audits.internal.models import Audit
 from qms import ledger, services
 from qms.models import AdminUnit, HigherDecision, LedgerEntry, Member, Unit
 from tests import factories
@@ -221,6 +222,9 @@ def test_a_rows_many_to_many_ids_are_in_its_snapshot_sorted_and_empty_before_it_
     assert ledger.snapshot(unit)["admin_units"] == sorted([first.pk, second.pk])
     unsaved = Unit(code="NEW", name="新支部", kind=tree["b2"].kind, parent=tree["general"])
     assert ledger.snapshot(unsaved)["admin_units"] == []
+    # a row with three many-to-many fields: each is there, empty
+    assert {k: v for k, v in ledger.snapshot(Audit()).items() if k in ("units", "documents", "team")} == {
+        "units": [], "documents": [], "team": []}
 
 
 def test_an_entry_needs_an_object_type_and_id_and_has_no_reason_unless_given(tree):
