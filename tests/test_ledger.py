@@ -96,13 +96,24 @@ def test_reordered_rows_are_detected(tree):
     assert result.first_bad_seq == 3
 
 
-def test_appended_forgery_is_detected(tree):
-    head_seq, head_hash = ledger.head()
+def _insert_behind_the_product(*, seq: int, ts: dt.datetime, action: str, obj_type: str, obj_id: str,
+                               prev_hash: str, entry_hash: str | None = None) -> None:
+    """An entry by the system with no before, after or reason, written straight into the table;
+    its hash, unless given, is the right one, so the chain still holds."""
+    row = dict(seq=seq, ts=ts, actor_id=None, actor_name="系统", action=action, obj_type=obj_type, obj_id=obj_id,
+               before=None, after=None, reason="")
+    entry_hash = entry_hash or ledger.chain_hash(prev_hash, ledger.canonical(**row))
     tamper(
         "INSERT INTO qms_ledgerentry (seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, prev_hash, hash)"
-        " VALUES (%s, %s, NULL, '系统', 'member.update', 'qms.member', '1', NULL, NULL, '', %s, %s)",
-        [head_seq + 1, dt.datetime.now(dt.UTC), head_hash, "f" * 64],
+        " VALUES (%s, %s, NULL, %s, %s, %s, %s, NULL, NULL, '', %s, %s)",
+        [seq, ts, row["actor_name"], action, obj_type, obj_id, prev_hash, entry_hash],
     )
+
+
+def test_appended_forgery_is_detected(tree):
+    head_seq, head_hash = ledger.head()
+    _insert_behind_the_product(seq=head_seq + 1, ts=dt.datetime.now(dt.UTC), action="member.update",
+                               obj_type="qms.member", obj_id="1", prev_hash=head_hash, entry_hash="f" * 64)
     assert ledger.verify().first_bad_seq == head_seq + 1
 
 
@@ -267,14 +278,8 @@ def test_an_entry_is_never_dated_before_the_head_even_when_the_clock_is_behind_i
     after it was written) gives the next entry the head's time, not the earlier clock time."""
     head_seq, head_hash = ledger.head()
     ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
-    row = dict(seq=head_seq + 1, ts=ahead, actor_id=None, actor_name="系统", action="test.value",
-               obj_type="test.value", obj_id="1", before=None, after=None, reason="")
-    link = ledger.chain_hash(head_hash, ledger.canonical(**row))
-    tamper(
-        "INSERT INTO qms_ledgerentry (seq, ts, actor_id, actor_name, action, obj_type, obj_id, before, after, reason, prev_hash, hash)"
-        " VALUES (%s, %s, NULL, '系统', 'test.value', 'test.value', '1', NULL, NULL, '', %s, %s)",
-        [row["seq"], ahead, head_hash, link],
-    )
+    _insert_behind_the_product(seq=head_seq + 1, ts=ahead, action="test.value", obj_type="test.value", obj_id="1",
+                               prev_hash=head_hash)
     with transaction.atomic():
         entry = ledger.record("test.value", obj_type="test.value", obj_id=2, after={"n": 2})
     assert entry.seq == head_seq + 2 and entry.ts == ahead
